@@ -1,0 +1,240 @@
+"""The agent configuration schema: fields, validation and the snapshot format.
+
+Pure functions, no I/O. Everything that turns outside data (CLI flags, YAML
+files, stored snapshots written by any tool) into a configuration passes
+through here, so every error names the field and what it may be.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from kaizen_tui.errors import DamagedSnapshot, InvalidValue
+
+AGENT_TYPES = ("chat", "task", "pipeline", "custom")
+STATUSES = ("draft", "active", "archived")
+
+#: The seven keys of the spec's config snapshot, in the order people read them.
+SNAPSHOT_FIELDS = (
+    "name",
+    "description",
+    "agent_type",
+    "system_prompt",
+    "model_id",
+    "temperature",
+    "max_tokens",
+)
+#: Everything a version captures: the spec's seven keys plus ``extra``.
+CONFIG_FIELDS = (*SNAPSHOT_FIELDS, "extra")
+#: What ``update`` accepts: the config plus the lifecycle status.
+EDITABLE_FIELDS = (*CONFIG_FIELDS, "status")
+REQUIRED_FOR_CREATE = ("name", "model_id")
+
+DEFAULTS: dict[str, Any] = {
+    "description": "",
+    "agent_type": "chat",
+    "system_prompt": "",
+    "temperature": 0.7,
+    "max_tokens": 0,
+    "extra": {},
+    "status": "draft",
+}
+
+TEMPERATURE_RANGE = (0.0, 2.0)
+MAX_TOKENS_LIMIT = 100_000_000
+NAME_MAX_LENGTH = 200
+
+
+def _type_name(value: object) -> str:
+    """The JSON name of a value's type, for messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, Mapping):
+        return "an object"
+    return type(value).__name__
+
+
+def _check_encodable(field: str, text: str) -> None:
+    """Refuse text that cannot be stored as UTF-8 (lone surrogates)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise InvalidValue(
+            field, f"contains a character that is not valid Unicode at position {error.start}"
+        ) from None
+
+
+def _text(field: str, value: object, *, required: bool = False) -> str:
+    if not isinstance(value, str):
+        raise InvalidValue(field, f"must be text, not {_type_name(value)}")
+    _check_encodable(field, value)
+    if required and not value.strip():
+        raise InvalidValue(field, "must not be empty")
+    return value
+
+
+def _name(value: object) -> str:
+    text = _text("name", value, required=True)
+    if len(text) > NAME_MAX_LENGTH:
+        raise InvalidValue("name", f"must be at most {NAME_MAX_LENGTH} characters, not {len(text)}")
+    return text
+
+
+def _choice(field: str, allowed: tuple[str, ...]):
+    def check(value: object) -> str:
+        if value not in allowed or not isinstance(value, str):
+            raise InvalidValue(field, f"must be one of {', '.join(allowed)}; got {value!r}")
+        return value
+
+    return check
+
+
+def _temperature(value: object) -> float:
+    low, high = TEMPERATURE_RANGE
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidValue("temperature", f"must be a number from {low} to {high}, not {_type_name(value)}")
+    if not math.isfinite(value) or not low <= value <= high:
+        raise InvalidValue("temperature", f"must be from {low} to {high}; got {value!r}")
+    return float(value)
+
+
+def _max_tokens(value: object) -> int:
+    what = f"must be a whole number from 0 to {MAX_TOKENS_LIMIT:,} (0 means no limit)"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidValue("max_tokens", f"{what}, not {_type_name(value)}")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise InvalidValue("max_tokens", f"{what}; got {value!r}")
+        value = int(value)
+    if not 0 <= value <= MAX_TOKENS_LIMIT:
+        raise InvalidValue("max_tokens", f"{what}; got {value!r}")
+    return value
+
+
+def _extra(value: object) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise InvalidValue("extra", f"must be an object (key: value pairs), not {_type_name(value)}")
+    try:
+        text = json.dumps(value, ensure_ascii=False, allow_nan=False, sort_keys=True)
+    except (TypeError, ValueError) as error:
+        raise InvalidValue("extra", f"must hold only JSON values ({error})") from None
+    _check_encodable("extra", text)
+    # A round trip gives plain dicts/lists and a copy the caller cannot mutate.
+    return json.loads(text)
+
+
+VALIDATORS = {
+    "name": _name,
+    "description": lambda value: _text("description", value),
+    "agent_type": _choice("agent_type", AGENT_TYPES),
+    "system_prompt": lambda value: _text("system_prompt", value),
+    "model_id": lambda value: _text("model_id", value, required=True),
+    "temperature": _temperature,
+    "max_tokens": _max_tokens,
+    "extra": _extra,
+    "status": _choice("status", STATUSES),
+}
+
+
+def validate_fields(data: Mapping[str, Any], allowed: tuple[str, ...] = EDITABLE_FIELDS) -> dict[str, Any]:
+    """Validate and normalise a partial set of fields.
+
+    Unknown keys are refused (naming them and the fields there are), so a typo
+    never silently does nothing.
+    """
+    if not isinstance(data, Mapping):
+        raise InvalidValue("config", f"must be an object of fields, not {_type_name(data)}")
+    unknown = sorted(str(key) for key in data if key not in allowed)
+    if unknown:
+        raise InvalidValue(
+            unknown[0],
+            f"unknown field{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; "
+            f"the fields are {', '.join(allowed)}",
+        )
+    return {key: VALIDATORS[key](value) for key, value in data.items()}
+
+
+def validate_new_agent(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate the fields of a new agent and fill in the defaults."""
+    fields = validate_fields(data)
+    for key in REQUIRED_FOR_CREATE:
+        if key not in fields:
+            raise InvalidValue(key, "is required for a new agent")
+    return {**DEFAULTS, **fields}
+
+
+def snapshot_dict(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The snapshot of a config: the seven keys, plus ``extra`` when not empty."""
+    snapshot = {key: config[key] for key in SNAPSHOT_FIELDS}
+    if config.get("extra"):
+        snapshot["extra"] = config["extra"]
+    return snapshot
+
+
+def snapshot_json(config: Mapping[str, Any]) -> str:
+    """The canonical snapshot text: sorted keys, so equal configs give equal text."""
+    return json.dumps(snapshot_dict(config), sort_keys=True, ensure_ascii=False, separators=(", ", ": "))
+
+
+def config_hash(config: Mapping[str, Any]) -> str:
+    """A short fingerprint of a config, equal exactly when the snapshots are."""
+    return hashlib.sha256(snapshot_json(config).encode("utf-8")).hexdigest()[:32]
+
+
+def parse_snapshot(text: str, version_label: str | None = None) -> dict[str, Any]:
+    """Parse and validate a stored snapshot into a full config (``extra`` filled in).
+
+    Raises :class:`DamagedSnapshot` with the reason when the text is not JSON,
+    not an object, misses fields, has unknown keys or holds invalid values.
+    """
+    data = loose_snapshot(text, version_label)
+    missing = [key for key in SNAPSHOT_FIELDS if key not in data]
+    if missing:
+        raise DamagedSnapshot(f"missing {', '.join(missing)}", version_label)
+    unknown = sorted(str(key) for key in data if key not in CONFIG_FIELDS)
+    if unknown:
+        raise DamagedSnapshot(f"unknown key{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}", version_label)
+    try:
+        config = validate_fields(data, CONFIG_FIELDS)
+    except InvalidValue as error:
+        raise DamagedSnapshot(str(error), version_label) from None
+    config.setdefault("extra", {})
+    return config
+
+
+def loose_snapshot(text: object, version_label: str | None = None) -> dict[str, Any]:
+    """Read a snapshot as a JSON object without validating its fields.
+
+    Comparing uses this, so a damaged version can still be compared as far as
+    it can be read.
+    """
+    if not isinstance(text, str):
+        raise DamagedSnapshot(f"it is {_type_name(text)}, not JSON text", version_label)
+    try:
+        data = json.loads(text)
+    except ValueError as error:
+        raise DamagedSnapshot(f"not valid JSON ({error})", version_label) from None
+    if not isinstance(data, dict):
+        raise DamagedSnapshot(f"JSON {_type_name(data)}, not an object", version_label)
+    return data
+
+
+def snapshot_problem(text: object) -> str | None:
+    """Why a stored snapshot is damaged, or None when it is sound."""
+    try:
+        parse_snapshot(text)  # type: ignore[arg-type]
+    except DamagedSnapshot as error:
+        return error.reason
+    return None

@@ -1,0 +1,189 @@
+"""Comparing two agent configurations. Pure functions: no I/O, no Textual.
+
+``compare_configs`` says which fields changed, were added or removed, with
+their old and new values; deepdiff walks the structure, so a change deep in
+``extra`` is reported with its path. Numbers compare by value: ``0.7`` and
+``0.70``, ``1`` and ``1.0`` are not changes.
+
+``text_hunks`` gives a line diff of two texts with the changed words inside
+changed lines marked, for renderers that draw it themselves.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from deepdiff import DeepDiff
+
+from kaizen_tui.config import CONFIG_FIELDS
+
+ChangeKind = Literal["changed", "added", "removed"]
+#: A string longer than this, or with a line break, also gets a line diff.
+LONG_TEXT = 80
+
+_PATH_PART = re.compile(r"\[('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|\d+)\]")
+_WORD = re.compile(r"\w+|\s+|[^\w\s]")
+
+
+def _path_parts(deep_path: str) -> list[str | int]:
+    """``root['extra']['tools'][0]`` -> ``['extra', 'tools', 0]``."""
+    parts: list[str | int] = []
+    for token in _PATH_PART.findall(deep_path):
+        if token[0] in "'\"":
+            parts.append(token[1:-1].replace("\\" + token[0], token[0]).replace("\\\\", "\\"))
+        else:
+            parts.append(int(token))
+    return parts
+
+
+def _dotted(parts: list[str | int]) -> str:
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out
+
+
+def _field_order(field_name: str) -> tuple[int, str]:
+    try:
+        return (CONFIG_FIELDS.index(field_name), "")
+    except ValueError:
+        return (len(CONFIG_FIELDS), field_name)
+
+
+def is_long_text(value: object) -> bool:
+    return isinstance(value, str) and ("\n" in value or len(value) > LONG_TEXT)
+
+
+def compare_configs(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Every difference between two configs, ordered as the fields are.
+
+    Each change is ``{"field", "path", "kind", "old", "new"}``: ``field`` is
+    the top-level key, ``path`` the full path (``extra.tools[0].name``), and a
+    side that has no value is ``None``.
+    """
+    found = DeepDiff(
+        dict(old),
+        dict(new),
+        ignore_numeric_type_changes=True,
+        verbose_level=2,
+        view="tree",
+    )
+    changes: list[dict[str, Any]] = []
+    kinds: dict[str, ChangeKind] = {
+        "values_changed": "changed",
+        "type_changes": "changed",
+        "dictionary_item_added": "added",
+        "iterable_item_added": "added",
+        "set_item_added": "added",
+        "dictionary_item_removed": "removed",
+        "iterable_item_removed": "removed",
+        "set_item_removed": "removed",
+    }
+    for report, kind in kinds.items():
+        for item in found.get(report, []):
+            parts = _path_parts(item.path())
+            changes.append(
+                {
+                    "field": str(parts[0]) if parts else "",
+                    "path": _dotted(parts),
+                    "kind": kind,
+                    "old": None if kind == "added" else item.t1,
+                    "new": None if kind == "removed" else item.t2,
+                }
+            )
+    changes.sort(key=lambda change: (_field_order(change["field"]), change["path"]))
+    return changes
+
+
+def unified_text_diff(old: str, new: str, old_label: str, new_label: str, context: int = 3) -> str:
+    """A plain unified diff of two texts, as ``diff -u`` would print it."""
+    lines = difflib.unified_diff(
+        old.splitlines(), new.splitlines(), fromfile=old_label, tofile=new_label, lineterm="", n=context
+    )
+    return "\n".join(lines)
+
+
+@dataclass
+class DiffLine:
+    """One line of a text diff. ``marks`` are (start, end) spans of changed words."""
+
+    tag: Literal[" ", "-", "+"]
+    text: str
+    old_number: int | None
+    new_number: int | None
+    marks: list[tuple[int, int]] = field(default_factory=list)
+
+
+@dataclass
+class Hunk:
+    old_start: int
+    old_count: int
+    new_start: int
+    new_count: int
+    lines: list[DiffLine]
+
+    @property
+    def header(self) -> str:
+        return f"@@ -{self.old_start},{self.old_count} +{self.new_start},{self.new_count} @@"
+
+
+def _word_marks(old_line: str, new_line: str) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """The spans of words that differ between two versions of one line."""
+    old_words, new_words = _WORD.findall(old_line), _WORD.findall(new_line)
+    matcher = difflib.SequenceMatcher(None, old_words, new_words, autojunk=False)
+    old_offsets = _offsets(old_words)
+    new_offsets = _offsets(new_words)
+    old_marks: list[tuple[int, int]] = []
+    new_marks: list[tuple[int, int]] = []
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        if i2 > i1:
+            old_marks.append((old_offsets[i1], old_offsets[i2]))
+        if j2 > j1:
+            new_marks.append((new_offsets[j1], new_offsets[j2]))
+    return old_marks, new_marks
+
+
+def _offsets(words: list[str]) -> list[int]:
+    offsets = [0]
+    for word in words:
+        offsets.append(offsets[-1] + len(word))
+    return offsets
+
+
+def text_hunks(old: str, new: str, context: int = 3) -> list[Hunk]:
+    """A line diff of two texts in hunks; changed lines carry word marks."""
+    old_lines, new_lines = old.splitlines(), new.splitlines()
+    matcher = difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=False)
+    hunks: list[Hunk] = []
+    for group in matcher.get_grouped_opcodes(context):
+        lines: list[DiffLine] = []
+        for tag, i1, i2, j1, j2 in group:
+            if tag == "equal":
+                lines.extend(
+                    DiffLine(" ", old_lines[i], i + 1, j + 1) for i, j in zip(range(i1, i2), range(j1, j2))
+                )
+                continue
+            removed = [DiffLine("-", old_lines[i], i + 1, None) for i in range(i1, i2)]
+            added = [DiffLine("+", new_lines[j], None, j + 1) for j in range(j1, j2)]
+            if tag == "replace":
+                for old_line, new_line in zip(removed, added):
+                    old_line.marks, new_line.marks = _word_marks(old_line.text, new_line.text)
+            lines.extend(removed)
+            lines.extend(added)
+        first, last = group[0], group[-1]
+        hunks.append(
+            Hunk(
+                old_start=first[1] + 1,
+                old_count=last[2] - first[1],
+                new_start=first[3] + 1,
+                new_count=last[4] - first[3],
+                lines=lines,
+            )
+        )
+    return hunks
