@@ -111,3 +111,7 @@ class SchemaTooNew(DatabaseError):
         )
         self.found = found
         self.supported = supported
+
+
+class InvalidAgentFile(KaizenError):
+    """An agent file (YAML or JSON) cannot be read or is not a mapping of fields."""

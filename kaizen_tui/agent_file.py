@@ -1,0 +1,74 @@
+"""Agent configurations as YAML (or JSON) text: for ``create -f`` and for editing.
+
+Multi-line strings (the system prompt) are written as YAML block text, so a
+prompt reads and edits in ``$EDITOR`` as it will be sent to the model.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from kaizen_tui.config import EDITABLE_FIELDS
+from kaizen_tui.errors import InvalidAgentFile
+
+
+class _BlockTextDumper(yaml.SafeDumper):
+    """A SafeDumper that writes multi-line strings as ``|`` block text."""
+
+
+def _represent_text(dumper: yaml.SafeDumper, text: str) -> yaml.ScalarNode:
+    if "\n" in text:
+        return dumper.represent_scalar("tag:yaml.org,2002:str", text, style="|")
+    return dumper.represent_scalar("tag:yaml.org,2002:str", text)
+
+
+_BlockTextDumper.add_representer(str, _represent_text)
+
+
+def dump_agent_yaml(fields: Mapping[str, Any]) -> str:
+    """YAML for the editable fields of an agent, in the order people read them."""
+    ordered = {key: fields[key] for key in EDITABLE_FIELDS if key in fields}
+    return yaml.dump(ordered, Dumper=_BlockTextDumper, sort_keys=False, allow_unicode=True, width=100)
+
+
+def parse_agent_text(text: str, source: str = "the text") -> dict[str, Any]:
+    """Read YAML (JSON is YAML too) into a dict of fields, not yet validated."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        where = ""
+        mark = getattr(error, "problem_mark", None)
+        if mark is not None:
+            where = f" at line {mark.line + 1}, column {mark.column + 1}"
+        problem = getattr(error, "problem", None) or str(error)
+        raise InvalidAgentFile(f"{source} is not valid YAML{where}: {problem}") from None
+    if data is None:
+        raise InvalidAgentFile(f"{source} is empty.")
+    if not isinstance(data, dict):
+        raise InvalidAgentFile(f"{source} must be a mapping of fields (name: ..., model_id: ...).")
+    return {str(key): value for key, value in data.items()}
+
+
+def load_agent_file(path: str | Path) -> dict[str, Any]:
+    """Read an agent file; ``.json`` files are read as strict JSON."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InvalidAgentFile(f"{path} does not exist.") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise InvalidAgentFile(f"Cannot read {path}: {error}") from None
+    if path.suffix.lower() == ".json":
+        try:
+            data = json.loads(text)
+        except ValueError as error:
+            raise InvalidAgentFile(f"{path} is not valid JSON: {error}") from None
+        if not isinstance(data, dict):
+            raise InvalidAgentFile(f"{path} must hold a JSON object of fields.")
+        return data
+    return parse_agent_text(text, str(path))
