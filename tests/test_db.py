@@ -1,0 +1,113 @@
+"""Opening databases: new files, files that are not ours, read-only and newer schemas."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+from pathlib import Path
+
+import pytest
+
+from kaizen_tui.db import APPLICATION_ID, SCHEMA_VERSION
+from kaizen_tui.errors import DatabaseError, ReadOnlyDatabase, SchemaTooNew
+from kaizen_tui.service import AgentService
+
+
+def test_a_new_database_is_readable_by_its_owner_only(db_path: Path) -> None:
+    AgentService(str(db_path)).close()
+    assert stat.S_IMODE(db_path.stat().st_mode) == 0o600
+
+
+def test_the_default_database_lives_in_the_user_data_folder(tmp_path: Path) -> None:
+    service = AgentService()
+    try:
+        assert service.db.path == tmp_path / "xdg-data" / "kaizen-tui" / "kaizen.db"
+        assert stat.S_IMODE(service.db.path.parent.stat().st_mode) == 0o700
+    finally:
+        service.close()
+
+
+def test_sqlalchemy_urls_are_accepted(tmp_path: Path) -> None:
+    service = AgentService(f"sqlite:///{tmp_path / 'url.db'}")
+    service.close()
+    assert (tmp_path / "url.db").exists()
+
+
+def test_a_folder_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(DatabaseError, match="is a folder"):
+        AgentService(str(tmp_path))
+
+
+def test_a_missing_folder_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(DatabaseError, match="does not exist"):
+        AgentService(str(tmp_path / "nope" / "k.db"))
+
+
+@pytest.mark.parametrize("content", [b"hello, I am a text file\n" * 10, b"SQLite format 3\x00" + b"\x00" * 50])
+def test_files_that_are_not_databases_are_refused_and_not_modified(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "junk.db"
+    path.write_bytes(content)
+    with pytest.raises(DatabaseError):
+        AgentService(str(path))
+    assert path.read_bytes() == content
+
+
+def test_another_programs_database_is_refused_and_not_modified(tmp_path: Path) -> None:
+    path = tmp_path / "other.db"
+    with sqlite3.connect(path) as connection:
+        connection.execute("CREATE TABLE customers (id INTEGER)")
+    before = path.read_bytes()
+    with pytest.raises(DatabaseError, match="another program"):
+        AgentService(str(path))
+    assert path.read_bytes() == before
+
+
+def test_a_newer_schema_is_refused_naming_both_versions(db_path: Path) -> None:
+    AgentService(str(db_path)).close()
+    with sqlite3.connect(db_path) as connection:
+        connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    before = db_path.read_bytes()
+    with pytest.raises(SchemaTooNew) as raised:
+        AgentService(str(db_path))
+    assert f"version {SCHEMA_VERSION + 1}" in str(raised.value) and f"version {SCHEMA_VERSION}" in str(raised.value)
+    assert db_path.read_bytes() == before
+
+
+def test_an_empty_file_becomes_a_database(db_path: Path) -> None:
+    db_path.touch()
+    AgentService(str(db_path)).close()
+    with sqlite3.connect(db_path) as connection:
+        assert connection.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
+
+
+async def test_read_only_mode_reads_and_refuses_writes(db_path: Path, agent_data: dict) -> None:
+    writer = AgentService(str(db_path))
+    agent = await writer.create_agent(agent_data)
+    writer.close()
+    reader = AgentService(str(db_path), read_only=True)
+    assert reader.read_only
+    assert (await reader.get(agent["id"]))["name"] == agent_data["name"]
+    with pytest.raises(ReadOnlyDatabase, match="read-only"):
+        await reader.create_version(agent["id"])
+    reader.close()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write read-only files")
+async def test_a_read_only_file_opens_for_browsing(db_path: Path, agent_data: dict) -> None:
+    writer = AgentService(str(db_path))
+    agent = await writer.create_agent(agent_data)
+    writer.close()
+    db_path.chmod(0o400)
+    reader = AgentService(str(db_path))
+    assert reader.read_only
+    with pytest.raises(ReadOnlyDatabase):
+        await reader.update(agent["id"], {"temperature": 1})
+
+
+async def test_the_audit_log_is_append_only_even_for_raw_sql(service: AgentService, db_path: Path, agent_data: dict) -> None:
+    await service.create_agent(agent_data)
+    with sqlite3.connect(db_path) as connection:
+        for statement in ("UPDATE audit_event SET actor = 'mallory'", "DELETE FROM audit_event"):
+            with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+                connection.execute(statement)

@@ -1,0 +1,467 @@
+"""The AgentService contract: the spec's operations, their shapes and rules."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from kaizen_tui.errors import (
+    AgentNotFound,
+    AmbiguousAgent,
+    DamagedSnapshot,
+    InvalidKeep,
+    InvalidValue,
+    KaizenError,
+    VersionNotFound,
+    VersionOfAnotherAgent,
+)
+from kaizen_tui.service import VERSION_KEYS, AgentService
+
+SPEC_SNAPSHOT_KEYS = {"name", "description", "agent_type", "system_prompt", "model_id", "temperature", "max_tokens"}
+
+
+def write_raw_snapshot(db_path: Path, version_id: str, text: str) -> None:
+    """Damage a snapshot the way another tool could: straight into the file."""
+    with sqlite3.connect(db_path) as connection:
+        connection.execute("UPDATE agent_version SET config_snapshot = ? WHERE id = ?", (text, version_id))
+
+
+async def test_create_version_has_the_spec_shape(service: AgentService, agent_data: dict) -> None:
+    agent = await service.create_agent(agent_data)
+    version = await service.create_version(agent["id"], changelog="Updated system prompt for better accuracy")
+    assert set(version) == set(VERSION_KEYS)
+    assert version["id"].startswith("ver-")
+    assert version["agent_id"] == agent["id"]
+    assert version["version_number"] == 1
+    assert version["changelog"] == "Updated system prompt for better accuracy"
+    assert version["created_by"] == "tester"
+    assert version["created_at"].endswith("Z") and len(version["created_at"]) == 20
+    snapshot = json.loads(version["config_snapshot"])
+    assert set(snapshot) == SPEC_SNAPSHOT_KEYS
+    assert snapshot == {key: agent_data[key] for key in SPEC_SNAPSHOT_KEYS}
+    assert list(snapshot) == sorted(snapshot), "snapshot keys are written sorted"
+
+
+async def test_snapshot_includes_extra_only_when_not_empty(service: AgentService, agent_data: dict) -> None:
+    plain = await service.create_agent(agent_data)
+    tooled = await service.create_agent({**agent_data, "name": "Tooled", "extra": {"tools": ["search"]}})
+    assert "extra" not in json.loads((await service.create_version(plain["id"]))["config_snapshot"])
+    assert json.loads((await service.create_version(tooled["id"]))["config_snapshot"])["extra"] == {
+        "tools": ["search"]
+    }
+
+
+async def test_equal_configs_give_equal_snapshot_text(service: AgentService, agent_data: dict) -> None:
+    agent = await service.create_agent(agent_data)
+    first = await service.create_version(agent["id"])
+    second = await service.create_version(agent["id"])
+    assert first["config_snapshot"] == second["config_snapshot"]
+
+
+async def test_numbers_go_up_per_agent_and_are_never_reused(service: AgentService, agent_data: dict) -> None:
+    one = await service.create_agent(agent_data)
+    two = await service.create_agent({**agent_data, "name": "Other"})
+    numbers = [(await service.create_version(one["id"]))["version_number"] for _ in range(3)]
+    assert numbers == [1, 2, 3]
+    assert (await service.create_version(two["id"]))["version_number"] == 1
+    newest = (await service.get_versions(one["id"]))[0]
+    await service.delete_version(newest["id"])
+    assert (await service.create_version(one["id"]))["version_number"] == 4
+    await service.cleanup_old_versions(one["id"], keep=1)
+    assert (await service.create_version(one["id"]))["version_number"] == 5
+
+
+async def test_get_versions_is_newest_first_without_a_cap(service: AgentService, agent_data: dict) -> None:
+    agent = await service.create_agent(agent_data)
+    for _ in range(120):
+        await service.create_version(agent["id"])
+    versions = await service.get_versions(agent["id"])
+    assert [v["version_number"] for v in versions] == list(range(120, 0, -1))
+    page = await service.get_versions(agent["id"], limit=10, offset=5)
+    assert [v["version_number"] for v in page] == list(range(115, 105, -1))
+
+
+async def test_get_version_and_missing_things(service: AgentService, agent_data: dict) -> None:
+    agent = await service.create_agent(agent_data)
+    version = await service.create_version(agent["id"], "one")
+    assert await service.get_version(version["id"]) == version
+    with pytest.raises(VersionNotFound, match="ver-nope"):
+        await service.get_version("ver-nope")
+    with pytest.raises(AgentNotFound, match="agt-nope"):
+        await service.get_versions("agt-nope")
+    with pytest.raises(AgentNotFound):
+        await service.create_version("agt-nope")
+    with pytest.raises(AgentNotFound):
+        await service.update("agt-nope", {"temperature": 1})
+
+
+async def test_update_changes_fields_and_keeps_the_rest(service: AgentService, agent_data: dict) -> None:
+    agent = await service.create_agent(agent_data)
+    updated = await service.update(agent["id"], {"system_prompt": "New prompt...", "status": "active"})
+    assert updated["system_prompt"] == "New prompt..."
+    assert updated["status"] == "active"
+    assert {k: updated[k] for k in ("name", "model_id", "temperature", "max_tokens")} == {
+        k: agent_data[k] for k in ("name", "model_id", "temperature", "max_tokens")
+    }
+    assert await service.get(agent["id"]) == updated
+
+
+@pytest.mark.parametrize(
+    ("data", "field", "words"),
+    [
+        ({"temperature": 2.5}, "temperature", "from 0.0 to 2.0"),
+        ({"temperature": -0.1}, "temperature", "from 0.0 to 2.0"),
+        ({"temperature": "hot"}, "temperature", "number"),
+        ({"temperature": True}, "temperature", "number"),
+        ({"max_tokens": -1}, "max_tokens", "whole number"),
+        ({"max_tokens": 1.5}, "max_tokens", "whole number"),
+        ({"max_tokens": "2048"}, "max_tokens", "whole number"),
+        ({"agent_type": "robot"}, "agent_type", "chat, task, pipeline, custom"),
+        ({"status": "deleted"}, "status", "draft, active, archived"),
+        ({"name": "  "}, "name", "empty"),
+        ({"model_id": ""}, "model_id", "empty"),
+        ({"system_prompt": 42}, "system_prompt", "text"),
+        ({"extra": ["a"]}, "extra", "object"),
+        ({"colour": "blue"}, "colour", "unknown field"),
+        ({"id": "agt-x"}, "id", "unknown field"),
+    ],
+)
+async def test_update_refuses_bad_values_naming_the_field(
+    service: AgentService, agent_data: dict, data: dict, field: str, words: str
+) -> None:
+    agent = await service.create_agent(agent_data)
+    with pytest.raises(InvalidValue) as raised:
+        await service.update(agent["id"], data)
+    assert raised.value.field == field
+    assert words in str(raised.value)
+    assert await service.get(agent["id"]) == agent, "a refused update changes nothing"
+
+
+async def test_create_agent_needs_name_and_model(service: AgentService) -> None:
+    with pytest.raises(InvalidValue, match="name"):
+        await service.create_agent({"model_id": "gpt-4"})
+    with pytest.raises(InvalidValue, match="model_id"):
+        await service.create_agent({"name": "x"})
+    agent = await service.create_agent({"name": "x", "model_id": "m"})
+    assert agent["id"].startswith("agt-")
+    assert (agent["agent_type"], agent["status"], agent["temperature"], agent["max_tokens"], agent["extra"]) == (
+        "chat",
+        "draft",
+        0.7,
+        0,
+        {},
+    )
+    assert await service.list_agents() == [agent]
+
+
+async def test_find_agent_by_id_or_unique_name(service: AgentService, agent_data: dict) -> None:
+    agent = await service.create_agent(agent_data)
+    assert (await service.find_agent(agent["id"]))["id"] == agent["id"]
+    assert (await service.find_agent("Support Agent"))["id"] == agent["id"]
+    assert (await service.find_agent("support agent"))["id"] == agent["id"]
+    twin = await service.create_agent(agent_data)
+    with pytest.raises(AmbiguousAgent) as raised:
+        await service.find_agent("Support Agent")
+    assert set(raised.value.ids) == {agent["id"], twin["id"]}
+    with pytest.raises(AgentNotFound):
+        await service.find_agent("Nobody")
+
+
+async def test_find_version_by_number_or_id(service: AgentService, agent_data: dict) -> None:
+    agent = await service.create_agent(agent_data)
+    other = await service.create_agent({**agent_data, "name": "Other"})
+    versions = [await service.create_version(agent["id"]) for _ in range(3)]
+    foreign = await service.create_version(other["id"])
+    assert (await service.find_version(agent["id"], "v2"))["id"] == versions[1]["id"]
+    assert (await service.find_version(agent["id"], "3"))["id"] == versions[2]["id"]
+    assert (await service.find_version(agent["id"], 1))["id"] == versions[0]["id"]
+    assert (await service.find_version(agent["id"], versions[0]["id"]))["id"] == versions[0]["id"]
+    with pytest.raises(VersionNotFound, match="v9"):
+        await service.find_version(agent["id"], "v9")
+    with pytest.raises(VersionOfAnotherAgent):
+        await service.find_version(agent["id"], foreign["id"])
+
+
+async def test_the_spec_workflow_version_update_rollback(service: AgentService, agent_data: dict) -> None:
+    agent = await service.create_agent({**agent_data, "status": "active"})
+    version = await service.create_version(agent["id"], "Backup before changes")
+    await service.update(agent["id"], {"system_prompt": "New prompt...", "temperature": 1.2, "status": "archived"})
+    restored = await service.rollback_to_version(agent["id"], version["id"])
+    snapshot = json.loads(version["config_snapshot"])
+    assert {key: restored[key] for key in snapshot} == snapshot
+    assert restored["extra"] == {}
+    assert restored["status"] == "archived", "status is lifecycle, not config: rollback leaves it"
+    versions = await service.get_versions(agent["id"])
+    assert [v["version_number"] for v in versions] == [2, 1]
+    assert versions[0]["changelog"] == "Auto: before rollback to v1"
+    saved = json.loads(versions[0]["config_snapshot"])
+    assert saved["system_prompt"] == "New prompt..." and saved["temperature"] == 1.2
+
+
+async def test_rollback_without_unsaved_changes_saves_nothing(service: AgentService, agent_data: dict) -> None:
+    agent = await service.create_agent(agent_data)
+    first = await service.create_version(agent["id"], "one")
+    await service.update(agent["id"], {"temperature": 0.1})
+    await service.create_version(agent["id"], "two")
+    restored = await service.rollback_to_version(agent["id"], first["id"])
+    assert restored["temperature"] == 0.7
+    assert [v["version_number"] for v in await service.get_versions(agent["id"])] == [2, 1]
+
+
+async def test_rollback_restores_extra_and_removes_added_extra(service: AgentService, agent_data: dict) -> None:
+    agent = await service.create_agent({**agent_data, "extra": {"tools": [{"name": "search", "k": 5}]}})
+    version = await service.create_version(agent["id"])
+    await service.update(agent["id"], {"extra": {"tools": [], "top_p": 0.5}})
+    assert (await service.rollback_to_version(agent["id"], version["id"]))["extra"] == {
+        "tools": [{"name": "search", "k": 5}]
+    }
+    plain = await service.create_agent({**agent_data, "name": "Plain"})
+    plain_version = await service.create_version(plain["id"])
+    await service.update(plain["id"], {"extra": {"top_p": 0.5}})
+    assert (await service.rollback_to_version(plain["id"], plain_version["id"]))["extra"] == {}
+
+
+async def test_rollback_refuses_a_version_of_another_agent(service: AgentService, agent_data: dict) -> None:
+    agent = await service.create_agent(agent_data)
+    other = await service.create_agent({**agent_data, "name": "Other", "temperature": 1.5})
+    await service.update(agent["id"], {"temperature": 0.2})
+    foreign = await service.create_version(other["id"])
+    before = (await service.get(agent["id"]), await service.get_versions(agent["id"]))
+    with pytest.raises(VersionOfAnotherAgent):
+        await service.rollback_to_version(agent["id"], foreign["id"])
+    assert (await service.get(agent["id"]), await service.get_versions(agent["id"])) == before
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "{not json",
+        "[1, 2, 3]",
+        '{"name": "x"}',
+        json.dumps({"name": "x", "description": "", "agent_type": "chat", "system_prompt": "",
+                    "model_id": "m", "temperature": "hot", "max_tokens": 1}),
+        json.dumps({"name": "x", "description": "", "agent_type": "chat", "system_prompt": "",
+                    "model_id": "m", "temperature": 0.5, "max_tokens": 1, "surprise": True}),
+    ],
+)
+async def test_rollback_refuses_a_damaged_snapshot(
+    service: AgentService, db_path: Path, agent_data: dict, damage: str
+) -> None:
+    agent = await service.create_agent(agent_data)
+    version = await service.create_version(agent["id"])
+    await service.update(agent["id"], {"temperature": 0.2})
+    write_raw_snapshot(db_path, version["id"], damage)
+    before = (await service.get(agent["id"]), await service.get_versions(agent["id"]), await service.audit_log())
+    with pytest.raises(DamagedSnapshot, match="v1"):
+        await service.rollback_to_version(agent["id"], version["id"])
+    after = (await service.get(agent["id"]), await service.get_versions(agent["id"]), await service.audit_log())
+    assert after == before
+    timeline = await service.get_timeline(agent["id"])
+    assert timeline[0]["damaged"]
+
+
+async def test_cleanup_keeps_exactly_the_newest_n(service: AgentService, agent_data: dict) -> None:
+    agent = await service.create_agent(agent_data)
+    other = await service.create_agent({**agent_data, "name": "Other"})
+    for _ in range(15):
+        await service.create_version(agent["id"])
+    for _ in range(4):
+        await service.create_version(other["id"])
+    preview = await service.prune_preview(agent["id"], keep=10)
+    assert [v["version_number"] for v in preview] == [5, 4, 3, 2, 1]
+    assert await service.cleanup_old_versions(agent["id"]) == 5
+    assert [v["version_number"] for v in await service.get_versions(agent["id"])] == list(range(15, 5, -1))
+    assert await service.cleanup_old_versions(agent["id"], keep=3) == 7
+    assert [v["version_number"] for v in await service.get_versions(agent["id"])] == [15, 14, 13]
+    assert await service.cleanup_old_versions(agent["id"], keep=3) == 0
+    assert [v["version_number"] for v in await service.get_versions(other["id"])] == [4, 3, 2, 1]
+
+
+@pytest.mark.parametrize("keep", [0, -1, 1.5, True, "3"])
+async def test_cleanup_refuses_keep_below_one(service: AgentService, agent_data: dict, keep: object) -> None:
+    agent = await service.create_agent(agent_data)
+    await service.create_version(agent["id"])
+    with pytest.raises(InvalidKeep):
+        await service.cleanup_old_versions(agent["id"], keep=keep)  # type: ignore[arg-type]
+    assert len(await service.get_versions(agent["id"])) == 1
+
+
+async def test_delete_version_touches_only_that_version(service: AgentService, agent_data: dict) -> None:
+    agent = await service.create_agent(agent_data)
+    other = await service.create_agent({**agent_data, "name": "Other"})
+    mine = [await service.create_version(agent["id"]) for _ in range(3)]
+    theirs = [await service.create_version(other["id"]) for _ in range(2)]
+    await service.delete_version(mine[1]["id"])
+    assert [v["version_number"] for v in await service.get_versions(agent["id"])] == [3, 1]
+    assert await service.get_versions(other["id"]) == list(reversed(theirs))
+    with pytest.raises(VersionNotFound):
+        await service.delete_version(mine[1]["id"])
+
+
+async def test_compare_versions_the_spec_example(service: AgentService, agent_data: dict) -> None:
+    agent = await service.create_agent(agent_data)
+    v1 = await service.create_version(agent["id"])
+    await service.update(agent["id"], {"system_prompt": "You are helpful.\nAnswer in detail.", "temperature": 0.9})
+    v2 = await service.create_version(agent["id"])
+    diff = await service.compare_versions(v1["id"], v2["id"])
+    assert diff["from"]["label"] == "v1" and diff["to"]["label"] == "v2"
+    assert not diff["identical"]
+    changed = {c["field"]: (c["old"], c["new"]) for c in diff["changes"]}
+    assert changed == {
+        "system_prompt": ("You are helpful.\nAnswer briefly.", "You are helpful.\nAnswer in detail."),
+        "temperature": (0.7, 0.9),
+    }
+    [text] = diff["text_diffs"]
+    assert text["field"] == "system_prompt"
+    assert "-Answer briefly." in text["unified"] and "+Answer in detail." in text["unified"]
+
+
+async def test_compare_identical_and_with_live(service: AgentService, agent_data: dict) -> None:
+    agent = await service.create_agent(agent_data)
+    v1 = await service.create_version(agent["id"])
+    v2 = await service.create_version(agent["id"])
+    assert (await service.compare_versions(v1["id"], v2["id"]))["identical"]
+    await service.update(agent["id"], {"max_tokens": 10})
+    live = await service.compare_with_live(agent["id"], v2["id"])
+    assert live["to"]["label"] == "live"
+    assert [(c["field"], c["old"], c["new"]) for c in live["changes"]] == [("max_tokens", 2048, 10)]
+
+
+async def test_compare_with_previous(service: AgentService, agent_data: dict) -> None:
+    agent = await service.create_agent(agent_data)
+    v1 = await service.create_version(agent["id"])
+    await service.update(agent["id"], {"name": "Renamed"})
+    v2 = await service.create_version(agent["id"])
+    first = await service.compare_with_previous(v1["id"])
+    assert first["from"]["label"] == "nothing" and not first["identical"]
+    second = await service.compare_with_previous(v2["id"])
+    assert [(c["field"], c["new"]) for c in second["changes"]] == [("name", "Renamed")]
+
+
+async def test_compare_a_damaged_version_compares_what_it_can(
+    service: AgentService, db_path: Path, agent_data: dict
+) -> None:
+    agent = await service.create_agent(agent_data)
+    v1 = await service.create_version(agent["id"])
+    v2 = await service.create_version(agent["id"])
+    write_raw_snapshot(db_path, v2["id"], json.dumps({"name": "Support Agent", "model_id": 7}))
+    diff = await service.compare_versions(v1["id"], v2["id"])
+    assert diff["to"]["damaged"]
+    assert any("v2" in warning for warning in diff["warnings"])
+    kinds = {c["field"]: c["kind"] for c in diff["changes"]}
+    assert kinds["model_id"] == "changed" and kinds["system_prompt"] == "removed"
+    write_raw_snapshot(db_path, v2["id"], "garbage")
+    assert (await service.compare_versions(v1["id"], v2["id"]))["to"]["damaged"].startswith("not valid JSON")
+
+
+async def test_timeline_marks_the_version_the_live_config_equals(service: AgentService, agent_data: dict) -> None:
+    agent = await service.create_agent(agent_data)
+    await service.create_version(agent["id"], "one")
+    await service.update(agent["id"], {"temperature": 1.0})
+    await service.create_version(agent["id"], "two")
+    timeline = await service.get_timeline(agent["id"])
+    assert [(v["version_number"], v["matches_live"], v["damaged"]) for v in timeline] == [
+        (2, True, None),
+        (1, False, None),
+    ]
+    assert "config_snapshot" not in timeline[0]
+    assert (await service.get(agent["id"]))["unsaved_changes"] is False
+    await service.update(agent["id"], {"temperature": 1})  # the same number: not a change
+    assert (await service.get(agent["id"]))["unsaved_changes"] is False
+    await service.update(agent["id"], {"temperature": 1.1})
+    described = await service.get(agent["id"])
+    assert (described["unsaved_changes"], described["version_count"], described["latest_version"]) == (True, 2, 2)
+
+
+async def test_update_agent_with_version(service: AgentService, agent_data: dict) -> None:
+    agent = await service.create_agent(agent_data)
+    updated = await service.update_agent_with_version(agent["id"], {"model_id": "gpt-4o"}, "switch model")
+    assert updated["model_id"] == "gpt-4o"
+    [version] = await service.get_versions(agent["id"])
+    assert version["changelog"] == "Auto: switch model"
+    assert json.loads(version["config_snapshot"])["model_id"] == "gpt-4"
+    with pytest.raises(InvalidValue):
+        await service.update_agent_with_version(agent["id"], {"temperature": 9}, "bad")
+    assert len(await service.get_versions(agent["id"])) == 1, "an invalid update snapshots nothing"
+
+
+async def test_every_mutation_writes_an_audit_event(service: AgentService, agent_data: dict) -> None:
+    agent = await service.create_agent(agent_data)
+    await service.update(agent["id"], {"temperature": 0.1})
+    v1 = await service.create_version(agent["id"], "one")
+    await service.update(agent["id"], {"temperature": 0.2})
+    await service.rollback_to_version(agent["id"], v1["id"])
+    v3 = await service.create_version(agent["id"])
+    await service.delete_version(v3["id"])
+    await service.cleanup_old_versions(agent["id"], keep=1)
+    await service.update_agent_with_version(agent["id"], {"temperature": 0.3}, "why")
+    events = list(reversed(await service.audit_log()))
+    assert [e["action"] for e in events] == [
+        "agent.create",
+        "agent.update",
+        "version.create",
+        "agent.update",
+        "version.rollback",
+        "version.create",
+        "version.delete",
+        "version.prune",
+        "version.create",
+        "agent.update",
+    ]
+    assert all(e["actor"] == "tester" and e["at"].endswith("Z") and e["agent_id"] == agent["id"] for e in events)
+    rollback = events[4]
+    assert rollback["detail"]["to_version"] == 1 and rollback["detail"]["saved_as_version"] == 2
+    assert await service.change_marker() == events[-1]["id"]
+
+
+async def test_refused_operations_write_no_audit_event(service: AgentService, agent_data: dict) -> None:
+    agent = await service.create_agent(agent_data)
+    marker = await service.change_marker()
+    for attempt in (
+        service.update(agent["id"], {"temperature": 5}),
+        service.cleanup_old_versions(agent["id"], keep=0),
+        service.delete_version("ver-missing"),
+    ):
+        with pytest.raises(KaizenError):
+            await attempt
+    assert await service.change_marker() == marker
+
+
+TRICKY_TEXTS = [
+    "Ünïcödé — 日本語 — עברית — العربية",
+    "emoji 🤖🚀👩‍💻 and flags 🇩🇪",
+    "[bold]not bold[/bold] [red]x[/] [link=http://x]y[/link]",
+    "\x1b[31mred\x1b[0m \x1b]0;title\x07 \x1b[2J",
+    "tabs\tand\r\nwindows newlines\n\n  indented",
+    "nul \x00 byte",
+]
+
+
+@pytest.mark.parametrize("text", TRICKY_TEXTS)
+async def test_text_round_trips_exactly(service: AgentService, agent_data: dict, text: str) -> None:
+    agent = await service.create_agent(
+        {**agent_data, "name": text[:50], "description": text, "system_prompt": text, "extra": {"note": text}}
+    )
+    version = await service.create_version(agent["id"], changelog=text)
+    assert (await service.get_version(version["id"]))["changelog"] == text
+    await service.update(agent["id"], {"system_prompt": "other", "description": "other"})
+    restored = await service.rollback_to_version(agent["id"], version["id"])
+    assert (restored["system_prompt"], restored["description"], restored["name"]) == (text, text, text[:50])
+    assert restored["extra"] == {"note": text}
+
+
+async def test_a_megabyte_prompt_round_trips(service: AgentService, agent_data: dict) -> None:
+    prompt = "".join(f"line {n}: the quick brown fox ✓\n" for n in range(40_000))[: 1_048_576]
+    agent = await service.create_agent({**agent_data, "system_prompt": prompt})
+    version = await service.create_version(agent["id"])
+    await service.update(agent["id"], {"system_prompt": "short"})
+    assert (await service.rollback_to_version(agent["id"], version["id"]))["system_prompt"] == prompt
+    assert json.loads((await service.get_version(version["id"]))["config_snapshot"])["system_prompt"] == prompt
+
+
+async def test_lone_surrogates_are_refused_clearly(service: AgentService, agent_data: dict) -> None:
+    with pytest.raises(InvalidValue, match="system_prompt"):
+        await service.create_agent({**agent_data, "system_prompt": "bad \ud800 text"})
