@@ -1,0 +1,65 @@
+"""The demo database is complete: varied agents with realistic histories."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from kaizen_tui.demo import demo_db_path, ensure_demo_database, seed_demo
+from kaizen_tui.errors import KaizenError
+from kaizen_tui.service import AgentService
+
+
+@pytest.fixture
+async def demo(service: AgentService) -> AgentService:
+    await seed_demo(service)
+    return service
+
+
+async def test_demo_has_varied_agents_with_realistic_histories(demo: AgentService) -> None:
+    agents = await demo.list_agents()
+    assert len(agents) >= 5
+    assert {a["agent_type"] for a in agents} == {"chat", "task", "pipeline", "custom"}
+    assert all(3 <= a["version_count"] <= 12 for a in agents)
+    assert any(len(a["system_prompt"].encode()) > 4096 for a in agents)
+    assert any(a["extra"].get("tools") for a in agents)
+    assert [a["name"] for a in agents if a["unsaved_changes"]] == ["Onboarding Concierge"]
+    for agent in agents:
+        versions = await demo.get_versions(agent["id"])
+        prompts = {v["config_snapshot"] for v in versions}
+        assert "\n" in agent["system_prompt"]
+        assert all(v["changelog"] for v in versions)
+        assert len(prompts) >= 2 or agent["name"] == "Onboarding Concierge"
+        assert len({v["created_by"] for v in versions} | {agent["created_by"]}) >= 1
+
+
+async def test_demo_times_are_spread_over_past_weeks(demo: AgentService) -> None:
+    agents = await demo.list_agents()
+    times = sorted([v["created_at"] for a in agents for v in await demo.get_versions(a["id"])])
+    assert times[0].startswith("2026-09") and times[-1] >= "2026-10-20"
+    assert demo.user == "tester" and demo.clock() > "2026-11", "seeding restores the service's user and clock"
+
+
+async def test_seeding_refuses_a_database_with_agents(demo: AgentService) -> None:
+    with pytest.raises(KaizenError, match="already has agents"):
+        await seed_demo(demo)
+
+
+def test_ensure_demo_database_fills_once_and_keeps_changes(tmp_path: Path) -> None:
+    path = ensure_demo_database(None)
+    assert Path(path) == demo_db_path() and demo_db_path().is_relative_to(tmp_path)
+    service = AgentService(path)
+    try:
+        first = asyncio.run(service.list_agents())
+        asyncio.run(service.update(first[0]["id"], {"temperature": 1.9}))
+    finally:
+        service.close()
+    ensure_demo_database(None)
+    service = AgentService(path)
+    try:
+        again = asyncio.run(service.list_agents())
+    finally:
+        service.close()
+    assert len(again) == len(first) and again[0]["temperature"] == 1.9
