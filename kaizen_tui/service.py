@@ -334,6 +334,8 @@ class AgentService:
             oldest, newest = session.exec(
                 select(func.min(AgentVersion.version_number), func.max(AgentVersion.version_number)).where(*doomed)
             ).one()
+            if oldest is None:
+                return 0
             deleted = session.exec(delete(AgentVersion).where(*doomed)).rowcount  # type: ignore[call-overload]
             self._audit(
                 session,
