@@ -221,16 +221,27 @@ def _check_header(path: Path) -> None:
 
 
 def _connect(path: Path, read_only: bool) -> sqlite3.Connection:
-    if read_only:
-        target, uri = f"file:{quote(str(path))}?mode=ro", True
-    else:
-        target, uri = str(path), False
+    if not read_only:
+        connection = _sqlite_connect(str(path), uri=False)
+        connection.execute("PRAGMA synchronous = FULL")
+        return connection
+    connection = _sqlite_connect(f"file:{quote(str(path))}?mode=ro", uri=True)
+    try:
+        connection.execute("PRAGMA schema_version").fetchone()
+    except sqlite3.OperationalError:
+        # A WAL database in a folder we cannot write: SQLite cannot create the
+        # shared-memory file readers need, so read the file as immutable.
+        connection.close()
+        connection = _sqlite_connect(f"file:{quote(str(path))}?mode=ro&immutable=1", uri=True)
+    return connection
+
+
+def _sqlite_connect(target: str, *, uri: bool) -> sqlite3.Connection:
     # isolation_level=None: the driver never begins on its own; _begin does.
     connection = sqlite3.connect(
         target, uri=uri, timeout=BUSY_TIMEOUT_SECONDS, check_same_thread=False, isolation_level=None
     )
     connection.execute("PRAGMA foreign_keys = ON")
-    connection.execute("PRAGMA synchronous = FULL")
     return connection
 
 

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 import stat
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -93,16 +98,53 @@ async def test_read_only_mode_reads_and_refuses_writes(db_path: Path, agent_data
     reader.close()
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root can write read-only files")
-async def test_a_read_only_file_opens_for_browsing(db_path: Path, agent_data: dict) -> None:
-    writer = AgentService(str(db_path))
-    agent = await writer.create_agent(agent_data)
+AS_ANOTHER_USER = """
+import asyncio, sys
+from kaizen_tui.errors import ReadOnlyDatabase
+from kaizen_tui.service import AgentService
+service = AgentService(sys.argv[1])
+agents = asyncio.run(service.list_agents())
+try:
+    asyncio.run(service.create_version(agents[0]["id"]))
+except ReadOnlyDatabase as error:
+    print(service.read_only, len(agents), error)
+"""
+
+
+def run_as_nobody(code: str, *args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-c", code, *args]
+    if os.geteuid() == 0:  # root could write anything: drop to another user
+        command = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", *command]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60)
+
+
+@pytest.fixture
+def shared_folder() -> Iterator[Path]:
+    """A folder another user can enter (pytest's tmp_path is private to us)."""
+    folder = Path(tempfile.mkdtemp(prefix="kaizen-ro-"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder)
+
+
+@pytest.mark.skipif(os.geteuid() == 0 and not shutil.which("setpriv"), reason="needs setpriv to drop root")
+@pytest.mark.parametrize(("file_mode", "folder_mode", "reason"), [(0o444, 0o777, "is read-only"),
+                                                                  (0o666, 0o755, "folder")])
+async def test_a_database_we_cannot_write_opens_for_browsing(
+    shared_folder: Path, agent_data: dict, file_mode: int, folder_mode: int, reason: str
+) -> None:
+    path = shared_folder / "shared.db"
+    writer = AgentService(str(path))
+    await writer.create_agent(agent_data)
     writer.close()
-    db_path.chmod(0o400)
-    reader = AgentService(str(db_path))
-    assert reader.read_only
-    with pytest.raises(ReadOnlyDatabase):
-        await reader.update(agent["id"], {"temperature": 1})
+    path.chmod(file_mode)
+    shared_folder.chmod(folder_mode)
+    before = path.read_bytes()
+    result = run_as_nobody(AS_ANOTHER_USER, str(path))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("True 1 Cannot change anything:")
+    assert reason in result.stdout
+    assert path.read_bytes() == before
 
 
 async def test_the_audit_log_is_append_only_even_for_raw_sql(service: AgentService, db_path: Path, agent_data: dict) -> None:
