@@ -153,3 +153,15 @@ async def test_the_audit_log_is_append_only_even_for_raw_sql(service: AgentServi
         for statement in ("UPDATE audit_event SET actor = 'mallory'", "DELETE FROM audit_event"):
             with pytest.raises(sqlite3.DatabaseError, match="append-only"):
                 connection.execute(statement)
+
+
+async def test_a_truncated_database_gives_a_clear_error(db_path: Path) -> None:
+    from kaizen_tui.demo import seed_demo
+
+    service = AgentService(str(db_path))
+    await seed_demo(service)
+    service.close()
+    os.truncate(db_path, db_path.stat().st_size // 2)
+    with pytest.raises(DatabaseError, match="damaged"):
+        damaged = AgentService(str(db_path))
+        await damaged.list_agents()
