@@ -1,0 +1,1018 @@
+"""The command line: ``kaizen-tui [PROGRAM OPTIONS] [COMMAND ...]``.
+
+Without a command it opens the TUI; with one it runs a single operation of
+:class:`~kaizen_tui.service.AgentService` and prints the result for a person,
+or as JSON with ``--json``. Exit codes: 0 done, 1 failed (or cancelled),
+2 the command line is wrong, 130 interrupted.
+
+Textual is imported only when the TUI opens, and the service (SQLModel,
+deepdiff) only when a command runs, so scripts and ``--help`` stay quick.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shlex
+import sys
+import traceback
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from kaizen_tui import __version__
+from kaizen_tui.agent_file import load_agent_file, parse_agent_text
+from kaizen_tui.cli_output import (
+    PROG,
+    Printer,
+    cell,
+    first_line,
+    one_line,
+    summarise_value,
+    table,
+    text_diff_lines,
+    visible,
+)
+from kaizen_tui.config import AGENT_TYPES, EDITABLE_FIELDS, MAX_TOKENS_LIMIT, STATUSES, TEMPERATURE_RANGE
+from kaizen_tui.errors import DamagedSnapshot, InvalidValue, KaizenError, ReadOnlyDatabase
+
+if TYPE_CHECKING:
+    from kaizen_tui.service import AgentService
+
+T = TypeVar("T")
+
+LIVE = "live"
+#: Short names accepted by ``set`` (the ``create`` flags use the same words).
+FIELD_ALIASES = {"model": "model_id", "type": "agent_type", "prompt": "system_prompt"}
+#: Keys of ``show --json`` output that kaizen-tui sets itself; ``create -f``
+#: skips them, so a shown agent can be fed back in to make a copy.
+GENERATED_KEYS = ("id", "created_by", "created_at", "updated_at", "version_count", "latest_version", "unsaved_changes")
+#: Exit code after a broken pipe (``kaizen-tui agents | head``): 128 + SIGPIPE.
+EXIT_BROKEN_PIPE = 141
+EXIT_INTERRUPTED = 130
+
+
+class UsageError(KaizenError):
+    """The command line cannot be run as given; exits 2, as argparse's own errors do."""
+
+
+@dataclass
+class Context:
+    """What a command needs: the parsed arguments, the service and where to print."""
+
+    args: argparse.Namespace
+    service: AgentService
+    out: Printer
+
+
+def wait(operation: Coroutine[Any, Any, T]) -> T:
+    """Run one service operation to completion.
+
+    Each call gets its own short event loop, so nothing blocks inside a loop
+    between calls: a ``Proceed?`` prompt is plain blocking input, and Ctrl+C
+    there interrupts at once.
+    """
+    return asyncio.run(operation)
+
+
+# -- parsing values -----------------------------------------------------------
+
+
+def read_text_argument(field: str, path: str) -> str:
+    """The text of a file (``-`` is stdin), without the one final newline editors add."""
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InvalidValue(field, f"cannot read {path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        raise InvalidValue(field, f"cannot read {path}: {reason}") from None
+    if text.endswith("\r\n"):
+        return text[:-2]
+    return text.removesuffix("\n")
+
+
+def parse_temperature(raw: str) -> float:
+    low, high = TEMPERATURE_RANGE
+    try:
+        return float(raw)
+    except ValueError:
+        raise InvalidValue("temperature", f"must be a number from {low} to {high}; got {raw!r}") from None
+
+
+def parse_max_tokens(raw: str) -> int:
+    try:
+        return int(raw.strip())
+    except ValueError:
+        raise InvalidValue(
+            "max_tokens", f"must be a whole number from 0 to {MAX_TOKENS_LIMIT:,} (0 means no limit); got {raw!r}"
+        ) from None
+
+
+def parse_extra(raw: str) -> dict[str, Any]:
+    text = read_text_argument("extra", raw[1:]) if raw.startswith("@") else raw
+    example = """extra='{"top_p": 0.9}'"""
+    try:
+        value = json.loads(text)
+    except ValueError as error:
+        problem = getattr(error, "msg", str(error))
+        raise InvalidValue("extra", f"is not valid JSON ({problem}); write a JSON object, e.g. {example}") from None
+    if not isinstance(value, dict):
+        raise InvalidValue("extra", f"must be a JSON object, e.g. {example}; got {json_kind(value)}")
+    return value
+
+
+def json_kind(value: object) -> str:
+    """What a parsed JSON value is, in words: for messages."""
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    return "a number"
+
+
+def parse_prompt(raw: str) -> str:
+    """``@FILE`` reads a file (``@-`` stdin); ``@@`` starts a prompt with a literal ``@``."""
+    if raw.startswith("@@"):
+        return raw[1:]
+    if raw.startswith("@"):
+        return read_text_argument("system_prompt", raw[1:])
+    return raw
+
+
+VALUE_PARSERS: dict[str, Callable[[str], Any]] = {
+    "temperature": parse_temperature,
+    "max_tokens": parse_max_tokens,
+    "extra": parse_extra,
+    "system_prompt": parse_prompt,
+}
+
+
+def parse_field_value(field: str, raw: str) -> Any:
+    """The value of one field from command-line text; the service validates ranges."""
+    parser = VALUE_PARSERS.get(field)
+    return parser(raw) if parser else raw
+
+
+def parse_assignments(assignments: Sequence[str]) -> dict[str, Any]:
+    """``["temperature=0.3", "prompt=@p.txt"]`` -> ``{"temperature": 0.3, "system_prompt": ...}``."""
+    fields: dict[str, Any] = {}
+    for assignment in assignments:
+        name, equals, raw = assignment.partition("=")
+        name = name.strip()
+        if not equals or not name:
+            raise UsageError(f"expected FIELD=VALUE, got {assignment!r} (for example temperature=0.3)")
+        field = FIELD_ALIASES.get(name, name)
+        if field not in EDITABLE_FIELDS:
+            raise InvalidValue(name, f"unknown field; the fields are {', '.join(EDITABLE_FIELDS)}")
+        if field in fields:
+            raise UsageError(f"{field} is given twice")
+        fields[field] = parse_field_value(field, raw)
+    return fields
+
+
+# -- resolving what the user named -------------------------------------------------
+
+
+def find_agent(ctx: Context) -> dict[str, Any]:
+    return wait(ctx.service.find_agent(ctx.args.agent))
+
+
+def is_live(ref: str | None) -> bool:
+    return ref is None or ref.strip().lower() == LIVE
+
+
+def hint_ref(ctx: Context) -> str:
+    """How the user named the agent, quoted for a shell: for the commands we suggest."""
+    return one_line(shlex.quote(ctx.args.agent))
+
+
+def name_of(agent: dict[str, Any]) -> str:
+    return one_line(agent["name"])
+
+
+def require_writable(ctx: Context) -> None:
+    """Refuse before showing a preview and asking, rather than after."""
+    if ctx.service.read_only:
+        raise ReadOnlyDatabase(ctx.service.db.read_only_reason or "the database is open read-only")
+
+
+def stdin_is_terminal() -> bool:
+    try:
+        return sys.stdin.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def require_confirmation_possible(ctx: Context) -> None:
+    """Without a terminal to ask on, only ``--yes`` proceeds: refuse before any preview."""
+    if not ctx.args.yes and not stdin_is_terminal():
+        raise UsageError(
+            f"{ctx.args.command} asks for confirmation, but stdin is not a terminal; pass --yes to proceed"
+        )
+
+
+def confirm(ctx: Context) -> bool:
+    """Ask ``Proceed? [y/N]`` (unless ``--yes``); True when the answer is yes."""
+    if ctx.args.yes:
+        return True
+    require_confirmation_possible(ctx)
+    ctx.out.stdout.write("Proceed? [y/N] ")
+    ctx.out.stdout.flush()
+    answer = sys.stdin.readline()
+    if answer.strip().lower() in ("y", "yes"):
+        return True
+    if not answer:
+        ctx.out.line()
+    ctx.out.note("Cancelled; nothing was changed.")
+    return False
+
+
+# -- describing things -----------------------------------------------------------
+
+
+def version_label(version: dict[str, Any]) -> str:
+    return f"v{version['version_number']}"
+
+
+def versions_summary(agent: dict[str, Any]) -> str:
+    count, latest = agent["version_count"], agent["latest_version"]
+    if not count:
+        return "none yet"
+    saved = (
+        "unsaved changes (live config differs from the latest version)"
+        if agent["unsaved_changes"]
+        else "live config saved"
+    )
+    return f"{count} (latest v{latest}), {saved}"
+
+
+def describe_agent(out: Printer, agent: dict[str, Any]) -> list[str]:
+    """``show``: the fields one per line, then the system prompt in full as block text."""
+    max_tokens = agent["max_tokens"]
+    rows = [
+        ("id", agent["id"]),
+        ("type", agent["agent_type"]),
+        ("status", agent["status"]),
+        ("model", agent["model_id"]),
+        ("temperature", agent["temperature"]),
+        ("max tokens", f"{max_tokens} (no limit)" if max_tokens == 0 else max_tokens),
+        ("description", agent["description"]),
+        ("extra", agent["extra"]),
+        ("created", f"{agent['created_at']} by {agent['created_by']}"),
+        ("updated", agent["updated_at"]),
+        ("versions", versions_summary(agent)),
+    ]
+    lines = [out.style(name_of(agent), "bold")]
+    lines.extend(f"  {label:<12} {one_line(_as_text(value))}".rstrip() for label, value in rows)
+    prompt = agent["system_prompt"]
+    lines.append("")
+    if not prompt:
+        lines.append(out.style("system prompt: (empty)", "bold"))
+        return lines
+    # Split on \n only: a \r or form feed in the prompt is shown, not obeyed.
+    prompt_lines = prompt.removesuffix("\n").split("\n")
+    count = len(prompt_lines)
+    lines.append(out.style(f"system prompt ({count} line{'s' if count != 1 else ''}):", "bold"))
+    lines.extend(f"  {visible(line)}".rstrip() for line in prompt_lines)
+    return lines
+
+
+def _as_text(value: object) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def side_label(side: dict[str, Any]) -> str:
+    return one_line(str(side["label"]))
+
+
+def invert_comparison(comparison: dict[str, Any]) -> dict[str, Any]:
+    """The same comparison seen the other way round (``live -> v3`` from ``v3 -> live``)."""
+    from kaizen_tui.diff import unified_text_diff
+
+    flipped_kind = {"added": "removed", "removed": "added", "changed": "changed"}
+    changes = [
+        {**change, "kind": flipped_kind[change["kind"]], "old": change["new"], "new": change["old"]}
+        for change in comparison["changes"]
+    ]
+    old, new = comparison["to"], comparison["from"]
+    by_path = {change["path"]: change for change in changes}
+    text_diffs = [
+        {
+            "field": diff["field"],
+            "unified": unified_text_diff(
+                by_path[diff["field"]]["old"] or "", by_path[diff["field"]]["new"] or "", old["label"], new["label"]
+            ),
+        }
+        for diff in comparison["text_diffs"]
+    ]
+    return {**comparison, "from": old, "to": new, "changes": changes, "text_diffs": text_diffs}
+
+
+def describe_comparison(out: Printer, agent: dict[str, Any], comparison: dict[str, Any]) -> list[str]:
+    """A table of changed fields, then a unified diff of each long text."""
+    old_label, new_label = side_label(comparison["from"]), side_label(comparison["to"])
+    if comparison["identical"]:
+        return [f"{name_of(agent)}: {old_label} and {new_label} are identical."]
+    lines = [out.style(f"{name_of(agent)}: {old_label} -> {new_label}", "bold")]
+    rows = [
+        [
+            cell(change["path"]),
+            summarise_value(change["old"], absent=change["kind"] == "added"),
+            summarise_value(change["new"], absent=change["kind"] == "removed"),
+        ]
+        for change in comparison["changes"]
+    ]
+    lines.extend(table(out, ["FIELD", old_label.upper(), new_label.upper()], rows))
+    changes_by_path = {change["path"]: change for change in comparison["changes"]}
+    for text_diff in comparison["text_diffs"]:
+        change = changes_by_path[text_diff["field"]]
+        lines.append("")
+        lines.append(out.style(f"{one_line(change['path'])}:", "bold"))
+        lines.extend(text_diff_lines(out, change["old"] or "", change["new"] or "", old_label, new_label))
+    return lines
+
+
+def print_warnings(out: Printer, comparison: dict[str, Any]) -> None:
+    for warning in comparison["warnings"]:
+        out.warn(warning)
+
+
+# -- commands ------------------------------------------------------------------
+
+
+def cmd_agents(ctx: Context) -> int:
+    agents = wait(ctx.service.list_agents())
+    if ctx.args.json:
+        ctx.out.json(agents)
+        return 0
+    if not agents:
+        ctx.out.line(f"No agents in {one_line(ctx.service.db.display_name)} yet.")
+        ctx.out.line(f"Create one with: {PROG} create --name NAME --model MODEL")
+        return 0
+    rows = [
+        [
+            cell(agent["name"]),
+            cell(agent["agent_type"]),
+            cell(agent["status"]),
+            f"{agent['version_count']}{'*' if agent['unsaved_changes'] else ''}",
+            cell(agent["model_id"]),
+            agent["id"],
+        ]
+        for agent in agents
+    ]
+    ctx.out.lines(table(ctx.out, ["NAME", "TYPE", "STATUS", "VERSIONS", "MODEL", "ID"], rows))
+    if any(agent["unsaved_changes"] for agent in agents):
+        ctx.out.line()
+        ctx.out.line("* unsaved changes: the live config differs from the latest version")
+    return 0
+
+
+def cmd_show(ctx: Context) -> int:
+    agent = find_agent(ctx)
+    if ctx.args.json:
+        ctx.out.json(agent)
+    else:
+        ctx.out.lines(describe_agent(ctx.out, agent))
+    return 0
+
+
+def new_agent_fields(ctx: Context) -> dict[str, Any]:
+    """The fields of ``create``: the file's (if any), then the flags on top."""
+    args = ctx.args
+    fields: dict[str, Any] = {}
+    if args.file:
+        fields = read_agent_file(ctx, args.file)
+    flags = {
+        "name": args.name,
+        "model_id": args.model,
+        "agent_type": args.type,
+        "description": args.description,
+        "status": args.status,
+        "temperature": args.temperature,
+        "max_tokens": args.max_tokens,
+        "extra": args.extra,
+    }
+    for field, raw in flags.items():
+        if raw is not None:
+            fields[field] = parse_field_value(field, raw)
+    if args.prompt is not None:
+        fields["system_prompt"] = args.prompt
+    if args.prompt_file is not None:
+        fields["system_prompt"] = read_text_argument("system_prompt", args.prompt_file)
+    missing = [flag for flag, field in (("--name", "name"), ("--model", "model_id")) if field not in fields]
+    if missing and not args.file:
+        raise UsageError(f"create needs {' and '.join(missing)} (or -f FILE); see {PROG} create --help")
+    return fields
+
+
+def read_agent_file(ctx: Context, path: str) -> dict[str, Any]:
+    data = parse_agent_text(sys.stdin.read(), "stdin") if path == "-" else load_agent_file(path)
+    skipped = [key for key in GENERATED_KEYS if key in data]
+    if skipped:
+        ctx.out.note(f"Ignoring {', '.join(skipped)} from {one_line(path)}: kaizen-tui sets them.")
+    return {key: value for key, value in data.items() if key not in GENERATED_KEYS}
+
+
+def cmd_create(ctx: Context) -> int:
+    fields = new_agent_fields(ctx)
+    warn_if_name_taken(ctx, fields.get("name"))
+    agent = wait(ctx.service.create_agent(fields))
+    if ctx.args.json:
+        ctx.out.json(agent)
+        return 0
+    ctx.out.line(f"Created {name_of(agent)} ({agent['id']}).")
+    ctx.out.line(
+        f"Save its first version with: {PROG} snapshot {one_line(shlex.quote(agent['name']))} -m 'First version'"
+    )
+    return 0
+
+
+def warn_if_name_taken(ctx: Context, name: object) -> None:
+    """Two agents may share a name, but then only their ids name them: say so."""
+    if not isinstance(name, str):
+        return
+    taken = [agent for agent in wait(ctx.service.list_agents()) if agent["name"] == name]
+    if taken:
+        ctx.out.warn(f"another agent is already named {name!r} ({taken[0]['id']}); refer to them by id")
+
+
+def cmd_set(ctx: Context) -> int:
+    fields = parse_assignments(ctx.args.assignments)
+    reason = ctx.args.snapshot_first
+    if reason is not None and not reason.strip():
+        raise UsageError("--snapshot-first needs a reason, e.g. --snapshot-first 'before prompt rewrite'")
+    before = find_agent(ctx)
+    if reason is None:
+        after = wait(ctx.service.update(before["id"], fields))
+    else:
+        after = wait(ctx.service.update_agent_with_version(before["id"], fields, reason))
+    if ctx.args.json:
+        ctx.out.json(after)
+        return 0
+    if reason is not None:
+        ctx.out.line(f"Saved v{after['latest_version']} of {name_of(before)} ({one_line('Auto: ' + reason)}).")
+    changed = [field for field in fields if before[field] != after[field]]
+    if not changed:
+        ctx.out.line(f"No change: {name_of(after)} already has {'that value' if len(fields) == 1 else 'those values'}.")
+        return 0
+    ctx.out.line(f"Updated {name_of(after)}: {', '.join(changed)}.")
+    if after["unsaved_changes"]:
+        ctx.out.line(f"Not saved as a version yet; save it with: {PROG} snapshot {hint_ref(ctx)} -m 'what changed'")
+    return 0
+
+
+def cmd_snapshot(ctx: Context) -> int:
+    agent = find_agent(ctx)
+    version = wait(ctx.service.create_version(agent["id"], ctx.args.message))
+    if ctx.args.json:
+        ctx.out.json(version)
+        return 0
+    same = "" if agent["unsaved_changes"] else f" (the same config as v{agent['latest_version']})"
+    ctx.out.line(f"Saved {version_label(version)} of {name_of(agent)}{same}.")
+    return 0
+
+
+def cmd_versions(ctx: Context) -> int:
+    agent = find_agent(ctx)
+    if ctx.args.json:
+        ctx.out.json(wait(ctx.service.get_versions(agent["id"])))
+        return 0
+    timeline = wait(ctx.service.get_timeline(agent["id"]))
+    if not timeline:
+        ctx.out.line(f"{name_of(agent)} has no versions yet.")
+        ctx.out.line(f"Save the live config as a version with: {PROG} snapshot {hint_ref(ctx)} -m 'First version'")
+        return 0
+    count = len(timeline)
+    unsaved = "; the live config has unsaved changes" if agent["unsaved_changes"] else ""
+    ctx.out.line(ctx.out.style(f"{name_of(agent)}: {count} version{'s' if count != 1 else ''}{unsaved}", "bold"))
+    rows = [
+        [
+            version_label(entry),
+            cell(entry["created_at"]),
+            cell(entry["created_by"], 24),
+            cell(first_line(entry["changelog"]), 50),
+            version_marker(entry),
+        ]
+        for entry in timeline
+    ]
+    ctx.out.lines(table(ctx.out, ["VERSION", "CREATED", "BY", "CHANGELOG", ""], rows))
+    return 0
+
+
+def version_marker(entry: dict[str, Any]) -> tuple[str, str]:
+    if entry["damaged"]:
+        return cell(f"damaged: {entry['damaged']}"), "red"
+    if entry["matches_live"]:
+        return "= live", "green"
+    return "", ""
+
+
+def resolve_version(ctx: Context, agent: dict[str, Any], ref: str) -> dict[str, Any]:
+    return wait(ctx.service.find_version(agent["id"], ref))
+
+
+def cmd_diff(ctx: Context) -> int:
+    agent = find_agent(ctx)
+    comparison = compare(ctx, agent, ctx.args.a, ctx.args.b)
+    print_warnings(ctx.out, comparison)
+    if ctx.args.json:
+        ctx.out.json(comparison)
+    else:
+        ctx.out.lines(describe_comparison(ctx.out, agent, comparison))
+    return 0
+
+
+def compare(ctx: Context, agent: dict[str, Any], a: str, b: str | None) -> dict[str, Any]:
+    """Compare two versions, or a version with the live config (either side may be ``live``)."""
+    if is_live(a) and is_live(b):
+        raise UsageError("compare the live config with a version: diff AGENT VERSION [VERSION|live]")
+    if is_live(b):
+        old = resolve_version(ctx, agent, a)
+        return wait(ctx.service.compare_with_live(agent["id"], old["id"]))
+    new = resolve_version(ctx, agent, b)  # type: ignore[arg-type]
+    if is_live(a):
+        return invert_comparison(wait(ctx.service.compare_with_live(agent["id"], new["id"])))
+    old = resolve_version(ctx, agent, a)
+    return wait(ctx.service.compare_versions(old["id"], new["id"]))
+
+
+def cmd_rollback(ctx: Context) -> int:
+    agent = find_agent(ctx)
+    version = resolve_version(ctx, agent, ctx.args.version)
+    label = version_label(version)
+    require_writable(ctx)
+    towards_live = wait(ctx.service.compare_with_live(agent["id"], version["id"]))
+    damaged = towards_live["from"]["damaged"]
+    if damaged:
+        raise DamagedSnapshot(damaged, label)
+    if towards_live["identical"]:
+        ctx.out.line(f"{name_of(agent)} already has the config of {label}; nothing to do.")
+        return 0
+    require_confirmation_possible(ctx)
+    ctx.out.line(
+        f"Rolling back {name_of(agent)} to {label} ({describe_version_origin(version)}) changes the live config:"
+    )
+    ctx.out.lines(describe_comparison(ctx.out, agent, invert_comparison(towards_live)))
+    ctx.out.line()
+    if agent["unsaved_changes"]:
+        ctx.out.line("The live config has unsaved changes: they are saved as a new version first, so nothing is lost.")
+    ctx.out.line("The status is not changed.")
+    if not confirm(ctx):
+        return 1
+    wait(ctx.service.rollback_to_version(agent["id"], version["id"]))
+    saved = saved_before_rollback(ctx, agent["id"], version["id"])
+    note = f" (unsaved changes saved as v{saved})" if saved else ""
+    ctx.out.line(f"Rolled back {name_of(agent)} to {label}{note}.")
+    return 0
+
+
+def describe_version_origin(version: dict[str, Any]) -> str:
+    changelog = first_line(version["changelog"])
+    origin = f"{version['created_at']} by {version['created_by']}"
+    return one_line(f"{origin}: {changelog}" if changelog else origin)
+
+
+def saved_before_rollback(ctx: Context, agent_id: str, version_id: str) -> int | None:
+    """The number the rollback saved unsaved changes as, from its audit event."""
+    for event in wait(ctx.service.audit_log(agent_id, limit=20)):
+        if event["action"] == "version.rollback" and event["version_id"] == version_id:
+            return event["detail"].get("saved_as_version")
+    return None
+
+
+def cmd_delete_version(ctx: Context) -> int:
+    agent = find_agent(ctx)
+    version = resolve_version(ctx, agent, ctx.args.version)
+    label = version_label(version)
+    require_writable(ctx)
+    require_confirmation_possible(ctx)
+    ctx.out.line(f"Deleting {label} of {name_of(agent)} ({describe_version_origin(version)}).")
+    if version["version_number"] == agent["latest_version"]:
+        ctx.out.line("It is the newest version; its number is never reused.")
+    if not confirm(ctx):
+        return 1
+    wait(ctx.service.delete_version(version["id"]))
+    ctx.out.line(f"Deleted {label} of {name_of(agent)}.")
+    return 0
+
+
+def cmd_prune(ctx: Context) -> int:
+    agent = find_agent(ctx)
+    keep = ctx.args.keep
+    doomed = wait(ctx.service.prune_preview(agent["id"], keep))
+    if not doomed:
+        count = agent["version_count"]
+        versions = f"{count} version{'s' if count != 1 else ''}"
+        ctx.out.line(f"Nothing to prune: {name_of(agent)} has {versions}, and --keep {keep} keeps them all.")
+        return 0
+    require_writable(ctx)
+    require_confirmation_possible(ctx)
+    kept = f"the {keep} newest versions" if keep != 1 else "the newest version"
+    doomed_count = f"these {len(doomed)} versions" if len(doomed) != 1 else "this version"
+    ctx.out.line(f"Pruning {name_of(agent)} keeps {kept} and deletes {doomed_count}:")
+    rows = [
+        [
+            version_label(version),
+            cell(version["created_at"]),
+            cell(version["created_by"], 24),
+            cell(first_line(version["changelog"]), 50),
+        ]
+        for version in doomed
+    ]
+    ctx.out.lines(table(ctx.out, ["VERSION", "CREATED", "BY", "CHANGELOG"], rows))
+    if not confirm(ctx):
+        return 1
+    deleted = wait(ctx.service.cleanup_old_versions(agent["id"], keep))
+    ctx.out.line(f"Deleted {deleted} version{'s' if deleted != 1 else ''} of {name_of(agent)}; kept the {keep} newest.")
+    return 0
+
+
+# -- the program -----------------------------------------------------------------
+
+
+DESCRIPTION = """\
+Keep every configuration of an AI agent as a numbered version: snapshot,
+list, diff, roll back and prune, from scripts or (with no command) in a
+keyboard-driven terminal app."""
+
+EPILOG = f"""\
+examples:
+  {PROG}                                  open the TUI on your database
+  {PROG} --demo                           open the TUI on a demo database
+  {PROG} agents
+  {PROG} create --name 'Support Agent' --model gpt-4 --prompt-file prompt.txt
+  {PROG} set 'Support Agent' temperature=0.3 --snapshot-first 'before tuning'
+  {PROG} diff 'Support Agent' v2            v2 against the live config
+  {PROG} rollback 'Support Agent' v2
+
+Agents are named by id or by name; versions by number (3 or v3) or id.
+Program options come before the command (like git -C); they work after it too.
+
+environment:
+  KAIZEN_DB     database path or SQLAlchemy URL (instead of --db)
+  KAIZEN_USER   who is recorded as created_by (instead of --user)
+  NO_COLOR      no colour in the output
+  KAIZEN_DEBUG  set to 1 to see a traceback when something unexpected fails"""
+
+
+SET_DETAILS = f"""\
+fields: {", ".join(EDITABLE_FIELDS[:5])},
+        {", ".join(EDITABLE_FIELDS[5:])} (model, type and prompt work too)
+values:
+  temperature=0.3         a number from {TEMPERATURE_RANGE[0]} to {TEMPERATURE_RANGE[1]}
+  max_tokens=2048         a whole number, 0 for no limit
+  extra='{{"top_p": 0.9}}'  a JSON object; it replaces all of extra
+  extra=@FILE             the JSON object in a file
+  system_prompt=@FILE     the prompt in a file (@- reads stdin); one final
+                          newline is dropped; @@ starts a literal @
+  anything else           text, as given
+The change is not a version until you snapshot, unless --snapshot-first
+saves the current config as a version before changing it."""
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the examples' layout, and lists the commands without a ``COMMAND`` line above them."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, max_help_position=28)
+
+    def _format_action(self, action: argparse.Action) -> str:
+        text = super()._format_action(action)
+        if isinstance(action, argparse._SubParsersAction):
+            text = text.split("\n", 1)[1]
+        return text
+
+    def _iter_indented_subactions(self, action: argparse.Action):  # noqa: ANN202
+        # The commands sit at the same depth as options, not one level in.
+        if isinstance(action, argparse._SubParsersAction):
+            yield from action._get_subactions()
+        else:
+            yield from super()._iter_indented_subactions(action)
+
+
+def add_program_options(parser: argparse.ArgumentParser, *, after_command: bool) -> None:
+    """--db, --user, --read-only, --demo: on the program, and again on each command.
+
+    On a command they default to SUPPRESS, so one given before the command is
+    not reset by the command's parser.
+    """
+    default = {"default": argparse.SUPPRESS} if after_command else {}
+    group = parser.add_argument_group(
+        "program options" + (" (may also come before the command)" if after_command else "")
+    )
+    group.add_argument(
+        "--db",
+        metavar="PATH|URL",
+        help="database file or SQLAlchemy URL (default: $KAIZEN_DB, else your per-user database)",
+        **default,
+    )
+    group.add_argument(
+        "--user",
+        metavar="NAME",
+        help="who is recorded as created_by (default: $KAIZEN_USER, else your login)",
+        **default,
+    )
+    group.add_argument(
+        "--read-only", action="store_true", help="open the database read-only: nothing can change", **default
+    )
+    group.add_argument(
+        "--demo", action="store_true", help="use the demo database (filled with demo agents on first use)", **default
+    )
+
+
+def command_parser(
+    commands: argparse._SubParsersAction,
+    name: str,
+    summary: str,
+    example: str,
+    handler: Callable[[Context], int],
+    details: str = "",
+) -> argparse.ArgumentParser:
+    description = summary + (f"\n\n{details}" if details else "")
+    parser = commands.add_parser(
+        name,
+        help=summary,
+        description=description,
+        epilog=f"example:\n  {example}",
+        formatter_class=HelpFormatter,
+    )
+    parser.set_defaults(handler=handler)
+    return parser
+
+
+def add_json_flag(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--json", action="store_true", help=f"print {what} as JSON")
+
+
+def add_yes_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-y", "--yes", action="store_true", help="do it without asking (needed when stdin is not a terminal)"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        usage=f"{PROG} [--db PATH|URL] [--user NAME] [--read-only] [--demo] [COMMAND [ARGS...]]",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=HelpFormatter,
+    )
+    add_program_options(parser, after_command=False)
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands", prog=PROG)
+
+    agents = command_parser(
+        commands,
+        "agents",
+        "List the agents.",
+        f"{PROG} agents --json",
+        cmd_agents,
+        "A * after the version count marks unsaved changes: the live config differs from the latest version.",
+    )
+    add_json_flag(agents, "every agent")
+
+    create = command_parser(
+        commands,
+        "create",
+        "Create an agent (its live config; save a version with snapshot).",
+        f"{PROG} create --name 'Support Agent' --model gpt-4 --prompt-file prompt.txt",
+        cmd_create,
+        "Give --name and --model, or -f with a YAML or JSON file of fields (flags then override the file's).\n"
+        f"A file from `{PROG} show --json` works too: its id, dates and counts are skipped.",
+    )
+    create.add_argument("-f", "--file", metavar="FILE", help="YAML or JSON file of fields (- for stdin)")
+    create.add_argument("--name", help="the agent's name")
+    create.add_argument("--model", metavar="MODEL", help="model id, e.g. gpt-4")
+    create.add_argument("--type", metavar="TYPE", help=f"one of {', '.join(AGENT_TYPES)} (default: chat)")
+    create.add_argument("--description", help="what the agent is for")
+    prompt = create.add_mutually_exclusive_group()
+    prompt.add_argument("--prompt", metavar="TEXT", help="the system prompt")
+    prompt.add_argument("--prompt-file", metavar="FILE", help="read the system prompt from a file (- for stdin)")
+    low, high = TEMPERATURE_RANGE
+    create.add_argument("--temperature", metavar="X", help=f"{low} to {high} (default: 0.7)")
+    create.add_argument("--max-tokens", metavar="N", help="0 for no limit (default: 0)")
+    create.add_argument("--status", metavar="STATUS", help=f"one of {', '.join(STATUSES)} (default: draft)")
+    create.add_argument(
+        "--extra", metavar="JSON", help="a JSON object of other settings (tools, top_p...); @FILE reads a file"
+    )
+    add_json_flag(create, "the new agent")
+
+    show = command_parser(
+        commands,
+        "show",
+        "Show an agent: its fields, full system prompt and versions.",
+        f"{PROG} show 'Support Agent'",
+        cmd_show,
+    )
+    show.add_argument("agent", metavar="AGENT", help="agent id or name")
+    add_json_flag(show, "the agent")
+
+    set_ = command_parser(
+        commands,
+        "set",
+        "Change fields of an agent's live config.",
+        f"{PROG} set 'Support Agent' temperature=0.3 system_prompt=@prompt.txt",
+        cmd_set,
+        SET_DETAILS,
+    )
+    set_.add_argument("agent", metavar="AGENT", help="agent id or name")
+    set_.add_argument("assignments", metavar="FIELD=VALUE", nargs="+", help="the fields to change")
+    set_.add_argument(
+        "--snapshot-first", metavar="REASON", help="first save the current config as a version ('Auto: REASON')"
+    )
+    add_json_flag(set_, "the updated agent")
+
+    snapshot = command_parser(
+        commands,
+        "snapshot",
+        "Save the agent's live config as the next version.",
+        f"{PROG} snapshot 'Support Agent' -m 'Shorter answers'",
+        cmd_snapshot,
+    )
+    snapshot.add_argument("agent", metavar="AGENT", help="agent id or name")
+    snapshot.add_argument("-m", "--message", metavar="CHANGELOG", help="what changed and why")
+    add_json_flag(snapshot, "the new version")
+
+    versions = command_parser(
+        commands,
+        "versions",
+        "List an agent's versions, newest first.",
+        f"{PROG} versions 'Support Agent'",
+        cmd_versions,
+        "'= live' marks versions equal to the live config; 'damaged' ones cannot be read or rolled back to.",
+    )
+    versions.add_argument("agent", metavar="AGENT", help="agent id or name")
+    add_json_flag(versions, "the versions (with their snapshots)")
+
+    diff = command_parser(
+        commands,
+        "diff",
+        "Show what changed between two versions, or a version and the live config.",
+        f"{PROG} diff 'Support Agent' v2 v3",
+        cmd_diff,
+        "B defaults to the live config; either side may be the word 'live'.",
+    )
+    diff.add_argument("agent", metavar="AGENT", help="agent id or name")
+    diff.add_argument("a", metavar="A", help="the older side: version number (3, v3) or id")
+    diff.add_argument("b", metavar="B", nargs="?", help="the newer side (default: live)")
+    add_json_flag(diff, "the comparison")
+
+    rollback = command_parser(
+        commands,
+        "rollback",
+        "Make the live config equal a version (unsaved changes are saved first).",
+        f"{PROG} rollback 'Support Agent' v3",
+        cmd_rollback,
+        "Shows what will change and asks before doing it. The status is not changed.",
+    )
+    rollback.add_argument("agent", metavar="AGENT", help="agent id or name")
+    rollback.add_argument("version", metavar="VERSION", help="version number (3, v3) or id")
+    add_yes_flag(rollback)
+
+    delete = command_parser(
+        commands,
+        "delete-version",
+        "Delete one version (its number is never reused).",
+        f"{PROG} delete-version 'Support Agent' v2",
+        cmd_delete_version,
+    )
+    delete.add_argument("agent", metavar="AGENT", help="agent id or name")
+    delete.add_argument("version", metavar="VERSION", help="version number (3, v3) or id")
+    add_yes_flag(delete)
+
+    prune = command_parser(
+        commands,
+        "prune",
+        "Delete all but the newest N versions of an agent.",
+        f"{PROG} prune 'Support Agent' --keep 10",
+        cmd_prune,
+        "Lists the versions it will delete and asks first.",
+    )
+    prune.add_argument("agent", metavar="AGENT", help="agent id or name")
+    prune.add_argument(
+        "--keep", metavar="N", type=int, required=True, help="how many of the newest versions to keep (at least 1)"
+    )
+    add_yes_flag(prune)
+
+    for command in (agents, create, show, set_, snapshot, versions, diff, rollback, delete, prune):
+        add_program_options(command, after_command=True)
+    return parser
+
+
+def database_target(args: argparse.Namespace) -> str | None:
+    """--db, else $KAIZEN_DB, else None (the service's per-user default); --demo fills it."""
+    target = args.db or os.environ.get("KAIZEN_DB") or None
+    if args.demo:
+        try:
+            from kaizen_tui.demo import ensure_demo_database
+        except ModuleNotFoundError as error:
+            if error.name != "kaizen_tui.demo":
+                raise
+            raise KaizenError("the demo is not available in this installation (kaizen_tui.demo is missing).") from None
+        target = ensure_demo_database(target)
+    return target
+
+
+def open_service(args: argparse.Namespace) -> AgentService:
+    from kaizen_tui.service import AgentService
+
+    return AgentService(database_target(args), user=args.user, read_only=args.read_only)
+
+
+def run_tui(args: argparse.Namespace, out: Printer) -> int:
+    """No command: open the TUI (Textual is imported only here)."""
+    if not (stdin_is_terminal() and out.stdout.isatty()):
+        raise UsageError(
+            f"with no command, {PROG} opens the TUI, which needs a terminal; see {PROG} --help for the commands"
+        )
+    try:
+        from kaizen_tui.app import KaizenApp
+    except ModuleNotFoundError as error:
+        if error.name != "kaizen_tui.app":
+            raise
+        raise KaizenError(
+            f"the TUI is not available yet (kaizen_tui.app is missing); use a command, see {PROG} --help"
+        ) from None
+    service = open_service(args)
+    try:
+        app = KaizenApp(service=service)
+        app.run()
+        return getattr(app, "return_code", 0) or 0
+    finally:
+        service.close()
+
+
+def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace | int:
+    """The parsed command line, or the exit code when argparse already answered (--help, usage error)."""
+    parser = build_parser()
+    try:
+        return parser.parse_args(argv)
+    except SystemExit as done:
+        return done.code if isinstance(done.code, int) else (0 if done.code is None else 2)
+
+
+def run(argv: Sequence[str] | None, out: Printer) -> int:
+    args = parse_arguments(argv)
+    if isinstance(args, int):
+        return args
+    if args.command is None:
+        return run_tui(args, out)
+    service = open_service(args)
+    try:
+        return args.handler(Context(args=args, service=service, out=out))
+    finally:
+        service.close()
+
+
+def report_error(message: str) -> None:
+    try:
+        sys.stderr.write(f"{PROG}: error: {one_line(message)}\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+
+
+def silence_stdout() -> None:
+    """After a broken pipe, point stdout at /dev/null so the final flush at exit is quiet."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code. Never lets a traceback out."""
+    out = Printer()
+    try:
+        code = run(argv, out)
+        out.stdout.flush()
+        return code
+    except KeyboardInterrupt:
+        report_error("interrupted")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        silence_stdout()
+        return EXIT_BROKEN_PIPE
+    except UsageError as error:
+        report_error(str(error))
+        return 2
+    except KaizenError as error:
+        report_error(str(error))
+        return 1
+    except Exception as error:  # The last line of defence: one line, no traceback.
+        if os.environ.get("KAIZEN_DEBUG") == "1":
+            traceback.print_exc()
+        report_error(f"unexpected {type(error).__name__}: {error} (set KAIZEN_DEBUG=1 to see the traceback)")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
