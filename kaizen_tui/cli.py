@@ -27,6 +27,7 @@ from kaizen_tui import __version__
 from kaizen_tui.agent_file import load_agent_file, parse_agent_text
 from kaizen_tui.cli_output import (
     PROG,
+    Cell,
     Printer,
     cell,
     first_line,
@@ -236,6 +237,10 @@ def confirm(ctx: Context) -> bool:
 # -- describing things -----------------------------------------------------------
 
 
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
 def version_label(version: dict[str, Any]) -> str:
     return f"v{version['version_number']}"
 
@@ -278,7 +283,7 @@ def describe_agent(out: Printer, agent: dict[str, Any]) -> list[str]:
     # Split on \n only: a \r or form feed in the prompt is shown, not obeyed.
     prompt_lines = prompt.removesuffix("\n").split("\n")
     count = len(prompt_lines)
-    lines.append(out.style(f"system prompt ({count} line{'s' if count != 1 else ''}):", "bold"))
+    lines.append(out.style(f"system prompt ({plural(count, 'line')}):", "bold"))
     lines.extend(f"  {visible(line)}".rstrip() for line in prompt_lines)
     return lines
 
@@ -490,22 +495,31 @@ def cmd_versions(ctx: Context) -> int:
         return 0
     count = len(timeline)
     unsaved = "; the live config has unsaved changes" if agent["unsaved_changes"] else ""
-    ctx.out.line(ctx.out.style(f"{name_of(agent)}: {count} version{'s' if count != 1 else ''}{unsaved}", "bold"))
-    rows = [
-        [
-            version_label(entry),
-            cell(entry["created_at"]),
-            cell(entry["created_by"], 24),
-            cell(first_line(entry["changelog"]), 50),
-            version_marker(entry),
-        ]
-        for entry in timeline
-    ]
-    ctx.out.lines(table(ctx.out, ["VERSION", "CREATED", "BY", "CHANGELOG", ""], rows))
+    ctx.out.line(ctx.out.style(f"{name_of(agent)}: {plural(count, 'version')}{unsaved}", "bold"))
+    rows = [[*version_cells(entry), version_marker(entry)] for entry in timeline]
+    ctx.out.lines(table(ctx.out, [*VERSION_HEADERS, ""], rows))
     return 0
 
 
-def version_marker(entry: dict[str, Any]) -> tuple[str, str]:
+VERSION_HEADERS = ("VERSION", "CREATED", "BY", "CHANGELOG")
+
+
+def version_cells(version: dict[str, Any]) -> list[Cell]:
+    """A version as table cells: number, time, author and the changelog's first line."""
+    return [
+        version_label(version),
+        cell(version["created_at"]),
+        cell(version["created_by"], 24),
+        cell(first_line(version["changelog"]), 50),
+    ]
+
+
+def version_table(out: Printer, versions: list[dict[str, Any]]) -> list[str]:
+    return table(out, VERSION_HEADERS, [version_cells(version) for version in versions])
+
+
+def version_marker(entry: dict[str, Any]) -> Cell:
+    """``= live`` or ``damaged: why``: what a person should know about a version at a glance."""
     if entry["damaged"]:
         return cell(f"damaged: {entry['damaged']}"), "red"
     if entry["matches_live"]:
@@ -555,9 +569,9 @@ def cmd_rollback(ctx: Context) -> int:
         ctx.out.line(f"{name_of(agent)} already has the config of {label}; nothing to do.")
         return 0
     require_confirmation_possible(ctx)
-    ctx.out.line(
-        f"Rolling back {name_of(agent)} to {label} ({describe_version_origin(version)}) changes the live config:"
-    )
+    ctx.out.line(f"Rolling back {name_of(agent)} to {label}:")
+    ctx.out.lines(version_table(ctx.out, [version]))
+    ctx.out.line()
     ctx.out.lines(describe_comparison(ctx.out, agent, invert_comparison(towards_live)))
     ctx.out.line()
     if agent["unsaved_changes"]:
@@ -570,12 +584,6 @@ def cmd_rollback(ctx: Context) -> int:
     note = f" (unsaved changes saved as v{saved})" if saved else ""
     ctx.out.line(f"Rolled back {name_of(agent)} to {label}{note}.")
     return 0
-
-
-def describe_version_origin(version: dict[str, Any]) -> str:
-    changelog = first_line(version["changelog"])
-    origin = f"{version['created_at']} by {version['created_by']}"
-    return one_line(f"{origin}: {changelog}" if changelog else origin)
 
 
 def saved_before_rollback(ctx: Context, agent_id: str, version_id: str) -> int | None:
@@ -592,7 +600,8 @@ def cmd_delete_version(ctx: Context) -> int:
     label = version_label(version)
     require_writable(ctx)
     require_confirmation_possible(ctx)
-    ctx.out.line(f"Deleting {label} of {name_of(agent)} ({describe_version_origin(version)}).")
+    ctx.out.line(f"Deleting {label} of {name_of(agent)}:")
+    ctx.out.lines(version_table(ctx.out, [version]))
     if version["version_number"] == agent["latest_version"]:
         ctx.out.line("It is the newest version; its number is never reused.")
     if not confirm(ctx):
@@ -607,8 +616,7 @@ def cmd_prune(ctx: Context) -> int:
     keep = ctx.args.keep
     doomed = wait(ctx.service.prune_preview(agent["id"], keep))
     if not doomed:
-        count = agent["version_count"]
-        versions = f"{count} version{'s' if count != 1 else ''}"
+        versions = plural(agent["version_count"], "version")
         ctx.out.line(f"Nothing to prune: {name_of(agent)} has {versions}, and --keep {keep} keeps them all.")
         return 0
     require_writable(ctx)
@@ -616,20 +624,11 @@ def cmd_prune(ctx: Context) -> int:
     kept = f"the {keep} newest versions" if keep != 1 else "the newest version"
     doomed_count = f"these {len(doomed)} versions" if len(doomed) != 1 else "this version"
     ctx.out.line(f"Pruning {name_of(agent)} keeps {kept} and deletes {doomed_count}:")
-    rows = [
-        [
-            version_label(version),
-            cell(version["created_at"]),
-            cell(version["created_by"], 24),
-            cell(first_line(version["changelog"]), 50),
-        ]
-        for version in doomed
-    ]
-    ctx.out.lines(table(ctx.out, ["VERSION", "CREATED", "BY", "CHANGELOG"], rows))
+    ctx.out.lines(version_table(ctx.out, doomed))
     if not confirm(ctx):
         return 1
     deleted = wait(ctx.service.cleanup_old_versions(agent["id"], keep))
-    ctx.out.line(f"Deleted {deleted} version{'s' if deleted != 1 else ''} of {name_of(agent)}; kept the {keep} newest.")
+    ctx.out.line(f"Deleted {plural(deleted, 'version')} of {name_of(agent)}; kept the {keep} newest.")
     return 0
 
 
@@ -996,6 +995,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         out.stdout.flush()
         return code
     except KeyboardInterrupt:
+        if sys.stderr.isatty():
+            sys.stderr.write("\n")  # The cursor may sit after "Proceed? [y/N] " or a ^C.
         report_error("interrupted")
         return EXIT_INTERRUPTED
     except BrokenPipeError:

@@ -551,7 +551,8 @@ def test_rollback_shows_the_change_and_saves_unsaved_changes_first(kz: Runner, s
     kz("set", support, "temperature=1.5")
     result = kz("rollback", "Support Agent", "v1", "--yes")
     assert result.code == 0, result.err
-    assert result.out.startswith("Rolling back Support Agent to v1 (")
+    assert result.out.startswith("Rolling back Support Agent to v1:\nVERSION  CREATED")
+    assert "\nv1       20" in result.out and "tester  First version\n" in result.out
     assert "Support Agent: live -> v1" in result.out
     assert "temperature    1.5              0.7" in result.out
     assert "-Answer briefly and politely." in result.out
@@ -604,8 +605,8 @@ def test_rollback_to_a_damaged_version_is_refused(kz: Runner, support: str, db_p
 def test_delete_version(kz: Runner, support: str) -> None:
     result = kz("delete-version", support, "v2", "--yes")
     assert result.code == 0
-    assert result.out.startswith("Deleting v2 of Support Agent (")
-    assert "Politer answers)" in result.out and "newest version" in result.out
+    assert result.out.startswith("Deleting v2 of Support Agent:\nVERSION  CREATED")
+    assert "tester  Politer answers\n" in result.out and "newest version" in result.out
     assert result.out.endswith("Deleted v2 of Support Agent.\n")
     assert [v["version_number"] for v in json.loads(kz("versions", support, "--json").out)] == [1]
     assert json.loads(kz("snapshot", support, "--json").out)["version_number"] == 3, "numbers are never reused"
