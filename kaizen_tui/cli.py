@@ -3,7 +3,7 @@
 Without a command it opens the TUI; with one it runs a single operation of
 :class:`~kaizen_tui.service.AgentService` and prints the result for a person,
 or as JSON with ``--json``. Exit codes: 0 done, 1 failed (or cancelled),
-2 the command line is wrong, 130 interrupted.
+2 the command line is wrong, 130 interrupted, 141 output pipe closed.
 
 Textual is imported only when the TUI opens, and the service (SQLModel,
 deepdiff) only when a command runs, so scripts and ``--help`` stay quick.
@@ -425,6 +425,7 @@ def read_agent_file(ctx: Context, path: str) -> dict[str, Any]:
 
 
 def cmd_create(ctx: Context) -> int:
+    require_writable(ctx)
     fields = new_agent_fields(ctx)
     warn_if_name_taken(ctx, fields.get("name"))
     agent = wait(ctx.service.create_agent(fields))
@@ -461,7 +462,8 @@ def cmd_set(ctx: Context) -> int:
         ctx.out.json(after)
         return 0
     if reason is not None:
-        ctx.out.line(f"Saved v{after['latest_version']} of {name_of(before)} ({one_line('Auto: ' + reason)}).")
+        saved = f"v{after['latest_version']} of {name_of(before)} ({one_line('Auto: ' + reason)})"
+        ctx.out.line(f"Saved {saved}{same_as_latest(before)}.")
     changed = [field for field in fields if before[field] != after[field]]
     if not changed:
         ctx.out.line(f"No change: {name_of(after)} already has {'that value' if len(fields) == 1 else 'those values'}.")
@@ -472,14 +474,18 @@ def cmd_set(ctx: Context) -> int:
     return 0
 
 
+def same_as_latest(agent: dict[str, Any]) -> str:
+    """A note for a snapshot of a config the latest version already holds."""
+    return "" if agent["unsaved_changes"] else f", the same config as v{agent['latest_version']}"
+
+
 def cmd_snapshot(ctx: Context) -> int:
     agent = find_agent(ctx)
     version = wait(ctx.service.create_version(agent["id"], ctx.args.message))
     if ctx.args.json:
         ctx.out.json(version)
         return 0
-    same = "" if agent["unsaved_changes"] else f" (the same config as v{agent['latest_version']})"
-    ctx.out.line(f"Saved {version_label(version)} of {name_of(agent)}{same}.")
+    ctx.out.line(f"Saved {version_label(version)} of {name_of(agent)}{same_as_latest(agent)}.")
     return 0
 
 

@@ -360,6 +360,14 @@ def test_set_a_prompt_starting_with_at(kz: Runner, support: str, db_path: Path) 
     assert live_agent(db_path, support)["system_prompt"] == "@channel: be brief"
 
 
+def test_set_reads_a_prompt_from_stdin(
+    kz: Runner, support: str, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO("Piped in.\nTwo lines.\n"))
+    assert kz("set", support, "system_prompt=@-").code == 0
+    assert live_agent(db_path, support)["system_prompt"] == "Piped in.\nTwo lines."
+
+
 def test_set_to_the_same_value_changes_nothing(kz: Runner, support: str) -> None:
     result = kz("set", support, "temperature=0.30")
     assert result.code == 0
@@ -399,7 +407,7 @@ def test_set_snapshot_first_saves_then_updates(kz: Runner, support: str) -> None
     result = kz("set", support, "temperature=0.9", "--snapshot-first", "before tuning")
     assert result.code == 0, result.err
     assert result.out.splitlines()[:2] == [
-        "Saved v3 of Support Agent (Auto: before tuning).",
+        "Saved v3 of Support Agent (Auto: before tuning), the same config as v2.",
         "Updated Support Agent: temperature.",
     ]
     newest = json.loads(kz("versions", support, "--json").out)[0]
@@ -412,7 +420,7 @@ def test_set_json_prints_the_updated_agent(kz: Runner, support: str) -> None:
 
 
 def test_snapshot_human_and_json(kz: Runner, support: str) -> None:
-    assert kz("snapshot", support).out == "Saved v3 of Support Agent (the same config as v2).\n"
+    assert kz("snapshot", support).out == "Saved v3 of Support Agent, the same config as v2.\n"
     kz("set", support, "temperature=1")
     version = json.loads(kz("snapshot", support, "-m", "Warmer", "--json").out)
     assert set(version) == {
@@ -673,6 +681,13 @@ def test_kaizen_db_and_kaizen_user_are_honoured(
     versions = json.loads(capsys.readouterr().out)
     assert [version["created_by"] for version in versions] == ["bob", "alice"]
     assert db.exists()
+
+
+def test_db_accepts_a_sqlalchemy_url(
+    kz: Runner, support: str, db_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--db", f"sqlite:///{db_path}", "agents", "--json"]) == 0
+    assert [agent["id"] for agent in json.loads(capsys.readouterr().out)] == [support]
 
 
 def test_default_database_is_the_per_user_one(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
