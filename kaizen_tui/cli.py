@@ -200,7 +200,7 @@ def name_of(agent: dict[str, Any]) -> str:
 def require_writable(ctx: Context) -> None:
     """Refuse before showing a preview and asking, rather than after."""
     if ctx.service.read_only:
-        raise ReadOnlyDatabase(ctx.service.db.read_only_reason or "the database is open read-only")
+        raise ReadOnlyDatabase(ctx.service.read_only_reason)
 
 
 def stdin_is_terminal() -> bool:

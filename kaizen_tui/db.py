@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
-from sqlalchemy import Engine, create_engine, event, exc
+from sqlalchemy import Engine, create_engine, event, exc, make_url
 from sqlalchemy.pool import QueuePool
 from sqlmodel import Session, SQLModel
 
@@ -151,9 +151,16 @@ def open_database(target: str | os.PathLike[str] | None = None, *, read_only: bo
 
 def _open_url(url: str, read_only: bool) -> Database:
     try:
+        shown = make_url(url).render_as_string(hide_password=True)
+    except (exc.ArgumentError, ValueError):
+        # The message would repeat the URL, password and all.
+        raise DatabaseError("The database URL is not a valid SQLAlchemy URL (dialect://user@host/name).") from None
+    try:
         engine = create_engine(url)
-    except (exc.ArgumentError, exc.NoSuchModuleError, ImportError) as error:
-        raise DatabaseError(f"Cannot use the database URL {url!r}: {error}") from None
+    except (exc.NoSuchModuleError, ImportError) as error:
+        raise DatabaseError(f"Cannot use the database URL {shown}: {error} (is its driver installed?)") from None
+    except exc.ArgumentError:
+        raise DatabaseError(f"Cannot use the database URL {shown}: its options are not valid.") from None
     db = Database(url=url, engine=engine, read_only=read_only)
     if not read_only:
         with translate_errors(db):

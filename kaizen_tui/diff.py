@@ -99,10 +99,19 @@ def compare_configs(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[dict
     return changes
 
 
+def split_lines(text: str) -> list[str]:
+    """Lines split at ``\n`` only: a ``\r`` or form feed stays in its line,
+    so a change of line endings alone still shows as a changed line."""
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    return lines
+
+
 def unified_text_diff(old: str, new: str, old_label: str, new_label: str, context: int = 3) -> str:
     """A plain unified diff of two texts, as ``diff -u`` would print it."""
     lines = difflib.unified_diff(
-        old.splitlines(), new.splitlines(), fromfile=old_label, tofile=new_label, lineterm="", n=context
+        split_lines(old), split_lines(new), fromfile=old_label, tofile=new_label, lineterm="", n=context
     )
     return "\n".join(lines)
 
@@ -158,7 +167,7 @@ def _offsets(words: list[str]) -> list[int]:
 
 def text_hunks(old: str, new: str, context: int = 3) -> list[Hunk]:
     """A line diff of two texts in hunks; changed lines carry word marks."""
-    old_lines, new_lines = old.splitlines(), new.splitlines()
+    old_lines, new_lines = split_lines(old), split_lines(new)
     matcher = difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=False)
     hunks: list[Hunk] = []
     for group in matcher.get_grouped_opcodes(context):

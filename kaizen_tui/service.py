@@ -140,6 +140,13 @@ class AgentService:
     def read_only(self) -> bool:
         return self.db.read_only
 
+    @property
+    def read_only_reason(self) -> str:
+        """Why nothing can be changed ("" when the database is writable)."""
+        if not self.db.read_only:
+            return ""
+        return self.db.read_only_reason or "the database is open read-only"
+
     def close(self) -> None:
         self.db.close()
 

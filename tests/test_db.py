@@ -165,3 +165,10 @@ async def test_a_truncated_database_gives_a_clear_error(db_path: Path) -> None:
     with pytest.raises(DatabaseError, match="damaged"):
         damaged = AgentService(str(db_path))
         await damaged.list_agents()
+
+
+@pytest.mark.parametrize("url", ["postgresql://admin:hunter2@db.example/agents", "weird://admin:hunter2@@@:/x"])
+def test_a_bad_url_is_refused_without_showing_its_password(url: str) -> None:
+    with pytest.raises(DatabaseError) as raised:
+        AgentService(url)
+    assert "hunter2" not in str(raised.value)

@@ -62,3 +62,8 @@ def test_text_hunks_mark_changed_words_inside_changed_lines() -> None:
 
 def test_text_hunks_of_equal_texts_are_empty() -> None:
     assert text_hunks("same\ntext", "same\ntext") == []
+
+
+def test_a_change_of_line_endings_alone_is_a_changed_line() -> None:
+    [hunk] = text_hunks("first\r\nsecond", "first\nsecond")
+    assert [(line.tag, line.text) for line in hunk.lines] == [("-", "first\r"), ("+", "first"), (" ", "second")]

@@ -465,3 +465,12 @@ async def test_a_megabyte_prompt_round_trips(service: AgentService, agent_data: 
 async def test_lone_surrogates_are_refused_clearly(service: AgentService, agent_data: dict) -> None:
     with pytest.raises(InvalidValue, match="system_prompt"):
         await service.create_agent({**agent_data, "system_prompt": "bad \ud800 text"})
+
+
+async def test_read_only_reason(db_path: Path, agent_data: dict) -> None:
+    writable = AgentService(str(db_path))
+    assert writable.read_only_reason == ""
+    writable.close()
+    reader = AgentService(str(db_path), read_only=True)
+    assert "read-only" in reader.read_only_reason
+    reader.close()
