@@ -912,17 +912,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def database_target(args: argparse.Namespace) -> str | None:
-    """--db, else $KAIZEN_DB, else None (the service's per-user default); --demo fills it."""
-    target = args.db or os.environ.get("KAIZEN_DB") or None
+    """--db, else $KAIZEN_DB, else None (the service's per-user default).
+
+    With --demo: --db, else the per-user demo database, filled with the demo
+    agents if it has none. $KAIZEN_DB is ignored there, so the demo never
+    lands in someone's real (perhaps still empty) database.
+    """
     if args.demo:
-        try:
-            from kaizen_tui.demo import ensure_demo_database
-        except ModuleNotFoundError as error:
-            if error.name != "kaizen_tui.demo":
-                raise
-            raise KaizenError("the demo is not available in this installation (kaizen_tui.demo is missing).") from None
-        target = ensure_demo_database(target)
-    return target
+        from kaizen_tui.demo import ensure_demo_database
+
+        return ensure_demo_database(args.db or None)
+    return args.db or os.environ.get("KAIZEN_DB") or None
 
 
 def open_service(args: argparse.Namespace) -> AgentService:

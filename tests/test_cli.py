@@ -734,17 +734,24 @@ def test_errors_never_print_raw_control_characters(kz: Runner) -> None:
     assert "\x1b" not in result.err and "\\x1b[2J" in result.err
 
 
-def test_demo_option_uses_the_demo_database(kz: Runner, db_path: Path) -> None:
-    pytest.importorskip("kaizen_tui.demo")
+def test_demo_option_fills_the_given_database(kz: Runner) -> None:
     result = kz("--demo", "agents", "--json")
     assert result.code == 0, result.err
-    assert len(json.loads(result.out)) >= 1
+    assert len(json.loads(result.out)) >= 5
     assert json.loads(kz("agents", "--json").out) == json.loads(result.out), "the demo fills the given --db"
 
 
-def test_demo_without_the_demo_module(kz: Runner, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "kaizen_tui.demo", None)
-    assert_one_error_line(kz("--demo", "agents"), "the demo is not available")
+def test_demo_option_never_fills_the_kaizen_db_database(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = tmp_path / "real.db"
+    monkeypatch.setenv("KAIZEN_DB", str(real))
+    assert main(["agents", "--json"]) == 0
+    assert main(["--demo", "agents", "--json"]) == 0
+    capsys.readouterr()
+    assert main(["agents", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == [], "$KAIZEN_DB stays empty"
+    assert (tmp_path / "xdg-data" / "kaizen-tui" / "demo.db").exists()
 
 
 # -- the TUI entry and the last line of defence ----------------------------------------
