@@ -1,0 +1,154 @@
+"""Editing an agent as YAML: in $VISUAL/$EDITOR (the app suspended) or in the app.
+
+The text is the agent's editable fields (``dump_agent_yaml``: the prompt as
+block text). A mistake is shown with its reason and the text is kept, so it
+can be corrected instead of typed again.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import tempfile
+from pathlib import Path
+
+from textual.app import App, ComposeResult, SuspendNotSupported
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.screen import ModalScreen
+from textual.widgets import Button, Static
+
+from kaizen_tui.widgets.chrome import KeyBar
+from kaizen_tui.widgets.text import visible
+
+ERROR_MARK = "# ✗ "
+
+NEW_AGENT_TEMPLATE = """\
+# A new agent. Fill in the fields, save and quit the editor.
+# agent_type: chat | task | pipeline | custom    status: draft | active | archived
+# temperature: 0.0 to 2.0    max_tokens: 0 means no limit
+# An empty file, or the template unchanged, creates nothing.
+name: New agent
+description: What this agent does
+agent_type: chat
+status: draft
+system_prompt: |
+  You are a helpful assistant.
+  Answer briefly and ask when something is unclear.
+model_id: gpt-4o
+temperature: 0.7
+max_tokens: 0
+"""
+
+
+def editor_command() -> list[str] | None:
+    """``$VISUAL``, else ``$EDITOR``, split like a shell would; None when neither is set."""
+    for variable in ("VISUAL", "EDITOR"):
+        value = os.environ.get(variable, "").strip()
+        if value:
+            try:
+                return shlex.split(value)
+            except ValueError:
+                return value.split()
+    return None
+
+
+def edit_header(name: str) -> str:
+    return (
+        f"# Editing {visible(name)}: save and quit the editor to apply.\n"
+        "# Fields you remove are left as they are. An empty file changes nothing.\n"
+    )
+
+
+def with_error(text: str, error: str) -> str:
+    """The text with the error written on top as YAML comments (the parser ignores them)."""
+    lines = [ERROR_MARK + visible(line) for line in error.splitlines() or [error]]
+    lines.append(ERROR_MARK + "Fix it and save again; empty the file to give up.")
+    return "\n".join(lines) + "\n" + strip_error(text)
+
+
+def strip_error(text: str) -> str:
+    lines = text.splitlines(keepends=True)
+    while lines and lines[0].startswith(ERROR_MARK):
+        lines.pop(0)
+    return "".join(lines)
+
+
+def meaningful(text: str) -> str:
+    """The text without comments and blank lines, to tell "unchanged" and "empty"."""
+    return "\n".join(
+        line.rstrip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")
+    )
+
+
+class EditorFailed(Exception):
+    """The editor could not be started or did not exit cleanly."""
+
+
+def run_external_editor(app: App, command: list[str], text: str) -> str:
+    """Write ``text`` to a temporary .yaml file, run the editor on it with the app suspended, read it back."""
+    handle, name = tempfile.mkstemp(prefix="kaizen-agent-", suffix=".yaml", text=True)
+    path = Path(name)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(text)
+        try:
+            with app.suspend():
+                result = subprocess.run([*command, str(path)], check=False)
+        except SuspendNotSupported:
+            # Headless (tests) or a web driver: run it without the terminal.
+            result = subprocess.run(
+                [*command, str(path)], check=False, stdin=subprocess.DEVNULL, capture_output=True
+            )
+        except FileNotFoundError:
+            raise EditorFailed(f"Cannot start the editor {command[0]!r}: no such program (check $VISUAL / $EDITOR).") from None
+        except OSError as error:
+            raise EditorFailed(f"Cannot start the editor {command[0]!r}: {error.strerror}.") from None
+        if result.returncode != 0:
+            raise EditorFailed(
+                f"The editor {command[0]!r} exited with status {result.returncode}; nothing was changed."
+            )
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise EditorFailed(f"Cannot start the editor {command[0]!r}: no such program (check $VISUAL / $EDITOR).") from None
+    finally:
+        path.unlink(missing_ok=True)
+
+
+class EditAgainModal(ModalScreen[bool]):
+    """The edit could not be saved: show why; edit again (keeping the text) or discard."""
+
+    BINDINGS = [
+        Binding("e,enter", "again", "edit again"),
+        Binding("escape,n", "discard", "discard"),
+    ]
+
+    def __init__(self, error: str) -> None:
+        super().__init__(classes="dialog-screen")
+        self.error = error
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog") as dialog:
+            dialog.border_title = "Not saved"
+            yield Static(Content.assemble(("✗ ", "bold $text-error"), (visible(self.error), "$text-error")))
+            yield Static(
+                Content.styled("Your text is kept: edit it again to fix this, or discard it.", "$text-muted")
+            )
+            with Horizontal(classes="buttons"):
+                yield Button("Edit again  e", id="again", variant="primary")
+                yield Button("Discard  esc", id="discard")
+            yield KeyBar()
+
+    def on_mount(self) -> None:
+        self.query_one("#again", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "again")
+
+    def action_again(self) -> None:
+        self.dismiss(True)
+
+    def action_discard(self) -> None:
+        self.dismiss(False)

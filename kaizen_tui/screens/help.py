@@ -1,0 +1,87 @@
+"""Help: every key, what the markers mean."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.content import Content
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from kaizen_tui.widgets.chrome import KeyBar
+from kaizen_tui.widgets.lists import GLYPH_DAMAGED, GLYPH_LIVE, GLYPH_MARK, GLYPH_UNSAVED
+
+KEYS: list[tuple[str, str]] = [
+    ("j k ↑ ↓", "move the cursor (g / G: first / last)"),
+    ("tab shift+tab", "switch pane: agents → timeline → diff"),
+    ("enter", "agents: go to the timeline · timeline: the diff full screen"),
+    ("/", "filter agents as you type (esc clears)"),
+    ("s", "snapshot the live config as a new version (asks for a changelog)"),
+    ("space", "mark / unmark the highlighted version as the comparison base"),
+    ("c", "compare the marked version with the highlighted one; no mark: highlighted with the live config"),
+    ("r", "roll back the live config to the highlighted version (unsaved changes are saved first)"),
+    ("p", "prune: keep the N newest versions, delete the rest"),
+    ("x", "delete the highlighted version"),
+    ("e", "edit the live config as YAML in $VISUAL / $EDITOR, or in the app"),
+    ("n", "new agent, from a YAML template"),
+    ("u", "diff side by side / unified"),
+    ("? f1", "this help"),
+    ("ctrl+p", "command palette: every action, and the colour theme"),
+    ("q", "quit (in a dialog: esc or n cancels, y confirms)"),
+]
+
+MARKERS: list[tuple[str, str, str]] = [
+    (GLYPH_UNSAVED, "$text-warning", "agents: the live config has changes no version holds yet (s saves them)"),
+    (GLYPH_LIVE, "$text-success", "timeline: the live config equals this version"),
+    (GLYPH_MARK, "$text-accent", "timeline: marked as the comparison base (space)"),
+    (GLYPH_DAMAGED, "$text-error", "timeline: the stored snapshot is damaged; it can be compared, not restored"),
+]
+
+
+def help_content() -> Content:
+    lines: list[Content] = [Content.styled("Keys", "bold $text-primary")]
+    for key, text in KEYS:
+        lines.append(Content.assemble(("  " + key.ljust(15), "bold $text-accent"), text))
+    lines.append(Content(""))
+    lines.append(Content.styled("Markers", "bold $text-primary"))
+    for glyph, style, text in MARKERS:
+        lines.append(Content.assemble("  ", (glyph, f"bold {style}"), " " * 14, text))
+    lines.append(Content(""))
+    lines.append(Content.styled("Notes", "bold $text-primary"))
+    for note in (
+        "Times are relative (3d ago); the line above the keys shows the exact time in UTC.",
+        "Rolling back never loses anything: unsaved changes are saved as a version first.",
+        "Changes made by the CLI or a colleague on the same database show up within a second or two.",
+        "Diff: a field table for short values, a line diff with changed words marked for long text.",
+    ):
+        lines.append(Content.assemble(("  • ", "$text-muted"), note))
+    return Content("\n").join(lines)
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [
+        Binding("escape,q,question_mark,f1", "close", "close"),
+        Binding("j,down", "scroll(1)", show=False),
+        Binding("k,up", "scroll(-1)", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__(classes="dialog-screen")
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog -wide -help") as dialog:
+            dialog.border_title = "Help"
+            with VerticalScroll(id="help-scroll"):
+                yield Static(help_content(), id="help-text")
+            yield KeyBar()
+
+    def on_mount(self) -> None:
+        self.query_one("#help-scroll").focus()
+
+    def action_scroll(self, lines: int) -> None:
+        scroll = self.query_one("#help-scroll", VerticalScroll)
+        scroll.scroll_relative(y=lines, animate=False)
+
+    def action_close(self) -> None:
+        self.dismiss(None)

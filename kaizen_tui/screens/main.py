@@ -1,0 +1,798 @@
+"""The main screen: agents, the highlighted agent's timeline, and the diff.
+
+All database work happens in workers calling the async service; a load
+started by a cursor move is cancelled by the next one (exclusive groups).
+Every mutation ends in a toast; every failure in a toast with the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import DataTable, Input, Static
+
+from kaizen_tui.agent_file import dump_agent_yaml, parse_agent_text
+from kaizen_tui.config import EDITABLE_FIELDS
+from kaizen_tui.errors import KaizenError
+from kaizen_tui.screens.compare import CompareScreen
+from kaizen_tui.screens.editing import (
+    NEW_AGENT_TEMPLATE,
+    EditAgainModal,
+    EditorFailed,
+    edit_header,
+    editor_command,
+    meaningful,
+    run_external_editor,
+    strip_error,
+    with_error,
+)
+from kaizen_tui.screens.modals import ConfirmModal, EditorModal, PruneModal, SnapshotModal
+from kaizen_tui.widgets.chrome import BottomBar, KeyBar, StatusLine, TopBar
+from kaizen_tui.widgets.diff import DiffBody, comparison_label
+from kaizen_tui.widgets.lists import (
+    GLYPH_DAMAGED,
+    GLYPH_LIVE,
+    GLYPH_MARK,
+    GLYPH_UNSAVED,
+    LIVE_KEY,
+    AgentsTable,
+    Timeline,
+)
+from kaizen_tui.widgets.text import exact_time, first_line, relative_time, visible
+
+#: Versions fetched per page of the timeline.
+PAGE_SIZE = 100
+#: Below this many columns the panes are stacked.
+NARROW_WIDTH = 100
+
+
+def invert(comparison: dict[str, Any]) -> dict[str, Any]:
+    """The same comparison seen the other way round (``a → b`` becomes ``b → a``)."""
+    flipped = {"added": "removed", "removed": "added"}
+    return {
+        **comparison,
+        "from": comparison["to"],
+        "to": comparison["from"],
+        "changes": [
+            {**change, "old": change["new"], "new": change["old"], "kind": flipped.get(change["kind"], change["kind"])}
+            for change in comparison["changes"]
+        ],
+        "text_diffs": [],
+    }
+
+
+class FilterInput(Input):
+    """The agents filter; ``esc`` clears it."""
+
+    BINDINGS = [Binding("escape", "screen.clear_filter", "clear filter", show=True)]
+
+
+class TimelineTable(Timeline):
+    """The timeline with the keys that act on the highlighted version."""
+
+    BINDINGS = [
+        Binding("space", "screen.toggle_mark", "mark", key_display="space"),
+        Binding("c", "screen.compare", "compare"),
+        Binding("r", "screen.rollback", "rollback"),
+        Binding("x", "screen.delete_version", "delete"),
+        Binding("enter", "select_cursor", "diff", key_display="enter"),
+    ]
+
+
+class DiffPane(DiffBody):
+    """The diff pane of the main screen: the version keys work here too."""
+
+    BINDINGS = [
+        Binding("space", "screen.toggle_mark", "mark", key_display="space"),
+        Binding("c", "screen.compare", "compare"),
+        Binding("r", "screen.rollback", "rollback"),
+        Binding("x", "screen.delete_version", "delete"),
+        Binding("enter", "screen.open_diff", "full screen", key_display="enter"),
+    ]
+
+
+class MainScreen(Screen[None]):
+    BINDINGS = [
+        Binding("s", "snapshot", "snapshot"),
+        Binding("e", "edit", "edit"),
+        Binding("n", "new_agent", "new agent"),
+        Binding("p", "prune", "prune"),
+        Binding("slash", "filter", "filter", key_display="/"),
+        Binding("u", "app.toggle_split", "split/unified"),
+        Binding("question_mark", "app.help", "help", key_display="?"),
+        Binding("f1", "app.help", "help", show=False),
+        Binding("q", "app.quit", "quit"),
+        Binding("escape", "clear_filter", "clear filter", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__(id="main")
+        self.agents_all: list[dict[str, Any]] = []
+        self.agent_id: str | None = None
+        self.marks: dict[str, str] = {}
+        self.filter_text = ""
+        self._marker: int | None = None
+        self._loaded_once = False
+
+    # -- shortcuts -------------------------------------------------------------
+
+    @property
+    def service(self) -> Any:
+        return self.app.service  # type: ignore[attr-defined]
+
+    @property
+    def now(self) -> Callable:
+        return self.app.now  # type: ignore[attr-defined]
+
+    @property
+    def agents_table(self) -> AgentsTable:
+        return self.query_one("#agents", AgentsTable)
+
+    @property
+    def timeline(self) -> TimelineTable:
+        return self.query_one("#timeline", TimelineTable)
+
+    @property
+    def diff(self) -> DiffPane:
+        return self.query_one("#diff", DiffPane)
+
+    @property
+    def status(self) -> StatusLine:
+        return self.query_one("#status", StatusLine)
+
+    def toast(self, message: str, severity: str = "information", timeout: float | None = None) -> None:
+        self.app.notify(message, severity=severity, timeout=timeout or (8 if severity == "error" else 4))  # type: ignore[arg-type]
+
+    # -- layout ------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        service = self.service
+        yield TopBar(service.db.display_name, service.user, service.read_only, id="topbar")
+        with BottomBar():
+            yield StatusLine(id="status")
+            yield KeyBar(id="keys")
+        with Horizontal(id="body"):
+            with Vertical(id="left"):
+                with Vertical(id="agents-pane", classes="pane") as pane:
+                    pane.border_title = "Agents"
+                    yield FilterInput(placeholder="filter: name, type, status, model", id="filter")
+                    yield AgentsTable(id="agents")
+                with Vertical(id="timeline-pane", classes="pane") as pane:
+                    pane.border_title = "Timeline"
+                    yield TimelineTable(self.now, id="timeline")
+            with Vertical(id="diff-pane", classes="pane") as pane:
+                pane.border_title = "Diff"
+                yield DiffPane(id="diff")
+            yield Static(id="empty", classes="empty-state")
+
+    def on_mount(self) -> None:
+        self.query_one("#filter").display = False
+        self.query_one("#empty").display = False
+        self.diff.split_mode = self.app.split_mode  # type: ignore[attr-defined]
+        self.diff.show_message(Text_muted("Loading…"))
+        self.agents_table.focus()
+        self.load_agents()
+        self.set_interval(1.0, self.poll_changes, name="poll")
+
+    def on_resize(self) -> None:
+        self.set_class(self.size.width < NARROW_WIDTH, "-narrow")
+
+    def on_descendant_focus(self) -> None:
+        """Remember which pane has focus: narrow layouts give it the room."""
+        focused = self.focused
+        pane = None
+        for name in ("agents-pane", "timeline-pane", "diff-pane"):
+            if focused is not None and any(node.id == name for node in focused.ancestors_with_self):
+                pane = name
+        self.set_class(pane == "timeline-pane", "-focus-timeline")
+        self.set_class(pane == "diff-pane", "-focus-diff")
+
+    # -- loading -----------------------------------------------------------------
+
+    @work(exclusive=True, group="agents")
+    async def load_agents(self, keep: str | None = None, keep_version: str | None = None) -> None:
+        try:
+            agents = await self.service.list_agents()
+        except KaizenError as error:
+            self.toast(str(error), "error")
+            return
+        self.agents_all = agents
+        self._loaded_once = True
+        self._show_agents(keep or self.agent_id, keep_version=keep_version)
+
+    def _filtered(self) -> list[dict[str, Any]]:
+        needle = self.filter_text.strip().lower()
+        if not needle:
+            return self.agents_all
+        return [
+            agent
+            for agent in self.agents_all
+            if any(
+                needle in str(agent.get(key) or "").lower()
+                for key in ("name", "agent_type", "status", "model_id", "description")
+            )
+        ]
+
+    def _show_agents(self, keep: str | None, *, keep_version: str | None = None) -> None:
+        agents = self._filtered()
+        empty = not self.agents_all
+        self.query_one("#empty", Static).display = empty
+        self.query_one("#left").display = not empty
+        self.query_one("#diff-pane").display = not empty
+        if empty:
+            self._show_empty_state()
+            self.agent_id = None
+            return
+        table = self.agents_table
+        table.set_agents(agents, keep=keep)
+        title = f"Agents ({len(agents)}/{len(self.agents_all)})" if self.filter_text else f"Agents ({len(agents)})"
+        self.query_one("#agents-pane").border_title = title
+        if not agents:
+            self.agent_id = None
+            self.timeline.clear()
+            self.query_one("#timeline-pane").border_title = "Timeline"
+            self.diff.show_message(Text_muted("No agent matches the filter. esc clears it."))
+            self.status.show("")
+            return
+        selected = table.cursor_key
+        if selected != self.agent_id:
+            self._select_agent(selected)
+        else:
+            self.load_timeline(selected, keep=keep_version or self.timeline.cursor_key, pages=self._pages_loaded())
+
+    def _show_empty_state(self) -> None:
+        read_only = self.service.read_only
+        lines = [
+            Content.styled("No agents yet", "bold $text-primary"),
+            Content(""),
+            Content.assemble(
+                "This database (",
+                (visible(self.service.db.display_name), "$text-accent"),
+                ") holds no agents.",
+            ),
+            Content(""),
+        ]
+        if read_only:
+            lines.append(Content.styled("It is open read-only, so nothing can be created here.", "$text-warning"))
+        else:
+            lines += [
+                Content.assemble("Press ", ("n", "bold $text-accent"), " to create your first agent from a YAML template,"),
+                Content.assemble("or from a shell: ", ("kaizen-tui --help", "bold"), " lists the commands to create and import agents."),
+            ]
+        lines += [Content(""), Content.assemble("Press ", ("?", "bold $text-accent"), " for help, ", ("q", "bold $text-accent"), " to quit.")]
+        self.query_one("#empty", Static).update(Content("\n").join(lines))
+        self.status.show("")
+
+    def _pages_loaded(self) -> int:
+        loaded = len(self.timeline.entries)
+        return max(1, -(-loaded // PAGE_SIZE))
+
+    def _select_agent(self, agent_id: str | None) -> None:
+        self.agent_id = agent_id
+        if agent_id is None:
+            return
+        agent = self.agents_table.agent(agent_id)
+        if agent is not None:
+            self._show_agent_status(agent)
+        self.load_timeline(agent_id)
+
+    @work(exclusive=True, group="timeline")
+    async def load_timeline(self, agent_id: str, keep: str | None = None, pages: int = 1) -> None:
+        limit = PAGE_SIZE * pages
+        try:
+            agent = await self.service.get(agent_id)
+            entries = await self.service.get_timeline(agent_id, limit=limit + 1)
+        except KaizenError as error:
+            self.diff.show_message(Text_error(str(error)))
+            return
+        if agent_id != self.agent_id:
+            return
+        has_more = len(entries) > limit
+        entries = entries[:limit]
+        marked = self.marks.get(agent_id)
+        if marked is not None and not any(entry["id"] == marked for entry in entries) and not has_more:
+            self.marks.pop(agent_id, None)
+            marked = None
+        timeline = self.timeline
+        changed = timeline.set_entries(agent, entries, has_more, keep=keep, marked=marked)
+        count = agent.get("version_count", len(entries))
+        self.query_one("#timeline-pane").border_title = Content.assemble(
+            "Timeline · ", visible(agent["name"]), f" ({count})"
+        )
+        if not changed:
+            self.refresh_diff(only_if_changed=True)
+        elif timeline.row_count == 0:
+            self._show_row_details()
+
+    @on(Timeline.NeedMore)
+    def need_more(self, event: Timeline.NeedMore) -> None:
+        if self.agent_id is not None:
+            self.load_more(self.agent_id, event.everything)
+
+    @work(exclusive=True, group="timeline-more")
+    async def load_more(self, agent_id: str, everything: bool) -> None:
+        timeline = self.timeline
+        offset = len(timeline.entries)
+        limit = None if everything else PAGE_SIZE
+        try:
+            entries = await self.service.get_timeline(agent_id, limit=None if limit is None else limit + 1, offset=offset)
+        except KaizenError as error:
+            self.toast(str(error), "error")
+            return
+        if agent_id != self.agent_id or offset != len(timeline.entries):
+            return
+        has_more = limit is not None and len(entries) > limit
+        timeline.append_entries(entries[:limit] if limit else entries, has_more)
+
+    # -- cursor moves ------------------------------------------------------------
+
+    @on(DataTable.RowHighlighted, "#agents")
+    def agent_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        # The table's cursor now, not the event's row: a refill posts stale events.
+        key = self.agents_table.cursor_key
+        if key is not None and key != self.agent_id:
+            self._select_agent(key)
+
+    @on(DataTable.RowSelected, "#agents")
+    def agent_selected(self, event: DataTable.RowSelected) -> None:
+        self.timeline.focus()
+
+    @on(DataTable.RowHighlighted, "#timeline")
+    def version_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._show_row_details()
+        self.refresh_diff()
+
+    @on(DataTable.RowSelected, "#timeline")
+    def version_selected(self, event: DataTable.RowSelected) -> None:
+        self.action_open_diff()
+
+    def _show_agent_status(self, agent: dict[str, Any]) -> None:
+        parts: list[Any] = [
+            (visible(agent["name"]), "bold"),
+            f" · {visible(agent.get('agent_type'))} · {visible(agent.get('status'))} · {visible(agent.get('model_id'))}",
+            f" · updated {exact_time(agent.get('updated_at'))}",
+        ]
+        if agent.get("unsaved_changes"):
+            parts.append((f"  {GLYPH_UNSAVED} unsaved changes", "$text-warning"))
+        self.status.show(Content.assemble(*parts))
+
+    def _show_row_details(self) -> None:
+        timeline = self.timeline
+        agent = timeline.agent
+        if agent is None:
+            return
+        if timeline.row_count == 0:
+            self._show_agent_status(agent)
+            return
+        if timeline.on_live_row:
+            self.status.show(
+                Content.assemble(
+                    (f"{GLYPH_UNSAVED} live config", "bold $text-warning"),
+                    f" · changed {exact_time(agent.get('updated_at'))}",
+                    " · not saved as a version yet: s snapshots it",
+                )
+            )
+            return
+        entry = timeline.current
+        if entry is None:
+            return
+        parts: list[Any] = [
+            (f"v{entry['version_number']}", "bold"),
+            f" · {exact_time(entry.get('created_at'))} · {visible(entry.get('created_by'))}",
+        ]
+        if entry.get("matches_live"):
+            parts.append((f"  {GLYPH_LIVE} live", "$text-success"))
+        if entry["id"] == timeline.marked:
+            parts.append((f"  {GLYPH_MARK} base", "$text-accent"))
+        if entry.get("damaged"):
+            parts.append((f"  {GLYPH_DAMAGED} damaged: {visible(entry['damaged'])}", "$text-error"))
+        changelog = first_line(entry.get("changelog"))
+        if changelog:
+            parts.append(" · " + changelog)
+        self.status.show(Content.assemble(*parts))
+
+    def refresh_diff(self, only_if_changed: bool = False) -> None:
+        timeline = self.timeline
+        agent = timeline.agent
+        if agent is None:
+            return
+        if timeline.row_count == 0:
+            self.query_one("#diff-pane").border_title = "Diff"
+            lines = [Text_muted("No versions yet.")]
+            if not self.service.read_only:
+                lines.append(Content.assemble("Press ", ("s", "bold $text-accent"), " to save the live config as the first version."))
+            self.diff.show_message(*lines)
+            return
+        key = timeline.cursor_key
+        newest = timeline.entries[0]["id"] if timeline.entries else None
+        self.load_diff(agent["id"], key, newest, only_if_changed)
+
+    @work(exclusive=True, group="diff")
+    async def load_diff(self, agent_id: str, key: str | None, newest: str | None, only_if_changed: bool) -> None:
+        await asyncio.sleep(0.02)  # a burst of cursor moves loads only the last one
+        try:
+            if key == LIVE_KEY:
+                if newest is None:
+                    self.query_one("#diff-pane").border_title = "Diff · live"
+                    self.diff.show_message(
+                        Text_muted("No versions yet: the live config will become the first version."),
+                        Content.assemble("Press ", ("s", "bold $text-accent"), " to snapshot it."),
+                    )
+                    return
+                comparison = await self.service.compare_with_live(agent_id, newest)
+                title = "Unsaved changes"
+                heading = f"Unsaved changes: {comparison['from']['label']} → live config"
+            elif key is None:
+                return
+            else:
+                comparison = await self.service.compare_with_previous(key)
+                title = "Diff"
+                heading = None
+        except KaizenError as error:
+            self.diff.show_message(Text_error(str(error)))
+            return
+        if self.agent_id != agent_id or self.timeline.cursor_key != key:
+            return
+        if only_if_changed and self.diff.comparison == comparison:
+            return
+        self.query_one("#diff-pane").border_title = Content.assemble(f"{title} · ", comparison_label(comparison))
+        self.diff.show_comparison(comparison, heading)
+
+    # -- watching the database -------------------------------------------------
+
+    @work(exclusive=True, group="poll")
+    async def poll_changes(self) -> None:
+        try:
+            marker = await self.service.change_marker()
+        except KaizenError:
+            return
+        if self._marker is None:
+            self._marker = marker
+            return
+        if marker != self._marker:
+            self._marker = marker
+            self.reload()
+
+    def reload(self, keep_agent: str | None = None, keep_version: str | None = None) -> None:
+        """Reload everything, keeping the cursors where they were."""
+        self.load_agents(keep=keep_agent or self.agent_id, keep_version=keep_version)
+
+    # -- focus and keys ----------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "clear_filter":
+            return bool(self.filter_text) or self.query_one("#filter").display
+        return True
+
+    def _need_agent(self) -> dict[str, Any] | None:
+        agent = self.timeline.agent
+        if agent is None or self.agent_id is None or agent["id"] != self.agent_id:
+            agent = self.agents_table.agent(self.agent_id)
+        if agent is None:
+            self.toast("Pick an agent first.", "warning")
+        return agent
+
+    def _need_version(self, what: str) -> dict[str, Any] | None:
+        timeline = self.timeline
+        if timeline.agent is None or timeline.row_count == 0:
+            self.toast(f"No version to {what}: this agent has none yet (s saves one).", "warning")
+            return None
+        if timeline.on_live_row:
+            self.toast(f"That row is the live config, not a version: pick a version to {what}.", "warning")
+            return None
+        return timeline.current
+
+    def _writable(self, what: str) -> bool:
+        if not self.service.read_only:
+            return True
+        reason = getattr(self.service.db, "read_only_reason", "") or "the database is open read-only"
+        self.toast(f"Cannot {what}: {reason}. Browsing only.", "warning")
+        return False
+
+    def action_filter(self) -> None:
+        field = self.query_one("#filter", FilterInput)
+        field.display = True
+        field.focus()
+
+    def action_clear_filter(self) -> None:
+        field = self.query_one("#filter", FilterInput)
+        had = bool(self.filter_text)
+        field.value = ""
+        field.display = False
+        self.filter_text = ""
+        self.agents_table.focus()
+        if had:
+            self._show_agents(self.agent_id)
+
+    @on(Input.Changed, "#filter")
+    def filter_changed(self, event: Input.Changed) -> None:
+        self.filter_text = event.value
+        self._show_agents(None)
+
+    @on(Input.Submitted, "#filter")
+    def filter_submitted(self, event: Input.Submitted) -> None:
+        if not event.value:
+            event.input.display = False
+        self.agents_table.focus()
+
+    def action_toggle_mark(self) -> None:
+        entry = self._need_version("mark")
+        if entry is None or self.agent_id is None:
+            return
+        if self.marks.get(self.agent_id) == entry["id"]:
+            self.marks.pop(self.agent_id)
+            self.timeline.set_marked(None)
+        else:
+            self.marks[self.agent_id] = entry["id"]
+            self.timeline.set_marked(entry["id"])
+        self._show_row_details()
+
+    def action_open_diff(self) -> None:
+        timeline = self.timeline
+        comparison = self.diff.comparison
+        if comparison is None or timeline.agent is None:
+            return
+        title = f"{visible(timeline.agent['name'])} · {comparison_label(comparison)}"
+        self.app.push_screen(CompareScreen(comparison, title))
+
+    @work(group="actions")
+    async def action_compare(self) -> None:
+        timeline = self.timeline
+        agent = timeline.agent
+        if agent is None or timeline.row_count == 0:
+            self.toast("Nothing to compare: this agent has no versions yet.", "warning")
+            return
+        marked = timeline.marked if timeline.marked in {e["id"] for e in timeline.entries} else None
+        current = timeline.current
+        try:
+            if marked is not None and current is not None:
+                if marked == current["id"]:
+                    self.toast("The marked version is the highlighted one: move to another version, then c.", "warning")
+                    return
+                comparison = await self.service.compare_versions(marked, current["id"])
+            elif marked is not None:  # the live row is highlighted
+                comparison = await self.service.compare_with_live(agent["id"], marked)
+            elif current is not None:
+                comparison = await self.service.compare_with_live(agent["id"], current["id"])
+            else:
+                comparison = await self.service.compare_with_live(agent["id"], timeline.entries[0]["id"])
+        except KaizenError as error:
+            self.toast(str(error), "error")
+            return
+        title = f"Compare · {visible(agent['name'])} · {comparison_label(comparison)}"
+        self.app.push_screen(CompareScreen(comparison, title))
+
+    # -- mutations -----------------------------------------------------------------
+
+    @work(group="actions")
+    async def action_snapshot(self) -> None:
+        agent = self._need_agent()
+        if agent is None or not self._writable("snapshot"):
+            return
+        try:
+            agent = await self.service.get(agent["id"])
+        except KaizenError as error:
+            self.toast(str(error), "error")
+            return
+        changelog = await self.app.push_screen_wait(SnapshotModal(agent))
+        if changelog is None:
+            return
+        try:
+            version = await self.service.create_version(agent["id"], changelog or None)
+        except KaizenError as error:
+            self.toast(str(error), "error")
+            return
+        self.toast(f"Saved v{version['version_number']} of {visible(agent['name'])}")
+        self.reload(keep_agent=agent["id"], keep_version=version["id"])
+
+    @work(group="actions")
+    async def action_rollback(self) -> None:
+        entry = self._need_version("roll back to")
+        agent = self._need_agent() if entry else None
+        if entry is None or agent is None or not self._writable("roll back"):
+            return
+        label = f"v{entry['version_number']}"
+        if entry.get("damaged"):
+            self.toast(f"Cannot roll back to {label}: its snapshot is damaged ({visible(entry['damaged'])}).", "error")
+            return
+        try:
+            agent = await self.service.get(agent["id"])
+            comparison = invert(await self.service.compare_with_live(agent["id"], entry["id"]))
+        except KaizenError as error:
+            self.toast(str(error), "error")
+            return
+        name = visible(agent["name"])
+        lines = [Content.assemble("Make the live config of ", (name, "bold"), " equal ", (label, "bold"), ".")]
+        if agent.get("unsaved_changes"):
+            lines.append(
+                Content.assemble(
+                    (f"{GLYPH_UNSAVED} The live config has unsaved changes: ", "$text-warning"),
+                    "they are saved first as a new version ",
+                    (f"\"Auto: before rollback to {label}\"", "bold"),
+                    ", so nothing is lost.",
+                )
+            )
+        else:
+            lines.append(Content.styled("The live config is saved as a version already: nothing is lost.", "$text-muted"))
+        if comparison["identical"]:
+            lines.append(Content.styled(f"The live config already equals {label}: nothing will change.", "$text-success"))
+        heading = f"What changes: live config → {label}"
+        confirmed = await self.app.push_screen_wait(
+            ConfirmModal(
+                f"Roll back to {label}?",
+                lines,
+                confirm_label="Roll back",
+                comparison=None if comparison["identical"] else comparison,
+                comparison_heading=heading,
+            )
+        )
+        if not confirmed:
+            return
+        before = agent.get("latest_version")
+        try:
+            result = await self.service.rollback_to_version(agent["id"], entry["id"])
+        except KaizenError as error:
+            self.toast(str(error), "error")
+            return
+        message = f"Rolled back {name} to {label}"
+        if result.get("latest_version") != before and result.get("latest_version") is not None:
+            message += f" (unsaved changes saved as v{result['latest_version']} first)"
+        self.toast(message)
+        self.reload(keep_agent=agent["id"], keep_version=entry["id"])
+
+    @work(group="actions")
+    async def action_delete_version(self) -> None:
+        entry = self._need_version("delete")
+        agent = self._need_agent() if entry else None
+        if entry is None or agent is None or not self._writable("delete a version"):
+            return
+        label = f"v{entry['version_number']}"
+        name = visible(agent["name"])
+        lines = [
+            Content.assemble("Delete ", (label, "bold"), " of ", (name, "bold"), "?"),
+            Content.assemble(
+                (f"{exact_time(entry.get('created_at'))} · {visible(entry.get('created_by'))} · ", "$text-muted"),
+                first_line(entry.get("changelog"), 70) or "(no changelog)",
+            ),
+            Content.styled(
+                "The live config is not changed. Version numbers are never reused. This cannot be undone.",
+                "$text-warning",
+            ),
+        ]
+        if entry.get("matches_live") and self.timeline.entries and self.timeline.entries[0]["id"] == entry["id"]:
+            lines.append(Content.styled("It is the newest version and equals the live config.", "$text-muted"))
+        confirmed = await self.app.push_screen_wait(ConfirmModal(f"Delete {label}?", lines, confirm_label="Delete"))
+        if not confirmed:
+            return
+        try:
+            await self.service.delete_version(entry["id"])
+        except KaizenError as error:
+            self.toast(str(error), "error")
+            return
+        if self.marks.get(agent["id"]) == entry["id"]:
+            self.marks.pop(agent["id"])
+        self.toast(f"Deleted {label} of {name}")
+        self.reload(keep_agent=agent["id"])
+
+    @work(group="actions")
+    async def action_prune(self) -> None:
+        agent = self._need_agent()
+        if agent is None or not self._writable("prune"):
+            return
+        try:
+            agent = await self.service.get(agent["id"])
+        except KaizenError as error:
+            self.toast(str(error), "error")
+            return
+        if agent.get("version_count", 0) <= 1:
+            self.toast(f"Nothing to prune: {visible(agent['name'])} has {agent.get('version_count', 0)} version(s).")
+            return
+        keep = await self.app.push_screen_wait(PruneModal(self.service, agent))
+        if keep is None:
+            return
+        try:
+            deleted = await self.service.cleanup_old_versions(agent["id"], keep)
+        except KaizenError as error:
+            self.toast(str(error), "error")
+            return
+        self.toast(f"Pruned {deleted} version{'s' if deleted != 1 else ''} of {visible(agent['name'])}; kept the {keep} newest")
+        self.reload(keep_agent=agent["id"], keep_version=self.timeline.cursor_key)
+
+    @work(group="actions")
+    async def action_edit(self) -> None:
+        agent = self._need_agent()
+        if agent is None or not self._writable("edit"):
+            return
+        try:
+            agent = await self.service.get(agent["id"])
+        except KaizenError as error:
+            self.toast(str(error), "error")
+            return
+        fields = {key: agent[key] for key in EDITABLE_FIELDS}
+        name = visible(agent["name"])
+
+        async def submit(text: str) -> str | None:
+            try:
+                data = parse_agent_text(strip_error(text), "Your YAML")
+                updated = await self.service.update(agent["id"], data)
+            except KaizenError as error:
+                return str(error)
+            if {key: updated[key] for key in EDITABLE_FIELDS} == fields:
+                self.toast(f"No changes to {name}")
+            else:
+                hint = "; s saves it as a version" if updated.get("unsaved_changes") else ""
+                self.toast(f"Updated the live config of {visible(updated['name'])}{hint}")
+            self.reload(keep_agent=agent["id"], keep_version=LIVE_KEY if updated.get("unsaved_changes") else None)
+            return None
+
+        text = edit_header(agent["name"]) + dump_agent_yaml(fields)
+        await self._edit(f"Edit {name}", text, submit)
+
+    @work(group="actions")
+    async def action_new_agent(self) -> None:
+        if not self._writable("create an agent"):
+            return
+
+        async def submit(text: str) -> str | None:
+            if meaningful(text) == meaningful(NEW_AGENT_TEMPLATE):
+                return "The template is unchanged: give the agent a name and a model, or cancel."
+            try:
+                data = parse_agent_text(strip_error(text), "Your YAML")
+                agent = await self.service.create_agent(data)
+            except KaizenError as error:
+                return str(error)
+            self.toast(f"Created agent {visible(agent['name'])}; s saves its first version")
+            self.filter_text = ""
+            self.reload(keep_agent=agent["id"])
+            return None
+
+        await self._edit("New agent", NEW_AGENT_TEMPLATE, submit)
+
+    async def _edit(self, title: str, text: str, submit: Callable[[str], Awaitable[str | None]]) -> None:
+        """Edit ``text`` in $VISUAL/$EDITOR (or in the app) until ``submit`` accepts it or the user gives up."""
+        command = editor_command()
+        if command is None:
+            await self.app.push_screen_wait(EditorModal(title, text, submit))
+            return
+        original = text
+        error: str | None = None
+        while True:
+            try:
+                edited = run_external_editor(self.app, command, text if error is None else with_error(text, error))
+            except EditorFailed as failure:
+                self.toast(str(failure), "error")
+                return
+            edited = strip_error(edited)
+            if not meaningful(edited):
+                self.toast("Nothing changed: the file was empty.")
+                return
+            if meaningful(edited) == meaningful(original) and title != "New agent":
+                self.toast("Nothing changed.")
+                return
+            if meaningful(edited) == meaningful(original):
+                self.toast("Nothing created: the template was not changed.")
+                return
+            error = await submit(edited)
+            if error is None:
+                return
+            text = edited
+            again = await self.app.push_screen_wait(EditAgainModal(error))
+            if not again:
+                self.toast("Discarded the edit; nothing was changed.")
+                return
+
+
+def Text_muted(text: str) -> Content:  # noqa: N802 (reads like a constructor)
+    return Content.styled(text, "$text-muted")
+
+
+def Text_error(text: str) -> Content:  # noqa: N802
+    return Content.assemble(("✗ ", "bold $text-error"), (visible(text), "$text-error"))

@@ -1,0 +1,353 @@
+"""Modal dialogs: snapshot, confirm (rollback, delete), prune, the in-app editor.
+
+Destructive dialogs open with Cancel focused: ``enter`` on them never
+destroys anything; ``y`` confirms, ``n`` or ``esc`` cancels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Static, TextArea
+
+from kaizen_tui.errors import KaizenError
+from kaizen_tui.widgets.chrome import KeyBar
+from kaizen_tui.widgets.diff import DiffBody
+from kaizen_tui.widgets.text import exact_time, first_line, visible
+
+#: How many doomed versions the prune dialog lists before summarising.
+PRUNE_LIST_LIMIT = 12
+
+
+def _line(*parts: tuple[str, str] | str) -> Content:
+    """A line of plain text pieces with styles; data is never markup."""
+    return Content.assemble(*parts)
+
+
+class SnapshotModal(ModalScreen[str | None]):
+    """Ask for the changelog of a new version: ``enter`` saves, ``esc`` cancels."""
+
+    BINDINGS = [Binding("escape", "cancel", "cancel")]
+
+    def __init__(self, agent: dict[str, Any]) -> None:
+        super().__init__(classes="dialog-screen")
+        self.agent = agent
+
+    def compose(self) -> ComposeResult:
+        agent = self.agent
+        with Vertical(classes="dialog") as dialog:
+            dialog.border_title = "Snapshot"
+            yield Static(_line("Save the live config of ", (visible(agent["name"]), "bold"), " as a new version."))
+            if agent.get("latest_version") is None:
+                note = _line(("This will be its first version.", "$text-muted"))
+            elif agent.get("unsaved_changes"):
+                note = _line(("The live config has changes since ", "$text-muted"), f"v{agent['latest_version']}", ".")
+            else:
+                note = _line(
+                    ("The live config equals ", "$text-warning"),
+                    (f"v{agent['latest_version']}", "bold $text-warning"),
+                    ("; the new version will hold the same config.", "$text-warning"),
+                )
+            yield Static(note, classes="note")
+            yield Label("Changelog: what changed and why")
+            yield Input(placeholder="e.g. Shorter greeting, stricter refund policy", id="changelog")
+            yield Static(_line(("enter", "bold"), " save   ", ("esc", "bold"), " cancel"), classes="hint")
+
+    def on_mount(self) -> None:
+        self.query_one("#changelog", Input).focus()
+
+    @on(Input.Submitted, "#changelog")
+    def save(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.dismiss(event.value.strip())
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ConfirmModal(ModalScreen[bool]):
+    """A yes/no question about a destructive step. Cancel has focus."""
+
+    BINDINGS = [
+        Binding("y", "confirm", "confirm"),
+        Binding("n", "cancel", "cancel"),
+        Binding("escape", "cancel", "cancel", show=False),
+        Binding("left,h", "app.focus_previous", show=False),
+        Binding("right,l", "app.focus_next", show=False),
+        Binding("j,down", "scroll_diff(1)", "scroll", show=False),
+        Binding("k,up", "scroll_diff(-1)", show=False),
+        Binding("pagedown", "scroll_diff(10)", show=False),
+        Binding("pageup", "scroll_diff(-10)", show=False),
+    ]
+
+    def __init__(
+        self,
+        title: str,
+        lines: list[Content],
+        *,
+        confirm_label: str,
+        comparison: dict[str, Any] | None = None,
+        comparison_heading: str | None = None,
+        wide: bool = False,
+    ) -> None:
+        super().__init__(classes="dialog-screen")
+        self.title_text = title
+        self.lines = lines
+        self.confirm_label = confirm_label
+        self.comparison = comparison
+        self.comparison_heading = comparison_heading
+        self.wide = wide
+
+    def compose(self) -> ComposeResult:
+        classes = "dialog -wide -diff" if self.comparison is not None else ("dialog -wide" if self.wide else "dialog")
+        with Vertical(classes=classes) as dialog:
+            dialog.border_title = self.title_text
+            for line in self.lines:
+                yield Static(line)
+            if self.comparison is not None:
+                yield DiffBody(id="confirm-diff")
+            with Horizontal(classes="buttons"):
+                yield Button("Cancel  n", id="cancel", variant="default")
+                yield Button(f"{self.confirm_label}  y", id="confirm", variant="error")
+            yield KeyBar()
+
+    def on_mount(self) -> None:
+        if self.comparison is not None:
+            self.query_one(DiffBody).show_comparison(self.comparison, self.comparison_heading)
+        self.query_one("#cancel", Button).focus()
+
+    def action_scroll_diff(self, lines: int) -> None:
+        for body in self.query(DiffBody):
+            body.scroll_relative(y=lines, animate=False)
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(False)
+
+    @on(Button.Pressed, "#confirm")
+    def action_confirm(self) -> None:
+        self.dismiss(True)
+
+
+class KeepInput(Input):
+    """The number of versions to keep: digits only, so ``y``/``n`` stay keys of the dialog."""
+
+
+class PruneModal(ModalScreen[int | None]):
+    """How many of the newest versions to keep; lists what would be deleted."""
+
+    BINDINGS = [
+        Binding("y", "confirm", "prune", priority=True),
+        Binding("n", "cancel", "cancel", priority=True),
+        Binding("escape", "cancel", "cancel", show=False),
+        *[Binding(str(digit), f"digit({digit})", show=False) for digit in range(10)],
+        Binding("backspace", "backspace", show=False),
+        Binding("left,h", "app.focus_previous", show=False),
+        Binding("right,l", "app.focus_next", show=False),
+    ]
+
+    def __init__(self, service: Any, agent: dict[str, Any], keep: int = 10) -> None:
+        super().__init__(classes="dialog-screen")
+        self.service = service
+        self.agent = agent
+        self.keep = keep
+        self.doomed: list[dict[str, Any]] = []
+        self._typed = False
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog -wide") as dialog:
+            dialog.border_title = "Prune versions"
+            yield Static(
+                _line(
+                    "Keep the newest versions of ",
+                    (visible(self.agent["name"]), "bold"),
+                    f" (it has {self.agent.get('version_count', 0)}) and delete the rest.",
+                )
+            )
+            with Horizontal(classes="keep-row"):
+                yield Label("Versions to keep (type a number):")
+                yield KeepInput(str(self.keep), type="integer", id="keep", max_length=7)
+            yield Static(id="prune-summary")
+            with VerticalScroll(id="prune-list"):
+                yield Static(id="prune-doomed")
+            with Horizontal(classes="buttons"):
+                yield Button("Cancel  n", id="cancel")
+                yield Button("Prune  y", id="confirm", variant="error")
+            yield KeyBar()
+
+    def on_mount(self) -> None:
+        self.query_one("#cancel", Button).focus()
+        self.preview(self.keep)
+
+    # -- typing the number -----------------------------------------------------
+
+    def action_digit(self, digit: int) -> None:
+        keep_input = self.query_one("#keep", KeepInput)
+        if keep_input.has_focus:
+            keep_input.insert_text_at_cursor(str(digit))
+            return
+        # Typed while a button has focus: the first digit replaces the default.
+        keep_input.value = (keep_input.value if self._typed else "") + str(digit)
+        keep_input.cursor_position = len(keep_input.value)
+        self._typed = True
+
+    def action_backspace(self) -> None:
+        keep_input = self.query_one("#keep", KeepInput)
+        if keep_input.has_focus:
+            keep_input.action_delete_left()
+        else:
+            keep_input.value = keep_input.value[:-1]
+            self._typed = True
+
+    @on(Input.Changed, "#keep")
+    def keep_changed(self, event: Input.Changed) -> None:
+        try:
+            keep = int(event.value)
+        except ValueError:
+            keep = 0
+        self.keep = keep
+        self.preview(keep)
+
+    @on(Input.Submitted, "#keep")
+    def keep_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.query_one("#cancel", Button).focus()
+
+    @work(exclusive=True, group="prune-preview")
+    async def preview(self, keep: int) -> None:
+        summary = self.query_one("#prune-summary", Static)
+        doomed_view = self.query_one("#prune-doomed", Static)
+        if keep < 1:
+            self.doomed = []
+            summary.update(_line(("Type how many versions to keep: at least 1.", "$text-warning")))
+            doomed_view.update("")
+            return
+        try:
+            doomed = await self.service.prune_preview(self.agent["id"], keep)
+        except KaizenError as error:
+            self.doomed = []
+            summary.update(_line(("✗ " + str(error), "$text-error")))
+            doomed_view.update("")
+            return
+        self.doomed = doomed
+        if not doomed:
+            summary.update(_line(("Nothing to delete: ", "$text-success"), f"the agent has at most {keep} versions."))
+            doomed_view.update("")
+            return
+        summary.update(
+            _line(
+                ("Deletes ", "$text-error"),
+                (f"{len(doomed)} version{'s' if len(doomed) != 1 else ''}", "bold $text-error"),
+                f" (v{doomed[-1]['version_number']}–v{doomed[0]['version_number']}); keeps the {keep} newest. "
+                "The live config is not changed.",
+            )
+        )
+        lines = []
+        for version in doomed[:PRUNE_LIST_LIMIT]:
+            lines.append(
+                _line(
+                    ("  ✗ ", "$text-error"),
+                    (f"v{version['version_number']}".ljust(6), "bold"),
+                    (exact_time(version.get("created_at")).ljust(22), "$text-muted"),
+                    (visible(version.get("created_by")).ljust(10)[:10] + " ", "$text-muted"),
+                    first_line(version.get("changelog"), 60) or "(no changelog)",
+                )
+            )
+        if len(doomed) > PRUNE_LIST_LIMIT:
+            lines.append(_line(("  … and ", "$text-muted"), f"{len(doomed) - PRUNE_LIST_LIMIT:,} older", (" versions", "$text-muted")))
+        doomed_view.update(Content("\n").join(lines))
+
+    def action_confirm(self) -> None:
+        if self.keep < 1:
+            self.notify("Keep at least 1 version.", severity="warning")
+            return
+        if not self.doomed:
+            self.notify(f"Nothing to prune: {visible(self.agent['name'])} has at most {self.keep} versions.")
+            self.dismiss(None)
+            return
+        self.dismiss(self.keep)
+
+    @on(Button.Pressed, "#confirm")
+    def confirm_pressed(self) -> None:
+        self.action_confirm()
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+Submit = Callable[[str], Awaitable[str | None]]
+
+
+class EditorModal(ModalScreen[bool]):
+    """The in-app YAML editor (used when neither $VISUAL nor $EDITOR is set).
+
+    ``submit`` saves the text and returns an error message, or None when it
+    worked; on an error the dialog stays open with the text as it was typed.
+    """
+
+    BINDINGS = [
+        Binding("ctrl+o", "save", "save", priority=True),
+        Binding("f2", "save", "save", show=False, priority=True),
+        Binding("escape", "cancel", "cancel", priority=True),
+    ]
+
+    def __init__(self, title: str, text: str, submit: Submit, *, error: str | None = None) -> None:
+        super().__init__(classes="dialog-screen")
+        self.title_text = title
+        self.text = text
+        self.submit = submit
+        self.error = error
+        self._confirm_discard = False
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog -editor") as dialog:
+            dialog.border_title = self.title_text
+            yield Static(id="editor-error", classes="error")
+            yield TextArea(self.text, id="editor", soft_wrap=True, show_line_numbers=True, tab_behavior="indent")
+            with Horizontal(classes="buttons"):
+                yield Button("Cancel", id="cancel")
+                yield Button("Save  ctrl+o", id="save", variant="primary")
+            yield KeyBar()
+
+    def on_mount(self) -> None:
+        self.show_error(self.error)
+        editor = self.query_one("#editor", TextArea)
+        editor.focus()
+
+    def show_error(self, error: str | None) -> None:
+        view = self.query_one("#editor-error", Static)
+        if error:
+            view.update(_line(("✗ ", "bold $text-error"), (visible(error), "$text-error"), ("  — fix it and save again (ctrl+o)", "$text-muted")))
+            view.display = True
+        else:
+            view.display = False
+
+    @on(Button.Pressed, "#save")
+    def action_save(self) -> None:
+        self._save(self.query_one("#editor", TextArea).text)
+
+    @work(exclusive=True, group="editor-save")
+    async def _save(self, text: str) -> None:
+        error = await self.submit(text)
+        if error is None:
+            self.dismiss(True)
+        else:
+            self.show_error(error)
+            self.query_one("#editor", TextArea).focus()
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        editor = self.query_one("#editor", TextArea)
+        if editor.text != self.text and not self._confirm_discard:
+            self._confirm_discard = True
+            self.show_error("You have unsaved edits: press esc again to discard them.")
+            return
+        self.dismiss(False)

@@ -1,0 +1,610 @@
+"""The diff pane: a comparison of two configurations, drawn line by line.
+
+It shows a comparison dict made by the service: a headline, a table of the
+fields that changed (field, old, new) and, for the system prompt and other
+long text, a line diff with the changed words marked, side by side when the
+pane is wide enough and unified otherwise.
+
+Only the visible lines are painted (the Line API), so a long prompt costs
+nothing to scroll. Every string from the database goes through
+:func:`visible`: it is data, never markup.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import zip_longest
+from typing import Any, Literal
+
+from rich.console import Console, RenderableType
+from rich.segment import Segment
+from rich.style import Style
+from rich.table import Table
+from rich import box
+from rich.text import Text
+from textual.binding import Binding
+from textual.content import Content
+from textual.geometry import Size
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from kaizen_tui.config import CONFIG_FIELDS
+from kaizen_tui.diff import DiffLine, is_long_text, text_hunks
+from kaizen_tui.widgets.text import MISSING, format_value, visible
+
+SplitMode = Literal["auto", "split", "unified"]
+#: The pane shows the text diff side by side from this many columns on.
+SPLIT_MIN_WIDTH = 90
+
+
+@dataclass
+class DiffStyles:
+    """Rich styles for each part of a diff, taken from the app's CSS (theme colours)."""
+
+    added: Style
+    removed: Style
+    added_word: Style
+    removed_word: Style
+    sign_added: Style
+    sign_removed: Style
+    gutter: Style
+    hunk: Style
+    title: Style
+    muted: Style
+    warning: Style
+    field: Style
+    same: Style
+
+    @classmethod
+    def plain(cls) -> DiffStyles:
+        """Styles without colour (for tests and as a fallback)."""
+        null = Style()
+        return cls(
+            added=null,
+            removed=null,
+            added_word=Style(bold=True, underline=True),
+            removed_word=Style(bold=True, underline=True),
+            sign_added=Style(bold=True),
+            sign_removed=Style(bold=True),
+            gutter=Style(dim=True),
+            hunk=Style(dim=True),
+            title=Style(bold=True),
+            muted=Style(dim=True),
+            warning=Style(bold=True),
+            field=Style(bold=True),
+            same=Style(bold=True),
+        )
+
+
+def expand_root_changes(changes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Split a change of the whole config (path ``""``) into one change per field.
+
+    ``compare_configs`` reports two dicts sharing almost no keys as one change
+    of the root (deepdiff's pairing heuristic); people want the fields.
+    """
+    out: list[dict[str, Any]] = []
+    for change in changes:
+        old, new = change.get("old"), change.get("new")
+        if change.get("path") or not isinstance(old, dict) or not isinstance(new, dict):
+            out.append(change)
+            continue
+        keys = [key for key in CONFIG_FIELDS if key in old or key in new]
+        keys += sorted(str(key) for key in {*old, *new} if key not in CONFIG_FIELDS)
+        for key in keys:
+            if key in old and key in new:
+                if old[key] == new[key]:
+                    continue
+                kind = "changed"
+            else:
+                kind = "added" if key in new else "removed"
+            out.append({"field": key, "path": key, "kind": kind, "old": old.get(key), "new": new.get(key)})
+    return out
+
+
+def comparison_label(comparison: dict[str, Any]) -> str:
+    """``v3 → v4``, ``v2 → live``, or ``v1 (first version)``."""
+    old = visible(comparison["from"]["label"])
+    new = visible(comparison["to"]["label"])
+    if old == "nothing":
+        return f"{new} (first version)"
+    return f"{old} → {new}"
+
+
+def _count_lines(text: Any) -> int:
+    return len(text.splitlines()) if isinstance(text, str) else 0
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def is_text_change(change: dict[str, Any]) -> bool:
+    """A change shown as a line diff rather than in the field table."""
+    old, new = change.get("old"), change.get("new")
+    if not isinstance(old, (str, type(None))) or not isinstance(new, (str, type(None))):
+        return False
+    return is_long_text(old) or is_long_text(new)
+
+
+class DiffRenderer:
+    """Lays out a comparison as lines of a given width."""
+
+    def __init__(self, console: Console, styles: DiffStyles, width: int, split: bool) -> None:
+        self.console = console
+        self.styles = styles
+        self.width = max(20, width)
+        self.split = split
+        self.lines: list[Text] = []
+
+    # -- output -------------------------------------------------------------
+
+    def add(self, text: Text | str = "", style: Style | None = None) -> None:
+        """Add text wrapped to the width (one or more lines)."""
+        if isinstance(text, str):
+            text = Text(text)
+        if style is not None:
+            text.stylize_before(style)
+        if not text.plain:
+            self.lines.append(Text(""))
+            return
+        for line in text.wrap(self.console, self.width, overflow="fold"):
+            self.lines.append(line)
+
+    def add_renderable(self, renderable: RenderableType) -> None:
+        options = self.console.options.update_width(self.width)
+        for line in self.console.render_lines(renderable, options, pad=False):
+            text = Text()
+            for segment in line:
+                if not segment.control:
+                    text.append(segment.text, segment.style)
+            self.lines.append(text)
+
+    def _wrap(self, text: Text, width: int) -> list[Text]:
+        width = max(1, width)
+        if not text.plain:
+            return [Text(" " * width)]
+        out = []
+        for line in text.wrap(self.console, width, overflow="fold"):
+            line.rstrip()
+            if line.cell_len < width:
+                line.pad_right(width - line.cell_len)
+            out.append(line)
+        return out
+
+    # -- comparison ---------------------------------------------------------
+
+    def comparison(self, comparison: dict[str, Any], heading: str | None = None) -> list[Text]:
+        styles = self.styles
+        old_label = visible(comparison["from"]["label"])
+        new_label = visible(comparison["to"]["label"])
+        changes = expand_root_changes(comparison["changes"])
+        title = Text()
+        title.append(visible(heading) if heading else comparison_label(comparison), styles.title)
+        fields: list[str] = []
+        for change in changes:
+            if change["field"] not in fields:
+                fields.append(change["field"])
+        if comparison["identical"]:
+            pass
+        elif old_label == "nothing":
+            title.append("  every field is new", styles.muted)
+        else:
+            title.append(
+                f"  {_plural(len(fields), 'field')} changed: {', '.join(visible(f) for f in fields)}", styles.muted
+            )
+        self.add(title)
+        for warning in comparison.get("warnings", []):
+            self.add(Text("✗ " + visible(warning), styles.warning))
+        if comparison["identical"]:
+            self.add()
+            self.add(Text(f"= {new_label} is identical to {old_label}: nothing changed.", styles.same))
+            return self.lines
+        self.add()
+        self._field_table(changes, old_label, new_label)
+        for change in changes:
+            if is_text_change(change):
+                self.add()
+                self._text_diff(change, old_label, new_label)
+        return self.lines
+
+    #: Narrower than this, the changed fields are listed one under the other.
+    TABLE_MIN_WIDTH = 72
+
+    def _field_table(self, changes: list[dict[str, Any]], old_label: str, new_label: str) -> None:
+        if self.width < self.TABLE_MIN_WIDTH:
+            self._field_list(changes, old_label, new_label)
+            return
+        styles = self.styles
+        table = Table(
+            box=box.SIMPLE_HEAD,
+            expand=True,
+            show_edge=False,
+            pad_edge=False,
+            header_style=styles.muted,
+            border_style=styles.muted,
+        )
+        field_width = min(24, max([5] + [len(visible(change["path"])) for change in changes]))
+        table.add_column("field", style=styles.field, no_wrap=False, width=field_width)
+        table.add_column(Text(old_label), ratio=3)
+        table.add_column(Text(new_label), ratio=3)
+        for change in changes:
+            path = Text(visible(change["path"]))
+            if is_text_change(change):
+                old_lines, new_lines = _count_lines(change["old"]), _count_lines(change["new"])
+                table.add_row(
+                    path,
+                    Text(_text_summary(change["old"], old_lines), styles.muted),
+                    Text(_text_summary(change["new"], new_lines) + " (diff below)", styles.muted),
+                )
+                continue
+            table.add_row(path, self._value(change["old"], "removed"), self._value(change["new"], "added"))
+        self.add_renderable(table)
+
+    def _field_list(self, changes: list[dict[str, Any]], old_label: str, new_label: str) -> None:
+        """Each changed field with its old value (``-``) and new value (``+``) below it."""
+        styles = self.styles
+        label_width = max(len(old_label), len(new_label))
+        for change in changes:
+            self.add(Text(visible(change["path"]), styles.field))
+            if is_text_change(change):
+                old_lines, new_lines = _count_lines(change["old"]), _count_lines(change["new"])
+                summary = f"{_text_summary(change['old'], old_lines)} → {_text_summary(change['new'], new_lines)}"
+                self.add(Text(f"  {summary} (diff below)", styles.muted))
+                continue
+            for sign, label, value, side in (
+                ("-", old_label, change["old"], "removed"),
+                ("+", new_label, change["new"], "added"),
+            ):
+                if (side == "removed" and change["kind"] == "added") or (
+                    side == "added" and change["kind"] == "removed"
+                ):
+                    continue
+                prefix = Text("  ")
+                prefix.append_text(self._sign(sign))
+                prefix.append(f" {label.ljust(label_width)} ", styles.gutter)
+                indent = prefix.cell_len
+                for index, part in enumerate(self._wrap(self._value(value, side), self.width - indent)):
+                    row = (prefix if index == 0 else Text(" " * indent)).copy()
+                    row.append_text(part)
+                    self.lines.append(row)
+
+    def _value(self, value: Any, side: str) -> Text:
+        if value is None:
+            return Text(MISSING, self.styles.muted)
+        text = Text(visible(format_value(value)))
+        text.stylize(self.styles.removed_word if side == "removed" else self.styles.added_word)
+        return text
+
+    def _text_diff(self, change: dict[str, Any], old_label: str, new_label: str) -> None:
+        styles = self.styles
+        old = change["old"] if isinstance(change["old"], str) else ""
+        new = change["new"] if isinstance(change["new"], str) else ""
+        hunks = text_hunks(old, new)
+        added = sum(1 for hunk in hunks for line in hunk.lines if line.tag == "+")
+        removed = sum(1 for hunk in hunks for line in hunk.lines if line.tag == "-")
+        header = Text()
+        header.append(visible(change["path"]), styles.field)
+        header.append("  ")
+        header.append(f"-{removed}", styles.sign_removed)
+        header.append(" ")
+        header.append(f"+{added}", styles.sign_added)
+        header.append(f"  {old_label} → {new_label}", styles.muted)
+        self.add(header)
+        if not hunks:
+            self.add(Text("(only line endings or trailing spaces differ)", styles.muted))
+            return
+        digits = max(
+            len(str(number))
+            for hunk in hunks
+            for line in hunk.lines
+            for number in (line.old_number or 0, line.new_number or 0)
+        )
+        for hunk in hunks:
+            self.lines.append(Text(hunk.header, styles.hunk))
+            if self.split:
+                self._split_hunk(hunk.lines, digits)
+            else:
+                self._unified_hunk(hunk.lines, digits)
+
+    def _line_text(self, line: DiffLine) -> Text:
+        """The text of one diff line, changed words marked, control characters visible.
+
+        When most of a line changed, marking words says nothing more than the
+        line's colour does, so the marks are left out.
+        """
+        styles = self.styles
+        word_style = styles.added_word if line.tag == "+" else styles.removed_word
+        text = Text()
+        position = 0
+        marked = sum(end - start for start, end in line.marks)
+        marks = line.marks if line.text.strip() and marked <= 0.6 * len(line.text) else []
+        for start, end in marks:
+            if start > position:
+                text.append(visible(line.text[position:start]))
+            if end > start:
+                text.append(visible(line.text[start:end]), word_style)
+            position = max(position, end)
+        text.append(visible(line.text[position:]))
+        return text
+
+    def _row_style(self, tag: str) -> Style | None:
+        if tag == "+":
+            return self.styles.added
+        if tag == "-":
+            return self.styles.removed
+        return None
+
+    def _sign(self, tag: str) -> Text:
+        if tag == "+":
+            return Text("+", self.styles.sign_added)
+        if tag == "-":
+            return Text("-", self.styles.sign_removed)
+        return Text(" ")
+
+    def _unified_hunk(self, lines: list[DiffLine], digits: int) -> None:
+        styles = self.styles
+        gutter_width = digits * 2 + 4
+        text_width = self.width - gutter_width
+        for line in lines:
+            old = str(line.old_number) if line.old_number else ""
+            new = str(line.new_number) if line.new_number else ""
+            gutter = Text.assemble(
+                (old.rjust(digits), styles.gutter), " ", (new.rjust(digits), styles.gutter), " "
+            )
+            gutter.append_text(self._sign(line.tag))
+            gutter.append(" ")
+            row_style = self._row_style(line.tag)
+            for index, part in enumerate(self._wrap(self._line_text(line), text_width)):
+                row = (gutter if index == 0 else Text(" " * gutter_width)).copy()
+                row.append_text(part)
+                if row_style is not None:
+                    row.stylize_before(row_style)
+                self.lines.append(row)
+
+    def _split_hunk(self, lines: list[DiffLine], digits: int) -> None:
+        rows: list[tuple[DiffLine | None, DiffLine | None]] = []
+        removed: list[DiffLine] = []
+        added: list[DiffLine] = []
+
+        def flush() -> None:
+            rows.extend(zip_longest(removed, added))
+            removed.clear()
+            added.clear()
+
+        for line in lines:
+            if line.tag == "-":
+                if added:
+                    flush()
+                removed.append(line)
+            elif line.tag == "+":
+                added.append(line)
+            else:
+                flush()
+                rows.append((line, line))
+        flush()
+        left_width = (self.width - 1) // 2
+        right_width = self.width - 1 - left_width
+        separator = Text("│", self.styles.muted)
+        for left, right in rows:
+            left_lines = self._side(left, "old", left_width, digits)
+            right_lines = self._side(right, "new", right_width, digits)
+            height = max(len(left_lines), len(right_lines))
+            left_lines += [self._filler(left, left_width)] * (height - len(left_lines))
+            right_lines += [self._filler(right, right_width)] * (height - len(right_lines))
+            for left_part, right_part in zip(left_lines, right_lines):
+                self.lines.append(Text.assemble(left_part, separator, right_part))
+
+    def _filler(self, line: DiffLine | None, width: int) -> Text:
+        """Padding under a side whose line is shorter (or missing: hatched)."""
+        if line is None:
+            return Text("╱" * width, self.styles.muted)
+        filler = Text(" " * width)
+        row_style = self._row_style(line.tag)
+        if row_style is not None:
+            filler.stylize_before(row_style)
+        return filler
+
+    def _side(self, line: DiffLine | None, side: str, width: int, digits: int) -> list[Text]:
+        if line is None:
+            return [Text("╱" * width, self.styles.muted)]
+        number = line.old_number if side == "old" else line.new_number
+        gutter = Text.assemble((str(number or "").rjust(digits), self.styles.gutter), " ")
+        gutter.append_text(self._sign(line.tag))
+        gutter.append(" ")
+        gutter_width = digits + 3
+        row_style = self._row_style(line.tag)
+        out = []
+        for index, part in enumerate(self._wrap(self._line_text(line), width - gutter_width)):
+            row = (gutter if index == 0 else Text(" " * gutter_width)).copy()
+            row.append_text(part)
+            if row_style is not None:
+                row.stylize_before(row_style)
+            out.append(row)
+        return out
+
+
+def _text_summary(value: Any, lines: int) -> str:
+    if value is None:
+        return MISSING
+    if not value:
+        return "(empty)"
+    return _plural(lines, "line")
+
+
+class DiffBody(ScrollView, can_focus=True):
+    """A scrollable comparison (or a message when there is nothing to compare)."""
+
+    BINDINGS = [
+        Binding("j", "scroll_down", "Down", show=False),
+        Binding("k", "scroll_up", "Up", show=False),
+        Binding("g", "scroll_home", "Top", show=False),
+        Binding("G", "scroll_end", "Bottom", show=False),
+    ]
+
+    COMPONENT_CLASSES = {
+        "diff--added",
+        "diff--removed",
+        "diff--added-word",
+        "diff--removed-word",
+        "diff--sign-added",
+        "diff--sign-removed",
+        "diff--gutter",
+        "diff--hunk",
+        "diff--title",
+        "diff--muted",
+        "diff--warning",
+        "diff--field",
+        "diff--same",
+    }
+
+    DEFAULT_CSS = """
+    DiffBody {
+        overflow-x: hidden;
+        overflow-y: auto;
+        scrollbar-gutter: stable;
+        padding: 0 0 0 1;
+    }
+    """
+
+    split_mode: reactive[SplitMode] = reactive("auto")
+
+    def __init__(self, *, name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self._comparison: dict[str, Any] | None = None
+        self._heading: str | None = None
+        self._message: list[Text] = []
+        self._strips: list[Strip] = []
+        self._built_for: tuple[int, bool] | None = None
+
+    # -- what to show -------------------------------------------------------
+
+    @property
+    def comparison(self) -> dict[str, Any] | None:
+        return self._comparison
+
+    def show_comparison(self, comparison: dict[str, Any], heading: str | None = None) -> None:
+        self._comparison = comparison
+        self._heading = heading
+        self._message = []
+        self._rebuild()
+        self.scroll_home(animate=False)
+
+    def show_message(self, *lines: Text | Content | str) -> None:
+        """Show lines of text instead of a comparison (loading, empty, an error)."""
+        self._comparison = None
+        self._message = [self._to_text(line) for line in lines]
+        self._rebuild()
+        self.scroll_home(animate=False)
+
+    def _to_text(self, line: Text | Content | str) -> Text:
+        if isinstance(line, Text):
+            return line
+        if isinstance(line, str):
+            return Text(line)
+        text = Text()
+        for part, style in line.render(end=""):
+            text.append(part, style.rich_style)
+        return text
+
+    @property
+    def is_split(self) -> bool:
+        if self.split_mode == "auto":
+            return self.scrollable_content_region.width >= SPLIT_MIN_WIDTH
+        return self.split_mode == "split"
+
+    def watch_split_mode(self) -> None:
+        self._rebuild()
+
+    # -- rendering ------------------------------------------------------------
+
+    def _styles(self) -> DiffStyles:
+        """Rich styles from the CSS, with translucent theme colours blended over the pane."""
+
+        def full(name: str) -> Style:
+            return self.get_visual_style(f"diff--{name}").rich_style
+
+        def fg(name: str) -> Style:
+            style = full(name)
+            return Style(
+                color=style.color,
+                bold=style.bold,
+                dim=style.dim,
+                italic=style.italic,
+                underline=style.underline,
+                strike=style.strike,
+            )
+
+        styles = DiffStyles(
+            added=full("added"),
+            removed=full("removed"),
+            added_word=full("added-word"),
+            removed_word=full("removed-word"),
+            sign_added=fg("sign-added"),
+            sign_removed=fg("sign-removed"),
+            gutter=fg("gutter"),
+            hunk=fg("hunk"),
+            title=fg("title"),
+            muted=fg("muted"),
+            warning=fg("warning"),
+            field=fg("field"),
+            same=fg("same"),
+        )
+        if self.app.no_color or getattr(self.app.current_theme, "ansi", False):
+            # Without colour the changed words still stand out.
+            styles.added_word += Style(underline=True)
+            styles.removed_word += Style(underline=True, strike=True)
+        return styles
+
+    def _rebuild(self) -> None:
+        width = self.scrollable_content_region.width
+        if width <= 0 or not self.is_mounted:
+            self._strips = []
+            return
+        renderer = DiffRenderer(self.app.console, self._styles(), width, self.is_split)
+        if self._comparison is not None:
+            lines = renderer.comparison(self._comparison, self._heading)
+        else:
+            for line in self._message:
+                renderer.add(line.copy())
+            lines = renderer.lines
+        base = self.rich_style
+        strips = []
+        for line in lines:
+            segments = list(line.render(self.app.console))
+            strip = Strip(segments).adjust_cell_length(width).apply_style(base)
+            strips.append(strip)
+        self._strips = strips
+        self._built_for = (width, self.is_split)
+        self.virtual_size = Size(width, len(strips))
+        self.refresh()
+
+    def on_resize(self) -> None:
+        if self._built_for != (self.scrollable_content_region.width, self.is_split):
+            self._rebuild()
+
+    def on_mount(self) -> None:
+        self._rebuild()
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        if self.is_mounted:
+            self.call_later(self._rebuild)
+
+    def render_line(self, y: int) -> Strip:
+        scroll_y = self.scroll_offset.y
+        index = scroll_y + y
+        width = self.scrollable_content_region.width
+        if index < len(self._strips):
+            return self._strips[index]
+        return Strip.blank(width, self.rich_style)
+
+    # -- for tests and the clipboard ---------------------------------------
+
+    @property
+    def text(self) -> str:
+        """Everything shown, as plain text."""
+        return "\n".join(strip.text.rstrip() for strip in self._strips)
+
+
+__all__ = ["DiffBody", "DiffRenderer", "DiffStyles", "SPLIT_MIN_WIDTH", "Segment", "is_text_change"]

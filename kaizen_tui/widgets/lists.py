@@ -1,0 +1,400 @@
+"""The two lists: agents, and the highlighted agent's version timeline.
+
+Both are DataTables (rows are data, not widgets), so a timeline of 10,000
+versions is cheap; the timeline asks for more rows a page at a time through
+a :class:`Timeline.NeedMore` message. The widgets never call the service.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from rich.style import Style
+from rich.text import Text
+from textual.binding import Binding
+from textual.message import Message
+from textual.widgets import DataTable
+
+from kaizen_tui.widgets.text import first_line, relative_time, visible
+
+LIVE_KEY = "live"
+
+GLYPH_UNSAVED = "●"
+GLYPH_LIVE = "◆"
+GLYPH_MARK = "⚑"
+GLYPH_DAMAGED = "✗"
+
+
+def _fit(text: str, width: int) -> str:
+    """Cut ``text`` to ``width`` cells with an ellipsis."""
+    if width <= 0:
+        return ""
+    if len(text) <= width:
+        return text
+    return text[: max(0, width - 1)] + "…"
+
+
+class KeyedTable(DataTable):
+    """A row-cursor DataTable with vim keys that remembers rows by key."""
+
+    BINDINGS = [
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+        Binding("g", "first", "Top", show=False),
+        Binding("G", "last", "Bottom", show=False),
+    ]
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes, cursor_type="row", cell_padding=0, zebra_stripes=False)
+
+    def action_first(self) -> None:
+        if self.row_count:
+            self.move_cursor(row=0)
+
+    def action_last(self) -> None:
+        if self.row_count:
+            self.move_cursor(row=self.row_count - 1)
+
+    @property
+    def cursor_key(self) -> str | None:
+        """The key of the highlighted row, or None when the table is empty."""
+        if not self.row_count:
+            return None
+        try:
+            return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+        except Exception:  # noqa: BLE001 (a cursor past the end during a refill)
+            return None
+
+    def _on_resize(self, event) -> None:  # noqa: ANN001
+        super()._on_resize(event)
+        # A smaller pane must still show the highlighted row.
+        self.call_after_refresh(self._scroll_cursor_into_view)
+
+    def has_key(self, key: str) -> bool:
+        return key in self.rows
+
+    def style_of(self, name: str) -> Style:
+        return self.get_component_rich_style(name, partial=True)
+
+    def _available_width(self) -> int:
+        width = self.scrollable_content_region.width or self.size.width
+        return max(20, width)
+
+
+class AgentsTable(KeyedTable):
+    """Agents: unsaved mark, name, type, status and how many versions."""
+
+    BINDINGS = [Binding("enter", "select_cursor", "timeline", key_display="enter", show=True)]
+
+    COMPONENT_CLASSES = DataTable.COMPONENT_CLASSES | {
+        "agents--unsaved",
+        "agents--active",
+        "agents--draft",
+        "agents--archived",
+        "agents--muted",
+    }
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self._agents: list[dict[str, Any]] = []
+        self._signature: tuple | None = None
+
+    def on_mount(self) -> None:
+        self.add_column("  ", key="mark")
+        self.add_column("Name", key="name")
+        self.add_column("Type", key="type")
+        self.add_column("Status", key="status")
+        self.add_column(Text("Vers", justify="right"), key="versions")
+
+    @property
+    def agents(self) -> list[dict[str, Any]]:
+        return list(self._agents)
+
+    def set_agents(self, agents: list[dict[str, Any]], keep: str | None = None, *, force: bool = False) -> None:
+        """Show these agents, keeping the cursor on ``keep`` (an agent id) when it is still there."""
+        width = self._available_width()
+        signature = (
+            width,
+            tuple(
+                (a["id"], a["name"], a["agent_type"], a["status"], a["version_count"], a["unsaved_changes"])
+                for a in agents
+            ),
+        )
+        if signature == self._signature and not force:
+            return
+        self._signature = signature
+        old_row = self.cursor_row
+        self._agents = list(agents)
+        self.clear()
+        name_width = max(8, width - (3 + 9 + 9 + 4))
+        for agent in agents:
+            unsaved = agent.get("unsaved_changes")
+            status = agent.get("status") or ""
+            self.add_row(
+                Text(f"{GLYPH_UNSAVED} " if unsaved else "  ", self.style_of("agents--unsaved")),
+                Text(_fit(visible(agent["name"]), name_width) + " "),
+                Text(_fit(visible(agent.get("agent_type")), 8) + " ", self.style_of("agents--muted")),
+                Text(_fit(visible(status), 8) + " ", self._status_style(status)),
+                Text(str(agent.get("version_count", 0)).rjust(4)),
+                key=agent["id"],
+            )
+        if not agents:
+            return
+        if keep is not None and keep in self.rows:
+            self.move_cursor(row=self.get_row_index(keep), animate=False)
+        else:
+            self.move_cursor(row=min(max(old_row, 0), len(agents) - 1), animate=False)
+
+    def _status_style(self, status: str) -> Style:
+        name = f"agents--{status}"
+        if name in self.COMPONENT_CLASSES:
+            return self.style_of(name)
+        return Style()
+
+    def agent(self, agent_id: str | None) -> dict[str, Any] | None:
+        for agent in self._agents:
+            if agent["id"] == agent_id:
+                return agent
+        return None
+
+    def on_resize(self) -> None:
+        if self._agents:
+            self.set_agents(self._agents, self.cursor_key)
+
+
+class Timeline(KeyedTable):
+    """Versions of one agent, newest first, loaded a page at a time."""
+
+    BINDINGS = [
+        Binding("G", "last", "Bottom", show=False),
+        Binding("enter", "select_cursor", "diff", key_display="enter", show=False),
+    ]
+
+    COMPONENT_CLASSES = DataTable.COMPONENT_CLASSES | {
+        "timeline--live",
+        "timeline--mark",
+        "timeline--damaged",
+        "timeline--unsaved",
+        "timeline--muted",
+        "timeline--version",
+    }
+
+    #: Ask for the next page when the cursor comes this close to the end.
+    PREFETCH = 20
+
+    class NeedMore(Message):
+        """The timeline wants more versions (``everything``: all the rest, for ``G``)."""
+
+        def __init__(self, timeline: Timeline, everything: bool = False) -> None:
+            super().__init__()
+            self.timeline = timeline
+            self.everything = everything
+
+        @property
+        def control(self) -> Timeline:
+            return self.timeline
+
+    def __init__(self, now: Callable[[], datetime], *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self._now = now
+        self.agent: dict[str, Any] | None = None
+        self.entries: list[dict[str, Any]] = []
+        self.has_more = False
+        self.marked: str | None = None
+        self._jump_to_end = False
+        self._signature: tuple | None = None
+
+    #: Below this width the author column is left out (the status line shows it).
+    AUTHOR_MIN_WIDTH = 44
+
+    def on_mount(self) -> None:
+        self._columns_for: tuple[bool, int] | None = None
+        self._setup_columns(self._available_width(), 2)
+
+    def _setup_columns(self, width: int, version_width: int) -> None:
+        """(Re)make the columns for this width: the author column only when there is room."""
+        layout = (width >= self.AUTHOR_MIN_WIDTH, version_width)
+        if layout == getattr(self, "_columns_for", None) and self.columns:
+            return
+        self._columns_for = layout
+        self.clear(columns=True)
+        self.add_column("   ", key="markers")
+        self.add_column("Ver".ljust(version_width + 1), key="version")
+        self.add_column("When".ljust(9), key="when")
+        if layout[0]:
+            self.add_column("Author".ljust(10), key="author")
+        self.add_column("Changelog", key="changelog")
+
+    @property
+    def _show_author(self) -> bool:
+        return bool(self._columns_for and self._columns_for[0])
+
+    @property
+    def _version_width(self) -> int:
+        return self._columns_for[1] if self._columns_for else 3
+
+    # -- content --------------------------------------------------------------
+
+    @property
+    def show_live_row(self) -> bool:
+        return bool(self.agent and self.agent.get("unsaved_changes"))
+
+    def set_entries(
+        self,
+        agent: dict[str, Any],
+        entries: list[dict[str, Any]],
+        has_more: bool,
+        *,
+        keep: str | None = None,
+        marked: str | None = None,
+        force: bool = False,
+    ) -> bool:
+        """Show an agent's versions; returns True when the rows changed."""
+        width = self._available_width()
+        signature = (
+            width,
+            agent["id"],
+            agent.get("unsaved_changes"),
+            agent.get("updated_at"),
+            marked,
+            tuple((e["id"], e["matches_live"], e["damaged"], e["changelog"]) for e in entries),
+        )
+        self.agent = agent
+        self.has_more = has_more
+        self.marked = marked
+        if signature == self._signature and not force:
+            return False
+        self._signature = signature
+        old_row = self.cursor_row
+        self.entries = list(entries)
+        newest = max((entry["version_number"] for entry in entries), default=1)
+        self._setup_columns(width, max(4, len(f"v{newest}")))
+        self.clear()
+        if self.show_live_row:
+            self._add_live_row(width)
+        self._add_entries(entries, width)
+        if self.row_count:
+            if keep is not None and keep in self.rows:
+                row = self.get_row_index(keep)
+            else:
+                row = min(max(old_row, 0), self.row_count - 1) if keep is not None else 0
+            self.move_cursor(row=row, animate=False)
+        return True
+
+    def append_entries(self, entries: list[dict[str, Any]], has_more: bool) -> None:
+        self.has_more = has_more
+        known = {entry["id"] for entry in self.entries}
+        fresh = [entry for entry in entries if entry["id"] not in known]
+        self.entries.extend(fresh)
+        self._add_entries(fresh, self._available_width())
+        if self._signature is not None:
+            self._signature = None  # the next full refresh redraws
+        if self._jump_to_end and not has_more:
+            self._jump_to_end = False
+            self.move_cursor(row=self.row_count - 1, animate=False)
+
+    def _changelog_width(self, width: int) -> int:
+        used = 4 + self._version_width + 1 + 9 + (10 if self._show_author else 0)
+        return max(8, width - used)
+
+    def _row(self, markers: Text, version: Text, when: Text, author: Text, changelog: Text) -> list[Text]:
+        if self._show_author:
+            return [markers, version, when, author, changelog]
+        return [markers, version, when, changelog]
+
+    def _add_live_row(self, width: int) -> None:
+        agent = self.agent or {}
+        unsaved = self.style_of("timeline--unsaved")
+        self.add_row(
+            *self._row(
+                Text(f"{GLYPH_UNSAVED}   ", unsaved),
+                Text("live".ljust(self._version_width + 1), unsaved),
+                Text(_fit(relative_time(agent.get("updated_at"), self._now()), 8).ljust(9), self.style_of("timeline--muted")),
+                Text(" " * 10),
+                Text(_fit(self._live_note(), self._changelog_width(width)), unsaved),
+            ),
+            key=LIVE_KEY,
+        )
+
+    def _live_note(self) -> str:
+        same = next((entry for entry in self.entries if entry.get("matches_live")), None)
+        if same is not None:
+            return f"equals v{same['version_number']}, not the newest"
+        return "unsaved changes (s saves them)"
+
+    def _markers(self, entry: dict[str, Any]) -> Text:
+        text = Text()
+        text.append(GLYPH_LIVE if entry.get("matches_live") else " ", self.style_of("timeline--live"))
+        text.append(GLYPH_MARK if entry["id"] == self.marked else " ", self.style_of("timeline--mark"))
+        text.append(GLYPH_DAMAGED if entry.get("damaged") else " ", self.style_of("timeline--damaged"))
+        text.append(" ")
+        return text
+
+    def _add_entries(self, entries: list[dict[str, Any]], width: int) -> None:
+        now = self._now()
+        changelog_width = self._changelog_width(width)
+        muted = self.style_of("timeline--muted")
+        version_style = self.style_of("timeline--version")
+        for entry in entries:
+            changelog = first_line(entry.get("changelog"))
+            self.add_row(
+                *self._row(
+                    self._markers(entry),
+                    Text(f"v{entry['version_number']}".ljust(self._version_width + 1), version_style),
+                    Text(_fit(relative_time(entry.get("created_at"), now), 8).ljust(9), muted),
+                    Text(_fit(visible(entry.get("created_by")), 9).ljust(10), muted),
+                    Text(_fit(changelog, changelog_width)) if changelog else Text("(no changelog)", muted),
+                ),
+                key=entry["id"],
+            )
+
+    def set_marked(self, version_id: str | None) -> None:
+        """Move the ⚑ marker."""
+        previous, self.marked = self.marked, version_id
+        self._signature = None
+        for key in (previous, version_id):
+            if key is None or key not in self.rows:
+                continue
+            entry = self.entry(key)
+            if entry is not None:
+                self.update_cell(key, "markers", self._markers(entry))
+
+    # -- lookups --------------------------------------------------------------
+
+    def entry(self, version_id: str | None) -> dict[str, Any] | None:
+        for entry in self.entries:
+            if entry["id"] == version_id:
+                return entry
+        return None
+
+    @property
+    def current(self) -> dict[str, Any] | None:
+        """The highlighted version (None on the live row or when empty)."""
+        key = self.cursor_key
+        if key is None or key == LIVE_KEY:
+            return None
+        return self.entry(key)
+
+    @property
+    def on_live_row(self) -> bool:
+        return self.cursor_key == LIVE_KEY
+
+    # -- paging ---------------------------------------------------------------
+
+    def action_last(self) -> None:
+        if self.has_more:
+            self._jump_to_end = True
+            self.post_message(self.NeedMore(self, everything=True))
+        elif self.row_count:
+            self.move_cursor(row=self.row_count - 1)
+
+    def watch_cursor_coordinate(self, old, new) -> None:  # noqa: ANN001
+        super().watch_cursor_coordinate(old, new)
+        if self.has_more and new.row >= self.row_count - self.PREFETCH:
+            self.post_message(self.NeedMore(self))
+
+    def on_resize(self) -> None:
+        if self.agent is not None:
+            self.set_entries(self.agent, self.entries, self.has_more, keep=self.cursor_key, marked=self.marked)
