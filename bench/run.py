@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/run.py            # full run, a few minutes on 2 cores
     .venv/bin/python bench/run.py --quick    # smoke run on small data, well under a minute
-    .venv/bin/python bench/run.py --json     # also print every figure and its samples as JSON
+    .venv/bin/python bench/run.py --json     # every figure and its samples as JSON on stdout (table on stderr)
     .venv/bin/python bench/run.py --only service,size   # some groups: process, service, tui, size
 
 Data: 1,000 agents x 100 versions with ~2 KB snapshots, plus one agent with
@@ -983,7 +983,7 @@ def environment() -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small data and few repetitions: a smoke run")
-    parser.add_argument("--json", action="store_true", help="also print the results as JSON")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON on stdout (the table goes to stderr)")
     parser.add_argument("--only", help="comma-separated groups to run: service,size,process,tui")
     args = parser.parse_args(argv)
     scale = QUICK if args.quick else FULL
@@ -1027,14 +1027,16 @@ def main(argv: list[str] | None = None) -> int:
         parts = []
     runtime = time.perf_counter() - started
     env = environment()
+    # With --json, stdout is the JSON alone and the table goes to stderr.
+    out = sys.stderr if args.json else sys.stdout
     print(f"kaizen-tui benchmark ({scale.name}): {env['date']}, {env['cores']} cores, {env['machine']}, "
-          f"Python {env['python']}, SQLite {env['sqlite']}, Textual {env['textual']}")
+          f"Python {env['python']}, SQLite {env['sqlite']}, Textual {env['textual']}", file=out)
     print(f"data: {scale.agents:,} agents x {scale.versions} versions + one agent with {scale.big:,} versions "
-          f"({big.stat().st_size / 1e6:.0f} MB); medians of interleaved runs")
-    print(table(figures))
+          f"({big.stat().st_size / 1e6:.0f} MB); medians of interleaved runs", file=out)
+    print(table(figures), file=out)
     if parts:
-        print("space by table/index: " + ", ".join(f"{name} {size / 1e6:.1f} MB" for name, size in parts))
-    print(f"runtime: {runtime:.0f} s")
+        print("space by table/index: " + ", ".join(f"{name} {size / 1e6:.1f} MB" for name, size in parts[:4]), file=out)
+    print(f"runtime: {runtime:.0f} s", file=out)
     if args.json:
         print(json.dumps({
             "environment": env, "scale": scale.name, "runtime_s": round(runtime, 1),

@@ -63,6 +63,8 @@ class KaizenApp(App[None]):
         self.now = now or default_now
         #: "auto" (split when there is room), "split" or "unified"; ``u`` toggles.
         self.split_mode = "auto"
+        #: Every toast shown, oldest first: (message, severity). Tests read it.
+        self.toasts: list[tuple[str, str]] = []
 
     def on_mount(self) -> None:
         self.push_screen(MainScreen())
@@ -70,6 +72,7 @@ class KaizenApp(App[None]):
     # -- toasts never interpret markup: messages carry names from the database --
 
     def notify(self, message: str, *, title: str = "", severity="information", timeout=None, markup: bool = True) -> None:  # type: ignore[override]
+        self.toasts.append((message, severity))
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
     # -- actions available everywhere ------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Grid, Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
@@ -39,30 +39,34 @@ MARKERS: list[tuple[str, str, str]] = [
 ]
 
 
+NOTES = [
+    "Times are relative (3d ago); the line above the keys shows the exact time in UTC.",
+    "Rolling back never loses anything: unsaved changes are saved as a version first.",
+    "Changes made by the CLI or a colleague on the same database show up within a second or two.",
+    "The diff: a table for short values, a line diff with the changed words marked for long text.",
+]
+
+
+def help_rows() -> list[tuple[Content, Content]]:
+    """(left, right) cells of the help grid, headings included."""
+    rows: list[tuple[Content, Content]] = [(Content.styled("Markers", "bold $text-primary"), Content(""))]
+    rows += [(Content.styled(glyph, f"bold {style}"), Content(text)) for glyph, style, text in MARKERS]
+    rows.append((Content.styled("Keys", "bold $text-primary"), Content("")))
+    rows += [(Content.styled(key, "bold $text-accent"), Content(text)) for key, text in KEYS]
+    rows.append((Content.styled("Notes", "bold $text-primary"), Content("")))
+    rows += [(Content.styled("•", "$text-muted"), Content(note)) for note in NOTES]
+    return rows
+
+
 def help_content() -> Content:
-    lines: list[Content] = [Content.styled("Keys", "bold $text-primary")]
-    for key, text in KEYS:
-        lines.append(Content.assemble(("  " + key.ljust(15), "bold $text-accent"), text))
-    lines.append(Content(""))
-    lines.append(Content.styled("Markers", "bold $text-primary"))
-    for glyph, style, text in MARKERS:
-        lines.append(Content.assemble("  ", (glyph, f"bold {style}"), " " * 14, text))
-    lines.append(Content(""))
-    lines.append(Content.styled("Notes", "bold $text-primary"))
-    for note in (
-        "Times are relative (3d ago); the line above the keys shows the exact time in UTC.",
-        "Rolling back never loses anything: unsaved changes are saved as a version first.",
-        "Changes made by the CLI or a colleague on the same database show up within a second or two.",
-        "Diff: a field table for short values, a line diff with changed words marked for long text.",
-    ):
-        lines.append(Content.assemble(("  • ", "$text-muted"), note))
-    return Content("\n").join(lines)
+    """All of the help as one text (for tests and the clipboard)."""
+    return Content("\n").join(Content.assemble(left, "  ", right) for left, right in help_rows())
 
 
 class HelpScreen(ModalScreen[None]):
     BINDINGS = [
         Binding("escape,q,question_mark,f1", "close", "close"),
-        Binding("j,down", "scroll(1)", show=False),
+        Binding("j,down", "scroll(1)", "scroll", key_display="j/k"),
         Binding("k,up", "scroll(-1)", show=False),
     ]
 
@@ -73,7 +77,13 @@ class HelpScreen(ModalScreen[None]):
         with Vertical(classes="dialog -wide -help") as dialog:
             dialog.border_title = "Help"
             with VerticalScroll(id="help-scroll"):
-                yield Static(help_content(), id="help-text")
+                with Grid(id="help-grid"):
+                    for index, (left, right) in enumerate(help_rows()):
+                        if not right.plain and index:  # a heading: a blank line above it
+                            yield Static("")
+                            yield Static("")
+                        yield Static(left, classes="help-key")
+                        yield Static(right, classes="help-text")
             yield KeyBar()
 
     def on_mount(self) -> None:

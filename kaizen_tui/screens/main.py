@@ -17,7 +17,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import Input, Static
 
 from kaizen_tui.agent_file import dump_agent_yaml, parse_agent_text
 from kaizen_tui.config import EDITABLE_FIELDS
@@ -75,6 +75,17 @@ class FilterInput(Input):
     BINDINGS = [Binding("escape", "screen.clear_filter", "clear filter", show=True)]
 
 
+class AgentsPaneTable(AgentsTable):
+    """The agents list of the main screen: a cursor move picks the agent at once."""
+
+    BINDINGS = [Binding("enter", "screen.open_timeline", "timeline", key_display="enter")]
+
+    def cursor_moved(self) -> None:
+        screen = self.screen
+        if isinstance(screen, MainScreen):
+            screen.agent_cursor_moved()
+
+
 class TimelineTable(Timeline):
     """The timeline with the keys that act on the highlighted version."""
 
@@ -83,8 +94,18 @@ class TimelineTable(Timeline):
         Binding("c", "screen.compare", "compare"),
         Binding("r", "screen.rollback", "rollback"),
         Binding("x", "screen.delete_version", "delete"),
-        Binding("enter", "select_cursor", "diff", key_display="enter"),
+        Binding("enter", "screen.open_diff", "diff", key_display="enter"),
     ]
+
+    def cursor_moved(self) -> None:
+        screen = self.screen
+        if isinstance(screen, MainScreen):
+            screen.version_cursor_moved()
+
+    def replay_action(self, action: str) -> None:
+        screen = self.screen
+        if isinstance(screen, MainScreen):
+            getattr(screen, f"action_{action}")()
 
 
 class DiffPane(DiffBody):
@@ -120,7 +141,6 @@ class MainScreen(Screen[None]):
         self.marks: dict[str, str] = {}
         self.filter_text = ""
         self._marker: int | None = None
-        self._loaded_once = False
 
     # -- shortcuts -------------------------------------------------------------
 
@@ -164,7 +184,7 @@ class MainScreen(Screen[None]):
                 with Vertical(id="agents-pane", classes="pane") as pane:
                     pane.border_title = "Agents"
                     yield FilterInput(placeholder="filter: name, type, status, model", id="filter")
-                    yield AgentsTable(id="agents")
+                    yield AgentsPaneTable(id="agents")
                 with Vertical(id="timeline-pane", classes="pane") as pane:
                     pane.border_title = "Timeline"
                     yield TimelineTable(self.now, id="timeline")
@@ -200,12 +220,14 @@ class MainScreen(Screen[None]):
     @work(exclusive=True, group="agents")
     async def load_agents(self, keep: str | None = None, keep_version: str | None = None) -> None:
         try:
+            # The marker first: a change made while we list is seen by the next poll.
+            marker = await self.service.change_marker()
             agents = await self.service.list_agents()
         except KaizenError as error:
             self.toast(str(error), "error")
             return
+        self._marker = marker if self._marker is None else max(self._marker, marker)
         self.agents_all = agents
-        self._loaded_once = True
         self._show_agents(keep or self.agent_id, keep_version=keep_version)
 
     def _filtered(self) -> list[dict[str, Any]]:
@@ -237,7 +259,8 @@ class MainScreen(Screen[None]):
         self.query_one("#agents-pane").border_title = title
         if not agents:
             self.agent_id = None
-            self.timeline.clear()
+            self.timeline.begin_loading()
+            self.timeline.finish_loading()
             self.query_one("#timeline-pane").border_title = "Timeline"
             self.diff.show_message(Text_muted("No agent matches the filter. esc clears it."))
             self.status.show("")
@@ -245,7 +268,7 @@ class MainScreen(Screen[None]):
         selected = table.cursor_key
         if selected != self.agent_id:
             self._select_agent(selected)
-        else:
+        elif not self.timeline.fetching:
             self.load_timeline(selected, keep=keep_version or self.timeline.cursor_key, pages=self._pages_loaded())
 
     def _show_empty_state(self) -> None:
@@ -276,13 +299,26 @@ class MainScreen(Screen[None]):
         return max(1, -(-loaded // PAGE_SIZE))
 
     def _select_agent(self, agent_id: str | None) -> None:
+        """Another agent is under the cursor: empty the timeline now, load it in a worker."""
         self.agent_id = agent_id
         if agent_id is None:
             return
+        self.timeline.begin_loading()
         agent = self.agents_table.agent(agent_id)
         if agent is not None:
             self._show_agent_status(agent)
+            self.query_one("#timeline-pane").border_title = Content.assemble("Timeline · ", visible(agent["name"]))
+        self.diff.show_message(Text_muted("Loading…"))
         self.load_timeline(agent_id)
+
+    def agent_cursor_moved(self) -> None:
+        key = self.agents_table.cursor_key
+        if key is not None and key != self.agent_id:
+            self._select_agent(key)
+
+    def version_cursor_moved(self) -> None:
+        self._show_row_details()
+        self.refresh_diff()
 
     @work(exclusive=True, group="timeline")
     async def load_timeline(self, agent_id: str, keep: str | None = None, pages: int = 1) -> None:
@@ -292,6 +328,8 @@ class MainScreen(Screen[None]):
             entries = await self.service.get_timeline(agent_id, limit=limit + 1)
         except KaizenError as error:
             self.diff.show_message(Text_error(str(error)))
+            if agent_id == self.agent_id:
+                self.timeline.finish_loading()
             return
         if agent_id != self.agent_id:
             return
@@ -307,10 +345,8 @@ class MainScreen(Screen[None]):
         self.query_one("#timeline-pane").border_title = Content.assemble(
             "Timeline · ", visible(agent["name"]), f" ({count})"
         )
-        if not changed:
-            self.refresh_diff(only_if_changed=True)
-        elif timeline.row_count == 0:
-            self._show_row_details()
+        self._show_row_details()
+        self.refresh_diff(only_if_changed=not changed)
 
     @on(Timeline.NeedMore)
     def need_more(self, event: Timeline.NeedMore) -> None:
@@ -334,25 +370,9 @@ class MainScreen(Screen[None]):
 
     # -- cursor moves ------------------------------------------------------------
 
-    @on(DataTable.RowHighlighted, "#agents")
-    def agent_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        # The table's cursor now, not the event's row: a refill posts stale events.
-        key = self.agents_table.cursor_key
-        if key is not None and key != self.agent_id:
-            self._select_agent(key)
-
-    @on(DataTable.RowSelected, "#agents")
-    def agent_selected(self, event: DataTable.RowSelected) -> None:
-        self.timeline.focus()
-
-    @on(DataTable.RowHighlighted, "#timeline")
-    def version_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        self._show_row_details()
-        self.refresh_diff()
-
-    @on(DataTable.RowSelected, "#timeline")
-    def version_selected(self, event: DataTable.RowSelected) -> None:
-        self.action_open_diff()
+    def action_open_timeline(self) -> None:
+        # Focus at once: the keys typed after enter belong to the timeline.
+        self.set_focus(self.timeline)
 
     def _show_agent_status(self, agent: dict[str, Any]) -> None:
         parts: list[Any] = [
@@ -415,32 +435,36 @@ class MainScreen(Screen[None]):
         newest = timeline.entries[0]["id"] if timeline.entries else None
         self.load_diff(agent["id"], key, newest, only_if_changed)
 
+    async def _comparison_for(self, agent_id: str, key: str | None) -> tuple[dict[str, Any], str, str | None] | None:
+        """What the diff pane shows for a row: (comparison, pane title, heading)."""
+        if key is None:
+            return None
+        if key == LIVE_KEY:
+            entries = self.timeline.entries
+            if not entries:
+                return None
+            comparison = await self.service.compare_with_live(agent_id, entries[0]["id"])
+            return comparison, "Unsaved changes", f"Unsaved changes: {comparison['from']['label']} → live config"
+        return await self.service.compare_with_previous(key), "Diff", None
+
     @work(exclusive=True, group="diff")
     async def load_diff(self, agent_id: str, key: str | None, newest: str | None, only_if_changed: bool) -> None:
         await asyncio.sleep(0.02)  # a burst of cursor moves loads only the last one
+        if key == LIVE_KEY and newest is None:
+            self.query_one("#diff-pane").border_title = "Diff · live"
+            self.diff.show_message(
+                Text_muted("No versions yet: the live config will become the first version."),
+                Content.assemble("Press ", ("s", "bold $text-accent"), " to snapshot it."),
+            )
+            return
         try:
-            if key == LIVE_KEY:
-                if newest is None:
-                    self.query_one("#diff-pane").border_title = "Diff · live"
-                    self.diff.show_message(
-                        Text_muted("No versions yet: the live config will become the first version."),
-                        Content.assemble("Press ", ("s", "bold $text-accent"), " to snapshot it."),
-                    )
-                    return
-                comparison = await self.service.compare_with_live(agent_id, newest)
-                title = "Unsaved changes"
-                heading = f"Unsaved changes: {comparison['from']['label']} → live config"
-            elif key is None:
-                return
-            else:
-                comparison = await self.service.compare_with_previous(key)
-                title = "Diff"
-                heading = None
+            found = await self._comparison_for(agent_id, key)
         except KaizenError as error:
             self.diff.show_message(Text_error(str(error)))
             return
-        if self.agent_id != agent_id or self.timeline.cursor_key != key:
+        if found is None or self.agent_id != agent_id or self.timeline.cursor_key != key:
             return
+        comparison, title, heading = found
         if only_if_changed and self.diff.comparison == comparison:
             return
         self.query_one("#diff-pane").border_title = Content.assemble(f"{title} · ", comparison_label(comparison))
@@ -455,8 +479,7 @@ class MainScreen(Screen[None]):
         except KaizenError:
             return
         if self._marker is None:
-            self._marker = marker
-            return
+            return  # the first load has not finished yet
         if marker != self._marker:
             self._marker = marker
             self.reload()
@@ -473,9 +496,8 @@ class MainScreen(Screen[None]):
         return True
 
     def _need_agent(self) -> dict[str, Any] | None:
-        agent = self.timeline.agent
-        if agent is None or self.agent_id is None or agent["id"] != self.agent_id:
-            agent = self.agents_table.agent(self.agent_id)
+        """The agent under the agents cursor (what the person sees picked)."""
+        agent = self.agents_table.agent(self.agents_table.cursor_key)
         if agent is None:
             self.toast("Pick an agent first.", "warning")
         return agent
@@ -523,47 +545,76 @@ class MainScreen(Screen[None]):
             event.input.display = False
         self.agents_table.focus()
 
+    # Keys act on what the cursor is on when they are pressed: each action
+    # takes its target at once, then does its database work in a worker. While
+    # the timeline of a newly picked agent loads, version keys wait in line
+    # behind the cursor moves typed before them.
+
+    def _deferred(self, action: str) -> bool:
+        if self.timeline.fetching:
+            self.timeline.defer(action)
+            return True
+        return False
+
     def action_toggle_mark(self) -> None:
-        entry = self._need_version("mark")
-        if entry is None or self.agent_id is None:
+        if self._deferred("toggle_mark"):
             return
-        if self.marks.get(self.agent_id) == entry["id"]:
-            self.marks.pop(self.agent_id)
+        entry = self._need_version("mark")
+        agent = self.timeline.agent
+        if entry is None or agent is None:
+            return
+        if self.marks.get(agent["id"]) == entry["id"]:
+            self.marks.pop(agent["id"])
             self.timeline.set_marked(None)
         else:
-            self.marks[self.agent_id] = entry["id"]
+            self.marks[agent["id"]] = entry["id"]
             self.timeline.set_marked(entry["id"])
         self._show_row_details()
 
     def action_open_diff(self) -> None:
-        timeline = self.timeline
-        comparison = self.diff.comparison
-        if comparison is None or timeline.agent is None:
+        if self._deferred("open_diff"):
             return
-        title = f"{visible(timeline.agent['name'])} · {comparison_label(comparison)}"
-        self.app.push_screen(CompareScreen(comparison, title))
+        timeline = self.timeline
+        if timeline.agent is not None and timeline.row_count:
+            self._open_diff(timeline.agent, timeline.cursor_key)
 
     @work(group="actions")
-    async def action_compare(self) -> None:
+    async def _open_diff(self, agent: dict[str, Any], key: str | None) -> None:
+        try:
+            found = await self._comparison_for(agent["id"], key)
+        except KaizenError as error:
+            self.toast(str(error), "error")
+            return
+        if found is None:
+            return
+        comparison, _title, heading = found
+        title = f"{visible(agent['name'])} · {comparison_label(comparison)}"
+        self.app.push_screen(CompareScreen(comparison, title, heading))
+
+    def action_compare(self) -> None:
+        if self._deferred("compare"):
+            return
         timeline = self.timeline
         agent = timeline.agent
-        if agent is None or timeline.row_count == 0:
+        if agent is None or timeline.row_count == 0 or not timeline.entries:
             self.toast("Nothing to compare: this agent has no versions yet.", "warning")
             return
         marked = timeline.marked if timeline.marked in {e["id"] for e in timeline.entries} else None
         current = timeline.current
+        if marked is not None and current is not None and marked == current["id"]:
+            self.toast("The marked version is the highlighted one: move to another version, then c.", "warning")
+            return
+        self._compare(agent, marked, current["id"] if current else None, timeline.entries[0]["id"])
+
+    @work(group="actions")
+    async def _compare(self, agent: dict[str, Any], marked: str | None, current: str | None, newest: str) -> None:
         try:
             if marked is not None and current is not None:
-                if marked == current["id"]:
-                    self.toast("The marked version is the highlighted one: move to another version, then c.", "warning")
-                    return
-                comparison = await self.service.compare_versions(marked, current["id"])
+                comparison = await self.service.compare_versions(marked, current)
             elif marked is not None:  # the live row is highlighted
                 comparison = await self.service.compare_with_live(agent["id"], marked)
-            elif current is not None:
-                comparison = await self.service.compare_with_live(agent["id"], current["id"])
             else:
-                comparison = await self.service.compare_with_live(agent["id"], timeline.entries[0]["id"])
+                comparison = await self.service.compare_with_live(agent["id"], current or newest)
         except KaizenError as error:
             self.toast(str(error), "error")
             return
@@ -572,13 +623,15 @@ class MainScreen(Screen[None]):
 
     # -- mutations -----------------------------------------------------------------
 
-    @work(group="actions")
-    async def action_snapshot(self) -> None:
+    def action_snapshot(self) -> None:
         agent = self._need_agent()
-        if agent is None or not self._writable("snapshot"):
-            return
+        if agent is not None and self._writable("snapshot"):
+            self._snapshot(agent["id"])
+
+    @work(group="actions")
+    async def _snapshot(self, agent_id: str) -> None:
         try:
-            agent = await self.service.get(agent["id"])
+            agent = await self.service.get(agent_id)
         except KaizenError as error:
             self.toast(str(error), "error")
             return
@@ -593,19 +646,28 @@ class MainScreen(Screen[None]):
         self.toast(f"Saved v{version['version_number']} of {visible(agent['name'])}")
         self.reload(keep_agent=agent["id"], keep_version=version["id"])
 
-    @work(group="actions")
-    async def action_rollback(self) -> None:
+    def action_rollback(self) -> None:
+        if self._deferred("rollback"):
+            return
         entry = self._need_version("roll back to")
-        agent = self._need_agent() if entry else None
+        agent = self.timeline.agent
         if entry is None or agent is None or not self._writable("roll back"):
             return
-        label = f"v{entry['version_number']}"
         if entry.get("damaged"):
-            self.toast(f"Cannot roll back to {label}: its snapshot is damaged ({visible(entry['damaged'])}).", "error")
+            self.toast(
+                f"Cannot roll back to v{entry['version_number']}: its snapshot is damaged "
+                f"({visible(entry['damaged'])}). Pick another version.",
+                "error",
+            )
             return
+        self._rollback(agent["id"], entry)
+
+    @work(group="actions")
+    async def _rollback(self, agent_id: str, entry: dict[str, Any]) -> None:
+        label = f"v{entry['version_number']}"
         try:
-            agent = await self.service.get(agent["id"])
-            comparison = invert(await self.service.compare_with_live(agent["id"], entry["id"]))
+            agent = await self.service.get(agent_id)
+            comparison = invert(await self.service.compare_with_live(agent_id, entry["id"]))
         except KaizenError as error:
             self.toast(str(error), "error")
             return
@@ -624,21 +686,20 @@ class MainScreen(Screen[None]):
             lines.append(Content.styled("The live config is saved as a version already: nothing is lost.", "$text-muted"))
         if comparison["identical"]:
             lines.append(Content.styled(f"The live config already equals {label}: nothing will change.", "$text-success"))
-        heading = f"What changes: live config → {label}"
         confirmed = await self.app.push_screen_wait(
             ConfirmModal(
                 f"Roll back to {label}?",
                 lines,
                 confirm_label="Roll back",
                 comparison=None if comparison["identical"] else comparison,
-                comparison_heading=heading,
+                comparison_heading=f"What changes: live config → {label}",
             )
         )
         if not confirmed:
             return
         before = agent.get("latest_version")
         try:
-            result = await self.service.rollback_to_version(agent["id"], entry["id"])
+            result = await self.service.rollback_to_version(agent_id, entry["id"])
         except KaizenError as error:
             self.toast(str(error), "error")
             return
@@ -646,14 +707,20 @@ class MainScreen(Screen[None]):
         if result.get("latest_version") != before and result.get("latest_version") is not None:
             message += f" (unsaved changes saved as v{result['latest_version']} first)"
         self.toast(message)
-        self.reload(keep_agent=agent["id"], keep_version=entry["id"])
+        self.reload(keep_agent=agent_id, keep_version=entry["id"])
 
-    @work(group="actions")
-    async def action_delete_version(self) -> None:
+    def action_delete_version(self) -> None:
+        if self._deferred("delete_version"):
+            return
         entry = self._need_version("delete")
-        agent = self._need_agent() if entry else None
+        agent = self.timeline.agent
         if entry is None or agent is None or not self._writable("delete a version"):
             return
+        newest = bool(self.timeline.entries) and self.timeline.entries[0]["id"] == entry["id"]
+        self._delete_version(agent, entry, newest)
+
+    @work(group="actions")
+    async def _delete_version(self, agent: dict[str, Any], entry: dict[str, Any], newest: bool) -> None:
         label = f"v{entry['version_number']}"
         name = visible(agent["name"])
         lines = [
@@ -667,8 +734,10 @@ class MainScreen(Screen[None]):
                 "$text-warning",
             ),
         ]
-        if entry.get("matches_live") and self.timeline.entries and self.timeline.entries[0]["id"] == entry["id"]:
-            lines.append(Content.styled("It is the newest version and equals the live config.", "$text-muted"))
+        if entry.get("matches_live") and newest:
+            lines.append(
+                Content.styled("It is the newest version and equals the live config.", "$text-muted")
+            )
         confirmed = await self.app.push_screen_wait(ConfirmModal(f"Delete {label}?", lines, confirm_label="Delete"))
         if not confirmed:
             return
@@ -682,13 +751,15 @@ class MainScreen(Screen[None]):
         self.toast(f"Deleted {label} of {name}")
         self.reload(keep_agent=agent["id"])
 
-    @work(group="actions")
-    async def action_prune(self) -> None:
+    def action_prune(self) -> None:
         agent = self._need_agent()
-        if agent is None or not self._writable("prune"):
-            return
+        if agent is not None and self._writable("prune"):
+            self._prune(agent["id"])
+
+    @work(group="actions")
+    async def _prune(self, agent_id: str) -> None:
         try:
-            agent = await self.service.get(agent["id"])
+            agent = await self.service.get(agent_id)
         except KaizenError as error:
             self.toast(str(error), "error")
             return
@@ -699,20 +770,22 @@ class MainScreen(Screen[None]):
         if keep is None:
             return
         try:
-            deleted = await self.service.cleanup_old_versions(agent["id"], keep)
+            deleted = await self.service.cleanup_old_versions(agent_id, keep)
         except KaizenError as error:
             self.toast(str(error), "error")
             return
         self.toast(f"Pruned {deleted} version{'s' if deleted != 1 else ''} of {visible(agent['name'])}; kept the {keep} newest")
-        self.reload(keep_agent=agent["id"], keep_version=self.timeline.cursor_key)
+        self.reload(keep_agent=agent_id, keep_version=self.timeline.cursor_key)
+
+    def action_edit(self) -> None:
+        agent = self._need_agent()
+        if agent is not None and self._writable("edit"):
+            self._edit_agent(agent["id"])
 
     @work(group="actions")
-    async def action_edit(self) -> None:
-        agent = self._need_agent()
-        if agent is None or not self._writable("edit"):
-            return
+    async def _edit_agent(self, agent_id: str) -> None:
         try:
-            agent = await self.service.get(agent["id"])
+            agent = await self.service.get(agent_id)
         except KaizenError as error:
             self.toast(str(error), "error")
             return
@@ -722,7 +795,7 @@ class MainScreen(Screen[None]):
         async def submit(text: str) -> str | None:
             try:
                 data = parse_agent_text(strip_error(text), "Your YAML")
-                updated = await self.service.update(agent["id"], data)
+                updated = await self.service.update(agent_id, data)
             except KaizenError as error:
                 return str(error)
             if {key: updated[key] for key in EDITABLE_FIELDS} == fields:
@@ -730,7 +803,7 @@ class MainScreen(Screen[None]):
             else:
                 hint = "; s saves it as a version" if updated.get("unsaved_changes") else ""
                 self.toast(f"Updated the live config of {visible(updated['name'])}{hint}")
-            self.reload(keep_agent=agent["id"], keep_version=LIVE_KEY if updated.get("unsaved_changes") else None)
+            self.reload(keep_agent=agent_id, keep_version=LIVE_KEY if updated.get("unsaved_changes") else None)
             return None
 
         text = edit_header(agent["name"]) + dump_agent_yaml(fields)

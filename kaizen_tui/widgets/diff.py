@@ -102,6 +102,15 @@ def expand_root_changes(changes: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def _unreadable_side(comparison: dict[str, Any], changes: list[dict[str, Any]]) -> str | None:
+    """The label of a damaged side none of whose fields could be read, if any."""
+    for side, key in (("to", "new"), ("from", "old")):
+        info = comparison[side]
+        if info.get("damaged") and changes and all(change[key] is None for change in changes):
+            return visible(info["label"])
+    return None
+
+
 def comparison_label(comparison: dict[str, Any]) -> str:
     """``v3 → v4``, ``v2 → live``, or ``v1 (first version)``."""
     old = visible(comparison["from"]["label"])
@@ -185,7 +194,8 @@ class DiffRenderer:
         for change in changes:
             if change["field"] not in fields:
                 fields.append(change["field"])
-        if comparison["identical"]:
+        unreadable = _unreadable_side(comparison, changes)
+        if comparison["identical"] or unreadable is not None:
             pass
         elif old_label == "nothing":
             title.append("  every field is new", styles.muted)
@@ -196,17 +206,41 @@ class DiffRenderer:
         self.add(title)
         for warning in comparison.get("warnings", []):
             self.add(Text("✗ " + visible(warning), styles.warning))
+        if unreadable is not None:
+            self.add()
+            self.add(
+                Text(
+                    f"The snapshot of {unreadable} cannot be read, so there is nothing to compare. "
+                    f"Rolling back to {unreadable} is refused; deleting it (x) is safe.",
+                    styles.muted,
+                )
+            )
+            return self.lines
         if comparison["identical"]:
             self.add()
             self.add(Text(f"= {new_label} is identical to {old_label}: nothing changed.", styles.same))
             return self.lines
         self.add()
+        # The field table goes first when it is short; a long one (a big
+        # structured value) goes after the text diffs, so the prompt diff is
+        # on the first screen.
+        head = self.lines
+        self.lines = []
         self._field_table(changes, old_label, new_label)
+        table, self.lines = self.lines, []
         for change in changes:
             if is_text_change(change):
                 self.add()
                 self._text_diff(change, old_label, new_label)
+        texts = self.lines
+        if len(table) <= self.SHORT_TABLE or not texts:
+            self.lines = head + table + texts
+        else:
+            self.lines = head + texts[1:] + [Text("")] + table
         return self.lines
+
+    #: A field table at most this many lines long comes before the text diffs.
+    SHORT_TABLE = 10
 
     #: Narrower than this, the changed fields are listed one under the other.
     TABLE_MIN_WIDTH = 72
@@ -235,7 +269,7 @@ class DiffRenderer:
                 table.add_row(
                     path,
                     Text(_text_summary(change["old"], old_lines), styles.muted),
-                    Text(_text_summary(change["new"], new_lines) + " (diff below)", styles.muted),
+                    Text(_text_summary(change["new"], new_lines) + " (line diff)", styles.muted),
                 )
                 continue
             table.add_row(path, self._value(change["old"], "removed"), self._value(change["new"], "added"))
@@ -250,7 +284,7 @@ class DiffRenderer:
             if is_text_change(change):
                 old_lines, new_lines = _count_lines(change["old"]), _count_lines(change["new"])
                 summary = f"{_text_summary(change['old'], old_lines)} → {_text_summary(change['new'], new_lines)}"
-                self.add(Text(f"  {summary} (diff below)", styles.muted))
+                self.add(Text(f"  {summary} (line diff)", styles.muted))
                 continue
             for sign, label, value, side in (
                 ("-", old_label, change["old"], "removed"),
@@ -289,7 +323,7 @@ class DiffRenderer:
         header.append(f"-{removed}", styles.sign_removed)
         header.append(" ")
         header.append(f"+{added}", styles.sign_added)
-        header.append(f"  {old_label} → {new_label}", styles.muted)
+        header.append(f"  {old_label} → {new_label}" if old_label != "nothing" else f"  new in {new_label}", styles.muted)
         self.add(header)
         if not hunks:
             self.add(Text("(only line endings or trailing spaces differ)", styles.muted))

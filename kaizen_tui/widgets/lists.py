@@ -48,6 +48,19 @@ class KeyedTable(DataTable):
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes, cursor_type="row", cell_padding=0, zebra_stripes=False)
+        self._filling = False
+
+    def cursor_moved(self) -> None:
+        """Called at once (not through the message queue) when a key moved the cursor.
+
+        Screens override it in a subclass: what the cursor is on must be known
+        before the next key is handled, or fast typing acts on stale rows.
+        """
+
+    def watch_cursor_coordinate(self, old, new) -> None:  # noqa: ANN001
+        super().watch_cursor_coordinate(old, new)
+        if old != new and not self._filling and self.row_count:
+            self.cursor_moved()
 
     def action_first(self) -> None:
         if self.row_count:
@@ -126,7 +139,17 @@ class AgentsTable(KeyedTable):
             return
         self._signature = signature
         old_row = self.cursor_row
+        before = self.cursor_key
         self._agents = list(agents)
+        self._filling = True
+        try:
+            self._fill(agents, width, keep, old_row)
+        finally:
+            self._filling = False
+        if self.cursor_key != before:
+            self.cursor_moved()
+
+    def _fill(self, agents: list[dict[str, Any]], width: int, keep: str | None, old_row: int) -> None:
         self.clear()
         name_width = max(8, width - (3 + 9 + 9 + 4))
         for agent in agents:
@@ -205,6 +228,10 @@ class Timeline(KeyedTable):
         self.marked: str | None = None
         self._jump_to_end = False
         self._signature: tuple | None = None
+        #: True from picking an agent until its versions are shown.
+        self.fetching = False
+        #: Cursor moves typed while loading, replayed on the rows when they come.
+        self._pending: list[str] = []
 
     #: Below this width the author column is left out (the status line shows it).
     AUTHOR_MIN_WIDTH = 44
@@ -264,10 +291,23 @@ class Timeline(KeyedTable):
         self.agent = agent
         self.has_more = has_more
         self.marked = marked
-        if signature == self._signature and not force:
+        if signature == self._signature and not force and not self.fetching:
             return False
         self._signature = signature
         old_row = self.cursor_row
+        self._filling = True
+        try:
+            self._fill(agent, entries, width, keep, old_row)
+        finally:
+            self._filling = False
+        if self.fetching:
+            self.fetching = False
+            self._replay()
+        if self.has_more and self.cursor_row >= self.row_count - self.PREFETCH:
+            self.post_message(self.NeedMore(self))
+        return True
+
+    def _fill(self, agent: dict[str, Any], entries: list[dict[str, Any]], width: int, keep: str | None, old_row: int) -> None:
         self.entries = list(entries)
         newest = max((entry["version_number"] for entry in entries), default=1)
         self._setup_columns(width, max(4, len(f"v{newest}")))
@@ -281,7 +321,6 @@ class Timeline(KeyedTable):
             else:
                 row = min(max(old_row, 0), self.row_count - 1) if keep is not None else 0
             self.move_cursor(row=row, animate=False)
-        return True
 
     def append_entries(self, entries: list[dict[str, Any]], has_more: bool) -> None:
         self.has_more = has_more
@@ -384,6 +423,8 @@ class Timeline(KeyedTable):
     # -- paging ---------------------------------------------------------------
 
     def action_last(self) -> None:
+        if self._move("last"):
+            return
         if self.has_more:
             self._jump_to_end = True
             self.post_message(self.NeedMore(self, everything=True))
@@ -392,8 +433,71 @@ class Timeline(KeyedTable):
 
     def watch_cursor_coordinate(self, old, new) -> None:  # noqa: ANN001
         super().watch_cursor_coordinate(old, new)
+        if self._filling or not self.row_count:
+            return
         if self.has_more and new.row >= self.row_count - self.PREFETCH:
             self.post_message(self.NeedMore(self))
+
+    # -- typing ahead ---------------------------------------------------------
+
+    def begin_loading(self) -> None:
+        """Another agent was picked: forget the rows, remember moves until the new ones come."""
+        self.fetching = True
+        self._pending = []
+        self._signature = None
+        self.agent = None
+        self.entries = []
+        self.has_more = False
+        self._filling = True
+        try:
+            self.clear()
+        finally:
+            self._filling = False
+
+    def _move(self, name: str) -> bool:
+        """True when the move was kept for later (the rows are still loading)."""
+        if self.fetching:
+            self._pending.append(name)
+            return True
+        return False
+
+    def action_cursor_down(self) -> None:
+        if not self._move("down"):
+            super().action_cursor_down()
+
+    def action_cursor_up(self) -> None:
+        if not self._move("up"):
+            super().action_cursor_up()
+
+    def action_first(self) -> None:
+        if not self._move("first"):
+            super().action_first()
+
+    def defer(self, action: str) -> None:
+        """Keep an action (a key on a version) until the rows come, in line with the moves."""
+        self._pending.append(f"action:{action}")
+
+    def replay_action(self, action: str) -> None:
+        """Run an action kept by :meth:`defer` (screens override this)."""
+
+    def finish_loading(self) -> None:
+        """The rows could not be loaded: forget the keys typed meanwhile."""
+        self.fetching = False
+        self._pending = []
+
+    def _replay(self) -> None:
+        pending, self._pending = self._pending, []
+        for name in pending:
+            if name.startswith("action:"):
+                self.replay_action(name.removeprefix("action:"))
+            elif name == "down":
+                super().action_cursor_down()
+            elif name == "up":
+                super().action_cursor_up()
+            elif name == "first":
+                super().action_first()
+            elif name == "last":
+                self.action_last()
 
     def on_resize(self) -> None:
         if self.agent is not None:

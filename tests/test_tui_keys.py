@@ -1,0 +1,625 @@
+"""Pilot tests: every key of the TUI, checking the database afterwards."""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+from pathlib import Path
+
+import pytest
+from test_tui_support import damage_version, frozen_now, press, seed_small, settle
+from textual.command import CommandPalette
+from textual.content import Content
+from textual.widgets import Button, TextArea
+
+from kaizen_tui.app import KaizenApp
+from kaizen_tui.config import parse_snapshot
+from kaizen_tui.screens.compare import CompareScreen
+from kaizen_tui.screens.editing import EditAgainModal
+from kaizen_tui.screens.help import HelpScreen, help_content
+from kaizen_tui.screens.main import MainScreen
+from kaizen_tui.screens.modals import ConfirmModal, EditorModal, PruneModal, SnapshotModal
+from kaizen_tui.service import AgentService
+from kaizen_tui.widgets.diff import DiffBody
+from kaizen_tui.widgets.lists import LIVE_KEY, Timeline
+
+SIZE = (100, 30)
+
+
+@pytest.fixture
+async def ids(service: AgentService) -> dict:
+    return await seed_small(service)
+
+
+def make_app(service: AgentService) -> KaizenApp:
+    return KaizenApp(service, now=frozen_now)
+
+
+def main_screen(app: KaizenApp) -> MainScreen:
+    return next(screen for screen in app.screen_stack if isinstance(screen, MainScreen))
+
+
+async def open_agent(pilot, name: str) -> MainScreen:
+    """Put the agents cursor on ``name`` and go to its timeline."""
+    screen = main_screen(pilot.app)
+    table = screen.agents_table
+    names = [agent["name"] for agent in table.agents]
+    table.move_cursor(row=names.index(name))
+    await settle(pilot)
+    await press(pilot, "enter")
+    assert screen.focused is screen.timeline
+    return screen
+
+
+def toasts(app: KaizenApp) -> list[str]:
+    return [message for message, _severity in app.toasts]
+
+
+# -- browsing -------------------------------------------------------------------
+
+
+async def test_opens_on_agents_with_timeline_and_diff(service, ids):
+    async with make_app(service).run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = main_screen(pilot.app)
+        assert [agent["name"] for agent in screen.agents_table.agents] == ["Billing Bot", "Support Agent"]
+        assert screen.focused is screen.agents_table
+        # Billing Bot has unsaved changes: the live row comes first.
+        assert screen.timeline.cursor_key == LIVE_KEY
+        assert "Unsaved changes" in screen.diff.text
+
+
+async def test_j_k_g_G_move_and_enter_goes_to_the_timeline(service, ids):
+    async with make_app(service).run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = main_screen(pilot.app)
+        await press(pilot, "j")
+        assert screen.agent_id == ids["support"]
+        await press(pilot, "k")
+        assert screen.agent_id == ids["billing"]
+        await press(pilot, "G")
+        assert screen.agent_id == ids["support"]
+        await press(pilot, "g")
+        assert screen.agent_id == ids["billing"]
+        await press(pilot, "down", "enter")
+        assert screen.focused is screen.timeline
+        v1, v2, v3 = ids["support_versions"]
+        assert screen.timeline.cursor_key == v3
+        await press(pilot, "j")
+        assert screen.timeline.cursor_key == v2
+        assert "v1 → v2" in screen.diff.text
+        await press(pilot, "G")
+        assert screen.timeline.cursor_key == v1
+        await press(pilot, "k", "up")
+        assert screen.timeline.cursor_key == v3
+        await press(pilot, "G", "g")
+        assert screen.timeline.cursor_key == v3
+
+
+async def test_tab_and_shift_tab_switch_panes(service, ids):
+    async with make_app(service).run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = main_screen(pilot.app)
+        await press(pilot, "tab")
+        assert screen.focused is screen.timeline
+        await press(pilot, "tab")
+        assert screen.focused is screen.diff
+        await press(pilot, "tab")
+        assert screen.focused is screen.agents_table
+        await press(pilot, "shift+tab")
+        assert screen.focused is screen.diff
+
+
+async def test_slash_filters_as_you_type_and_escape_clears(service, ids):
+    async with make_app(service).run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = main_screen(pilot.app)
+        await press(pilot, "slash", "s", "u", "p")
+        assert [agent["name"] for agent in screen.agents_table.agents] == ["Support Agent"]
+        assert screen.agent_id == ids["support"]
+        await press(pilot, "escape")
+        assert len(screen.agents_table.agents) == 2
+        assert screen.focused is screen.agents_table
+        # The cursor stays on the agent that was picked through the filter.
+        assert screen.agent_id == ids["support"]
+
+
+async def test_enter_on_a_version_shows_its_diff_full_screen(service, ids):
+    async with make_app(service).run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await open_agent(pilot, "Support Agent")
+        await press(pilot, "j", "enter")
+        assert isinstance(pilot.app.screen, CompareScreen)
+        body = pilot.app.screen.query_one(DiffBody)
+        assert "v1 → v2" in body.text
+        assert "politely" in body.text
+        await press(pilot, "escape")
+        assert isinstance(pilot.app.screen, MainScreen)
+
+
+# -- snapshot -------------------------------------------------------------------
+
+
+async def test_s_snapshots_with_a_changelog(service, ids):
+    async with make_app(service).run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press(pilot, "s")
+        assert isinstance(pilot.app.screen, SnapshotModal)
+        await pilot.press(*"Cooler billing")
+        await press(pilot, "enter")
+        assert isinstance(pilot.app.screen, MainScreen)
+        versions = await service.get_versions(ids["billing"])
+        assert [v["version_number"] for v in versions] == [2, 1]
+        assert versions[0]["changelog"] == "Cooler billing"
+        assert versions[0]["created_by"] == "tester"
+        assert "Saved v2 of Billing Bot" in toasts(pilot.app)
+        screen = main_screen(pilot.app)
+        assert screen.timeline.cursor_key == versions[0]["id"]
+        assert not screen.timeline.show_live_row
+
+
+async def test_s_then_escape_cancels(service, ids):
+    async with make_app(service).run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press(pilot, "s")
+        await pilot.press(*"never mind")
+        await press(pilot, "escape")
+        assert isinstance(pilot.app.screen, MainScreen)
+        assert len(await service.get_versions(ids["billing"])) == 1
+
+
+# -- mark and compare --------------------------------------------------------------
+
+
+async def test_space_marks_and_c_compares_marked_with_highlighted(service, ids):
+    v1, v2, v3 = ids["support_versions"]
+    async with make_app(service).run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = await open_agent(pilot, "Support Agent")
+        await press(pilot, "G", "space")
+        assert screen.timeline.marked == v1
+        await press(pilot, "g", "c")
+        assert isinstance(pilot.app.screen, CompareScreen)
+        comparison = pilot.app.screen.comparison
+        assert (comparison["from"]["version_id"], comparison["to"]["version_id"]) == (v1, v3)
+        text = pilot.app.screen.query_one(DiffBody).text
+        assert "system_prompt" in text and "politely" in text
+        await press(pilot, "escape")
+        # space again unmarks.
+        await press(pilot, "G", "space")
+        assert screen.timeline.marked is None
+
+
+async def test_c_without_a_mark_compares_highlighted_with_live(service, ids):
+    v1, _v2, _v3 = ids["support_versions"]
+    async with make_app(service).run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await open_agent(pilot, "Support Agent")
+        await press(pilot, "G", "c")
+        comparison = pilot.app.screen.comparison
+        assert comparison["from"]["version_id"] == v1
+        assert comparison["to"]["label"] == "live"
+
+
+# -- rollback -------------------------------------------------------------------------
+
+
+async def test_r_then_y_rolls_back(service, ids):
+    v1, _v2, _v3 = ids["support_versions"]
+    async with make_app(service).run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await open_agent(pilot, "Support Agent")
+        await press(pilot, "G", "r")
+        modal = pilot.app.screen
+        assert isinstance(modal, ConfirmModal)
+        assert modal.focused is modal.query_one("#cancel", Button)
+        # The dialog shows the change from the live config to v1.
+        body = modal.query_one(DiffBody).text
+        assert "live config → v1" in body and "politely" in body
+        await press(pilot, "y")
+        comparison = await service.compare_with_live(ids["support"], v1)
+        assert comparison["identical"]
+        assert len(await service.get_versions(ids["support"])) == 3  # nothing was unsaved
+        assert "Rolled back Support Agent to v1" in toasts(pilot.app)
+        assert main_screen(pilot.app).timeline.cursor_key == v1
+
+
+async def test_r_saves_unsaved_changes_first(service, ids):
+    async with make_app(service).run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press(pilot, "enter", "G", "r")
+        lines = " ".join(static.content.plain for static in pilot.app.screen.query("Static") if hasattr(static.content, "plain"))
+        assert "unsaved changes" in lines
+        await press(pilot, "y")
+        versions = await service.get_versions(ids["billing"])
+        assert versions[0]["changelog"] == "Auto: before rollback to v1"
+        assert parse_snapshot(versions[0]["config_snapshot"])["temperature"] == 0.2
+        agent = await service.get(ids["billing"])
+        assert agent["temperature"] == 0.7
+        assert any("saved as v2 first" in toast for toast in toasts(pilot.app))
+
+
+@pytest.mark.parametrize("key", ["n", "escape", "enter"])
+async def test_r_then_n_escape_or_enter_on_cancel_changes_nothing(service, ids, key):
+    async with make_app(service).run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await open_agent(pilot, "Support Agent")
+        await press(pilot, "G", "r", key)
+        assert isinstance(pilot.app.screen, MainScreen)
+        agent = await service.get(ids["support"])
+        assert agent["max_tokens"] == 2048
+
+
+async def test_r_on_a_damaged_version_is_refused(service, ids, db_path):
+    v1, _v2, _v3 = ids["support_versions"]
+    damage_version(db_path, v1)
+    async with make_app(service).run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = await open_agent(pilot, "Support Agent")
+        await press(pilot, "G")
+        assert screen.timeline.current["damaged"]
+        assert "damaged" in screen.diff.text
+        await press(pilot, "r")
+        assert isinstance(pilot.app.screen, MainScreen)
+        assert any("damaged" in toast for toast in toasts(pilot.app))
+        assert (await service.get(ids["support"]))["max_tokens"] == 2048
+
+
+# -- prune and delete ----------------------------------------------------------------
+
+
+async def test_p_prunes_to_the_number_typed(service, ids):
+    async with make_app(service).run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await open_agent(pilot, "Support Agent")
+        await press(pilot, "p")
+        modal = pilot.app.screen
+        assert isinstance(modal, PruneModal)
+        assert modal.focused is modal.query_one("#cancel", Button)
+        assert modal.doomed == []  # keep 10: nothing to delete
+        await press(pilot, "2")
+        assert [v["version_number"] for v in modal.doomed] == [1]
+        await press(pilot, "y")
+        versions = await service.get_versions(ids["support"])
+        assert [v["version_number"] for v in versions] == [3, 2]
+        assert any(toast.startswith("Pruned 1 version of Support Agent") for toast in toasts(pilot.app))
+
+
+async def test_p_then_escape_keeps_everything(service, ids):
+    async with make_app(service).run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await open_agent(pilot, "Support Agent")
+        await press(pilot, "p", "1", "escape")
+        assert len(await service.get_versions(ids["support"])) == 3
+
+
+async def test_x_deletes_the_highlighted_version_after_confirmation(service, ids):
+    v1, v2, v3 = ids["support_versions"]
+    async with make_app(service).run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await open_agent(pilot, "Support Agent")
+        await press(pilot, "j", "x")
+        assert isinstance(pilot.app.screen, ConfirmModal)
+        await press(pilot, "n")
+        assert len(await service.get_versions(ids["support"])) == 3
+        await press(pilot, "x", "y")
+        assert [v["id"] for v in await service.get_versions(ids["support"])] == [v3, v1]
+        assert "Deleted v2 of Support Agent" in toasts(pilot.app)
+
+
+async def test_a_failure_is_a_toast_not_a_traceback(service, ids):
+    _v1, v2, _v3 = ids["support_versions"]
+    async with make_app(service).run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await open_agent(pilot, "Support Agent")
+        await press(pilot, "j", "x")
+        await service.delete_version(v2)  # someone else was faster
+        await press(pilot, "y")
+        assert any(severity == "error" and "No version" in message for message, severity in pilot.app.toasts)
+        assert isinstance(pilot.app.screen, MainScreen)
+
+
+# -- edit and new ---------------------------------------------------------------------
+
+
+def write_editor(tmp_path: Path, script: str) -> str:
+    """A fake $EDITOR: a Python script run on the file."""
+    path = tmp_path / "fake_editor.py"
+    path.write_text("import sys, pathlib\n" + script)
+    runner = tmp_path / "fake-editor"
+    runner.write_text(f"#!/bin/sh\nexec {sys.executable} {path} \"$@\"\n")
+    runner.chmod(runner.stat().st_mode | stat.S_IEXEC)
+    return str(runner)
+
+
+async def test_e_edits_in_the_editor_from_EDITOR(service, ids, tmp_path, monkeypatch):
+    monkeypatch.setenv(
+        "EDITOR",
+        write_editor(
+            tmp_path,
+            "p = pathlib.Path(sys.argv[1]); t = p.read_text()\n"
+            "assert 'system_prompt: |' in t\n"  # the prompt is block text
+            "p.write_text(t.replace('temperature: 0.5', 'temperature: 0.3'))\n",
+        ),
+    )
+    async with make_app(service).run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await open_agent(pilot, "Support Agent")
+        await press(pilot, "e")
+        agent = await service.get(ids["support"])
+        assert agent["temperature"] == 0.3
+        assert agent["unsaved_changes"]
+        assert any(toast.startswith("Updated the live config of Support Agent") for toast in toasts(pilot.app))
+        assert main_screen(pilot.app).timeline.cursor_key == LIVE_KEY
+
+
+async def test_e_with_invalid_yaml_keeps_the_text_for_another_try(service, ids, tmp_path, monkeypatch):
+    seen = tmp_path / "seen.txt"
+    monkeypatch.setenv(
+        "VISUAL",
+        write_editor(
+            tmp_path,
+            f"p = pathlib.Path(sys.argv[1]); t = p.read_text(); seen = pathlib.Path({str(seen)!r})\n"
+            "if not seen.exists():\n"
+            "    seen.write_text(t)\n"
+            "    p.write_text(t.replace('temperature: 0.5', 'temperature: 5.0'))\n"
+            "else:\n"
+            "    seen.write_text(t)\n"
+            "    p.write_text(t.replace('temperature: 5.0', 'temperature: 0.4'))\n",
+        ),
+    )
+    async with make_app(service).run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await open_agent(pilot, "Support Agent")
+        await pilot.press("e")
+        for _ in range(20):
+            await pilot.pause()
+            if isinstance(pilot.app.screen, EditAgainModal):
+                break
+        assert isinstance(pilot.app.screen, EditAgainModal)
+        assert "temperature" in pilot.app.screen.error
+        assert (await service.get(ids["support"]))["temperature"] == 0.5
+        await press(pilot, "e")
+        second = seen.read_text()
+        assert second.startswith("# ✗ temperature")  # the reason, on top of...
+        assert "temperature: 5.0" in second  # ...what was typed
+        assert (await service.get(ids["support"]))["temperature"] == 0.4
+
+
+async def test_e_without_an_editor_opens_the_in_app_editor(service, ids):
+    async with make_app(service).run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await open_agent(pilot, "Support Agent")
+        await press(pilot, "e")
+        modal = pilot.app.screen
+        assert isinstance(modal, EditorModal)
+        area = modal.query_one(TextArea)
+        area.text = area.text.replace("max_tokens: 2048", "max_tokens: -5")
+        await press(pilot, "ctrl+o")
+        assert pilot.app.screen is modal  # refused, still open, text kept
+        assert "max_tokens" in str(modal.query_one("#editor-error").content)
+        assert "max_tokens: -5" in area.text
+        area.text = area.text.replace("max_tokens: -5", "max_tokens: 512")
+        await press(pilot, "ctrl+o")
+        assert isinstance(pilot.app.screen, MainScreen)
+        assert (await service.get(ids["support"]))["max_tokens"] == 512
+
+
+async def test_n_creates_an_agent_from_the_template(service, ids):
+    async with make_app(service).run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press(pilot, "n")
+        modal = pilot.app.screen
+        assert isinstance(modal, EditorModal)
+        area = modal.query_one(TextArea)
+        await press(pilot, "ctrl+o")
+        assert pilot.app.screen is modal  # the unchanged template creates nothing
+        area.text = area.text.replace("name: New agent", "name: Triage [bold]Bot[/bold]")
+        await press(pilot, "ctrl+o")
+        assert isinstance(pilot.app.screen, MainScreen)
+        agents = {agent["name"]: agent for agent in await service.list_agents()}
+        assert "Triage [bold]Bot[/bold]" in agents
+        assert agents["Triage [bold]Bot[/bold]"]["system_prompt"].startswith("You are a helpful assistant.\n")
+        assert main_screen(pilot.app).agent_id == agents["Triage [bold]Bot[/bold]"]["id"]
+        assert "Created agent Triage [bold]Bot[/bold]; s saves its first version" in toasts(pilot.app)
+
+
+async def test_escape_twice_discards_in_app_edits(service, ids):
+    async with make_app(service).run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press(pilot, "n")
+        modal = pilot.app.screen
+        modal.query_one(TextArea).text = "name: Something"
+        await press(pilot, "escape")
+        assert pilot.app.screen is modal
+        await press(pilot, "escape")
+        assert isinstance(pilot.app.screen, MainScreen)
+        assert len(await service.list_agents()) == 2
+
+
+# -- view keys ------------------------------------------------------------------------
+
+
+async def test_u_toggles_split_and_unified(service, ids):
+    async with make_app(service).run_test(size=(140, 36)) as pilot:
+        await settle(pilot)
+        await open_agent(pilot, "Support Agent")
+        await press(pilot, "j", "enter")
+        body = pilot.app.screen.query_one(DiffBody)
+        assert body.is_split  # 140 columns: room for both sides
+        await press(pilot, "u")
+        assert not body.is_split
+        await press(pilot, "escape")
+        assert main_screen(pilot.app).diff.split_mode == "unified"
+        await press(pilot, "u")
+        assert main_screen(pilot.app).diff.is_split
+
+
+@pytest.mark.parametrize("key", ["question_mark", "f1"])
+async def test_help_shows_every_key_and_marker(service, ids, key):
+    async with make_app(service).run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await press(pilot, key)
+        assert isinstance(pilot.app.screen, HelpScreen)
+        text = help_content().plain
+        for word in ("space", "roll back", "prune", "ctrl+p", "◆", "⚑", "✗", "●"):
+            assert word in text
+        await press(pilot, "escape")
+        assert isinstance(pilot.app.screen, MainScreen)
+
+
+async def test_ctrl_p_palette_offers_every_action(service, ids):
+    async with make_app(service).run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        titles = [command.title for command in pilot.app.get_system_commands(pilot.app.screen)]
+        for title in ("Snapshot", "Mark version", "Compare", "Roll back", "Prune", "Delete version", "Edit agent", "New agent", "Help"):
+            assert title in titles
+        await press(pilot, "ctrl+p")
+        assert isinstance(pilot.app.screen, CommandPalette)
+        await press(pilot, "escape")
+
+
+async def test_palette_command_runs_the_action(service, ids):
+    async with make_app(service).run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = main_screen(pilot.app)
+        command = next(c for c in pilot.app.get_system_commands(screen) if c.title == "Snapshot")
+        pilot.app.call_later(command.callback)
+        await settle(pilot)
+        assert isinstance(pilot.app.screen, SnapshotModal)
+
+
+async def test_q_quits(service, ids):
+    app = make_app(service)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.return_code == 0
+
+
+# -- beyond the basics -------------------------------------------------------------------
+
+
+async def test_changes_by_another_process_show_up_keeping_the_cursor(service, ids, db_path):
+    v1, v2, v3 = ids["support_versions"]
+    async with make_app(service).run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = await open_agent(pilot, "Support Agent")
+        await press(pilot, "j")
+        assert screen.timeline.cursor_key == v2
+        other = AgentService(str(db_path), user="colleague")
+        try:
+            await other.update(ids["support"], {"temperature": 0.9})
+            new = await other.create_version(ids["support"], "From the CLI")
+        finally:
+            other.close()
+        screen.poll_changes()  # what the 1-second timer does
+        await settle(pilot)
+        assert screen.timeline.entries[0]["id"] == new["id"]
+        assert screen.timeline.cursor_key == v2
+        assert screen.agents_table.agent(ids["support"])["version_count"] == 4
+
+
+async def test_read_only_database_browses_and_says_why_keys_are_unavailable(service, ids, db_path):
+    service.close()
+    read_only = AgentService(str(db_path), read_only=True)
+    try:
+        async with make_app(read_only).run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            screen = main_screen(pilot.app)
+            assert screen.query_one("#topbar").read_only
+            await open_agent(pilot, "Support Agent")
+            for key in ("s", "r", "p", "x", "e", "n"):
+                await press(pilot, key)
+                assert isinstance(pilot.app.screen, MainScreen), key
+            warnings = [message for message, severity in pilot.app.toasts if severity == "warning"]
+            assert len(warnings) == 6
+            assert all("read-only" in message for message in warnings)
+            await press(pilot, "G", "space", "g", "c")
+            assert isinstance(pilot.app.screen, CompareScreen)  # comparing still works
+    finally:
+        read_only.close()
+    assert len(await AgentService(str(db_path)).get_versions(ids["support"])) == 3
+
+
+async def test_data_is_shown_literally(service):
+    agent = await service.create_agent(
+        {
+            "name": "[bold red]Evil[/] \x1b[31mAgent",
+            "model_id": "m",
+            "system_prompt": "Line one\nUse [b]markup[/b] and \x1b]0;title\x07 escapes",
+        }
+    )
+    await service.create_version(agent["id"], "[link=http://x]click[/link]")
+    async with make_app(service).run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = main_screen(pilot.app)
+        await press(pilot, "enter")
+        assert "[b]markup[/b]" in screen.diff.text
+        assert "␛]0;title␇" in screen.diff.text
+        assert "\x1b" not in screen.diff.text
+        assert "[link=http://x]click[/link]" in str(screen.status.content)
+        title = Content.from_markup(screen.query_one("#timeline-pane").border_title).plain
+        assert "[bold red]Evil[/] ␛[31mAgent" in title
+
+
+async def test_empty_database_tells_how_to_create_an_agent(service):
+    async with make_app(service).run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = main_screen(pilot.app)
+        text = str(screen.query_one("#empty").content)
+        assert "No agents yet" in text and "Press n" in text
+        await press(pilot, "n")
+        assert isinstance(pilot.app.screen, EditorModal)
+
+
+async def test_timeline_loads_pages_lazily(service, monkeypatch):
+    import kaizen_tui.screens.main as main_module
+
+    monkeypatch.setattr(main_module, "PAGE_SIZE", 5)
+    monkeypatch.setattr(Timeline, "PREFETCH", 2)
+    agent = await service.create_agent({"name": "Busy", "model_id": "m"})
+    for number in range(1, 24):
+        await service.update(agent["id"], {"max_tokens": number})
+        await service.create_version(agent["id"], f"step {number}")
+    async with make_app(service).run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = main_screen(pilot.app)
+        assert screen.timeline.row_count == 5
+        await press(pilot, "enter", "j", "j", "j")
+        assert 5 < screen.timeline.row_count < 23  # the next page, not everything
+        await press(pilot, "G")
+        assert screen.timeline.row_count == 23
+        assert screen.timeline.current["version_number"] == 1
+
+
+async def test_no_color_and_light_theme_still_work(service, ids, monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = make_app(service)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert app.no_color
+        await open_agent(pilot, "Support Agent")
+        app.theme = "textual-light"
+        await press(pilot, "j")
+        assert "v1 → v2" in main_screen(app).diff.text
+        app.theme = "ansi-dark"
+        await press(pilot, "enter")
+        assert "politely" in app.screen.query_one(DiffBody).text
+    os.environ.pop("NO_COLOR", None)
+
+
+async def test_a_partly_damaged_version_is_still_compared(service, ids, db_path):
+    v1, v2, _v3 = ids["support_versions"]
+    damage_version(db_path, v2, '{"name": "Support Agent", "temperature": "warm", "max_tokens": 1024}')
+    async with make_app(service).run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = await open_agent(pilot, "Support Agent")
+        await press(pilot, "j")
+        text = screen.diff.text
+        assert "✗ v2: snapshot is damaged" in text
+        assert "warm" in text  # what could be read is compared
+        await press(pilot, "j")  # v1: sound, shown as usual
+        assert "damaged" not in screen.diff.text

@@ -1,0 +1,94 @@
+"""Helpers shared by the TUI tests (no tests here): data, a frozen clock, waiting for workers."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from kaizen_tui.service import AgentService
+
+#: "Now" for every TUI test: after the demo's history (Sept–Nov 2026).
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
+
+
+def frozen_now() -> datetime:
+    return NOW
+
+
+class Clock:
+    """A service clock that moves one hour per call, from 2026-11-01."""
+
+    def __init__(self) -> None:
+        self.hour = 0
+
+    def __call__(self) -> str:
+        self.hour += 1
+        day, hour = divmod(self.hour, 24)
+        return f"2026-11-{1 + day:02d}T{hour:02d}:00:00Z"
+
+
+PROMPT_V1 = "You are the support assistant for Acme.\nAnswer briefly.\nNever promise refunds."
+PROMPT_V2 = "You are the support assistant for Acme Cloud.\nAnswer briefly and politely.\nNever promise refunds."
+
+
+async def seed_small(service: AgentService) -> dict[str, Any]:
+    """Two agents: Support Agent (v1..v3, live = v3) and Billing Bot (v1, live edited since).
+
+    Returns the ids: ``support``, ``billing``, ``support_versions`` (v1, v2, v3).
+    """
+    service.clock = Clock()
+    support = await service.create_agent(
+        {
+            "name": "Support Agent",
+            "description": "Handles inquiries",
+            "agent_type": "chat",
+            "status": "active",
+            "system_prompt": PROMPT_V1,
+            "model_id": "gpt-4o",
+            "temperature": 0.7,
+            "max_tokens": 1024,
+        }
+    )
+    v1 = await service.create_version(support["id"], "First version")
+    await service.update(support["id"], {"system_prompt": PROMPT_V2, "temperature": 0.5})
+    v2 = await service.create_version(support["id"], "Friendlier prompt, cooler temperature")
+    await service.update(support["id"], {"max_tokens": 2048})
+    v3 = await service.create_version(support["id"], "Longer answers")
+    billing = await service.create_agent(
+        {"name": "Billing Bot", "agent_type": "task", "model_id": "gpt-4o-mini", "system_prompt": "Explain invoices."}
+    )
+    await service.create_version(billing["id"], "Initial")
+    await service.update(billing["id"], {"temperature": 0.2})
+    return {"support": support["id"], "billing": billing["id"], "support_versions": [v1["id"], v2["id"], v3["id"]]}
+
+
+def damage_version(db_path: Path, version_id: str, text: str = '{"name": "broken"') -> None:
+    """Overwrite a stored snapshot as another tool might (test only)."""
+    with sqlite3.connect(db_path) as connection:
+        connection.execute("UPDATE agent_version SET config_snapshot = ? WHERE id = ?", (text, version_id))
+
+
+async def settle(pilot: Any) -> None:
+    """Let loads finish: wait for running workers (not the ones waiting on a dialog)."""
+    app = pilot.app
+    quiet = 0
+    for _ in range(12):
+        await pilot.pause()
+        pending = [worker for worker in app.workers if worker.is_running and worker.group != "actions"]
+        if pending:
+            quiet = 0
+            await asyncio.gather(*(worker.wait() for worker in pending), return_exceptions=True)
+            continue
+        quiet += 1
+        if quiet == 2:
+            return
+
+
+async def press(pilot: Any, *keys: str) -> None:
+    """Press keys one at a time, letting each one's work finish (as a person would)."""
+    for key in keys:
+        await pilot.press(key)
+        await settle(pilot)
