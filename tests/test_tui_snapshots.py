@@ -1,0 +1,107 @@
+"""SVG snapshots of the TUI on the demo data (pytest-textual-snapshot).
+
+Regenerate after an intended change of the look with
+``pytest tests/test_tui_snapshots.py --snapshot-update`` and look at the
+report before committing the new SVGs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from test_tui_support import damage_version, frozen_now, press, settle
+
+from kaizen_tui.app import KaizenApp
+from kaizen_tui.demo import seed_demo
+from kaizen_tui.service import AgentService
+
+#: What the header shows instead of the test's temporary path.
+SHOWN_PATH = Path("/srv/kaizen/demo.db")
+
+
+def _open(db_path: Path, demo: bool) -> AgentService:
+    service = AgentService(str(db_path), user="tester")
+    if demo:
+        asyncio.run(seed_demo(service))
+    service.db.path = SHOWN_PATH  # the header shows a stable path
+    return service
+
+
+@pytest.fixture
+def demo(db_path: Path) -> Iterator[AgentService]:
+    service = _open(db_path, demo=True)
+    yield service
+    service.close()
+
+
+@pytest.fixture
+def empty(db_path: Path) -> Iterator[AgentService]:
+    service = _open(db_path, demo=False)
+    yield service
+    service.close()
+
+
+def keys(*names: str):
+    """A run_before that waits for the data, then presses keys one by one."""
+
+    async def run_before(pilot) -> None:
+        await settle(pilot)
+        await press(pilot, *names)
+        await settle(pilot)
+
+    return run_before
+
+
+def app_for(service: AgentService) -> KaizenApp:
+    return KaizenApp(service, now=frozen_now)
+
+
+def test_main_screen_120x36(snap_compare, demo):
+    # Second agent, its timeline focused, a version with a prompt change highlighted.
+    assert snap_compare(app_for(demo), terminal_size=(120, 36), run_before=keys("j", "enter", "j", "j"))
+
+
+def test_main_screen_80x24(snap_compare, demo):
+    assert snap_compare(app_for(demo), terminal_size=(80, 24), run_before=keys("G", "enter", "j", "j", "j"))
+
+
+def test_compare_view(snap_compare, demo):
+    # Support Agent: mark the oldest version, compare it with the newest.
+    assert snap_compare(app_for(demo), terminal_size=(120, 36), run_before=keys("G", "enter", "G", "space", "g", "c"))
+
+
+def test_rollback_modal(snap_compare, demo):
+    assert snap_compare(app_for(demo), terminal_size=(100, 30), run_before=keys("G", "enter", "G", "r"))
+
+
+def test_prune_modal(snap_compare, demo):
+    assert snap_compare(app_for(demo), terminal_size=(100, 30), run_before=keys("G", "enter", "p", "2"))
+
+
+def test_help(snap_compare, demo):
+    assert snap_compare(app_for(demo), terminal_size=(100, 30), run_before=keys("question_mark"))
+
+
+def test_empty_database(snap_compare, empty):
+    assert snap_compare(app_for(empty), terminal_size=(100, 30), run_before=keys())
+
+
+def test_damaged_version(snap_compare, demo, db_path):
+    agent = asyncio.run(demo.find_agent("Support Agent"))
+    version = asyncio.run(demo.find_version(agent["id"], 2))
+    damage_version(db_path, version["id"], '{"name": "Support Agent", "temperature": "warm"')
+    assert snap_compare(app_for(demo), terminal_size=(100, 30), run_before=keys("G", "enter", "G", "k"))
+
+
+def test_unsaved_changes_light_theme(snap_compare, demo):
+    """Onboarding Concierge has edits no version holds: the live row and its diff, in the light theme."""
+
+    async def run_before(pilot) -> None:
+        pilot.app.theme = "textual-light"
+        await settle(pilot)
+        await press(pilot, "j", "j", "enter")
+
+    assert snap_compare(app_for(demo), terminal_size=(100, 30), run_before=run_before)
