@@ -966,8 +966,6 @@ def table(figures: list[Figure]) -> str:
 
 
 def environment() -> dict[str, Any]:
-    import textual  # noqa: F401  (its version, for the record)
-
     from importlib.metadata import version
 
     return {
