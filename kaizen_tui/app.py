@@ -67,6 +67,9 @@ class KaizenApp(App[None]):
         self.toasts: list[tuple[str, str]] = []
 
     def on_mount(self) -> None:
+        if not self.is_headless and self.console.color_system in ("standard", "windows") and not self.no_color:
+            # 16 colours: the terminal's own palette, not truecolours rounded to it.
+            self.theme = "ansi-dark"
         self.push_screen(MainScreen())
 
     # -- toasts never interpret markup: messages carry names from the database --

@@ -350,8 +350,13 @@ class MainScreen(Screen[None]):
 
     @on(Timeline.NeedMore)
     def need_more(self, event: Timeline.NeedMore) -> None:
-        if self.agent_id is not None:
-            self.load_more(self.agent_id, event.everything)
+        if self.agent_id is None:
+            return
+        agent = self.timeline.agent or {}
+        remaining = agent.get("version_count", 0) - len(self.timeline.entries)
+        if event.everything and remaining > 2000:
+            self.toast(f"Loading {remaining:,} older versions…", timeout=3)
+        self.load_more(self.agent_id, event.everything)
 
     @work(exclusive=True, group="timeline-more")
     async def load_more(self, agent_id: str, everything: bool) -> None:

@@ -584,10 +584,28 @@ class DiffBody(ScrollView, can_focus=True):
             field=fg("field"),
             same=fg("same"),
         )
-        if self.app.no_color or getattr(self.app.current_theme, "ansi", False):
+        if self.app.no_color:
             # Without colour the changed words still stand out.
             styles.added_word += Style(underline=True)
             styles.removed_word += Style(underline=True, strike=True)
+        elif getattr(self.app.current_theme, "ansi", False):
+            # 16 colours: tinted backgrounds would all round to black, so the
+            # lines take the terminal's own red and green instead.
+            styles = DiffStyles(
+                added=Style(color="green"),
+                removed=Style(color="red"),
+                added_word=Style(color="green", bold=True, reverse=True),
+                removed_word=Style(color="red", bold=True, reverse=True),
+                sign_added=Style(color="green", bold=True),
+                sign_removed=Style(color="red", bold=True),
+                gutter=Style(color="bright_black"),
+                hunk=Style(color="cyan"),
+                title=Style(bold=True),
+                muted=Style(color="bright_black"),
+                warning=Style(color="red", bold=True),
+                field=Style(bold=True),
+                same=Style(color="green", bold=True),
+            )
         return styles
 
     def _rebuild(self) -> None:

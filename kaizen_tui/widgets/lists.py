@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from rich.cells import cell_len, set_cell_size
 from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
@@ -28,12 +29,18 @@ GLYPH_DAMAGED = "✗"
 
 
 def _fit(text: str, width: int) -> str:
-    """Cut ``text`` to ``width`` cells with an ellipsis."""
+    """Cut ``text`` to ``width`` terminal cells (wide characters count twice), with an ellipsis."""
     if width <= 0:
         return ""
-    if len(text) <= width:
+    if cell_len(text) <= width:
         return text
-    return text[: max(0, width - 1)] + "…"
+    return set_cell_size(text, width - 1) + "…"
+
+
+def _cells(text: str, width: int) -> str:
+    """``text`` cut with an ellipsis or padded to exactly ``width`` cells."""
+    fitted = _fit(text, width)
+    return fitted + " " * (width - cell_len(fitted))
 
 
 class KeyedTable(DataTable):
@@ -49,6 +56,16 @@ class KeyedTable(DataTable):
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes, cursor_type="row", cell_padding=0, zebra_stripes=False)
         self._filling = False
+
+    def on_mount(self) -> None:
+        self.app.theme_changed_signal.subscribe(self, self._theme_changed)
+
+    def _theme_changed(self, _theme: object) -> None:
+        # Cells hold styles made from the old theme's colours: make them again.
+        self.call_after_refresh(self.redraw)
+
+    def redraw(self) -> None:
+        """Rebuild the rows (the colours of the theme changed)."""
 
     def cursor_moved(self) -> None:
         """Called at once (not through the message queue) when a key moved the cursor.
@@ -89,7 +106,16 @@ class KeyedTable(DataTable):
         return key in self.rows
 
     def style_of(self, name: str) -> Style:
-        return self.get_component_rich_style(name, partial=True)
+        """The foreground of a component style, translucent colours blended over the table."""
+        style = self.get_visual_style(name).rich_style
+        return Style(
+            color=style.color,
+            bold=style.bold,
+            dim=style.dim,
+            italic=style.italic,
+            underline=style.underline,
+            strike=style.strike,
+        )
 
     def _available_width(self) -> int:
         width = self.scrollable_content_region.width or self.size.width
@@ -115,6 +141,7 @@ class AgentsTable(KeyedTable):
         self._signature: tuple | None = None
 
     def on_mount(self) -> None:
+        super().on_mount()
         self.add_column("  ", key="mark")
         self.add_column("Name", key="name")
         self.add_column("Type", key="type")
@@ -157,9 +184,9 @@ class AgentsTable(KeyedTable):
             status = agent.get("status") or ""
             self.add_row(
                 Text(f"{GLYPH_UNSAVED} " if unsaved else "  ", self.style_of("agents--unsaved")),
-                Text(_fit(visible(agent["name"]), name_width) + " "),
-                Text(_fit(visible(agent.get("agent_type")), 8) + " ", self.style_of("agents--muted")),
-                Text(_fit(visible(status), 8) + " ", self._status_style(status)),
+                Text(_cells(visible(agent["name"]), name_width) + " "),
+                Text(_cells(visible(agent.get("agent_type")), 8) + " ", self.style_of("agents--muted")),
+                Text(_cells(visible(status), 8) + " ", self._status_style(status)),
                 Text(str(agent.get("version_count", 0)).rjust(4)),
                 key=agent["id"],
             )
@@ -175,6 +202,10 @@ class AgentsTable(KeyedTable):
         if name in self.COMPONENT_CLASSES:
             return self.style_of(name)
         return Style()
+
+    def redraw(self) -> None:
+        if self._agents:
+            self.set_agents(self._agents, self.cursor_key, force=True)
 
     def agent(self, agent_id: str | None) -> dict[str, Any] | None:
         for agent in self._agents:
@@ -228,6 +259,7 @@ class Timeline(KeyedTable):
         self.marked: str | None = None
         self._jump_to_end = False
         self._signature: tuple | None = None
+        self._by_id: dict[str, dict[str, Any]] = {}
         #: True from picking an agent until its versions are shown.
         self.fetching = False
         #: Cursor moves typed while loading, replayed on the rows when they come.
@@ -237,22 +269,25 @@ class Timeline(KeyedTable):
     AUTHOR_MIN_WIDTH = 44
 
     def on_mount(self) -> None:
+        super().on_mount()
         self._columns_for: tuple[bool, int] | None = None
         self._setup_columns(self._available_width(), 2)
 
     def _setup_columns(self, width: int, version_width: int) -> None:
-        """(Re)make the columns for this width: the author column only when there is room."""
+        """(Re)make the header for this width: the author column only when there is room.
+
+        Each row is one cell holding the whole formatted line: the table then
+        measures one cell per row, which keeps 10,000 versions quick to show.
+        """
         layout = (width >= self.AUTHOR_MIN_WIDTH, version_width)
         if layout == getattr(self, "_columns_for", None) and self.columns:
             return
         self._columns_for = layout
         self.clear(columns=True)
-        self.add_column("   ", key="markers")
-        self.add_column("Ver".ljust(version_width + 1), key="version")
-        self.add_column("When".ljust(9), key="when")
+        header = "    " + "Ver".ljust(version_width + 1) + "When".ljust(9)
         if layout[0]:
-            self.add_column("Author".ljust(10), key="author")
-        self.add_column("Changelog", key="changelog")
+            header += "Author".ljust(10)
+        self.add_column(Text(header + "Changelog"), key="row")
 
     @property
     def _show_author(self) -> bool:
@@ -309,6 +344,7 @@ class Timeline(KeyedTable):
 
     def _fill(self, agent: dict[str, Any], entries: list[dict[str, Any]], width: int, keep: str | None, old_row: int) -> None:
         self.entries = list(entries)
+        self._by_id = {}
         newest = max((entry["version_number"] for entry in entries), default=1)
         self._setup_columns(width, max(4, len(f"v{newest}")))
         self.clear()
@@ -338,21 +374,26 @@ class Timeline(KeyedTable):
         used = 4 + self._version_width + 1 + 9 + (10 if self._show_author else 0)
         return max(8, width - used)
 
-    def _row(self, markers: Text, version: Text, when: Text, author: Text, changelog: Text) -> list[Text]:
-        if self._show_author:
-            return [markers, version, when, author, changelog]
-        return [markers, version, when, changelog]
+    def _row(self, markers: Text, version: Text, when: Text, author: Text, changelog: Text) -> Text:
+        parts = [markers, version, when, author, changelog] if self._show_author else [markers, version, when, changelog]
+        return Text.assemble(*parts)
+
+    def _styles(self) -> dict[str, Style]:
+        return {
+            name: self.style_of(f"timeline--{name}")
+            for name in ("live", "mark", "damaged", "unsaved", "muted", "version")
+        }
 
     def _add_live_row(self, width: int) -> None:
         agent = self.agent or {}
-        unsaved = self.style_of("timeline--unsaved")
+        styles = self._styles()
         self.add_row(
-            *self._row(
-                Text(f"{GLYPH_UNSAVED}   ", unsaved),
-                Text("live".ljust(self._version_width + 1), unsaved),
-                Text(_fit(relative_time(agent.get("updated_at"), self._now()), 8).ljust(9), self.style_of("timeline--muted")),
+            self._row(
+                Text(f"{GLYPH_UNSAVED}   ", styles["unsaved"]),
+                Text("live".ljust(self._version_width + 1), styles["unsaved"]),
+                Text(_cells(relative_time(agent.get("updated_at"), self._now()), 8) + " ", styles["muted"]),
                 Text(" " * 10),
-                Text(_fit(self._live_note(), self._changelog_width(width)), unsaved),
+                Text(_fit(self._live_note(), self._changelog_width(width)), styles["unsaved"]),
             ),
             key=LIVE_KEY,
         )
@@ -363,50 +404,49 @@ class Timeline(KeyedTable):
             return f"equals v{same['version_number']}, not the newest"
         return "unsaved changes (s saves them)"
 
-    def _markers(self, entry: dict[str, Any]) -> Text:
+    def _markers(self, entry: dict[str, Any], styles: dict[str, Style]) -> Text:
         text = Text()
-        text.append(GLYPH_LIVE if entry.get("matches_live") else " ", self.style_of("timeline--live"))
-        text.append(GLYPH_MARK if entry["id"] == self.marked else " ", self.style_of("timeline--mark"))
-        text.append(GLYPH_DAMAGED if entry.get("damaged") else " ", self.style_of("timeline--damaged"))
+        text.append(GLYPH_LIVE if entry.get("matches_live") else " ", styles["live"])
+        text.append(GLYPH_MARK if entry["id"] == self.marked else " ", styles["mark"])
+        text.append(GLYPH_DAMAGED if entry.get("damaged") else " ", styles["damaged"])
         text.append(" ")
         return text
+
+    def _entry_row(self, entry: dict[str, Any], now: datetime, changelog_width: int, styles: dict[str, Style]) -> Text:
+        changelog = first_line(entry.get("changelog"))
+        return self._row(
+            self._markers(entry, styles),
+            Text(f"v{entry['version_number']}".ljust(self._version_width + 1), styles["version"]),
+            Text(_cells(relative_time(entry.get("created_at"), now), 8) + " ", styles["muted"]),
+            Text(_cells(visible(entry.get("created_by")), 9) + " ", styles["muted"]),
+            Text(_fit(changelog, changelog_width)) if changelog else Text("(no changelog)", styles["muted"]),
+        )
 
     def _add_entries(self, entries: list[dict[str, Any]], width: int) -> None:
         now = self._now()
         changelog_width = self._changelog_width(width)
-        muted = self.style_of("timeline--muted")
-        version_style = self.style_of("timeline--version")
+        styles = self._styles()
         for entry in entries:
-            changelog = first_line(entry.get("changelog"))
-            self.add_row(
-                *self._row(
-                    self._markers(entry),
-                    Text(f"v{entry['version_number']}".ljust(self._version_width + 1), version_style),
-                    Text(_fit(relative_time(entry.get("created_at"), now), 8).ljust(9), muted),
-                    Text(_fit(visible(entry.get("created_by")), 9).ljust(10), muted),
-                    Text(_fit(changelog, changelog_width)) if changelog else Text("(no changelog)", muted),
-                ),
-                key=entry["id"],
-            )
+            self._by_id[entry["id"]] = entry
+            self.add_row(self._entry_row(entry, now, changelog_width, styles), key=entry["id"])
 
     def set_marked(self, version_id: str | None) -> None:
         """Move the ⚑ marker."""
         previous, self.marked = self.marked, version_id
         self._signature = None
+        now, styles = self._now(), self._styles()
+        changelog_width = self._changelog_width(self._available_width())
         for key in (previous, version_id):
             if key is None or key not in self.rows:
                 continue
             entry = self.entry(key)
             if entry is not None:
-                self.update_cell(key, "markers", self._markers(entry))
+                self.update_cell(key, "row", self._entry_row(entry, now, changelog_width, styles))
 
     # -- lookups --------------------------------------------------------------
 
     def entry(self, version_id: str | None) -> dict[str, Any] | None:
-        for entry in self.entries:
-            if entry["id"] == version_id:
-                return entry
-        return None
+        return self._by_id.get(version_id) if version_id is not None else None
 
     @property
     def current(self) -> dict[str, Any] | None:
@@ -447,6 +487,7 @@ class Timeline(KeyedTable):
         self._signature = None
         self.agent = None
         self.entries = []
+        self._by_id = {}
         self.has_more = False
         self._filling = True
         try:
@@ -502,3 +543,7 @@ class Timeline(KeyedTable):
     def on_resize(self) -> None:
         if self.agent is not None:
             self.set_entries(self.agent, self.entries, self.has_more, keep=self.cursor_key, marked=self.marked)
+
+    def redraw(self) -> None:
+        if self.agent is not None and not self.fetching:
+            self.set_entries(self.agent, self.entries, self.has_more, keep=self.cursor_key, marked=self.marked, force=True)
