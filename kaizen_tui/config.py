@@ -206,11 +206,15 @@ def parse_snapshot(text: str, version_label: str | None = None) -> dict[str, Any
     unknown = sorted(str(key) for key in data if key not in CONFIG_FIELDS)
     if unknown:
         raise DamagedSnapshot(f"unknown key{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}", version_label)
+    extra = data.pop("extra", {})
     try:
-        config = validate_fields(data, CONFIG_FIELDS)
+        config = validate_fields(data, SNAPSHOT_FIELDS)
+        # Parsed from JSON, so already plain JSON values: only the shape matters.
+        if not isinstance(extra, dict):
+            raise InvalidValue("extra", f"must be an object (key: value pairs), not {_type_name(extra)}")
     except InvalidValue as error:
         raise DamagedSnapshot(str(error), version_label) from None
-    config.setdefault("extra", {})
+    config["extra"] = extra
     return config
 
 

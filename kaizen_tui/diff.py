@@ -17,8 +17,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from deepdiff import DeepDiff
-
 from kaizen_tui.config import CONFIG_FIELDS
 
 ChangeKind = Literal["changed", "added", "removed"]
@@ -48,6 +46,7 @@ def _dotted(parts: list[str | int]) -> str:
 
 
 def _field_order(field_name: str) -> tuple[int, str]:
+    """Config fields in reading order, then any other key alphabetically."""
     try:
         return (CONFIG_FIELDS.index(field_name), "")
     except ValueError:
@@ -58,43 +57,81 @@ def is_long_text(value: object) -> bool:
     return isinstance(value, str) and ("\n" in value or len(value) > LONG_TEXT)
 
 
+def _same_value(old: object, new: object) -> bool:
+    """Equal as config values: numbers by value (1 == 1.0), but True is not 1."""
+    if isinstance(old, bool) or isinstance(new, bool):
+        return type(old) is type(new) and old == new
+    if isinstance(old, (int, float)) and isinstance(new, (int, float)):
+        return old == new
+    if isinstance(old, dict) and isinstance(new, dict):
+        return old.keys() == new.keys() and all(_same_value(old[key], new[key]) for key in old)
+    if isinstance(old, list) and isinstance(new, list):
+        return len(old) == len(new) and all(map(_same_value, old, new))
+    return type(old) is type(new) and old == new
+
+
+def _change(field_name: str, path: str, kind: ChangeKind, old: Any, new: Any) -> dict[str, Any]:
+    return {
+        "field": field_name,
+        "path": path,
+        "kind": kind,
+        "old": None if kind == "added" else old,
+        "new": None if kind == "removed" else new,
+    }
+
+
+def _nested_changes(field_name: str, old: Any, new: Any) -> list[dict[str, Any]]:
+    """Changes inside a list or object (``extra``), each with its full path."""
+    from deepdiff import DeepDiff  # only structured values need it; it is slow to import
+
+    # Not ignore_numeric_type_changes: it would take True for 1. Equal
+    # numbers of different types are dropped below instead.
+    found = DeepDiff({field_name: old}, {field_name: new}, view="tree")
+    changes = []
+    for report, kind in _DEEPDIFF_KINDS.items():
+        for item in found.get(report, []):
+            if report == "type_changes" and _same_value(item.t1, item.t2):
+                continue
+            parts = _path_parts(item.path())
+            changes.append(_change(field_name, _dotted(parts), kind, item.t1, item.t2))
+    # deepdiff can miss what it takes as equal (True in a list against 1):
+    # the values differ, so report the field as a whole rather than nothing.
+    return changes or [_change(field_name, field_name, "changed", old, new)]
+
+
+_DEEPDIFF_KINDS: dict[str, ChangeKind] = {
+    "values_changed": "changed",
+    "type_changes": "changed",
+    "dictionary_item_added": "added",
+    "iterable_item_added": "added",
+    "set_item_added": "added",
+    "dictionary_item_removed": "removed",
+    "iterable_item_removed": "removed",
+    "set_item_removed": "removed",
+}
+
+
 def compare_configs(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Every difference between two configs, ordered as the fields are.
 
     Each change is ``{"field", "path", "kind", "old", "new"}``: ``field`` is
     the top-level key, ``path`` the full path (``extra.tools[0].name``), and a
-    side that has no value is ``None``.
+    side that has no value is ``None``. Top-level values are compared
+    directly (a long prompt is diffed once, by the text diff, not again by
+    deepdiff); deepdiff walks only nested objects and lists.
     """
-    found = DeepDiff(
-        dict(old),
-        dict(new),
-        ignore_numeric_type_changes=True,
-        verbose_level=2,
-        view="tree",
-    )
     changes: list[dict[str, Any]] = []
-    kinds: dict[str, ChangeKind] = {
-        "values_changed": "changed",
-        "type_changes": "changed",
-        "dictionary_item_added": "added",
-        "iterable_item_added": "added",
-        "set_item_added": "added",
-        "dictionary_item_removed": "removed",
-        "iterable_item_removed": "removed",
-        "set_item_removed": "removed",
-    }
-    for report, kind in kinds.items():
-        for item in found.get(report, []):
-            parts = _path_parts(item.path())
-            changes.append(
-                {
-                    "field": str(parts[0]) if parts else "",
-                    "path": _dotted(parts),
-                    "kind": kind,
-                    "old": None if kind == "added" else item.t1,
-                    "new": None if kind == "removed" else item.t2,
-                }
-            )
+    for key in sorted({*old, *new}, key=_field_order):
+        if key not in new:
+            changes.append(_change(key, key, "removed", old[key], None))
+        elif key not in old:
+            changes.append(_change(key, key, "added", None, new[key]))
+        elif _same_value(old[key], new[key]):
+            continue
+        elif isinstance(old[key], (dict, list)) and type(old[key]) is type(new[key]):
+            changes.extend(_nested_changes(key, old[key], new[key]))
+        else:
+            changes.append(_change(key, key, "changed", old[key], new[key]))
     changes.sort(key=lambda change: (_field_order(change["field"]), change["path"]))
     return changes
 

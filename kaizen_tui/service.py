@@ -4,6 +4,10 @@ Each operation is one transaction and returns plain dicts shaped like the
 spec's JSON. The methods are ``async`` as in the spec; the database work runs
 in a worker thread, so an event loop (the TUI's) is never blocked by it.
 Errors are the types in :mod:`kaizen_tui.errors`.
+
+The tables are declared with SQLModel (``models.py``); the queries here use
+SQLAlchemy Core on those tables and select only the columns they need, since
+building ORM objects cost several times the database work itself.
 """
 
 from __future__ import annotations
@@ -17,22 +21,20 @@ import re
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from sqlalchemy import delete, func
-from sqlmodel import Session, col, select
+from sqlalchemy import Row, delete, func, insert, literal_column, select, update
+from sqlmodel import Session
 
 from kaizen_tui.config import (
     CONFIG_FIELDS,
     EDITABLE_FIELDS,
-    config_hash,
-    loose_snapshot,
     parse_snapshot,
     snapshot_json,
-    snapshot_problem,
     validate_fields,
     validate_new_agent,
 )
 from kaizen_tui.db import Database, open_database
 from kaizen_tui.diff import compare_configs, is_long_text, unified_text_diff
+from kaizen_tui.config import loose_snapshot, snapshot_problem
 from kaizen_tui.errors import (
     AgentNotFound,
     AmbiguousAgent,
@@ -42,14 +44,25 @@ from kaizen_tui.errors import (
     VersionNotFound,
     VersionOfAnotherAgent,
 )
-from kaizen_tui.models import Agent, AgentVersion, AuditEvent, utc_now
+from kaizen_tui.models import Agent, AgentVersion, AuditEvent, new_agent_id, new_version_id, utc_now
+
+AGENT = Agent.__table__  # type: ignore[attr-defined]
+VERSION = AgentVersion.__table__  # type: ignore[attr-defined]
+AUDIT = AuditEvent.__table__  # type: ignore[attr-defined]
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 VERSION_KEYS = ("id", "agent_id", "version_number", "config_snapshot", "changelog", "created_by", "created_at")
+AGENT_KEYS = (
+    "id", "name", "description", "agent_type", "status", "system_prompt", "model_id",
+    "temperature", "max_tokens", "extra", "created_by", "created_at", "updated_at",
+)
 LIVE = "live"
 _VERSION_REF = re.compile(r"^[vV]?(\d+)$")
+_AGENT_COLUMNS = [AGENT.c[key] for key in AGENT_KEYS]
+_VERSION_COLUMNS = [VERSION.c[key] for key in VERSION_KEYS]
+_NEWEST_FIRST = VERSION.c.version_number.desc()
 
 
 def default_user() -> str:
@@ -73,46 +86,38 @@ def _in_thread(method: Callable[Concatenate[AgentService, P], R]) -> Callable[Co
     return run
 
 
-def agent_dict(agent: Agent) -> dict[str, Any]:
-    return {
-        "id": agent.id,
-        "name": agent.name,
-        "description": agent.description,
-        "agent_type": agent.agent_type,
-        "status": agent.status,
-        "system_prompt": agent.system_prompt,
-        "model_id": agent.model_id,
-        "temperature": agent.temperature,
-        "max_tokens": agent.max_tokens,
-        "extra": dict(agent.extra or {}),
-        "created_by": agent.created_by,
-        "created_at": agent.created_at,
-        "updated_at": agent.updated_at,
-    }
+def agent_dict(row: Row[Any] | Mapping[str, Any]) -> dict[str, Any]:
+    """An agent row as a plain dict (``extra`` always a dict of its own)."""
+    mapping = row._mapping if isinstance(row, Row) else row
+    agent = {key: mapping[key] for key in AGENT_KEYS}
+    agent["extra"] = dict(agent["extra"] or {})
+    return agent
 
 
-def agent_config(agent: Agent | Mapping[str, Any]) -> dict[str, Any]:
+def agent_config(agent: Mapping[str, Any]) -> dict[str, Any]:
     """The live configuration of an agent: the fields a version captures."""
-    if isinstance(agent, Agent):
-        agent = agent_dict(agent)
     return {key: agent[key] for key in CONFIG_FIELDS}
 
 
-def version_dict(version: AgentVersion) -> dict[str, Any]:
+def version_dict(row: Row[Any] | Mapping[str, Any]) -> dict[str, Any]:
     """A version exactly as the spec returns it, plus ``agent_id``."""
-    return {key: getattr(version, key) for key in VERSION_KEYS}
+    mapping = row._mapping if isinstance(row, Row) else row
+    return {key: mapping[key] for key in VERSION_KEYS}
 
 
-def _snapshot_hash(snapshot: str) -> str | None:
-    """The fingerprint of a stored snapshot, or None when it is damaged.
+def snapshot_state(snapshot: str, live: Mapping[str, Any], live_text: str) -> tuple[bool, str | None]:
+    """(does the snapshot equal the live config, why it is damaged or None).
 
-    Computed from the text every time rather than stored: another tool may
-    have rewritten the text, and parsing a snapshot costs microseconds.
+    Snapshots we write are canonical, so equal text is the common fast
+    answer; anything else is parsed, since another tool may have written it.
     """
+    if snapshot == live_text:
+        return True, None
     try:
-        return config_hash(parse_snapshot(snapshot))
-    except DamagedSnapshot:
-        return None
+        config = parse_snapshot(snapshot)
+    except DamagedSnapshot as error:
+        return False, error.reason
+    return config == live, None
 
 
 class AgentService:
@@ -156,12 +161,15 @@ class AgentService:
     def create_agent(self, data: Mapping[str, Any]) -> dict[str, Any]:
         fields = validate_new_agent(data)
         now = self.clock()
+        agent_id = new_agent_id()
         with self.db.writing() as session:
-            agent = Agent(**fields, created_by=self.user, created_at=now, updated_at=now)
-            session.add(agent)
-            session.flush()
-            self._audit(session, "agent.create", agent.id, detail={"name": agent.name})
-            return self._describe(session, agent)
+            session.execute(
+                insert(AGENT).values(
+                    id=agent_id, **fields, created_by=self.user, created_at=now, updated_at=now, last_version_number=0
+                )
+            )
+            self._audit(session, "agent.create", agent_id, detail={"name": fields["name"]})
+            return self._describe(session, self._agent(session, agent_id))
 
     @_in_thread
     def get(self, agent_id: str) -> dict[str, Any]:
@@ -171,10 +179,30 @@ class AgentService:
     @_in_thread
     def list_agents(self) -> list[dict[str, Any]]:
         """Every agent, by name, with its version count and unsaved-changes flag."""
+        count = (
+            select(func.count()).select_from(VERSION).where(VERSION.c.agent_id == AGENT.c.id).scalar_subquery()
+        )
+        newest = (
+            select(VERSION.c.config_snapshot)
+            .where(VERSION.c.agent_id == AGENT.c.id)
+            .order_by(_NEWEST_FIRST)
+            .limit(1)
+            .scalar_subquery()
+        )
+        newest_number = (
+            select(func.max(VERSION.c.version_number)).where(VERSION.c.agent_id == AGENT.c.id).scalar_subquery()
+        )
+        query = select(
+            *_AGENT_COLUMNS,
+            count.label("version_count"),
+            newest_number.label("latest_version"),
+            newest.label("latest_snapshot"),
+        ).order_by(func.lower(AGENT.c.name), AGENT.c.id)
         with self.db.reading() as session:
-            agents = session.exec(select(Agent).order_by(func.lower(Agent.name), Agent.id)).all()
-            stats = self._version_stats(session, None)
-            return [self._describe(session, agent, stats.get(agent.id)) for agent in agents]
+            return [
+                _described(agent_dict(row), row.version_count, row.latest_version, row.latest_snapshot)
+                for row in session.execute(query)
+            ]
 
     @_in_thread
     def find_agent(self, ref: str) -> dict[str, Any]:
@@ -210,35 +238,27 @@ class AgentService:
         if changelog is not None and not isinstance(changelog, str):
             raise InvalidValue("changelog", "must be text")
         with self.db.writing() as session:
-            agent = self._agent(session, agent_id)
-            return version_dict(self._snapshot(session, agent, changelog or None))
+            return self._snapshot(session, self._agent(session, agent_id), changelog or None)
 
     @_in_thread
     def get_versions(self, agent_id: str, *, limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
         """Versions newest first. All of them unless a page (``limit``/``offset``) is asked for."""
         with self.db.reading() as session:
-            self._agent(session, agent_id)
-            query = (
-                select(AgentVersion)
-                .where(AgentVersion.agent_id == agent_id)
-                .order_by(col(AgentVersion.version_number).desc())
-                .offset(offset)
-            )
-            if limit is not None:
-                query = query.limit(limit)
-            return [version_dict(version) for version in session.exec(query)]
+            self._check_agent(session, agent_id)
+            query = select(*_VERSION_COLUMNS).where(VERSION.c.agent_id == agent_id).order_by(_NEWEST_FIRST)
+            query = query.offset(offset).limit(limit) if limit is not None else query.offset(offset)
+            return [version_dict(row) for row in session.execute(query)]
 
     @_in_thread
     def get_version(self, version_id: str) -> dict[str, Any]:
         with self.db.reading() as session:
-            return version_dict(self._version(session, version_id))
+            return self._version(session, version_id)
 
     @_in_thread
     def find_version(self, agent_id: str, ref: str | int) -> dict[str, Any]:
         """A version of an agent by number (``3``, ``"v3"``) or by id."""
         with self.db.reading() as session:
-            agent = self._agent(session, agent_id)
-            return version_dict(self._find_version(session, agent, ref))
+            return self._find_version(session, self._agent(session, agent_id), ref)
 
     @_in_thread
     def get_timeline(self, agent_id: str, *, limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
@@ -249,26 +269,14 @@ class AgentService:
         the snapshot cannot be read, or None).
         """
         with self.db.reading() as session:
-            agent = self._agent(session, agent_id)
-            live = config_hash(agent_config(agent))
-            query = (
-                select(AgentVersion)
-                .where(AgentVersion.agent_id == agent_id)
-                .order_by(col(AgentVersion.version_number).desc())
-                .offset(offset)
-            )
-            if limit is not None:
-                query = query.limit(limit)
+            live = agent_config(self._agent(session, agent_id))
+            live_text = snapshot_json(live)
+            query = select(*_VERSION_COLUMNS).where(VERSION.c.agent_id == agent_id).order_by(_NEWEST_FIRST)
+            query = query.offset(offset).limit(limit) if limit is not None else query.offset(offset)
             timeline = []
-            for version in session.exec(query):
-                entry = version_dict(version)
-                snapshot = entry.pop("config_snapshot")
-                try:
-                    entry["matches_live"] = config_hash(parse_snapshot(snapshot)) == live
-                    entry["damaged"] = None
-                except DamagedSnapshot as error:
-                    entry["matches_live"] = False
-                    entry["damaged"] = error.reason
+            for row in session.execute(query):
+                entry = version_dict(row)
+                entry["matches_live"], entry["damaged"] = snapshot_state(entry.pop("config_snapshot"), live, live_text)
                 timeline.append(entry)
             return timeline
 
@@ -283,10 +291,10 @@ class AgentService:
         with self.db.writing() as session:
             agent = self._agent(session, agent_id)
             version = self._version(session, version_id)
-            if version.agent_id != agent.id:
-                raise VersionOfAnotherAgent(version.id, agent.id)
-            label = f"v{version.version_number}"
-            config = parse_snapshot(version.config_snapshot, label)
+            if version["agent_id"] != agent["id"]:
+                raise VersionOfAnotherAgent(version["id"], agent["id"])
+            label = f"v{version['version_number']}"
+            config = parse_snapshot(version["config_snapshot"], label)
             saved = None
             if self._has_unsaved_changes(session, agent):
                 saved = self._snapshot(session, agent, f"Auto: before rollback to {label}", audit=False)
@@ -294,12 +302,12 @@ class AgentService:
             self._audit(
                 session,
                 "version.rollback",
-                agent.id,
-                version.id,
+                agent["id"],
+                version["id"],
                 {
-                    "to_version": version.version_number,
-                    "saved_as_version": saved.version_number if saved else None,
-                    "saved_version_id": saved.id if saved else None,
+                    "to_version": version["version_number"],
+                    "saved_as_version": saved["version_number"] if saved else None,
+                    "saved_version_id": saved["id"] if saved else None,
                 },
             )
             return self._describe(session, agent)
@@ -308,42 +316,42 @@ class AgentService:
     def delete_version(self, version_id: str) -> None:
         with self.db.writing() as session:
             version = self._version(session, version_id)
-            detail = {"version_number": version.version_number, "changelog": version.changelog}
-            session.delete(version)
-            self._audit(session, "version.delete", version.agent_id, version.id, detail)
+            session.execute(delete(VERSION).where(VERSION.c.id == version_id))
+            detail = {"version_number": version["version_number"], "changelog": version["changelog"]}
+            self._audit(session, "version.delete", version["agent_id"], version["id"], detail)
 
     @_in_thread
     def prune_preview(self, agent_id: str, keep: int = 10) -> list[dict[str, Any]]:
         """The versions ``cleanup_old_versions(agent_id, keep)`` would delete, newest first."""
         _check_keep(keep)
         with self.db.reading() as session:
-            self._agent(session, agent_id)
+            self._check_agent(session, agent_id)
             threshold = self._keep_threshold(session, agent_id, keep)
             if threshold is None:
                 return []
             query = (
-                select(AgentVersion)
-                .where(AgentVersion.agent_id == agent_id, AgentVersion.version_number < threshold)
-                .order_by(col(AgentVersion.version_number).desc())
+                select(*_VERSION_COLUMNS)
+                .where(VERSION.c.agent_id == agent_id, VERSION.c.version_number < threshold)
+                .order_by(_NEWEST_FIRST)
             )
-            return [version_dict(version) for version in session.exec(query)]
+            return [version_dict(row) for row in session.execute(query)]
 
     @_in_thread
     def cleanup_old_versions(self, agent_id: str, keep: int = 10) -> int:
         """Keep the ``keep`` newest versions, delete the rest in one statement; return how many."""
         _check_keep(keep)
         with self.db.writing() as session:
-            self._agent(session, agent_id)
+            self._check_agent(session, agent_id)
             threshold = self._keep_threshold(session, agent_id, keep)
             if threshold is None:
                 return 0
-            doomed = (AgentVersion.agent_id == agent_id, AgentVersion.version_number < threshold)
-            oldest, newest = session.exec(
-                select(func.min(AgentVersion.version_number), func.max(AgentVersion.version_number)).where(*doomed)
+            doomed = (VERSION.c.agent_id == agent_id, VERSION.c.version_number < threshold)
+            oldest, newest = session.execute(
+                select(func.min(VERSION.c.version_number), func.max(VERSION.c.version_number)).where(*doomed)
             ).one()
             if oldest is None:
                 return 0
-            deleted = session.exec(delete(AgentVersion).where(*doomed)).rowcount  # type: ignore[call-overload]
+            deleted = session.execute(delete(VERSION).where(*doomed)).rowcount
             self._audit(
                 session,
                 "version.prune",
@@ -360,7 +368,7 @@ class AgentService:
         with self.db.reading() as session:
             old = self._version(session, version_id_1)
             new = self._version(session, version_id_2)
-            return _comparison(_side_of_version(old), _side_of_version(new))
+        return _comparison(_side_of_version(old), _side_of_version(new))
 
     @_in_thread
     def compare_with_live(self, agent_id: str, version_id: str) -> dict[str, Any]:
@@ -368,44 +376,39 @@ class AgentService:
         with self.db.reading() as session:
             agent = self._agent(session, agent_id)
             version = self._version(session, version_id)
-            if version.agent_id != agent.id:
-                raise VersionOfAnotherAgent(version.id, agent.id)
-            return _comparison(_side_of_version(version), _side_of_live(agent))
+        if version["agent_id"] != agent["id"]:
+            raise VersionOfAnotherAgent(version["id"], agent["id"])
+        return _comparison(_side_of_version(version), _side_of_live(agent))
 
     @_in_thread
     def compare_with_previous(self, version_id: str) -> dict[str, Any]:
         """What a version changed against the version before it (or against nothing)."""
         with self.db.reading() as session:
             new = self._version(session, version_id)
-            previous = session.exec(
-                select(AgentVersion)
-                .where(AgentVersion.agent_id == new.agent_id, AgentVersion.version_number < new.version_number)
-                .order_by(col(AgentVersion.version_number).desc())
+            previous = session.execute(
+                select(*_VERSION_COLUMNS)
+                .where(VERSION.c.agent_id == new["agent_id"], VERSION.c.version_number < new["version_number"])
+                .order_by(_NEWEST_FIRST)
                 .limit(1)
             ).first()
-            old_side = _side_of_version(previous) if previous else {"label": "nothing", "config": {}, "damaged": None}
-            return _comparison(old_side, _side_of_version(new))
+        old_side = (
+            _side_of_version(version_dict(previous))
+            if previous
+            else {"label": "nothing", "version_id": None, "version_number": None, "config": {}, "damaged": None}
+        )
+        return _comparison(old_side, _side_of_version(new))
 
     # -- audit and change detection -------------------------------------------
 
     @_in_thread
     def audit_log(self, agent_id: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         """The newest audit events (of one agent, or all), newest first."""
+        query = select(AUDIT).order_by(AUDIT.c.id.desc()).limit(limit)
+        if agent_id is not None:
+            query = query.where(AUDIT.c.agent_id == agent_id)
         with self.db.reading() as session:
-            query = select(AuditEvent).order_by(col(AuditEvent.id).desc()).limit(limit)
-            if agent_id is not None:
-                query = query.where(AuditEvent.agent_id == agent_id)
             return [
-                {
-                    "id": event.id,
-                    "at": event.at,
-                    "actor": event.actor,
-                    "action": event.action,
-                    "agent_id": event.agent_id,
-                    "version_id": event.version_id,
-                    "detail": json.loads(event.detail),
-                }
-                for event in session.exec(query)
+                {**row._asdict(), "detail": json.loads(row.detail)} for row in session.execute(query)
             ]
 
     @_in_thread
@@ -416,98 +419,116 @@ class AgentService:
         cheap way for a screen to see that something changed.
         """
         with self.db.reading() as session:
-            return session.exec(select(func.max(AuditEvent.id))).one() or 0
+            return session.execute(select(func.max(AUDIT.c.id))).scalar() or 0
 
     # -- internals (run inside a transaction) --------------------------------
 
-    def _agent(self, session: Session, agent_id: str) -> Agent:
-        agent = session.get(Agent, agent_id) if isinstance(agent_id, str) else None
-        if agent is None:
+    def _agent(self, session: Session, agent_id: str) -> dict[str, Any]:
+        row = None
+        if isinstance(agent_id, str):
+            row = session.execute(select(*_AGENT_COLUMNS).where(AGENT.c.id == agent_id)).first()
+        if row is None:
             raise AgentNotFound(str(agent_id))
-        return agent
+        return agent_dict(row)
 
-    def _find_agent(self, session: Session, ref: str) -> Agent:
-        agent = session.get(Agent, ref)
-        if agent is not None:
-            return agent
-        named = session.exec(select(Agent).where(Agent.name == ref)).all()
+    def _check_agent(self, session: Session, agent_id: str) -> None:
+        found = isinstance(agent_id, str) and session.execute(
+            select(literal_column("1")).select_from(AGENT).where(AGENT.c.id == agent_id)
+        ).first()
+        if not found:
+            raise AgentNotFound(str(agent_id))
+
+    def _find_agent(self, session: Session, ref: str) -> dict[str, Any]:
+        by_id = session.execute(select(*_AGENT_COLUMNS).where(AGENT.c.id == ref)).first()
+        if by_id is not None:
+            return agent_dict(by_id)
+        named = session.execute(select(*_AGENT_COLUMNS).where(AGENT.c.name == ref)).all()
         if not named:
-            named = session.exec(select(Agent).where(func.lower(Agent.name) == ref.lower())).all()
+            named = session.execute(select(*_AGENT_COLUMNS).where(func.lower(AGENT.c.name) == ref.lower())).all()
         if len(named) > 1:
-            raise AmbiguousAgent(ref, [agent.id for agent in named])
+            raise AmbiguousAgent(ref, [row.id for row in named])
         if not named:
             raise AgentNotFound(ref)
-        return named[0]
+        return agent_dict(named[0])
 
-    def _version(self, session: Session, version_id: str) -> AgentVersion:
-        version = session.get(AgentVersion, version_id) if isinstance(version_id, str) else None
-        if version is None:
+    def _version(self, session: Session, version_id: str) -> dict[str, Any]:
+        row = None
+        if isinstance(version_id, str):
+            row = session.execute(select(*_VERSION_COLUMNS).where(VERSION.c.id == version_id)).first()
+        if row is None:
             raise VersionNotFound(str(version_id))
-        return version
+        return version_dict(row)
 
-    def _find_version(self, session: Session, agent: Agent, ref: str | int) -> AgentVersion:
+    def _find_version(self, session: Session, agent: Mapping[str, Any], ref: str | int) -> dict[str, Any]:
         match = _VERSION_REF.match(str(ref).strip())
         if match:
             number = int(match.group(1))
-            version = session.exec(
-                select(AgentVersion).where(AgentVersion.agent_id == agent.id, AgentVersion.version_number == number)
+            row = session.execute(
+                select(*_VERSION_COLUMNS).where(VERSION.c.agent_id == agent["id"], VERSION.c.version_number == number)
             ).first()
-            if version is None:
-                raise VersionNotFound(f"v{number}", agent.name)
-            return version
-        version = session.get(AgentVersion, str(ref))
-        if version is None:
-            raise VersionNotFound(str(ref), agent.name)
-        if version.agent_id != agent.id:
-            raise VersionOfAnotherAgent(version.id, agent.id)
-        return version
+            if row is None:
+                raise VersionNotFound(f"v{number}", agent["name"])
+            return version_dict(row)
+        row = session.execute(select(*_VERSION_COLUMNS).where(VERSION.c.id == str(ref))).first()
+        if row is None:
+            raise VersionNotFound(str(ref), agent["name"])
+        if row.agent_id != agent["id"]:
+            raise VersionOfAnotherAgent(row.id, agent["id"])
+        return version_dict(row)
 
-    def _newest_version(self, session: Session, agent_id: str) -> AgentVersion | None:
-        return session.exec(
-            select(AgentVersion)
-            .where(AgentVersion.agent_id == agent_id)
-            .order_by(col(AgentVersion.version_number).desc())
-            .limit(1)
-        ).first()
+    def _newest_snapshot(self, session: Session, agent_id: str) -> str | None:
+        return session.execute(
+            select(VERSION.c.config_snapshot).where(VERSION.c.agent_id == agent_id).order_by(_NEWEST_FIRST).limit(1)
+        ).scalar()
 
-    def _has_unsaved_changes(self, session: Session, agent: Agent) -> bool:
-        newest = self._newest_version(session, agent.id)
-        return newest is None or _snapshot_hash(newest.config_snapshot) != config_hash(agent_config(agent))
+    def _has_unsaved_changes(self, session: Session, agent: Mapping[str, Any]) -> bool:
+        newest = self._newest_snapshot(session, agent["id"])
+        return _unsaved(agent, newest)
 
-    def _snapshot(self, session: Session, agent: Agent, changelog: str | None, *, audit: bool = True) -> AgentVersion:
-        """Save the live config as the next version (the write lock is held)."""
-        highest = session.exec(
-            select(func.max(AgentVersion.version_number)).where(AgentVersion.agent_id == agent.id)
-        ).one()
-        number = max(agent.last_version_number, highest or 0) + 1
-        agent.last_version_number = number
-        config = agent_config(agent)
-        version = AgentVersion(
-            agent_id=agent.id,
-            version_number=number,
-            config_snapshot=snapshot_json(config),
-            changelog=changelog,
-            created_by=self.user,
-            created_at=self.clock(),
-        )
-        session.add(agent)
-        session.add(version)
-        session.flush()
+    def _snapshot(
+        self, session: Session, agent: dict[str, Any], changelog: str | None, *, audit: bool = True
+    ) -> dict[str, Any]:
+        """Save the live config as the next version (the write lock is held).
+
+        The number comes from the agent's counter, raised past any number a
+        row written by another tool may already have, in the same statement.
+        """
+        highest = select(func.coalesce(func.max(VERSION.c.version_number), 0)).where(
+            VERSION.c.agent_id == agent["id"]
+        ).scalar_subquery()
+        number = session.execute(
+            update(AGENT)
+            .where(AGENT.c.id == agent["id"])
+            .values(last_version_number=func.max(AGENT.c.last_version_number, highest) + 1)
+            .returning(AGENT.c.last_version_number)
+        ).scalar_one()
+        version = {
+            "id": new_version_id(),
+            "agent_id": agent["id"],
+            "version_number": number,
+            "config_snapshot": snapshot_json(agent_config(agent)),
+            "changelog": changelog,
+            "created_by": self.user,
+            "created_at": self.clock(),
+        }
+        session.execute(insert(VERSION).values(**version))
         if audit:
-            self._audit(session, "version.create", agent.id, version.id, {"version_number": number})
+            self._audit(session, "version.create", agent["id"], version["id"], {"version_number": number})
         return version
 
-    def _apply(self, session: Session, agent: Agent, fields: Mapping[str, Any], *, audit: bool = True) -> None:
-        changed = sorted(key for key, value in fields.items() if getattr(agent, key) != value)
-        for key in changed:
-            # A new dict object: SQLAlchemy does not see in-place edits of JSON.
-            setattr(agent, key, dict(fields[key]) if key == "extra" else fields[key])
-        if changed:
-            agent.updated_at = self.clock()
-            session.add(agent)
-            session.flush()
-        if audit and changed:
-            self._audit(session, "agent.update", agent.id, detail={"fields": changed})
+    def _apply(
+        self, session: Session, agent: dict[str, Any], fields: Mapping[str, Any], *, audit: bool = True
+    ) -> None:
+        """Write the fields that differ into the agent row (and into ``agent``)."""
+        changed = sorted(key for key, value in fields.items() if agent[key] != value)
+        if not changed:
+            return
+        values = {key: dict(fields[key]) if key == "extra" else fields[key] for key in changed}
+        values["updated_at"] = self.clock()
+        session.execute(update(AGENT).where(AGENT.c.id == agent["id"]).values(**values))
+        agent.update(values)
+        if audit:
+            self._audit(session, "agent.update", agent["id"], detail={"fields": changed})
 
     def _audit(
         self,
@@ -517,8 +538,8 @@ class AgentService:
         version_id: str | None = None,
         detail: Mapping[str, Any] | None = None,
     ) -> None:
-        session.add(
-            AuditEvent(
+        session.execute(
+            insert(AUDIT).values(
                 at=self.clock(),
                 actor=self.user,
                 action=action,
@@ -530,45 +551,38 @@ class AgentService:
 
     def _keep_threshold(self, session: Session, agent_id: str, keep: int) -> int | None:
         """The number of the oldest version to keep, or None when nothing goes."""
-        return session.exec(
-            select(AgentVersion.version_number)
-            .where(AgentVersion.agent_id == agent_id)
-            .order_by(col(AgentVersion.version_number).desc())
+        return session.execute(
+            select(VERSION.c.version_number)
+            .where(VERSION.c.agent_id == agent_id)
+            .order_by(_NEWEST_FIRST)
             .offset(keep - 1)
             .limit(1)
-        ).first()
+        ).scalar()
 
-    def _version_stats(self, session: Session, agent_id: str | None) -> dict[str, dict[str, Any]]:
-        """Per agent: how many versions, the newest number and the newest's fingerprint."""
-        counts = select(
-            AgentVersion.agent_id,
-            func.count().label("count"),
-            func.max(AgentVersion.version_number).label("newest"),
-        ).group_by(AgentVersion.agent_id)
-        if agent_id is not None:
-            counts = counts.where(AgentVersion.agent_id == agent_id)
-        newest = counts.subquery()
-        rows = session.exec(
-            select(newest.c.agent_id, newest.c.count, newest.c.newest, AgentVersion.config_snapshot).join(
-                AgentVersion,
-                (AgentVersion.agent_id == newest.c.agent_id) & (AgentVersion.version_number == newest.c.newest),
-            )
-        ).all()
-        return {
-            row[0]: {"version_count": row[1], "latest_version": row[2], "latest_hash": _snapshot_hash(row[3])}
-            for row in rows
-        }
-
-    def _describe(self, session: Session, agent: Agent, stats: dict[str, Any] | None = None) -> dict[str, Any]:
+    def _describe(self, session: Session, agent: dict[str, Any]) -> dict[str, Any]:
         """The agent dict, plus ``version_count``, ``latest_version`` and ``unsaved_changes``."""
-        if stats is None:
-            stats = self._version_stats(session, agent.id).get(agent.id)
-        stats = stats or {"version_count": 0, "latest_version": None, "latest_hash": None}
-        described = agent_dict(agent)
-        described["version_count"] = stats["version_count"]
-        described["latest_version"] = stats["latest_version"]
-        described["unsaved_changes"] = stats["latest_hash"] != config_hash(agent_config(agent))
-        return described
+        count, newest = session.execute(
+            select(func.count(), func.max(VERSION.c.version_number)).where(VERSION.c.agent_id == agent["id"])
+        ).one()
+        return _described(agent, count, newest, self._newest_snapshot(session, agent["id"]))
+
+
+def _unsaved(agent: Mapping[str, Any], newest_snapshot: str | None) -> bool:
+    """Does the live config differ from the newest version (or is there none)?"""
+    if newest_snapshot is None:
+        return True
+    live = agent_config(agent)
+    matches, _ = snapshot_state(newest_snapshot, live, snapshot_json(live))
+    return not matches
+
+
+def _described(
+    agent: dict[str, Any], version_count: int, latest_version: int | None, latest_snapshot: str | None
+) -> dict[str, Any]:
+    agent["version_count"] = version_count
+    agent["latest_version"] = latest_version
+    agent["unsaved_changes"] = _unsaved(agent, latest_snapshot)
+    return agent
 
 
 def _check_keep(keep: object) -> None:
@@ -576,23 +590,23 @@ def _check_keep(keep: object) -> None:
         raise InvalidKeep(keep)
 
 
-def _side_of_version(version: AgentVersion) -> dict[str, Any]:
-    label = f"v{version.version_number}"
+def _side_of_version(version: Mapping[str, Any]) -> dict[str, Any]:
+    label = f"v{version['version_number']}"
     try:
-        config = loose_snapshot(version.config_snapshot, label)
-        damaged = snapshot_problem(version.config_snapshot)
+        config = loose_snapshot(version["config_snapshot"], label)
+        damaged = snapshot_problem(version["config_snapshot"])
     except DamagedSnapshot as error:
         config, damaged = {}, error.reason
     return {
         "label": label,
-        "version_id": version.id,
-        "version_number": version.version_number,
+        "version_id": version["id"],
+        "version_number": version["version_number"],
         "config": config,
         "damaged": damaged,
     }
 
 
-def _side_of_live(agent: Agent) -> dict[str, Any]:
+def _side_of_live(agent: Mapping[str, Any]) -> dict[str, Any]:
     return {"label": LIVE, "version_id": None, "version_number": None, "config": agent_config(agent), "damaged": None}
 
 

@@ -172,3 +172,10 @@ def test_a_bad_url_is_refused_without_showing_its_password(url: str) -> None:
     with pytest.raises(DatabaseError) as raised:
         AgentService(url)
     assert "hunter2" not in str(raised.value)
+
+
+def test_new_databases_use_8_kib_pages_and_wal(db_path: Path) -> None:
+    AgentService(str(db_path)).close()
+    with sqlite3.connect(db_path) as connection:
+        assert connection.execute("PRAGMA page_size").fetchone()[0] == 8192
+        assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

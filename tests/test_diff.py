@@ -67,3 +67,11 @@ def test_text_hunks_of_equal_texts_are_empty() -> None:
 def test_a_change_of_line_endings_alone_is_a_changed_line() -> None:
     [hunk] = text_hunks("first\r\nsecond", "first\nsecond")
     assert [(line.tag, line.text) for line in hunk.lines] == [("-", "first\r"), ("+", "first"), (" ", "second")]
+
+
+def test_a_boolean_is_not_a_number_and_types_count() -> None:
+    assert [c["kind"] for c in compare_configs({"extra": {"a": True}}, {"extra": {"a": 1}})] == ["changed"]
+    assert compare_configs({"temperature": 1}, {"temperature": True})[0]["kind"] == "changed"
+    assert compare_configs({"description": "1"}, {"description": 1})[0]["kind"] == "changed"
+    assert compare_configs({"extra": {"a": [1, 2]}}, {"extra": {"a": [1.0, 2]}}) == []
+    assert compare_configs({"extra": {"a": [True]}}, {"extra": {"a": [1]}}) != []
