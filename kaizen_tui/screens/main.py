@@ -127,7 +127,7 @@ class MainScreen(Screen[None]):
         Binding("n", "new_agent", "new agent"),
         Binding("p", "prune", "prune"),
         Binding("slash", "filter", "filter", key_display="/"),
-        Binding("u", "app.toggle_split", "split/unified"),
+        Binding("u", "toggle_split", "split/unified"),
         Binding("question_mark", "app.help", "help", key_display="?"),
         Binding("f1", "app.help", "help", show=False),
         Binding("q", "app.quit", "quit"),
@@ -227,8 +227,11 @@ class MainScreen(Screen[None]):
             self.toast(str(error), "error")
             return
         self._marker = marker if self._marker is None else max(self._marker, marker)
+        was_empty = not self.agents_all
         self.agents_all = agents
         self._show_agents(keep or self.agent_id, keep_version=keep_version)
+        if was_empty != (not agents):
+            self.refresh_bindings()
 
     def _filtered(self) -> list[dict[str, Any]]:
         needle = self.filter_text.strip().lower()
@@ -287,8 +290,15 @@ class MainScreen(Screen[None]):
             lines.append(Content.styled("It is open read-only, so nothing can be created here.", "$text-warning"))
         else:
             lines += [
-                Content.assemble("Press ", ("n", "bold $text-accent"), " to create your first agent from a YAML template,"),
-                Content.assemble("or from a shell: ", ("kaizen-tui --help", "bold"), " lists the commands to create and import agents."),
+                Content.assemble("Press ", ("n", "bold $text-accent"), " to create your first agent from a YAML template."),
+                Content(""),
+                Content("Or from a shell:"),
+                Content.assemble("  ", ("kaizen-tui create --name \"Support Agent\" --model gpt-4o", "bold")),
+                Content.assemble("  ", ("kaizen-tui create -f agent.yaml", "bold")),
+                Content.assemble(
+                    "  ", ("kaizen-tui --demo", "bold"), ("   opens a demo database with six agents", "$text-muted")
+                ),
+                Content("It shows up here by itself."),
             ]
         lines += [Content(""), Content.assemble("Press ", ("?", "bold $text-accent"), " for help, ", ("q", "bold $text-accent"), " to quit.")]
         self.query_one("#empty", Static).update(Content("\n").join(lines))
@@ -495,9 +505,14 @@ class MainScreen(Screen[None]):
 
     # -- focus and keys ----------------------------------------------------------
 
+    #: Keys that need an agent: hidden from the key bar while there is none.
+    AGENT_ACTIONS = {"snapshot", "edit", "prune", "filter", "toggle_split"}
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "clear_filter":
             return bool(self.filter_text) or self.query_one("#filter").display
+        if action in self.AGENT_ACTIONS and not self.agents_all:
+            return False
         return True
 
     def _need_agent(self) -> dict[str, Any] | None:
@@ -523,6 +538,9 @@ class MainScreen(Screen[None]):
         reason = getattr(self.service.db, "read_only_reason", "") or "the database is open read-only"
         self.toast(f"Cannot {what}: {reason}. Browsing only.", "warning")
         return False
+
+    def action_toggle_split(self) -> None:
+        self.app.action_toggle_split()  # type: ignore[attr-defined]
 
     def action_filter(self) -> None:
         field = self.query_one("#filter", FilterInput)
