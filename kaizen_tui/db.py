@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
-from sqlalchemy import Engine, create_engine, event, exc, make_url
+from sqlalchemy import Connection, Engine, create_engine, event, exc, make_url
 from sqlalchemy.pool import QueuePool
-from sqlmodel import Session, SQLModel
+from sqlmodel import SQLModel
 
 from kaizen_tui import models  # noqa: F401  (registers the tables)
 from kaizen_tui.errors import DatabaseBusy, DatabaseError, ReadOnlyDatabase, SchemaTooNew
@@ -85,20 +85,18 @@ class Database:
         return self.engine.url.render_as_string(hide_password=True)
 
     @contextmanager
-    def reading(self) -> Iterator[Session]:
-        """A session for reads; it sees one consistent snapshot of the data."""
-        with translate_errors(self), Session(self.engine, expire_on_commit=False) as session:
-            with session.begin():
-                yield session
+    def reading(self) -> Iterator[Connection]:
+        """A connection in a read transaction: one consistent snapshot of the data."""
+        with translate_errors(self), self.engine.connect() as connection, connection.begin():
+            yield connection
 
     @contextmanager
-    def writing(self) -> Iterator[Session]:
-        """A session whose transaction holds the write lock from its first statement."""
+    def writing(self) -> Iterator[Connection]:
+        """A connection whose transaction holds the write lock from its first statement."""
         if self.read_only:
             raise ReadOnlyDatabase(self.read_only_reason or "the database is open read-only")
-        with translate_errors(self), Session(self.write_engine, expire_on_commit=False) as session:
-            with session.begin():
-                yield session
+        with translate_errors(self), self.write_engine.connect() as connection, connection.begin():
+            yield connection
 
     def close(self) -> None:
         self.engine.dispose()

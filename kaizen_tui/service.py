@@ -21,8 +21,7 @@ import re
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from sqlalchemy import Row, delete, func, insert, literal_column, select, update
-from sqlmodel import Session
+from sqlalchemy import Connection, Row, delete, func, insert, select, text, update
 
 from kaizen_tui.config import (
     CONFIG_FIELDS,
@@ -63,6 +62,34 @@ _VERSION_REF = re.compile(r"^[vV]?(\d+)$")
 _AGENT_COLUMNS = [AGENT.c[key] for key in AGENT_KEYS]
 _VERSION_COLUMNS = [VERSION.c[key] for key in VERSION_KEYS]
 _NEWEST_FIRST = VERSION.c.version_number.desc()
+
+# The statements on the paths that run most (a snapshot, a timeline page) are
+# written out once as parameterised SQL: building and caching a Core
+# statement on every call cost four times the database work.
+_SELECT_AGENT = text(f"SELECT {', '.join(AGENT_KEYS)} FROM agent WHERE id = :id").columns(*_AGENT_COLUMNS)
+_AGENT_EXISTS = text("SELECT 1 FROM agent WHERE id = :id")
+_VERSION_PAGE = text(
+    f"SELECT {', '.join(VERSION_KEYS)} FROM agent_version WHERE agent_id = :agent_id "
+    "ORDER BY version_number DESC LIMIT :limit OFFSET :offset"
+)
+_NEWEST_SNAPSHOT = text(
+    "SELECT config_snapshot FROM agent_version WHERE agent_id = :agent_id ORDER BY version_number DESC LIMIT 1"
+)
+_COUNT_VERSIONS = text("SELECT count(*), max(version_number) FROM agent_version WHERE agent_id = :agent_id")
+#: The next number: past the agent's counter and past any number a row
+#: written by another tool already has, in one statement under the write lock.
+_NEXT_NUMBER = text(
+    "UPDATE agent SET last_version_number = max(last_version_number, "
+    "coalesce((SELECT max(version_number) FROM agent_version WHERE agent_id = :id), 0)) + 1 "
+    "WHERE id = :id RETURNING last_version_number"
+)
+_INSERT_VERSION = text(
+    f"INSERT INTO agent_version ({', '.join(VERSION_KEYS)}) VALUES ({', '.join(':' + key for key in VERSION_KEYS)})"
+)
+_INSERT_AUDIT = text(
+    "INSERT INTO audit_event (at, actor, action, agent_id, version_id, detail) "
+    "VALUES (:at, :actor, :action, :agent_id, :version_id, :detail)"
+)
 
 
 def default_user() -> str:
@@ -245,9 +272,7 @@ class AgentService:
         """Versions newest first. All of them unless a page (``limit``/``offset``) is asked for."""
         with self.db.reading() as session:
             self._check_agent(session, agent_id)
-            query = select(*_VERSION_COLUMNS).where(VERSION.c.agent_id == agent_id).order_by(_NEWEST_FIRST)
-            query = query.offset(offset).limit(limit) if limit is not None else query.offset(offset)
-            return [version_dict(row) for row in session.execute(query)]
+            return [version_dict(row) for row in _page(session, agent_id, limit, offset)]
 
     @_in_thread
     def get_version(self, version_id: str) -> dict[str, Any]:
@@ -271,10 +296,8 @@ class AgentService:
         with self.db.reading() as session:
             live = agent_config(self._agent(session, agent_id))
             live_text = snapshot_json(live)
-            query = select(*_VERSION_COLUMNS).where(VERSION.c.agent_id == agent_id).order_by(_NEWEST_FIRST)
-            query = query.offset(offset).limit(limit) if limit is not None else query.offset(offset)
             timeline = []
-            for row in session.execute(query):
+            for row in _page(session, agent_id, limit, offset):
                 entry = version_dict(row)
                 entry["matches_live"], entry["damaged"] = snapshot_state(entry.pop("config_snapshot"), live, live_text)
                 timeline.append(entry)
@@ -423,22 +446,18 @@ class AgentService:
 
     # -- internals (run inside a transaction) --------------------------------
 
-    def _agent(self, session: Session, agent_id: str) -> dict[str, Any]:
-        row = None
-        if isinstance(agent_id, str):
-            row = session.execute(select(*_AGENT_COLUMNS).where(AGENT.c.id == agent_id)).first()
+    def _agent(self, session: Connection, agent_id: str) -> dict[str, Any]:
+        row = session.execute(_SELECT_AGENT, {"id": agent_id}).first() if isinstance(agent_id, str) else None
         if row is None:
             raise AgentNotFound(str(agent_id))
         return agent_dict(row)
 
-    def _check_agent(self, session: Session, agent_id: str) -> None:
-        found = isinstance(agent_id, str) and session.execute(
-            select(literal_column("1")).select_from(AGENT).where(AGENT.c.id == agent_id)
-        ).first()
+    def _check_agent(self, session: Connection, agent_id: str) -> None:
+        found = isinstance(agent_id, str) and session.execute(_AGENT_EXISTS, {"id": agent_id}).first()
         if not found:
             raise AgentNotFound(str(agent_id))
 
-    def _find_agent(self, session: Session, ref: str) -> dict[str, Any]:
+    def _find_agent(self, session: Connection, ref: str) -> dict[str, Any]:
         by_id = session.execute(select(*_AGENT_COLUMNS).where(AGENT.c.id == ref)).first()
         if by_id is not None:
             return agent_dict(by_id)
@@ -451,7 +470,7 @@ class AgentService:
             raise AgentNotFound(ref)
         return agent_dict(named[0])
 
-    def _version(self, session: Session, version_id: str) -> dict[str, Any]:
+    def _version(self, session: Connection, version_id: str) -> dict[str, Any]:
         row = None
         if isinstance(version_id, str):
             row = session.execute(select(*_VERSION_COLUMNS).where(VERSION.c.id == version_id)).first()
@@ -459,7 +478,7 @@ class AgentService:
             raise VersionNotFound(str(version_id))
         return version_dict(row)
 
-    def _find_version(self, session: Session, agent: Mapping[str, Any], ref: str | int) -> dict[str, Any]:
+    def _find_version(self, session: Connection, agent: Mapping[str, Any], ref: str | int) -> dict[str, Any]:
         match = _VERSION_REF.match(str(ref).strip())
         if match:
             number = int(match.group(1))
@@ -476,32 +495,22 @@ class AgentService:
             raise VersionOfAnotherAgent(row.id, agent["id"])
         return version_dict(row)
 
-    def _newest_snapshot(self, session: Session, agent_id: str) -> str | None:
-        return session.execute(
-            select(VERSION.c.config_snapshot).where(VERSION.c.agent_id == agent_id).order_by(_NEWEST_FIRST).limit(1)
-        ).scalar()
+    def _newest_snapshot(self, session: Connection, agent_id: str) -> str | None:
+        return session.execute(_NEWEST_SNAPSHOT, {"agent_id": agent_id}).scalar()
 
-    def _has_unsaved_changes(self, session: Session, agent: Mapping[str, Any]) -> bool:
+    def _has_unsaved_changes(self, session: Connection, agent: Mapping[str, Any]) -> bool:
         newest = self._newest_snapshot(session, agent["id"])
         return _unsaved(agent, newest)
 
     def _snapshot(
-        self, session: Session, agent: dict[str, Any], changelog: str | None, *, audit: bool = True
+        self, session: Connection, agent: dict[str, Any], changelog: str | None, *, audit: bool = True
     ) -> dict[str, Any]:
         """Save the live config as the next version (the write lock is held).
 
         The number comes from the agent's counter, raised past any number a
         row written by another tool may already have, in the same statement.
         """
-        highest = select(func.coalesce(func.max(VERSION.c.version_number), 0)).where(
-            VERSION.c.agent_id == agent["id"]
-        ).scalar_subquery()
-        number = session.execute(
-            update(AGENT)
-            .where(AGENT.c.id == agent["id"])
-            .values(last_version_number=func.max(AGENT.c.last_version_number, highest) + 1)
-            .returning(AGENT.c.last_version_number)
-        ).scalar_one()
+        number = session.execute(_NEXT_NUMBER, {"id": agent["id"]}).scalar_one()
         version = {
             "id": new_version_id(),
             "agent_id": agent["id"],
@@ -511,13 +520,13 @@ class AgentService:
             "created_by": self.user,
             "created_at": self.clock(),
         }
-        session.execute(insert(VERSION).values(**version))
+        session.execute(_INSERT_VERSION, version)
         if audit:
             self._audit(session, "version.create", agent["id"], version["id"], {"version_number": number})
         return version
 
     def _apply(
-        self, session: Session, agent: dict[str, Any], fields: Mapping[str, Any], *, audit: bool = True
+        self, session: Connection, agent: dict[str, Any], fields: Mapping[str, Any], *, audit: bool = True
     ) -> None:
         """Write the fields that differ into the agent row (and into ``agent``)."""
         changed = sorted(key for key, value in fields.items() if agent[key] != value)
@@ -532,24 +541,25 @@ class AgentService:
 
     def _audit(
         self,
-        session: Session,
+        session: Connection,
         action: str,
         agent_id: str | None,
         version_id: str | None = None,
         detail: Mapping[str, Any] | None = None,
     ) -> None:
         session.execute(
-            insert(AUDIT).values(
-                at=self.clock(),
-                actor=self.user,
-                action=action,
-                agent_id=agent_id,
-                version_id=version_id,
-                detail=json.dumps(detail or {}, ensure_ascii=False, sort_keys=True),
-            )
+            _INSERT_AUDIT,
+            {
+                "at": self.clock(),
+                "actor": self.user,
+                "action": action,
+                "agent_id": agent_id,
+                "version_id": version_id,
+                "detail": json.dumps(detail or {}, ensure_ascii=False, sort_keys=True),
+            },
         )
 
-    def _keep_threshold(self, session: Session, agent_id: str, keep: int) -> int | None:
+    def _keep_threshold(self, session: Connection, agent_id: str, keep: int) -> int | None:
         """The number of the oldest version to keep, or None when nothing goes."""
         return session.execute(
             select(VERSION.c.version_number)
@@ -559,12 +569,16 @@ class AgentService:
             .limit(1)
         ).scalar()
 
-    def _describe(self, session: Session, agent: dict[str, Any]) -> dict[str, Any]:
+    def _describe(self, session: Connection, agent: dict[str, Any]) -> dict[str, Any]:
         """The agent dict, plus ``version_count``, ``latest_version`` and ``unsaved_changes``."""
-        count, newest = session.execute(
-            select(func.count(), func.max(VERSION.c.version_number)).where(VERSION.c.agent_id == agent["id"])
-        ).one()
+        count, newest = session.execute(_COUNT_VERSIONS, {"agent_id": agent["id"]}).one()
         return _described(agent, count, newest, self._newest_snapshot(session, agent["id"]))
+
+
+def _page(session: Connection, agent_id: str, limit: int | None, offset: int) -> list[Row[Any]]:
+    """A page of an agent's versions, newest first (``limit`` None: all)."""
+    bounds = {"agent_id": agent_id, "limit": -1 if limit is None else limit, "offset": offset}
+    return session.execute(_VERSION_PAGE, bounds).all()
 
 
 def _unsaved(agent: Mapping[str, Any], newest_snapshot: str | None) -> bool:
