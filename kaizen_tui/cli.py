@@ -631,6 +631,12 @@ def cmd_prune(ctx: Context) -> int:
     doomed_count = f"these {len(doomed)} versions" if len(doomed) != 1 else "this version"
     ctx.out.line(f"Pruning {name_of(agent)} keeps {kept} and deletes {doomed_count}:")
     ctx.out.lines(version_table(ctx.out, doomed))
+    held = [version for version in doomed if version["matches_live"]]
+    if held and agent["unsaved_changes"]:
+        ctx.out.line(
+            f"Note: the live config equals v{held[0]['version_number']}, which this deletes; afterwards no "
+            f"version holds it. Snapshot it first to keep it: {PROG} snapshot {shlex.quote(agent['name'])}"
+        )
     if not confirm(ctx):
         return 1
     deleted = wait(ctx.service.cleanup_old_versions(agent["id"], keep))

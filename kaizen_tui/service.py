@@ -345,10 +345,15 @@ class AgentService:
 
     @_in_thread
     def prune_preview(self, agent_id: str, keep: int = 10) -> list[dict[str, Any]]:
-        """The versions ``cleanup_old_versions(agent_id, keep)`` would delete, newest first."""
+        """The versions ``cleanup_old_versions(agent_id, keep)`` would delete, newest first.
+
+        Each is a version dict plus ``matches_live``, so a confirmation can say
+        when the version the live config equals is among them.
+        """
         _check_keep(keep)
         with self.db.reading() as session:
-            self._check_agent(session, agent_id)
+            live = agent_config(self._agent(session, agent_id))
+            live_text = snapshot_json(live)
             threshold = self._keep_threshold(session, agent_id, keep)
             if threshold is None:
                 return []
@@ -357,7 +362,12 @@ class AgentService:
                 .where(VERSION.c.agent_id == agent_id, VERSION.c.version_number < threshold)
                 .order_by(_NEWEST_FIRST)
             )
-            return [version_dict(row) for row in session.execute(query)]
+            doomed = []
+            for row in session.execute(query):
+                entry = version_dict(row)
+                entry["matches_live"] = snapshot_state(entry["config_snapshot"], live, live_text)[0]
+                doomed.append(entry)
+            return doomed
 
     @_in_thread
     def cleanup_old_versions(self, agent_id: str, keep: int = 10) -> int:

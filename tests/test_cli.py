@@ -634,6 +634,15 @@ def test_prune_previews_then_deletes(kz: Runner, support: str) -> None:
     assert nothing.out == "Nothing to prune: Support Agent has 2 versions, and --keep 5 keeps them all.\n"
 
 
+def test_prune_warns_when_it_deletes_the_version_the_live_config_equals(kz: Runner, support: str) -> None:
+    assert kz("rollback", support, "v1", "--yes").code == 0
+    result = kz("prune", support, "--keep", "1", "--yes")
+    assert result.code == 0
+    assert "Note: the live config equals v1, which this deletes" in result.out
+    assert "snapshot 'Support Agent'" in result.out
+    assert json.loads(kz("show", support, "--json").out)["unsaved_changes"] is True
+
+
 @pytest.mark.parametrize("keep", ["0", "-3"])
 def test_prune_keep_below_one_is_refused(kz: Runner, support: str, keep: str) -> None:
     assert_one_error_line(kz("prune", support, "--keep", keep, "--yes"), "keep must be a whole number of at least 1")

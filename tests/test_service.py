@@ -474,3 +474,13 @@ async def test_read_only_reason(db_path: Path, agent_data: dict) -> None:
     reader = AgentService(str(db_path), read_only=True)
     assert "read-only" in reader.read_only_reason
     reader.close()
+
+
+async def test_prune_preview_says_which_version_the_live_config_equals(service: AgentService, agent_data: dict) -> None:
+    agent = await service.create_agent(agent_data)
+    first = await service.create_version(agent["id"])
+    await service.update(agent["id"], {"temperature": 1.0})
+    await service.create_version(agent["id"])
+    await service.rollback_to_version(agent["id"], first["id"])
+    preview = await service.prune_preview(agent["id"], keep=1)
+    assert [(v["version_number"], v["matches_live"]) for v in preview] == [(1, True)]
