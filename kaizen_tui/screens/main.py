@@ -34,7 +34,7 @@ from kaizen_tui.screens.editing import (
     strip_error,
     with_error,
 )
-from kaizen_tui.screens.modals import ConfirmModal, EditorModal, PruneModal, SnapshotModal
+from kaizen_tui.screens.modals import ConfirmModal, EditorModal, PruneModal, RollbackModal, SnapshotModal
 from kaizen_tui.widgets.chrome import BottomBar, KeyBar, StatusLine, TopBar
 from kaizen_tui.widgets.diff import DiffBody, comparison_label
 from kaizen_tui.widgets.lists import (
@@ -52,21 +52,6 @@ from kaizen_tui.widgets.text import exact_time, first_line, relative_time, visib
 PAGE_SIZE = 100
 #: Below this many columns the panes are stacked.
 NARROW_WIDTH = 100
-
-
-def invert(comparison: dict[str, Any]) -> dict[str, Any]:
-    """The same comparison seen the other way round (``a → b`` becomes ``b → a``)."""
-    flipped = {"added": "removed", "removed": "added"}
-    return {
-        **comparison,
-        "from": comparison["to"],
-        "to": comparison["from"],
-        "changes": [
-            {**change, "old": change["new"], "new": change["old"], "kind": flipped.get(change["kind"], change["kind"])}
-            for change in comparison["changes"]
-        ],
-        "text_diffs": [],
-    }
 
 
 class FilterInput(Input):
@@ -646,28 +631,29 @@ class MainScreen(Screen[None]):
 
     # -- mutations -----------------------------------------------------------------
 
+    # Dialogs open at once (the keys typed next reach them); the database
+    # work starts when they close.
+
     def action_snapshot(self) -> None:
         agent = self._need_agent()
-        if agent is not None and self._writable("snapshot"):
-            self._snapshot(agent["id"])
+        if agent is None or not self._writable("snapshot"):
+            return
+
+        def done(changelog: str | None) -> None:
+            if changelog is not None:
+                self._snapshot(agent["id"], agent["name"], changelog)
+
+        self.app.push_screen(SnapshotModal(agent), done)
 
     @work(group="actions")
-    async def _snapshot(self, agent_id: str) -> None:
+    async def _snapshot(self, agent_id: str, name: str, changelog: str) -> None:
         try:
-            agent = await self.service.get(agent_id)
+            version = await self.service.create_version(agent_id, changelog or None)
         except KaizenError as error:
             self.toast(str(error), "error")
             return
-        changelog = await self.app.push_screen_wait(SnapshotModal(agent))
-        if changelog is None:
-            return
-        try:
-            version = await self.service.create_version(agent["id"], changelog or None)
-        except KaizenError as error:
-            self.toast(str(error), "error")
-            return
-        self.toast(f"Saved v{version['version_number']} of {visible(agent['name'])}")
-        self.reload(keep_agent=agent["id"], keep_version=version["id"])
+        self.toast(f"Saved v{version['version_number']} of {visible(name)}")
+        self.reload(keep_agent=agent_id, keep_version=version["id"])
 
     def action_rollback(self) -> None:
         if self._deferred("rollback"):
@@ -683,54 +669,27 @@ class MainScreen(Screen[None]):
                 "error",
             )
             return
-        self._rollback(agent["id"], entry)
+
+        def done(confirmed: bool | None) -> None:
+            if confirmed:
+                self._rollback(agent, entry)
+
+        self.app.push_screen(RollbackModal(self.service, agent, entry), done)
 
     @work(group="actions")
-    async def _rollback(self, agent_id: str, entry: dict[str, Any]) -> None:
+    async def _rollback(self, agent: dict[str, Any], entry: dict[str, Any]) -> None:
         label = f"v{entry['version_number']}"
         try:
-            agent = await self.service.get(agent_id)
-            comparison = invert(await self.service.compare_with_live(agent_id, entry["id"]))
+            before = (await self.service.get(agent["id"])).get("latest_version")
+            result = await self.service.rollback_to_version(agent["id"], entry["id"])
         except KaizenError as error:
             self.toast(str(error), "error")
             return
-        name = visible(agent["name"])
-        lines = [Content.assemble("Make the live config of ", (name, "bold"), " equal ", (label, "bold"), ".")]
-        if agent.get("unsaved_changes"):
-            lines.append(
-                Content.assemble(
-                    (f"{GLYPH_UNSAVED} The live config has unsaved changes: ", "$text-warning"),
-                    "they are saved first as a new version ",
-                    (f"\"Auto: before rollback to {label}\"", "bold"),
-                    ", so nothing is lost.",
-                )
-            )
-        else:
-            lines.append(Content.styled("The live config is saved as a version already: nothing is lost.", "$text-muted"))
-        if comparison["identical"]:
-            lines.append(Content.styled(f"The live config already equals {label}: nothing will change.", "$text-success"))
-        confirmed = await self.app.push_screen_wait(
-            ConfirmModal(
-                f"Roll back to {label}?",
-                lines,
-                confirm_label="Roll back",
-                comparison=None if comparison["identical"] else comparison,
-                comparison_heading=f"What changes: live config → {label}",
-            )
-        )
-        if not confirmed:
-            return
-        before = agent.get("latest_version")
-        try:
-            result = await self.service.rollback_to_version(agent_id, entry["id"])
-        except KaizenError as error:
-            self.toast(str(error), "error")
-            return
-        message = f"Rolled back {name} to {label}"
+        message = f"Rolled back {visible(agent['name'])} to {label}"
         if result.get("latest_version") != before and result.get("latest_version") is not None:
             message += f" (unsaved changes saved as v{result['latest_version']} first)"
         self.toast(message)
-        self.reload(keep_agent=agent_id, keep_version=entry["id"])
+        self.reload(keep_agent=agent["id"], keep_version=entry["id"])
 
     def action_delete_version(self) -> None:
         if self._deferred("delete_version"):
@@ -739,11 +698,6 @@ class MainScreen(Screen[None]):
         agent = self.timeline.agent
         if entry is None or agent is None or not self._writable("delete a version"):
             return
-        newest = bool(self.timeline.entries) and self.timeline.entries[0]["id"] == entry["id"]
-        self._delete_version(agent, entry, newest)
-
-    @work(group="actions")
-    async def _delete_version(self, agent: dict[str, Any], entry: dict[str, Any], newest: bool) -> None:
         label = f"v{entry['version_number']}"
         name = visible(agent["name"])
         lines = [
@@ -757,13 +711,18 @@ class MainScreen(Screen[None]):
                 "$text-warning",
             ),
         ]
-        if entry.get("matches_live") and newest:
-            lines.append(
-                Content.styled("It is the newest version and equals the live config.", "$text-muted")
-            )
-        confirmed = await self.app.push_screen_wait(ConfirmModal(f"Delete {label}?", lines, confirm_label="Delete"))
-        if not confirmed:
-            return
+        if entry.get("matches_live") and self.timeline.entries and self.timeline.entries[0]["id"] == entry["id"]:
+            lines.append(Content.styled("It is the newest version and equals the live config.", "$text-muted"))
+
+        def done(confirmed: bool | None) -> None:
+            if confirmed:
+                self._delete_version(agent, entry)
+
+        self.app.push_screen(ConfirmModal(f"Delete {label}?", lines, confirm_label="Delete"), done)
+
+    @work(group="actions")
+    async def _delete_version(self, agent: dict[str, Any], entry: dict[str, Any]) -> None:
+        label = f"v{entry['version_number']}"
         try:
             await self.service.delete_version(entry["id"])
         except KaizenError as error:
@@ -771,34 +730,33 @@ class MainScreen(Screen[None]):
             return
         if self.marks.get(agent["id"]) == entry["id"]:
             self.marks.pop(agent["id"])
-        self.toast(f"Deleted {label} of {name}")
+        self.toast(f"Deleted {label} of {visible(agent['name'])}")
         self.reload(keep_agent=agent["id"])
 
     def action_prune(self) -> None:
         agent = self._need_agent()
-        if agent is not None and self._writable("prune"):
-            self._prune(agent["id"])
-
-    @work(group="actions")
-    async def _prune(self, agent_id: str) -> None:
-        try:
-            agent = await self.service.get(agent_id)
-        except KaizenError as error:
-            self.toast(str(error), "error")
+        if agent is None or not self._writable("prune"):
             return
         if agent.get("version_count", 0) <= 1:
             self.toast(f"Nothing to prune: {visible(agent['name'])} has {agent.get('version_count', 0)} version(s).")
             return
-        keep = await self.app.push_screen_wait(PruneModal(self.service, agent))
-        if keep is None:
-            return
+
+        def done(keep: int | None) -> None:
+            if keep is not None:
+                self._prune(agent, keep)
+
+        self.app.push_screen(PruneModal(self.service, agent), done)
+
+    @work(group="actions")
+    async def _prune(self, agent: dict[str, Any], keep: int) -> None:
         try:
-            deleted = await self.service.cleanup_old_versions(agent_id, keep)
+            deleted = await self.service.cleanup_old_versions(agent["id"], keep)
         except KaizenError as error:
             self.toast(str(error), "error")
             return
-        self.toast(f"Pruned {deleted} version{'s' if deleted != 1 else ''} of {visible(agent['name'])}; kept the {keep} newest")
-        self.reload(keep_agent=agent_id, keep_version=self.timeline.cursor_key)
+        plural = "s" if deleted != 1 else ""
+        self.toast(f"Pruned {deleted} version{plural} of {visible(agent['name'])}; kept the {keep} newest")
+        self.reload(keep_agent=agent["id"], keep_version=self.timeline.cursor_key)
 
     def action_edit(self) -> None:
         agent = self._need_agent()

@@ -111,6 +111,7 @@ class ConfirmModal(ModalScreen[bool]):
             dialog.border_title = self.title_text
             for line in self.lines:
                 yield Static(line)
+            yield from self.compose_extra()
             if self.comparison is not None:
                 yield DiffBody(id="confirm-diff")
             with Horizontal(classes="buttons"):
@@ -118,8 +119,12 @@ class ConfirmModal(ModalScreen[bool]):
                 yield Button(f"{self.confirm_label}  y", id="confirm", variant="error")
             yield KeyBar()
 
+    def compose_extra(self) -> ComposeResult:
+        """More content under the lines (subclasses)."""
+        yield from ()
+
     def on_mount(self) -> None:
-        if self.comparison is not None:
+        if self.comparison:
             self.query_one(DiffBody).show_comparison(self.comparison, self.comparison_heading)
         self.query_one("#cancel", Button).focus()
 
@@ -134,6 +139,84 @@ class ConfirmModal(ModalScreen[bool]):
     @on(Button.Pressed, "#confirm")
     def action_confirm(self) -> None:
         self.dismiss(True)
+
+
+def invert(comparison: dict[str, Any]) -> dict[str, Any]:
+    """The same comparison seen the other way round (``a → b`` becomes ``b → a``)."""
+    flipped = {"added": "removed", "removed": "added"}
+    return {
+        **comparison,
+        "from": comparison["to"],
+        "to": comparison["from"],
+        "changes": [
+            {**change, "old": change["new"], "new": change["old"], "kind": flipped.get(change["kind"], change["kind"])}
+            for change in comparison["changes"]
+        ],
+        "text_diffs": [],
+    }
+
+
+class RollbackModal(ConfirmModal):
+    """Roll back to a version: opens at once, then shows what will change.
+
+    It reads the agent again (are there unsaved changes?) and the diff from
+    the live config to the version in a worker, so the keys typed right
+    after ``r`` already reach the dialog.
+    """
+
+    def __init__(self, service: Any, agent: dict[str, Any], version: dict[str, Any]) -> None:
+        self.service = service
+        self.agent = agent
+        self.version = version
+        label = f"v{version['version_number']}"
+        name = visible(agent["name"])
+        super().__init__(
+            f"Roll back to {label}?",
+            [Content.assemble("Make the live config of ", (name, "bold"), " equal ", (label, "bold"), ".")],
+            confirm_label="Roll back",
+            comparison={},
+            comparison_heading=f"What changes: live config → {label}",
+        )
+
+    def on_mount(self) -> None:
+        self.query_one("#cancel", Button).focus()
+        self.query_one(DiffBody).show_message(Content.styled("Reading what will change…", "$text-muted"))
+        self.query_one("#rollback-note", Static).update(Content(""))
+        self.load()
+
+    def compose_extra(self) -> ComposeResult:
+        yield Static(id="rollback-note")
+
+    @work(exclusive=True, group="rollback-preview")
+    async def load(self) -> None:
+        label = f"v{self.version['version_number']}"
+        note = self.query_one("#rollback-note", Static)
+        body = self.query_one(DiffBody)
+        try:
+            agent = await self.service.get(self.agent["id"])
+            comparison = invert(await self.service.compare_with_live(self.agent["id"], self.version["id"]))
+        except KaizenError as error:
+            body.show_message(Content.assemble(("✗ ", "bold $text-error"), (visible(str(error)), "$text-error")))
+            return
+        lines = []
+        if agent.get("unsaved_changes"):
+            lines.append(
+                Content.assemble(
+                    ("● The live config has unsaved changes: ", "$text-warning"),
+                    "they are saved first as a new version ",
+                    (f"\"Auto: before rollback to {label}\"", "bold"),
+                    ", so nothing is lost.",
+                )
+            )
+        else:
+            lines.append(Content.styled("The live config is saved as a version already: nothing is lost.", "$text-muted"))
+        if comparison["identical"]:
+            lines.append(Content.styled(f"The live config already equals {label}: nothing will change.", "$text-success"))
+        note.update(Content("\n").join(lines))
+        if comparison["identical"]:
+            body.show_message(Content.styled("No differences.", "$text-success"))
+        else:
+            body.show_comparison(comparison, self.comparison_heading)
 
 
 class KeepInput(Input):
