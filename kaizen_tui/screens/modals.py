@@ -333,10 +333,22 @@ class PruneModal(ModalScreen[int | None]):
             )
         )
         lines = []
+        live = [version for version in doomed if version.get("matches_live")]
+        if live and self.agent.get("unsaved_changes"):
+            # The newest version (always kept) differs from the live config,
+            # and the version that equals it goes: no version will hold it.
+            label = ", ".join(f"v{version['version_number']}" for version in live)
+            lines.append(
+                _line(
+                    ("  ◆ ", "bold $text-warning"),
+                    (f"{label} equals the live config and goes: ", "$text-warning"),
+                    "no version will hold the live config. Cancel and snapshot it (s) first to keep a copy.",
+                )
+            )
         for version in doomed[:PRUNE_LIST_LIMIT]:
             lines.append(
                 _line(
-                    ("  ✗ ", "$text-error"),
+                    ("  ◆ " if version.get("matches_live") else "  ✗ ", "$text-error"),
                     (f"v{version['version_number']}".ljust(6), "bold"),
                     (exact_time(version.get("created_at")).ljust(22), "$text-muted"),
                     (visible(version.get("created_by")).ljust(10)[:10] + " ", "$text-muted"),

@@ -243,7 +243,7 @@ class DiffRenderer:
     SHORT_TABLE = 10
 
     #: Narrower than this, the changed fields are listed one under the other.
-    TABLE_MIN_WIDTH = 72
+    TABLE_MIN_WIDTH = 60
 
     def _field_table(self, changes: list[dict[str, Any]], old_label: str, new_label: str) -> None:
         if self.width < self.TABLE_MIN_WIDTH:

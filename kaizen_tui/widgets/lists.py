@@ -266,7 +266,7 @@ class Timeline(KeyedTable):
         self._pending: list[str] = []
 
     #: Below this width the author column is left out (the status line shows it).
-    AUTHOR_MIN_WIDTH = 44
+    AUTHOR_MIN_WIDTH = 42
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -286,7 +286,7 @@ class Timeline(KeyedTable):
         self.clear(columns=True)
         header = "    " + "Ver".ljust(version_width + 1) + "When".ljust(9)
         if layout[0]:
-            header += "Author".ljust(10)
+            header += "Author".ljust(9)
         self.add_column(Text(header + "Changelog"), key="row")
 
     @property
@@ -371,7 +371,7 @@ class Timeline(KeyedTable):
             self.move_cursor(row=self.row_count - 1, animate=False)
 
     def _changelog_width(self, width: int) -> int:
-        used = 4 + self._version_width + 1 + 9 + (10 if self._show_author else 0)
+        used = 4 + self._version_width + 1 + 9 + (9 if self._show_author else 0)
         return max(8, width - used)
 
     def _row(self, markers: Text, version: Text, when: Text, author: Text, changelog: Text) -> Text:
@@ -392,7 +392,7 @@ class Timeline(KeyedTable):
                 Text(f"{GLYPH_UNSAVED}   ", styles["unsaved"]),
                 Text("live".ljust(self._version_width + 1), styles["unsaved"]),
                 Text(_cells(relative_time(agent.get("updated_at"), self._now()), 8) + " ", styles["muted"]),
-                Text(" " * 10),
+                Text(" " * 9),
                 Text(_fit(self._live_note(), self._changelog_width(width)), styles["unsaved"]),
             ),
             key=LIVE_KEY,
@@ -418,7 +418,7 @@ class Timeline(KeyedTable):
             self._markers(entry, styles),
             Text(f"v{entry['version_number']}".ljust(self._version_width + 1), styles["version"]),
             Text(_cells(relative_time(entry.get("created_at"), now), 8) + " ", styles["muted"]),
-            Text(_cells(visible(entry.get("created_by")), 9) + " ", styles["muted"]),
+            Text(_cells(visible(entry.get("created_by")), 8) + " ", styles["muted"]),
             Text(_fit(changelog, changelog_width)) if changelog else Text("(no changelog)", styles["muted"]),
         )
 
