@@ -810,6 +810,12 @@ class MainScreen(Screen[None]):
 
         await self._edit("New agent", NEW_AGENT_TEMPLATE, submit)
 
+    def _repaint_after_editor(self) -> None:
+        """The editor drew over the terminal: draw every pane again from scratch."""
+        self.agents_table.redraw()
+        self.timeline.redraw()
+        self.app.refresh(repaint=True, layout=True)
+
     async def _edit(self, title: str, text: str, submit: Callable[[str], Awaitable[str | None]]) -> None:
         """Edit ``text`` in $VISUAL/$EDITOR (or in the app) until ``submit`` accepts it or the user gives up."""
         command = editor_command()
@@ -824,6 +830,8 @@ class MainScreen(Screen[None]):
             except EditorFailed as failure:
                 self.toast(str(failure), "error")
                 return
+            finally:
+                self._repaint_after_editor()
             edited = strip_error(edited)
             if not meaningful(edited):
                 self.toast("Nothing changed: the file was empty.")
