@@ -142,11 +142,20 @@ class AgentsTable(KeyedTable):
 
     def on_mount(self) -> None:
         super().on_mount()
-        self.add_column("  ", key="mark")
-        self.add_column("Name", key="name")
-        self.add_column("Type", key="type")
-        self.add_column("Status", key="status")
-        self.add_column(Text("Vers", justify="right"), key="versions")
+        self._name_width = 0
+        self._setup_columns(20)
+
+    def _setup_columns(self, name_width: int) -> None:
+        """Columns of fixed widths: what is drawn never waits for the table to measure cells."""
+        if name_width == self._name_width and self.columns:
+            return
+        self._name_width = name_width
+        self.clear(columns=True)
+        self.add_column("  ", key="mark", width=2)
+        self.add_column("Name", key="name", width=name_width + 1)
+        self.add_column("Type", key="type", width=9)
+        self.add_column("Status", key="status", width=9)
+        self.add_column(Text("Vers", justify="right"), key="versions", width=4)
 
     @property
     def agents(self) -> list[dict[str, Any]]:
@@ -177,8 +186,9 @@ class AgentsTable(KeyedTable):
             self.cursor_moved()
 
     def _fill(self, agents: list[dict[str, Any]], width: int, keep: str | None, old_row: int) -> None:
-        self.clear()
         name_width = max(8, width - (3 + 9 + 9 + 4))
+        self._setup_columns(name_width)
+        self.clear()
         for agent in agents:
             unsaved = agent.get("unsaved_changes")
             status = agent.get("status") or ""
@@ -270,7 +280,7 @@ class Timeline(KeyedTable):
 
     def on_mount(self) -> None:
         super().on_mount()
-        self._columns_for: tuple[bool, int] | None = None
+        self._columns_for: tuple[bool, int, int] | None = None
         self._setup_columns(self._available_width(), 2)
 
     def _setup_columns(self, width: int, version_width: int) -> None:
@@ -279,7 +289,7 @@ class Timeline(KeyedTable):
         Each row is one cell holding the whole formatted line: the table then
         measures one cell per row, which keeps 10,000 versions quick to show.
         """
-        layout = (width >= self.AUTHOR_MIN_WIDTH, version_width)
+        layout = (width >= self.AUTHOR_MIN_WIDTH, version_width, width)
         if layout == getattr(self, "_columns_for", None) and self.columns:
             return
         self._columns_for = layout
@@ -287,7 +297,8 @@ class Timeline(KeyedTable):
         header = "    " + "Ver".ljust(version_width + 1) + "When".ljust(9)
         if layout[0]:
             header += "Author".ljust(9)
-        self.add_column(Text(header + "Changelog"), key="row")
+        # A fixed width: what is drawn never waits for the table to measure cells.
+        self.add_column(Text(header + "Changelog"), key="row", width=width)
 
     @property
     def _show_author(self) -> bool:
