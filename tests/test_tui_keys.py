@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import stat
 import sys
 from pathlib import Path
@@ -610,7 +609,6 @@ async def test_no_color_and_light_theme_still_work(service, ids, monkeypatch):
         app.theme = "ansi-dark"
         await press(pilot, "enter")
         assert "politely" in app.screen.query_one(DiffBody).text
-    os.environ.pop("NO_COLOR", None)
 
 
 async def test_a_partly_damaged_version_is_still_compared(service, ids, db_path):

@@ -46,7 +46,7 @@ from kaizen_tui.widgets.lists import (
     AgentsTable,
     Timeline,
 )
-from kaizen_tui.widgets.text import exact_time, first_line, relative_time, visible
+from kaizen_tui.widgets.text import exact_time, first_line, visible
 
 #: Versions fetched per page of the timeline.
 PAGE_SIZE = 100

@@ -17,7 +17,6 @@ from itertools import zip_longest
 from typing import Any, Literal
 
 from rich.console import Console, RenderableType
-from rich.segment import Segment
 from rich.style import Style
 from rich.table import Table
 from rich import box
@@ -659,4 +658,4 @@ class DiffBody(ScrollView, can_focus=True):
         return "\n".join(strip.text.rstrip() for strip in self._strips)
 
 
-__all__ = ["DiffBody", "DiffRenderer", "DiffStyles", "SPLIT_MIN_WIDTH", "Segment", "is_text_change"]
+__all__ = ["DiffBody", "DiffRenderer", "DiffStyles", "SPLIT_MIN_WIDTH", "comparison_label", "expand_root_changes", "is_text_change"]
