@@ -75,3 +75,14 @@ def test_a_boolean_is_not_a_number_and_types_count() -> None:
     assert compare_configs({"description": "1"}, {"description": 1})[0]["kind"] == "changed"
     assert compare_configs({"extra": {"a": [1, 2]}}, {"extra": {"a": [1.0, 2]}}) == []
     assert compare_configs({"extra": {"a": [True]}}, {"extra": {"a": [1]}}) != []
+
+
+def test_a_config_against_nothing_is_one_added_change_per_field() -> None:
+    new = {"name": "A", "model_id": "m", "extra": {"tools": []}}
+    assert [(c["path"], c["kind"]) for c in compare_configs({}, new)] == [
+        ("name", "added"),
+        ("model_id", "added"),
+        ("extra", "added"),
+    ]
+    extra_only = compare_configs({"extra": {}}, {"extra": {"a": 1}, "name": "x"})
+    assert [(c["path"], c["kind"]) for c in extra_only] == [("name", "added"), ("extra.a", "added")]

@@ -8,7 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from rich.console import Console
 
-from kaizen_tui.widgets.diff import DiffRenderer, DiffStyles, comparison_label, expand_root_changes
+from kaizen_tui.diff import compare_configs
+from kaizen_tui.widgets.diff import DiffRenderer, DiffStyles, comparison_label
 from kaizen_tui.widgets.text import exact_time, first_line, relative_time, visible
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
@@ -113,12 +114,10 @@ def test_identical_and_first_version():
     first = {
         **comparison(OLD, NEW),
         "from": {"label": "nothing", "version_id": None, "version_number": None, "damaged": None},
-        "changes": [{"field": "", "path": "", "kind": "changed", "old": {"extra": {}}, "new": {"name": "A", "extra": {}}}],
+        "changes": compare_configs({"extra": {}}, {"name": "A", "extra": {}}),
     }
     assert comparison_label(first) == "v2 (first version)"
-    assert expand_root_changes(first["changes"]) == [
-        {"field": "name", "path": "name", "kind": "added", "old": None, "new": "A"}
-    ]
+    assert any(line.split() == ["name", "—", "A"] for line in render(first, 80, False))
 
 
 def test_unreadable_damaged_version_is_not_compared_field_by_field():

@@ -28,7 +28,6 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from kaizen_tui.config import CONFIG_FIELDS
 from kaizen_tui.diff import DiffLine, is_long_text, text_hunks
 from kaizen_tui.widgets.text import MISSING, format_value, visible
 
@@ -74,31 +73,6 @@ class DiffStyles:
             field=Style(bold=True),
             same=Style(bold=True),
         )
-
-
-def expand_root_changes(changes: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Split a change of the whole config (path ``""``) into one change per field.
-
-    ``compare_configs`` reports two dicts sharing almost no keys as one change
-    of the root (deepdiff's pairing heuristic); people want the fields.
-    """
-    out: list[dict[str, Any]] = []
-    for change in changes:
-        old, new = change.get("old"), change.get("new")
-        if change.get("path") or not isinstance(old, dict) or not isinstance(new, dict):
-            out.append(change)
-            continue
-        keys = [key for key in CONFIG_FIELDS if key in old or key in new]
-        keys += sorted(str(key) for key in {*old, *new} if key not in CONFIG_FIELDS)
-        for key in keys:
-            if key in old and key in new:
-                if old[key] == new[key]:
-                    continue
-                kind = "changed"
-            else:
-                kind = "added" if key in new else "removed"
-            out.append({"field": key, "path": key, "kind": kind, "old": old.get(key), "new": new.get(key)})
-    return out
 
 
 def _unreadable_side(comparison: dict[str, Any], changes: list[dict[str, Any]]) -> str | None:
@@ -186,7 +160,7 @@ class DiffRenderer:
         styles = self.styles
         old_label = visible(comparison["from"]["label"])
         new_label = visible(comparison["to"]["label"])
-        changes = expand_root_changes(comparison["changes"])
+        changes = comparison["changes"]
         title = Text()
         title.append(visible(heading) if heading else comparison_label(comparison), styles.title)
         fields: list[str] = []
@@ -658,4 +632,4 @@ class DiffBody(ScrollView, can_focus=True):
         return "\n".join(strip.text.rstrip() for strip in self._strips)
 
 
-__all__ = ["DiffBody", "DiffRenderer", "DiffStyles", "SPLIT_MIN_WIDTH", "comparison_label", "expand_root_changes", "is_text_change"]
+__all__ = ["DiffBody", "DiffRenderer", "DiffStyles", "SPLIT_MIN_WIDTH", "comparison_label", "is_text_change"]
