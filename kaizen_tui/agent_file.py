@@ -40,6 +40,8 @@ def parse_agent_text(text: str, source: str = "the text") -> dict[str, Any]:
     """Read YAML (JSON is YAML too) into a dict of fields, not yet validated."""
     try:
         data = yaml.safe_load(text)
+    except RecursionError:
+        raise InvalidAgentFile(f"{source} nests lists and mappings too deeply.") from None
     except yaml.YAMLError as error:
         where = ""
         mark = getattr(error, "problem_mark", None)
@@ -58,7 +60,7 @@ def load_agent_file(path: str | Path) -> dict[str, Any]:
     """Read an agent file; ``.json`` files are read as strict JSON."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise InvalidAgentFile(f"{path} does not exist.") from None
     except (OSError, UnicodeDecodeError) as error:
@@ -66,6 +68,8 @@ def load_agent_file(path: str | Path) -> dict[str, Any]:
     if path.suffix.lower() == ".json":
         try:
             data = json.loads(text)
+        except RecursionError:
+            raise InvalidAgentFile(f"{path} nests lists and objects too deeply.") from None
         except ValueError as error:
             raise InvalidAgentFile(f"{path} is not valid JSON: {error}") from None
         if not isinstance(data, dict):

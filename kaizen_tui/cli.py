@@ -85,7 +85,7 @@ def wait(operation: Coroutine[Any, Any, T]) -> T:
 def read_text_argument(field: str, path: str) -> str:
     """The text of a file (``-`` is stdin), without the one final newline editors add."""
     try:
-        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise InvalidValue(field, f"cannot read {path}: no such file") from None
     except (OSError, UnicodeDecodeError) as error:
@@ -118,6 +118,8 @@ def parse_extra(raw: str) -> dict[str, Any]:
     example = """extra='{"top_p": 0.9}'"""
     try:
         value = json.loads(text)
+    except RecursionError:
+        raise InvalidValue("extra", "nests lists and objects too deeply") from None
     except ValueError as error:
         problem = getattr(error, "msg", str(error))
         raise InvalidValue("extra", f"is not valid JSON ({problem}); write a JSON object, e.g. {example}") from None
@@ -585,19 +587,10 @@ def cmd_rollback(ctx: Context) -> int:
     ctx.out.line("The status is not changed.")
     if not confirm(ctx):
         return 1
-    wait(ctx.service.rollback_to_version(agent["id"], version["id"]))
-    saved = saved_before_rollback(ctx, agent["id"], version["id"])
+    saved = wait(ctx.service.rollback_to_version(agent["id"], version["id"]))["saved_as_version"]
     note = f" (unsaved changes saved as v{saved})" if saved else ""
     ctx.out.line(f"Rolled back {name_of(agent)} to {label}{note}.")
     return 0
-
-
-def saved_before_rollback(ctx: Context, agent_id: str, version_id: str) -> int | None:
-    """The number the rollback saved unsaved changes as, from its audit event."""
-    for event in wait(ctx.service.audit_log(agent_id, limit=20)):
-        if event["action"] == "version.rollback" and event["version_id"] == version_id:
-            return event["detail"].get("saved_as_version")
-    return None
 
 
 def cmd_delete_version(ctx: Context) -> int:
@@ -635,11 +628,13 @@ def cmd_prune(ctx: Context) -> int:
     if held and agent["unsaved_changes"]:
         ctx.out.line(
             f"Note: the live config equals v{held[0]['version_number']}, which this deletes; afterwards no "
-            f"version holds it. Snapshot it first to keep it: {PROG} snapshot {shlex.quote(agent['name'])}"
+            f"version holds it. Snapshot it first to keep it: {PROG} snapshot {hint_ref(ctx)}"
         )
     if not confirm(ctx):
         return 1
-    deleted = wait(ctx.service.cleanup_old_versions(agent["id"], keep))
+    # Only what was shown: a version snapshotted meanwhile never pushes an unseen one out.
+    shown = max(version["version_number"] for version in doomed)
+    deleted = wait(ctx.service.cleanup_old_versions(agent["id"], keep, newest_to_delete=shown))
     ctx.out.line(f"Deleted {plural(deleted, 'version')} of {name_of(agent)}; kept the {keep} newest.")
     return 0
 
@@ -924,10 +919,13 @@ def database_target(args: argparse.Namespace) -> str | None:
     agents if it has none. $KAIZEN_DB is ignored there, so the demo never
     lands in someone's real (perhaps still empty) database.
     """
+    if args.db is not None and not args.db.strip():
+        # An unset "$DB" in a script must not quietly mean the real database.
+        raise UsageError("--db is empty; give a database path, or leave --db out for your default database.")
     if args.demo:
         from kaizen_tui.demo import ensure_demo_database
 
-        return ensure_demo_database(args.db or None)
+        return ensure_demo_database(args.db, read_only=args.read_only)
     return args.db or os.environ.get("KAIZEN_DB") or None
 
 

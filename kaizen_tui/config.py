@@ -7,7 +7,6 @@ through here, so every error names the field and what it may be.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from collections.abc import Mapping
@@ -47,6 +46,9 @@ DEFAULTS: dict[str, Any] = {
 TEMPERATURE_RANGE = (0.0, 2.0)
 MAX_TOKENS_LIMIT = 100_000_000
 NAME_MAX_LENGTH = 200
+#: Deeper ``extra`` values are refused: no real agent setting nests this far,
+#: and comparing very deep values would exhaust Python's recursion limit.
+EXTRA_MAX_DEPTH = 32
 
 
 def _type_name(value: object) -> str:
@@ -74,6 +76,11 @@ def _check_encodable(field: str, text: str) -> None:
         raise InvalidValue(
             field, f"contains a character that is not valid Unicode at position {error.start}"
         ) from None
+
+
+def check_text(field: str, value: object, *, required: bool = False) -> str:
+    """Text that can be stored: a string, valid Unicode, and not blank if required."""
+    return _text(field, value, required=required)
 
 
 def _text(field: str, value: object, *, required: bool = False) -> str:
@@ -123,9 +130,19 @@ def _max_tokens(value: object) -> int:
     return value
 
 
+def _depth(value: object, limit: int) -> int:
+    """How deeply lists and objects nest in ``value`` (stops counting past ``limit``)."""
+    if limit < 0 or not isinstance(value, (Mapping, list, tuple)):
+        return 0
+    children = value.values() if isinstance(value, Mapping) else value
+    return 1 + max((_depth(child, limit - 1) for child in children), default=0)
+
+
 def _extra(value: object) -> dict[str, Any]:
     if not isinstance(value, Mapping):
         raise InvalidValue("extra", f"must be an object (key: value pairs), not {_type_name(value)}")
+    if _depth(value, EXTRA_MAX_DEPTH) > EXTRA_MAX_DEPTH:
+        raise InvalidValue("extra", f"nests lists and objects more than {EXTRA_MAX_DEPTH} levels deep")
     try:
         text = json.dumps(value, ensure_ascii=False, allow_nan=False, sort_keys=True)
     except (TypeError, ValueError) as error:
@@ -188,11 +205,6 @@ def snapshot_json(config: Mapping[str, Any]) -> str:
     return json.dumps(snapshot_dict(config), sort_keys=True, ensure_ascii=False, separators=(", ", ": "))
 
 
-def config_hash(config: Mapping[str, Any]) -> str:
-    """A short fingerprint of a config, equal exactly when the snapshots are."""
-    return hashlib.sha256(snapshot_json(config).encode("utf-8")).hexdigest()[:32]
-
-
 def parse_snapshot(text: str, version_label: str | None = None) -> dict[str, Any]:
     """Parse and validate a stored snapshot into a full config (``extra`` filled in).
 
@@ -212,10 +224,17 @@ def parse_snapshot(text: str, version_label: str | None = None) -> dict[str, Any
         # Parsed from JSON, so already plain JSON values: only the shape matters.
         if not isinstance(extra, dict):
             raise InvalidValue("extra", f"must be an object (key: value pairs), not {_type_name(extra)}")
+        if _depth(extra, EXTRA_MAX_DEPTH) > EXTRA_MAX_DEPTH:
+            raise InvalidValue("extra", f"nests more than {EXTRA_MAX_DEPTH} levels deep")
     except InvalidValue as error:
         raise DamagedSnapshot(str(error), version_label) from None
     config["extra"] = extra
     return config
+
+
+def _refuse_constant(name: str) -> float:
+    """``json.loads`` takes NaN and Infinity, which JSON does not have."""
+    raise ValueError(f"{name} is not a JSON value")
 
 
 def loose_snapshot(text: object, version_label: str | None = None) -> dict[str, Any]:
@@ -227,7 +246,9 @@ def loose_snapshot(text: object, version_label: str | None = None) -> dict[str, 
     if not isinstance(text, str):
         raise DamagedSnapshot(f"it is {_type_name(text)}, not JSON text", version_label)
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise DamagedSnapshot("nested too deeply to read", version_label) from None
     except ValueError as error:
         raise DamagedSnapshot(f"not valid JSON ({error})", version_label) from None
     if not isinstance(data, dict):

@@ -134,37 +134,42 @@ def _database_error(error: BaseException | None, where: str) -> DatabaseError:
 
 
 def open_database(target: str | os.PathLike[str] | None = None, *, read_only: bool = False) -> Database:
-    """Open (and if needed create) the database at a path or SQLAlchemy URL."""
+    """Open (and if needed create) the SQLite database at a path or ``sqlite:///`` URL."""
     if target is None:
         path = default_db_path()
         if not read_only:
             path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         return _open_sqlite(path, read_only)
     text = os.fspath(target)
+    if not text.strip():
+        raise DatabaseError("The database path is empty.")
     if is_url(text):
-        if text.startswith("sqlite:///"):
-            return _open_sqlite(Path(text.removeprefix("sqlite:///")), read_only)
-        return _open_url(text, read_only)
+        return _open_sqlite(_sqlite_path_of(text), read_only)
     return _open_sqlite(Path(text), read_only)
 
 
-def _open_url(url: str, read_only: bool) -> Database:
+def _sqlite_path_of(url: str) -> Path:
+    """The file a SQLAlchemy URL names; only SQLite files are supported.
+
+    The hot paths use SQLite's SQL and the file's pragmas carry durability
+    and our schema marks, so other backends and in-memory databases are
+    refused rather than half-supported.
+    """
     try:
-        shown = make_url(url).render_as_string(hide_password=True)
+        parsed = make_url(url)
     except (exc.ArgumentError, ValueError):
         # The message would repeat the URL, password and all.
-        raise DatabaseError("The database URL is not a valid SQLAlchemy URL (dialect://user@host/name).") from None
-    try:
-        engine = create_engine(url)
-    except (exc.NoSuchModuleError, ImportError) as error:
-        raise DatabaseError(f"Cannot use the database URL {shown}: {error} (is its driver installed?)") from None
-    except exc.ArgumentError:
-        raise DatabaseError(f"Cannot use the database URL {shown}: its options are not valid.") from None
-    db = Database(url=url, engine=engine, read_only=read_only)
-    if not read_only:
-        with translate_errors(db):
-            SQLModel.metadata.create_all(engine)
-    return db
+        raise DatabaseError("The database URL is not a valid SQLAlchemy URL (sqlite:///path/to/file.db).") from None
+    shown = parsed.render_as_string(hide_password=True)
+    if parsed.get_backend_name() != "sqlite":
+        raise DatabaseError(
+            f"Cannot use {shown}: kaizen-tui keeps its data in SQLite files; give a path or sqlite:///path."
+        )
+    if not parsed.database or parsed.database == ":memory:" or parsed.database.startswith("file:"):
+        raise DatabaseError(f"Cannot use {shown}: name a database file (sqlite:///path/to/file.db).")
+    if parsed.query:
+        raise DatabaseError(f"Cannot use {shown}: URL options are not supported; use --read-only for read-only.")
+    return Path(parsed.database)
 
 
 def _open_sqlite(path: Path, read_only: bool) -> Database:

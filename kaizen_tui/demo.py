@@ -8,12 +8,15 @@ demo reads like a team's real history and snapshot tests stay stable.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from kaizen_tui.db import BUSY_TIMEOUT_SECONDS, translate_errors
 from kaizen_tui.errors import KaizenError
 from kaizen_tui.service import AgentService
 
@@ -407,25 +410,69 @@ async def seed_demo(service: AgentService) -> None:
         service.clock, service.user = original_clock, original_user
 
 
-def ensure_demo_database(db_target: str | None = None) -> str:
+def ensure_demo_database(db_target: str | None = None, *, read_only: bool = False) -> str:
     """The demo database's path or URL, filled with the demo agents if it has none.
 
     Without ``db_target`` it is the per-user ``demo.db``. A database that
     already has agents is used as it is, so demo changes survive a restart;
-    delete the file for a fresh copy.
+    delete the file for a fresh copy. With ``read_only`` nothing is written.
+
+    The demo is built in a scratch file and copied in with one transaction,
+    so an interrupted start or several starting at once never leave half a
+    demo or two of them.
     """
     target = db_target or str(demo_db_path())
+    if read_only:
+        return target
     if db_target is None:
         demo_db_path().parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     service = AgentService(target, user="demo")
     try:
-        if not service.read_only:
-
-            async def fill_if_empty() -> None:
-                if not await service.list_agents():
-                    await seed_demo(service)
-
-            asyncio.run(fill_if_empty())
+        if service.read_only or asyncio.run(service.list_agents()):
+            return target
+        path = service.db.path
     finally:
         service.close()
+    assert path is not None  # open_database opens SQLite files only
+    _fill_in_one_transaction(path)
     return target
+
+
+def _fill_in_one_transaction(path: Path) -> None:
+    with tempfile.TemporaryDirectory(prefix="kaizen-demo-") as folder:
+        staging = Path(folder) / "demo.db"
+        builder = AgentService(str(staging), user="demo")
+        try:
+            asyncio.run(seed_demo(builder))
+        finally:
+            builder.close()
+        with translate_errors():
+            connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+            try:
+                connection.execute("PRAGMA synchronous = FULL")
+                connection.execute("ATTACH DATABASE ? AS staging", (str(staging),))
+                connection.execute("BEGIN IMMEDIATE")
+                try:
+                    if connection.execute("SELECT count(*) FROM main.agent").fetchone()[0] == 0:
+                        for statement in _COPY_DEMO:
+                            connection.execute(statement)
+                    connection.execute("COMMIT")
+                except BaseException:
+                    connection.execute("ROLLBACK")
+                    raise
+                connection.execute("DETACH DATABASE staging")
+            finally:
+                connection.close()
+
+
+_AGENT_COLUMNS = (
+    "id, name, description, agent_type, status, system_prompt, model_id, temperature, max_tokens, extra, "
+    "created_by, created_at, updated_at, last_version_number"
+)
+_VERSION_COLUMNS = "id, agent_id, version_number, config_snapshot, changelog, created_by, created_at"
+_AUDIT_COLUMNS = "at, actor, action, agent_id, version_id, detail"
+_COPY_DEMO = (
+    f"INSERT INTO main.agent ({_AGENT_COLUMNS}) SELECT {_AGENT_COLUMNS} FROM staging.agent",
+    f"INSERT INTO main.agent_version ({_VERSION_COLUMNS}) SELECT {_VERSION_COLUMNS} FROM staging.agent_version",
+    f"INSERT INTO main.audit_event ({_AUDIT_COLUMNS}) SELECT {_AUDIT_COLUMNS} FROM staging.audit_event ORDER BY id",
+)

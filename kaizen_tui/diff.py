@@ -22,6 +22,9 @@ from kaizen_tui.config import CONFIG_FIELDS
 ChangeKind = Literal["changed", "added", "removed"]
 #: A string longer than this, or with a line break, also gets a line diff.
 LONG_TEXT = 80
+#: Word marks are computed for a pair of lines up to this many word pairs
+#: (about 1,000 words and spaces on each side); longer lines are marked whole.
+WORD_DIFF_LIMIT = 1_000_000
 
 _PATH_PART = re.compile(r"\[('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|\d+)\]")
 _WORD = re.compile(r"\w+|\s+|[^\w\s]")
@@ -180,6 +183,9 @@ class Hunk:
 def _word_marks(old_line: str, new_line: str) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
     """The spans of words that differ between two versions of one line."""
     old_words, new_words = _WORD.findall(old_line), _WORD.findall(new_line)
+    if len(old_words) * len(new_words) > WORD_DIFF_LIMIT:
+        # Matching words is quadratic: past this, mark the whole lines.
+        return [(0, len(old_line))], [(0, len(new_line))]
     matcher = difflib.SequenceMatcher(None, old_words, new_words, autojunk=False)
     old_offsets = _offsets(old_words)
     new_offsets = _offsets(new_words)

@@ -26,6 +26,7 @@ from sqlalchemy import Connection, Row, delete, func, insert, select, text, upda
 from kaizen_tui.config import (
     CONFIG_FIELDS,
     EDITABLE_FIELDS,
+    check_text,
     parse_snapshot,
     snapshot_json,
     validate_fields,
@@ -59,6 +60,7 @@ AGENT_KEYS = (
 )
 LIVE = "live"
 _VERSION_REF = re.compile(r"^[vV]?(\d+)$")
+SQLITE_MAX_INTEGER = 2**63 - 1
 _AGENT_COLUMNS = [AGENT.c[key] for key in AGENT_KEYS]
 _VERSION_COLUMNS = [VERSION.c[key] for key in VERSION_KEYS]
 _NEWEST_FIRST = VERSION.c.version_number.desc()
@@ -164,8 +166,8 @@ class AgentService:
         ``clock`` gives the time written into new rows; the demo uses it to lay
         a history over past weeks.
         """
+        self.user = check_text("user", (user or "").strip() or default_user(), required=True)
         self.db = database or open_database(db_url, read_only=read_only)
-        self.user = (user or "").strip() or default_user()
         self.clock = clock
 
     @property
@@ -252,6 +254,7 @@ class AgentService:
         Both happen in one transaction, and nothing happens when ``data`` is invalid.
         """
         fields = validate_fields(data)
+        check_text("reason", reason)
         with self.db.writing() as session:
             agent = self._agent(session, agent_id)
             self._snapshot(session, agent, f"Auto: {reason}")
@@ -262,8 +265,8 @@ class AgentService:
 
     @_in_thread
     def create_version(self, agent_id: str, changelog: str | None = None) -> dict[str, Any]:
-        if changelog is not None and not isinstance(changelog, str):
-            raise InvalidValue("changelog", "must be text")
+        if changelog is not None:
+            check_text("changelog", changelog)
         with self.db.writing() as session:
             return self._snapshot(session, self._agent(session, agent_id), changelog or None)
 
@@ -333,7 +336,9 @@ class AgentService:
                     "saved_version_id": saved["id"] if saved else None,
                 },
             )
-            return self._describe(session, agent)
+            described = self._describe(session, agent)
+            described["saved_as_version"] = saved["version_number"] if saved else None
+            return described
 
     @_in_thread
     def delete_version(self, version_id: str) -> None:
@@ -370,15 +375,22 @@ class AgentService:
             return doomed
 
     @_in_thread
-    def cleanup_old_versions(self, agent_id: str, keep: int = 10) -> int:
-        """Keep the ``keep`` newest versions, delete the rest in one statement; return how many."""
+    def cleanup_old_versions(self, agent_id: str, keep: int = 10, *, newest_to_delete: int | None = None) -> int:
+        """Keep the ``keep`` newest versions, delete the rest in one statement; return how many.
+
+        ``newest_to_delete`` bounds what goes: a person confirms what a
+        preview showed, and a version snapshotted meanwhile by someone else
+        must not push an unseen one over the edge.
+        """
         _check_keep(keep)
         with self.db.writing() as session:
             self._check_agent(session, agent_id)
             threshold = self._keep_threshold(session, agent_id, keep)
             if threshold is None:
                 return 0
-            doomed = (VERSION.c.agent_id == agent_id, VERSION.c.version_number < threshold)
+            doomed = [VERSION.c.agent_id == agent_id, VERSION.c.version_number < threshold]
+            if newest_to_delete is not None:
+                doomed.append(VERSION.c.version_number <= newest_to_delete)
             oldest, newest = session.execute(
                 select(func.min(VERSION.c.version_number), func.max(VERSION.c.version_number)).where(*doomed)
             ).one()
@@ -468,12 +480,17 @@ class AgentService:
             raise AgentNotFound(str(agent_id))
 
     def _find_agent(self, session: Connection, ref: str) -> dict[str, Any]:
+        if not _storable(ref):
+            raise AgentNotFound(repr(ref)[1:-1])
         by_id = session.execute(select(*_AGENT_COLUMNS).where(AGENT.c.id == ref)).first()
         if by_id is not None:
             return agent_dict(by_id)
         named = session.execute(select(*_AGENT_COLUMNS).where(AGENT.c.name == ref)).all()
         if not named:
-            named = session.execute(select(*_AGENT_COLUMNS).where(func.lower(AGENT.c.name) == ref.lower())).all()
+            # Case-insensitively, in Python: SQLite's lower() knows only ASCII.
+            folded = ref.casefold()
+            ids = [row.id for row in session.execute(select(AGENT.c.id, AGENT.c.name)) if row.name.casefold() == folded]
+            named = session.execute(select(*_AGENT_COLUMNS).where(AGENT.c.id.in_(ids))).all() if ids else []
         if len(named) > 1:
             raise AmbiguousAgent(ref, [row.id for row in named])
         if not named:
@@ -489,9 +506,13 @@ class AgentService:
         return version_dict(row)
 
     def _find_version(self, session: Connection, agent: Mapping[str, Any], ref: str | int) -> dict[str, Any]:
+        if not _storable(str(ref)):
+            raise VersionNotFound(repr(str(ref))[1:-1], agent["name"])
         match = _VERSION_REF.match(str(ref).strip())
         if match:
             number = int(match.group(1))
+            if number > SQLITE_MAX_INTEGER:
+                raise VersionNotFound(f"v{number}", agent["name"])
             row = session.execute(
                 select(*_VERSION_COLUMNS).where(VERSION.c.agent_id == agent["id"], VERSION.c.version_number == number)
             ).first()
@@ -610,8 +631,17 @@ def _described(
 
 
 def _check_keep(keep: object) -> None:
-    if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
+    if isinstance(keep, bool) or not isinstance(keep, int) or not 1 <= keep <= SQLITE_MAX_INTEGER:
         raise InvalidKeep(keep)
+
+
+def _storable(text: str) -> bool:
+    """Can this text be sent to the database at all (no lone surrogates)?"""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _side_of_version(version: Mapping[str, Any]) -> dict[str, Any]:
@@ -620,7 +650,7 @@ def _side_of_version(version: Mapping[str, Any]) -> dict[str, Any]:
         config = loose_snapshot(version["config_snapshot"], label)
         damaged = snapshot_problem(version["config_snapshot"])
     except DamagedSnapshot as error:
-        config, damaged = {}, error.reason
+        config, damaged = None, error.reason  # unreadable: nothing to compare
     return {
         "label": label,
         "version_id": version["id"],
@@ -637,6 +667,9 @@ def _side_of_live(agent: Mapping[str, Any]) -> dict[str, Any]:
 def _comparison(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     """The comparison dict: both sides' labels, the field changes, text diffs, warnings."""
     old_config, new_config = old.pop("config"), new.pop("config")
+    # An unreadable side compares as empty, but is never "identical".
+    unreadable = old_config is None or new_config is None
+    old_config, new_config = old_config or {}, new_config or {}
     # A snapshot without ``extra`` means an empty one.
     if old_config or new_config:
         old_config.setdefault("extra", {})
@@ -656,7 +689,7 @@ def _comparison(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     return {
         "from": old,
         "to": new,
-        "identical": not changes,
+        "identical": not changes and not unreadable,
         "changes": changes,
         "text_diffs": text_diffs,
         "warnings": warnings,

@@ -639,7 +639,7 @@ def test_prune_warns_when_it_deletes_the_version_the_live_config_equals(kz: Runn
     result = kz("prune", support, "--keep", "1", "--yes")
     assert result.code == 0
     assert "Note: the live config equals v1, which this deletes" in result.out
-    assert "snapshot 'Support Agent'" in result.out
+    assert f"snapshot {support}" in result.out, "the hint names the agent as the user did"
     assert json.loads(kz("show", support, "--json").out)["unsaved_changes"] is True
 
 
@@ -882,3 +882,23 @@ def test_commands_do_not_import_textual(db_path: Path) -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == "False 0"
+
+
+def test_an_empty_db_option_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--db", "", "agents"]) == 2
+    assert "--db is empty" in capsys.readouterr().err
+
+
+def test_numbers_beyond_sqlite_are_clear_errors(kz: Runner, support: str) -> None:
+    assert_one_error_line(kz("diff", support, "v" + "9" * 25), "No version")
+    assert_one_error_line(kz("prune", support, "--keep", "9" * 25, "--yes"), "keep must be")
+
+
+def test_a_byte_order_mark_is_not_part_of_the_text(kz: Runner, support: str, tmp_path: Path) -> None:
+    prompt = tmp_path / "bom.txt"
+    prompt.write_bytes("\ufeffHello".encode())
+    kz("set", support, f"system_prompt=@{prompt}")
+    assert json.loads(kz("show", support, "--json").out)["system_prompt"] == "Hello"
+    agent_file = tmp_path / "bom.json"
+    agent_file.write_bytes('\ufeff{"name": "Bommed", "model_id": "m"}'.encode())
+    assert kz("create", "-f", str(agent_file)).code == 0

@@ -179,3 +179,24 @@ def test_new_databases_use_8_kib_pages_and_wal(db_path: Path) -> None:
     with sqlite3.connect(db_path) as connection:
         assert connection.execute("PRAGMA page_size").fetchone()[0] == 8192
         assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        ("sqlite://", "name a database file"),
+        ("sqlite:///:memory:", "name a database file"),
+        ("sqlite:////tmp/x.db?mode=ro", "options are not supported"),
+        ("mysql://u@h/db", "SQLite files"),
+        ("   ", "empty"),
+    ],
+)
+def test_urls_that_name_no_sqlite_file_are_refused(url: str, words: str) -> None:
+    with pytest.raises(DatabaseError, match=words):
+        AgentService(url)
+
+
+def test_any_sqlite_driver_url_gets_the_full_setup(tmp_path: Path) -> None:
+    AgentService(f"sqlite+pysqlite:///{tmp_path / 'p.db'}").close()
+    with sqlite3.connect(tmp_path / "p.db") as connection:
+        assert connection.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID

@@ -63,3 +63,27 @@ def test_ensure_demo_database_fills_once_and_keeps_changes(tmp_path: Path) -> No
     finally:
         service.close()
     assert len(again) == len(first) and again[0]["temperature"] == 1.9
+
+
+def test_demo_read_only_writes_nothing(tmp_path: Path) -> None:
+    target = tmp_path / "ro.db"
+    assert ensure_demo_database(str(target), read_only=True) == str(target)
+    assert not target.exists()
+
+
+def test_demo_started_by_several_processes_at_once_is_filled_once(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    target = tmp_path / "race.db"
+    code = "import sys; from kaizen_tui.demo import ensure_demo_database; ensure_demo_database(sys.argv[1])"
+    processes = [subprocess.Popen([sys.executable, "-c", code, str(target)], stderr=subprocess.PIPE) for _ in range(3)]
+    for process in processes:
+        _, err = process.communicate(timeout=120)
+        assert process.returncode == 0, err
+    service = AgentService(str(target))
+    try:
+        agents = asyncio.run(service.list_agents())
+    finally:
+        service.close()
+    assert len(agents) == 6 and len({a["name"] for a in agents}) == 6

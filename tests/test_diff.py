@@ -86,3 +86,11 @@ def test_a_config_against_nothing_is_one_added_change_per_field() -> None:
     ]
     extra_only = compare_configs({"extra": {}}, {"extra": {"a": 1}, "name": "x"})
     assert [(c["path"], c["kind"]) for c in extra_only] == [("name", "added"), ("extra.a", "added")]
+
+
+def test_very_long_changed_lines_are_marked_whole_instead_of_word_by_word() -> None:
+    old = " ".join(f"word{n}" for n in range(5000))
+    new = old.replace("word17 ", "changed ")
+    [hunk] = text_hunks(old, new)
+    removed, added = hunk.lines
+    assert removed.marks == [(0, len(old))] and added.marks == [(0, len(new))]

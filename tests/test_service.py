@@ -484,3 +484,85 @@ async def test_prune_preview_says_which_version_the_live_config_equals(service: 
     await service.rollback_to_version(agent["id"], first["id"])
     preview = await service.prune_preview(agent["id"], keep=1)
     assert [(v["version_number"], v["matches_live"]) for v in preview] == [(1, True)]
+
+
+async def test_cleanup_never_deletes_past_what_was_previewed(service: AgentService, agent_data: dict) -> None:
+    agent = await service.create_agent(agent_data)
+    for _ in range(4):
+        await service.create_version(agent["id"])
+    shown = await service.prune_preview(agent["id"], keep=2)
+    assert [v["version_number"] for v in shown] == [2, 1]
+    await service.create_version(agent["id"])  # someone else, while the person reads the preview
+    newest_shown = max(v["version_number"] for v in shown)
+    assert await service.cleanup_old_versions(agent["id"], keep=2, newest_to_delete=newest_shown) == 2
+    assert [v["version_number"] for v in await service.get_versions(agent["id"])] == [5, 4, 3]
+
+
+async def test_text_that_cannot_be_stored_is_refused_by_name(service: AgentService, agent_data: dict) -> None:
+    agent = await service.create_agent(agent_data)
+    with pytest.raises(InvalidValue, match="changelog"):
+        await service.create_version(agent["id"], "bad \udcff")
+    with pytest.raises(InvalidValue, match="reason"):
+        await service.update_agent_with_version(agent["id"], {"temperature": 1}, "bad \udcff")
+    with pytest.raises(AgentNotFound):
+        await service.find_agent("bad \udcff")
+    with pytest.raises(VersionNotFound):
+        await service.find_version(agent["id"], "v\udcff")
+    with pytest.raises(VersionNotFound):
+        await service.find_version(agent["id"], "v" + "9" * 30)
+    with pytest.raises(InvalidValue, match="user"):
+        AgentService(str(service.db.path), user="u\udcff")
+    assert await service.get_versions(agent["id"]) == []
+
+
+async def test_deeply_nested_extra_is_refused(service: AgentService, agent_data: dict) -> None:
+    deep: dict = {}
+    inner = deep
+    for _ in range(40):
+        inner["a"] = {}
+        inner = inner["a"]
+    with pytest.raises(InvalidValue, match="levels deep"):
+        await service.create_agent({**agent_data, "extra": deep})
+
+
+async def test_keep_beyond_any_number_is_refused_clearly(service: AgentService, agent_data: dict) -> None:
+    agent = await service.create_agent(agent_data)
+    with pytest.raises(InvalidKeep):
+        await service.cleanup_old_versions(agent["id"], keep=10**30)
+
+
+async def test_names_match_case_insensitively_beyond_ascii(service: AgentService, agent_data: dict) -> None:
+    agent = await service.create_agent({**agent_data, "name": "Über Agent"})
+    assert (await service.find_agent("über agent"))["id"] == agent["id"]
+    assert (await service.find_agent("ÜBER AGENT"))["id"] == agent["id"]
+
+
+async def test_two_unreadable_snapshots_are_never_identical(
+    service: AgentService, db_path: Path, agent_data: dict
+) -> None:
+    agent = await service.create_agent(agent_data)
+    v1 = await service.create_version(agent["id"])
+    v2 = await service.create_version(agent["id"])
+    write_raw_snapshot(db_path, v1["id"], "{broken")
+    write_raw_snapshot(db_path, v2["id"], "[1, 2]")
+    diff = await service.compare_versions(v1["id"], v2["id"])
+    assert diff["identical"] is False and len(diff["warnings"]) == 2
+
+
+async def test_nan_in_a_stored_snapshot_makes_it_damaged(
+    service: AgentService, db_path: Path, agent_data: dict
+) -> None:
+    agent = await service.create_agent(agent_data)
+    version = await service.create_version(agent["id"])
+    text = json.loads(version["config_snapshot"])
+    write_raw_snapshot(db_path, version["id"], json.dumps({**text, "extra": {"top_p": float("nan")}}))
+    with pytest.raises(DamagedSnapshot, match="NaN"):
+        await service.rollback_to_version(agent["id"], version["id"])
+
+
+async def test_rollback_says_which_version_saved_the_unsaved_changes(service: AgentService, agent_data: dict) -> None:
+    agent = await service.create_agent(agent_data)
+    first = await service.create_version(agent["id"])
+    assert (await service.rollback_to_version(agent["id"], first["id"]))["saved_as_version"] is None
+    await service.update(agent["id"], {"temperature": 1.5})
+    assert (await service.rollback_to_version(agent["id"], first["id"]))["saved_as_version"] == 2
