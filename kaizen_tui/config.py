@@ -132,9 +132,18 @@ def _max_tokens(value: object) -> int:
 
 def _depth(value: object, limit: int) -> int:
     """How deeply lists and objects nest in ``value`` (stops counting past ``limit``)."""
-    if limit < 0 or not isinstance(value, (Mapping, list, tuple)):
+    # dict and list first: an isinstance check against the Mapping ABC is slow,
+    # and parsing a page of snapshots calls this for every value in them.
+    if limit < 0:
         return 0
-    children = value.values() if isinstance(value, Mapping) else value
+    if isinstance(value, dict):
+        children = value.values()
+    elif isinstance(value, (list, tuple)):
+        children = value
+    elif isinstance(value, Mapping):
+        children = value.values()
+    else:
+        return 0
     return 1 + max((_depth(child, limit - 1) for child in children), default=0)
 
 
@@ -237,6 +246,9 @@ def _refuse_constant(name: str) -> float:
     raise ValueError(f"{name} is not a JSON value")
 
 
+_SNAPSHOT_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+
+
 def loose_snapshot(text: object, version_label: str | None = None) -> dict[str, Any]:
     """Read a snapshot as a JSON object without validating its fields.
 
@@ -246,7 +258,7 @@ def loose_snapshot(text: object, version_label: str | None = None) -> dict[str, 
     if not isinstance(text, str):
         raise DamagedSnapshot(f"it is {_type_name(text)}, not JSON text", version_label)
     try:
-        data = json.loads(text, parse_constant=_refuse_constant)
+        data = _SNAPSHOT_DECODER.decode(text)
     except RecursionError:
         raise DamagedSnapshot("nested too deeply to read", version_label) from None
     except ValueError as error:
