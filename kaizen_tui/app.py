@@ -2,15 +2,26 @@
 
 Open it with ``KaizenApp(service).run()``. ``now`` gives the time relative
 times are measured from (tests freeze it).
+
+Keys typed ahead are never lost nor sent to the wrong place: while the
+screen on top is still being built (a dialog just opened) or says it is not
+ready for keys (the main screen before its first data), keys are held and
+then replayed in order, each one handled before the next is looked at. Over
+SSH, keys typed during a stall arrive all at once; ``s`` then a changelog
+then ``enter`` must still save that changelog.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections import deque
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from functools import partial
 from pathlib import Path
+from time import monotonic
 
+from textual import events
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
@@ -57,6 +68,13 @@ class KaizenApp(App[None]):
     ]
     COMMAND_PALETTE_BINDING = "ctrl+p"
 
+    #: Keys never held: they quit, whatever is loading.
+    ALWAYS_PASS = frozenset({"ctrl+c", "ctrl+q"})
+    #: A held key waits at most this long for the screen to be ready.
+    KEY_HOLD_LIMIT = 5.0
+    #: Sent after each replayed key; its return to the app means that key was handled.
+    _BARRIER = "kaizen-key-barrier"
+
     def __init__(self, service: AgentService, *, now: Callable[[], datetime] | None = None) -> None:
         super().__init__()
         self.service = service
@@ -65,12 +83,111 @@ class KaizenApp(App[None]):
         self.split_mode = "auto"
         #: Every toast shown, oldest first: (message, severity). Tests read it.
         self.toasts: list[tuple[str, str]] = []
+        self._held_keys: deque[events.Key] = deque()
+        self._replayed: set[int] = set()
+        self._releasing = False
+        self._barrier = asyncio.Event()
+        self._in_flight_since: float | None = None
 
     def on_mount(self) -> None:
         if not self.is_headless and self.console.color_system in ("standard", "windows") and not self.no_color:
             # 16 colours: the terminal's own palette, not truecolours rounded to it.
             self.theme = "ansi-dark"
         self.push_screen(MainScreen())
+
+    # -- keys typed ahead ------------------------------------------------------
+    #
+    # Textual hands a key to the focused widget and runs a screen's binding
+    # only when the key comes back up to the app, so keys that arrive together
+    # are all given to the widget that had focus before the first one acted
+    # (a dialog it opened, a field it focused, never see them). Here each key
+    # is followed by a barrier key taking the same way; until it is back,
+    # later keys wait in line, and they also wait while the screen on top is
+    # being built or says it is not ready for keys.
+
+    def _ready_for_keys(self) -> bool:
+        """Can the screen on top take a key now (built, and not waiting for its data)?"""
+        try:
+            screen = self.screen
+        except Exception:  # noqa: BLE001 (no screen yet)
+            return False
+        return screen.is_mounted and getattr(screen, "accepts_keys", True) is not False
+
+    def _key_in_flight(self) -> bool:
+        # A barrier some widget swallowed must not hold the keys for ever.
+        return self._in_flight_since is not None and monotonic() - self._in_flight_since < 1.0
+
+    def _holds(self, event: events.Key) -> bool:
+        if event.key in self.ALWAYS_PASS:
+            return False
+        if self._held_keys or self._releasing or self._key_in_flight():
+            return True  # behind keys not handled yet
+        if self._ready_for_keys():
+            return False
+        # Keys a screen lets through while it waits for data (q quits a slow start).
+        screen = self.screen
+        return not (screen.is_mounted and event.key in getattr(screen, "PASS_WHILE_LOADING", ()))
+
+    async def on_event(self, event: events.Event) -> None:
+        if not isinstance(event, events.Key):
+            await super().on_event(event)
+            return
+        if event.key == self._BARRIER:
+            if event.is_forwarded:  # back from its trip: the key before it was handled
+                self._in_flight_since = None
+                self._barrier.set()
+                self._start_release()
+            else:
+                await super().on_event(event)
+            return
+        if event.is_forwarded:  # a key coming back up from the widgets
+            await super().on_event(event)
+            return
+        if id(event) in self._replayed:
+            self._replayed.discard(id(event))
+        elif self._holds(event):
+            self._held_keys.append(event)
+            self._start_release()
+            return
+        else:
+            self._in_flight_since = monotonic()
+            await super().on_event(event)
+            self.post_message(events.Key(self._BARRIER, None))
+            return
+        await super().on_event(event)
+
+    def _start_release(self) -> None:
+        if self._held_keys and not self._releasing:
+            self._releasing = True
+            self.run_worker(self._release_keys(), group="held-keys", exclusive=True)
+
+    async def _release_keys(self) -> None:
+        """Replay the held keys in order, each once the screen is ready and the one before was handled."""
+        try:
+            waited_since = monotonic()
+            while self._held_keys:
+                ready = self._ready_for_keys() and not self._key_in_flight()
+                if not ready and monotonic() - waited_since < self.KEY_HOLD_LIMIT:
+                    await asyncio.sleep(0.005)
+                    continue
+                held = self._held_keys.popleft()
+                replay = events.Key(held.key, held.character)
+                self._replayed.add(id(replay))
+                self._barrier.clear()
+                self._in_flight_since = monotonic()
+                self.post_message(replay)
+                self.post_message(events.Key(self._BARRIER, None))
+                try:
+                    await asyncio.wait_for(self._barrier.wait(), timeout=1.0)
+                except asyncio.TimeoutError:
+                    self._in_flight_since = None  # a widget stopped it: go on
+                waited_since = monotonic()
+        finally:
+            self._releasing = False
+
+    def discard_held_keys(self) -> None:
+        """Forget the keys typed ahead (they were meant for a program that takes the terminal)."""
+        self._held_keys.clear()
 
     # -- toasts never interpret markup: messages carry names from the database --
 

@@ -576,10 +576,9 @@ async def test_empty_database_tells_how_to_create_an_agent(service):
         assert isinstance(pilot.app.screen, EditorModal)
 
 
-async def test_timeline_loads_pages_lazily(service, monkeypatch):
-    import kaizen_tui.screens.main as main_module
-
-    monkeypatch.setattr(main_module, "PAGE_SIZE", 5)
+async def test_timeline_loads_pages_lazily_and_keeps_a_window(service, monkeypatch):
+    monkeypatch.setattr(Timeline, "PAGE_SIZE", 5)
+    monkeypatch.setattr(Timeline, "WINDOW_PAGES", 2)
     monkeypatch.setattr(Timeline, "PREFETCH", 2)
     agent = await service.create_agent({"name": "Busy", "model_id": "m"})
     for number in range(1, 24):
@@ -590,10 +589,15 @@ async def test_timeline_loads_pages_lazily(service, monkeypatch):
         screen = main_screen(pilot.app)
         assert screen.timeline.row_count == 5
         await press(pilot, "enter", "j", "j", "j")
-        assert 5 < screen.timeline.row_count < 23  # the next page, not everything
+        assert screen.timeline.row_count == 10  # the next page, not everything
+        await press(pilot, *"j" * 6)
+        assert screen.timeline.current["version_number"] == 14
+        assert screen.timeline.row_count == 10  # the first page was let go
         await press(pilot, "G")
-        assert screen.timeline.row_count == 23
         assert screen.timeline.current["version_number"] == 1
+        assert screen.timeline.row_count <= 10
+        await press(pilot, "g")
+        assert screen.timeline.current["version_number"] == 23
 
 
 async def test_no_color_and_light_theme_still_work(service, ids, monkeypatch):

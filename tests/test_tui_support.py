@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import sqlite3
-from datetime import datetime, timezone
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from kaizen_tui.service import AgentService
+from kaizen_tui.config import snapshot_json
+from kaizen_tui.service import AgentService, agent_config
 
 #: "Now" for every TUI test: after the demo's history (Sept–Nov 2026).
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
@@ -71,13 +75,54 @@ def damage_version(db_path: Path, version_id: str, text: str = '{"name": "broken
         connection.execute("UPDATE agent_version SET config_snapshot = ? WHERE id = ?", (text, version_id))
 
 
+async def long_history(service: AgentService, db_path: Path, count: int, name: str = "Busy Bot") -> dict[str, Any]:
+    """An agent with ``count`` versions, written straight into the database (quick for thousands).
+
+    The rows are what the service writes: ``ver-`` ids, canonical snapshots,
+    the agent's version counter. Version n has ``max_tokens = n`` and the
+    changelog ``step n``; the live config equals the newest version. Returns
+    the agent as the service describes it.
+    """
+    agent = await service.create_agent({"name": name, "model_id": "gpt-4o", "system_prompt": "Be busy."})
+    config = agent_config(agent)
+    first = datetime(2026, 9, 1, tzinfo=timezone.utc)
+    rows = [
+        (
+            "ver-" + uuid.uuid4().hex,
+            agent["id"],
+            number,
+            snapshot_json({**config, "max_tokens": number}),
+            f"step {number}",
+            "tester",
+            (first + timedelta(minutes=number)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        )
+        for number in range(1, count + 1)
+    ]
+    with sqlite3.connect(db_path) as connection:
+        connection.executemany(
+            "INSERT INTO agent_version (id, agent_id, version_number, config_snapshot, changelog, created_by, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+        connection.execute(
+            "UPDATE agent SET last_version_number = ?, max_tokens = ? WHERE id = ?", (count, count, agent["id"])
+        )
+    return await service.get(agent["id"])
+
+
 async def settle(pilot: Any) -> None:
     """Let loads finish: wait for running workers (not the ones waiting on a dialog)."""
+    from kaizen_tui.screens.main import MainScreen
+
     app = pilot.app
     quiet = 0
     for _ in range(12):
         await pilot.pause()
-        pending = [worker for worker in app.workers if worker.is_running and worker.group != "actions"]
+        # Actions wait on their dialog while one is open; on the main screen they work.
+        on_main = isinstance(app.screen, MainScreen)
+        pending = [
+            worker for worker in app.workers if worker.is_running and (worker.group != "actions" or on_main)
+        ]
         if pending:
             quiet = 0
             await asyncio.gather(*(worker.wait() for worker in pending), return_exceptions=True)
@@ -96,3 +141,39 @@ async def press(pilot: Any, *keys: str) -> None:
     if keys:
         await pilot.press(*keys)
     await settle(pilot)
+
+
+async def burst(pilot: Any, *keys: str) -> None:
+    """Keys arriving all at once (a paste, or keys typed over a slow SSH link), then let the work finish.
+
+    Unlike :func:`press`, nothing is waited for between the keys: they are
+    all in the app's queue before the first one is handled.
+    """
+    from textual import events
+
+    characters = {"space": " ", "slash": "/", "question_mark": "?"}
+    for key in keys:
+        pilot.app.post_message(events.Key(key, key if len(key) == 1 else characters.get(key)))
+    await settle(pilot)
+
+
+def slow_down(service: AgentService, delay: float = 0.2) -> AgentService:
+    """Make every call of ``service`` take ``delay`` seconds longer, in its worker thread.
+
+    Like a slow disk or a busy database: the time passes inside the thread,
+    so cancelling the coroutine that waits for it does not stop the work.
+    """
+    for name, method in inspect.getmembers(type(service), inspect.iscoroutinefunction):
+        blocking = getattr(method, "__wrapped__", None)
+        if name.startswith("_") or blocking is None:
+            continue
+
+        def slow(*args: Any, _blocking: Any = blocking, **kwargs: Any) -> Any:
+            def work() -> Any:
+                time.sleep(delay)
+                return _blocking(service, *args, **kwargs)
+
+            return asyncio.to_thread(work)
+
+        setattr(service, name, slow)
+    return service

@@ -2,19 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.content import Content
 from textual.screen import Screen
 
+from kaizen_tui.errors import KaizenError
 from kaizen_tui.widgets.chrome import BottomBar, KeyBar, StatusLine, TopBar
 from kaizen_tui.widgets.diff import DiffBody
+from kaizen_tui.widgets.text import visible
+
+#: Reads what to show: (comparison, pane title, heading or None).
+Loader = Callable[[], Awaitable[tuple[dict[str, Any], str, str | None]]]
 
 
 class CompareScreen(Screen[None]):
-    """A comparison with the whole terminal to itself; ``esc`` goes back."""
+    """A comparison with the whole terminal to itself; ``esc`` goes back.
+
+    Given a ``load`` coroutine instead of a comparison, the screen opens at
+    once and reads the comparison itself: the keys typed right after the
+    one that opened it (scrolling, ``esc``) already reach it.
+    """
 
     BINDINGS = [
         Binding("escape", "close", "back"),
@@ -24,11 +37,19 @@ class CompareScreen(Screen[None]):
         Binding("f1", "app.help", "help", show=False),
     ]
 
-    def __init__(self, comparison: dict[str, Any], title: str, heading: str | None = None) -> None:
+    def __init__(
+        self,
+        comparison: dict[str, Any] | None = None,
+        title: str = "Compare",
+        heading: str | None = None,
+        *,
+        load: Loader | None = None,
+    ) -> None:
         super().__init__()
         self.comparison = comparison
         self.title_text = title
         self.heading = heading
+        self._load = load
 
     def compose(self) -> ComposeResult:
         service = self.app.service  # type: ignore[attr-defined]
@@ -43,9 +64,30 @@ class CompareScreen(Screen[None]):
     def on_mount(self) -> None:
         body = self.query_one(DiffBody)
         body.split_mode = self.app.split_mode  # type: ignore[attr-defined]
-        body.show_comparison(self.comparison, self.heading)
         body.focus()
         self.query_one(StatusLine).show("j/k scroll · g/G top/bottom · u split/unified · esc back")
+        if self.comparison is not None:
+            body.show_comparison(self.comparison, self.heading)
+        elif self._load is not None:
+            body.show_message(Content.styled("Comparing…", "$text-muted"))
+            self.load()
+
+    @work(exclusive=True, group="compare")
+    async def load(self) -> None:
+        assert self._load is not None
+        body = self.query_one(DiffBody)
+        try:
+            comparison, title, heading = await self._load()
+        except KaizenError as error:
+            body.show_message(
+                Content.assemble(("✗ ", "bold $text-error"), (visible(str(error)), "$text-error")),
+                Content.styled("esc goes back.", "$text-muted"),
+            )
+            self.app.notify(str(error), severity="error", timeout=8)
+            return
+        self.comparison, self.title_text, self.heading = comparison, title, heading
+        self.query_one("#compare-pane").border_title = title
+        body.show_comparison(comparison, heading)
 
     def set_split_mode(self, mode: str) -> None:
         self.query_one(DiffBody).split_mode = mode  # type: ignore[assignment]

@@ -21,7 +21,7 @@ from textual.widgets import Input, Static
 
 from kaizen_tui.agent_file import dump_agent_yaml, parse_agent_text
 from kaizen_tui.config import EDITABLE_FIELDS
-from kaizen_tui.errors import KaizenError
+from kaizen_tui.errors import KaizenError, VersionNotFound
 from kaizen_tui.screens.compare import CompareScreen
 from kaizen_tui.screens.editing import (
     NEW_AGENT_TEMPLATE,
@@ -48,8 +48,6 @@ from kaizen_tui.widgets.lists import (
 )
 from kaizen_tui.widgets.text import exact_time, first_line, visible
 
-#: Versions fetched per page of the timeline.
-PAGE_SIZE = 100
 #: Below this many columns the panes are stacked.
 NARROW_WIDTH = 100
 
@@ -87,10 +85,12 @@ class TimelineTable(Timeline):
         if isinstance(screen, MainScreen):
             screen.version_cursor_moved()
 
-    def replay_action(self, action: str) -> None:
+    def replay_action(self, action: str) -> bool:
         screen = self.screen
         if isinstance(screen, MainScreen):
             getattr(screen, f"action_{action}")()
+            return self.app.screen is not screen
+        return False
 
 
 class DiffPane(DiffBody):
@@ -123,9 +123,25 @@ class MainScreen(Screen[None]):
         super().__init__(id="main")
         self.agents_all: list[dict[str, Any]] = []
         self.agent_id: str | None = None
-        self.marks: dict[str, str] = {}
+        #: The comparison base of each agent: {"id", "version_number"} of the marked version.
+        self.marks: dict[str, dict[str, Any]] = {}
         self.filter_text = ""
         self._marker: int | None = None
+        self._loaded = False
+        self._preparing = 0
+
+    #: Keys that act at once even before the first data came (the app holds the others).
+    PASS_WHILE_LOADING = ("q",)
+
+    @property
+    def accepts_keys(self) -> bool:
+        """False until the agents are first shown, and while a key's work decides where the next keys go."""
+        if not self._loaded or self._preparing:
+            return False
+        try:
+            return not self.timeline.action_waiting
+        except Exception:  # noqa: BLE001 (not composed yet)
+            return False
 
     # -- shortcuts -------------------------------------------------------------
 
@@ -203,18 +219,20 @@ class MainScreen(Screen[None]):
     # -- loading -----------------------------------------------------------------
 
     @work(exclusive=True, group="agents")
-    async def load_agents(self, keep: str | None = None, keep_version: str | None = None) -> None:
+    async def load_agents(self, keep: str | None = None, keep_version: str | None = None, top: bool = False) -> None:
         try:
             # The marker first: a change made while we list is seen by the next poll.
             marker = await self.service.change_marker()
             agents = await self.service.list_agents()
         except KaizenError as error:
             self.toast(str(error), "error")
+            self._loaded = True  # keys work (q, retry by the poll) even when the first read failed
             return
         self._marker = marker if self._marker is None else max(self._marker, marker)
         was_empty = not self.agents_all
         self.agents_all = agents
-        self._show_agents(keep or self.agent_id, keep_version=keep_version)
+        self._show_agents(keep or self.agent_id, keep_version=keep_version, top=top)
+        self._loaded = True
         if was_empty != (not agents):
             self.refresh_bindings()
 
@@ -231,7 +249,7 @@ class MainScreen(Screen[None]):
             )
         ]
 
-    def _show_agents(self, keep: str | None, *, keep_version: str | None = None) -> None:
+    def _show_agents(self, keep: str | None, *, keep_version: str | None = None, top: bool = False) -> None:
         agents = self._filtered()
         empty = not self.agents_all
         self.query_one("#empty", Static).display = empty
@@ -257,7 +275,10 @@ class MainScreen(Screen[None]):
         if selected != self.agent_id:
             self._select_agent(selected)
         elif not self.timeline.fetching:
-            self.load_timeline(selected, keep=keep_version or self.timeline.cursor_key, pages=self._pages_loaded())
+            timeline = self.timeline
+            self.load_timeline(
+                selected, keep=keep_version, start=0 if top else timeline.start, count=len(timeline.entries)
+            )
 
     def _show_empty_state(self) -> None:
         read_only = self.service.read_only
@@ -289,10 +310,6 @@ class MainScreen(Screen[None]):
         self.query_one("#empty", Static).update(Content("\n").join(lines))
         self.status.show("")
 
-    def _pages_loaded(self) -> int:
-        loaded = len(self.timeline.entries)
-        return max(1, -(-loaded // PAGE_SIZE))
-
     def _select_agent(self, agent_id: str | None) -> None:
         """Another agent is under the cursor: empty the timeline now, load it in a worker."""
         self.agent_id = agent_id
@@ -316,57 +333,102 @@ class MainScreen(Screen[None]):
         self.refresh_diff()
 
     @work(exclusive=True, group="timeline")
-    async def load_timeline(self, agent_id: str, keep: str | None = None, pages: int = 1) -> None:
-        limit = PAGE_SIZE * pages
+    async def load_timeline(self, agent_id: str, keep: str | None = None, start: int = 0, count: int = 0) -> None:
+        """Read the agent and the window of its timeline from ``start`` (``count`` rows, at least a page).
+
+        ``keep``: the row to put the cursor on; None keeps it where it is.
+        """
+        timeline = self.timeline
+        page = timeline.PAGE_SIZE
+        generation = timeline.generation
+        known = timeline.agent if timeline.agent is not None and timeline.agent["id"] == agent_id else None
         try:
             agent = await self.service.get(agent_id)
-            entries = await self.service.get_timeline(agent_id, limit=limit + 1)
+            # Versions added or deleted since the window was read move it:
+            # read a margin around it, so the cursor's version is still in it.
+            margin = 0
+            if start > 0 and known is not None:
+                margin = min(abs(agent.get("version_count", 0) - known.get("version_count", 0)), page)
+            offset = max(0, start - margin)
+            limit = max(page, count) + (start - offset) + margin
+            entries = await self.service.get_timeline(agent_id, limit=limit + 1, offset=offset)
+            if not entries and offset > 0:
+                # The window is past the end now (versions were deleted): show the newest.
+                offset, limit = 0, page
+                entries = await self.service.get_timeline(agent_id, limit=limit + 1, offset=0)
+            marked = await self._checked_mark(agent_id, entries)
         except KaizenError as error:
             self.diff.show_message(Text_error(str(error)))
             if agent_id == self.agent_id:
-                self.timeline.finish_loading()
+                timeline.finish_loading()
             return
         if agent_id != self.agent_id:
             return
-        has_more = len(entries) > limit
+        if timeline.generation != generation and not timeline.fetching:
+            # The window moved (a page or a jump) while this was read: read that one.
+            self.load_timeline(agent_id, keep=keep, start=timeline.start, count=len(timeline.entries))
+            return
+        more_below = len(entries) > limit
         entries = entries[:limit]
-        marked = self.marks.get(agent_id)
-        if marked is not None and not any(entry["id"] == marked for entry in entries) and not has_more:
-            self.marks.pop(agent_id, None)
-            marked = None
-        timeline = self.timeline
-        changed = timeline.set_entries(agent, entries, has_more, keep=keep, marked=marked)
-        count = agent.get("version_count", len(entries))
-        self.query_one("#timeline-pane").border_title = Content.assemble(
-            "Timeline · ", visible(agent["name"]), f" ({count})"
-        )
+        keep = keep or timeline.cursor_key
+        if len(entries) > timeline.max_rows:
+            # Keep the window a few pages around the cursor's version.
+            index = next((i for i, entry in enumerate(entries) if entry["id"] == keep), 0)
+            first = min(max(0, index - timeline.max_rows // 2), len(entries) - timeline.max_rows)
+            more_below = more_below or first + timeline.max_rows < len(entries)
+            entries = entries[first : first + timeline.max_rows]
+            offset += first
+        changed = timeline.set_entries(agent, entries, start=offset, more_below=more_below, keep=keep, marked=marked)
+        self._show_timeline_title(agent)
         self._show_row_details()
         self.refresh_diff(only_if_changed=not changed)
 
-    @on(Timeline.NeedMore)
-    def need_more(self, event: Timeline.NeedMore) -> None:
-        if self.agent_id is None:
-            return
-        agent = self.timeline.agent or {}
-        remaining = agent.get("version_count", 0) - len(self.timeline.entries)
-        if event.everything and remaining > 2000:
-            self.toast(f"Loading {remaining:,} older versions…", timeout=3)
-        self.load_more(self.agent_id, event.everything)
-
-    @work(exclusive=True, group="timeline-more")
-    async def load_more(self, agent_id: str, everything: bool) -> None:
-        timeline = self.timeline
-        offset = len(timeline.entries)
-        limit = None if everything else PAGE_SIZE
+    async def _checked_mark(self, agent_id: str, entries: list[dict[str, Any]]) -> str | None:
+        """The id of the agent's marked version, or None (and the mark forgotten) when it is gone."""
+        mark = self.marks.get(agent_id)
+        if mark is None:
+            return None
+        if any(entry["id"] == mark["id"] for entry in entries):
+            return mark["id"]
         try:
-            entries = await self.service.get_timeline(agent_id, limit=None if limit is None else limit + 1, offset=offset)
+            await self.service.get_version(mark["id"])  # outside the window: does it still exist?
+        except VersionNotFound:
+            self.marks.pop(agent_id, None)
+            return None
+        return mark["id"]
+
+    def _show_timeline_title(self, agent: dict[str, Any]) -> None:
+        parts: list[Any] = ["Timeline · ", visible(agent["name"]), f" ({agent.get('version_count', 0):,})"]
+        mark = self.marks.get(agent["id"])
+        if mark is not None:
+            parts.append((f" {GLYPH_MARK} v{mark['version_number']}", "$text-accent"))
+        self.query_one("#timeline-pane").border_title = Content.assemble(*parts)
+
+    @on(Timeline.NeedPage)
+    def need_page(self, event: Timeline.NeedPage) -> None:
+        if self.agent_id is not None:
+            self.load_page(self.agent_id, event.where, event.offset, event.limit, event.generation)
+
+    @work(exclusive=True, group="timeline-page")
+    async def load_page(self, agent_id: str, where: str, offset: int, limit: int, generation: int) -> None:
+        timeline = self.timeline
+        try:
+            if where == "last":
+                agent = await self.service.get(agent_id)
+                offset = max(0, agent.get("version_count", 0) - limit)
+                # Versions added meanwhile push the oldest further down: read up to the end.
+                entries = await self.service.get_timeline(agent_id, limit=2 * limit, offset=offset)
+                more_below = len(entries) >= 2 * limit
+            else:
+                entries = await self.service.get_timeline(agent_id, limit=limit + 1, offset=offset)
+                more_below = len(entries) > limit
+                entries = entries[:limit]
         except KaizenError as error:
             self.toast(str(error), "error")
+            timeline.page_failed(generation)
             return
-        if agent_id != self.agent_id or offset != len(timeline.entries):
-            return
-        has_more = limit is not None and len(entries) > limit
-        timeline.append_entries(entries[:limit] if limit else entries, has_more)
+        if agent_id == self.agent_id:
+            timeline.receive_page(generation, where, offset, entries, more_below)
 
     # -- cursor moves ------------------------------------------------------------
 
@@ -431,19 +493,17 @@ class MainScreen(Screen[None]):
                 lines.append(Content.assemble("Press ", ("s", "bold $text-accent"), " to save the live config as the first version."))
             self.diff.show_message(*lines)
             return
-        key = timeline.cursor_key
-        newest = timeline.entries[0]["id"] if timeline.entries else None
-        self.load_diff(agent["id"], key, newest, only_if_changed)
+        self.load_diff(agent["id"], timeline.cursor_key, timeline.newest_id, only_if_changed)
 
     async def _comparison_for(self, agent_id: str, key: str | None) -> tuple[dict[str, Any], str, str | None] | None:
         """What the diff pane shows for a row: (comparison, pane title, heading)."""
         if key is None:
             return None
         if key == LIVE_KEY:
-            entries = self.timeline.entries
-            if not entries:
+            newest = self.timeline.newest_id
+            if newest is None:
                 return None
-            comparison = await self.service.compare_with_live(agent_id, entries[0]["id"])
+            comparison = await self.service.compare_with_live(agent_id, newest)
             return comparison, "Unsaved changes", f"Unsaved changes: {comparison['from']['label']} → live config"
         return await self.service.compare_with_previous(key), "Diff", None
 
@@ -479,14 +539,18 @@ class MainScreen(Screen[None]):
         except KaizenError:
             return
         if self._marker is None:
-            return  # the first load has not finished yet
+            # The first load has not finished, or it failed (the database was
+            # busy): try again unless it is still running.
+            if not any(worker.group == "agents" and worker.is_running for worker in self.workers):
+                self.load_agents()
+            return
         if marker != self._marker:
             self._marker = marker
             self.reload()
 
-    def reload(self, keep_agent: str | None = None, keep_version: str | None = None) -> None:
-        """Reload everything, keeping the cursors where they were."""
-        self.load_agents(keep=keep_agent or self.agent_id, keep_version=keep_version)
+    def reload(self, keep_agent: str | None = None, keep_version: str | None = None, top: bool = False) -> None:
+        """Reload everything, keeping the cursors where they were (``top``: the timeline from its newest version)."""
+        self.load_agents(keep=keep_agent or self.agent_id, keep_version=keep_version, top=top)
 
     # -- focus and keys ----------------------------------------------------------
 
@@ -559,7 +623,7 @@ class MainScreen(Screen[None]):
     # behind the cursor moves typed before them.
 
     def _deferred(self, action: str) -> bool:
-        if self.timeline.fetching:
+        if self.timeline.busy:
             self.timeline.defer(action)
             return True
         return False
@@ -571,33 +635,35 @@ class MainScreen(Screen[None]):
         agent = self.timeline.agent
         if entry is None or agent is None:
             return
-        if self.marks.get(agent["id"]) == entry["id"]:
+        mark = self.marks.get(agent["id"])
+        if mark is not None and mark["id"] == entry["id"]:
             self.marks.pop(agent["id"])
             self.timeline.set_marked(None)
         else:
-            self.marks[agent["id"]] = entry["id"]
+            self.marks[agent["id"]] = {"id": entry["id"], "version_number": entry["version_number"]}
             self.timeline.set_marked(entry["id"])
+        self._show_timeline_title(agent)
         self._show_row_details()
 
     def action_open_diff(self) -> None:
         if self._deferred("open_diff"):
             return
         timeline = self.timeline
-        if timeline.agent is not None and timeline.row_count:
-            self._open_diff(timeline.agent, timeline.cursor_key)
+        agent, key = timeline.agent, timeline.cursor_key
+        if agent is None or not timeline.row_count or key is None:
+            return
+        if key == LIVE_KEY and timeline.newest_id is None:
+            self.toast("No versions yet: the live config will become the first version (s).", "warning")
+            return
 
-    @work(group="actions")
-    async def _open_diff(self, agent: dict[str, Any], key: str | None) -> None:
-        try:
+        async def load() -> tuple[dict[str, Any], str, str | None]:
             found = await self._comparison_for(agent["id"], key)
-        except KaizenError as error:
-            self.toast(str(error), "error")
-            return
-        if found is None:
-            return
-        comparison, _title, heading = found
-        title = f"{visible(agent['name'])} · {comparison_label(comparison)}"
-        self.app.push_screen(CompareScreen(comparison, title, heading))
+            assert found is not None
+            comparison, _title, heading = found
+            return comparison, f"{visible(agent['name'])} · {comparison_label(comparison)}", heading
+
+        # The screen opens at once and reads the diff itself: keys typed next reach it.
+        self.app.push_screen(CompareScreen(title=visible(agent["name"]), load=load))
 
     def action_compare(self) -> None:
         if self._deferred("compare"):
@@ -607,27 +673,25 @@ class MainScreen(Screen[None]):
         if agent is None or timeline.row_count == 0 or not timeline.entries:
             self.toast("Nothing to compare: this agent has no versions yet.", "warning")
             return
-        marked = timeline.marked if timeline.marked in {e["id"] for e in timeline.entries} else None
+        mark = self.marks.get(agent["id"])
+        marked = mark["id"] if mark is not None else None
         current = timeline.current
         if marked is not None and current is not None and marked == current["id"]:
             self.toast("The marked version is the highlighted one: move to another version, then c.", "warning")
             return
-        self._compare(agent, marked, current["id"] if current else None, timeline.entries[0]["id"])
+        current_id = current["id"] if current else None
+        newest = timeline.newest_id
 
-    @work(group="actions")
-    async def _compare(self, agent: dict[str, Any], marked: str | None, current: str | None, newest: str) -> None:
-        try:
-            if marked is not None and current is not None:
-                comparison = await self.service.compare_versions(marked, current)
+        async def load() -> tuple[dict[str, Any], str, str | None]:
+            if marked is not None and current_id is not None:
+                comparison = await self.service.compare_versions(marked, current_id)
             elif marked is not None:  # the live row is highlighted
                 comparison = await self.service.compare_with_live(agent["id"], marked)
             else:
-                comparison = await self.service.compare_with_live(agent["id"], current or newest)
-        except KaizenError as error:
-            self.toast(str(error), "error")
-            return
-        title = f"Compare · {visible(agent['name'])} · {comparison_label(comparison)}"
-        self.app.push_screen(CompareScreen(comparison, title))
+                comparison = await self.service.compare_with_live(agent["id"], current_id or newest)
+            return comparison, f"Compare · {visible(agent['name'])} · {comparison_label(comparison)}", None
+
+        self.app.push_screen(CompareScreen(title=f"Compare · {visible(agent['name'])}", load=load))
 
     # -- mutations -----------------------------------------------------------------
 
@@ -653,7 +717,7 @@ class MainScreen(Screen[None]):
             self.toast(str(error), "error")
             return
         self.toast(f"Saved v{version['version_number']} of {visible(name)}")
-        self.reload(keep_agent=agent_id, keep_version=version["id"])
+        self.reload(keep_agent=agent_id, keep_version=version["id"], top=True)
 
     def action_rollback(self) -> None:
         if self._deferred("rollback"):
@@ -711,7 +775,7 @@ class MainScreen(Screen[None]):
                 "$text-warning",
             ),
         ]
-        if entry.get("matches_live") and self.timeline.entries and self.timeline.entries[0]["id"] == entry["id"]:
+        if entry.get("matches_live") and self.timeline.newest_id == entry["id"]:
             lines.append(Content.styled("It is the newest version and equals the live config.", "$text-muted"))
 
         def done(confirmed: bool | None) -> None:
@@ -728,7 +792,7 @@ class MainScreen(Screen[None]):
         except KaizenError as error:
             self.toast(str(error), "error")
             return
-        if self.marks.get(agent["id"]) == entry["id"]:
+        if (self.marks.get(agent["id"]) or {}).get("id") == entry["id"]:
             self.marks.pop(agent["id"])
         self.toast(f"Deleted {label} of {visible(agent['name'])}")
         self.reload(keep_agent=agent["id"])
@@ -741,16 +805,16 @@ class MainScreen(Screen[None]):
             self.toast(f"Nothing to prune: {visible(agent['name'])} has {agent.get('version_count', 0)} version(s).")
             return
 
-        def done(keep: int | None) -> None:
-            if keep is not None:
-                self._prune(agent, keep)
+        def done(confirmed: tuple[int, int] | None) -> None:
+            if confirmed is not None:
+                self._prune(agent, *confirmed)
 
         self.app.push_screen(PruneModal(self.service, agent), done)
 
     @work(group="actions")
-    async def _prune(self, agent: dict[str, Any], keep: int) -> None:
+    async def _prune(self, agent: dict[str, Any], keep: int, newest_to_delete: int) -> None:
         try:
-            deleted = await self.service.cleanup_old_versions(agent["id"], keep)
+            deleted = await self.service.cleanup_old_versions(agent["id"], keep, newest_to_delete=newest_to_delete)
         except KaizenError as error:
             self.toast(str(error), "error")
             return
@@ -758,43 +822,65 @@ class MainScreen(Screen[None]):
         self.toast(f"Pruned {deleted} version{plural} of {visible(agent['name'])}; kept the {keep} newest")
         self.reload(keep_agent=agent["id"], keep_version=self.timeline.cursor_key)
 
+    def _preparation(self) -> Callable[[], None]:
+        """Hold the keys typed next until the returned callable is called (once is enough).
+
+        For a key whose work decides where the next keys go: ``e`` reads the
+        agent, then opens the editor; what is typed meanwhile belongs to it.
+        """
+        self._preparing += 1
+        done = False
+
+        def finished() -> None:
+            nonlocal done
+            if not done:
+                done = True
+                self._preparing -= 1
+
+        return finished
+
     def action_edit(self) -> None:
         agent = self._need_agent()
         if agent is not None and self._writable("edit"):
-            self._edit_agent(agent["id"])
+            self._edit_agent(agent["id"], self._preparation())
 
     @work(group="actions")
-    async def _edit_agent(self, agent_id: str) -> None:
+    async def _edit_agent(self, agent_id: str, ready: Callable[[], None]) -> None:
         try:
-            agent = await self.service.get(agent_id)
-        except KaizenError as error:
-            self.toast(str(error), "error")
-            return
-        fields = {key: agent[key] for key in EDITABLE_FIELDS}
-        name = visible(agent["name"])
-
-        async def submit(text: str) -> str | None:
             try:
-                data = parse_agent_text(strip_error(text), "Your YAML")
-                updated = await self.service.update(agent_id, data)
+                agent = await self.service.get(agent_id)
             except KaizenError as error:
-                return str(error)
-            if {key: updated[key] for key in EDITABLE_FIELDS} == fields:
-                self.toast(f"No changes to {name}")
-            else:
-                hint = "; s saves it as a version" if updated.get("unsaved_changes") else ""
-                self.toast(f"Updated the live config of {visible(updated['name'])}{hint}")
-            self.reload(keep_agent=agent_id, keep_version=LIVE_KEY if updated.get("unsaved_changes") else None)
-            return None
+                self.toast(str(error), "error")
+                return
+            fields = {key: agent[key] for key in EDITABLE_FIELDS}
+            name = visible(agent["name"])
 
-        text = edit_header(agent["name"]) + dump_agent_yaml(fields)
-        await self._edit(f"Edit {name}", text, submit)
+            async def submit(text: str) -> str | None:
+                try:
+                    data = parse_agent_text(strip_error(text), "Your YAML")
+                    updated = await self.service.update(agent_id, data)
+                except KaizenError as error:
+                    return str(error)
+                if {key: updated[key] for key in EDITABLE_FIELDS} == fields:
+                    self.toast(f"No changes to {name}")
+                else:
+                    hint = "; s saves it as a version" if updated.get("unsaved_changes") else ""
+                    self.toast(f"Updated the live config of {visible(updated['name'])}{hint}")
+                unsaved = bool(updated.get("unsaved_changes"))
+                self.reload(keep_agent=agent_id, keep_version=LIVE_KEY if unsaved else None, top=unsaved)
+                return None
+
+            text = edit_header(agent["name"]) + dump_agent_yaml(fields)
+            await self._edit(f"Edit {name}", text, submit, ready)
+        finally:
+            ready()
+
+    def action_new_agent(self) -> None:
+        if self._writable("create an agent"):
+            self._new_agent(self._preparation())
 
     @work(group="actions")
-    async def action_new_agent(self) -> None:
-        if not self._writable("create an agent"):
-            return
-
+    async def _new_agent(self, ready: Callable[[], None]) -> None:
         async def submit(text: str) -> str | None:
             if meaningful(text) == meaningful(NEW_AGENT_TEMPLATE):
                 return "The template is unchanged: give the agent a name and a model, or cancel."
@@ -808,7 +894,10 @@ class MainScreen(Screen[None]):
             self.reload(keep_agent=agent["id"])
             return None
 
-        await self._edit("New agent", NEW_AGENT_TEMPLATE, submit)
+        try:
+            await self._edit("New agent", NEW_AGENT_TEMPLATE, submit, ready)
+        finally:
+            ready()
 
     def _repaint_after_editor(self) -> None:
         """The editor drew over the terminal: draw every pane again from scratch."""
@@ -816,12 +905,22 @@ class MainScreen(Screen[None]):
         self.timeline.redraw()
         self.app.refresh(repaint=True, layout=True)
 
-    async def _edit(self, title: str, text: str, submit: Callable[[str], Awaitable[str | None]]) -> None:
-        """Edit ``text`` in $VISUAL/$EDITOR (or in the app) until ``submit`` accepts it or the user gives up."""
+    async def _edit(
+        self, title: str, text: str, submit: Callable[[str], Awaitable[str | None]], ready: Callable[[], None]
+    ) -> None:
+        """Edit ``text`` in $VISUAL/$EDITOR (or in the app) until ``submit`` accepts it or the user gives up.
+
+        ``ready`` is called once the editor has the keyboard.
+        """
         command = editor_command()
         if command is None:
-            await self.app.push_screen_wait(EditorModal(title, text, submit))
+            closed = self.app.push_screen(EditorModal(title, text, submit), wait_for_dismiss=True)
+            ready()  # the dialog is on top: the keys typed meanwhile go to it
+            await closed
             return
+        # The editor takes the terminal: keys typed for it before it started are not for the app.
+        self.app.discard_held_keys()  # type: ignore[attr-defined]
+        ready()
         original = text
         error: str | None = None
         while True:

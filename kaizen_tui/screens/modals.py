@@ -223,8 +223,14 @@ class KeepInput(Input):
     """The number of versions to keep: digits only, so ``y``/``n`` stay keys of the dialog."""
 
 
-class PruneModal(ModalScreen[int | None]):
-    """How many of the newest versions to keep; lists what would be deleted."""
+class PruneModal(ModalScreen[tuple[int, int] | None]):
+    """How many of the newest versions to keep; lists what would be deleted.
+
+    Dismissed with ``(keep, newest_to_delete)``: the number of the newest
+    version the preview showed as deleted, so that a version saved meanwhile
+    never pushes one nobody saw over the edge. ``y`` pressed before the
+    preview of the number typed came waits for it.
+    """
 
     BINDINGS = [
         Binding("y", "confirm", "prune", priority=True),
@@ -242,6 +248,9 @@ class PruneModal(ModalScreen[int | None]):
         self.agent = agent
         self.keep = keep
         self.doomed: list[dict[str, Any]] = []
+        #: The number of versions to keep that ``doomed`` was read for.
+        self.previewed: int | None = None
+        self._confirm_when_previewed = False
         self._typed = False
 
     def compose(self) -> ComposeResult:
@@ -295,6 +304,8 @@ class PruneModal(ModalScreen[int | None]):
             keep = int(event.value)
         except ValueError:
             keep = 0
+        if keep != self.keep:
+            self._confirm_when_previewed = False  # y was for another number
         self.keep = keep
         self.preview(keep)
 
@@ -308,18 +319,22 @@ class PruneModal(ModalScreen[int | None]):
         summary = self.query_one("#prune-summary", Static)
         doomed_view = self.query_one("#prune-doomed", Static)
         if keep < 1:
-            self.doomed = []
+            self.doomed, self.previewed = [], keep
             summary.update(_line(("Type how many versions to keep: at least 1.", "$text-warning")))
             doomed_view.update("")
             return
         try:
             doomed = await self.service.prune_preview(self.agent["id"], keep)
         except KaizenError as error:
-            self.doomed = []
-            summary.update(_line(("✗ " + str(error), "$text-error")))
+            self.doomed, self.previewed = [], None
+            self._confirm_when_previewed = False
+            summary.update(_line(("✗ " + visible(str(error)), "$text-error")))
             doomed_view.update("")
             return
-        self.doomed = doomed
+        self.doomed, self.previewed = doomed, keep
+        if self._confirm_when_previewed and keep == self.keep:
+            self._confirm_when_previewed = False
+            self.call_later(self.action_confirm)
         if not doomed:
             summary.update(_line(("Nothing to delete: ", "$text-success"), f"the agent has at most {keep} versions."))
             doomed_view.update("")
@@ -363,11 +378,15 @@ class PruneModal(ModalScreen[int | None]):
         if self.keep < 1:
             self.notify("Keep at least 1 version.", severity="warning")
             return
+        if self.previewed != self.keep:
+            # What would go is still being read: confirm it when it is shown.
+            self._confirm_when_previewed = True
+            return
         if not self.doomed:
             self.notify(f"Nothing to prune: {visible(self.agent['name'])} has at most {self.keep} versions.")
             self.dismiss(None)
             return
-        self.dismiss(self.keep)
+        self.dismiss((self.keep, self.doomed[0]["version_number"]))
 
     @on(Button.Pressed, "#confirm")
     def confirm_pressed(self) -> None:
@@ -401,6 +420,7 @@ class EditorModal(ModalScreen[bool]):
         self.submit = submit
         self.error = error
         self._confirm_discard = False
+        self._saving = False
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog -editor") as dialog:
@@ -427,11 +447,20 @@ class EditorModal(ModalScreen[bool]):
 
     @on(Button.Pressed, "#save")
     def action_save(self) -> None:
+        # One save at a time: a second ctrl+o while the first is being written
+        # would write it again (two agents created). Cancelling the first is no
+        # answer either: its write goes on in its thread.
+        if self._saving:
+            return
+        self._saving = True
         self._save(self.query_one("#editor", TextArea).text)
 
-    @work(exclusive=True, group="editor-save")
+    @work(group="editor-save")
     async def _save(self, text: str) -> None:
-        error = await self.submit(text)
+        try:
+            error = await self.submit(text)
+        finally:
+            self._saving = False
         if error is None:
             self.dismiss(True)
         else:
@@ -440,6 +469,8 @@ class EditorModal(ModalScreen[bool]):
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
+        if self._saving:
+            return  # being written: what it does is shown when it is done
         editor = self.query_one("#editor", TextArea)
         if editor.text != self.text and not self._confirm_discard:
             self._confirm_discard = True

@@ -1,8 +1,9 @@
 """The two lists: agents, and the highlighted agent's version timeline.
 
-Both are DataTables (rows are data, not widgets), so a timeline of 10,000
-versions is cheap; the timeline asks for more rows a page at a time through
-a :class:`Timeline.NeedMore` message. The widgets never call the service.
+Both are DataTables (rows are data, not widgets). The timeline holds a
+window of a few pages of versions, whatever the length of the history, and
+asks for the pages it needs through a :class:`Timeline.NeedPage` message.
+The widgets never call the service.
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ class KeyedTable(DataTable):
         Binding("k", "cursor_up", "Up", show=False),
         Binding("g", "first", "Top", show=False),
         Binding("G", "last", "Bottom", show=False),
+        Binding("home,ctrl+home", "first", "Top", show=False),
+        Binding("end,ctrl+end", "last", "Bottom", show=False),
     ]
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
@@ -229,7 +232,15 @@ class AgentsTable(KeyedTable):
 
 
 class Timeline(KeyedTable):
-    """Versions of one agent, newest first, loaded a page at a time."""
+    """Versions of one agent, newest first: a window of a few pages of a history of any length.
+
+    The table holds at most :attr:`WINDOW_PAGES` pages of rows: moving near
+    an edge of the window asks for the next page beyond it (and forgets a
+    page at the other end), ``g``/``G`` ask for the first/last page and
+    replace the window. The rows stay few, so every key costs the same in a
+    history of 10 or 10,000 versions. The widget never calls the service:
+    it posts :class:`NeedPage` and the screen answers with :meth:`receive_page`.
+    """
 
     BINDINGS = [
         Binding("G", "last", "Bottom", show=False),
@@ -245,16 +256,29 @@ class Timeline(KeyedTable):
         "timeline--version",
     }
 
-    #: Ask for the next page when the cursor comes this close to the end.
+    #: Versions asked for at a time.
+    PAGE_SIZE = 100
+    #: At most this many pages are rows of the table.
+    WINDOW_PAGES = 3
+    #: Ask for the next page when the cursor comes this close to an edge of the window.
     PREFETCH = 20
 
-    class NeedMore(Message):
-        """The timeline wants more versions (``everything``: all the rest, for ``G``)."""
+    class NeedPage(Message):
+        """The timeline wants versions (newest first) from ``offset``, at most ``limit`` of them.
 
-        def __init__(self, timeline: Timeline, everything: bool = False) -> None:
+        ``where`` is ``after`` or ``before`` the window, or ``first``/``last``
+        (a jump: ``offset`` is then meaningless for ``last``, the end of the
+        history is meant). Answer with :meth:`Timeline.receive_page`, passing
+        ``generation`` back.
+        """
+
+        def __init__(self, timeline: Timeline, where: str, offset: int, limit: int, generation: int) -> None:
             super().__init__()
             self.timeline = timeline
-            self.everything = everything
+            self.where = where
+            self.offset = offset
+            self.limit = limit
+            self.generation = generation
 
         @property
         def control(self) -> Timeline:
@@ -264,15 +288,21 @@ class Timeline(KeyedTable):
         super().__init__(id=id, classes=classes)
         self._now = now
         self.agent: dict[str, Any] | None = None
+        #: The window: versions ``start`` .. ``start + len(entries) - 1`` of the history, newest first.
         self.entries: list[dict[str, Any]] = []
-        self.has_more = False
+        self.start = 0
+        #: Are there older versions than the window holds?
+        self.more_below = False
         self.marked: str | None = None
-        self._jump_to_end = False
         self._signature: tuple | None = None
         self._by_id: dict[str, dict[str, Any]] = {}
+        #: Bumped whenever the window is replaced: answers to older requests are dropped.
+        self.generation = 0
+        #: The page asked for and not received yet ("after", "before", "first", "last").
+        self.requested: str | None = None
         #: True from picking an agent until its versions are shown.
         self.fetching = False
-        #: Cursor moves typed while loading, replayed on the rows when they come.
+        #: Cursor moves and actions typed while the rows they act on were loading, replayed in order.
         self._pending: list[str] = []
 
     #: Below this width the author column is left out (the status line shows it).
@@ -287,7 +317,7 @@ class Timeline(KeyedTable):
         """(Re)make the header for this width: the author column only when there is room.
 
         Each row is one cell holding the whole formatted line: the table then
-        measures one cell per row, which keeps 10,000 versions quick to show.
+        measures one cell per row, which keeps refilling the window quick.
         """
         layout = (width >= self.AUTHOR_MIN_WIDTH, version_width, width)
         if layout == getattr(self, "_columns_for", None) and self.columns:
@@ -308,78 +338,128 @@ class Timeline(KeyedTable):
     def _version_width(self) -> int:
         return self._columns_for[1] if self._columns_for else 3
 
+    @property
+    def max_rows(self) -> int:
+        return self.PAGE_SIZE * self.WINDOW_PAGES
+
     # -- content --------------------------------------------------------------
 
     @property
     def show_live_row(self) -> bool:
-        return bool(self.agent and self.agent.get("unsaved_changes"))
+        """The live row (unsaved changes) sits above the newest version: only when the window starts there."""
+        return bool(self.agent and self.agent.get("unsaved_changes")) and self.start == 0
+
+    @property
+    def total(self) -> int:
+        """How many versions the agent had when it was last read."""
+        return int((self.agent or {}).get("version_count") or 0)
+
+    @property
+    def at_top(self) -> bool:
+        """Does the window hold the newest version?"""
+        return self.start == 0
+
+    @property
+    def newest_id(self) -> str | None:
+        """The id of the newest version, when the window holds it."""
+        return self.entries[0]["id"] if self.entries and self.start == 0 else None
 
     def set_entries(
         self,
         agent: dict[str, Any],
         entries: list[dict[str, Any]],
-        has_more: bool,
         *,
+        start: int = 0,
+        more_below: bool = False,
         keep: str | None = None,
         marked: str | None = None,
         force: bool = False,
     ) -> bool:
-        """Show an agent's versions; returns True when the rows changed."""
-        width = self._available_width()
-        signature = (
-            width,
-            agent["id"],
-            agent.get("unsaved_changes"),
-            agent.get("updated_at"),
-            marked,
-            tuple((e["id"], e["matches_live"], e["damaged"], e["changelog"]) for e in entries),
-        )
+        """Show a window of an agent's versions; returns True when the rows changed.
+
+        ``keep`` is the row (a version id or the live row) to put the cursor on
+        when it is there; refreshing the same agent keeps the cursor where it
+        was on the screen.
+        """
+        signature = self._signature_of(agent, entries, start, more_below, marked)
+        same_agent = self.agent is not None and self.agent["id"] == agent["id"] and not self.fetching
         self.agent = agent
-        self.has_more = has_more
         self.marked = marked
         if signature == self._signature and not force and not self.fetching:
             return False
         self._signature = signature
-        old_row = self.cursor_row
-        self._filling = True
-        try:
-            self._fill(agent, entries, width, keep, old_row)
-        finally:
-            self._filling = False
-        if self.fetching:
-            self.fetching = False
-            self._replay()
-        if self.has_more and self.cursor_row >= self.row_count - self.PREFETCH:
-            self.post_message(self.NeedMore(self))
+        # A jump asked for before this refresh is still wanted: ask again after it.
+        jump = self.requested if self.requested in ("first", "last") else None
+        self.generation += 1
+        self.requested = None
+        fallback = self.cursor_row if keep is not None else 0
+        self._show_window(entries, start, more_below, keep=keep, fallback_row=fallback, hold=same_agent)
+        self.fetching = False
+        if jump is not None:
+            self._pending.insert(0, jump)
+        self._replay()
+        self._check_edges()
         return True
 
-    def _fill(self, agent: dict[str, Any], entries: list[dict[str, Any]], width: int, keep: str | None, old_row: int) -> None:
-        self.entries = list(entries)
-        self._by_id = {}
-        newest = max((entry["version_number"] for entry in entries), default=1)
-        self._setup_columns(width, max(4, len(f"v{newest}")))
-        self.clear()
-        if self.show_live_row:
-            self._add_live_row(width)
-        self._add_entries(entries, width)
-        if self.row_count:
-            if keep is not None and keep in self.rows:
-                row = self.get_row_index(keep)
-            else:
-                row = min(max(old_row, 0), self.row_count - 1) if keep is not None else 0
-            self.move_cursor(row=row, animate=False)
+    def _signature_of(
+        self, agent: dict[str, Any], entries: list[dict[str, Any]], start: int, more_below: bool, marked: str | None
+    ) -> tuple:
+        """What the rows are drawn from: the same signature draws the same rows."""
+        return (
+            self._available_width(),
+            agent["id"],
+            agent.get("unsaved_changes"),
+            agent.get("updated_at"),
+            marked,
+            start,
+            more_below,
+            tuple((e["id"], e["matches_live"], e["damaged"], e["changelog"]) for e in entries),
+        )
 
-    def append_entries(self, entries: list[dict[str, Any]], has_more: bool) -> None:
-        self.has_more = has_more
-        known = {entry["id"] for entry in self.entries}
-        fresh = [entry for entry in entries if entry["id"] not in known]
-        self.entries.extend(fresh)
-        self._add_entries(fresh, self._available_width())
-        if self._signature is not None:
-            self._signature = None  # the next full refresh redraws
-        if self._jump_to_end and not has_more:
-            self._jump_to_end = False
-            self.move_cursor(row=self.row_count - 1, animate=False)
+    def _show_window(
+        self,
+        entries: list[dict[str, Any]],
+        start: int,
+        more_below: bool,
+        *,
+        keep: str | None,
+        fallback_row: int,
+        hold: bool,
+    ) -> None:
+        """Fill the table with ``entries``; the cursor on ``keep`` (else ``fallback_row``).
+
+        ``hold``: keep the cursor's row where it was on the screen, so a
+        window that gained or lost rows above does not jump.
+        """
+        screen_row = self.cursor_row - round(self.scroll_y) if hold and self.row_count else None
+        self.entries = list(entries)
+        self.start = start
+        self.more_below = more_below
+        self._by_id = {entry["id"]: entry for entry in self.entries}
+        width = self._available_width()
+        newest = max((entry["version_number"] for entry in self.entries), default=1)
+        self._filling = True
+        try:
+            self._setup_columns(width, max(4, len(f"v{newest}")))
+            self.clear()
+            if self.show_live_row:
+                self._add_live_row(width)
+            self._add_entries(self.entries, width)
+            if self.row_count:
+                if keep is not None and keep in self.rows:
+                    row = self.get_row_index(keep)
+                else:
+                    row = min(max(fallback_row, 0), self.row_count - 1)
+                self.move_cursor(row=row, animate=False, scroll=screen_row is None)
+        finally:
+            self._filling = False
+        if screen_row is not None and self.row_count:
+            target = max(0, self.cursor_row - max(0, screen_row))
+            self.call_after_refresh(self._scroll_to_row, target)
+
+    def _scroll_to_row(self, row: int) -> None:
+        self.scroll_to(y=row, animate=False, immediate=True)
+        self._scroll_cursor_into_view()
 
     def _changelog_width(self, width: int) -> int:
         used = 4 + self._version_width + 1 + 9 + (9 if self._show_author else 0)
@@ -438,11 +518,10 @@ class Timeline(KeyedTable):
         changelog_width = self._changelog_width(width)
         styles = self._styles()
         for entry in entries:
-            self._by_id[entry["id"]] = entry
             self.add_row(self._entry_row(entry, now, changelog_width, styles), key=entry["id"])
 
     def set_marked(self, version_id: str | None) -> None:
-        """Move the ⚑ marker."""
+        """Move the ⚑ marker (the marked version may be outside the window)."""
         previous, self.marked = self.marked, version_id
         self._signature = None
         now, styles = self._now(), self._styles()
@@ -473,23 +552,79 @@ class Timeline(KeyedTable):
 
     # -- paging ---------------------------------------------------------------
 
-    def action_last(self) -> None:
-        if self._move("last"):
+    def _request(self, where: str, offset: int, limit: int) -> None:
+        self.requested = where
+        self.post_message(self.NeedPage(self, where, offset, limit, self.generation))
+
+    def _check_edges(self) -> None:
+        """Ask for the page beyond the edge the cursor is close to."""
+        if self.fetching or self.requested is not None or self.agent is None or not self.row_count:
             return
-        if self.has_more:
-            self._jump_to_end = True
-            self.post_message(self.NeedMore(self, everything=True))
-        elif self.row_count:
-            self.move_cursor(row=self.row_count - 1)
+        row = self.cursor_row
+        if self.more_below and row >= self.row_count - self.PREFETCH:
+            self._request("after", self.start + len(self.entries), self.PAGE_SIZE)
+        elif self.start > 0 and row < self.PREFETCH:
+            offset = max(0, self.start - self.PAGE_SIZE)
+            self._request("before", offset, self.start - offset)
+
+    def receive_page(self, generation: int, where: str, offset: int, entries: list[dict[str, Any]], more_below: bool) -> None:
+        """The versions asked for by :class:`NeedPage` came (``more_below``: older ones exist past them)."""
+        if generation != self.generation or where != self.requested or self.agent is None:
+            return  # the window was replaced meanwhile
+        self.requested = None
+        before = self.cursor_key
+        if where in ("first", "last"):
+            if not entries:
+                self._pending = []
+                return
+            window, start = entries[: self.max_rows], offset
+            more_below = more_below or len(entries) > len(window)
+            row = 0 if where == "first" else len(window) + 1
+            self._show_window(window, start, more_below, keep=None, fallback_row=row, hold=False)
+        else:
+            known = set(self._by_id)
+            fresh = [entry for entry in entries if entry["id"] not in known]
+            if where == "after":
+                window, start = self.entries + fresh, self.start
+                drop = max(0, len(window) - self.max_rows)
+                window, start = window[drop:], start + drop
+                if not fresh:
+                    more_below = False  # nothing past the end: the history ends here
+            else:
+                window, start = fresh + self.entries, offset
+                more_below = self.more_below
+                if len(window) > self.max_rows:
+                    window, more_below = window[: self.max_rows], True
+            self._show_window(window, start, more_below, keep=before, fallback_row=self.cursor_row, hold=True)
+        self.generation += 1
+        self._signature = self._signature_of(self.agent, self.entries, self.start, self.more_below, self.marked)
+        if self.cursor_key != before:
+            self.cursor_moved()
+        self._replay()
+        self._check_edges()
+
+    def page_failed(self, generation: int) -> None:
+        """The page could not be read: forget it and the keys waiting for it."""
+        if generation == self.generation:
+            self.requested = None
+            self._pending = []
 
     def watch_cursor_coordinate(self, old, new) -> None:  # noqa: ANN001
         super().watch_cursor_coordinate(old, new)
-        if self._filling or not self.row_count:
-            return
-        if self.has_more and new.row >= self.row_count - self.PREFETCH:
-            self.post_message(self.NeedMore(self))
+        if not self._filling and self.row_count:
+            self._check_edges()
 
-    # -- typing ahead ---------------------------------------------------------
+    # -- moving, and typing ahead -----------------------------------------------
+
+    @property
+    def busy(self) -> bool:
+        """Keys on a version must wait: the row they act on is not known yet."""
+        return self.fetching or bool(self._pending) or self.requested in ("first", "last")
+
+    @property
+    def action_waiting(self) -> bool:
+        """A key on a version waits for its row: what is typed after it is meant for what it opens."""
+        return any(name.startswith("action:") for name in self._pending)
 
     def begin_loading(self) -> None:
         """Another agent was picked: forget the rows, remember moves until the new ones come."""
@@ -498,8 +633,11 @@ class Timeline(KeyedTable):
         self._signature = None
         self.agent = None
         self.entries = []
+        self.start = 0
+        self.more_below = False
         self._by_id = {}
-        self.has_more = False
+        self.generation += 1
+        self.requested = None
         self._filling = True
         try:
             self.clear()
@@ -507,10 +645,21 @@ class Timeline(KeyedTable):
             self._filling = False
 
     def _move(self, name: str) -> bool:
-        """True when the move was kept for later (the rows are still loading)."""
-        if self.fetching:
+        """True when the move was kept for later (the rows it moves over are still loading)."""
+        if self.busy:
             self._pending.append(name)
             return True
+        at_bottom = self.row_count and self.cursor_row >= self.row_count - 1
+        if name == "down" and at_bottom and self.more_below:
+            self._check_edges()
+            if self.requested == "after":
+                self._pending.append(name)
+                return True
+        if name == "up" and self.cursor_row == 0 and self.start > 0:
+            self._check_edges()
+            if self.requested == "before":
+                self._pending.append(name)
+                return True
         return False
 
     def action_cursor_down(self) -> None:
@@ -522,15 +671,32 @@ class Timeline(KeyedTable):
             super().action_cursor_up()
 
     def action_first(self) -> None:
-        if not self._move("first"):
-            super().action_first()
+        if self._move("first"):
+            return
+        if self.start > 0:
+            self._request("first", 0, self.PAGE_SIZE)
+        elif self.row_count:
+            self.move_cursor(row=0)
+
+    def action_last(self) -> None:
+        if self._move("last"):
+            return
+        if self.more_below:
+            self._request("last", -1, self.PAGE_SIZE)
+        elif self.row_count:
+            self.move_cursor(row=self.row_count - 1)
 
     def defer(self, action: str) -> None:
         """Keep an action (a key on a version) until the rows come, in line with the moves."""
         self._pending.append(f"action:{action}")
 
-    def replay_action(self, action: str) -> None:
-        """Run an action kept by :meth:`defer` (screens override this)."""
+    def replay_action(self, action: str) -> bool:
+        """Run an action kept by :meth:`defer` (screens override this).
+
+        Returns True when the action took the keyboard (opened a dialog):
+        the moves typed after it were meant for that dialog, not the timeline.
+        """
+        return False
 
     def finish_loading(self) -> None:
         """The rows could not be loaded: forget the keys typed meanwhile."""
@@ -539,22 +705,38 @@ class Timeline(KeyedTable):
 
     def _replay(self) -> None:
         pending, self._pending = self._pending, []
-        for name in pending:
+        while pending:
+            name = pending.pop(0)
             if name.startswith("action:"):
-                self.replay_action(name.removeprefix("action:"))
+                if self.replay_action(name.removeprefix("action:")):
+                    return  # a dialog opened: what was typed next was meant for it
             elif name == "down":
-                super().action_cursor_down()
+                self.action_cursor_down()
             elif name == "up":
-                super().action_cursor_up()
+                self.action_cursor_up()
             elif name == "first":
-                super().action_first()
+                self.action_first()
             elif name == "last":
                 self.action_last()
+            if self._pending or self.busy:
+                # That step waits for rows again: the rest waits behind it.
+                self._pending.extend(pending)
+                return
 
     def on_resize(self) -> None:
-        if self.agent is not None:
-            self.set_entries(self.agent, self.entries, self.has_more, keep=self.cursor_key, marked=self.marked)
+        if self.agent is not None and not self.fetching:
+            self.set_entries(
+                self.agent, self.entries, start=self.start, more_below=self.more_below, keep=self.cursor_key, marked=self.marked
+            )
 
     def redraw(self) -> None:
         if self.agent is not None and not self.fetching:
-            self.set_entries(self.agent, self.entries, self.has_more, keep=self.cursor_key, marked=self.marked, force=True)
+            self.set_entries(
+                self.agent,
+                self.entries,
+                start=self.start,
+                more_below=self.more_below,
+                keep=self.cursor_key,
+                marked=self.marked,
+                force=True,
+            )
