@@ -88,6 +88,8 @@ class KaizenApp(App[None]):
         self._releasing = False
         self._barrier = asyncio.Event()
         self._in_flight_since: float | None = None
+        #: How many keys have been handled to the end (tests wait on it).
+        self.keys_handled = 0
 
     def on_mount(self) -> None:
         if not self.is_headless and self.console.color_system in ("standard", "windows") and not self.no_color:
@@ -135,6 +137,7 @@ class KaizenApp(App[None]):
         if event.key == self._BARRIER:
             if event.is_forwarded:  # back from its trip: the key before it was handled
                 self._in_flight_since = None
+                self.keys_handled += 1
                 self._barrier.set()
                 self._start_release()
             else:

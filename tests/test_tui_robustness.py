@@ -10,13 +10,16 @@ from __future__ import annotations
 import pytest
 from test_tui_support import burst, frozen_now, long_history, press, seed_small, settle, slow_down
 from textual.content import Content
+from textual.errors import NoWidget
 from textual.screen import ModalScreen
-from textual.widgets import TextArea
+from textual.widget import Widget
+from textual.widgets import Button, Input, TextArea
 
 from kaizen_tui.app import KaizenApp
 from kaizen_tui.screens.compare import CompareScreen
+from kaizen_tui.screens.help import HelpScreen
 from kaizen_tui.screens.main import MainScreen
-from kaizen_tui.screens.modals import EditorModal
+from kaizen_tui.screens.modals import ConfirmModal, EditorModal, PruneModal, SnapshotModal
 from kaizen_tui.service import AgentService
 from kaizen_tui.widgets.lists import Timeline
 
@@ -34,6 +37,23 @@ def main_screen(app: KaizenApp) -> MainScreen:
 def title_of(screen: MainScreen, pane: str) -> str:
     title = screen.query_one(pane).border_title
     return title.plain if isinstance(title, Content) else Content.from_markup(title).plain
+
+
+def shown(app: KaizenApp, widget: Widget) -> bool:
+    """Is the widget on the screen, with its middle not covered or cut off?"""
+    region = widget.region
+    if not region.area:
+        return False
+    try:
+        found, _ = app.screen.get_widget_at(*region.center)
+    except NoWidget:
+        return False
+    return widget in found.ancestors_with_self
+
+
+def buttons_shown(app: KaizenApp) -> bool:
+    buttons = list(app.screen.query(Button))
+    return bool(buttons) and all(shown(app, button) for button in buttons)
 
 
 # -- long histories -----------------------------------------------------------------
@@ -91,8 +111,9 @@ async def test_moving_across_the_pages_of_a_long_history(service, db_path, monke
 
 # -- keys typed while the database works -------------------------------------------
 #
-# The service is slowed down (every call takes 0.2 s more, in its thread), so
-# the keys below arrive while agents, timelines, previews and diffs load.
+# The service is slowed down (every call takes 0.1 s more, in its thread; a load
+# is two to five calls), so the keys below arrive while agents, timelines,
+# previews and diffs load.
 
 
 async def audit_actions(service: AgentService, action: str) -> int:
@@ -189,3 +210,119 @@ async def test_repeated_keys_do_not_repeat_actions(service):
         area.text = area.text.replace("name: New agent", "name: Twice")
         await burst(pilot, "ctrl+o", "ctrl+o")
         assert [agent["name"] for agent in await service.list_agents()].count("Twice") == 1
+
+
+# -- tiny terminals and resizing ---------------------------------------------------
+
+
+@pytest.mark.parametrize("size", [(40, 12), (20, 8)])
+async def test_every_key_works_in_a_tiny_terminal(service, size):
+    ids = await seed_small(service)
+    app = make_app(service)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        screen = main_screen(app)
+        assert shown(app, screen.agents_table)
+        await burst(pilot, "j", "k", "G", "g", "j")  # Support Agent
+        assert screen.agent_id == ids["support"]
+        # The focused pane is shown, whatever is hidden to make room for it.
+        await burst(pilot, "tab")
+        assert screen.focused is screen.timeline and shown(app, screen.timeline)
+        await burst(pilot, "tab")
+        assert screen.focused is screen.diff and shown(app, screen.diff)
+        await burst(pilot, "tab", "enter")
+        assert screen.focused is screen.timeline and shown(app, screen.timeline)
+        await burst(pilot, "G", "space", "g", "c")
+        assert isinstance(app.screen, CompareScreen) and shown(app, app.screen.query_one("#compare-diff"))
+        await burst(pilot, "escape", "enter")
+        assert isinstance(app.screen, CompareScreen)
+        await burst(pilot, "escape", "u", "u")
+        # Dialogs fit: their buttons (and fields) are on the screen, and they act.
+        await burst(pilot, "s")
+        assert isinstance(app.screen, SnapshotModal) and shown(app, app.screen.query_one(Input))
+        await burst(pilot, *"tiny", "enter")
+        assert (await service.get_versions(ids["support"]))[0]["changelog"] == "tiny"
+        await burst(pilot, "G", "r")
+        assert isinstance(app.screen, ConfirmModal) and buttons_shown(app)
+        await burst(pilot, "j", "k", "n", "x")
+        assert isinstance(app.screen, ConfirmModal) and buttons_shown(app)
+        await burst(pilot, "n", "p")
+        assert isinstance(app.screen, PruneModal) and buttons_shown(app)
+        await burst(pilot, "j", "escape", "question_mark")
+        assert isinstance(app.screen, HelpScreen) and shown(app, app.screen.query_one("#help-scroll"))
+        await burst(pilot, "j", "escape", "e")
+        assert isinstance(app.screen, EditorModal) and buttons_shown(app)
+        assert shown(app, app.screen.query_one(TextArea))
+        await burst(pilot, "escape", "slash")
+        assert shown(app, screen.query_one("#filter"))
+        await burst(pilot, "s", "u", "escape")
+        assert isinstance(app.screen, MainScreen)
+        assert len(await service.get_versions(ids["support"])) == 4  # only the snapshot changed anything
+        assert (await service.get(ids["support"]))["max_tokens"] == 2048
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.return_code == 0
+
+
+async def test_resizing_while_a_dialog_is_open(service):
+    ids = await seed_small(service)
+    v1, v2, v3 = ids["support_versions"]
+    sizes = [(20, 8), (130, 40)]
+
+    async def resize(*size: int) -> None:
+        await pilot.resize_terminal(*size)
+        await settle(pilot)
+
+    async with make_app(service).run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await burst(pilot, "j", "enter", "G", "r")
+        for size in sizes:
+            await resize(*size)
+            assert isinstance(pilot.app.screen, ConfirmModal) and buttons_shown(pilot.app), size
+        await burst(pilot, "n")
+        assert (await service.get(ids["support"]))["max_tokens"] == 2048  # n still cancels
+        await burst(pilot, "r")
+        await resize(20, 8)
+        await burst(pilot, "y")
+        assert (await service.compare_with_live(ids["support"], v1))["identical"]  # y still confirms
+
+        await burst(pilot, "p")
+        await resize(40, 12)
+        await burst(pilot, "2")
+        await resize(*SIZE)
+        await burst(pilot, "y")
+        assert [v["id"] for v in await service.get_versions(ids["support"])] == [v3, v2]
+
+        await burst(pilot, "s", *"ab")
+        await resize(20, 8)
+        await burst(pilot, "c")
+        await resize(*SIZE)
+        await burst(pilot, "enter")
+        assert (await service.get_versions(ids["support"]))[0]["changelog"] == "abc"
+
+        await burst(pilot, "question_mark")
+        for size in sizes:
+            await resize(*size)
+            assert isinstance(pilot.app.screen, HelpScreen), size
+        await burst(pilot, "escape", "n")
+        modal = pilot.app.screen
+        assert isinstance(modal, EditorModal)
+        await resize(20, 8)
+        area = modal.query_one(TextArea)
+        area.text = area.text.replace("name: New agent", "name: Resized")
+        await resize(*SIZE)
+        await burst(pilot, "ctrl+o")
+        assert "Resized" in [agent["name"] for agent in await service.list_agents()]
+
+
+async def test_resizing_keeps_the_cursor_deep_in_a_long_history(service, db_path):
+    await long_history(service, db_path, 1000)
+    async with make_app(service).run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = main_screen(pilot.app)
+        await burst(pilot, "enter", "G", "k")
+        for size in [(20, 8), (140, 40)]:
+            await pilot.resize_terminal(*size)
+            await settle(pilot)
+            assert screen.timeline.current["version_number"] == 2, size
+        assert "v1 → v2" in screen.diff.text

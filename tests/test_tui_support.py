@@ -132,14 +132,41 @@ async def settle(pilot: Any) -> None:
             return
 
 
+def key_event(key: str) -> Any:
+    """The event a terminal sends for ``key`` (a name like ``enter`` or ``question_mark``, or a character)."""
+    import unicodedata
+
+    from textual import events
+    from textual.keys import _character_to_key, _get_unicode_name_from_key
+
+    if len(key) == 1 and not key.isalnum():
+        key = _character_to_key(key)
+    try:
+        character: str | None = unicodedata.lookup(_get_unicode_name_from_key(key))
+    except KeyError:
+        character = key if len(key) == 1 else None
+    return events.Key(key, character)
+
+
 async def press(pilot: Any, *keys: str) -> None:
     """Press keys as a quick typist would, then let the work they started finish.
 
-    The app must cope with keys arriving before earlier loads finish; pressing
-    them without waiting in between is part of what these tests check.
+    Each key is sent once the one before it has been handled (not once the
+    work it started is done): the app must cope with keys arriving before
+    earlier loads finish, and pressing them without waiting for those is
+    part of what these tests check.
     """
-    if keys:
-        await pilot.press(*keys)
+    app = pilot.app
+    for key in keys:
+        handled = app.keys_handled
+        app.post_message(key_event(key))
+        if key in app.ALWAYS_PASS:
+            await pilot.pause()
+            continue
+        for _ in range(1000):  # a key that quits never comes back: at most ~2 s
+            if app.keys_handled > handled:
+                break
+            await asyncio.sleep(0.002)
     await settle(pilot)
 
 
@@ -149,15 +176,12 @@ async def burst(pilot: Any, *keys: str) -> None:
     Unlike :func:`press`, nothing is waited for between the keys: they are
     all in the app's queue before the first one is handled.
     """
-    from textual import events
-
-    characters = {"space": " ", "slash": "/", "question_mark": "?"}
     for key in keys:
-        pilot.app.post_message(events.Key(key, key if len(key) == 1 else characters.get(key)))
+        pilot.app.post_message(key_event(key))
     await settle(pilot)
 
 
-def slow_down(service: AgentService, delay: float = 0.2) -> AgentService:
+def slow_down(service: AgentService, delay: float = 0.1) -> AgentService:
     """Make every call of ``service`` take ``delay`` seconds longer, in its worker thread.
 
     Like a slow disk or a busy database: the time passes inside the thread,

@@ -15,11 +15,11 @@ from pathlib import Path
 
 from textual.app import App, ComposeResult, SuspendNotSupported
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
-from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
+from kaizen_tui.screens.dialog import SCROLL_BINDINGS, Dialog
 from kaizen_tui.widgets.chrome import KeyBar
 from kaizen_tui.widgets.text import visible
 
@@ -117,25 +117,27 @@ def run_external_editor(app: App, command: list[str], text: str) -> str:
         path.unlink(missing_ok=True)
 
 
-class EditAgainModal(ModalScreen[bool]):
+class EditAgainModal(Dialog[bool]):
     """The edit could not be saved: show why; edit again (keeping the text) or discard."""
 
     BINDINGS = [
         Binding("e,enter", "again", "edit again"),
         Binding("escape,n", "discard", "discard"),
+        *SCROLL_BINDINGS,
     ]
 
     def __init__(self, error: str) -> None:
-        super().__init__(classes="dialog-screen")
+        super().__init__()
         self.error = error
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog") as dialog:
             dialog.border_title = "Not saved"
-            yield Static(Content.assemble(("✗ ", "bold $text-error"), (visible(self.error), "$text-error")))
-            yield Static(
-                Content.styled("Your text is kept: edit it again to fix this, or discard it.", "$text-muted")
-            )
+            with VerticalScroll(classes="dialog-body", can_focus=False):
+                yield Static(Content.assemble(("✗ ", "bold $text-error"), (visible(self.error), "$text-error")))
+                yield Static(
+                    Content.styled("Your text is kept: edit it again to fix this, or discard it.", "$text-muted")
+                )
             with Horizontal(classes="buttons"):
                 yield Button("Edit again  e", id="again", variant="primary")
                 yield Button("Discard  esc", id="discard")

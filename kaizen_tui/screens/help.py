@@ -6,9 +6,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Vertical, VerticalScroll
 from textual.content import Content
-from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from kaizen_tui.screens.dialog import Dialog
 from kaizen_tui.widgets.chrome import KeyBar
 from kaizen_tui.widgets.lists import GLYPH_DAMAGED, GLYPH_LIVE, GLYPH_MARK, GLYPH_UNSAVED
 
@@ -63,7 +63,7 @@ def help_content() -> Content:
     return Content("\n").join(Content.assemble(left, "  ", right) for left, right in help_rows())
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(Dialog[None]):
     BINDINGS = [
         Binding("escape,q,question_mark,f1", "close", "close"),
         Binding("j,down", "scroll(1)", "scroll", key_display="j/k"),
@@ -71,7 +71,7 @@ class HelpScreen(ModalScreen[None]):
     ]
 
     def __init__(self) -> None:
-        super().__init__(classes="dialog-screen")
+        super().__init__()
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog -wide -help") as dialog:

@@ -50,6 +50,9 @@ from kaizen_tui.widgets.text import exact_time, first_line, visible
 
 #: Below this many columns the panes are stacked.
 NARROW_WIDTH = 100
+#: Below this many rows only the focused list is shown (stacked: only the focused pane).
+SHORT_HEIGHT = 15
+SHORT_HEIGHT_STACKED = 20
 
 
 class FilterInput(Input):
@@ -117,6 +120,8 @@ class MainScreen(Screen[None]):
         Binding("f1", "app.help", "help", show=False),
         Binding("q", "app.quit", "quit"),
         Binding("escape", "clear_filter", "clear filter", show=False),
+        Binding("tab", "focus_pane(1)", "next pane", show=False),
+        Binding("shift+tab", "focus_pane(-1)", "previous pane", show=False),
     ]
 
     def __init__(self) -> None:
@@ -196,7 +201,6 @@ class MainScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#filter").display = False
-        self.query_one("#empty").display = False
         self.diff.split_mode = self.app.split_mode  # type: ignore[attr-defined]
         self.diff.show_message(Text_muted("Loading…"))
         self.agents_table.focus()
@@ -204,7 +208,24 @@ class MainScreen(Screen[None]):
         self.set_interval(1.0, self.poll_changes, name="poll")
 
     def on_resize(self) -> None:
-        self.set_class(self.size.width < NARROW_WIDTH, "-narrow")
+        narrow = self.size.width < NARROW_WIDTH
+        self.set_class(narrow, "-narrow")
+        self.set_class(self.size.height < (SHORT_HEIGHT_STACKED if narrow else SHORT_HEIGHT), "-short")
+
+    def action_focus_pane(self, step: int) -> None:
+        """tab / shift+tab: agents → timeline → diff, also to a pane a short window hides."""
+        if not self.agents_all:
+            self.app.action_focus_next() if step > 0 else self.app.action_focus_previous()
+            return
+        panes = [self.agents_table, self.timeline, self.diff]
+        focused = self.focused
+        index = 0
+        for number, name in enumerate(("agents-pane", "timeline-pane", "diff-pane")):
+            if focused is not None and any(node.id == name for node in focused.ancestors_with_self):
+                index = number
+        if focused is not None and focused.id == "filter" and step > 0:
+            index = -1  # from the filter to its list
+        self.set_focus(panes[(index + step) % len(panes)])
 
     def on_descendant_focus(self) -> None:
         """Remember which pane has focus: narrow layouts give it the room."""
@@ -252,9 +273,8 @@ class MainScreen(Screen[None]):
     def _show_agents(self, keep: str | None, *, keep_version: str | None = None, top: bool = False) -> None:
         agents = self._filtered()
         empty = not self.agents_all
-        self.query_one("#empty", Static).display = empty
-        self.query_one("#left").display = not empty
-        self.query_one("#diff-pane").display = not empty
+        # A class, not inline styles: the layout rules for small windows also show and hide panes.
+        self.set_class(empty, "-empty")
         if empty:
             self._show_empty_state()
             self.agent_id = None

@@ -14,10 +14,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static, TextArea
 
 from kaizen_tui.errors import KaizenError
+from kaizen_tui.screens.dialog import SCROLL_BINDINGS, Dialog
 from kaizen_tui.widgets.chrome import KeyBar
 from kaizen_tui.widgets.diff import DiffBody
 from kaizen_tui.widgets.text import exact_time, first_line, visible
@@ -31,34 +31,38 @@ def _line(*parts: tuple[str, str] | str) -> Content:
     return Content.assemble(*parts)
 
 
-class SnapshotModal(ModalScreen[str | None]):
+class SnapshotModal(Dialog[str | None]):
     """Ask for the changelog of a new version: ``enter`` saves, ``esc`` cancels."""
 
     BINDINGS = [Binding("escape", "cancel", "cancel")]
 
     def __init__(self, agent: dict[str, Any]) -> None:
-        super().__init__(classes="dialog-screen")
+        super().__init__()
         self.agent = agent
 
     def compose(self) -> ComposeResult:
         agent = self.agent
         with Vertical(classes="dialog") as dialog:
             dialog.border_title = "Snapshot"
-            yield Static(_line("Save the live config of ", (visible(agent["name"]), "bold"), " as a new version."))
-            if agent.get("latest_version") is None:
-                note = _line(("This will be its first version.", "$text-muted"))
-            elif agent.get("unsaved_changes"):
-                note = _line(("The live config has changes since ", "$text-muted"), f"v{agent['latest_version']}", ".")
-            else:
-                note = _line(
-                    ("The live config equals ", "$text-warning"),
-                    (f"v{agent['latest_version']}", "bold $text-warning"),
-                    ("; the new version will hold the same config.", "$text-warning"),
-                )
-            yield Static(note, classes="note")
-            yield Label("Changelog: what changed and why")
+            with VerticalScroll(classes="dialog-body", can_focus=False):
+                yield from self._compose_body(agent)
             yield Input(placeholder="e.g. Shorter greeting, stricter refund policy", id="changelog")
             yield Static(_line(("enter", "bold"), " save   ", ("esc", "bold"), " cancel"), classes="hint")
+
+    def _compose_body(self, agent: dict[str, Any]) -> ComposeResult:
+        yield Static(_line("Save the live config of ", (visible(agent["name"]), "bold"), " as a new version."))
+        if agent.get("latest_version") is None:
+            note = _line(("This will be its first version.", "$text-muted"))
+        elif agent.get("unsaved_changes"):
+            note = _line(("The live config has changes since ", "$text-muted"), f"v{agent['latest_version']}", ".")
+        else:
+            note = _line(
+                ("The live config equals ", "$text-warning"),
+                (f"v{agent['latest_version']}", "bold $text-warning"),
+                ("; the new version will hold the same config.", "$text-warning"),
+            )
+        yield Static(note, classes="note")
+        yield Label("Changelog: what changed and why")
 
     def on_mount(self) -> None:
         self.query_one("#changelog", Input).focus()
@@ -72,7 +76,7 @@ class SnapshotModal(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-class ConfirmModal(ModalScreen[bool]):
+class ConfirmModal(Dialog[bool]):
     """A yes/no question about a destructive step. Cancel has focus."""
 
     BINDINGS = [
@@ -97,7 +101,7 @@ class ConfirmModal(ModalScreen[bool]):
         comparison_heading: str | None = None,
         wide: bool = False,
     ) -> None:
-        super().__init__(classes="dialog-screen")
+        super().__init__()
         self.title_text = title
         self.lines = lines
         self.confirm_label = confirm_label
@@ -109,9 +113,10 @@ class ConfirmModal(ModalScreen[bool]):
         classes = "dialog -wide -diff" if self.comparison is not None else ("dialog -wide" if self.wide else "dialog")
         with Vertical(classes=classes) as dialog:
             dialog.border_title = self.title_text
-            for line in self.lines:
-                yield Static(line)
-            yield from self.compose_extra()
+            with VerticalScroll(classes="dialog-body", can_focus=False):
+                for line in self.lines:
+                    yield Static(line)
+                yield from self.compose_extra()
             if self.comparison is not None:
                 yield DiffBody(id="confirm-diff")
             with Horizontal(classes="buttons"):
@@ -129,7 +134,11 @@ class ConfirmModal(ModalScreen[bool]):
         self.query_one("#cancel", Button).focus()
 
     def action_scroll_diff(self, lines: int) -> None:
-        for body in self.query(DiffBody):
+        """Scroll the diff, or the text when there is no diff in view (a small window)."""
+        bodies = [body for body in self.query(DiffBody) if body.size.height > 0]
+        if not bodies:
+            self.action_scroll_body(lines)
+        for body in bodies:
             body.scroll_relative(y=lines, animate=False)
 
     @on(Button.Pressed, "#cancel")
@@ -223,7 +232,7 @@ class KeepInput(Input):
     """The number of versions to keep: digits only, so ``y``/``n`` stay keys of the dialog."""
 
 
-class PruneModal(ModalScreen[tuple[int, int] | None]):
+class PruneModal(Dialog[tuple[int, int] | None]):
     """How many of the newest versions to keep; lists what would be deleted.
 
     Dismissed with ``(keep, newest_to_delete)``: the number of the newest
@@ -240,10 +249,11 @@ class PruneModal(ModalScreen[tuple[int, int] | None]):
         Binding("backspace", "backspace", show=False),
         Binding("left,h", "app.focus_previous", show=False),
         Binding("right,l", "app.focus_next", show=False),
+        *SCROLL_BINDINGS,
     ]
 
     def __init__(self, service: Any, agent: dict[str, Any], keep: int = 10) -> None:
-        super().__init__(classes="dialog-screen")
+        super().__init__()
         self.service = service
         self.agent = agent
         self.keep = keep
@@ -256,19 +266,20 @@ class PruneModal(ModalScreen[tuple[int, int] | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog -wide") as dialog:
             dialog.border_title = "Prune versions"
-            yield Static(
-                _line(
-                    "Keep the newest versions of ",
-                    (visible(self.agent["name"]), "bold"),
-                    f" (it has {self.agent.get('version_count', 0)}) and delete the rest.",
+            with VerticalScroll(classes="dialog-body", can_focus=False):
+                yield Static(
+                    _line(
+                        "Keep the newest versions of ",
+                        (visible(self.agent["name"]), "bold"),
+                        f" (it has {self.agent.get('version_count', 0):,}) and delete the rest.",
+                    )
                 )
-            )
-            with Horizontal(classes="keep-row"):
-                yield Label("Versions to keep (type a number):")
-                yield KeepInput(str(self.keep), type="integer", id="keep", max_length=7)
-            yield Static(id="prune-summary")
-            with VerticalScroll(id="prune-list"):
-                yield Static(id="prune-doomed")
+                with Horizontal(classes="keep-row"):
+                    yield Label("Versions to keep (type a number):")
+                    yield KeepInput(str(self.keep), type="integer", id="keep", max_length=7)
+                yield Static(id="prune-summary")
+                with VerticalScroll(id="prune-list", can_focus=False):
+                    yield Static(id="prune-doomed")
             with Horizontal(classes="buttons"):
                 yield Button("Cancel  n", id="cancel")
                 yield Button("Prune  y", id="confirm", variant="error")
@@ -400,7 +411,7 @@ class PruneModal(ModalScreen[tuple[int, int] | None]):
 Submit = Callable[[str], Awaitable[str | None]]
 
 
-class EditorModal(ModalScreen[bool]):
+class EditorModal(Dialog[bool]):
     """The in-app YAML editor (used when neither $VISUAL nor $EDITOR is set).
 
     ``submit`` saves the text and returns an error message, or None when it
@@ -414,7 +425,7 @@ class EditorModal(ModalScreen[bool]):
     ]
 
     def __init__(self, title: str, text: str, submit: Submit, *, error: str | None = None) -> None:
-        super().__init__(classes="dialog-screen")
+        super().__init__()
         self.title_text = title
         self.text = text
         self.submit = submit
@@ -437,10 +448,16 @@ class EditorModal(ModalScreen[bool]):
         editor = self.query_one("#editor", TextArea)
         editor.focus()
 
-    def show_error(self, error: str | None) -> None:
+    def fit_window(self) -> None:
+        super().fit_window()
+        editor = self.query_one("#editor", TextArea)
+        editor.compact = self.cramped
+        editor.show_line_numbers = not self.has_class("-very-narrow")
+
+    def show_error(self, error: str | None, hint: str = "fix it and save again (ctrl+o)") -> None:
         view = self.query_one("#editor-error", Static)
         if error:
-            view.update(_line(("✗ ", "bold $text-error"), (visible(error), "$text-error"), ("  — fix it and save again (ctrl+o)", "$text-muted")))
+            view.update(_line(("✗ ", "bold $text-error"), (visible(error), "$text-error"), (f"  — {hint}", "$text-muted")))
             view.display = True
         else:
             view.display = False
@@ -474,6 +491,6 @@ class EditorModal(ModalScreen[bool]):
         editor = self.query_one("#editor", TextArea)
         if editor.text != self.text and not self._confirm_discard:
             self._confirm_discard = True
-            self.show_error("You have unsaved edits: press esc again to discard them.")
+            self.show_error("You have unsaved edits.", "esc again discards them, ctrl+o saves")
             return
         self.dismiss(False)

@@ -117,11 +117,36 @@ class KeyBar(Widget):
             items.append(item)
         return items
 
-    def _lines(self, width: int) -> list[Content]:
+    #: Below this many rows of window the keys take one line.
+    ONE_LINE_BELOW = 20
+
+    def _max_lines(self) -> int:
+        try:
+            height = self.screen.size.height
+        except Exception:  # noqa: BLE001 (not mounted)
+            return 2
+        return 1 if 0 < height < self.ONE_LINE_BELOW else 2
+
+    def _lines(self, width: int, max_lines: int = 2) -> list[Content]:
+        items = self._items()
+        lines = self._wrap(items, width)
+        if len(lines) > max_lines:
+            # Not all keys fit: keep the help key in view, it lists them all.
+            help_items = [item for item in items if item.plain.startswith(("? ", "f1 "))]
+            if help_items:
+                rest = [item for item in items if item not in help_items]
+                for count in range(len(rest), -1, -1):
+                    lines = self._wrap(rest[:count] + help_items, width)
+                    if len(lines) <= max_lines:
+                        break
+            lines = lines[:max_lines]
+        return lines or [Content("")]
+
+    def _wrap(self, items: list[Content], width: int) -> list[Content]:
         lines: list[Content] = []
         current: list[Content] = []
         used = 0
-        for item in self._items():
+        for item in items:
             extra = item.cell_length + (len(self.SEPARATOR) if current else 0)
             if current and used + extra > width:
                 lines.append(Content(self.SEPARATOR).join(current))
@@ -131,10 +156,11 @@ class KeyBar(Widget):
             used += extra
         if current:
             lines.append(Content(self.SEPARATOR).join(current))
-        return lines or [Content("")]
+        return lines
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
-        return min(2, len(self._lines(width)))
+        max_lines = self._max_lines()
+        return min(max_lines, len(self._lines(width, max_lines)))
 
     def render(self) -> RenderResult:
-        return Content("\n").join(self._lines(self.content_region.width or self.size.width))
+        return Content("\n").join(self._lines(self.content_region.width or self.size.width, self._max_lines()))

@@ -38,6 +38,15 @@ def _fit(text: str, width: int) -> str:
     return set_cell_size(text, width - 1) + "…"
 
 
+def _count(number: int) -> str:
+    """A count in at most four characters: 9999, 12k, 3.4M."""
+    if number < 10_000:
+        return str(number)
+    if number < 1_000_000:
+        return f"{number // 1000}k"
+    return f"{number / 1_000_000:.1f}M"
+
+
 def _cells(text: str, width: int) -> str:
     """``text`` cut with an ellipsis or padded to exactly ``width`` cells."""
     fitted = _fit(text, width)
@@ -65,6 +74,15 @@ class KeyedTable(DataTable):
 
     def _theme_changed(self, _theme: object) -> None:
         # Cells hold styles made from the old theme's colours: make them again.
+        self.call_after_refresh(self.redraw)
+
+    def on_focus(self) -> None:
+        # A focused table is tinted, and the cells' colours are blended over
+        # its background: make them again, or they depend on whether the rows
+        # came before or after the focus.
+        self.call_after_refresh(self.redraw)
+
+    def on_blur(self) -> None:
         self.call_after_refresh(self.redraw)
 
     def redraw(self) -> None:
@@ -122,7 +140,7 @@ class KeyedTable(DataTable):
 
     def _available_width(self) -> int:
         width = self.scrollable_content_region.width or self.size.width
-        return max(20, width)
+        return max(12, width)
 
 
 class AgentsTable(KeyedTable):
@@ -143,21 +161,25 @@ class AgentsTable(KeyedTable):
         self._agents: list[dict[str, Any]] = []
         self._signature: tuple | None = None
 
+    #: Below this width only the name and the number of versions are shown.
+    COMPACT_WIDTH = 36
+
     def on_mount(self) -> None:
         super().on_mount()
-        self._name_width = 0
-        self._setup_columns(20)
+        self._columns_for: tuple[int, bool] | None = None
+        self._setup_columns(20, False)
 
-    def _setup_columns(self, name_width: int) -> None:
+    def _setup_columns(self, name_width: int, compact: bool) -> None:
         """Columns of fixed widths: what is drawn never waits for the table to measure cells."""
-        if name_width == self._name_width and self.columns:
+        if (name_width, compact) == self._columns_for and self.columns:
             return
-        self._name_width = name_width
+        self._columns_for = (name_width, compact)
         self.clear(columns=True)
         self.add_column("  ", key="mark", width=2)
         self.add_column("Name", key="name", width=name_width + 1)
-        self.add_column("Type", key="type", width=9)
-        self.add_column("Status", key="status", width=9)
+        if not compact:
+            self.add_column("Type", key="type", width=9)
+            self.add_column("Status", key="status", width=9)
         self.add_column(Text("Vers", justify="right"), key="versions", width=4)
 
     @property
@@ -189,20 +211,22 @@ class AgentsTable(KeyedTable):
             self.cursor_moved()
 
     def _fill(self, agents: list[dict[str, Any]], width: int, keep: str | None, old_row: int) -> None:
-        name_width = max(8, width - (3 + 9 + 9 + 4))
-        self._setup_columns(name_width)
+        compact = width < self.COMPACT_WIDTH
+        name_width = max(4, width - (3 + 4 if compact else 3 + 9 + 9 + 4))
+        self._setup_columns(name_width, compact)
         self.clear()
         for agent in agents:
             unsaved = agent.get("unsaved_changes")
             status = agent.get("status") or ""
-            self.add_row(
+            cells = [
                 Text(f"{GLYPH_UNSAVED} " if unsaved else "  ", self.style_of("agents--unsaved")),
                 Text(_cells(visible(agent["name"]), name_width) + " "),
-                Text(_cells(visible(agent.get("agent_type")), 8) + " ", self.style_of("agents--muted")),
-                Text(_cells(visible(status), 8) + " ", self._status_style(status)),
-                Text(str(agent.get("version_count", 0)).rjust(4)),
-                key=agent["id"],
-            )
+            ]
+            if not compact:
+                cells.append(Text(_cells(visible(agent.get("agent_type")), 8) + " ", self.style_of("agents--muted")))
+                cells.append(Text(_cells(visible(status), 8) + " ", self._status_style(status)))
+            cells.append(Text(_count(agent.get("version_count", 0)).rjust(4)))
+            self.add_row(*cells, key=agent["id"])
         if not agents:
             return
         if keep is not None and keep in self.rows:
@@ -307,10 +331,12 @@ class Timeline(KeyedTable):
 
     #: Below this width the author column is left out (the status line shows it).
     AUTHOR_MIN_WIDTH = 42
+    #: Below this width the time is left out too.
+    WHEN_MIN_WIDTH = 30
 
     def on_mount(self) -> None:
         super().on_mount()
-        self._columns_for: tuple[bool, int, int] | None = None
+        self._columns_for: tuple[bool, int, int, bool] | None = None
         self._setup_columns(self._available_width(), 2)
 
     def _setup_columns(self, width: int, version_width: int) -> None:
@@ -319,12 +345,14 @@ class Timeline(KeyedTable):
         Each row is one cell holding the whole formatted line: the table then
         measures one cell per row, which keeps refilling the window quick.
         """
-        layout = (width >= self.AUTHOR_MIN_WIDTH, version_width, width)
+        layout = (width >= self.AUTHOR_MIN_WIDTH, version_width, width, width >= self.WHEN_MIN_WIDTH)
         if layout == getattr(self, "_columns_for", None) and self.columns:
             return
         self._columns_for = layout
         self.clear(columns=True)
-        header = "    " + "Ver".ljust(version_width + 1) + "When".ljust(9)
+        header = "    " + "Ver".ljust(version_width + 1)
+        if layout[3]:
+            header += "When".ljust(9)
         if layout[0]:
             header += "Author".ljust(9)
         # A fixed width: what is drawn never waits for the table to measure cells.
@@ -337,6 +365,10 @@ class Timeline(KeyedTable):
     @property
     def _version_width(self) -> int:
         return self._columns_for[1] if self._columns_for else 3
+
+    @property
+    def _show_when(self) -> bool:
+        return bool(self._columns_for is None or self._columns_for[3])
 
     @property
     def max_rows(self) -> int:
@@ -462,11 +494,16 @@ class Timeline(KeyedTable):
         self._scroll_cursor_into_view()
 
     def _changelog_width(self, width: int) -> int:
-        used = 4 + self._version_width + 1 + 9 + (9 if self._show_author else 0)
-        return max(8, width - used)
+        used = 4 + self._version_width + 1 + (9 if self._show_when else 0) + (9 if self._show_author else 0)
+        return max(4, width - used)
 
     def _row(self, markers: Text, version: Text, when: Text, author: Text, changelog: Text) -> Text:
-        parts = [markers, version, when, author, changelog] if self._show_author else [markers, version, when, changelog]
+        parts = [markers, version]
+        if self._show_when:
+            parts.append(when)
+        if self._show_author:
+            parts.append(author)
+        parts.append(changelog)
         return Text.assemble(*parts)
 
     def _styles(self) -> dict[str, Style]:
@@ -510,7 +547,7 @@ class Timeline(KeyedTable):
             Text(f"v{entry['version_number']}".ljust(self._version_width + 1), styles["version"]),
             Text(_cells(relative_time(entry.get("created_at"), now), 8) + " ", styles["muted"]),
             Text(_cells(visible(entry.get("created_by")), 8) + " ", styles["muted"]),
-            Text(_fit(changelog, changelog_width)) if changelog else Text("(no changelog)", styles["muted"]),
+            Text(_fit(changelog or "(no changelog)", changelog_width), None if changelog else styles["muted"]),
         )
 
     def _add_entries(self, entries: list[dict[str, Any]], width: int) -> None:
@@ -724,19 +761,14 @@ class Timeline(KeyedTable):
                 return
 
     def on_resize(self) -> None:
-        if self.agent is not None and not self.fetching:
-            self.set_entries(
-                self.agent, self.entries, start=self.start, more_below=self.more_below, keep=self.cursor_key, marked=self.marked
-            )
+        if self._signature is not None and self._signature[0] != self._available_width():
+            self.redraw()
 
     def redraw(self) -> None:
-        if self.agent is not None and not self.fetching:
-            self.set_entries(
-                self.agent,
-                self.entries,
-                start=self.start,
-                more_below=self.more_below,
-                keep=self.cursor_key,
-                marked=self.marked,
-                force=True,
-            )
+        """Draw the same window again (another width, theme or focus), the cursor where it is."""
+        if self.agent is None or self.fetching:
+            return
+        self._show_window(
+            self.entries, self.start, self.more_below, keep=self.cursor_key, fallback_row=self.cursor_row, hold=True
+        )
+        self._signature = self._signature_of(self.agent, self.entries, self.start, self.more_below, self.marked)
