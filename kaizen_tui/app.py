@@ -31,7 +31,7 @@ from kaizen_tui.screens.help import HelpScreen
 from kaizen_tui.screens.main import MainScreen
 from kaizen_tui.service import AgentService
 from kaizen_tui.widgets.diff import DiffBody
-from kaizen_tui.widgets.text import default_now
+from kaizen_tui.widgets.text import default_now, visible
 
 
 def _styles_dir() -> Path:
@@ -194,9 +194,17 @@ class KaizenApp(App[None]):
 
     # -- toasts never interpret markup: messages carry names from the database --
 
+    #: A toast longer than this is cut (an error can quote a whole value).
+    TOAST_MAX_CHARS = 600
+
     def notify(self, message: str, *, title: str = "", severity="information", timeout=None, markup: bool = True) -> None:  # type: ignore[override]
-        self.toasts.append((message, severity))
-        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
+        # Control characters are drawn visibly, here too: an error message can quote data.
+        text = str(message)
+        if len(text) > self.TOAST_MAX_CHARS:
+            text = text[: self.TOAST_MAX_CHARS - 1] + "…"
+        shown = "\n".join(visible(line) for line in text.split("\n"))
+        self.toasts.append((shown, severity))
+        super().notify(shown, title=visible(title), severity=severity, timeout=timeout, markup=False)
 
     # -- actions available everywhere ------------------------------------------
 

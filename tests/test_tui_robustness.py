@@ -7,6 +7,9 @@ not only the screen. None of them measures time.
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
+
 import pytest
 from test_tui_support import burst, frozen_now, long_history, press, seed_small, settle, slow_down
 from textual.content import Content
@@ -326,3 +329,135 @@ async def test_resizing_keeps_the_cursor_deep_in_a_long_history(service, db_path
             await settle(pilot)
             assert screen.timeline.current["version_number"] == 2, size
         assert "v1 → v2" in screen.diff.text
+
+
+# -- hostile text -------------------------------------------------------------------
+
+#: Markup, escape sequences, NUL, emoji, wide characters, right-to-left text and bidi overrides.
+EVIL = (
+    "[bold]B[/] [/] [link=http://x]x[/link] \x1b[31mred\x1b[0m \x1b]0;pwned\x07 \x00nul\x7f "
+    "🙂👍🏽 日本語テキスト שלום \u202eevil\u202c \u2066iso\u2069 tab\there"
+)
+#: What must never reach the terminal: control characters and bidi controls.
+FORBIDDEN = {chr(code) for code in [*range(0x20), *range(0x7F, 0xA0), 0x202A, 0x202B, 0x202C, 0x202D, 0x202E, 0x2066, 0x2067, 0x2068, 0x2069]}
+
+
+def screen_text(app: KaizenApp) -> str:
+    """Everything the screen on top would send to the terminal, as text."""
+    strips = app.screen._compositor.render_strips()
+    return "\n".join("".join(segment.text for segment in strip if not segment.control) for strip in strips)
+
+
+def assert_shown_safely(app: KaizenApp) -> str:
+    text = screen_text(app)
+    leaked = sorted({f"U+{ord(char):04X}" for line in text.split("\n") for char in line if char in FORBIDDEN})
+    assert not leaked, f"{type(app.screen).__name__} sent {leaked} to the terminal"
+    return text
+
+
+async def test_hostile_text_in_every_field_is_shown_literally(service):
+    agent = await service.create_agent(
+        {
+            "name": "Evil " + EVIL[:60],
+            "description": EVIL,
+            "model_id": "m",
+            "system_prompt": EVIL,
+            "extra": {"evil": EVIL, "[bold]key[/]": ["\x1b[2J", EVIL]},
+        }
+    )
+    await service.create_version(agent["id"], EVIL)
+    await service.update(agent["id"], {"system_prompt": EVIL + "\n" + EVIL, "description": EVIL + "\nmore"})
+    await service.create_version(agent["id"], "second " + EVIL)
+    await service.update(agent["id"], {"system_prompt": "short", "extra": {"evil": "gone"}})
+    async with make_app(service).run_test(size=(120, 36), notifications=True) as pilot:
+        await settle(pilot)
+        screen = main_screen(pilot.app)
+        text = assert_shown_safely(pilot.app)
+        assert "[bold]B[/] [/]" in text and "␛[31mred" in text and "<U+202E>" in text
+        await press(pilot, "enter", "j")  # the live row, then v2
+        assert "␀nul␡" in screen.diff.text and "[/]" in screen.diff.text
+        assert_shown_safely(pilot.app)
+        # Every screen and dialog that shows the agent's data.
+        for keys in (["c"], ["enter"], ["r"], ["x"], ["p", "1"], ["s"], ["e"]):
+            await press(pilot, *keys)
+            assert not isinstance(pilot.app.screen, MainScreen), keys
+            assert_shown_safely(pilot.app)
+            await press(pilot, "escape")
+            if not isinstance(pilot.app.screen, MainScreen):
+                await press(pilot, "escape")  # the editor asks before dropping edits
+            assert isinstance(pilot.app.screen, MainScreen), keys
+        await press(pilot, "j", "u")
+        pilot.app.notify("A toast quoting " + EVIL, severity="error")
+        await settle(pilot)
+        assert "A toast quoting" in assert_shown_safely(pilot.app)
+    # Nothing was changed by looking.
+    assert len(await service.get_versions(agent["id"])) == 2
+
+
+async def test_a_1mb_prompt_is_shown_without_holding_up_the_keys(service):
+    big = "\n".join(f"{number:06d} {EVIL}" for number in range(7000))  # ~1 MB, hostile on every line
+    agent = await service.create_agent({"name": "Big", "model_id": "m", "system_prompt": "small"})
+    await service.create_version(agent["id"], "small")
+    await service.update(agent["id"], {"system_prompt": big})
+    await service.create_version(agent["id"], "1 MB")
+    await service.update(agent["id"], {"system_prompt": big.replace("000123", "changed")})
+    async with make_app(service).run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        screen = main_screen(pilot.app)
+        assert "changed" in screen.diff.text  # the live row: one line of 1 MB changed
+        # v2 adds 7,000 long lines: a part is drawn, the rest summed up.
+        await press(pilot, "enter", "j")
+        assert "more lines of this diff are not shown" in screen.diff.text
+        assert_shown_safely(pilot.app)
+        # Keys typed while a huge diff is laid out act at once.
+        await burst(pilot, "k", "j", "j")
+        assert screen.timeline.current["version_number"] == 1
+        assert "v1 (first version)" in screen.diff.text
+        await press(pilot, "c")
+        assert "v1 → live" in pilot.app.screen.query_one("#compare-diff").text
+        await press(pilot, "escape", "r")
+        assert "What changes: live config → v1" in pilot.app.screen.query_one("#confirm-diff").text
+        assert_shown_safely(pilot.app)
+        await press(pilot, "n")
+    assert len(await service.get_versions(agent["id"])) == 2
+
+
+# -- read-only ----------------------------------------------------------------------
+
+
+def fingerprint(db_path: Path) -> list:
+    """Every row of every table: equal fingerprints, unchanged database."""
+    with sqlite3.connect(db_path) as connection:
+        tables = [row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+        return [(table, sorted(map(repr, connection.execute(f"SELECT * FROM {table}")))) for table in tables]
+
+
+async def test_read_only_refuses_every_change_with_the_reason(service, db_path):
+    ids = await seed_small(service)
+    service.close()
+    before = fingerprint(db_path)
+    read_only = AgentService(str(db_path), read_only=True)
+    try:
+        app = make_app(read_only)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            # Typed at once, with the confirmations a person would type after them.
+            await burst(pilot, "s", "tab", "G", "r", "y", "x", "y", "p", "1", "y", "e", "n", "y")
+            assert isinstance(app.screen, MainScreen)
+            warnings = [message for message, severity in app.toasts if severity == "warning"]
+            for what in ("snapshot", "roll back", "delete a version", "prune", "edit", "create an agent"):
+                assert any(message.startswith(f"Cannot {what}:") and "read-only" in message for message in warnings), what
+            # The command palette's actions are refused the same way.
+            screen = main_screen(app)
+            for title in ("Snapshot", "Roll back", "Prune", "Delete version", "Edit agent", "New agent"):
+                command = next(c for c in app.get_system_commands(screen) if c.title == title)
+                app.call_later(command.callback)
+                await settle(pilot)
+                assert isinstance(app.screen, MainScreen), title
+            # Browsing and comparing still work.
+            await press(pilot, "space", "g", "c")
+            assert isinstance(app.screen, CompareScreen)
+    finally:
+        read_only.close()
+    assert fingerprint(db_path) == before
+    assert len(ids["support_versions"]) == 3

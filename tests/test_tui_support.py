@@ -117,7 +117,8 @@ async def settle(pilot: Any) -> None:
     app = pilot.app
     quiet = 0
     for _ in range(12):
-        await pilot.pause()
+        # Messages handled, then a short breath for what they scheduled (timers, refreshes).
+        await pilot.pause(0.01)
         # Actions wait on their dialog while one is open; on the main screen they work.
         on_main = isinstance(app.screen, MainScreen)
         pending = [

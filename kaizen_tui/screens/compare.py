@@ -58,7 +58,7 @@ class CompareScreen(Screen[None]):
             yield StatusLine(id="status")
             yield KeyBar()
         with Vertical(id="compare-pane", classes="pane") as pane:
-            pane.border_title = self.title_text
+            pane.border_title = Content(self.title_text)  # data: never markup
             yield DiffBody(id="compare-diff")
 
     def on_mount(self) -> None:
@@ -86,7 +86,7 @@ class CompareScreen(Screen[None]):
             self.app.notify(str(error), severity="error", timeout=8)
             return
         self.comparison, self.title_text, self.heading = comparison, title, heading
-        self.query_one("#compare-pane").border_title = title
+        self.query_one("#compare-pane").border_title = Content(title)
         body.show_comparison(comparison, heading)
 
     def set_split_mode(self, mode: str) -> None:

@@ -19,7 +19,7 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Input, Static
 
-from kaizen_tui.agent_file import dump_agent_yaml, parse_agent_text
+from kaizen_tui.agent_file import parse_agent_text
 from kaizen_tui.config import EDITABLE_FIELDS
 from kaizen_tui.errors import KaizenError, VersionNotFound
 from kaizen_tui.screens.compare import CompareScreen
@@ -28,6 +28,7 @@ from kaizen_tui.screens.editing import (
     EditAgainModal,
     EditorFailed,
     edit_header,
+    editable_yaml,
     editor_command,
     meaningful,
     run_external_editor,
@@ -890,7 +891,7 @@ class MainScreen(Screen[None]):
                 self.reload(keep_agent=agent_id, keep_version=LIVE_KEY if unsaved else None, top=unsaved)
                 return None
 
-            text = edit_header(agent["name"]) + dump_agent_yaml(fields)
+            text = edit_header(agent["name"]) + editable_yaml(fields)
             await self._edit(f"Edit {name}", text, submit, ready)
         finally:
             ready()

@@ -112,7 +112,7 @@ class ConfirmModal(Dialog[bool]):
     def compose(self) -> ComposeResult:
         classes = "dialog -wide -diff" if self.comparison is not None else ("dialog -wide" if self.wide else "dialog")
         with Vertical(classes=classes) as dialog:
-            dialog.border_title = self.title_text
+            dialog.border_title = Content(self.title_text)  # may hold an agent's name: never markup
             with VerticalScroll(classes="dialog-body", can_focus=False):
                 for line in self.lines:
                     yield Static(line)
@@ -353,7 +353,7 @@ class PruneModal(Dialog[tuple[int, int] | None]):
         summary.update(
             _line(
                 ("Deletes ", "$text-error"),
-                (f"{len(doomed)} version{'s' if len(doomed) != 1 else ''}", "bold $text-error"),
+                (f"{len(doomed):,} version{'s' if len(doomed) != 1 else ''}", "bold $text-error"),
                 f" (v{doomed[-1]['version_number']}–v{doomed[0]['version_number']}); keeps the {keep} newest. "
                 "The live config is not changed.",
             )
@@ -435,7 +435,7 @@ class EditorModal(Dialog[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog -editor") as dialog:
-            dialog.border_title = self.title_text
+            dialog.border_title = Content(self.title_text)  # may hold an agent's name: never markup
             yield Static(id="editor-error", classes="error")
             yield TextArea(self.text, id="editor", soft_wrap=True, show_line_numbers=True, tab_behavior="indent")
             with Horizontal(classes="buttons"):

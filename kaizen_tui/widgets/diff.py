@@ -12,6 +12,8 @@ nothing to scroll. Every string from the database goes through
 
 from __future__ import annotations
 
+import asyncio
+import difflib
 from dataclasses import dataclass
 from itertools import zip_longest
 from typing import Any, Literal
@@ -21,6 +23,7 @@ from rich.style import Style
 from rich.table import Table
 from rich import box
 from rich.text import Text
+from textual import work
 from textual.binding import Binding
 from textual.content import Content
 from textual.geometry import Size
@@ -28,12 +31,87 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from kaizen_tui.diff import DiffLine, is_long_text, text_hunks
+from kaizen_tui.diff import DiffLine, Hunk, _word_marks, is_long_text, split_lines, text_hunks
 from kaizen_tui.widgets.text import MISSING, format_value, visible
 
 SplitMode = Literal["auto", "split", "unified"]
 #: The pane shows the text diff side by side from this many columns on.
 SPLIT_MIN_WIDTH = 90
+
+# What is drawn of a huge value is capped (a 1 MB prompt would be 14,000
+# rows): the rest is summed up in a note. ``kaizen-tui diff`` prints it all.
+#: Rows drawn of one text diff.
+MAX_TEXT_ROWS = 3000
+#: Characters drawn of one line of a text diff, or of one value in the field table.
+MAX_LINE_CHARS = 8000
+#: Line pairs above which lines are matched without looking for the best match (it is quadratic).
+EXACT_MATCH_LIMIT = 4_000_000
+#: Text this long (all changed text of a comparison) is laid out in a thread, not on the UI's loop.
+BACKGROUND_LAYOUT_CHARS = 50_000
+
+
+def diff_hunks(old: str, new: str, context: int = 3) -> list[Hunk]:
+    """:func:`kaizen_tui.diff.text_hunks`, quick on huge texts.
+
+    The lines both texts start and end with are left out of the matching
+    (all but ``context`` of them), so editing a line of a 1 MB prompt costs
+    what editing a short one does; and when what is left is still huge, the
+    lines are matched the quick way (difflib's heuristics), which can give a
+    longer diff but never takes minutes.
+    """
+    old_lines, new_lines = split_lines(old), split_lines(new)
+    prefix = 0
+    for a, b in zip(old_lines, new_lines):
+        if a != b:
+            break
+        prefix += 1
+    suffix = 0
+    limit = min(len(old_lines), len(new_lines)) - prefix
+    while suffix < limit and old_lines[-1 - suffix] == new_lines[-1 - suffix]:
+        suffix += 1
+    skip = max(0, prefix - context)
+    keep_end = max(0, suffix - context)
+    old_mid = old_lines[skip : len(old_lines) - keep_end]
+    new_mid = new_lines[skip : len(new_lines) - keep_end]
+    if len(old_mid) * len(new_mid) > EXACT_MATCH_LIMIT:
+        hunks = _quick_hunks(old_mid, new_mid, context)
+    else:
+        hunks = text_hunks(_joined(old_mid), _joined(new_mid), context)
+    if skip:
+        for hunk in hunks:
+            hunk.old_start += skip
+            hunk.new_start += skip
+            for line in hunk.lines:
+                line.old_number = line.old_number + skip if line.old_number else None
+                line.new_number = line.new_number + skip if line.new_number else None
+    return hunks
+
+
+def _joined(lines: list[str]) -> str:
+    """The text whose :func:`split_lines` are ``lines``."""
+    return "\n".join(lines) + "\n" if lines else ""
+
+
+def _quick_hunks(old_lines: list[str], new_lines: list[str], context: int) -> list[Hunk]:
+    """Hunks from difflib's quick matching (lines repeated everywhere are not matched one by one)."""
+    matcher = difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=True)
+    hunks = []
+    for group in matcher.get_grouped_opcodes(context):
+        lines: list[DiffLine] = []
+        for tag, i1, i2, j1, j2 in group:
+            if tag == "equal":
+                lines.extend(DiffLine(" ", old_lines[i], i + 1, j + 1) for i, j in zip(range(i1, i2), range(j1, j2)))
+                continue
+            removed = [DiffLine("-", old_lines[i], i + 1, None) for i in range(i1, i2)]
+            added = [DiffLine("+", new_lines[j], None, j + 1) for j in range(j1, j2)]
+            if tag == "replace":
+                for old_line, new_line in zip(removed, added):
+                    old_line.marks, new_line.marks = _word_marks(old_line.text, new_line.text)
+            lines.extend(removed)
+            lines.extend(added)
+        first, last = group[0], group[-1]
+        hunks.append(Hunk(first[1] + 1, last[2] - first[1], first[3] + 1, last[4] - first[3], lines))
+    return hunks
 
 
 @dataclass
@@ -279,15 +357,19 @@ class DiffRenderer:
     def _value(self, value: Any, side: str) -> Text:
         if value is None:
             return Text(MISSING, self.styles.muted)
-        text = Text(visible(format_value(value)))
+        shown = format_value(value)
+        more = len(shown) - MAX_LINE_CHARS
+        text = Text(visible(shown[:MAX_LINE_CHARS]))
         text.stylize(self.styles.removed_word if side == "removed" else self.styles.added_word)
+        if more > 0:
+            text.append(f" … {more:,} more characters", self.styles.muted)
         return text
 
     def _text_diff(self, change: dict[str, Any], old_label: str, new_label: str) -> None:
         styles = self.styles
         old = change["old"] if isinstance(change["old"], str) else ""
         new = change["new"] if isinstance(change["new"], str) else ""
-        hunks = text_hunks(old, new)
+        hunks = diff_hunks(old, new)
         added = sum(1 for hunk in hunks for line in hunk.lines if line.tag == "+")
         removed = sum(1 for hunk in hunks for line in hunk.lines if line.tag == "-")
         header = Text()
@@ -307,12 +389,22 @@ class DiffRenderer:
             for line in hunk.lines
             for number in (line.old_number or 0, line.new_number or 0)
         )
-        for hunk in hunks:
+        first_row = len(self.lines)
+        for number, hunk in enumerate(hunks):
+            drawn = len(self.lines) - first_row
+            if drawn >= MAX_TEXT_ROWS:
+                left = sum(len(later.lines) for later in hunks[number:])
+                self.add(Text(f"… {left:,} more lines of this diff are not shown here; `kaizen-tui diff` prints them all.", styles.muted))
+                return
             self.lines.append(Text(hunk.header, styles.hunk))
             if self.split:
-                self._split_hunk(hunk.lines, digits)
+                left_out = self._split_hunk(hunk.lines, digits, MAX_TEXT_ROWS - drawn)
             else:
-                self._unified_hunk(hunk.lines, digits)
+                left_out = self._unified_hunk(hunk.lines, digits, MAX_TEXT_ROWS - drawn)
+            if left_out:
+                left = left_out + sum(len(later.lines) for later in hunks[number + 1 :])
+                self.add(Text(f"… {left:,} more lines of this diff are not shown here; `kaizen-tui diff` prints them all.", styles.muted))
+                return
 
     def _line_text(self, line: DiffLine) -> Text:
         """The text of one diff line, changed words marked, control characters visible.
@@ -324,15 +416,19 @@ class DiffRenderer:
         word_style = styles.added_word if line.tag == "+" else styles.removed_word
         text = Text()
         position = 0
+        source = line.text[:MAX_LINE_CHARS]
         marked = sum(end - start for start, end in line.marks)
         marks = line.marks if line.text.strip() and marked <= 0.6 * len(line.text) else []
         for start, end in marks:
+            start, end = min(start, len(source)), min(end, len(source))
             if start > position:
-                text.append(visible(line.text[position:start]))
+                text.append(visible(source[position:start]))
             if end > start:
-                text.append(visible(line.text[start:end]), word_style)
+                text.append(visible(source[start:end]), word_style)
             position = max(position, end)
-        text.append(visible(line.text[position:]))
+        text.append(visible(source[position:]))
+        if len(line.text) > len(source):
+            text.append(f" … the line goes on for {len(line.text) - len(source):,} more characters", styles.muted)
         return text
 
     def _row_style(self, tag: str) -> Style | None:
@@ -349,11 +445,15 @@ class DiffRenderer:
             return Text("-", self.styles.sign_removed)
         return Text(" ")
 
-    def _unified_hunk(self, lines: list[DiffLine], digits: int) -> None:
+    def _unified_hunk(self, lines: list[DiffLine], digits: int, budget: int) -> int:
+        """Draw the lines of a hunk in at most ``budget`` rows; returns how many lines were left out."""
         styles = self.styles
         gutter_width = digits * 2 + 4
         text_width = self.width - gutter_width
-        for line in lines:
+        start = len(self.lines)
+        for index, line in enumerate(lines):
+            if len(self.lines) - start >= budget:
+                return len(lines) - index
             old = str(line.old_number) if line.old_number else ""
             new = str(line.new_number) if line.new_number else ""
             gutter = Text.assemble(
@@ -368,8 +468,10 @@ class DiffRenderer:
                 if row_style is not None:
                     row.stylize_before(row_style)
                 self.lines.append(row)
+        return 0
 
-    def _split_hunk(self, lines: list[DiffLine], digits: int) -> None:
+    def _split_hunk(self, lines: list[DiffLine], digits: int, budget: int) -> int:
+        """Draw the lines of a hunk side by side in at most ``budget`` rows; returns how many lines were left out."""
         rows: list[tuple[DiffLine | None, DiffLine | None]] = []
         removed: list[DiffLine] = []
         added: list[DiffLine] = []
@@ -393,7 +495,10 @@ class DiffRenderer:
         left_width = (self.width - 1) // 2
         right_width = self.width - 1 - left_width
         separator = Text("│", self.styles.muted)
-        for left, right in rows:
+        start = len(self.lines)
+        for number, (left, right) in enumerate(rows):
+            if len(self.lines) - start >= budget:
+                return sum(1 if old is new else (old is not None) + (new is not None) for old, new in rows[number:])
             left_lines = self._side(left, "old", left_width, digits)
             right_lines = self._side(right, "new", right_width, digits)
             height = max(len(left_lines), len(right_lines))
@@ -401,6 +506,7 @@ class DiffRenderer:
             right_lines += [self._filler(right, right_width)] * (height - len(right_lines))
             for left_part, right_part in zip(left_lines, right_lines):
                 self.lines.append(Text.assemble(left_part, separator, right_part))
+        return 0
 
     def _filler(self, line: DiffLine | None, width: int) -> Text:
         """Padding under a side whose line is shorter (or missing: hatched)."""
@@ -429,6 +535,29 @@ class DiffRenderer:
                 row.stylize_before(row_style)
             out.append(row)
         return out
+
+
+def _changed_text(comparison: dict[str, Any]) -> int:
+    """How much text the changes of a comparison hold (what laying it out costs)."""
+    total = 0
+    for change in comparison.get("changes", []):
+        for side in ("old", "new"):
+            value = change.get(side)
+            total += len(value) if isinstance(value, str) else len(str(value)) if isinstance(value, (dict, list)) else 0
+    return total
+
+
+def _layout(job: tuple, styles: DiffStyles, base: Style, console: Console) -> list[Strip]:
+    """The strips of a comparison or a message, ``job`` being (number, comparison, heading, message, width, split)."""
+    _number, comparison, heading, message, width, split = job
+    renderer = DiffRenderer(console, styles, width, split)
+    if comparison is not None:
+        lines = renderer.comparison(comparison, heading)
+    else:
+        for line in message:
+            renderer.add(line.copy())
+        lines = renderer.lines
+    return [Strip(list(line.render(console))).adjust_cell_length(width).apply_style(base) for line in lines]
 
 
 def _text_summary(value: Any, lines: int) -> str:
@@ -483,6 +612,7 @@ class DiffBody(ScrollView, can_focus=True):
         self._message: list[Text] = []
         self._strips: list[Strip] = []
         self._built_for: tuple[int, bool] | None = None
+        self._layout_number = 0
 
     # -- what to show -------------------------------------------------------
 
@@ -586,23 +716,39 @@ class DiffBody(ScrollView, can_focus=True):
         if width <= 0 or not self.is_mounted:
             self._strips = []
             return
-        renderer = DiffRenderer(self.app.console, self._styles(), width, self.is_split)
-        if self._comparison is not None:
-            lines = renderer.comparison(self._comparison, self._heading)
-        else:
-            for line in self._message:
-                renderer.add(line.copy())
-            lines = renderer.lines
-        base = self.rich_style
-        strips = []
-        for line in lines:
-            segments = list(line.render(self.app.console))
-            strip = Strip(segments).adjust_cell_length(width).apply_style(base)
-            strips.append(strip)
+        split = self.is_split
+        self._built_for = (width, split)
+        self._layout_number += 1
+        job = (self._layout_number, self._comparison, self._heading, list(self._message), width, split)
+        styles, base, console = self._styles(), self.rich_style, self.app.console
+        if self._comparison is None or _changed_text(self._comparison) < BACKGROUND_LAYOUT_CHARS:
+            self._show_strips(job[0], _layout(job, styles, base, console), width)
+            return
+        # A huge value: lay it out in a thread, so keys keep working meanwhile.
+        waiting = [Text("Laying out a long diff…", styles.muted)]
+        self._show_strips(job[0], _layout((job[0], None, None, waiting, width, split), styles, base, console), width)
+        self._layout_in_thread(job, styles, base, console.color_system)
+
+    @work(exclusive=True, group="diff-layout")
+    async def _layout_in_thread(self, job: tuple, styles: DiffStyles, base: Style, color_system: str | None) -> None:
+        def layout() -> list[Strip]:
+            console = Console(width=job[4], color_system=color_system, force_terminal=True, legacy_windows=False)  # type: ignore[arg-type]
+            return _layout(job, styles, base, console)
+
+        strips = await asyncio.to_thread(layout)
+        self._show_strips(job[0], strips, job[4])
+
+    def _show_strips(self, number: int, strips: list[Strip], width: int) -> None:
+        if number != self._layout_number:
+            return  # another comparison (or width) came meanwhile
         self._strips = strips
-        self._built_for = (width, self.is_split)
         self.virtual_size = Size(width, len(strips))
         self.refresh()
+
+    @property
+    def laying_out(self) -> bool:
+        """Is a huge comparison still being laid out in the background?"""
+        return any(worker.group == "diff-layout" and worker.is_running for worker in self.workers)
 
     def on_resize(self) -> None:
         if self._built_for != (self.scrollable_content_region.width, self.is_split):
