@@ -25,6 +25,7 @@ from textual import events
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.widgets import Input, TextArea
 
 from kaizen_tui.screens.compare import CompareScreen
 from kaizen_tui.screens.help import HelpScreen
@@ -85,6 +86,7 @@ class KaizenApp(App[None]):
         self.toasts: list[tuple[str, str]] = []
         self._held_keys: deque[events.Key] = deque()
         self._replayed: set[int] = set()
+        self._fast_replays: set[int] = set()
         self._releasing = False
         self._barrier = asyncio.Event()
         self._in_flight_since: float | None = None
@@ -148,9 +150,21 @@ class KaizenApp(App[None]):
             return
         if id(event) in self._replayed:
             self._replayed.discard(id(event))
+            if id(event) in self._fast_replays:  # a character for a field: handled once it is given to it
+                self._fast_replays.discard(id(event))
+                await super().on_event(event)
+                self.keys_handled += 1
+                return
         elif self._holds(event):
             self._held_keys.append(event)
             self._start_release()
+            return
+        elif self._typed_into_field(event):
+            # Typed into a field: the field takes it on the way down and runs
+            # no binding, so the next key cannot go astray. No barrier: a paste
+            # (without bracketed paste) goes in at full speed.
+            await super().on_event(event)
+            self.keys_handled += 1
             return
         else:
             self._in_flight_since = monotonic()
@@ -158,6 +172,24 @@ class KaizenApp(App[None]):
             self.post_message(events.Key(self._BARRIER, None))
             return
         await super().on_event(event)
+
+    def _typed_into_field(self, event: events.Key) -> bool:
+        """Is this a character for the focused text field (no binding can act on it)?"""
+        return (
+            event.is_printable
+            and isinstance(self.focused, (Input, TextArea))
+            and not getattr(self.focused, "read_only", False)
+            and event.key not in self._priority_keys()
+        )
+
+    def _priority_keys(self) -> set[str]:
+        """Keys a priority binding of the screen takes even from a field (a dialog's y and n)."""
+        keys: set[str] = set()
+        for owner in (type(self.screen), type(self)):
+            for binding in owner.BINDINGS:
+                if isinstance(binding, Binding) and binding.priority:
+                    keys.update(key.strip() for key in binding.key.split(","))
+        return keys
 
     def _start_release(self) -> None:
         if self._held_keys and not self._releasing:
@@ -176,6 +208,11 @@ class KaizenApp(App[None]):
                 held = self._held_keys.popleft()
                 replay = events.Key(held.key, held.character)
                 self._replayed.add(id(replay))
+                if self._typed_into_field(held):
+                    self._fast_replays.add(id(replay))
+                    self.post_message(replay)  # a field takes it: nothing to wait for
+                    await asyncio.sleep(0)
+                    continue
                 self._barrier.clear()
                 self._in_flight_since = monotonic()
                 self.post_message(replay)

@@ -469,7 +469,8 @@ class Timeline(KeyedTable):
         self.more_below = more_below
         self._by_id = {entry["id"]: entry for entry in self.entries}
         width = self._available_width()
-        newest = max((entry["version_number"] for entry in self.entries), default=1)
+        # The widest number the agent has, not the window's: the columns stay put when paging.
+        newest = max([entry["version_number"] for entry in self.entries] + [int((self.agent or {}).get("latest_version") or 1)])
         self._filling = True
         try:
             self._setup_columns(width, max(4, len(f"v{newest}")))
