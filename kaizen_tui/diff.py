@@ -5,8 +5,9 @@ their old and new values; deepdiff walks the structure, so a change deep in
 ``extra`` is reported with its path. Numbers compare by value: ``0.7`` and
 ``0.70``, ``1`` and ``1.0`` are not changes.
 
-``text_hunks`` gives a line diff of two texts with the changed words inside
-changed lines marked, for renderers that draw it themselves.
+``text_hunks`` (``line_hunks`` for texts already split) gives a line diff of
+two texts with the changed words inside changed lines marked, for renderers
+that draw it themselves.
 """
 
 from __future__ import annotations
@@ -210,8 +211,17 @@ def _offsets(words: list[str]) -> list[int]:
 
 def text_hunks(old: str, new: str, context: int = 3) -> list[Hunk]:
     """A line diff of two texts in hunks; changed lines carry word marks."""
-    old_lines, new_lines = split_lines(old), split_lines(new)
-    matcher = difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=False)
+    return line_hunks(split_lines(old), split_lines(new), context)
+
+
+def line_hunks(old_lines: list[str], new_lines: list[str], context: int = 3, *, quick: bool = False) -> list[Hunk]:
+    """:func:`text_hunks` of texts already split into lines.
+
+    ``quick`` lets difflib skip lines that repeat everywhere (its autojunk
+    heuristic): the diff may come out longer, but matching huge texts no
+    longer takes minutes.
+    """
+    matcher = difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=quick)
     hunks: list[Hunk] = []
     for group in matcher.get_grouped_opcodes(context):
         lines: list[DiffLine] = []

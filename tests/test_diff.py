@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kaizen_tui.diff import compare_configs, text_hunks, unified_text_diff
+from kaizen_tui.diff import compare_configs, line_hunks, split_lines, text_hunks, unified_text_diff
 
 BASE = {"name": "A", "temperature": 0.7, "max_tokens": 2048, "extra": {}}
 
@@ -94,3 +94,12 @@ def test_very_long_changed_lines_are_marked_whole_instead_of_word_by_word() -> N
     [hunk] = text_hunks(old, new)
     removed, added = hunk.lines
     assert removed.marks == [(0, len(old))] and added.marks == [(0, len(new))]
+
+
+def test_line_hunks_quick_or_exact_agree_on_an_ordinary_edit() -> None:
+    old = "".join(f"line {n}\n" for n in range(50))
+    new = old.replace("line 20\n", "line twenty\n").replace("line 40\n", "")
+    exact = line_hunks(split_lines(old), split_lines(new))
+    assert exact == text_hunks(old, new)
+    assert line_hunks(split_lines(old), split_lines(new), quick=True) == exact
+    assert [hunk.header for hunk in exact] == ["@@ -18,7 +18,7 @@", "@@ -38,7 +38,6 @@"]

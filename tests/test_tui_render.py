@@ -8,8 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from rich.console import Console
 
-from kaizen_tui.diff import compare_configs
-from kaizen_tui.widgets.diff import DiffRenderer, DiffStyles, comparison_label
+from kaizen_tui.diff import compare_configs, text_hunks
+from kaizen_tui.widgets.diff import DiffRenderer, DiffStyles, comparison_label, diff_hunks
 from kaizen_tui.widgets.text import exact_time, first_line, relative_time, visible
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
@@ -134,3 +134,10 @@ def test_unreadable_damaged_version_is_not_compared_field_by_field():
 def test_escape_sequences_in_a_prompt_are_shown_not_sent():
     text = "\n".join(render(comparison("plain", "evil \x1b[2J\x1b]0;x\x07 [red]red[/red]"), 80, False))
     assert "\x1b" not in text and "␛[2J" in text and "[red]red[/red]" in text
+
+
+def test_the_pane_diffs_a_long_text_as_the_core_does_with_the_same_line_numbers():
+    # The pane leaves the common start and end out of the matching, then puts the numbers back.
+    old = "".join(f"line {n}\n" for n in range(2000))
+    new = old.replace("line 1500\n", "line fifteen hundred\n").replace("line 10\n", "")
+    assert diff_hunks(old, new) == text_hunks(old, new)

@@ -13,7 +13,6 @@ nothing to scroll. Every string from the database goes through
 from __future__ import annotations
 
 import asyncio
-import difflib
 from dataclasses import dataclass
 from itertools import zip_longest
 from typing import Any, Literal
@@ -31,8 +30,8 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from kaizen_tui.diff import DiffLine, Hunk, _word_marks, is_long_text, split_lines, text_hunks
-from kaizen_tui.widgets.text import MISSING, format_value, visible
+from kaizen_tui.diff import DiffLine, Hunk, is_long_text, line_hunks, split_lines
+from kaizen_tui.widgets.text import MISSING, foreground, format_value, visible
 
 SplitMode = Literal["auto", "split", "unified"]
 #: The pane shows the text diff side by side from this many columns on.
@@ -73,10 +72,7 @@ def diff_hunks(old: str, new: str, context: int = 3) -> list[Hunk]:
     keep_end = max(0, suffix - context)
     old_mid = old_lines[skip : len(old_lines) - keep_end]
     new_mid = new_lines[skip : len(new_lines) - keep_end]
-    if len(old_mid) * len(new_mid) > EXACT_MATCH_LIMIT:
-        hunks = _quick_hunks(old_mid, new_mid, context)
-    else:
-        hunks = text_hunks(_joined(old_mid), _joined(new_mid), context)
+    hunks = line_hunks(old_mid, new_mid, context, quick=len(old_mid) * len(new_mid) > EXACT_MATCH_LIMIT)
     if skip:
         for hunk in hunks:
             hunk.old_start += skip
@@ -84,33 +80,6 @@ def diff_hunks(old: str, new: str, context: int = 3) -> list[Hunk]:
             for line in hunk.lines:
                 line.old_number = line.old_number + skip if line.old_number else None
                 line.new_number = line.new_number + skip if line.new_number else None
-    return hunks
-
-
-def _joined(lines: list[str]) -> str:
-    """The text whose :func:`split_lines` are ``lines``."""
-    return "\n".join(lines) + "\n" if lines else ""
-
-
-def _quick_hunks(old_lines: list[str], new_lines: list[str], context: int) -> list[Hunk]:
-    """Hunks from difflib's quick matching (lines repeated everywhere are not matched one by one)."""
-    matcher = difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=True)
-    hunks = []
-    for group in matcher.get_grouped_opcodes(context):
-        lines: list[DiffLine] = []
-        for tag, i1, i2, j1, j2 in group:
-            if tag == "equal":
-                lines.extend(DiffLine(" ", old_lines[i], i + 1, j + 1) for i, j in zip(range(i1, i2), range(j1, j2)))
-                continue
-            removed = [DiffLine("-", old_lines[i], i + 1, None) for i in range(i1, i2)]
-            added = [DiffLine("+", new_lines[j], None, j + 1) for j in range(j1, j2)]
-            if tag == "replace":
-                for old_line, new_line in zip(removed, added):
-                    old_line.marks, new_line.marks = _word_marks(old_line.text, new_line.text)
-            lines.extend(removed)
-            lines.extend(added)
-        first, last = group[0], group[-1]
-        hunks.append(Hunk(first[1] + 1, last[2] - first[1], first[3] + 1, last[4] - first[3], lines))
     return hunks
 
 
@@ -662,15 +631,7 @@ class DiffBody(ScrollView, can_focus=True):
             return self.get_visual_style(f"diff--{name}").rich_style
 
         def fg(name: str) -> Style:
-            style = full(name)
-            return Style(
-                color=style.color,
-                bold=style.bold,
-                dim=style.dim,
-                italic=style.italic,
-                underline=style.underline,
-                strike=style.strike,
-            )
+            return foreground(full(name))
 
         styles = DiffStyles(
             added=full("added"),

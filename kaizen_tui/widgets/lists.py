@@ -19,7 +19,7 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable
 
-from kaizen_tui.widgets.text import first_line, relative_time, visible
+from kaizen_tui.widgets.text import first_line, foreground, relative_time, visible
 
 LIVE_KEY = "live"
 
@@ -128,15 +128,7 @@ class KeyedTable(DataTable):
 
     def style_of(self, name: str) -> Style:
         """The foreground of a component style, translucent colours blended over the table."""
-        style = self.get_visual_style(name).rich_style
-        return Style(
-            color=style.color,
-            bold=style.bold,
-            dim=style.dim,
-            italic=style.italic,
-            underline=style.underline,
-            strike=style.strike,
-        )
+        return foreground(self.get_visual_style(name).rich_style)
 
     def _available_width(self) -> int:
         width = self.scrollable_content_region.width or self.size.width

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
+from rich.style import Style
 from rich.text import Text
 
 TAB = "    "
@@ -61,6 +62,23 @@ def _needs_escape(char: str) -> bool:
 def plain(text: object, style: str = "") -> Text:
     """A Rich Text of data: never parsed as markup."""
     return Text(visible(text), style=style, no_wrap=False)
+
+
+def foreground(style: Style) -> Style:
+    """The colour and text attributes of ``style``, without its background.
+
+    Component styles (``diff--added``, ``timeline--muted``...) are drawn on
+    rows that have a background of their own (the cursor, a tinted diff
+    line): a background from the component would paint over it.
+    """
+    return Style(
+        color=style.color,
+        bold=style.bold,
+        dim=style.dim,
+        italic=style.italic,
+        underline=style.underline,
+        strike=style.strike,
+    )
 
 
 def first_line(text: object, limit: int | None = None) -> str:
