@@ -752,6 +752,14 @@ def command_parser(
     return parser
 
 
+def add_agent_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("agent", metavar="AGENT", help="agent id or name")
+
+
+def add_version_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("version", metavar="VERSION", help="version number (3, v3) or id")
+
+
 def add_json_flag(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument("--json", action="store_true", help=f"print {what} as JSON")
 
@@ -817,7 +825,7 @@ def build_parser() -> argparse.ArgumentParser:
         f"{PROG} show 'Support Agent'",
         cmd_show,
     )
-    show.add_argument("agent", metavar="AGENT", help="agent id or name")
+    add_agent_argument(show)
     add_json_flag(show, "the agent")
 
     set_ = command_parser(
@@ -828,7 +836,7 @@ def build_parser() -> argparse.ArgumentParser:
         cmd_set,
         SET_DETAILS,
     )
-    set_.add_argument("agent", metavar="AGENT", help="agent id or name")
+    add_agent_argument(set_)
     set_.add_argument("assignments", metavar="FIELD=VALUE", nargs="+", help="the fields to change")
     set_.add_argument(
         "--snapshot-first", metavar="REASON", help="first save the current config as a version ('Auto: REASON')"
@@ -842,7 +850,7 @@ def build_parser() -> argparse.ArgumentParser:
         f"{PROG} snapshot 'Support Agent' -m 'Shorter answers'",
         cmd_snapshot,
     )
-    snapshot.add_argument("agent", metavar="AGENT", help="agent id or name")
+    add_agent_argument(snapshot)
     snapshot.add_argument("-m", "--message", metavar="CHANGELOG", help="what changed and why")
     add_json_flag(snapshot, "the new version")
 
@@ -854,7 +862,7 @@ def build_parser() -> argparse.ArgumentParser:
         cmd_versions,
         "'= live' marks versions equal to the live config; 'damaged' ones cannot be read or rolled back to.",
     )
-    versions.add_argument("agent", metavar="AGENT", help="agent id or name")
+    add_agent_argument(versions)
     add_json_flag(versions, "the versions (with their snapshots)")
 
     diff = command_parser(
@@ -865,7 +873,7 @@ def build_parser() -> argparse.ArgumentParser:
         cmd_diff,
         "B defaults to the live config; either side may be the word 'live'.",
     )
-    diff.add_argument("agent", metavar="AGENT", help="agent id or name")
+    add_agent_argument(diff)
     diff.add_argument("a", metavar="A", help="the older side: version number (3, v3) or id")
     diff.add_argument("b", metavar="B", nargs="?", help="the newer side (default: live)")
     add_json_flag(diff, "the comparison")
@@ -878,8 +886,8 @@ def build_parser() -> argparse.ArgumentParser:
         cmd_rollback,
         "Shows what will change and asks before doing it. The status is not changed.",
     )
-    rollback.add_argument("agent", metavar="AGENT", help="agent id or name")
-    rollback.add_argument("version", metavar="VERSION", help="version number (3, v3) or id")
+    add_agent_argument(rollback)
+    add_version_argument(rollback)
     add_yes_flag(rollback)
 
     delete = command_parser(
@@ -889,8 +897,8 @@ def build_parser() -> argparse.ArgumentParser:
         f"{PROG} delete-version 'Support Agent' v2",
         cmd_delete_version,
     )
-    delete.add_argument("agent", metavar="AGENT", help="agent id or name")
-    delete.add_argument("version", metavar="VERSION", help="version number (3, v3) or id")
+    add_agent_argument(delete)
+    add_version_argument(delete)
     add_yes_flag(delete)
 
     prune = command_parser(
@@ -901,7 +909,7 @@ def build_parser() -> argparse.ArgumentParser:
         cmd_prune,
         "Lists the versions it will delete and asks first.",
     )
-    prune.add_argument("agent", metavar="AGENT", help="agent id or name")
+    add_agent_argument(prune)
     prune.add_argument(
         "--keep", metavar="N", type=int, required=True, help="how many of the newest versions to keep (at least 1)"
     )
