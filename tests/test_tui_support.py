@@ -13,6 +13,9 @@ from typing import Any
 
 from kaizen_tui.config import snapshot_json
 from kaizen_tui.service import AgentService, agent_config
+from kaizen_tui.testing import settle
+
+__all__ = ["settle"]  # the tests import it from here with the other helpers
 
 #: "Now" for every TUI test: after the demo's history (Sept–Nov 2026).
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
@@ -108,29 +111,6 @@ async def long_history(service: AgentService, db_path: Path, count: int, name: s
             "UPDATE agent SET last_version_number = ?, max_tokens = ? WHERE id = ?", (count, count, agent["id"])
         )
     return await service.get(agent["id"])
-
-
-async def settle(pilot: Any) -> None:
-    """Let loads finish: wait for running workers (not the ones waiting on a dialog)."""
-    from kaizen_tui.screens.main import MainScreen
-
-    app = pilot.app
-    quiet = 0
-    for _ in range(12):
-        # Messages handled, then a short breath for what they scheduled (timers, refreshes).
-        await pilot.pause(0.01)
-        # Actions wait on their dialog while one is open; on the main screen they work.
-        on_main = isinstance(app.screen, MainScreen)
-        pending = [
-            worker for worker in app.workers if worker.is_running and (worker.group != "actions" or on_main)
-        ]
-        if pending:
-            quiet = 0
-            await asyncio.gather(*(worker.wait() for worker in pending), return_exceptions=True)
-            continue
-        quiet += 1
-        if quiet == 2:
-            return
 
 
 def key_event(key: str) -> Any:

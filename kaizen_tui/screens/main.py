@@ -54,6 +54,9 @@ NARROW_WIDTH = 100
 #: Below this many rows only the focused list is shown (stacked: only the focused pane).
 SHORT_HEIGHT = 15
 SHORT_HEIGHT_STACKED = 20
+#: The worker group of the mutations (snapshot, rollback, prune...); they
+#: wait on their dialog while it is open.
+ACTIONS = "actions"
 
 
 class FilterInput(Input):
@@ -730,7 +733,7 @@ class MainScreen(Screen[None]):
 
         self.app.push_screen(SnapshotModal(agent), done)
 
-    @work(group="actions")
+    @work(group=ACTIONS)
     async def _snapshot(self, agent_id: str, name: str, changelog: str) -> None:
         try:
             version = await self.service.create_version(agent_id, changelog or None)
@@ -761,7 +764,7 @@ class MainScreen(Screen[None]):
 
         self.app.push_screen(RollbackModal(self.service, agent, entry), done)
 
-    @work(group="actions")
+    @work(group=ACTIONS)
     async def _rollback(self, agent: dict[str, Any], entry: dict[str, Any]) -> None:
         label = f"v{entry['version_number']}"
         try:
@@ -805,7 +808,7 @@ class MainScreen(Screen[None]):
 
         self.app.push_screen(ConfirmModal(f"Delete {label}?", lines, confirm_label="Delete"), done)
 
-    @work(group="actions")
+    @work(group=ACTIONS)
     async def _delete_version(self, agent: dict[str, Any], entry: dict[str, Any]) -> None:
         label = f"v{entry['version_number']}"
         try:
@@ -832,7 +835,7 @@ class MainScreen(Screen[None]):
 
         self.app.push_screen(PruneModal(self.service, agent), done)
 
-    @work(group="actions")
+    @work(group=ACTIONS)
     async def _prune(self, agent: dict[str, Any], keep: int, newest_to_delete: int) -> None:
         try:
             deleted = await self.service.cleanup_old_versions(agent["id"], keep, newest_to_delete=newest_to_delete)
@@ -865,7 +868,7 @@ class MainScreen(Screen[None]):
         if agent is not None and self._writable("edit"):
             self._edit_agent(agent["id"], self._preparation())
 
-    @work(group="actions")
+    @work(group=ACTIONS)
     async def _edit_agent(self, agent_id: str, ready: Callable[[], None]) -> None:
         try:
             try:
@@ -900,7 +903,7 @@ class MainScreen(Screen[None]):
         if self._writable("create an agent"):
             self._new_agent(self._preparation())
 
-    @work(group="actions")
+    @work(group=ACTIONS)
     async def _new_agent(self, ready: Callable[[], None]) -> None:
         async def submit(text: str) -> str | None:
             if meaningful(text) == meaningful(NEW_AGENT_TEMPLATE):

@@ -1,0 +1,32 @@
+"""Driving the app headless (``App.run_test``): used by the tests and by
+scripts/screenshots.py, never by the app itself."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+
+async def settle(pilot: Any) -> None:
+    """Let loads finish: wait for running workers (not the ones waiting on a dialog).
+
+    ``pilot`` is the Textual ``Pilot`` of ``KaizenApp.run_test()``. Returns
+    once two pauses in a row found nothing running, or after 12 rounds.
+    """
+    from kaizen_tui.screens.main import ACTIONS, MainScreen
+
+    app = pilot.app
+    quiet = 0
+    for _ in range(12):
+        # Messages handled, then a short breath for what they scheduled (timers, refreshes).
+        await pilot.pause(0.01)
+        # Actions wait on their dialog while one is open; on the main screen they work.
+        on_main = isinstance(app.screen, MainScreen)
+        pending = [worker for worker in app.workers if worker.is_running and (worker.group != ACTIONS or on_main)]
+        if pending:
+            quiet = 0
+            await asyncio.gather(*(worker.wait() for worker in pending), return_exceptions=True)
+            continue
+        quiet += 1
+        if quiet == 2:
+            return
