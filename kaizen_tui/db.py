@@ -1,6 +1,7 @@
-"""Opening a database: where it lives, engine, pragmas, schema and its version.
+"""Opening a database: where it lives, connections, pragmas, schema and its version.
 
-SQLite is the default and gets the most care:
+kaizen-tui keeps its data in one SQLite file, reached through the standard
+library's ``sqlite3`` driver:
 
 * WAL journal with ``synchronous=FULL``: readers never block the writer, and a
   write that was acknowledged survives a crash of the process or the machine.
@@ -11,7 +12,11 @@ SQLite is the default and gets the most care:
 * ``PRAGMA application_id`` marks our files and ``PRAGMA user_version`` holds
   the schema version; a file from a newer kaizen-tui is refused, never touched.
 
-Any other SQLAlchemy URL is opened as it is, with the same tables.
+Why not SQLAlchemy here: the tables are declared with SQLModel
+(``models.py``), but going through SQLAlchemy's connection and transaction
+machinery cost more than SQLite's own work on every snapshot, and importing it
+was a third of the program's start. So SQLModel is imported only to write the
+schema of a new file; everything else is plain SQL on ``sqlite3``.
 """
 
 from __future__ import annotations
@@ -19,17 +24,13 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit
 
-from sqlalchemy import Connection, Engine, create_engine, event, exc, make_url
-from sqlalchemy.pool import QueuePool
-from sqlmodel import SQLModel
-
-from kaizen_tui import models  # noqa: F401  (registers the tables)
 from kaizen_tui.errors import DatabaseBusy, DatabaseError, ReadOnlyDatabase, SchemaTooNew
 
 SCHEMA_VERSION = 1
@@ -39,8 +40,8 @@ APPLICATION_ID = 0x4B5A4E54
 BUSY_TIMEOUT_SECONDS = 15.0
 SQLITE_HEADER = b"SQLite format 3\x00"
 PAGE_SIZE = 8192
-
-_WRITE_OPTION = "kaizen_write"
+#: Connections kept open between operations (the service runs them on a few threads).
+IDLE_CONNECTIONS = 4
 
 _AUDIT_TRIGGERS = (
     """CREATE TRIGGER IF NOT EXISTS audit_event_append_only_update
@@ -50,6 +51,7 @@ _AUDIT_TRIGGERS = (
        BEFORE DELETE ON audit_event
        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END""",
 )
+_LIST_TABLES = "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
 
 
 def default_db_path() -> Path:
@@ -63,43 +65,85 @@ def is_url(target: str) -> bool:
     return "://" in target
 
 
-@dataclass
+@dataclass(eq=False)
 class Database:
-    """An open database: one engine for reads, one that begins write transactions."""
+    """An open SQLite file: hands out connections in read or write transactions.
 
-    url: str
-    engine: Engine
+    Connections are made on demand and kept (up to :data:`IDLE_CONNECTIONS`)
+    for the next operation; each is used by one thread at a time.
+    """
+
+    path: Path
     read_only: bool = False
     read_only_reason: str = ""
-    path: Path | None = None
-    write_engine: Engine = field(init=False)
+    _idle: list[sqlite3.Connection] = field(default_factory=list, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def __post_init__(self) -> None:
-        self.write_engine = self.engine.execution_options(**{_WRITE_OPTION: True})
+    @property
+    def url(self) -> str:
+        return f"sqlite:///{self.path}"
 
     @property
     def display_name(self) -> str:
-        """What to show a person: the file path, or the URL without a password."""
-        if self.path is not None:
-            return str(self.path)
-        return self.engine.url.render_as_string(hide_password=True)
+        """What to show a person: the file's path."""
+        return str(self.path)
 
     @contextmanager
-    def reading(self) -> Iterator[Connection]:
+    def reading(self) -> Iterator[sqlite3.Connection]:
         """A connection in a read transaction: one consistent snapshot of the data."""
-        with translate_errors(self), self.engine.connect() as connection, connection.begin():
+        with self._transaction("BEGIN") as connection:
             yield connection
 
     @contextmanager
-    def writing(self) -> Iterator[Connection]:
-        """A connection whose transaction holds the write lock from its first statement."""
+    def writing(self) -> Iterator[sqlite3.Connection]:
+        """A connection whose transaction holds the write lock from its first statement.
+
+        It commits when the block ends and rolls back if the block raises.
+        """
         if self.read_only:
             raise ReadOnlyDatabase(self.read_only_reason or "the database is open read-only")
-        with translate_errors(self), self.write_engine.connect() as connection, connection.begin():
+        with self._transaction("BEGIN IMMEDIATE") as connection:
             yield connection
 
+    @contextmanager
+    def _transaction(self, begin: str) -> Iterator[sqlite3.Connection]:
+        with translate_errors(self):
+            connection = self._acquire()
+            healthy = False
+            try:
+                connection.execute(begin)
+                try:
+                    yield connection
+                    # A read ends with a rollback too: it changed nothing.
+                    connection.execute("COMMIT" if begin != "BEGIN" else "ROLLBACK")
+                except BaseException:
+                    if connection.in_transaction:
+                        connection.execute("ROLLBACK")
+                    raise
+                healthy = True
+            finally:
+                self._release(connection, healthy)
+
+    def _acquire(self) -> sqlite3.Connection:
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+        return _connect(self.path, self.read_only)
+
+    def _release(self, connection: sqlite3.Connection, healthy: bool) -> None:
+        """Keep a connection for the next operation, unless it failed or enough are kept."""
+        if healthy and not connection.in_transaction:
+            with self._lock:
+                if len(self._idle) < IDLE_CONNECTIONS:
+                    self._idle.append(connection)
+                    return
+        connection.close()
+
     def close(self) -> None:
-        self.engine.dispose()
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for connection in idle:
+            connection.close()
 
 
 @contextmanager
@@ -108,13 +152,11 @@ def translate_errors(db: Database | None = None) -> Iterator[None]:
     where = db.display_name if db else "the database"
     try:
         yield
-    except exc.DBAPIError as error:
-        raise _database_error(error.orig, where) from None
     except sqlite3.Error as error:
         raise _database_error(error, where) from None
 
 
-def _database_error(error: BaseException | None, where: str) -> DatabaseError:
+def _database_error(error: BaseException, where: str) -> DatabaseError:
     text = str(error)
     lowered = text.lower()
     if "locked" in lowered or "busy" in lowered:
@@ -144,32 +186,34 @@ def open_database(target: str | os.PathLike[str] | None = None, *, read_only: bo
     if not text.strip():
         raise DatabaseError("The database path is empty.")
     if is_url(text):
-        return _open_sqlite(_sqlite_path_of(text), read_only)
+        return _open_sqlite(sqlite_path_of(text), read_only)
     return _open_sqlite(Path(text), read_only)
 
 
-def _sqlite_path_of(url: str) -> Path:
-    """The file a SQLAlchemy URL names; only SQLite files are supported.
+def sqlite_path_of(url: str) -> Path:
+    """The file a ``sqlite:///`` URL (SQLAlchemy's form) names; only SQLite files are supported.
 
-    The hot paths use SQLite's SQL and the file's pragmas carry durability
-    and our schema marks, so other backends and in-memory databases are
-    refused rather than half-supported.
+    The SQL is SQLite's and the file's pragmas carry durability and our schema
+    marks, so other databases and in-memory ones are refused rather than
+    half-supported. Messages never repeat a password.
     """
-    try:
-        parsed = make_url(url)
-    except (exc.ArgumentError, ValueError):
-        # The message would repeat the URL, password and all.
-        raise DatabaseError("The database URL is not a valid SQLAlchemy URL (sqlite:///path/to/file.db).") from None
-    shown = parsed.render_as_string(hide_password=True)
-    if parsed.get_backend_name() != "sqlite":
+    scheme, _, rest = url.partition("://")
+    driver = scheme.split("+", 1)[0].lower()
+    if driver != "sqlite":
+        shown = scheme + "://" + ("…" if rest else "")
         raise DatabaseError(
             f"Cannot use {shown}: kaizen-tui keeps its data in SQLite files; give a path or sqlite:///path."
         )
-    if not parsed.database or parsed.database == ":memory:" or parsed.database.startswith("file:"):
+    parts = urlsplit("sqlite://" + rest)
+    if parts.netloc:
+        raise DatabaseError("The database URL is not a valid SQLite URL (sqlite:///path/to/file.db).")
+    database = unquote(parts.path[1:]) if parts.path.startswith("/") else ""
+    shown = f"sqlite:///{database}"
+    if not database or database == ":memory:" or database.startswith("file:"):
         raise DatabaseError(f"Cannot use {shown}: name a database file (sqlite:///path/to/file.db).")
-    if parsed.query:
+    if parts.query or parts.fragment:
         raise DatabaseError(f"Cannot use {shown}: URL options are not supported; use --read-only for read-only.")
-    return Path(parsed.database)
+    return Path(database)
 
 
 def _open_sqlite(path: Path, read_only: bool) -> Database:
@@ -183,20 +227,11 @@ def _open_sqlite(path: Path, read_only: bool) -> Database:
     elif not os.access(path.parent, os.W_OK):
         read_only, reason = True, f"the folder {path.parent} is read-only"
     _check_header(path)
-
-    engine = create_engine(
-        f"sqlite:///{path}",
-        creator=lambda: _connect(path, read_only),
-        poolclass=QueuePool,
-        pool_size=4,
-        max_overflow=8,
-    )
-    event.listen(engine, "begin", _begin)
-    db = Database(url=f"sqlite:///{path}", engine=engine, read_only=read_only, read_only_reason=reason, path=path)
+    db = Database(path=path, read_only=read_only, read_only_reason=reason)
     try:
         _prepare_schema(db)
     except BaseException:
-        engine.dispose()
+        db.close()
         raise
     return db
 
@@ -248,7 +283,9 @@ def _connect(path: Path, read_only: bool) -> sqlite3.Connection:
 
 
 def _sqlite_connect(target: str, *, uri: bool) -> sqlite3.Connection:
-    # isolation_level=None: the driver never begins on its own; _begin does.
+    # isolation_level=None: the driver never begins on its own; Database does.
+    # check_same_thread=False: a connection moves between the service's worker
+    # threads, but Database gives it to one of them at a time.
     connection = sqlite3.connect(
         target, uri=uri, timeout=BUSY_TIMEOUT_SECONDS, check_same_thread=False, isolation_level=None
     )
@@ -256,24 +293,12 @@ def _sqlite_connect(target: str, *, uri: bool) -> sqlite3.Connection:
     return connection
 
 
-def _begin(connection) -> None:  # noqa: ANN001  (a SQLAlchemy Connection)
-    """Begin each transaction: IMMEDIATE (take the write lock now) for writes."""
-    write = connection.get_execution_options().get(_WRITE_OPTION, False)
-    connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
-
-
 def _prepare_schema(db: Database) -> None:
     """Check the file is ours and current; create the schema in a new file."""
-    with translate_errors(db), db.engine.connect() as connection:
-        application_id = connection.exec_driver_sql("PRAGMA application_id").scalar()
-        user_version = connection.exec_driver_sql("PRAGMA user_version").scalar() or 0
-        tables = {
-            row[0]
-            for row in connection.exec_driver_sql(
-                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
-            )
-        }
-        connection.rollback()
+    with db.reading() as connection:
+        application_id = connection.execute("PRAGMA application_id").fetchone()[0]
+        user_version = connection.execute("PRAGMA user_version").fetchone()[0] or 0
+        tables = {row[0] for row in connection.execute(_LIST_TABLES)}
     if tables and application_id != APPLICATION_ID:
         raise DatabaseError(
             f"{db.display_name} is a SQLite database of another program "
@@ -285,19 +310,49 @@ def _prepare_schema(db: Database) -> None:
         return
     if db.read_only:
         raise DatabaseError(f"{db.display_name} holds no kaizen-tui data yet, and it is open read-only.")
+    _create_schema(db)
+
+
+def _create_schema(db: Database) -> None:
+    """Write the tables of ``models.py``, the triggers and our marks into a new file."""
     with translate_errors(db):
-        # Not allowed inside a transaction, so past SQLAlchemy's autobegin.
-        raw = db.engine.raw_connection()
+        connection = _connect(db.path, read_only=False)
         try:
-            # 8 KiB pages hold three ~2 KB snapshots where 4 KiB pages hold
-            # one: a third less space per version. Only a new file can take it.
-            raw.driver_connection.execute(f"PRAGMA page_size = {PAGE_SIZE}")
-            raw.driver_connection.execute("PRAGMA journal_mode = WAL")
+            # Not allowed inside a transaction. 8 KiB pages hold three ~2 KB
+            # snapshots where 4 KiB pages hold one: a third less space per
+            # version. Only a file without tables can still take it.
+            connection.execute(f"PRAGMA page_size = {PAGE_SIZE}")
+            connection.execute("PRAGMA journal_mode = WAL")
         finally:
-            raw.close()
-    with translate_errors(db), db.write_engine.begin() as connection:
-        SQLModel.metadata.create_all(connection)
+            connection.close()
+    with db.writing() as connection:
+        # Another process may have created it while we waited for the lock.
+        if connection.execute(_LIST_TABLES).fetchone() is not None:
+            return
+        for statement in schema_statements():
+            connection.execute(statement)
         for trigger in _AUDIT_TRIGGERS:
-            connection.exec_driver_sql(trigger)
-        connection.exec_driver_sql(f"PRAGMA application_id = {APPLICATION_ID}")
-        connection.exec_driver_sql(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            connection.execute(trigger)
+        connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def schema_statements() -> list[str]:
+    """The ``CREATE TABLE`` and ``CREATE INDEX`` statements of the SQLModel tables, in SQLite's SQL.
+
+    SQLModel (and so SQLAlchemy) is imported here only, when a new file is
+    made: the tables stay declared in one place without every start paying
+    for the import.
+    """
+    from sqlalchemy.dialects import sqlite
+    from sqlalchemy.schema import CreateIndex, CreateTable
+    from sqlmodel import SQLModel
+
+    from kaizen_tui import models  # noqa: F401  (registers the tables)
+
+    dialect = sqlite.dialect()
+    statements = []
+    for table in SQLModel.metadata.sorted_tables:
+        statements.append(str(CreateTable(table).compile(dialect=dialect)))
+        statements += [str(CreateIndex(index).compile(dialect=dialect)) for index in table.indexes]
+    return statements

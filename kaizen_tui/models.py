@@ -1,31 +1,18 @@
-"""SQLModel tables. No I/O here; see ``db.py`` for the engine and schema.
+"""SQLModel tables: the one declaration of the schema. No I/O here.
 
-Timestamps are stored as ISO 8601 UTC text with a ``Z``
-(``2024-01-15T10:30:00Z``), exactly the form the spec returns, so they need
-no conversion and sort as text.
+``db.py`` writes these tables into a new database file; the service reads and
+writes them with plain SQL (see ``db.py`` for why). Timestamps are stored as
+ISO 8601 UTC text with a ``Z`` (``2024-01-15T10:30:00Z``), see ``ids.py``.
 """
 
 from __future__ import annotations
 
-import uuid
-from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import JSON, Column, Index, Text
 from sqlmodel import Field, SQLModel
 
-
-def utc_now() -> str:
-    """Now, as the spec writes times: ``2024-01-15T10:30:00Z``."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def new_agent_id() -> str:
-    return f"agt-{uuid.uuid4().hex}"
-
-
-def new_version_id() -> str:
-    return f"ver-{uuid.uuid4().hex}"
+from kaizen_tui.ids import new_agent_id, new_version_id
 
 
 class Agent(SQLModel, table=True):

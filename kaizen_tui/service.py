@@ -5,93 +5,121 @@ spec's JSON. The methods are ``async`` as in the spec; the database work runs
 in a worker thread, so an event loop (the TUI's) is never blocked by it.
 Errors are the types in :mod:`kaizen_tui.errors`.
 
-The tables are declared with SQLModel (``models.py``); the queries here use
-SQLAlchemy Core on those tables and select only the columns they need, since
-building ORM objects cost several times the database work itself.
+The tables are declared with SQLModel (``models.py``); the queries here are
+constant, parameterised SQL on ``sqlite3`` connections from ``db.py``, and
+select only the columns they need (see ``db.py`` for why not SQLAlchemy).
 """
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import getpass
 import json
 import os
 import re
-from collections.abc import Awaitable, Callable, Mapping
+import sqlite3
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Concatenate, ParamSpec, TypeVar
-
-from sqlalchemy import Connection, Row, delete, func, insert, select, text, update
 
 from kaizen_tui.config import (
     CONFIG_FIELDS,
     EDITABLE_FIELDS,
     check_text,
+    loose_snapshot,
     parse_snapshot,
     snapshot_json,
+    snapshot_problem,
     validate_fields,
     validate_new_agent,
 )
-from kaizen_tui.db import Database, open_database
+from kaizen_tui.db import Database, DatabaseError, open_database
 from kaizen_tui.diff import compare_configs, is_long_text, unified_text_diff
-from kaizen_tui.config import loose_snapshot, snapshot_problem
 from kaizen_tui.errors import (
     AgentNotFound,
     AmbiguousAgent,
     DamagedSnapshot,
     InvalidKeep,
-    InvalidValue,
     VersionNotFound,
     VersionOfAnotherAgent,
 )
-from kaizen_tui.models import Agent, AgentVersion, AuditEvent, new_agent_id, new_version_id, utc_now
-
-AGENT = Agent.__table__  # type: ignore[attr-defined]
-VERSION = AgentVersion.__table__  # type: ignore[attr-defined]
-AUDIT = AuditEvent.__table__  # type: ignore[attr-defined]
+from kaizen_tui.ids import new_agent_id, new_version_id, utc_now
+from kaizen_tui.threads import WorkerThreads
 
 P = ParamSpec("P")
 R = TypeVar("R")
+Row = Sequence[Any]
 
 VERSION_KEYS = ("id", "agent_id", "version_number", "config_snapshot", "changelog", "created_by", "created_at")
 AGENT_KEYS = (
     "id", "name", "description", "agent_type", "status", "system_prompt", "model_id",
     "temperature", "max_tokens", "extra", "created_by", "created_at", "updated_at",
 )
+AUDIT_KEYS = ("id", "at", "actor", "action", "agent_id", "version_id", "detail")
 LIVE = "live"
 _VERSION_REF = re.compile(r"^[vV]?(\d+)$")
 SQLITE_MAX_INTEGER = 2**63 - 1
-_AGENT_COLUMNS = [AGENT.c[key] for key in AGENT_KEYS]
-_VERSION_COLUMNS = [VERSION.c[key] for key in VERSION_KEYS]
-_NEWEST_FIRST = VERSION.c.version_number.desc()
 
-# The statements on the paths that run most (a snapshot, a timeline page) are
-# written out once as parameterised SQL: building and caching a Core
-# statement on every call cost four times the database work.
-_SELECT_AGENT = text(f"SELECT {', '.join(AGENT_KEYS)} FROM agent WHERE id = :id").columns(*_AGENT_COLUMNS)
-_AGENT_EXISTS = text("SELECT 1 FROM agent WHERE id = :id")
-_VERSION_PAGE = text(
-    f"SELECT {', '.join(VERSION_KEYS)} FROM agent_version WHERE agent_id = :agent_id "
-    "ORDER BY version_number DESC LIMIT :limit OFFSET :offset"
+# Every statement is constant text with ``?`` parameters. Rows come back as
+# tuples in the order of the ``*_KEYS`` above.
+_AGENT_COLUMNS = ", ".join(AGENT_KEYS)
+_VERSION_COLUMNS = ", ".join(VERSION_KEYS)
+_SELECT_AGENT = f"SELECT {_AGENT_COLUMNS} FROM agent WHERE id = ?"
+_SELECT_AGENTS_NAMED = f"SELECT {_AGENT_COLUMNS} FROM agent WHERE name = ?"
+_SELECT_AGENT_NAMES = "SELECT id, name FROM agent"
+_AGENT_EXISTS = "SELECT 1 FROM agent WHERE id = ?"
+_LIST_AGENTS = (
+    f"SELECT {_AGENT_COLUMNS}, "
+    "(SELECT count(*) FROM agent_version v WHERE v.agent_id = agent.id), "
+    "(SELECT max(version_number) FROM agent_version v WHERE v.agent_id = agent.id), "
+    "(SELECT config_snapshot FROM agent_version v WHERE v.agent_id = agent.id "
+    "ORDER BY version_number DESC LIMIT 1) "
+    "FROM agent ORDER BY lower(name), id"
 )
-_NEWEST_SNAPSHOT = text(
-    "SELECT config_snapshot FROM agent_version WHERE agent_id = :agent_id ORDER BY version_number DESC LIMIT 1"
+_INSERT_AGENT = (
+    f"INSERT INTO agent ({_AGENT_COLUMNS}, last_version_number) VALUES ({', '.join('?' * len(AGENT_KEYS))}, 0)"
 )
-_COUNT_VERSIONS = text("SELECT count(*), max(version_number) FROM agent_version WHERE agent_id = :agent_id")
+_SELECT_VERSION = f"SELECT {_VERSION_COLUMNS} FROM agent_version WHERE id = ?"
+_SELECT_VERSION_NUMBERED = f"SELECT {_VERSION_COLUMNS} FROM agent_version WHERE agent_id = ? AND version_number = ?"
+_VERSION_PAGE = (
+    f"SELECT {_VERSION_COLUMNS} FROM agent_version WHERE agent_id = ? "
+    "ORDER BY version_number DESC LIMIT ? OFFSET ?"
+)
+_VERSIONS_BEFORE = (
+    f"SELECT {_VERSION_COLUMNS} FROM agent_version WHERE agent_id = ? AND version_number < ? "
+    "ORDER BY version_number DESC"
+)
+_PREVIOUS_VERSION = _VERSIONS_BEFORE + " LIMIT 1"
+_NEWEST_SNAPSHOT = (
+    "SELECT config_snapshot FROM agent_version WHERE agent_id = ? ORDER BY version_number DESC LIMIT 1"
+)
+_COUNT_VERSIONS = "SELECT count(*), max(version_number) FROM agent_version WHERE agent_id = ?"
+_KEEP_THRESHOLD = (
+    "SELECT version_number FROM agent_version WHERE agent_id = ? ORDER BY version_number DESC LIMIT 1 OFFSET ?"
+)
+#: What a prune deletes: older than the oldest kept, and no newer than what a person was shown.
+_DOOMED = "agent_id = ? AND version_number < ? AND version_number <= ?"
+_DOOMED_RANGE = f"SELECT min(version_number), max(version_number) FROM agent_version WHERE {_DOOMED}"
+_DELETE_DOOMED = f"DELETE FROM agent_version WHERE {_DOOMED}"
+_DELETE_VERSION = "DELETE FROM agent_version WHERE id = ?"
 #: The next number: past the agent's counter and past any number a row
 #: written by another tool already has, in one statement under the write lock.
-_NEXT_NUMBER = text(
+_NEXT_NUMBER = (
     "UPDATE agent SET last_version_number = max(last_version_number, "
-    "coalesce((SELECT max(version_number) FROM agent_version WHERE agent_id = :id), 0)) + 1 "
-    "WHERE id = :id RETURNING last_version_number"
+    "coalesce((SELECT max(version_number) FROM agent_version WHERE agent_id = ?1), 0)) + 1 "
+    "WHERE id = ?1 RETURNING last_version_number"
 )
-_INSERT_VERSION = text(
-    f"INSERT INTO agent_version ({', '.join(VERSION_KEYS)}) VALUES ({', '.join(':' + key for key in VERSION_KEYS)})"
+_INSERT_VERSION = f"INSERT INTO agent_version ({_VERSION_COLUMNS}) VALUES ({', '.join('?' * len(VERSION_KEYS))})"
+_INSERT_AUDIT = (
+    "INSERT INTO audit_event (at, actor, action, agent_id, version_id, detail) VALUES (?, ?, ?, ?, ?, ?)"
 )
-_INSERT_AUDIT = text(
-    "INSERT INTO audit_event (at, actor, action, agent_id, version_id, detail) "
-    "VALUES (:at, :actor, :action, :agent_id, :version_id, :detail)"
+_AUDIT_LOG = f"SELECT {', '.join(AUDIT_KEYS)} FROM audit_event ORDER BY id DESC LIMIT ?"
+_AUDIT_LOG_OF_AGENT = (
+    f"SELECT {', '.join(AUDIT_KEYS)} FROM audit_event WHERE agent_id = ? ORDER BY id DESC LIMIT ?"
 )
+_NEWEST_AUDIT_ID = "SELECT max(id) FROM audit_event"
+#: ``UPDATE agent SET`` one statement per set of changed fields; the names come
+#: from this table only, never from the caller.
+_SETTABLE = frozenset((*EDITABLE_FIELDS, "updated_at"))
 
 
 def default_user() -> str:
@@ -110,17 +138,36 @@ def _in_thread(method: Callable[Concatenate[AgentService, P], R]) -> Callable[Co
 
     @functools.wraps(method)
     async def run(self: AgentService, *args: P.args, **kwargs: P.kwargs) -> R:
-        return await asyncio.to_thread(method, self, *args, **kwargs)
+        return await self._threads.run(method, self, *args, **kwargs)
 
     return run
 
 
-def agent_dict(row: Row[Any] | Mapping[str, Any]) -> dict[str, Any]:
-    """An agent row as a plain dict (``extra`` always a dict of its own)."""
-    mapping = row._mapping if isinstance(row, Row) else row
-    agent = {key: mapping[key] for key in AGENT_KEYS}
-    agent["extra"] = dict(agent["extra"] or {})
+def agent_dict(row: Row) -> dict[str, Any]:
+    """An agent row (columns in ``AGENT_KEYS`` order) as a plain dict, ``extra`` decoded."""
+    agent = dict(zip(AGENT_KEYS, row))
+    agent["extra"] = _decode_extra(agent)
     return agent
+
+
+def _decode_extra(agent: Mapping[str, Any]) -> dict[str, Any]:
+    stored = agent["extra"]
+    try:
+        extra = json.loads(stored) if isinstance(stored, (str, bytes)) else stored
+    except ValueError:
+        extra = None
+    if extra is None and stored in (None, "null"):
+        return {}
+    if not isinstance(extra, dict):
+        raise DatabaseError(
+            f"The stored 'extra' field of agent {agent['id']} is not a JSON object; "
+            "another tool may have written it. Nothing was changed."
+        )
+    return extra
+
+
+def _encode_extra(extra: Mapping[str, Any]) -> str:
+    return json.dumps(extra, ensure_ascii=False, sort_keys=True)
 
 
 def agent_config(agent: Mapping[str, Any]) -> dict[str, Any]:
@@ -128,10 +175,9 @@ def agent_config(agent: Mapping[str, Any]) -> dict[str, Any]:
     return {key: agent[key] for key in CONFIG_FIELDS}
 
 
-def version_dict(row: Row[Any] | Mapping[str, Any]) -> dict[str, Any]:
-    """A version exactly as the spec returns it, plus ``agent_id``."""
-    mapping = row._mapping if isinstance(row, Row) else row
-    return {key: mapping[key] for key in VERSION_KEYS}
+def version_dict(row: Row) -> dict[str, Any]:
+    """A version row (columns in ``VERSION_KEYS`` order) exactly as the spec returns it, plus ``agent_id``."""
+    return dict(zip(VERSION_KEYS, row))
 
 
 def snapshot_state(snapshot: str, live: Mapping[str, Any], live_text: str) -> tuple[bool, str | None]:
@@ -150,7 +196,7 @@ def snapshot_state(snapshot: str, live: Mapping[str, Any], live_text: str) -> tu
 
 
 class AgentService:
-    """Agents and their versions, on one database (SQLite file or SQLAlchemy URL)."""
+    """Agents and their versions, in one SQLite database file."""
 
     def __init__(
         self,
@@ -161,7 +207,7 @@ class AgentService:
         database: Database | None = None,
         clock: Callable[[], str] = utc_now,
     ) -> None:
-        """Open ``db_url`` (a path or SQLAlchemy URL; the per-user database by default).
+        """Open ``db_url`` (a path or ``sqlite:///`` URL; the per-user database by default).
 
         ``clock`` gives the time written into new rows; the demo uses it to lay
         a history over past weeks.
@@ -169,6 +215,7 @@ class AgentService:
         self.user = check_text("user", (user or "").strip() or default_user(), required=True)
         self.db = database or open_database(db_url, read_only=read_only)
         self.clock = clock
+        self._threads = WorkerThreads(name="kaizen-db")
 
     @property
     def read_only(self) -> bool:
@@ -182,6 +229,8 @@ class AgentService:
         return self.db.read_only_reason or "the database is open read-only"
 
     def close(self) -> None:
+        """Finish the operations under way, then close the database."""
+        self._threads.close()
         self.db.close()
 
     # -- agents -------------------------------------------------------------
@@ -190,62 +239,41 @@ class AgentService:
     def create_agent(self, data: Mapping[str, Any]) -> dict[str, Any]:
         fields = validate_new_agent(data)
         now = self.clock()
-        agent_id = new_agent_id()
-        with self.db.writing() as session:
-            session.execute(
-                insert(AGENT).values(
-                    id=agent_id, **fields, created_by=self.user, created_at=now, updated_at=now, last_version_number=0
-                )
-            )
-            self._audit(session, "agent.create", agent_id, detail={"name": fields["name"]})
-            return self._describe(session, self._agent(session, agent_id))
+        agent = {**fields, "id": new_agent_id(), "created_by": self.user, "created_at": now, "updated_at": now}
+        row = [agent[key] for key in AGENT_KEYS]
+        row[AGENT_KEYS.index("extra")] = _encode_extra(fields["extra"])
+        with self.db.writing() as connection:
+            connection.execute(_INSERT_AGENT, row)
+            self._audit(connection, "agent.create", agent["id"], detail={"name": fields["name"]})
+            return self._describe(connection, self._agent(connection, agent["id"]))
 
     @_in_thread
     def get(self, agent_id: str) -> dict[str, Any]:
-        with self.db.reading() as session:
-            return self._describe(session, self._agent(session, agent_id))
+        with self.db.reading() as connection:
+            return self._describe(connection, self._agent(connection, agent_id))
 
     @_in_thread
     def list_agents(self) -> list[dict[str, Any]]:
         """Every agent, by name, with its version count and unsaved-changes flag."""
-        count = (
-            select(func.count()).select_from(VERSION).where(VERSION.c.agent_id == AGENT.c.id).scalar_subquery()
-        )
-        newest = (
-            select(VERSION.c.config_snapshot)
-            .where(VERSION.c.agent_id == AGENT.c.id)
-            .order_by(_NEWEST_FIRST)
-            .limit(1)
-            .scalar_subquery()
-        )
-        newest_number = (
-            select(func.max(VERSION.c.version_number)).where(VERSION.c.agent_id == AGENT.c.id).scalar_subquery()
-        )
-        query = select(
-            *_AGENT_COLUMNS,
-            count.label("version_count"),
-            newest_number.label("latest_version"),
-            newest.label("latest_snapshot"),
-        ).order_by(func.lower(AGENT.c.name), AGENT.c.id)
-        with self.db.reading() as session:
+        width = len(AGENT_KEYS)
+        with self.db.reading() as connection:
             return [
-                _described(agent_dict(row), row.version_count, row.latest_version, row.latest_snapshot)
-                for row in session.execute(query)
+                _described(agent_dict(row[:width]), *row[width:]) for row in connection.execute(_LIST_AGENTS)
             ]
 
     @_in_thread
     def find_agent(self, ref: str) -> dict[str, Any]:
         """An agent by id, or by name when exactly one agent has that name."""
-        with self.db.reading() as session:
-            return self._describe(session, self._find_agent(session, ref))
+        with self.db.reading() as connection:
+            return self._describe(connection, self._find_agent(connection, ref))
 
     @_in_thread
     def update(self, agent_id: str, data: Mapping[str, Any]) -> dict[str, Any]:
         fields = validate_fields(data)
-        with self.db.writing() as session:
-            agent = self._agent(session, agent_id)
-            self._apply(session, agent, fields)
-            return self._describe(session, agent)
+        with self.db.writing() as connection:
+            agent = self._agent(connection, agent_id)
+            self._apply(connection, agent, fields)
+            return self._describe(connection, agent)
 
     @_in_thread
     def update_agent_with_version(self, agent_id: str, data: Mapping[str, Any], reason: str) -> dict[str, Any]:
@@ -255,11 +283,11 @@ class AgentService:
         """
         fields = validate_fields(data)
         check_text("reason", reason)
-        with self.db.writing() as session:
-            agent = self._agent(session, agent_id)
-            self._snapshot(session, agent, f"Auto: {reason}")
-            self._apply(session, agent, fields)
-            return self._describe(session, agent)
+        with self.db.writing() as connection:
+            agent = self._agent(connection, agent_id)
+            self._snapshot(connection, agent, f"Auto: {reason}")
+            self._apply(connection, agent, fields)
+            return self._describe(connection, agent)
 
     # -- versions -----------------------------------------------------------
 
@@ -267,26 +295,26 @@ class AgentService:
     def create_version(self, agent_id: str, changelog: str | None = None) -> dict[str, Any]:
         if changelog is not None:
             check_text("changelog", changelog)
-        with self.db.writing() as session:
-            return self._snapshot(session, self._agent(session, agent_id), changelog or None)
+        with self.db.writing() as connection:
+            return self._snapshot(connection, self._agent(connection, agent_id), changelog or None)
 
     @_in_thread
     def get_versions(self, agent_id: str, *, limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
         """Versions newest first. All of them unless a page (``limit``/``offset``) is asked for."""
-        with self.db.reading() as session:
-            self._check_agent(session, agent_id)
-            return [version_dict(row) for row in _page(session, agent_id, limit, offset)]
+        with self.db.reading() as connection:
+            self._check_agent(connection, agent_id)
+            return [version_dict(row) for row in _page(connection, agent_id, limit, offset)]
 
     @_in_thread
     def get_version(self, version_id: str) -> dict[str, Any]:
-        with self.db.reading() as session:
-            return self._version(session, version_id)
+        with self.db.reading() as connection:
+            return self._version(connection, version_id)
 
     @_in_thread
     def find_version(self, agent_id: str, ref: str | int) -> dict[str, Any]:
         """A version of an agent by number (``3``, ``"v3"``) or by id."""
-        with self.db.reading() as session:
-            return self._find_version(session, self._agent(session, agent_id), ref)
+        with self.db.reading() as connection:
+            return self._find_version(connection, self._agent(connection, agent_id), ref)
 
     @_in_thread
     def get_timeline(self, agent_id: str, *, limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
@@ -296,11 +324,11 @@ class AgentService:
         ``matches_live`` (the live config equals it) and ``damaged`` (the reason
         the snapshot cannot be read, or None).
         """
-        with self.db.reading() as session:
-            live = agent_config(self._agent(session, agent_id))
+        with self.db.reading() as connection:
+            live = agent_config(self._agent(connection, agent_id))
             live_text = snapshot_json(live)
             timeline = []
-            for row in _page(session, agent_id, limit, offset):
+            for row in _page(connection, agent_id, limit, offset):
                 entry = version_dict(row)
                 entry["matches_live"], entry["damaged"] = snapshot_state(entry.pop("config_snapshot"), live, live_text)
                 timeline.append(entry)
@@ -314,19 +342,19 @@ class AgentService:
         version (``Auto: before rollback to vN``), so a rollback never loses
         anything. The snapshot is validated before anything is written.
         """
-        with self.db.writing() as session:
-            agent = self._agent(session, agent_id)
-            version = self._version(session, version_id)
+        with self.db.writing() as connection:
+            agent = self._agent(connection, agent_id)
+            version = self._version(connection, version_id)
             if version["agent_id"] != agent["id"]:
                 raise VersionOfAnotherAgent(version["id"], agent["id"])
             label = f"v{version['version_number']}"
             config = parse_snapshot(version["config_snapshot"], label)
             saved = None
-            if self._has_unsaved_changes(session, agent):
-                saved = self._snapshot(session, agent, f"Auto: before rollback to {label}", audit=False)
-            self._apply(session, agent, config, audit=False)
+            if self._has_unsaved_changes(connection, agent):
+                saved = self._snapshot(connection, agent, f"Auto: before rollback to {label}", audit=False)
+            self._apply(connection, agent, config, audit=False)
             self._audit(
-                session,
+                connection,
                 "version.rollback",
                 agent["id"],
                 version["id"],
@@ -336,17 +364,17 @@ class AgentService:
                     "saved_version_id": saved["id"] if saved else None,
                 },
             )
-            described = self._describe(session, agent)
+            described = self._describe(connection, agent)
             described["saved_as_version"] = saved["version_number"] if saved else None
             return described
 
     @_in_thread
     def delete_version(self, version_id: str) -> None:
-        with self.db.writing() as session:
-            version = self._version(session, version_id)
-            session.execute(delete(VERSION).where(VERSION.c.id == version_id))
+        with self.db.writing() as connection:
+            version = self._version(connection, version_id)
+            connection.execute(_DELETE_VERSION, (version_id,))
             detail = {"version_number": version["version_number"], "changelog": version["changelog"]}
-            self._audit(session, "version.delete", version["agent_id"], version["id"], detail)
+            self._audit(connection, "version.delete", version["agent_id"], version["id"], detail)
 
     @_in_thread
     def prune_preview(self, agent_id: str, keep: int = 10) -> list[dict[str, Any]]:
@@ -356,19 +384,14 @@ class AgentService:
         when the version the live config equals is among them.
         """
         _check_keep(keep)
-        with self.db.reading() as session:
-            live = agent_config(self._agent(session, agent_id))
+        with self.db.reading() as connection:
+            live = agent_config(self._agent(connection, agent_id))
             live_text = snapshot_json(live)
-            threshold = self._keep_threshold(session, agent_id, keep)
+            threshold = self._keep_threshold(connection, agent_id, keep)
             if threshold is None:
                 return []
-            query = (
-                select(*_VERSION_COLUMNS)
-                .where(VERSION.c.agent_id == agent_id, VERSION.c.version_number < threshold)
-                .order_by(_NEWEST_FIRST)
-            )
             doomed = []
-            for row in session.execute(query):
+            for row in connection.execute(_VERSIONS_BEFORE, (agent_id, threshold)):
                 entry = version_dict(row)
                 entry["matches_live"] = snapshot_state(entry["config_snapshot"], live, live_text)[0]
                 doomed.append(entry)
@@ -383,22 +406,20 @@ class AgentService:
         must not push an unseen one over the edge.
         """
         _check_keep(keep)
-        with self.db.writing() as session:
-            self._check_agent(session, agent_id)
-            threshold = self._keep_threshold(session, agent_id, keep)
+        if newest_to_delete is not None and (isinstance(newest_to_delete, bool) or not isinstance(newest_to_delete, int)):
+            raise TypeError("newest_to_delete must be a version number")
+        with self.db.writing() as connection:
+            self._check_agent(connection, agent_id)
+            threshold = self._keep_threshold(connection, agent_id, keep)
             if threshold is None:
                 return 0
-            doomed = [VERSION.c.agent_id == agent_id, VERSION.c.version_number < threshold]
-            if newest_to_delete is not None:
-                doomed.append(VERSION.c.version_number <= newest_to_delete)
-            oldest, newest = session.execute(
-                select(func.min(VERSION.c.version_number), func.max(VERSION.c.version_number)).where(*doomed)
-            ).one()
+            bounds = (agent_id, threshold, SQLITE_MAX_INTEGER if newest_to_delete is None else newest_to_delete)
+            oldest, newest = connection.execute(_DOOMED_RANGE, bounds).fetchone()
             if oldest is None:
                 return 0
-            deleted = session.execute(delete(VERSION).where(*doomed)).rowcount
+            deleted = connection.execute(_DELETE_DOOMED, bounds).rowcount
             self._audit(
-                session,
+                connection,
                 "version.prune",
                 agent_id,
                 detail={"keep": keep, "deleted": deleted, "oldest_deleted": oldest, "newest_deleted": newest},
@@ -410,17 +431,17 @@ class AgentService:
     @_in_thread
     def compare_versions(self, version_id_1: str, version_id_2: str) -> dict[str, Any]:
         """What changed from the first version to the second."""
-        with self.db.reading() as session:
-            old = self._version(session, version_id_1)
-            new = self._version(session, version_id_2)
+        with self.db.reading() as connection:
+            old = self._version(connection, version_id_1)
+            new = self._version(connection, version_id_2)
         return _comparison(_side_of_version(old), _side_of_version(new))
 
     @_in_thread
     def compare_with_live(self, agent_id: str, version_id: str) -> dict[str, Any]:
         """What changed from a version to the agent's live config."""
-        with self.db.reading() as session:
-            agent = self._agent(session, agent_id)
-            version = self._version(session, version_id)
+        with self.db.reading() as connection:
+            agent = self._agent(connection, agent_id)
+            version = self._version(connection, version_id)
         if version["agent_id"] != agent["id"]:
             raise VersionOfAnotherAgent(version["id"], agent["id"])
         return _comparison(_side_of_version(version), _side_of_live(agent))
@@ -428,14 +449,9 @@ class AgentService:
     @_in_thread
     def compare_with_previous(self, version_id: str) -> dict[str, Any]:
         """What a version changed against the version before it (or against nothing)."""
-        with self.db.reading() as session:
-            new = self._version(session, version_id)
-            previous = session.execute(
-                select(*_VERSION_COLUMNS)
-                .where(VERSION.c.agent_id == new["agent_id"], VERSION.c.version_number < new["version_number"])
-                .order_by(_NEWEST_FIRST)
-                .limit(1)
-            ).first()
+        with self.db.reading() as connection:
+            new = self._version(connection, version_id)
+            previous = connection.execute(_PREVIOUS_VERSION, (new["agent_id"], new["version_number"])).fetchone()
         old_side = (
             _side_of_version(version_dict(previous))
             if previous
@@ -448,13 +464,15 @@ class AgentService:
     @_in_thread
     def audit_log(self, agent_id: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         """The newest audit events (of one agent, or all), newest first."""
-        query = select(AUDIT).order_by(AUDIT.c.id.desc()).limit(limit)
-        if agent_id is not None:
-            query = query.where(AUDIT.c.agent_id == agent_id)
-        with self.db.reading() as session:
-            return [
-                {**row._asdict(), "detail": json.loads(row.detail)} for row in session.execute(query)
-            ]
+        with self.db.reading() as connection:
+            if agent_id is None:
+                rows = connection.execute(_AUDIT_LOG, (limit,)).fetchall()
+            else:
+                rows = connection.execute(_AUDIT_LOG_OF_AGENT, (agent_id, limit)).fetchall()
+        events = [dict(zip(AUDIT_KEYS, row)) for row in rows]
+        for event in events:
+            event["detail"] = json.loads(event["detail"])
+        return events
 
     @_in_thread
     def change_marker(self) -> int:
@@ -463,49 +481,49 @@ class AgentService:
         Every mutation appends an audit event, so the newest event's id is a
         cheap way for a screen to see that something changed.
         """
-        with self.db.reading() as session:
-            return session.execute(select(func.max(AUDIT.c.id))).scalar() or 0
+        with self.db.reading() as connection:
+            return connection.execute(_NEWEST_AUDIT_ID).fetchone()[0] or 0
 
     # -- internals (run inside a transaction) --------------------------------
 
-    def _agent(self, session: Connection, agent_id: str) -> dict[str, Any]:
-        row = session.execute(_SELECT_AGENT, {"id": agent_id}).first() if isinstance(agent_id, str) else None
+    def _agent(self, connection: sqlite3.Connection, agent_id: str) -> dict[str, Any]:
+        row = connection.execute(_SELECT_AGENT, (agent_id,)).fetchone() if _storable_id(agent_id) else None
         if row is None:
             raise AgentNotFound(str(agent_id))
         return agent_dict(row)
 
-    def _check_agent(self, session: Connection, agent_id: str) -> None:
-        found = isinstance(agent_id, str) and session.execute(_AGENT_EXISTS, {"id": agent_id}).first()
+    def _check_agent(self, connection: sqlite3.Connection, agent_id: str) -> None:
+        found = _storable_id(agent_id) and connection.execute(_AGENT_EXISTS, (agent_id,)).fetchone()
         if not found:
             raise AgentNotFound(str(agent_id))
 
-    def _find_agent(self, session: Connection, ref: str) -> dict[str, Any]:
-        if not _storable(ref):
+    def _find_agent(self, connection: sqlite3.Connection, ref: str) -> dict[str, Any]:
+        if not _storable_id(ref):
             raise AgentNotFound(repr(ref)[1:-1])
-        by_id = session.execute(select(*_AGENT_COLUMNS).where(AGENT.c.id == ref)).first()
+        by_id = connection.execute(_SELECT_AGENT, (ref,)).fetchone()
         if by_id is not None:
             return agent_dict(by_id)
-        named = session.execute(select(*_AGENT_COLUMNS).where(AGENT.c.name == ref)).all()
+        named = connection.execute(_SELECT_AGENTS_NAMED, (ref,)).fetchall()
         if not named:
             # Case-insensitively, in Python: SQLite's lower() knows only ASCII.
             folded = ref.casefold()
-            ids = [row.id for row in session.execute(select(AGENT.c.id, AGENT.c.name)) if row.name.casefold() == folded]
-            named = session.execute(select(*_AGENT_COLUMNS).where(AGENT.c.id.in_(ids))).all() if ids else []
+            ids = [agent_id for agent_id, name in connection.execute(_SELECT_AGENT_NAMES) if name.casefold() == folded]
+            named = [connection.execute(_SELECT_AGENT, (agent_id,)).fetchone() for agent_id in ids]
         if len(named) > 1:
-            raise AmbiguousAgent(ref, [row.id for row in named])
+            raise AmbiguousAgent(ref, [row[0] for row in named])
         if not named:
             raise AgentNotFound(ref)
         return agent_dict(named[0])
 
-    def _version(self, session: Connection, version_id: str) -> dict[str, Any]:
-        row = None
-        if isinstance(version_id, str):
-            row = session.execute(select(*_VERSION_COLUMNS).where(VERSION.c.id == version_id)).first()
+    def _version(self, connection: sqlite3.Connection, version_id: str) -> dict[str, Any]:
+        row = connection.execute(_SELECT_VERSION, (version_id,)).fetchone() if _storable_id(version_id) else None
         if row is None:
             raise VersionNotFound(str(version_id))
         return version_dict(row)
 
-    def _find_version(self, session: Connection, agent: Mapping[str, Any], ref: str | int) -> dict[str, Any]:
+    def _find_version(
+        self, connection: sqlite3.Connection, agent: Mapping[str, Any], ref: str | int
+    ) -> dict[str, Any]:
         if not _storable(str(ref)):
             raise VersionNotFound(repr(str(ref))[1:-1], agent["name"])
         match = _VERSION_REF.match(str(ref).strip())
@@ -513,35 +531,34 @@ class AgentService:
             number = int(match.group(1))
             if number > SQLITE_MAX_INTEGER:
                 raise VersionNotFound(f"v{number}", agent["name"])
-            row = session.execute(
-                select(*_VERSION_COLUMNS).where(VERSION.c.agent_id == agent["id"], VERSION.c.version_number == number)
-            ).first()
+            row = connection.execute(_SELECT_VERSION_NUMBERED, (agent["id"], number)).fetchone()
             if row is None:
                 raise VersionNotFound(f"v{number}", agent["name"])
             return version_dict(row)
-        row = session.execute(select(*_VERSION_COLUMNS).where(VERSION.c.id == str(ref))).first()
+        row = connection.execute(_SELECT_VERSION, (str(ref),)).fetchone()
         if row is None:
             raise VersionNotFound(str(ref), agent["name"])
-        if row.agent_id != agent["id"]:
-            raise VersionOfAnotherAgent(row.id, agent["id"])
-        return version_dict(row)
+        version = version_dict(row)
+        if version["agent_id"] != agent["id"]:
+            raise VersionOfAnotherAgent(version["id"], agent["id"])
+        return version
 
-    def _newest_snapshot(self, session: Connection, agent_id: str) -> str | None:
-        return session.execute(_NEWEST_SNAPSHOT, {"agent_id": agent_id}).scalar()
+    def _newest_snapshot(self, connection: sqlite3.Connection, agent_id: str) -> str | None:
+        row = connection.execute(_NEWEST_SNAPSHOT, (agent_id,)).fetchone()
+        return row[0] if row else None
 
-    def _has_unsaved_changes(self, session: Connection, agent: Mapping[str, Any]) -> bool:
-        newest = self._newest_snapshot(session, agent["id"])
-        return _unsaved(agent, newest)
+    def _has_unsaved_changes(self, connection: sqlite3.Connection, agent: Mapping[str, Any]) -> bool:
+        return _unsaved(agent, self._newest_snapshot(connection, agent["id"]))
 
     def _snapshot(
-        self, session: Connection, agent: dict[str, Any], changelog: str | None, *, audit: bool = True
+        self, connection: sqlite3.Connection, agent: dict[str, Any], changelog: str | None, *, audit: bool = True
     ) -> dict[str, Any]:
         """Save the live config as the next version (the write lock is held).
 
         The number comes from the agent's counter, raised past any number a
         row written by another tool may already have, in the same statement.
         """
-        number = session.execute(_NEXT_NUMBER, {"id": agent["id"]}).scalar_one()
+        (number,) = connection.execute(_NEXT_NUMBER, (agent["id"],)).fetchone()
         version = {
             "id": new_version_id(),
             "agent_id": agent["id"],
@@ -551,13 +568,13 @@ class AgentService:
             "created_by": self.user,
             "created_at": self.clock(),
         }
-        session.execute(_INSERT_VERSION, version)
+        connection.execute(_INSERT_VERSION, tuple(version.values()))
         if audit:
-            self._audit(session, "version.create", agent["id"], version["id"], {"version_number": number})
+            self._audit(connection, "version.create", agent["id"], version["id"], {"version_number": number})
         return version
 
     def _apply(
-        self, session: Connection, agent: dict[str, Any], fields: Mapping[str, Any], *, audit: bool = True
+        self, connection: sqlite3.Connection, agent: dict[str, Any], fields: Mapping[str, Any], *, audit: bool = True
     ) -> None:
         """Write the fields that differ into the agent row (and into ``agent``)."""
         changed = sorted(key for key, value in fields.items() if agent[key] != value)
@@ -565,51 +582,40 @@ class AgentService:
             return
         values = {key: dict(fields[key]) if key == "extra" else fields[key] for key in changed}
         values["updated_at"] = self.clock()
-        session.execute(update(AGENT).where(AGENT.c.id == agent["id"]).values(**values))
+        if not _SETTABLE.issuperset(values):
+            raise ValueError(f"not agent fields: {sorted(set(values) - _SETTABLE)}")
+        stored = [_encode_extra(value) if key == "extra" else value for key, value in values.items()]
+        assignments = ", ".join(f"{key} = ?" for key in values)
+        connection.execute(f"UPDATE agent SET {assignments} WHERE id = ?", (*stored, agent["id"]))
         agent.update(values)
         if audit:
-            self._audit(session, "agent.update", agent["id"], detail={"fields": changed})
+            self._audit(connection, "agent.update", agent["id"], detail={"fields": changed})
 
     def _audit(
         self,
-        session: Connection,
+        connection: sqlite3.Connection,
         action: str,
         agent_id: str | None,
         version_id: str | None = None,
         detail: Mapping[str, Any] | None = None,
     ) -> None:
-        session.execute(
-            _INSERT_AUDIT,
-            {
-                "at": self.clock(),
-                "actor": self.user,
-                "action": action,
-                "agent_id": agent_id,
-                "version_id": version_id,
-                "detail": json.dumps(detail or {}, ensure_ascii=False, sort_keys=True),
-            },
-        )
+        detail_text = json.dumps(detail or {}, ensure_ascii=False, sort_keys=True)
+        connection.execute(_INSERT_AUDIT, (self.clock(), self.user, action, agent_id, version_id, detail_text))
 
-    def _keep_threshold(self, session: Connection, agent_id: str, keep: int) -> int | None:
+    def _keep_threshold(self, connection: sqlite3.Connection, agent_id: str, keep: int) -> int | None:
         """The number of the oldest version to keep, or None when nothing goes."""
-        return session.execute(
-            select(VERSION.c.version_number)
-            .where(VERSION.c.agent_id == agent_id)
-            .order_by(_NEWEST_FIRST)
-            .offset(keep - 1)
-            .limit(1)
-        ).scalar()
+        row = connection.execute(_KEEP_THRESHOLD, (agent_id, keep - 1)).fetchone()
+        return row[0] if row else None
 
-    def _describe(self, session: Connection, agent: dict[str, Any]) -> dict[str, Any]:
+    def _describe(self, connection: sqlite3.Connection, agent: dict[str, Any]) -> dict[str, Any]:
         """The agent dict, plus ``version_count``, ``latest_version`` and ``unsaved_changes``."""
-        count, newest = session.execute(_COUNT_VERSIONS, {"agent_id": agent["id"]}).one()
-        return _described(agent, count, newest, self._newest_snapshot(session, agent["id"]))
+        count, newest = connection.execute(_COUNT_VERSIONS, (agent["id"],)).fetchone()
+        return _described(agent, count, newest, self._newest_snapshot(connection, agent["id"]))
 
 
-def _page(session: Connection, agent_id: str, limit: int | None, offset: int) -> list[Row[Any]]:
+def _page(connection: sqlite3.Connection, agent_id: str, limit: int | None, offset: int) -> list[Row]:
     """A page of an agent's versions, newest first (``limit`` None: all)."""
-    bounds = {"agent_id": agent_id, "limit": -1 if limit is None else limit, "offset": offset}
-    return session.execute(_VERSION_PAGE, bounds).all()
+    return connection.execute(_VERSION_PAGE, (agent_id, -1 if limit is None else limit, offset)).fetchall()
 
 
 def _unsaved(agent: Mapping[str, Any], newest_snapshot: str | None) -> bool:
@@ -694,6 +700,11 @@ def _comparison(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
         "text_diffs": text_diffs,
         "warnings": warnings,
     }
+
+
+def _storable_id(value: object) -> bool:
+    """Can this be looked up as an id (a string the database can take)?"""
+    return isinstance(value, str) and _storable(value)
 
 
 __all__ = ["AgentService", "EDITABLE_FIELDS", "LIVE", "default_user"]

@@ -1,11 +1,14 @@
-"""The core stays free of the UI: importing it must not import Textual."""
+"""Layers: the core stays free of the UI, and the start path free of SQLAlchemy."""
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 
 import pytest
+
+from kaizen_tui.service import AgentService
 
 
 @pytest.mark.parametrize("module", ["kaizen_tui.service", "kaizen_tui.diff", "kaizen_tui.demo"])
@@ -13,3 +16,34 @@ def test_core_modules_do_not_import_textual(module: str) -> None:
     code = f"import sys, {module}; print('textual' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+def test_using_an_existing_database_does_not_import_sqlalchemy(db_path) -> None:  # noqa: ANN001
+    """SQLModel declares the tables and writes a new file's schema; every later start skips its import."""
+    AgentService(str(db_path)).close()
+    code = (
+        "import asyncio, sys\n"
+        "from kaizen_tui.service import AgentService\n"
+        f"service = AgentService({str(db_path)!r})\n"
+        "agent = asyncio.run(service.create_agent({'name': 'a', 'model_id': 'm'}))\n"
+        "asyncio.run(service.create_version(agent['id']))\n"
+        "asyncio.run(service.list_agents())\n"
+        "service.close()\n"
+        "print(sorted(name for name in ('sqlalchemy', 'sqlmodel', 'pydantic') if name in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
+
+
+def test_a_new_database_gets_the_tables_models_declare(db_path) -> None:  # noqa: ANN001
+    from sqlmodel import SQLModel
+
+    from kaizen_tui import models  # noqa: F401
+
+    AgentService(str(db_path)).close()
+    with sqlite3.connect(db_path) as connection:
+        for table in SQLModel.metadata.sorted_tables:
+            columns = {row[1] for row in connection.execute(f"PRAGMA table_info({table.name})")}
+            assert columns == {column.name for column in table.columns}
+            indexes = {row[1] for row in connection.execute(f"PRAGMA index_list({table.name})")}
+            assert {index.name for index in table.indexes} <= indexes

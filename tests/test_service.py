@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 from pathlib import Path
@@ -566,3 +567,38 @@ async def test_rollback_says_which_version_saved_the_unsaved_changes(service: Ag
     assert (await service.rollback_to_version(agent["id"], first["id"]))["saved_as_version"] is None
     await service.update(agent["id"], {"temperature": 1.5})
     assert (await service.rollback_to_version(agent["id"], first["id"]))["saved_as_version"] == 2
+
+
+async def test_an_operation_whose_caller_gave_up_still_completes(service: AgentService, agent_data: dict) -> None:
+    """A cancelled await (a closed screen, a timeout) never cuts a transaction off halfway."""
+    agent = await service.create_agent(agent_data)
+    task = asyncio.ensure_future(service.create_version(agent["id"], "while the caller leaves"))
+    await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    service.close()  # waits for the operation under way
+    reopened = AgentService(str(service.db.path))
+    try:
+        versions = await reopened.get_versions(agent["id"])
+        assert [version["changelog"] for version in versions] == ["while the caller leaves"]
+    finally:
+        reopened.close()
+
+
+async def test_a_damaged_extra_column_gives_a_clear_error(service: AgentService, db_path: Path, agent_data: dict) -> None:
+    agent = await service.create_agent(agent_data)
+    with sqlite3.connect(db_path) as connection:
+        connection.execute("UPDATE agent SET extra = '[1, 2' WHERE id = ?", (agent["id"],))
+    with pytest.raises(KaizenError, match="extra.*not a JSON object"):
+        await service.get(agent["id"])
+
+
+async def test_operations_run_concurrently_without_mixing_their_transactions(
+    service: AgentService, agent_data: dict
+) -> None:
+    agents = [await service.create_agent({**agent_data, "name": f"agent {index}"}) for index in range(4)]
+    await asyncio.gather(*(service.create_version(agent["id"]) for agent in agents for _ in range(10)))
+    counts = await asyncio.gather(*(service.get_versions(agent["id"]) for agent in agents))
+    for versions in counts:
+        assert sorted(version["version_number"] for version in versions) == list(range(1, 11))
