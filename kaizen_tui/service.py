@@ -437,14 +437,19 @@ class AgentService:
         return _comparison(_side_of_version(old), _side_of_version(new))
 
     @_in_thread
-    def compare_with_live(self, agent_id: str, version_id: str) -> dict[str, Any]:
-        """What changed from a version to the agent's live config."""
+    def compare_with_live(self, agent_id: str, version_id: str, *, live_first: bool = False) -> dict[str, Any]:
+        """What changed from a version to the agent's live config.
+
+        ``live_first=True`` compares the other way, from the live config to
+        the version: what a rollback to that version would change.
+        """
         with self.db.reading() as connection:
             agent = self._agent(connection, agent_id)
             version = self._version(connection, version_id)
         if version["agent_id"] != agent["id"]:
             raise VersionOfAnotherAgent(version["id"], agent["id"])
-        return _comparison(_side_of_version(version), _side_of_live(agent))
+        sides = (_side_of_version(version), _side_of_live(agent))
+        return _comparison(*reversed(sides)) if live_first else _comparison(*sides)
 
     @_in_thread
     def compare_with_previous(self, version_id: str) -> dict[str, Any]:

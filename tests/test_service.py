@@ -329,6 +329,18 @@ async def test_compare_identical_and_with_live(service: AgentService, agent_data
     live = await service.compare_with_live(agent["id"], v2["id"])
     assert live["to"]["label"] == "live"
     assert [(c["field"], c["old"], c["new"]) for c in live["changes"]] == [("max_tokens", 2048, 10)]
+    towards_v2 = await service.compare_with_live(agent["id"], v2["id"], live_first=True)
+    assert (towards_v2["from"]["label"], towards_v2["to"]["label"]) == ("live", "v2")
+    assert [(c["field"], c["old"], c["new"]) for c in towards_v2["changes"]] == [("max_tokens", 10, 2048)]
+
+
+async def test_live_first_text_diffs_read_from_live_to_the_version(service: AgentService, agent_data: dict) -> None:
+    agent = await service.create_agent(agent_data)
+    v1 = await service.create_version(agent["id"])
+    await service.update(agent["id"], {"system_prompt": "You are helpful.\nAnswer in detail."})
+    [text] = (await service.compare_with_live(agent["id"], v1["id"], live_first=True))["text_diffs"]
+    assert "--- live" in text["unified"] and "+++ v1" in text["unified"]
+    assert "-Answer in detail." in text["unified"] and "+Answer briefly." in text["unified"]
 
 
 async def test_compare_with_previous(service: AgentService, agent_data: dict) -> None:
