@@ -30,3 +30,23 @@ async def settle(pilot: Any) -> None:
         quiet += 1
         if quiet == 2:
             return
+
+
+class _ShownAs:
+    """A database that gives the TUI another name to show, and is the real one for everything else."""
+
+    def __init__(self, database: Any, shown: str) -> None:
+        self._database = database
+        self.display_name = shown
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._database, name)
+
+
+def show_database_as(service: Any, shown: object) -> None:
+    """Make the app's header show ``shown`` as the database of ``service`` (an ``AgentService``).
+
+    Screenshots and snapshot tests run on a temporary file whose path
+    changes from run to run; the data is still read from that file.
+    """
+    service.db = _ShownAs(service.db, str(shown))

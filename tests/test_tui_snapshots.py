@@ -17,6 +17,7 @@ from test_tui_support import damage_version, frozen_now, press, settle
 from kaizen_tui.app import KaizenApp
 from kaizen_tui.demo import seed_demo
 from kaizen_tui.service import AgentService
+from kaizen_tui.testing import show_database_as
 
 #: What the header shows instead of the test's temporary path.
 SHOWN_PATH = Path("/srv/kaizen/demo.db")
@@ -26,7 +27,7 @@ def _open(db_path: Path, demo: bool) -> AgentService:
     service = AgentService(str(db_path), user="tester")
     if demo:
         asyncio.run(seed_demo(service))
-    service.db.path = SHOWN_PATH  # the header shows a stable path
+    show_database_as(service, SHOWN_PATH)  # the header shows a stable path
     return service
 
 
