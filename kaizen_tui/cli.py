@@ -190,9 +190,16 @@ def is_live(ref: str | None) -> bool:
     return ref is None or ref.strip().lower() == LIVE
 
 
-def hint_ref(ctx: Context) -> str:
+def hint_ref(ctx: Context, agent: dict[str, Any]) -> str:
     """How the user named the agent, quoted for a shell: for the commands we suggest."""
-    return one_line(shlex.quote(ctx.args.agent))
+    return shell_ref(ctx.args.agent, agent["id"])
+
+
+def shell_ref(name: str, agent_id: str) -> str:
+    """``name`` quoted for a shell, or the agent's id when the name holds characters we print
+    escaped (``\\x1b``): pasted back, the escaped name would name no agent."""
+    quoted = shlex.quote(name)
+    return quoted if one_line(quoted) == quoted else agent_id
 
 
 def name_of(agent: dict[str, Any]) -> str:
@@ -436,7 +443,7 @@ def cmd_create(ctx: Context) -> int:
         return 0
     ctx.out.line(f"Created {name_of(agent)} ({agent['id']}).")
     ctx.out.line(
-        f"Save its first version with: {PROG} snapshot {one_line(shlex.quote(agent['name']))} -m 'First version'"
+        f"Save its first version with: {PROG} snapshot {shell_ref(agent['name'], agent['id'])} -m 'First version'"
     )
     return 0
 
@@ -472,7 +479,7 @@ def cmd_set(ctx: Context) -> int:
         return 0
     ctx.out.line(f"Updated {name_of(after)}: {', '.join(changed)}.")
     if after["unsaved_changes"]:
-        ctx.out.line(f"Not saved as a version yet; save it with: {PROG} snapshot {hint_ref(ctx)} -m 'what changed'")
+        ctx.out.line(f"Not saved as a version yet; save it with: {PROG} snapshot {hint_ref(ctx, after)} -m 'what changed'")
     return 0
 
 
@@ -499,7 +506,7 @@ def cmd_versions(ctx: Context) -> int:
     timeline = wait(ctx.service.get_timeline(agent["id"]))
     if not timeline:
         ctx.out.line(f"{name_of(agent)} has no versions yet.")
-        ctx.out.line(f"Save the live config as a version with: {PROG} snapshot {hint_ref(ctx)} -m 'First version'")
+        ctx.out.line(f"Save the live config as a version with: {PROG} snapshot {hint_ref(ctx, agent)} -m 'First version'")
         return 0
     count = len(timeline)
     unsaved = "; the live config has unsaved changes" if agent["unsaved_changes"] else ""
@@ -628,7 +635,7 @@ def cmd_prune(ctx: Context) -> int:
     if held and agent["unsaved_changes"]:
         ctx.out.line(
             f"Note: the live config equals v{held[0]['version_number']}, which this deletes; afterwards no "
-            f"version holds it. Snapshot it first to keep it: {PROG} snapshot {hint_ref(ctx)}"
+            f"version holds it. Snapshot it first to keep it: {PROG} snapshot {hint_ref(ctx, agent)}"
         )
     if not confirm(ctx):
         return 1

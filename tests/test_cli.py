@@ -902,3 +902,15 @@ def test_a_byte_order_mark_is_not_part_of_the_text(kz: Runner, support: str, tmp
     agent_file = tmp_path / "bom.json"
     agent_file.write_bytes('\ufeff{"name": "Bommed", "model_id": "m"}'.encode())
     assert kz("create", "-f", str(agent_file)).code == 0
+
+
+def test_suggested_commands_name_the_agent_by_id_when_its_name_has_control_characters(kz: Runner) -> None:
+    # The name is printed escaped (\x1b); pasted back, that text would name no agent.
+    created = kz("create", "--name", "evil\x1b[31mname", "--model", "m")
+    agent_id = json.loads(kz("agents", "--json").out)[0]["id"]
+    assert f"Save its first version with: kaizen-tui snapshot {agent_id} -m 'First version'" in created.out
+    versions = kz("versions", "evil\x1b[31mname")
+    assert f"kaizen-tui snapshot {agent_id} -m 'First version'" in versions.out
+    # A plain name is suggested as typed, quoted for the shell.
+    created = kz("create", "--name", "Bob's agent", "--model", "m")
+    assert "kaizen-tui snapshot 'Bob'\"'\"'s agent' -m 'First version'" in created.out
