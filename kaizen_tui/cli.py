@@ -305,29 +305,6 @@ def side_label(side: dict[str, Any]) -> str:
     return one_line(str(side["label"]))
 
 
-def invert_comparison(comparison: dict[str, Any]) -> dict[str, Any]:
-    """The same comparison seen the other way round (``live -> v3`` from ``v3 -> live``)."""
-    from kaizen_tui.diff import unified_text_diff
-
-    flipped_kind = {"added": "removed", "removed": "added", "changed": "changed"}
-    changes = [
-        {**change, "kind": flipped_kind[change["kind"]], "old": change["new"], "new": change["old"]}
-        for change in comparison["changes"]
-    ]
-    old, new = comparison["to"], comparison["from"]
-    by_path = {change["path"]: change for change in changes}
-    text_diffs = [
-        {
-            "field": diff["field"],
-            "unified": unified_text_diff(
-                by_path[diff["field"]]["old"] or "", by_path[diff["field"]]["new"] or "", old["label"], new["label"]
-            ),
-        }
-        for diff in comparison["text_diffs"]
-    ]
-    return {**comparison, "from": old, "to": new, "changes": changes, "text_diffs": text_diffs}
-
-
 def describe_comparison(out: Printer, agent: dict[str, Any], comparison: dict[str, Any]) -> list[str]:
     """A table of changed fields, then a unified diff of each long text."""
     old_label, new_label = side_label(comparison["from"]), side_label(comparison["to"])
@@ -566,7 +543,7 @@ def compare(ctx: Context, agent: dict[str, Any], a: str, b: str | None) -> dict[
         return wait(ctx.service.compare_with_live(agent["id"], old["id"]))
     new = resolve_version(ctx, agent, b)  # type: ignore[arg-type]
     if is_live(a):
-        return invert_comparison(wait(ctx.service.compare_with_live(agent["id"], new["id"])))
+        return wait(ctx.service.compare_with_live(agent["id"], new["id"], live_first=True))
     old = resolve_version(ctx, agent, a)
     return wait(ctx.service.compare_versions(old["id"], new["id"]))
 
@@ -576,18 +553,19 @@ def cmd_rollback(ctx: Context) -> int:
     version = resolve_version(ctx, agent, ctx.args.version)
     label = version_label(version)
     require_writable(ctx)
-    towards_live = wait(ctx.service.compare_with_live(agent["id"], version["id"]))
-    damaged = towards_live["from"]["damaged"]
+    # From the live config to the version: what the rollback changes.
+    comparison = wait(ctx.service.compare_with_live(agent["id"], version["id"], live_first=True))
+    damaged = comparison["to"]["damaged"]
     if damaged:
         raise DamagedSnapshot(damaged, label)
-    if towards_live["identical"]:
+    if comparison["identical"]:
         ctx.out.line(f"{name_of(agent)} already has the config of {label}; nothing to do.")
         return 0
     require_confirmation_possible(ctx)
     ctx.out.line(f"Rolling back {name_of(agent)} to {label}:")
     ctx.out.lines(version_table(ctx.out, [version]))
     ctx.out.line()
-    ctx.out.lines(describe_comparison(ctx.out, agent, invert_comparison(towards_live)))
+    ctx.out.lines(describe_comparison(ctx.out, agent, comparison))
     ctx.out.line()
     if agent["unsaved_changes"]:
         ctx.out.line("The live config has unsaved changes: they are saved as a new version first, so nothing is lost.")
