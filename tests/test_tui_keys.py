@@ -10,7 +10,8 @@ import pytest
 from test_tui_support import damage_version, frozen_now, press, seed_small, settle
 from textual.command import CommandPalette
 from textual.content import Content
-from textual.widgets import Button, TextArea
+from textual.geometry import Region
+from textual.widgets import Button, Static, TextArea
 
 from kaizen_tui.app import KaizenApp
 from kaizen_tui.config import parse_snapshot
@@ -18,8 +19,9 @@ from kaizen_tui.screens.compare import CompareScreen
 from kaizen_tui.screens.editing import EditAgainModal
 from kaizen_tui.screens.help import HelpScreen, help_content
 from kaizen_tui.screens.main import MainScreen
-from kaizen_tui.screens.modals import ConfirmModal, EditorModal, PruneModal, SnapshotModal
+from kaizen_tui.screens.modals import ConfirmModal, EditorModal, PruneModal, RollbackModal, SnapshotModal
 from kaizen_tui.service import AgentService
+from kaizen_tui.widgets.chrome import StatusLine
 from kaizen_tui.widgets.diff import DiffBody
 from kaizen_tui.widgets.lists import LIVE_KEY, Timeline
 
@@ -124,6 +126,17 @@ async def test_slash_filters_as_you_type_and_escape_clears(service, ids):
         assert screen.agent_id == ids["support"]
 
 
+async def test_a_filter_matching_nothing_leaves_no_stale_diff_title(service, ids):
+    async with make_app(service).run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = main_screen(pilot.app)
+        assert "Unsaved changes" in str(screen.query_one("#diff-pane").border_title)
+        await press(pilot, "slash", *"zzz")
+        assert screen.agents_table.agents == []
+        assert "No agent matches the filter" in screen.diff.text
+        assert str(screen.query_one("#diff-pane").border_title) == "Diff"
+
+
 async def test_enter_on_a_version_shows_its_diff_full_screen(service, ids):
     async with make_app(service).run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -133,6 +146,8 @@ async def test_enter_on_a_version_shows_its_diff_full_screen(service, ids):
         body = pilot.app.screen.query_one(DiffBody)
         assert "v1 → v2" in body.text
         assert "politely" in body.text
+        # The status line tells what the key bar below it does not.
+        assert str(pilot.app.screen.query_one(StatusLine).content) == "j/k scroll · g/G top/bottom"
         await press(pilot, "escape")
         assert isinstance(pilot.app.screen, MainScreen)
 
@@ -267,6 +282,36 @@ async def test_r_on_a_damaged_version_is_refused(service, ids, db_path):
         assert (await service.get(ids["support"]))["max_tokens"] == 2048
 
 
+async def test_r_on_the_version_the_live_config_equals_says_so_without_a_dialog(service, ids):
+    _v1, _v2, v3 = ids["support_versions"]
+    async with make_app(service).run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = await open_agent(pilot, "Support Agent")
+        assert screen.timeline.cursor_key == v3 and screen.timeline.current["matches_live"]
+        await press(pilot, "r")
+        assert isinstance(pilot.app.screen, MainScreen)
+        assert "Support Agent already has the config of v3: nothing to roll back." in toasts(pilot.app)
+    assert len(await service.get_versions(ids["support"])) == 3
+    assert not [event for event in await service.audit_log(limit=100) if event["action"] == "version.rollback"]
+
+
+async def test_the_rollback_dialog_shrinks_when_there_is_nothing_to_change(service, ids):
+    # Opened on a version the live config equals (the timeline had not seen
+    # the change yet): the note says so, and no empty diff box fills the screen.
+    async with make_app(service).run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = await open_agent(pilot, "Support Agent")
+        agent, entry = screen.timeline.agent, screen.timeline.current
+        pilot.app.push_screen(RollbackModal(service, agent, entry))
+        await settle(pilot)
+        modal = pilot.app.screen
+        assert "nothing will change" in modal.query_one("#rollback-note", Static).content.plain
+        assert not modal.query_one(DiffBody).display
+        assert not modal.query_one(".dialog").has_class("-diff")
+        assert modal.query_one(".dialog").size.height < SIZE[1] // 2
+        await press(pilot, "n")
+
+
 # -- prune and delete ----------------------------------------------------------------
 
 
@@ -285,6 +330,27 @@ async def test_p_prunes_to_the_number_typed(service, ids):
         versions = await service.get_versions(ids["support"])
         assert [v["version_number"] for v in versions] == [3, 2]
         assert any(toast.startswith("Pruned 1 version of Support Agent") for toast in toasts(pilot.app))
+
+
+async def test_the_prune_list_is_one_line_a_version_and_never_uses_the_damaged_mark(service, ids):
+    support = ids["support"]
+    await service.update(support, {"max_tokens": 4000})
+    await service.create_version(support, "A long changelog " + "that goes on and on " * 10)
+    await service.update(support, {"max_tokens": 5000})
+    await service.create_version(support, "Newest")
+    async with make_app(service).run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await open_agent(pilot, "Support Agent")
+        await press(pilot, "p", "1")
+        modal = pilot.app.screen
+        assert [v["version_number"] for v in modal.doomed] == [4, 3, 2, 1]
+        doomed = modal.query_one("#prune-doomed", Static)
+        lines = doomed.content.plain.splitlines()
+        assert [line[:6] for line in lines] == ["  - v4", "  - v3", "  - v2", "  - v1"]
+        assert "✗" not in doomed.content.plain
+        assert doomed.size.height == 4  # the long changelog is cut, not wrapped
+        await press(pilot, "n")
+    assert len(await service.get_versions(support)) == 5
 
 
 async def test_p_then_escape_keeps_everything(service, ids):
@@ -613,6 +679,21 @@ async def test_no_color_and_light_theme_still_work(service, ids, monkeypatch):
         app.theme = "ansi-dark"
         await press(pilot, "enter")
         assert "politely" in app.screen.query_one(DiffBody).text
+
+
+async def test_the_status_line_is_cut_with_an_ellipsis_in_a_narrow_window(service, ids):
+    support = ids["support"]
+    await service.update(support, {"max_tokens": 4000})
+    await service.create_version(support, "A long changelog " + "that goes on and on " * 10 + "THE END")
+    async with make_app(service).run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = await open_agent(pilot, "Support Agent")
+        status = screen.query_one(StatusLine)
+        assert "THE END" in str(status.content)
+        [strip] = status.render_lines(Region(0, 0, status.outer_size.width, 1))
+        shown = strip.text.rstrip()
+        assert shown.endswith("…") and "THE END" not in shown
+        assert status.size.height == 1
 
 
 async def test_a_partly_damaged_version_is_still_compared(service, ids, db_path):

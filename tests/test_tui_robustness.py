@@ -200,7 +200,7 @@ async def test_repeated_keys_do_not_repeat_actions(service):
     slow_down(service)
     async with make_app(service).run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await burst(pilot, "j", "enter", "r", "r", "r", "n", "x", "x", "n")
+        await burst(pilot, "j", "enter", "G", "r", "r", "r", "n", "x", "x", "n")
         assert isinstance(pilot.app.screen, MainScreen)
         assert not any(isinstance(screen, ModalScreen) for screen in pilot.app.screen_stack)
         assert (await service.get(ids["support"]))["max_tokens"] == 2048

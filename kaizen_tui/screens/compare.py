@@ -65,7 +65,8 @@ class CompareScreen(Screen[None]):
         body = self.query_one(DiffBody)
         body.split_mode = self.app.split_mode  # type: ignore[attr-defined]
         body.focus()
-        self.query_one(StatusLine).show("j/k scroll · g/G top/bottom · u split/unified · esc back")
+        # The key bar below already says esc, u and ?.
+        self.query_one(StatusLine).show("j/k scroll · g/G top/bottom")
         if self.comparison is not None:
             body.show_comparison(self.comparison, self.heading)
         elif self._load is not None:

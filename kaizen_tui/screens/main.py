@@ -292,6 +292,7 @@ class MainScreen(Screen[None]):
             self.timeline.begin_loading()
             self.timeline.finish_loading()
             self.query_one("#timeline-pane").border_title = "Timeline"
+            self.query_one("#diff-pane").border_title = "Diff"
             self.diff.show_message(Text_muted("No agent matches the filter. esc clears it."))
             self.status.show("")
             return
@@ -755,6 +756,13 @@ class MainScreen(Screen[None]):
                 f"Cannot roll back to v{entry['version_number']}: its snapshot is damaged "
                 f"({visible(entry['damaged'])}). Pick another version.",
                 "error",
+            )
+            return
+        if entry.get("matches_live"):
+            # A rollback would change nothing (and with unsaved changes it
+            # would only save a copy of this very version first).
+            self.toast(
+                f"{visible(agent['name'])} already has the config of v{entry['version_number']}: nothing to roll back."
             )
             return
 

@@ -150,21 +150,6 @@ class ConfirmModal(Dialog[bool]):
         self.dismiss(True)
 
 
-def invert(comparison: dict[str, Any]) -> dict[str, Any]:
-    """The same comparison seen the other way round (``a → b`` becomes ``b → a``)."""
-    flipped = {"added": "removed", "removed": "added"}
-    return {
-        **comparison,
-        "from": comparison["to"],
-        "to": comparison["from"],
-        "changes": [
-            {**change, "old": change["new"], "new": change["old"], "kind": flipped.get(change["kind"], change["kind"])}
-            for change in comparison["changes"]
-        ],
-        "text_diffs": [],
-    }
-
-
 class RollbackModal(ConfirmModal):
     """Roll back to a version: opens at once, then shows what will change.
 
@@ -203,7 +188,7 @@ class RollbackModal(ConfirmModal):
         body = self.query_one(DiffBody)
         try:
             agent = await self.service.get(self.agent["id"])
-            comparison = invert(await self.service.compare_with_live(self.agent["id"], self.version["id"]))
+            comparison = await self.service.compare_with_live(self.agent["id"], self.version["id"], live_first=True)
         except KaizenError as error:
             body.show_message(Content.assemble(("✗ ", "bold $text-error"), (visible(str(error)), "$text-error")))
             return
@@ -223,7 +208,9 @@ class RollbackModal(ConfirmModal):
             lines.append(Content.styled(f"The live config already equals {label}: nothing will change.", "$text-success"))
         note.update(Content("\n").join(lines))
         if comparison["identical"]:
-            body.show_message(Content.styled("No differences.", "$text-success"))
+            # The note says it; an empty diff box would fill the screen.
+            body.display = False
+            self.query_one(".dialog").remove_class("-diff")
         else:
             body.show_comparison(comparison, self.comparison_heading)
 
@@ -239,6 +226,13 @@ class PruneModal(Dialog[tuple[int, int] | None]):
     version the preview showed as deleted, so that a version saved meanwhile
     never pushes one nobody saw over the edge. ``y`` pressed before the
     preview of the number typed came waits for it.
+    """
+
+    DEFAULT_CSS = """
+    PruneModal #prune-doomed {
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
+    }
     """
 
     BINDINGS = [
@@ -350,35 +344,39 @@ class PruneModal(Dialog[tuple[int, int] | None]):
             summary.update(_line(("Nothing to delete: ", "$text-success"), f"the agent has at most {keep} versions."))
             doomed_view.update("")
             return
-        summary.update(
+        about = [
             _line(
                 ("Deletes ", "$text-error"),
                 (f"{len(doomed):,} version{'s' if len(doomed) != 1 else ''}", "bold $text-error"),
                 f" (v{doomed[-1]['version_number']}–v{doomed[0]['version_number']}); keeps the {keep} newest. "
                 "The live config is not changed.",
             )
-        )
-        lines = []
+        ]
         live = [version for version in doomed if version.get("matches_live")]
         if live and self.agent.get("unsaved_changes"):
             # The newest version (always kept) differs from the live config,
             # and the version that equals it goes: no version will hold it.
             label = ", ".join(f"v{version['version_number']}" for version in live)
-            lines.append(
+            about.append(
                 _line(
-                    ("  ◆ ", "bold $text-warning"),
+                    ("◆ ", "bold $text-warning"),
                     (f"{label} equals the live config and goes: ", "$text-warning"),
                     "no version will hold the live config. Cancel and snapshot it (s) first to keep a copy.",
                 )
             )
+        summary.update(Content("\n").join(about))
+        # One line per version, cut to the width (#prune-doomed does not
+        # wrap), marked like the removed lines of a diff: a ✗ would say
+        # "damaged", as it does in the timeline.
+        lines = []
         for version in doomed[:PRUNE_LIST_LIMIT]:
             lines.append(
                 _line(
-                    ("  ◆ " if version.get("matches_live") else "  ✗ ", "$text-error"),
+                    ("  ◆ " if version.get("matches_live") else "  - ", "$text-error"),
                     (f"v{version['version_number']}".ljust(6), "bold"),
                     (exact_time(version.get("created_at")).ljust(22), "$text-muted"),
                     (visible(version.get("created_by")).ljust(10)[:10] + " ", "$text-muted"),
-                    first_line(version.get("changelog"), 60) or "(no changelog)",
+                    first_line(version.get("changelog")) or "(no changelog)",
                 )
             )
         if len(doomed) > PRUNE_LIST_LIMIT:

@@ -57,7 +57,7 @@ class BottomBar(Vertical):
 
 
 class StatusLine(Static):
-    """One line about the highlighted row: exact time, author, full first line."""
+    """One line about the highlighted row: exact time, author, full first line (cut with … to the width)."""
 
     DEFAULT_CSS = """
     StatusLine {
@@ -65,6 +65,8 @@ class StatusLine(Static):
         padding: 0 1;
         color: $text-muted;
         background: $surface;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
     }
     """
 
