@@ -24,6 +24,7 @@ from kaizen_tui.screens.help import HelpScreen
 from kaizen_tui.screens.main import MainScreen
 from kaizen_tui.screens.modals import ConfirmModal, EditorModal, PruneModal, SnapshotModal
 from kaizen_tui.service import AgentService
+from kaizen_tui.widgets.chrome import KeyBar
 from kaizen_tui.widgets.lists import Timeline
 
 SIZE = (100, 30)
@@ -265,6 +266,25 @@ async def test_every_key_works_in_a_tiny_terminal(service, size):
         await pilot.press("q")
         await pilot.pause()
     assert app.return_code == 0
+
+
+@pytest.mark.parametrize("size", [(80, 24), (100, 30)])
+async def test_a_long_prune_list_scrolls_above_buttons_that_stay_in_view(service, db_path, size):
+    await long_history(service, db_path, 30)
+    app = make_app(service)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        await burst(pilot, "enter", "p", "1")
+        modal = app.screen
+        assert isinstance(modal, PruneModal) and len(modal.doomed) == 29
+        assert buttons_shown(app), size
+        assert shown(app, modal.query_one(KeyBar))
+        body = modal.query_one(".dialog-body")
+        assert body.max_scroll_y > 0  # the list is cut, and scrolls with j
+        await burst(pilot, "j", "j")
+        assert body.scroll_y == 2
+        await burst(pilot, "y")
+    assert len(await service.get_versions((await service.list_agents())[0]["id"])) == 1
 
 
 async def test_resizing_while_a_dialog_is_open(service):

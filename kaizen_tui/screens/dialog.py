@@ -57,6 +57,32 @@ class Dialog(ModalScreen[ResultType]):
         for widget in self.query("Button, Input"):
             if isinstance(widget, (Button, Input)):
                 widget.compact = cramped
+        self.call_after_refresh(self._limit_body)
+
+    def _limit_body(self) -> None:
+        """Cap the height of the text so that the buttons and keys below it stay in the window.
+
+        A dialog that grows with its text (``height: auto``, as the prune
+        dialog listing many versions) would otherwise push its buttons past
+        its ``max-height``, out of sight; capped, the text scrolls instead.
+        Dialogs of a set height (a diff, the editor, help) and cramped ones
+        already give the text only the room that is left.
+        """
+        for dialog in self.query(".dialog"):
+            body = next((child for child in dialog.children if child.has_class("dialog-body")), None)
+            if body is None:
+                continue
+            height = dialog.styles.height
+            if self.cramped or height is None or not height.is_auto:
+                body.styles.max_height = None
+                continue
+            max_height = dialog.styles.max_height
+            room = int(max_height.resolve(self.size, self.app.size)) if max_height is not None else self.size.height
+            taken = dialog.styles.gutter.height + body.styles.margin.height
+            for child in dialog.children:
+                if child is not body and child.display:
+                    taken += child.outer_size.height + child.styles.margin.height
+            body.styles.max_height = max(1, room - taken)
 
     def action_scroll_body(self, lines: int) -> None:
         """Scroll the text of the dialog (in a small window it may not all fit)."""
