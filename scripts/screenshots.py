@@ -20,6 +20,7 @@ from pathlib import Path
 from kaizen_tui.app import KaizenApp
 from kaizen_tui.demo import seed_demo
 from kaizen_tui.service import AgentService
+from kaizen_tui.testing import settle, show_database_as
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
 #: What the header shows instead of the temporary file.
@@ -45,28 +46,13 @@ SHOTS = [
     Shot("help", "kaizen-tui: help", ["question_mark"], size=(100, 30)),
     Shot("narrow-80x24", "kaizen-tui at 80x24", ["G", "enter", "j", "j", "j"], size=(80, 24)),
     Shot("light", "kaizen-tui in the light theme", ["G", "enter", "j"], theme="textual-light"),
+    Shot("small-40x12", "kaizen-tui at 40x12: roll back", ["G", "enter", "j", "r"], size=(40, 12)),
 ]
-
-
-async def settle(pilot) -> None:  # noqa: ANN001
-    """Wait until the loads the keys started are done (not dialogs waiting for a key)."""
-    app = pilot.app
-    quiet = 0
-    for _ in range(20):
-        await pilot.pause()
-        running = [worker for worker in app.workers if worker.is_running and worker.group != "actions"]
-        if running:
-            quiet = 0
-            await asyncio.gather(*(worker.wait() for worker in running), return_exceptions=True)
-            continue
-        quiet += 1
-        if quiet == 2:
-            return
 
 
 async def take(shot: Shot, db_path: Path, out: Path) -> Path:
     service = AgentService(str(db_path), user="demo")
-    service.db.path = SHOWN_PATH  # the header shows a stable path
+    show_database_as(service, SHOWN_PATH)  # the header shows a stable path
     try:
         app = KaizenApp(service, now=lambda: NOW)
         async with app.run_test(size=shot.size) as pilot:
