@@ -88,4 +88,6 @@ class Dialog(ModalScreen[ResultType]):
         """Scroll the text of the dialog (in a small window it may not all fit)."""
         for body in self.query(".dialog-body"):
             if isinstance(body, VerticalScroll):
-                body.scroll_relative(y=lines, animate=False)
+                # At once: keys typed faster than the screen refreshes would each
+                # start from the same offset, and scroll one line between them.
+                body.scroll_relative(y=lines, animate=False, immediate=True)

@@ -91,7 +91,9 @@ class HelpScreen(Dialog[None]):
 
     def action_scroll(self, lines: int) -> None:
         scroll = self.query_one("#help-scroll", VerticalScroll)
-        scroll.scroll_relative(y=lines, animate=False)
+        # At once: keys typed faster than the screen refreshes would each
+        # start from the same offset, and scroll one line between them.
+        scroll.scroll_relative(y=lines, animate=False, immediate=True)
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -139,7 +139,9 @@ class ConfirmModal(Dialog[bool]):
         if not bodies:
             self.action_scroll_body(lines)
         for body in bodies:
-            body.scroll_relative(y=lines, animate=False)
+            # At once: keys typed faster than the screen refreshes would each
+            # start from the same offset, and scroll one line between them.
+            body.scroll_relative(y=lines, animate=False, immediate=True)
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
