@@ -37,6 +37,7 @@ from kaizen_tui.screens.editing import (
 )
 from kaizen_tui.screens.modals import ConfirmModal, EditorModal, PruneModal, RollbackModal, SnapshotModal
 from kaizen_tui.widgets.chrome import BottomBar, KeyBar, StatusLine, TopBar
+from kaizen_tui.widgets.agent_list import AgentsTable
 from kaizen_tui.widgets.diff import DiffBody, comparison_label
 from kaizen_tui.widgets.lists import (
     GLYPH_DAMAGED,
@@ -44,7 +45,6 @@ from kaizen_tui.widgets.lists import (
     GLYPH_MARK,
     GLYPH_UNSAVED,
     LIVE_KEY,
-    AgentsTable,
     Timeline,
 )
 from kaizen_tui.widgets.text import exact_time, first_line, visible
@@ -74,6 +74,12 @@ class AgentsPaneTable(AgentsTable):
         screen = self.screen
         if isinstance(screen, MainScreen):
             screen.agent_cursor_moved()
+
+    def action_select_cursor(self) -> None:
+        """A click on the highlighted agent opens its timeline, as ``enter`` does."""
+        screen = self.screen
+        if isinstance(screen, MainScreen):
+            screen.action_open_timeline()
 
 
 class TimelineTable(Timeline):

@@ -1,6 +1,6 @@
-"""The two lists: agents, and the highlighted agent's version timeline.
+"""The highlighted agent's version timeline (the agents list is in ``agent_list.py``).
 
-Both are DataTables (rows are data, not widgets). The timeline holds a
+It is a DataTable (rows are data, not widgets) that holds a
 window of a few pages of versions, whatever the length of the history, and
 asks for the pages it needs through a :class:`Timeline.NeedPage` message.
 The widgets never call the service.
@@ -133,118 +133,6 @@ class KeyedTable(DataTable):
     def _available_width(self) -> int:
         width = self.scrollable_content_region.width or self.size.width
         return max(12, width)
-
-
-class AgentsTable(KeyedTable):
-    """Agents: unsaved mark, name, type, status and how many versions."""
-
-    BINDINGS = [Binding("enter", "select_cursor", "timeline", key_display="enter", show=True)]
-
-    COMPONENT_CLASSES = DataTable.COMPONENT_CLASSES | {
-        "agents--unsaved",
-        "agents--active",
-        "agents--draft",
-        "agents--archived",
-        "agents--muted",
-    }
-
-    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
-        super().__init__(id=id, classes=classes)
-        self._agents: list[dict[str, Any]] = []
-        self._signature: tuple | None = None
-
-    #: Below this width only the name and the number of versions are shown.
-    COMPACT_WIDTH = 36
-
-    def on_mount(self) -> None:
-        super().on_mount()
-        self._columns_for: tuple[int, bool] | None = None
-        self._setup_columns(20, False)
-
-    def _setup_columns(self, name_width: int, compact: bool) -> None:
-        """Columns of fixed widths: what is drawn never waits for the table to measure cells."""
-        if (name_width, compact) == self._columns_for and self.columns:
-            return
-        self._columns_for = (name_width, compact)
-        self.clear(columns=True)
-        self.add_column("  ", key="mark", width=2)
-        self.add_column("Name", key="name", width=name_width + 1)
-        if not compact:
-            self.add_column("Type", key="type", width=9)
-            self.add_column("Status", key="status", width=9)
-        self.add_column(Text("Vers", justify="right"), key="versions", width=4)
-
-    @property
-    def agents(self) -> list[dict[str, Any]]:
-        return list(self._agents)
-
-    def set_agents(self, agents: list[dict[str, Any]], keep: str | None = None, *, force: bool = False) -> None:
-        """Show these agents, keeping the cursor on ``keep`` (an agent id) when it is still there."""
-        width = self._available_width()
-        signature = (
-            width,
-            tuple(
-                (a["id"], a["name"], a["agent_type"], a["status"], a["version_count"], a["unsaved_changes"])
-                for a in agents
-            ),
-        )
-        if signature == self._signature and not force:
-            return
-        self._signature = signature
-        old_row = self.cursor_row
-        before = self.cursor_key
-        self._agents = list(agents)
-        self._filling = True
-        try:
-            self._fill(agents, width, keep, old_row)
-        finally:
-            self._filling = False
-        if self.cursor_key != before:
-            self.cursor_moved()
-
-    def _fill(self, agents: list[dict[str, Any]], width: int, keep: str | None, old_row: int) -> None:
-        compact = width < self.COMPACT_WIDTH
-        name_width = max(4, width - (3 + 4 if compact else 3 + 9 + 9 + 4))
-        self._setup_columns(name_width, compact)
-        self.clear()
-        for agent in agents:
-            unsaved = agent.get("unsaved_changes")
-            status = agent.get("status") or ""
-            cells = [
-                Text(f"{GLYPH_UNSAVED} " if unsaved else "  ", self.style_of("agents--unsaved")),
-                Text(_cells(visible(agent["name"]), name_width) + " "),
-            ]
-            if not compact:
-                cells.append(Text(_cells(visible(agent.get("agent_type")), 8) + " ", self.style_of("agents--muted")))
-                cells.append(Text(_cells(visible(status), 8) + " ", self._status_style(status)))
-            cells.append(Text(_count(agent.get("version_count", 0)).rjust(4)))
-            self.add_row(*cells, key=agent["id"])
-        if not agents:
-            return
-        if keep is not None and keep in self.rows:
-            self.move_cursor(row=self.get_row_index(keep), animate=False)
-        else:
-            self.move_cursor(row=min(max(old_row, 0), len(agents) - 1), animate=False)
-
-    def _status_style(self, status: str) -> Style:
-        name = f"agents--{status}"
-        if name in self.COMPONENT_CLASSES:
-            return self.style_of(name)
-        return Style()
-
-    def redraw(self) -> None:
-        if self._agents:
-            self.set_agents(self._agents, self.cursor_key, force=True)
-
-    def agent(self, agent_id: str | None) -> dict[str, Any] | None:
-        for agent in self._agents:
-            if agent["id"] == agent_id:
-                return agent
-        return None
-
-    def on_resize(self) -> None:
-        if self._agents:
-            self.set_agents(self._agents, self.cursor_key)
 
 
 class Timeline(KeyedTable):

@@ -1,0 +1,113 @@
+"""The agents list with many agents: it draws only what is on screen, and every key still works."""
+
+from __future__ import annotations
+
+import pytest
+from test_tui_support import frozen_now, press, settle
+
+from kaizen_tui.app import KaizenApp
+from kaizen_tui.screens.main import MainScreen
+from kaizen_tui.service import AgentService
+
+AGENTS = 1200
+
+
+@pytest.fixture
+async def many(service: AgentService) -> list[str]:
+    """1,200 agents named ``agent 0000`` .. ``agent 1199``; the even ones have a version."""
+    names = []
+    for number in range(AGENTS):
+        agent = await service.create_agent({"name": f"agent {number:04d}", "model_id": "m", "status": "active"})
+        if number % 2 == 0:
+            await service.create_version(agent["id"])
+        names.append(agent["name"])
+    return names
+
+
+def shown_lines(screen: MainScreen) -> list[str]:
+    """The text of the agents list as drawn, header first."""
+    table = screen.agents_table
+    return [table.render_line(y).text for y in range(table.scrollable_content_region.height)]
+
+
+async def test_g_and_G_reach_both_ends_of_a_long_list(service: AgentService, many: list[str]) -> None:
+    app = KaizenApp(service, now=frozen_now)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, MainScreen)
+        assert screen.query_one("#agents-pane").border_title == f"Agents ({AGENTS})"
+        lines = shown_lines(screen)
+        assert "Name" in lines[0] and "Vers" in lines[0]
+        assert "agent 0000" in lines[1]
+
+        await press(pilot, "G")
+        assert screen.agents_table.cursor_key == screen.agent_id
+        assert screen.agents_table.agent(screen.agent_id)["name"] == "agent 1199"
+        assert any("agent 1199" in line for line in shown_lines(screen))
+        assert "agent 1199" in str(screen.query_one("#timeline-pane").border_title)
+
+        await press(pilot, "g")
+        assert screen.agents_table.agent(screen.agent_id)["name"] == "agent 0000"
+        assert "agent 0000" in shown_lines(screen)[1]
+
+
+async def test_page_keys_move_by_what_is_visible(service: AgentService, many: list[str]) -> None:
+    app = KaizenApp(service, now=frozen_now)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        table = screen.agents_table
+        visible_rows = len(shown_lines(screen)) - 1
+        await press(pilot, "pagedown")
+        assert table.cursor_row == visible_rows
+        assert any(f"agent {visible_rows:04d}" in line for line in shown_lines(screen))
+        await press(pilot, "j", "j", "k")
+        assert table.cursor_row == visible_rows + 1
+        await press(pilot, "pageup")
+        assert table.cursor_row == 1
+
+
+async def test_a_click_picks_an_agent_and_a_second_click_opens_its_timeline(
+    service: AgentService, many: list[str]
+) -> None:
+    app = KaizenApp(service, now=frozen_now)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        table = screen.agents_table
+        await pilot.click(table, offset=(5, 4))  # line 0 is the header: row 3
+        await settle(pilot)
+        assert table.agent(screen.agent_id)["name"] == "agent 0003"
+        assert screen.focused is table
+        await pilot.click(table, offset=(5, 4))
+        await settle(pilot)
+        assert screen.focused is screen.timeline
+
+
+async def test_the_list_follows_changes_and_keeps_its_cursor(service: AgentService, many: list[str]) -> None:
+    app = KaizenApp(service, now=frozen_now)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        await press(pilot, "G")
+        chosen = screen.agent_id
+        # Another process snapshots an agent near the top and adds one that sorts first.
+        other = AgentService(str(service.db.path), user="someone")
+        try:
+            first = (await other.find_agent("agent 0001"))["id"]
+            await other.create_version(first)
+            await other.create_agent({"name": "aaa newcomer", "model_id": "m"})
+        finally:
+            other.close()
+        for _ in range(40):
+            await pilot.pause(0.1)
+            if len(screen.agents_table.agents) == AGENTS + 1:
+                break
+        await settle(pilot)
+        table = screen.agents_table
+        assert len(table.agents) == AGENTS + 1
+        assert table.cursor_key == chosen  # still on agent 1199, now one row further down
+        assert table.agent(first)["version_count"] == 1
+        await press(pilot, "g")
+        assert table.agent(screen.agent_id)["name"] == "aaa newcomer"
