@@ -865,7 +865,7 @@ async def tui_figures(db: Path, scale: Scale, log: Callable[[str], None]) -> lis
             agent = timeline.agent or {}
             comparison = diff.comparison or {}
             return (agent.get("id"), timeline.row_count, timeline.cursor_row,
-                    (comparison.get("to") or {}).get("version_id"), timeline.cursor_key)
+                    (comparison.get("to") or {}).get("version_id"), timeline.cursor_key, timeline.more_below)
 
         paints = Paints(screen, state)
         await until(lambda: agents.row_count > 0, what="agent list")
@@ -886,12 +886,12 @@ async def tui_figures(db: Path, scale: Scale, log: Callable[[str], None]) -> lis
                 return 0.0, 0.0  # already open
             agents.focus()
             await pilot.pause()
-            row = agents.get_row_index(agent_id)
+            row = agents.row_of(agent_id)
             if abs(row - agents.cursor_row) == 1:
                 since = key("j" if row > agents.cursor_row else "k")
             else:
                 since = time.perf_counter()
-                agents.move_cursor(row=row, animate=False)
+                agents.move_cursor(row=row)
             shown = await paints.first(since, lambda s: s[0] == agent_id and s[1] > 0)
             diffed = await paints.first(since, lambda s: s[0] == agent_id and s[3] is not None and s[3] == s[4])
             await settle()
@@ -919,15 +919,15 @@ async def tui_figures(db: Path, scale: Scale, log: Callable[[str], None]) -> lis
                     opens.append(shown)
                     moves.extend(step[0] for step in steps)
                     diffs.extend(step[1] for step in steps)
-        # The far end of the big timeline: G loads every version, then move there.
-        log("TUI: G (load all) in the big timeline and cursor moves at its end ...")
+        # The far end of the big timeline: G loads the oldest page (the window moves there).
+        log("TUI: G in the big timeline and cursor moves at its end ...")
         for rep in range(2 if scale is FULL else 1):
             await open_agent(small_id)
             await open_agent(big_id)
             timeline.focus()
             await pilot.pause()
             since = key("G")
-            extra["G"].append(1000 * await paints.first(since, lambda s: s[0] == big_id and s[1] >= scale.big and s[2] == s[1] - 1, timeout=120))
+            extra["G"].append(1000 * await paints.first(since, lambda s: s[0] == big_id and not s[5] and s[1] > 0 and s[2] == s[1] - 1, timeout=120))
             await settle()
             for _ in range(3):
                 extra["move_end"].append((await move("k"))[0])
@@ -945,9 +945,9 @@ async def tui_figures(db: Path, scale: Scale, log: Callable[[str], None]) -> lis
         Figure("abs_open", "  absolute: timeline pane open (big)", median(open_big), None, "ms", "< 150"),
         Figure("abs_diff", "  absolute: cursor move until the diff pane shows that version (big)", median(diff_big), None,
                "ms", "< 150", note="includes the app's 20 ms debounce", samples={"ours": diff_big, "small": diff_small}),
-        Figure("G_all", f"  extra: G in the big timeline (loads all {scale.big:,})", median(extra["G"]), None, "ms", "< 150",
+        Figure("G_all", f"  extra: G in the big timeline (to v1, {scale.big:,} versions down)", median(extra["G"]), None, "ms", "< 150",
                samples={"ours": extra["G"]}),
-        Figure("cursor_move_end", f"  extra: cursor move at the end of the loaded {scale.big:,}", median(extra["move_end"]),
+        Figure("cursor_move_end", f"  extra: cursor move at the far end of the {scale.big:,}", median(extra["move_end"]),
                median(move_small), "ms", "<= 1.5", f"the {scale.small}-version timeline", samples={"ours": extra["move_end"]}),
     ]
     return figures

@@ -111,3 +111,13 @@ async def test_the_list_follows_changes_and_keeps_its_cursor(service: AgentServi
         assert table.agent(first)["version_count"] == 1
         await press(pilot, "g")
         assert table.agent(screen.agent_id)["name"] == "aaa newcomer"
+
+
+async def test_at_80x24_the_focused_agents_list_shows_five_agents(service: AgentService, many: list[str]) -> None:
+    app = KaizenApp(service, now=frozen_now)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert screen.focused is screen.agents_table
+        agent_lines = [line for line in shown_lines(screen)[1:] if line.strip()]
+        assert len(agent_lines) >= 5

@@ -91,6 +91,10 @@ class AgentsTable(ScrollView, can_focus=True):
     def has_key(self, key: str) -> bool:
         return key in self._rows
 
+    def row_of(self, agent_id: str) -> int | None:
+        """The row of an agent in the list, or None when it is not shown."""
+        return self._rows.get(agent_id)
+
     def agent(self, agent_id: str | None) -> dict[str, Any] | None:
         row = self._rows.get(agent_id) if agent_id is not None else None
         return None if row is None else self._agents[row]
