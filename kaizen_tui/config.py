@@ -235,6 +235,9 @@ def parse_snapshot(text: str, version_label: str | None = None) -> dict[str, Any
             raise InvalidValue("extra", f"must be an object (key: value pairs), not {_type_name(extra)}")
         if _depth(extra, EXTRA_MAX_DEPTH) > EXTRA_MAX_DEPTH:
             raise InvalidValue("extra", f"nests more than {EXTRA_MAX_DEPTH} levels deep")
+        if extra:
+            # JSON escapes can spell lone surrogates, which cannot be stored again.
+            _check_encodable("extra", json.dumps(extra, ensure_ascii=False))
     except InvalidValue as error:
         raise DamagedSnapshot(str(error), version_label) from None
     config["extra"] = extra

@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote, unquote
 
 from kaizen_tui.errors import DatabaseBusy, DatabaseError, ReadOnlyDatabase, SchemaTooNew
 
@@ -78,6 +78,7 @@ class Database:
     read_only_reason: str = ""
     _idle: list[sqlite3.Connection] = field(default_factory=list, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _closed: bool = field(default=False, repr=False)
 
     @property
     def url(self) -> str:
@@ -109,20 +110,23 @@ class Database:
     def _transaction(self, begin: str) -> Iterator[sqlite3.Connection]:
         with translate_errors(self):
             connection = self._acquire()
-            healthy = False
+            # Kept for the next operation unless the driver failed: after a
+            # domain error (an unknown agent...) the rollback leaves it clean.
+            reusable = False
             try:
                 connection.execute(begin)
                 try:
                     yield connection
                     # A read ends with a rollback too: it changed nothing.
                     connection.execute("COMMIT" if begin != "BEGIN" else "ROLLBACK")
-                except BaseException:
+                    reusable = True
+                except BaseException as error:
                     if connection.in_transaction:
                         connection.execute("ROLLBACK")
+                    reusable = not isinstance(error, sqlite3.Error)
                     raise
-                healthy = True
             finally:
-                self._release(connection, healthy)
+                self._release(connection, reusable)
 
     def _acquire(self) -> sqlite3.Connection:
         with self._lock:
@@ -130,17 +134,18 @@ class Database:
                 return self._idle.pop()
         return _connect(self.path, self.read_only)
 
-    def _release(self, connection: sqlite3.Connection, healthy: bool) -> None:
-        """Keep a connection for the next operation, unless it failed or enough are kept."""
-        if healthy and not connection.in_transaction:
+    def _release(self, connection: sqlite3.Connection, reusable: bool) -> None:
+        """Keep a connection for the next operation, unless it failed, enough are kept or we are closed."""
+        if reusable and not connection.in_transaction:
             with self._lock:
-                if len(self._idle) < IDLE_CONNECTIONS:
+                if len(self._idle) < IDLE_CONNECTIONS and not self._closed:
                     self._idle.append(connection)
                     return
         connection.close()
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             idle, self._idle = self._idle, []
         for connection in idle:
             connection.close()
@@ -154,6 +159,12 @@ def translate_errors(db: Database | None = None) -> Iterator[None]:
         yield
     except sqlite3.Error as error:
         raise _database_error(error, where) from None
+    except UnicodeEncodeError as error:
+        # Text with a lone surrogate (from another tool's JSON) cannot be stored.
+        raise DatabaseError(
+            f"Cannot write to {where}: a value holds text that is not valid Unicode "
+            f"({error.object[max(0, error.start - 20):error.end]!r}). Nothing was changed."
+        ) from None
 
 
 def _database_error(error: BaseException, where: str) -> DatabaseError:
@@ -204,15 +215,18 @@ def sqlite_path_of(url: str) -> Path:
         raise DatabaseError(
             f"Cannot use {shown}: kaizen-tui keeps its data in SQLite files; give a path or sqlite:///path."
         )
-    parts = urlsplit("sqlite://" + rest)
-    if parts.netloc:
+    if rest and not rest.startswith("/"):
         raise DatabaseError("The database URL is not a valid SQLite URL (sqlite:///path/to/file.db).")
-    database = unquote(parts.path[1:]) if parts.path.startswith("/") else ""
+    # As SQLAlchemy reads it: the path runs to a "?", which starts options.
+    path, options_mark, _options = rest[1:].partition("?")
+    database = unquote(path)
     shown = f"sqlite:///{database}"
     if not database or database == ":memory:" or database.startswith("file:"):
         raise DatabaseError(f"Cannot use {shown}: name a database file (sqlite:///path/to/file.db).")
-    if parts.query or parts.fragment:
-        raise DatabaseError(f"Cannot use {shown}: URL options are not supported; use --read-only for read-only.")
+    if options_mark:
+        raise DatabaseError(
+            f"Cannot use {shown}?…: options are not supported in the URL (after '?'); use --read-only for read-only."
+        )
     return Path(database)
 
 

@@ -170,6 +170,13 @@ def _encode_extra(extra: Mapping[str, Any]) -> str:
     return json.dumps(extra, ensure_ascii=False, sort_keys=True)
 
 
+def _differs(key: str, old: Any, new: Any) -> bool:
+    """Is ``new`` a change? ``extra`` is compared as JSON, where ``true`` is not ``1``."""
+    if key == "extra":
+        return _encode_extra(old) != _encode_extra(new)
+    return old != new
+
+
 def agent_config(agent: Mapping[str, Any]) -> dict[str, Any]:
     """The live configuration of an agent: the fields a version captures."""
     return {key: agent[key] for key in CONFIG_FIELDS}
@@ -582,7 +589,7 @@ class AgentService:
         self, connection: sqlite3.Connection, agent: dict[str, Any], fields: Mapping[str, Any], *, audit: bool = True
     ) -> None:
         """Write the fields that differ into the agent row (and into ``agent``)."""
-        changed = sorted(key for key, value in fields.items() if agent[key] != value)
+        changed = sorted(key for key, value in fields.items() if _differs(key, agent[key], value))
         if not changed:
             return
         values = {key: dict(fields[key]) if key == "extra" else fields[key] for key in changed}

@@ -11,9 +11,11 @@ is cancelled: a transaction is never cut off halfway by the UI.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import functools
 import queue
 import threading
+import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -25,7 +27,7 @@ _Job = tuple[asyncio.AbstractEventLoop, "asyncio.Future[Any]", Callable[[], Any]
 class WorkerThreads:
     """Up to ``max_threads`` threads, started as calls need them, that run blocking calls."""
 
-    def __init__(self, max_threads: int = 4, name: str = "kaizen-worker") -> None:
+    def __init__(self, max_threads: int = 8, name: str = "kaizen-worker") -> None:
         self._max_threads = max_threads
         self._name = name
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
@@ -49,6 +51,7 @@ class WorkerThreads:
                 thread = threading.Thread(target=self._work, name=f"{self._name}-{len(self._threads)}", daemon=True)
                 thread.start()
                 self._threads.append(thread)
+                _RUNNING.add(self)
             self._jobs.put(job)
 
     def _work(self) -> None:
@@ -75,6 +78,18 @@ class WorkerThreads:
         for thread in threads:
             if thread is not threading.current_thread():
                 thread.join()
+
+
+#: Pools with threads, finished at exit: the threads are daemons (an idle one
+#: must not keep a script alive that forgot close()), so without this a write
+#: under way when the script ends would be cut off and never committed.
+_RUNNING: weakref.WeakSet[WorkerThreads] = weakref.WeakSet()
+
+
+@atexit.register
+def _finish_all() -> None:
+    for pool in list(_RUNNING):
+        pool.close()
 
 
 def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:

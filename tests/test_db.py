@@ -39,6 +39,21 @@ def test_sqlalchemy_urls_are_accepted(tmp_path: Path) -> None:
     assert (tmp_path / "url.db").exists()
 
 
+def test_a_url_path_may_hold_a_hash_but_options_are_refused(tmp_path: Path) -> None:
+    AgentService(f"sqlite:///{tmp_path / 'team#1.db'}").close()
+    assert (tmp_path / "team#1.db").exists()
+    with pytest.raises(DatabaseError, match="options"):
+        AgentService(f"sqlite:///{tmp_path / 'other.db'}?mode=ro")
+    assert not (tmp_path / "other.db").exists()
+
+
+@pytest.mark.parametrize("url", ["postgresql://user:secret@host/db", "sqlite://user:secret@host/x.db"])
+def test_other_urls_are_refused_without_repeating_a_password(url: str) -> None:
+    with pytest.raises(DatabaseError) as raised:
+        AgentService(url)
+    assert "secret" not in str(raised.value)
+
+
 def test_a_folder_is_refused(tmp_path: Path) -> None:
     with pytest.raises(DatabaseError, match="is a folder"):
         AgentService(str(tmp_path))

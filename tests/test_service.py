@@ -246,6 +246,9 @@ async def test_rollback_refuses_a_version_of_another_agent(service: AgentService
                     "model_id": "m", "temperature": "hot", "max_tokens": 1}),
         json.dumps({"name": "x", "description": "", "agent_type": "chat", "system_prompt": "",
                     "model_id": "m", "temperature": 0.5, "max_tokens": 1, "surprise": True}),
+        # A JSON escape for a lone surrogate: readable JSON, but text that cannot be stored.
+        json.dumps({"name": "x", "description": "", "agent_type": "chat", "system_prompt": "",
+                    "model_id": "m", "temperature": 0.5, "max_tokens": 1, "extra": {"k": "\udcff"}}),
     ],
 )
 async def test_rollback_refuses_a_damaged_snapshot(
@@ -614,3 +617,55 @@ async def test_operations_run_concurrently_without_mixing_their_transactions(
     counts = await asyncio.gather(*(service.get_versions(agent["id"]) for agent in agents))
     for versions in counts:
         assert sorted(version["version_number"] for version in versions) == list(range(1, 11))
+
+
+async def test_extra_true_replaces_extra_1(service: AgentService, agent_data: dict) -> None:
+    """In JSON ``true`` and ``1`` differ, though Python finds them equal."""
+    agent = await service.create_agent({**agent_data, "extra": {"stream": 1}})
+    updated = await service.update(agent["id"], {"extra": {"stream": True}})
+    assert updated["extra"] == {"stream": True} and updated["extra"]["stream"] is True
+    assert (await service.get(agent["id"]))["extra"]["stream"] is True
+    assert [event["action"] for event in await service.audit_log(agent["id"])][0] == "agent.update"
+
+
+async def test_a_live_extra_with_text_that_cannot_be_stored_gives_a_clear_error(
+    service: AgentService, db_path: Path, agent_data: dict
+) -> None:
+    agent = await service.create_agent(agent_data)
+    with sqlite3.connect(db_path) as connection:
+        connection.execute("UPDATE agent SET extra = ? WHERE id = ?", ('{"k": "\\udcff"}', agent["id"]))
+    with pytest.raises(KaizenError, match="not valid Unicode"):
+        await service.create_version(agent["id"])
+    assert await service.get_versions(agent["id"]) == []
+
+
+def test_a_write_under_way_when_a_script_ends_is_committed(db_path: Path, agent_data: dict) -> None:
+    """A script that neither awaits nor closes: the snapshot it started still lands, whole."""
+    import subprocess
+    import sys
+
+    setup = AgentService(str(db_path))
+    agent_id = asyncio.run(setup.create_agent(agent_data))["id"]
+    setup.close()
+    script = f"""
+import asyncio, sqlite3, threading, time
+from kaizen_tui.service import AgentService
+
+blocker = sqlite3.connect({str(db_path)!r}, isolation_level=None, check_same_thread=False)
+blocker.execute("BEGIN IMMEDIATE")  # the snapshot must wait for this lock
+threading.Timer(0.5, lambda: blocker.execute("COMMIT")).start()
+service = AgentService({str(db_path)!r})
+
+async def main():
+    asyncio.ensure_future(service.create_version({agent_id!r}, "started, never awaited"))
+    await asyncio.sleep(0.05)  # it is waiting for the lock when the script ends
+
+asyncio.run(main())
+"""
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=60)
+    check = AgentService(str(db_path))
+    try:
+        versions = asyncio.run(check.get_versions(agent_id))
+        assert [version["changelog"] for version in versions] == ["started, never awaited"]
+    finally:
+        check.close()

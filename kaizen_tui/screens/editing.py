@@ -29,7 +29,7 @@ from kaizen_tui.widgets.text import INVISIBLE, visible
 ERROR_MARK = "# ✗ "
 
 NEW_AGENT_TEMPLATE = """\
-# A new agent. Fill in the fields, save and quit the editor.
+# A new agent. Fill in the fields, then save and close (ctrl+o in the built-in editor).
 # agent_type: chat | task | pipeline | custom    status: draft | active | archived
 # temperature: 0.0 to 2.0    max_tokens: 0 means no limit
 # An empty file, or the template unchanged, creates nothing.
@@ -97,7 +97,7 @@ def editor_command() -> list[str] | None:
 
 def edit_header(name: str) -> str:
     return (
-        f"# Editing {visible(name)}: save and quit the editor to apply.\n"
+        f"# Editing {visible(name)}: save and close to apply (ctrl+o in the built-in editor).\n"
         "# Fields you remove are left as they are. An empty file changes nothing.\n"
     )
 

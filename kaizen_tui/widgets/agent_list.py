@@ -99,11 +99,10 @@ class AgentsTable(ScrollView, can_focus=True):
         row = self._rows.get(agent_id) if agent_id is not None else None
         return None if row is None else self._agents[row]
 
-    def set_agents(self, agents: list[dict[str, Any]], keep: str | None = None, *, force: bool = False) -> None:
+    def set_agents(self, agents: list[dict[str, Any]], keep: str | None = None) -> None:
         """Show these agents, keeping the cursor on ``keep`` (an agent id) when it is still there.
 
-        ``force`` is accepted for callers that redraw after a theme change;
-        drawing is always from the current data, so it changes nothing.
+        Otherwise the cursor stays on the same row (the nearest one left).
         """
         before = self.cursor_key
         self._agents = list(agents)
@@ -175,9 +174,10 @@ class AgentsTable(ScrollView, can_focus=True):
         """``enter``, or a click on the highlighted agent (subclasses act on it)."""
 
     def on_click(self, event: Click) -> None:
-        if event.y < 1 or not self._agents:
-            return  # the header
-        row = round(self.scroll_y) + event.y - 1
+        offset = event.get_content_offset(self)
+        if offset is None or offset.y < 1 or not self._agents:
+            return  # the header, or outside the lines
+        row = round(self.scroll_y) + offset.y - 1
         if row >= len(self._agents):
             return
         if row == self._cursor:
@@ -192,7 +192,11 @@ class AgentsTable(ScrollView, can_focus=True):
         self.refresh()
 
     def on_resize(self) -> None:
+        # A pane that shrank (another one took focus) must still show the cursor's agent.
         self.virtual_size = Size(self.scrollable_content_region.width, len(self._agents) + 1)
+        self._scroll_cursor_into_view()
+        self.refresh()
+        # Once more after the layout settles: the scroll range follows the new size.
         self.call_after_refresh(self._scroll_cursor_into_view)
 
     # -- drawing -------------------------------------------------------------------
