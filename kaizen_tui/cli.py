@@ -646,7 +646,7 @@ Agents are named by id or by name; versions by number (3 or v3) or id.
 Program options come before the command (like git -C); they work after it too.
 
 environment:
-  KAIZEN_DB     database path or SQLAlchemy URL (instead of --db)
+  KAIZEN_DB     database path or sqlite:/// URL (instead of --db)
   KAIZEN_USER   who is recorded as created_by (instead of --user)
   NO_COLOR      no colour in the output
   KAIZEN_DEBUG  set to 1 to see a traceback when something unexpected fails"""
@@ -700,7 +700,7 @@ def add_program_options(parser: argparse.ArgumentParser, *, after_command: bool)
     group.add_argument(
         "--db",
         metavar="PATH|URL",
-        help="database file or SQLAlchemy URL (default: $KAIZEN_DB, else your per-user database)",
+        help="database file or sqlite:/// URL (default: $KAIZEN_DB, else your per-user database)",
         **default,
     )
     group.add_argument(
