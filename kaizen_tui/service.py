@@ -18,7 +18,7 @@ import json
 import os
 import re
 import sqlite3
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from kaizen_tui.config import (
@@ -67,14 +67,19 @@ _SELECT_AGENT = f"SELECT {_AGENT_COLUMNS} FROM agent WHERE id = ?"
 _SELECT_AGENTS_NAMED = f"SELECT {_AGENT_COLUMNS} FROM agent WHERE name = ?"
 _SELECT_AGENT_NAMES = "SELECT id, name FROM agent"
 _AGENT_EXISTS = "SELECT 1 FROM agent WHERE id = ?"
-_LIST_AGENTS = (
+_DESCRIBED_AGENTS = (
     f"SELECT {_AGENT_COLUMNS}, "
     "(SELECT count(*) FROM agent_version v WHERE v.agent_id = agent.id), "
     "(SELECT max(version_number) FROM agent_version v WHERE v.agent_id = agent.id), "
     "(SELECT config_snapshot FROM agent_version v WHERE v.agent_id = agent.id "
     "ORDER BY version_number DESC LIMIT 1) "
-    "FROM agent ORDER BY lower(name), id"
+    "FROM agent"
 )
+#: The order of the agents list; :func:`agent_sort_key` is the same in Python.
+_AGENT_ORDER = " ORDER BY lower(name), id"
+_LIST_AGENTS = _DESCRIBED_AGENTS + _AGENT_ORDER
+#: How many ids one ``IN (...)`` lists (SQLite allows 32,766 parameters).
+_IDS_PER_QUERY = 500
 _INSERT_AGENT = (
     f"INSERT INTO agent ({_AGENT_COLUMNS}, last_version_number) VALUES ({', '.join('?' * len(AGENT_KEYS))}, 0)"
 )
@@ -117,6 +122,8 @@ _AUDIT_LOG_OF_AGENT = (
     f"SELECT {', '.join(AUDIT_KEYS)} FROM audit_event WHERE agent_id = ? ORDER BY id DESC LIMIT ?"
 )
 _NEWEST_AUDIT_ID = "SELECT max(id) FROM audit_event"
+_AGENTS_CHANGED_BETWEEN = "SELECT DISTINCT agent_id FROM audit_event WHERE id > ? AND id <= ? LIMIT ?"
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 #: ``UPDATE agent SET`` one statement per set of changed fields; the names come
 #: from this table only, never from the caller.
 _SETTABLE = frozenset((*EDITABLE_FIELDS, "updated_at"))
@@ -175,6 +182,15 @@ def _differs(key: str, old: Any, new: Any) -> bool:
     if key == "extra":
         return _encode_extra(old) != _encode_extra(new)
     return old != new
+
+
+def agent_sort_key(agent: Mapping[str, Any]) -> tuple[str, str]:
+    """Where an agent goes in :meth:`AgentService.list_agents`: by name ignoring ASCII case, then id.
+
+    It is SQLite's ``ORDER BY lower(name), id`` (whose ``lower`` knows only
+    ASCII), so a screen can merge a few fresh agents into a list it has.
+    """
+    return agent["name"].translate(_ASCII_LOWER), agent["id"]
 
 
 def agent_config(agent: Mapping[str, Any]) -> dict[str, Any]:
@@ -260,13 +276,38 @@ class AgentService:
             return self._describe(connection, self._agent(connection, agent_id))
 
     @_in_thread
-    def list_agents(self) -> list[dict[str, Any]]:
-        """Every agent, by name, with its version count and unsaved-changes flag."""
+    def list_agents(self, ids: Iterable[str] | None = None) -> list[dict[str, Any]]:
+        """Every agent (or those of ``ids`` that exist), by name, with its version count and unsaved-changes flag.
+
+        The order is :func:`agent_sort_key`'s.
+        """
         width = len(AGENT_KEYS)
         with self.db.reading() as connection:
-            return [
-                _described(agent_dict(row[:width]), *row[width:]) for row in connection.execute(_LIST_AGENTS)
-            ]
+            if ids is None:
+                rows = connection.execute(_LIST_AGENTS).fetchall()
+            else:
+                wanted = sorted({agent_id for agent_id in ids if _storable_id(agent_id)})
+                rows = []
+                for start in range(0, len(wanted), _IDS_PER_QUERY):
+                    chunk = wanted[start:start + _IDS_PER_QUERY]
+                    query = f"{_DESCRIBED_AGENTS} WHERE id IN ({', '.join('?' * len(chunk))})"
+                    rows += connection.execute(query, chunk).fetchall()
+        agents = [_described(agent_dict(row[:width]), *row[width:]) for row in rows]
+        return agents if ids is None else sorted(agents, key=agent_sort_key)
+
+    @_in_thread
+    def changed_agents(self, since: int, limit: int = 200) -> tuple[int, list[str] | None]:
+        """``(marker, ids)``: :meth:`change_marker` now, and the agents changed after ``since``.
+
+        ``since`` is an earlier marker. ``ids`` is None when more than
+        ``limit`` agents changed: listing them all is then as quick.
+        """
+        with self.db.reading() as connection:
+            marker = connection.execute(_NEWEST_AUDIT_ID).fetchone()[0] or 0
+            rows = connection.execute(_AGENTS_CHANGED_BETWEEN, (since, marker, limit + 1)).fetchall()
+        if len(rows) > limit:
+            return marker, None
+        return marker, [agent_id for (agent_id,) in rows if agent_id is not None]
 
     @_in_thread
     def find_agent(self, ref: str) -> dict[str, Any]:

@@ -669,3 +669,39 @@ asyncio.run(main())
         assert [version["changelog"] for version in versions] == ["started, never awaited"]
     finally:
         check.close()
+
+
+async def test_changed_agents_names_the_agents_changed_since_a_marker(service: AgentService, agent_data: dict) -> None:
+    first = await service.create_agent(agent_data)
+    second = await service.create_agent({**agent_data, "name": "Second"})
+    marker = await service.change_marker()
+    assert await service.changed_agents(marker) == (marker, [])
+    await service.create_version(second["id"])
+    third = await service.create_agent({**agent_data, "name": "Third"})
+    now, changed = await service.changed_agents(marker)
+    assert now == await service.change_marker() > marker
+    assert sorted(changed) == sorted([second["id"], third["id"]])
+    assert first["id"] not in changed
+    # Too many to name: list them all instead.
+    assert (await service.changed_agents(0, limit=2))[1] is None
+
+
+async def test_list_agents_of_some_ids_is_the_full_list_filtered(service: AgentService, agent_data: dict) -> None:
+    names = ["beta", "Alpha", "Émile", "zeta", "alpha two", "Zed"]
+    agents = [await service.create_agent({**agent_data, "name": name}) for name in names]
+    await service.create_version(agents[1]["id"])
+    everyone = await service.list_agents()
+    wanted = {agents[index]["id"] for index in (0, 1, 2, 5)}
+    some = await service.list_agents(ids=[*wanted, "agt-missing", "\udcff"])
+    assert some == [agent for agent in everyone if agent["id"] in wanted]
+    assert await service.list_agents(ids=[]) == []
+
+
+async def test_agent_sort_key_is_the_order_of_the_list(service: AgentService, agent_data: dict) -> None:
+    from kaizen_tui.service import agent_sort_key
+
+    for name in ["beta", "Alpha", "Émile", "zeta", "alpha two", "Zed", "émile", "_under", "42"]:
+        await service.create_agent({**agent_data, "name": name})
+    listed = await service.list_agents()
+    assert listed == sorted(listed, key=agent_sort_key)
+    assert [agent["name"] for agent in listed][:5] == ["42", "_under", "Alpha", "alpha two", "beta"]

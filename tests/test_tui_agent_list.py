@@ -98,6 +98,8 @@ async def test_the_list_follows_changes_and_keeps_its_cursor(service: AgentServi
             first = (await other.find_agent("agent 0001"))["id"]
             await other.create_version(first)
             await other.create_agent({"name": "aaa newcomer", "model_id": "m"})
+            renamed = (await other.find_agent("agent 0005"))["id"]
+            await other.update(renamed, {"name": "zzz renamed"})
         finally:
             other.close()
         for _ in range(40):
@@ -109,6 +111,9 @@ async def test_the_list_follows_changes_and_keeps_its_cursor(service: AgentServi
         assert len(table.agents) == AGENTS + 1
         assert table.cursor_key == chosen  # still on agent 1199, now one row further down
         assert table.agent(first)["version_count"] == 1
+        # Exactly what a full read of the database gives, in its order.
+        assert [agent["id"] for agent in table.agents] == [agent["id"] for agent in await service.list_agents()]
+        assert table.agents[-1]["id"] == renamed
         await press(pilot, "g")
         assert table.agent(screen.agent_id)["name"] == "aaa newcomer"
 

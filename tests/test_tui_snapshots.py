@@ -46,12 +46,19 @@ def empty(db_path: Path) -> Iterator[AgentService]:
 
 
 def keys(*names: str):
-    """A run_before that waits for the data, then presses keys one by one."""
+    """A run_before that waits for the data, then presses keys one by one, each once the last one's work is done.
+
+    Snapshots are of layouts: a key that changes which pane has the room
+    (enter, tab) must have resized the panes before the next key moves a
+    cursor, or the picture depends on the machine's speed (the Pilot tests
+    check the keys typed ahead).
+    """
 
     async def run_before(pilot) -> None:
         await settle(pilot)
-        await press(pilot, *names)
-        await settle(pilot)
+        for name in names:
+            await press(pilot, name)
+            await settle(pilot)
 
     return run_before
 

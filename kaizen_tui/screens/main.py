@@ -36,6 +36,7 @@ from kaizen_tui.screens.editing import (
     with_error,
 )
 from kaizen_tui.screens.modals import ConfirmModal, EditorModal, PruneModal, RollbackModal, SnapshotModal
+from kaizen_tui.service import agent_sort_key
 from kaizen_tui.widgets.chrome import BottomBar, KeyBar, StatusLine, TopBar
 from kaizen_tui.widgets.agent_list import AgentsTable
 from kaizen_tui.widgets.diff import DiffBody, comparison_label
@@ -142,6 +143,8 @@ class MainScreen(Screen[None]):
         self.marks: dict[str, dict[str, Any]] = {}
         self.filter_text = ""
         self._marker: int | None = None
+        #: The change marker the agents list was read at (None: read it all).
+        self._listed_at: int | None = None
         self._loaded = False
         self._preparing = 0
 
@@ -252,13 +255,12 @@ class MainScreen(Screen[None]):
     @work(exclusive=True, group="agents")
     async def load_agents(self, keep: str | None = None, keep_version: str | None = None, top: bool = False) -> None:
         try:
-            # The marker first: a change made while we list is seen by the next poll.
-            marker = await self.service.change_marker()
-            agents = await self.service.list_agents()
+            marker, agents = await self._fresh_agents()
         except KaizenError as error:
             self.toast(str(error), "error")
             self._loaded = True  # keys work (q, retry by the poll) even when the first read failed
             return
+        self._listed_at = marker
         self._marker = marker if self._marker is None else max(self._marker, marker)
         was_empty = not self.agents_all
         self.agents_all = agents
@@ -266,6 +268,23 @@ class MainScreen(Screen[None]):
         self._loaded = True
         if was_empty != (not agents):
             self.refresh_bindings()
+
+    async def _fresh_agents(self) -> tuple[int, list[dict[str, Any]]]:
+        """The change marker and the agents as of it: only the changed agents are read again.
+
+        With thousands of agents and versions made automatically, something
+        changes every second; reading a few agents keeps that cheap.
+        """
+        if self._listed_at is not None and self.agents_all:
+            marker, changed = await self.service.changed_agents(self._listed_at)
+            if changed is not None:
+                fresh = await self.service.list_agents(ids=changed) if changed else []
+                stale = set(changed)
+                kept = [agent for agent in self.agents_all if agent["id"] not in stale]
+                return marker, sorted(kept + fresh, key=agent_sort_key)
+        # The marker first: a change made while we list is seen by the next poll.
+        marker = await self.service.change_marker()
+        return marker, await self.service.list_agents()
 
     def _filtered(self) -> list[dict[str, Any]]:
         needle = self.filter_text.strip().lower()
