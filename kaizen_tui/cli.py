@@ -191,8 +191,13 @@ def is_live(ref: str | None) -> bool:
 
 
 def hint_ref(ctx: Context, agent: dict[str, Any]) -> str:
-    """How the user named the agent, quoted for a shell: for the commands we suggest."""
-    return shell_ref(ctx.args.agent, agent["id"])
+    """How the user named the agent, quoted for a shell: for the commands we suggest.
+
+    After a rename the old name names no agent, so the new one is suggested.
+    """
+    ref = ctx.args.agent
+    still_names_it = ref == agent["id"] or ref.casefold() == agent["name"].casefold()
+    return shell_ref(ref if still_names_it else agent["name"], agent["id"])
 
 
 def shell_ref(name: str, agent_id: str) -> str:

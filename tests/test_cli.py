@@ -368,6 +368,18 @@ def test_set_reads_a_prompt_from_stdin(
     assert live_agent(db_path, support)["system_prompt"] == "Piped in.\nTwo lines."
 
 
+def test_after_a_rename_the_suggested_snapshot_names_the_agent_by_its_new_name(kz: Runner, support: str) -> None:
+    result = kz("set", "support agent", "name=Help Desk")
+    assert result.code == 0
+    assert "kaizen-tui snapshot 'Help Desk' -m" in result.out
+    assert kz("snapshot", "Help Desk", "-m", "renamed").code == 0
+
+
+def test_the_suggested_snapshot_keeps_the_name_the_user_typed(kz: Runner, support: str) -> None:
+    assert "kaizen-tui snapshot 'support agent' -m" in kz("set", "support agent", "temperature=0.5").out
+    assert f"kaizen-tui snapshot {support} -m" in kz("set", support, "temperature=0.6").out
+
+
 def test_set_to_the_same_value_changes_nothing(kz: Runner, support: str) -> None:
     result = kz("set", support, "temperature=0.30")
     assert result.code == 0
