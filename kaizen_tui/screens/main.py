@@ -277,7 +277,8 @@ class MainScreen(Screen[None]):
         """
         if self._listed_at is not None and self.agents_all:
             marker, changed = await self.service.changed_agents(self._listed_at)
-            if changed is not None:
+            # A marker that went back: the file was replaced; read it all.
+            if changed is not None and marker >= self._listed_at:
                 fresh = await self.service.list_agents(ids=changed) if changed else []
                 stale = set(changed)
                 kept = [agent for agent in self.agents_all if agent["id"] not in stale]
