@@ -52,7 +52,7 @@ def editable_yaml(fields: dict) -> str:
     YAML writes control characters as escapes, but not the ones that reorder
     or hide text (bidi overrides, zero-width characters): an editor would
     show them raw. A string holding one is written double-quoted with those
-    characters as ``\\uXXXX`` escapes, which read back as the same text.
+    characters as ``\\u202e``-style escapes, which read back as the same text.
     """
     text = dump_agent_yaml(fields)
     if not any(ord(char) in INVISIBLE for char in text):
