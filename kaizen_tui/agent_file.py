@@ -2,42 +2,54 @@
 
 Multi-line strings (the system prompt) are written as YAML block text, so a
 prompt reads and edits in ``$EDITOR`` as it will be sent to the model.
+PyYAML is imported when a file is read or written, not at start.
 """
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from kaizen_tui.config import EDITABLE_FIELDS
 from kaizen_tui.errors import InvalidAgentFile
 
 
-class _BlockTextDumper(yaml.SafeDumper):
-    """A SafeDumper that writes multi-line strings as ``|`` block text."""
+@functools.cache
+def _dumper(double_quoted: Callable[[str], bool] | None) -> type:
+    """A SafeDumper writing multi-line text as ``|`` blocks, and text ``double_quoted`` picks in quotes."""
+    import yaml
+
+    def represent_text(dumper: yaml.SafeDumper, text: str) -> yaml.ScalarNode:
+        if double_quoted is not None and double_quoted(text):
+            return dumper.represent_scalar("tag:yaml.org,2002:str", text, style='"')
+        if "\n" in text:
+            return dumper.represent_scalar("tag:yaml.org,2002:str", text, style="|")
+        return dumper.represent_scalar("tag:yaml.org,2002:str", text)
+
+    dumper = type("AgentDumper", (yaml.SafeDumper,), {})
+    dumper.add_representer(str, represent_text)
+    return dumper
 
 
-def _represent_text(dumper: yaml.SafeDumper, text: str) -> yaml.ScalarNode:
-    if "\n" in text:
-        return dumper.represent_scalar("tag:yaml.org,2002:str", text, style="|")
-    return dumper.represent_scalar("tag:yaml.org,2002:str", text)
+def dump_agent_yaml(fields: Mapping[str, Any], *, double_quoted: Callable[[str], bool] | None = None) -> str:
+    """YAML for the editable fields of an agent, in the order people read them.
 
+    ``double_quoted`` picks strings to write double-quoted (where YAML escapes
+    are valid) instead of as block text.
+    """
+    import yaml
 
-_BlockTextDumper.add_representer(str, _represent_text)
-
-
-def dump_agent_yaml(fields: Mapping[str, Any]) -> str:
-    """YAML for the editable fields of an agent, in the order people read them."""
     ordered = {key: fields[key] for key in EDITABLE_FIELDS if key in fields}
-    return yaml.dump(ordered, Dumper=_BlockTextDumper, sort_keys=False, allow_unicode=True, width=100)
+    return yaml.dump(ordered, Dumper=_dumper(double_quoted), sort_keys=False, allow_unicode=True, width=100)
 
 
 def parse_agent_text(text: str, source: str = "the text") -> dict[str, Any]:
     """Read YAML (JSON is YAML too) into a dict of fields, not yet validated."""
+    import yaml
+
     try:
         data = yaml.safe_load(text)
     except RecursionError:

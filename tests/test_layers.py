@@ -47,3 +47,10 @@ def test_a_new_database_gets_the_tables_models_declare(db_path) -> None:  # noqa
             assert columns == {column.name for column in table.columns}
             indexes = {row[1] for row in connection.execute(f"PRAGMA index_list({table.name})")}
             assert {index.name for index in table.indexes} <= indexes
+
+
+def test_starting_the_app_does_not_import_yaml() -> None:
+    """PyYAML is loaded when an agent is edited or read from a file, not on every start."""
+    code = "import sys, kaizen_tui.cli, kaizen_tui.app; print('yaml' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"

@@ -141,3 +141,18 @@ def test_the_pane_diffs_a_long_text_as_the_core_does_with_the_same_line_numbers(
     old = "".join(f"line {n}\n" for n in range(2000))
     new = old.replace("line 1500\n", "line fifteen hundred\n").replace("line 10\n", "")
     assert diff_hunks(old, new) == text_hunks(old, new)
+
+
+def test_yaml_to_edit_escapes_invisible_characters_and_reads_back_the_same() -> None:
+    from kaizen_tui.agent_file import parse_agent_text
+    from kaizen_tui.screens.editing import editable_yaml
+
+    fields = {"name": "Agent", "system_prompt": "First line.\nrtl\u202eevil and\u200bzero-width", "description": "plain"}
+    text = editable_yaml(fields)
+    assert "\u202e" not in text and "\u200b" not in text
+    assert "\\u202E" in text and "\\u200B" in text
+    assert parse_agent_text(text) == fields
+
+    plain = {"name": "Agent", "system_prompt": "First line.\nSecond line."}
+    assert "system_prompt: |" in editable_yaml(plain)
+    assert parse_agent_text(editable_yaml(plain)) == plain

@@ -19,8 +19,6 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.widgets import Button, Static
 
-import yaml
-
 from kaizen_tui.agent_file import dump_agent_yaml
 from kaizen_tui.screens.dialog import SCROLL_BINDINGS, Dialog
 from kaizen_tui.widgets.chrome import KeyBar
@@ -55,32 +53,15 @@ def editable_yaml(fields: dict) -> str:
     characters as ``\\u202e``-style escapes, which read back as the same text.
     """
     text = dump_agent_yaml(fields)
-    if not any(ord(char) in INVISIBLE for char in text):
+    if not _holds_invisible(text):
         return text
-    text = yaml.dump(
-        {key: fields[key] for key in fields},
-        Dumper=_TerminalSafeDumper,
-        sort_keys=False,
-        allow_unicode=True,
-        width=100,
-    )
+    text = dump_agent_yaml(fields, double_quoted=_holds_invisible)
     # Every such character is now inside a double-quoted string, where the escape is valid.
     return "".join(f"\\u{ord(char):04X}" if ord(char) in INVISIBLE else char for char in text)
 
 
-class _TerminalSafeDumper(yaml.SafeDumper):
-    """Multi-line text as ``|`` blocks, except text with invisible characters: double-quoted."""
-
-
-def _represent_text(dumper: yaml.SafeDumper, text: str) -> yaml.ScalarNode:
-    if any(ord(char) in INVISIBLE for char in text):
-        return dumper.represent_scalar("tag:yaml.org,2002:str", text, style='"')
-    if "\n" in text:
-        return dumper.represent_scalar("tag:yaml.org,2002:str", text, style="|")
-    return dumper.represent_scalar("tag:yaml.org,2002:str", text)
-
-
-_TerminalSafeDumper.add_representer(str, _represent_text)
+def _holds_invisible(text: str) -> bool:
+    return any(ord(char) in INVISIBLE for char in text)
 
 
 def editor_command() -> list[str] | None:
