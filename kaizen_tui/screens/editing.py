@@ -27,7 +27,7 @@ from kaizen_tui.widgets.text import INVISIBLE, visible
 ERROR_MARK = "# ✗ "
 
 NEW_AGENT_TEMPLATE = """\
-# A new agent. Fill in the fields, then save and close (ctrl+o in the built-in editor).
+# A new agent. Fill in the fields, then save and close.
 # agent_type: chat | task | pipeline | custom    status: draft | active | archived
 # temperature: 0.0 to 2.0    max_tokens: 0 means no limit
 # An empty file, or the template unchanged, creates nothing.
@@ -78,7 +78,7 @@ def editor_command() -> list[str] | None:
 
 def edit_header(name: str) -> str:
     return (
-        f"# Editing {visible(name)}: save and close to apply (ctrl+o in the built-in editor).\n"
+        f"# Editing {visible(name)}: save and close to apply.\n"
         "# Fields you remove are left as they are. An empty file changes nothing.\n"
     )
 
