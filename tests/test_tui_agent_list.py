@@ -126,3 +126,18 @@ async def test_at_80x24_the_focused_agents_list_shows_five_agents(service: Agent
         assert screen.focused is screen.agents_table
         agent_lines = [line for line in shown_lines(screen)[1:] if line.strip()]
         assert len(agent_lines) >= 5
+
+
+async def test_a_narrow_list_gives_the_names_the_room(service: AgentService) -> None:
+    """At 40 columns type and status give way, so a long name is shown whole."""
+    await service.create_agent({"name": "Invoice Extraction Pipeline", "model_id": "m", "agent_type": "pipeline"})
+    app = KaizenApp(service, now=frozen_now)
+    async with app.run_test(size=(40, 12)) as pilot:
+        await settle(pilot)
+        lines = shown_lines(app.screen)
+        assert "Type" not in lines[0] and "Vers" in lines[0]
+        assert "Invoice Extraction Pipeline" in lines[1]
+    app = KaizenApp(service, now=frozen_now)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        assert "Type" in shown_lines(app.screen)[0]

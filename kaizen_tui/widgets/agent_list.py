@@ -58,7 +58,7 @@ class AgentsTable(ScrollView, can_focus=True):
     }
 
     #: Below this width only the name and the number of versions are shown.
-    COMPACT_WIDTH = 36
+    COMPACT_WIDTH = 40
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
