@@ -19,14 +19,23 @@ from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from kaizen_tui.widgets.lists import GLYPH_UNSAVED, _cells, _count
-from kaizen_tui.widgets.text import foreground, visible
+from kaizen_tui.widgets.lists import GLYPH_UNSAVED
+from kaizen_tui.widgets.text import foreground, pad_cells, visible
 
-#: Columns after the name: (title, width, right-aligned).
+#: Columns after the name: (title, width in cells).
 _TYPE = ("Type", 9)
 _STATUS = ("Status", 9)
 _VERSIONS = ("Vers", 4)
 _MARK_WIDTH = 2
+
+
+def short_count(number: int) -> str:
+    """A count in at most four characters: 9999, 12k, 3.4M."""
+    if number < 10_000:
+        return str(number)
+    if number < 1_000_000:
+        return f"{number // 1000}k"
+    return f"{number / 1_000_000:.1f}M"
 
 
 class AgentsTable(ScrollView, can_focus=True):
@@ -111,7 +120,7 @@ class AgentsTable(ScrollView, can_focus=True):
         if row is None:
             row = min(self._cursor, len(self._agents) - 1)
         self._cursor = max(row, 0)
-        self.virtual_size = Size(self.scrollable_content_region.width, len(self._agents) + 1)
+        self._size_to_rows()
         self._scroll_cursor_into_view()
         self.refresh()
         if self.cursor_key != before and self._agents:
@@ -139,6 +148,10 @@ class AgentsTable(ScrollView, can_focus=True):
         self._scroll_cursor_into_view()
         self.refresh()
         self.cursor_moved()
+
+    def _size_to_rows(self) -> None:
+        """What there is to scroll: the header and one line per agent, as wide as the list."""
+        self.virtual_size = Size(self.scrollable_content_region.width, len(self._agents) + 1)
 
     @property
     def _page_rows(self) -> int:
@@ -193,7 +206,7 @@ class AgentsTable(ScrollView, can_focus=True):
 
     def on_resize(self) -> None:
         # A pane that shrank (another one took focus) must still show the cursor's agent.
-        self.virtual_size = Size(self.scrollable_content_region.width, len(self._agents) + 1)
+        self._size_to_rows()
         self._scroll_cursor_into_view()
         self.refresh()
         # Once more after the layout settles: the scroll range follows the new size.
@@ -227,9 +240,9 @@ class AgentsTable(ScrollView, can_focus=True):
 
     def _header_line(self, width: int, style: Style, base: Style) -> list[Segment]:
         name_width, compact = self._columns(width)
-        titles = [_cells("Name", name_width) + " "]
+        titles = [pad_cells("Name", name_width) + " "]
         if not compact:
-            titles += [_cells(_TYPE[0], _TYPE[1]), _cells(_STATUS[0], _STATUS[1])]
+            titles += [pad_cells(_TYPE[0], _TYPE[1]), pad_cells(_STATUS[0], _STATUS[1])]
         titles.append(_VERSIONS[0].rjust(_VERSIONS[1]))
         # The mark column apart: SVG screenshots drop the spaces a text run starts with.
         return [Segment(" " * _MARK_WIDTH, base), Segment("".join(titles), style)]
@@ -240,12 +253,12 @@ class AgentsTable(ScrollView, can_focus=True):
         mark = f"{GLYPH_UNSAVED} " if agent.get("unsaved_changes") else "  "
         segments = [
             Segment(mark, style + foreground(self._style("agents--unsaved"))),
-            Segment(_cells(visible(agent["name"]), name_width) + " ", style),
+            Segment(pad_cells(visible(agent["name"]), name_width) + " ", style),
         ]
         if not compact:
             muted = style + foreground(self._style("agents--muted"))
-            segments.append(Segment(_cells(visible(agent.get("agent_type")), _TYPE[1] - 1) + " ", muted))
+            segments.append(Segment(pad_cells(visible(agent.get("agent_type")), _TYPE[1] - 1) + " ", muted))
             status_style = self._style(f"agents--{status}") if f"agents--{status}" in self.COMPONENT_CLASSES else Style()
-            segments.append(Segment(_cells(visible(status), _STATUS[1] - 1) + " ", style + foreground(status_style)))
-        segments.append(Segment(_count(int(agent.get("version_count") or 0)).rjust(_VERSIONS[1]), style))
+            segments.append(Segment(pad_cells(visible(status), _STATUS[1] - 1) + " ", style + foreground(status_style)))
+        segments.append(Segment(short_count(int(agent.get("version_count") or 0)).rjust(_VERSIONS[1]), style))
         return segments

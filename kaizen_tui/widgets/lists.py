@@ -12,14 +12,13 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from rich.cells import cell_len, set_cell_size
 from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable
 
-from kaizen_tui.widgets.text import first_line, foreground, relative_time, visible
+from kaizen_tui.widgets.text import first_line, fit_cells, foreground, pad_cells, relative_time, visible
 
 LIVE_KEY = "live"
 
@@ -27,30 +26,6 @@ GLYPH_UNSAVED = "●"
 GLYPH_LIVE = "◆"
 GLYPH_MARK = "⚑"
 GLYPH_DAMAGED = "✗"
-
-
-def _fit(text: str, width: int) -> str:
-    """Cut ``text`` to ``width`` terminal cells (wide characters count twice), with an ellipsis."""
-    if width <= 0:
-        return ""
-    if cell_len(text) <= width:
-        return text
-    return set_cell_size(text, width - 1) + "…"
-
-
-def _count(number: int) -> str:
-    """A count in at most four characters: 9999, 12k, 3.4M."""
-    if number < 10_000:
-        return str(number)
-    if number < 1_000_000:
-        return f"{number // 1000}k"
-    return f"{number / 1_000_000:.1f}M"
-
-
-def _cells(text: str, width: int) -> str:
-    """``text`` cut with an ellipsis or padded to exactly ``width`` cells."""
-    fitted = _fit(text, width)
-    return fitted + " " * (width - cell_len(fitted))
 
 
 class KeyedTable(DataTable):
@@ -400,9 +375,9 @@ class Timeline(KeyedTable):
             self._row(
                 Text(f"{GLYPH_UNSAVED}   ", styles["unsaved"]),
                 Text("live".ljust(self._version_width + 1), styles["unsaved"]),
-                Text(_cells(relative_time(agent.get("updated_at"), self._now()), 8) + " ", styles["muted"]),
+                Text(pad_cells(relative_time(agent.get("updated_at"), self._now()), 8) + " ", styles["muted"]),
                 Text(" " * 9),
-                Text(_fit(self._live_note(), self._changelog_width(width)), styles["unsaved"]),
+                Text(fit_cells(self._live_note(), self._changelog_width(width)), styles["unsaved"]),
             ),
             key=LIVE_KEY,
         )
@@ -426,9 +401,9 @@ class Timeline(KeyedTable):
         return self._row(
             self._markers(entry, styles),
             Text(f"v{entry['version_number']}".ljust(self._version_width + 1), styles["version"]),
-            Text(_cells(relative_time(entry.get("created_at"), now), 8) + " ", styles["muted"]),
-            Text(_cells(visible(entry.get("created_by")), 8) + " ", styles["muted"]),
-            Text(_fit(changelog or "(no changelog)", changelog_width), None if changelog else styles["muted"]),
+            Text(pad_cells(relative_time(entry.get("created_at"), now), 8) + " ", styles["muted"]),
+            Text(pad_cells(visible(entry.get("created_by")), 8) + " ", styles["muted"]),
+            Text(fit_cells(changelog or "(no changelog)", changelog_width), None if changelog else styles["muted"]),
         )
 
     def _add_entries(self, entries: list[dict[str, Any]], width: int) -> None:

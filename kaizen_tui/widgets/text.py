@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
+from rich.cells import cell_len, set_cell_size
 from rich.style import Style
 from rich.text import Text
 
@@ -79,6 +80,21 @@ def foreground(style: Style) -> Style:
         underline=style.underline,
         strike=style.strike,
     )
+
+
+def fit_cells(text: str, width: int) -> str:
+    """Cut ``text`` to ``width`` terminal cells (wide characters count twice), with an ellipsis."""
+    if width <= 0:
+        return ""
+    if cell_len(text) <= width:
+        return text
+    return set_cell_size(text, width - 1) + "…"
+
+
+def pad_cells(text: str, width: int) -> str:
+    """``text`` cut with an ellipsis or padded to exactly ``width`` cells: a column of a list."""
+    fitted = fit_cells(text, width)
+    return fitted + " " * (width - cell_len(fitted))
 
 
 def first_line(text: object, limit: int | None = None) -> str:
