@@ -231,7 +231,7 @@ def build_database(path: Path, scale: Scale, log: Callable[[str], None]) -> None
     rounds), as automatic versioning on many agents would write them, so the
     indexes and the table are laid out as in real use.
     """
-    from kaizen_tui.config import snapshot_json
+    from kaizen_tui.core.schema import snapshot_json
     from kaizen_tui.service import AgentService
 
     started = time.perf_counter()
@@ -292,7 +292,7 @@ def build_database(path: Path, scale: Scale, log: Callable[[str], None]) -> None
 
 def add_history(db: Path, name: str, count: int, seed: int) -> str:
     """Bulk-add an agent with ``count`` versions to a working database; return its id."""
-    from kaizen_tui.config import snapshot_json
+    from kaizen_tui.core.schema import snapshot_json
 
     rng = random.Random(seed)
     generator = AgentGen(rng, name)
@@ -435,7 +435,7 @@ def raw_connection(db: Path) -> sqlite3.Connection:
 
 
 async def service_figures(db: Path, scale: Scale, log: Callable[[str], None]) -> list[Figure]:
-    from kaizen_tui.config import snapshot_json
+    from kaizen_tui.core.schema import snapshot_json
     from kaizen_tui.service import AgentService, agent_config
 
     figures: list[Figure] = []
@@ -754,11 +754,11 @@ def kaizen_command(db: Path) -> list[str]:
 
 
 def tui_available() -> bool:
-    """Whether ``kaizen_tui.app`` (the TUI) exists and imports."""
+    """Whether ``kaizen_tui.tui.app`` (the TUI) exists and imports."""
     try:
-        import kaizen_tui.app  # noqa: F401
+        import kaizen_tui.tui.app  # noqa: F401
     except ModuleNotFoundError as error:
-        if error.name != "kaizen_tui.app":
+        if error.name != "kaizen_tui.tui.app":
             raise
         return False
     return True
@@ -845,7 +845,7 @@ async def tui_figures(db: Path, scale: Scale, log: Callable[[str], None]) -> lis
     """
     from textual import events
 
-    from kaizen_tui.app import KaizenApp
+    from kaizen_tui.tui.app import KaizenApp
     from kaizen_tui.service import AgentService
 
     ids = agent_ids(db)

@@ -13,8 +13,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from kaizen_tui.config import EDITABLE_FIELDS
-from kaizen_tui.errors import InvalidAgentFile
+from kaizen_tui.core.schema import EDITABLE_FIELDS
+from kaizen_tui.core.errors import InvalidAgentFile
 
 
 @functools.cache

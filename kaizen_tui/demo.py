@@ -16,8 +16,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from kaizen_tui.db import BUSY_TIMEOUT_SECONDS, translate_errors
-from kaizen_tui.errors import KaizenError
+from kaizen_tui.store.sqlite import BUSY_TIMEOUT_SECONDS, translate_errors
+from kaizen_tui.core.errors import KaizenError
 from kaizen_tui.service import AgentService
 
 DEMO_START = datetime(2026, 9, 1, 9, 0, tzinfo=timezone.utc)

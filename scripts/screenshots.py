@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from kaizen_tui.app import KaizenApp
+from kaizen_tui.tui.app import KaizenApp
 from kaizen_tui.demo import seed_demo
 from kaizen_tui.service import AgentService
-from kaizen_tui.testing import settle, show_database_as
+from kaizen_tui.tui.testing import settle, show_database_as
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
 #: What the header shows instead of the temporary file.

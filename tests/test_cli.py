@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from kaizen_tui import cli
+from kaizen_tui.cli import program as cli
 from kaizen_tui.cli import main
 from kaizen_tui.service import AgentService
 
@@ -799,7 +799,7 @@ def test_no_command_opens_the_tui_with_the_service(
             opened.append(self.service)
             assert wait(self.service.find_agent(support))["name"] == "Support Agent"
 
-    monkeypatch.setitem(sys.modules, "kaizen_tui.app", types.SimpleNamespace(KaizenApp=FakeApp))
+    monkeypatch.setitem(sys.modules, "kaizen_tui.tui.app", types.SimpleNamespace(KaizenApp=FakeApp))
     monkeypatch.setattr(sys, "stdin", TtyStringIO())
     monkeypatch.setattr(sys, "stdout", TtyStringIO())
     assert kz("--read-only", "--user", "viewer").code == 0
@@ -807,12 +807,12 @@ def test_no_command_opens_the_tui_with_the_service(
 
 
 def test_no_command_when_the_tui_is_missing(kz: Runner, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "kaizen_tui.app", None)
+    monkeypatch.setitem(sys.modules, "kaizen_tui.tui.app", None)
     monkeypatch.setattr(sys, "stdin", TtyStringIO())
     monkeypatch.setattr(sys, "stdout", TtyStringIO())
     result = kz()
     assert result.code == 1
-    assert "kaizen_tui.app" in result.err and len(result.err.splitlines()) == 1
+    assert "kaizen_tui.tui.app" in result.err and len(result.err.splitlines()) == 1
 
 
 def test_unexpected_errors_are_one_line_unless_debugging(

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from kaizen_tui.db import APPLICATION_ID, SCHEMA_VERSION
-from kaizen_tui.errors import DatabaseError, ReadOnlyDatabase, SchemaTooNew
+from kaizen_tui.store.sqlite import APPLICATION_ID, SCHEMA_VERSION
+from kaizen_tui.core.errors import DatabaseError, ReadOnlyDatabase, SchemaTooNew
 from kaizen_tui.service import AgentService
 
 
@@ -115,7 +115,7 @@ async def test_read_only_mode_reads_and_refuses_writes(db_path: Path, agent_data
 
 AS_ANOTHER_USER = """
 import asyncio, sys
-from kaizen_tui.errors import ReadOnlyDatabase
+from kaizen_tui.core.errors import ReadOnlyDatabase
 from kaizen_tui.service import AgentService
 service = AgentService(sys.argv[1])
 agents = asyncio.run(service.list_agents())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kaizen_tui.diff import compare_configs, line_hunks, split_lines, text_hunks, unified_text_diff
+from kaizen_tui.core.diff import compare_configs, line_hunks, split_lines, text_hunks, unified_text_diff
 
 BASE = {"name": "A", "temperature": 0.7, "max_tokens": 2048, "extra": {}}
 

@@ -11,7 +11,7 @@ import pytest
 from kaizen_tui.service import AgentService
 
 
-@pytest.mark.parametrize("module", ["kaizen_tui.service", "kaizen_tui.diff", "kaizen_tui.demo"])
+@pytest.mark.parametrize("module", ["kaizen_tui.service", "kaizen_tui.core.diff", "kaizen_tui.demo"])
 def test_core_modules_do_not_import_textual(module: str) -> None:
     code = f"import sys, {module}; print('textual' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -38,7 +38,7 @@ def test_using_an_existing_database_does_not_import_sqlalchemy(db_path) -> None:
 def test_a_new_database_gets_the_tables_models_declare(db_path) -> None:  # noqa: ANN001
     from sqlmodel import SQLModel
 
-    from kaizen_tui import models  # noqa: F401
+    from kaizen_tui.store import models  # noqa: F401
 
     AgentService(str(db_path)).close()
     with sqlite3.connect(db_path) as connection:
@@ -51,6 +51,6 @@ def test_a_new_database_gets_the_tables_models_declare(db_path) -> None:  # noqa
 
 def test_starting_the_app_does_not_import_yaml() -> None:
     """PyYAML is loaded when an agent is edited or read from a file, not on every start."""
-    code = "import sys, kaizen_tui.cli, kaizen_tui.app; print('yaml' in sys.modules)"
+    code = "import sys, kaizen_tui.cli, kaizen_tui.tui.app; print('yaml' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"

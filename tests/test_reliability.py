@@ -18,14 +18,14 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from kaizen_tui.config import parse_snapshot
+from kaizen_tui.core.schema import parse_snapshot
 from kaizen_tui.service import AgentService, agent_config
 
 MIXED_WORKER = textwrap.dedent(
     """
     import asyncio, json, os, random, sys, time
     from pathlib import Path
-    from kaizen_tui.errors import KaizenError, DatabaseError
+    from kaizen_tui.core.errors import KaizenError, DatabaseError
     from kaizen_tui.service import AgentService
 
     db, seed, count, go = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4])

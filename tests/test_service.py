@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from kaizen_tui.errors import (
+from kaizen_tui.core.errors import (
     AgentNotFound,
     AmbiguousAgent,
     DamagedSnapshot,

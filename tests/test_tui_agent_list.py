@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from test_tui_support import frozen_now, press, settle
 
-from kaizen_tui.app import KaizenApp
-from kaizen_tui.screens.main import MainScreen
+from kaizen_tui.tui.app import KaizenApp
+from kaizen_tui.tui.screens.main import MainScreen
 from kaizen_tui.service import AgentService
 
 AGENTS = 1200

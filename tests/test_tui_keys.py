@@ -13,17 +13,17 @@ from textual.content import Content
 from textual.geometry import Region
 from textual.widgets import Button, Static, TextArea
 
-from kaizen_tui.app import KaizenApp
-from kaizen_tui.config import parse_snapshot
-from kaizen_tui.screens.compare import CompareScreen
-from kaizen_tui.screens.editing import EditAgainModal
-from kaizen_tui.screens.help import HelpScreen, help_content
-from kaizen_tui.screens.main import MainScreen
-from kaizen_tui.screens.modals import ConfirmModal, EditorModal, PruneModal, RollbackModal, SnapshotModal
+from kaizen_tui.tui.app import KaizenApp
+from kaizen_tui.core.schema import parse_snapshot
+from kaizen_tui.tui.screens.compare import CompareScreen
+from kaizen_tui.tui.screens.editing import EditAgainModal
+from kaizen_tui.tui.screens.help import HelpScreen, help_content
+from kaizen_tui.tui.screens.main import MainScreen
+from kaizen_tui.tui.screens.modals import ConfirmModal, EditorModal, PruneModal, RollbackModal, SnapshotModal
 from kaizen_tui.service import AgentService
-from kaizen_tui.widgets.chrome import StatusLine
-from kaizen_tui.widgets.diff import DiffBody
-from kaizen_tui.widgets.lists import LIVE_KEY, Timeline
+from kaizen_tui.tui.widgets.chrome import StatusLine
+from kaizen_tui.tui.widgets.diff import DiffBody
+from kaizen_tui.tui.widgets.lists import LIVE_KEY, Timeline
 
 SIZE = (100, 30)
 

@@ -8,9 +8,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from rich.console import Console
 
-from kaizen_tui.diff import compare_configs, text_hunks
-from kaizen_tui.widgets.diff import DiffRenderer, DiffStyles, comparison_label, diff_hunks
-from kaizen_tui.widgets.text import exact_time, first_line, relative_time, visible
+from kaizen_tui.core.diff import compare_configs, text_hunks
+from kaizen_tui.tui.widgets.diff import DiffRenderer, DiffStyles, comparison_label, diff_hunks
+from kaizen_tui.tui.widgets.text import exact_time, first_line, relative_time, visible
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -145,7 +145,7 @@ def test_the_pane_diffs_a_long_text_as_the_core_does_with_the_same_line_numbers(
 
 def test_yaml_to_edit_escapes_invisible_characters_and_reads_back_the_same() -> None:
     from kaizen_tui.agent_file import parse_agent_text
-    from kaizen_tui.screens.editing import editable_yaml
+    from kaizen_tui.tui.screens.editing import editable_yaml
 
     fields = {"name": "Agent", "system_prompt": "First line.\nrtl\u202eevil and\u200bzero-width", "description": "plain"}
     text = editable_yaml(fields)

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from test_tui_support import damage_version, frozen_now, press, settle
 
-from kaizen_tui.app import KaizenApp
+from kaizen_tui.tui.app import KaizenApp
 from kaizen_tui.demo import seed_demo
 from kaizen_tui.service import AgentService
-from kaizen_tui.testing import show_database_as
+from kaizen_tui.tui.testing import show_database_as
 
 #: What the header shows instead of the test's temporary path.
 SHOWN_PATH = Path("/srv/kaizen/demo.db")

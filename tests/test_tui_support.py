@@ -11,9 +11,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from kaizen_tui.config import snapshot_json
+from kaizen_tui.core.schema import snapshot_json
 from kaizen_tui.service import AgentService, agent_config
-from kaizen_tui.testing import settle
+from kaizen_tui.tui.testing import settle
 
 __all__ = ["settle"]  # the tests import it from here with the other helpers
 

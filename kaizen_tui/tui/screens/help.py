@@ -8,9 +8,9 @@ from textual.containers import Grid, Vertical, VerticalScroll
 from textual.content import Content
 from textual.widgets import Static
 
-from kaizen_tui.screens.dialog import Dialog
-from kaizen_tui.widgets.chrome import KeyBar
-from kaizen_tui.widgets.lists import GLYPH_DAMAGED, GLYPH_LIVE, GLYPH_MARK, GLYPH_UNSAVED
+from kaizen_tui.tui.screens.dialog import Dialog
+from kaizen_tui.tui.widgets.chrome import KeyBar
+from kaizen_tui.tui.widgets.lists import GLYPH_DAMAGED, GLYPH_LIVE, GLYPH_MARK, GLYPH_UNSAVED
 
 KEYS: list[tuple[str, str]] = [
     ("j k ↑ ↓", "move the cursor (g / G: first / last)"),

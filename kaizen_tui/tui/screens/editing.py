@@ -20,9 +20,9 @@ from textual.content import Content
 from textual.widgets import Button, Static
 
 from kaizen_tui.agent_file import dump_agent_yaml
-from kaizen_tui.screens.dialog import SCROLL_BINDINGS, Dialog
-from kaizen_tui.widgets.chrome import KeyBar
-from kaizen_tui.widgets.text import INVISIBLE, visible
+from kaizen_tui.tui.screens.dialog import SCROLL_BINDINGS, Dialog
+from kaizen_tui.tui.widgets.chrome import KeyBar
+from kaizen_tui.tui.widgets.text import INVISIBLE, visible
 
 ERROR_MARK = "# ✗ "
 

@@ -12,7 +12,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from kaizen_tui.errors import DamagedSnapshot, InvalidValue
+from kaizen_tui.core.errors import DamagedSnapshot, InvalidValue
 
 AGENT_TYPES = ("chat", "task", "pipeline", "custom")
 STATUSES = ("draft", "active", "archived")

@@ -19,8 +19,8 @@ from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from kaizen_tui.widgets.lists import GLYPH_UNSAVED
-from kaizen_tui.widgets.text import foreground, pad_cells, visible
+from kaizen_tui.tui.widgets.lists import GLYPH_UNSAVED
+from kaizen_tui.tui.widgets.text import foreground, pad_cells, visible
 
 #: Columns after the name: (title, width in cells).
 _TYPE = ("Type", 9)

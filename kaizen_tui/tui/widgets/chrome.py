@@ -10,7 +10,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Static
 
-from kaizen_tui.widgets.text import visible
+from kaizen_tui.tui.widgets.text import visible
 
 
 class TopBar(Static):

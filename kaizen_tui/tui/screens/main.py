@@ -20,10 +20,10 @@ from textual.screen import Screen
 from textual.widgets import Input, Static
 
 from kaizen_tui.agent_file import parse_agent_text
-from kaizen_tui.config import EDITABLE_FIELDS
-from kaizen_tui.errors import KaizenError, VersionNotFound
-from kaizen_tui.screens.compare import CompareScreen
-from kaizen_tui.screens.editing import (
+from kaizen_tui.core.schema import EDITABLE_FIELDS
+from kaizen_tui.core.errors import KaizenError, VersionNotFound
+from kaizen_tui.tui.screens.compare import CompareScreen
+from kaizen_tui.tui.screens.editing import (
     NEW_AGENT_TEMPLATE,
     EditAgainModal,
     EditorFailed,
@@ -35,12 +35,12 @@ from kaizen_tui.screens.editing import (
     strip_error,
     with_error,
 )
-from kaizen_tui.screens.modals import ConfirmModal, EditorModal, PruneModal, RollbackModal, SnapshotModal
+from kaizen_tui.tui.screens.modals import ConfirmModal, EditorModal, PruneModal, RollbackModal, SnapshotModal
 from kaizen_tui.service import agent_sort_key
-from kaizen_tui.widgets.chrome import BottomBar, KeyBar, StatusLine, TopBar
-from kaizen_tui.widgets.agent_list import AgentsTable
-from kaizen_tui.widgets.diff import DiffBody, comparison_label
-from kaizen_tui.widgets.lists import (
+from kaizen_tui.tui.widgets.chrome import BottomBar, KeyBar, StatusLine, TopBar
+from kaizen_tui.tui.widgets.agent_list import AgentsTable
+from kaizen_tui.tui.widgets.diff import DiffBody, comparison_label
+from kaizen_tui.tui.widgets.lists import (
     GLYPH_DAMAGED,
     GLYPH_LIVE,
     GLYPH_MARK,
@@ -48,7 +48,7 @@ from kaizen_tui.widgets.lists import (
     LIVE_KEY,
     Timeline,
 )
-from kaizen_tui.widgets.text import exact_time, first_line, visible
+from kaizen_tui.tui.widgets.text import exact_time, first_line, visible
 
 #: Below this many columns the panes are stacked.
 NARROW_WIDTH = 100

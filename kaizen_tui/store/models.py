@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import JSON, Column, Index, Text
 from sqlmodel import Field, SQLModel
 
-from kaizen_tui.ids import new_agent_id, new_version_id
+from kaizen_tui.core.ids import new_agent_id, new_version_id
 
 
 class Agent(SQLModel, table=True):

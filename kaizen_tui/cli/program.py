@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from kaizen_tui import __version__
 from kaizen_tui.agent_file import load_agent_file, parse_agent_text
-from kaizen_tui.cli_output import (
+from kaizen_tui.cli.output import (
     PROG,
     Cell,
     Printer,
@@ -37,8 +37,8 @@ from kaizen_tui.cli_output import (
     text_diff_lines,
     visible,
 )
-from kaizen_tui.config import AGENT_TYPES, EDITABLE_FIELDS, MAX_TOKENS_LIMIT, STATUSES, TEMPERATURE_RANGE
-from kaizen_tui.errors import DamagedSnapshot, InvalidValue, KaizenError, ReadOnlyDatabase
+from kaizen_tui.core.schema import AGENT_TYPES, EDITABLE_FIELDS, MAX_TOKENS_LIMIT, STATUSES, TEMPERATURE_RANGE
+from kaizen_tui.core.errors import DamagedSnapshot, InvalidValue, KaizenError, ReadOnlyDatabase
 
 if TYPE_CHECKING:
     from kaizen_tui.service import AgentService
@@ -940,12 +940,12 @@ def run_tui(args: argparse.Namespace, out: Printer) -> int:
             f"with no command, {PROG} opens the TUI, which needs a terminal; see {PROG} --help for the commands"
         )
     try:
-        from kaizen_tui.app import KaizenApp
+        from kaizen_tui.tui.app import KaizenApp
     except ModuleNotFoundError as error:
-        if error.name != "kaizen_tui.app":
+        if error.name != "kaizen_tui.tui.app":
             raise
         raise KaizenError(
-            f"the TUI is not available yet (kaizen_tui.app is missing); use a command, see {PROG} --help"
+            f"the TUI is not available yet (kaizen_tui.tui.app is missing); use a command, see {PROG} --help"
         ) from None
     service = open_service(args)
     try:

@@ -12,10 +12,10 @@ from textual.containers import Vertical
 from textual.content import Content
 from textual.screen import Screen
 
-from kaizen_tui.errors import KaizenError
-from kaizen_tui.widgets.chrome import BottomBar, KeyBar, StatusLine, TopBar
-from kaizen_tui.widgets.diff import DiffBody
-from kaizen_tui.widgets.text import visible
+from kaizen_tui.core.errors import KaizenError
+from kaizen_tui.tui.widgets.chrome import BottomBar, KeyBar, StatusLine, TopBar
+from kaizen_tui.tui.widgets.diff import DiffBody
+from kaizen_tui.tui.widgets.text import visible
 
 #: Reads what to show: (comparison, pane title, heading or None).
 Loader = Callable[[], Awaitable[tuple[dict[str, Any], str, str | None]]]

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote, unquote
 
-from kaizen_tui.errors import DatabaseBusy, DatabaseError, ReadOnlyDatabase, SchemaTooNew
+from kaizen_tui.core.errors import DatabaseBusy, DatabaseError, ReadOnlyDatabase, SchemaTooNew
 
 SCHEMA_VERSION = 1
 #: "KZNT": written into every database we create, to recognise our files.
@@ -362,7 +362,7 @@ def schema_statements() -> list[str]:
     from sqlalchemy.schema import CreateIndex, CreateTable
     from sqlmodel import SQLModel
 
-    from kaizen_tui import models  # noqa: F401  (registers the tables)
+    from kaizen_tui.store import models  # noqa: F401  (registers the tables)
 
     dialect = sqlite.dialect()
     statements = []

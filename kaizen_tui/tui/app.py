@@ -27,18 +27,18 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Input, TextArea
 
-from kaizen_tui.screens.compare import CompareScreen
-from kaizen_tui.screens.help import HelpScreen
-from kaizen_tui.screens.main import MainScreen
+from kaizen_tui.tui.screens.compare import CompareScreen
+from kaizen_tui.tui.screens.help import HelpScreen
+from kaizen_tui.tui.screens.main import MainScreen
 from kaizen_tui.service import AgentService
-from kaizen_tui.widgets.diff import DiffBody
-from kaizen_tui.widgets.text import default_now, visible
+from kaizen_tui.tui.widgets.diff import DiffBody
+from kaizen_tui.tui.widgets.text import default_now, visible
 
 
 def _styles_dir() -> Path:
-    """``kaizen_tui/styles`` in a wheel, ``<repo>/styles`` in an editable install."""
+    """``kaizen_tui/tui/styles`` in a wheel, ``<repo>/styles`` in an editable install."""
     here = Path(__file__).parent
-    for candidate in (here / "styles", here.parent / "styles"):
+    for candidate in (here / "styles", here.parent.parent / "styles"):
         if (candidate / "app.tcss").is_file():
             return candidate
     return here / "styles"

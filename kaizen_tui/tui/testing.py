@@ -13,7 +13,7 @@ async def settle(pilot: Any) -> None:
     ``pilot`` is the Textual ``Pilot`` of ``KaizenApp.run_test()``. Returns
     once two pauses in a row found nothing running, or after 12 rounds.
     """
-    from kaizen_tui.screens.main import ACTIONS, MainScreen
+    from kaizen_tui.tui.screens.main import ACTIONS, MainScreen
 
     app = pilot.app
     quiet = 0

@@ -30,8 +30,8 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from kaizen_tui.diff import DiffLine, Hunk, is_long_text, line_hunks, split_lines
-from kaizen_tui.widgets.text import MISSING, foreground, format_value, visible
+from kaizen_tui.core.diff import DiffLine, Hunk, is_long_text, line_hunks, split_lines
+from kaizen_tui.tui.widgets.text import MISSING, foreground, format_value, visible
 
 SplitMode = Literal["auto", "split", "unified"]
 #: The pane shows the text diff side by side from this many columns on.
@@ -50,7 +50,7 @@ BACKGROUND_LAYOUT_CHARS = 50_000
 
 
 def diff_hunks(old: str, new: str, context: int = 3) -> list[Hunk]:
-    """:func:`kaizen_tui.diff.text_hunks`, quick on huge texts.
+    """:func:`kaizen_tui.core.diff.text_hunks`, quick on huge texts.
 
     The lines both texts start and end with are left out of the matching
     (all but ``context`` of them), so editing a line of a 1 MB prompt costs

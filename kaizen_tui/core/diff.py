@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from kaizen_tui.config import CONFIG_FIELDS
+from kaizen_tui.core.schema import CONFIG_FIELDS
 
 ChangeKind = Literal["changed", "added", "removed"]
 #: A string longer than this, or with a line break, also gets a line diff.

@@ -3,7 +3,7 @@
 Each operation is one transaction and returns plain dicts shaped like the
 spec's JSON. The methods are ``async`` as in the spec; the database work runs
 in a worker thread, so an event loop (the TUI's) is never blocked by it.
-Errors are the types in :mod:`kaizen_tui.errors`.
+Errors are the types in :mod:`kaizen_tui.core.errors`.
 
 The tables are declared with SQLModel (``models.py``); the queries here are
 constant, parameterised SQL on ``sqlite3`` connections from ``db.py``, and
@@ -21,7 +21,7 @@ import sqlite3
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from kaizen_tui.config import (
+from kaizen_tui.core.schema import (
     CONFIG_FIELDS,
     EDITABLE_FIELDS,
     check_text,
@@ -32,9 +32,9 @@ from kaizen_tui.config import (
     validate_fields,
     validate_new_agent,
 )
-from kaizen_tui.db import Database, DatabaseError, open_database
-from kaizen_tui.diff import compare_configs, is_long_text, unified_text_diff
-from kaizen_tui.errors import (
+from kaizen_tui.store.sqlite import Database, DatabaseError, open_database
+from kaizen_tui.core.diff import compare_configs, is_long_text, unified_text_diff
+from kaizen_tui.core.errors import (
     AgentNotFound,
     AmbiguousAgent,
     DamagedSnapshot,
@@ -42,8 +42,8 @@ from kaizen_tui.errors import (
     VersionNotFound,
     VersionOfAnotherAgent,
 )
-from kaizen_tui.ids import new_agent_id, new_version_id, utc_now
-from kaizen_tui.threads import WorkerThreads
+from kaizen_tui.core.ids import new_agent_id, new_version_id, utc_now
+from kaizen_tui.service.threads import WorkerThreads
 
 P = ParamSpec("P")
 R = TypeVar("R")

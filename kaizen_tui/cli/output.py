@@ -5,7 +5,7 @@ the terminal: control characters and escape sequences are shown as visible
 escapes (``\\x1b``), so a stored prompt cannot recolour, retitle or rewrite
 the user's terminal. ``--json`` output keeps the data exact (JSON escapes).
 
-No Rich, no Textual: nothing here interprets markup. ``kaizen_tui.diff``
+No Rich, no Textual: nothing here interprets markup. ``kaizen_tui.core.diff``
 (and with it deepdiff) is imported only when a diff is printed, so
 ``kaizen-tui --help`` stays quick.
 """
@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
-    from kaizen_tui.diff import DiffLine
+    from kaizen_tui.core.diff import DiffLine
 
 PROG = "kaizen-tui"
 
@@ -198,7 +198,7 @@ def count_lines(text: str) -> int:
 
 def summarise_value(value: object, absent: bool = False) -> str:
     """A value for the diff table: long text as ``(text, N lines)``, else a safe cell."""
-    from kaizen_tui.diff import is_long_text
+    from kaizen_tui.core.diff import is_long_text
 
     if absent:
         return "(absent)"
@@ -214,7 +214,7 @@ def summarise_value(value: object, absent: bool = False) -> str:
 
 def text_diff_lines(printer: Printer, old: str, new: str, old_label: str, new_label: str) -> list[str]:
     """A unified diff of two texts; with colour, changed words are marked inside lines."""
-    from kaizen_tui.diff import text_hunks
+    from kaizen_tui.core.diff import text_hunks
 
     out = [
         printer.style(f"--- {one_line(old_label)}", "bold"),

@@ -16,11 +16,11 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.widgets import Button, Input, Label, Static, TextArea
 
-from kaizen_tui.errors import KaizenError
-from kaizen_tui.screens.dialog import SCROLL_BINDINGS, Dialog
-from kaizen_tui.widgets.chrome import KeyBar
-from kaizen_tui.widgets.diff import DiffBody
-from kaizen_tui.widgets.text import exact_time, first_line, visible
+from kaizen_tui.core.errors import KaizenError
+from kaizen_tui.tui.screens.dialog import SCROLL_BINDINGS, Dialog
+from kaizen_tui.tui.widgets.chrome import KeyBar
+from kaizen_tui.tui.widgets.diff import DiffBody
+from kaizen_tui.tui.widgets.text import exact_time, first_line, visible
 
 #: How many doomed versions the prune dialog lists before summarising.
 PRUNE_LIST_LIMIT = 12

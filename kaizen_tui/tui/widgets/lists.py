@@ -18,7 +18,7 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable
 
-from kaizen_tui.widgets.text import first_line, fit_cells, foreground, pad_cells, relative_time, visible
+from kaizen_tui.tui.widgets.text import first_line, fit_cells, foreground, pad_cells, relative_time, visible
 
 LIVE_KEY = "live"
 

@@ -1,0 +1,5 @@
+import sys
+
+from kaizen_tui.cli.program import main
+
+sys.exit(main())

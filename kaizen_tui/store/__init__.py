@@ -1,0 +1,1 @@
+"""Where the data lives: SQL, drivers and schema migrations behind one interface."""
