@@ -20,14 +20,9 @@ from kaizen_tui.core.errors import (
     VersionOfAnotherAgent,
 )
 from kaizen_tui.service import VERSION_KEYS, AgentService
+from tests.support import write_raw_snapshot
 
 SPEC_SNAPSHOT_KEYS = {"name", "description", "agent_type", "system_prompt", "model_id", "temperature", "max_tokens"}
-
-
-def write_raw_snapshot(db_path: Path, version_id: str, text: str) -> None:
-    """Damage a snapshot the way another tool could: straight into the file."""
-    with sqlite3.connect(db_path) as connection:
-        connection.execute("UPDATE agent_version SET config_snapshot = ? WHERE id = ?", (text, version_id))
 
 
 async def test_create_version_has_the_spec_shape(service: AgentService, agent_data: dict) -> None:

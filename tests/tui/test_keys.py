@@ -7,13 +7,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_tui_support import damage_version, frozen_now, press, seed_small, settle
 from textual.command import CommandPalette
 from textual.content import Content
 from textual.geometry import Region
 from textual.widgets import Button, Static, TextArea
 
-from kaizen_tui.tui.app import KaizenApp
 from kaizen_tui.core.schema import parse_snapshot
 from kaizen_tui.tui.screens.compare import CompareScreen
 from kaizen_tui.tui.screens.editing import EditAgainModal
@@ -24,37 +22,23 @@ from kaizen_tui.service import AgentService
 from kaizen_tui.tui.widgets.chrome import StatusLine
 from kaizen_tui.tui.widgets.diff import DiffBody
 from kaizen_tui.tui.widgets.lists import LIVE_KEY, Timeline
-
-SIZE = (100, 30)
+from tests.support import (
+    SIZE,
+    audit_actions,
+    main_screen,
+    make_app,
+    open_agent,
+    press,
+    seed_small,
+    settle,
+    toasts,
+    write_raw_snapshot,
+)
 
 
 @pytest.fixture
 async def ids(service: AgentService) -> dict:
     return await seed_small(service)
-
-
-def make_app(service: AgentService) -> KaizenApp:
-    return KaizenApp(service, now=frozen_now)
-
-
-def main_screen(app: KaizenApp) -> MainScreen:
-    return next(screen for screen in app.screen_stack if isinstance(screen, MainScreen))
-
-
-async def open_agent(pilot, name: str) -> MainScreen:
-    """Put the agents cursor on ``name`` and go to its timeline."""
-    screen = main_screen(pilot.app)
-    table = screen.agents_table
-    names = [agent["name"] for agent in table.agents]
-    table.move_cursor(row=names.index(name))
-    await settle(pilot)
-    await press(pilot, "enter")
-    assert screen.focused is screen.timeline
-    return screen
-
-
-def toasts(app: KaizenApp) -> list[str]:
-    return [message for message, _severity in app.toasts]
 
 
 # -- browsing -------------------------------------------------------------------
@@ -269,7 +253,7 @@ async def test_r_then_n_escape_or_enter_on_cancel_changes_nothing(service, ids):
 
 async def test_r_on_a_damaged_version_is_refused(service, ids, db_path):
     v1, _v2, _v3 = ids["support_versions"]
-    damage_version(db_path, v1)
+    write_raw_snapshot(db_path, v1)
     async with make_app(service).run_test(size=SIZE) as pilot:
         await settle(pilot)
         screen = await open_agent(pilot, "Support Agent")
@@ -292,7 +276,7 @@ async def test_r_on_the_version_the_live_config_equals_says_so_without_a_dialog(
         assert isinstance(pilot.app.screen, MainScreen)
         assert "Support Agent already has the config of v3: nothing to roll back." in toasts(pilot.app)
     assert len(await service.get_versions(ids["support"])) == 3
-    assert not [event for event in await service.audit_log(limit=100) if event["action"] == "version.rollback"]
+    assert await audit_actions(service, "version.rollback") == 0
 
 
 async def test_the_rollback_dialog_shrinks_when_there_is_nothing_to_change(service, ids):
@@ -383,7 +367,7 @@ async def test_a_failure_is_a_toast_not_a_traceback(service, ids):
         await press(pilot, "j", "x")
         await service.delete_version(v2)  # someone else was faster
         await press(pilot, "y")
-        assert any(severity == "error" and "No version" in message for message, severity in pilot.app.toasts)
+        assert any("No version" in message for message in toasts(pilot.app, "error"))
         assert isinstance(pilot.app.screen, MainScreen)
 
 
@@ -601,7 +585,7 @@ async def test_read_only_database_browses_and_says_why_keys_are_unavailable(serv
             for key in ("s", "r", "p", "x", "e", "n"):
                 await press(pilot, key)
                 assert isinstance(pilot.app.screen, MainScreen), key
-            warnings = [message for message, severity in pilot.app.toasts if severity == "warning"]
+            warnings = toasts(pilot.app, "warning")
             assert len(warnings) == 6
             assert all("read-only" in message for message in warnings)
             await press(pilot, "G", "space", "g", "c")
@@ -698,7 +682,7 @@ async def test_the_status_line_is_cut_with_an_ellipsis_in_a_narrow_window(servic
 
 async def test_a_partly_damaged_version_is_still_compared(service, ids, db_path):
     v1, v2, _v3 = ids["support_versions"]
-    damage_version(db_path, v2, '{"name": "Support Agent", "temperature": "warm", "max_tokens": 1024}')
+    write_raw_snapshot(db_path, v2, '{"name": "Support Agent", "temperature": "warm", "max_tokens": 1024}')
     async with make_app(service).run_test(size=SIZE) as pilot:
         await settle(pilot)
         screen = await open_agent(pilot, "Support Agent")

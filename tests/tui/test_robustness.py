@@ -11,7 +11,6 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from test_tui_support import burst, frozen_now, long_history, press, seed_small, settle, slow_down
 from textual.content import Content
 from textual.errors import NoWidget
 from textual.screen import ModalScreen
@@ -27,16 +26,20 @@ from kaizen_tui.service import AgentService
 from kaizen_tui.tui.widgets.chrome import KeyBar
 from kaizen_tui.tui.widgets.diff import DiffBody
 from kaizen_tui.tui.widgets.lists import Timeline
-
-SIZE = (100, 30)
-
-
-def make_app(service: AgentService) -> KaizenApp:
-    return KaizenApp(service, now=frozen_now)
-
-
-def main_screen(app: KaizenApp) -> MainScreen:
-    return next(screen for screen in app.screen_stack if isinstance(screen, MainScreen))
+from tests.support import (
+    SIZE,
+    audit_actions,
+    burst,
+    long_history,
+    main_screen,
+    make_app,
+    press,
+    screen_text,
+    seed_small,
+    settle,
+    slow_down,
+    toasts,
+)
 
 
 def title_of(screen: MainScreen, pane: str) -> str:
@@ -119,10 +122,6 @@ async def test_moving_across_the_pages_of_a_long_history(service, db_path, monke
 # The service is slowed down (every call takes 0.1 s more, in its thread; a load
 # is two to five calls), so the keys below arrive while agents, timelines,
 # previews and diffs load.
-
-
-async def audit_actions(service: AgentService, action: str) -> int:
-    return sum(1 for event in await service.audit_log(limit=1000) if event["action"] == action)
 
 
 async def test_keys_typed_before_the_first_load_wait_for_it(service):
@@ -381,12 +380,6 @@ EVIL = (
 FORBIDDEN = {chr(code) for code in [*range(0x20), *range(0x7F, 0xA0), 0x202A, 0x202B, 0x202C, 0x202D, 0x202E, 0x2066, 0x2067, 0x2068, 0x2069]}
 
 
-def screen_text(app: KaizenApp) -> str:
-    """Everything the screen on top would send to the terminal, as text."""
-    strips = app.screen._compositor.render_strips()
-    return "\n".join("".join(segment.text for segment in strip if not segment.control) for strip in strips)
-
-
 def assert_shown_safely(app: KaizenApp) -> str:
     text = screen_text(app)
     leaked = sorted({f"U+{ord(char):04X}" for line in text.split("\n") for char in line if char in FORBIDDEN})
@@ -483,7 +476,7 @@ async def test_read_only_refuses_every_change_with_the_reason(service, db_path):
             # Typed at once, with the confirmations a person would type after them.
             await burst(pilot, "s", "tab", "G", "r", "y", "x", "y", "p", "1", "y", "e", "n", "y")
             assert isinstance(app.screen, MainScreen)
-            warnings = [message for message, severity in app.toasts if severity == "warning"]
+            warnings = toasts(app, "warning")
             for what in ("snapshot", "roll back", "delete a version", "prune", "edit", "create an agent"):
                 assert any(message.startswith(f"Cannot {what}:") and "read-only" in message for message in warnings), what
             # The command palette's actions are refused the same way.

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from test_tui_support import frozen_now, press, settle
 
-from kaizen_tui.tui.app import KaizenApp
 from kaizen_tui.tui.screens.main import MainScreen
 from kaizen_tui.service import AgentService
+from tests.support import make_app, press, settle
 
 AGENTS = 1200
 
@@ -31,7 +30,7 @@ def shown_lines(screen: MainScreen) -> list[str]:
 
 
 async def test_g_and_G_reach_both_ends_of_a_long_list(service: AgentService, many: list[str]) -> None:
-    app = KaizenApp(service, now=frozen_now)
+    app = make_app(service)
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
         screen = app.screen
@@ -53,7 +52,7 @@ async def test_g_and_G_reach_both_ends_of_a_long_list(service: AgentService, man
 
 
 async def test_page_keys_move_by_what_is_visible(service: AgentService, many: list[str]) -> None:
-    app = KaizenApp(service, now=frozen_now)
+    app = make_app(service)
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
         screen = app.screen
@@ -71,7 +70,7 @@ async def test_page_keys_move_by_what_is_visible(service: AgentService, many: li
 async def test_a_click_picks_an_agent_and_a_second_click_opens_its_timeline(
     service: AgentService, many: list[str]
 ) -> None:
-    app = KaizenApp(service, now=frozen_now)
+    app = make_app(service)
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
         screen = app.screen
@@ -86,7 +85,7 @@ async def test_a_click_picks_an_agent_and_a_second_click_opens_its_timeline(
 
 
 async def test_the_list_follows_changes_and_keeps_its_cursor(service: AgentService, many: list[str]) -> None:
-    app = KaizenApp(service, now=frozen_now)
+    app = make_app(service)
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
         screen = app.screen
@@ -119,7 +118,7 @@ async def test_the_list_follows_changes_and_keeps_its_cursor(service: AgentServi
 
 
 async def test_at_80x24_the_focused_agents_list_shows_five_agents(service: AgentService, many: list[str]) -> None:
-    app = KaizenApp(service, now=frozen_now)
+    app = make_app(service)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         screen = app.screen
@@ -131,13 +130,13 @@ async def test_at_80x24_the_focused_agents_list_shows_five_agents(service: Agent
 async def test_a_narrow_list_gives_the_names_the_room(service: AgentService) -> None:
     """At 40 columns type and status give way, so a long name is shown whole."""
     await service.create_agent({"name": "Invoice Extraction Pipeline", "model_id": "m", "agent_type": "pipeline"})
-    app = KaizenApp(service, now=frozen_now)
+    app = make_app(service)
     async with app.run_test(size=(40, 12)) as pilot:
         await settle(pilot)
         lines = shown_lines(app.screen)
         assert "Type" not in lines[0] and "Vers" in lines[0]
         assert "Invoice Extraction Pipeline" in lines[1]
-    app = KaizenApp(service, now=frozen_now)
+    app = make_app(service)
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
         assert "Type" in shown_lines(app.screen)[0]

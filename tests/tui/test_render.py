@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -11,8 +11,7 @@ from rich.console import Console
 from kaizen_tui.core.diff import compare_configs, text_hunks
 from kaizen_tui.tui.widgets.diff import DiffRenderer, DiffStyles, comparison_label, diff_hunks
 from kaizen_tui.tui.widgets.text import exact_time, first_line, relative_time, visible
-
-NOW = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
+from tests.support import NOW
 
 
 def stamp(delta: timedelta) -> str:

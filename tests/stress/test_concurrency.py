@@ -8,6 +8,7 @@ import textwrap
 from pathlib import Path
 
 from kaizen_tui.service import AgentService
+from tests.support import audit_actions
 
 SNAPSHOTTER = textwrap.dedent(
     """
@@ -53,5 +54,4 @@ async def test_two_processes_snapshotting_at_once_get_distinct_gapless_numbers(
     assert sorted(v["version_number"] for v in versions) == list(range(1, 401))
     authors = {v["created_by"] for v in versions}
     assert len(authors) == 2, "both processes wrote"
-    creates = [e for e in await service.audit_log(agent["id"], limit=1000) if e["action"] == "version.create"]
-    assert len(creates) == 400
+    assert await audit_actions(service, "version.create", agent["id"]) == 400

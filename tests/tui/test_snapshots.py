@@ -1,7 +1,7 @@
 """SVG snapshots of the TUI on the demo data (pytest-textual-snapshot).
 
 Regenerate after an intended change of the look with
-``pytest tests/test_tui_snapshots.py --snapshot-update`` and look at the
+``pytest tests/tui/test_snapshots.py --snapshot-update`` and look at the
 report before committing the new SVGs.
 """
 
@@ -12,12 +12,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_tui_support import damage_version, frozen_now, press, settle
 
-from kaizen_tui.tui.app import KaizenApp
 from kaizen_tui.demo import seed_demo
 from kaizen_tui.service import AgentService
 from kaizen_tui.tui.testing import show_database_as
+from tests.support import make_app, press, settle, write_raw_snapshot
 
 #: What the header shows instead of the test's temporary path.
 SHOWN_PATH = Path("/srv/kaizen/demo.db")
@@ -63,45 +62,41 @@ def keys(*names: str):
     return run_before
 
 
-def app_for(service: AgentService) -> KaizenApp:
-    return KaizenApp(service, now=frozen_now)
-
-
 def test_main_screen_120x36(snap_compare, demo):
     # Second agent, its timeline focused, a version with a prompt change highlighted.
-    assert snap_compare(app_for(demo), terminal_size=(120, 36), run_before=keys("j", "enter", "j", "j"))
+    assert snap_compare(make_app(demo), terminal_size=(120, 36), run_before=keys("j", "enter", "j", "j"))
 
 
 def test_main_screen_80x24(snap_compare, demo):
-    assert snap_compare(app_for(demo), terminal_size=(80, 24), run_before=keys("G", "enter", "j", "j", "j"))
+    assert snap_compare(make_app(demo), terminal_size=(80, 24), run_before=keys("G", "enter", "j", "j", "j"))
 
 
 def test_compare_view(snap_compare, demo):
     # Support Agent: mark the oldest version, compare it with the newest.
-    assert snap_compare(app_for(demo), terminal_size=(120, 36), run_before=keys("G", "enter", "G", "space", "g", "c"))
+    assert snap_compare(make_app(demo), terminal_size=(120, 36), run_before=keys("G", "enter", "G", "space", "g", "c"))
 
 
 def test_rollback_modal(snap_compare, demo):
-    assert snap_compare(app_for(demo), terminal_size=(100, 30), run_before=keys("G", "enter", "G", "r"))
+    assert snap_compare(make_app(demo), terminal_size=(100, 30), run_before=keys("G", "enter", "G", "r"))
 
 
 def test_prune_modal(snap_compare, demo):
-    assert snap_compare(app_for(demo), terminal_size=(100, 30), run_before=keys("G", "enter", "p", "2"))
+    assert snap_compare(make_app(demo), terminal_size=(100, 30), run_before=keys("G", "enter", "p", "2"))
 
 
 def test_help(snap_compare, demo):
-    assert snap_compare(app_for(demo), terminal_size=(100, 30), run_before=keys("question_mark"))
+    assert snap_compare(make_app(demo), terminal_size=(100, 30), run_before=keys("question_mark"))
 
 
 def test_empty_database(snap_compare, empty):
-    assert snap_compare(app_for(empty), terminal_size=(100, 30), run_before=keys())
+    assert snap_compare(make_app(empty), terminal_size=(100, 30), run_before=keys())
 
 
 def test_damaged_version(snap_compare, demo, db_path):
     agent = asyncio.run(demo.find_agent("Support Agent"))
     version = asyncio.run(demo.find_version(agent["id"], 2))
-    damage_version(db_path, version["id"], '{"name": "Support Agent", "temperature": "warm"')
-    assert snap_compare(app_for(demo), terminal_size=(100, 30), run_before=keys("G", "enter", "G", "k"))
+    write_raw_snapshot(db_path, version["id"], '{"name": "Support Agent", "temperature": "warm"')
+    assert snap_compare(make_app(demo), terminal_size=(100, 30), run_before=keys("G", "enter", "G", "k"))
 
 
 def test_unsaved_changes_light_theme(snap_compare, demo):
@@ -112,4 +107,4 @@ def test_unsaved_changes_light_theme(snap_compare, demo):
         await settle(pilot)
         await press(pilot, "j", "j", "enter")
 
-    assert snap_compare(app_for(demo), terminal_size=(100, 30), run_before=run_before)
+    assert snap_compare(make_app(demo), terminal_size=(100, 30), run_before=run_before)

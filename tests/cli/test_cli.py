@@ -7,63 +7,30 @@ shows: exit codes, no traceback, Textual never imported, no terminal to ask on.
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 import types
-from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
 
 import pytest
 
 from kaizen_tui.cli import program as cli
 from kaizen_tui.cli import main
 from kaizen_tui.service import AgentService
-
-T = TypeVar("T")
+from tests.support import Result, Runner, TtyStringIO, cli_runner, live_agent, wait, write_raw_snapshot
 
 FIRST_PROMPT = "You are helpful.\nAnswer briefly."
 SECOND_PROMPT = "You are helpful.\nAnswer briefly and politely.\nNever guess."
 COMMANDS = ["agents", "create", "show", "set", "snapshot", "versions", "diff", "rollback", "delete-version", "prune"]
 
 
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-
-Runner = Callable[..., Result]
-
-
-class TtyStringIO(io.StringIO):
-    """A stream that says it is a terminal: for colour and ``Proceed?`` prompts."""
-
-    def isatty(self) -> bool:
-        return True
-
-
-def wait(operation: Coroutine[Any, Any, T]) -> T:
-    return asyncio.run(operation)
-
-
 @pytest.fixture
 def kz(capsys: pytest.CaptureFixture[str], db_path: Path) -> Runner:
     """Run ``kaizen-tui --db <test database> ARGS...`` in-process."""
-
-    def run(*argv: str) -> Result:
-        code = main(["--db", str(db_path), *argv])
-        captured = capsys.readouterr()
-        return Result(code, captured.out, captured.err)
-
-    return run
+    return cli_runner(capsys, db_path)
 
 
 @pytest.fixture
@@ -102,23 +69,6 @@ def assert_one_error_line(result: Result, *fragments: str) -> None:
     for fragment in fragments:
         assert fragment in lines[0]
     assert "Traceback" not in result.err
-
-
-def live_agent(db_path: Path, agent_id: str) -> dict[str, Any]:
-    service = AgentService(str(db_path))
-    try:
-        return wait(service.get(agent_id))
-    finally:
-        service.close()
-
-
-def damage_snapshot(db_path: Path, agent_id: str, number: int, text: str) -> None:
-    """Write a snapshot another tool could have written, straight into the file."""
-    with sqlite3.connect(db_path) as connection:
-        connection.execute(
-            "UPDATE agent_version SET config_snapshot = ? WHERE agent_id = ? AND version_number = ?",
-            (text, agent_id, number),
-        )
 
 
 # -- help ------------------------------------------------------------------------
@@ -451,7 +401,7 @@ def test_snapshot_human_and_json(kz: Runner, support: str) -> None:
 
 
 def test_versions_table_is_newest_first_with_markers(kz: Runner, support: str, db_path: Path) -> None:
-    damage_snapshot(db_path, support, 1, "{not json")
+    write_raw_snapshot(db_path, (support, 1), "{not json")
     lines = kz("versions", "Support Agent").out.splitlines()
     assert lines[0] == "Support Agent: 2 versions"
     assert lines[1].split() == ["VERSION", "CREATED", "BY", "CHANGELOG"]
@@ -536,7 +486,7 @@ def test_diff_shows_changes_inside_extra_and_quotes_empty_text(kz: Runner, suppo
 
 
 def test_diff_of_a_damaged_version_warns_on_stderr(kz: Runner, support: str, db_path: Path) -> None:
-    damage_snapshot(db_path, support, 1, json.dumps({"name": "Support Agent", "temperature": "hot"}))
+    write_raw_snapshot(db_path, (support, 1), json.dumps({"name": "Support Agent", "temperature": "hot"}))
     result = kz("diff", support, "v1", "v2")
     assert result.code == 0
     assert result.err.startswith("kaizen-tui: warning: v1: snapshot is damaged (")
@@ -618,7 +568,7 @@ def test_rollback_asks_on_a_terminal(
 
 
 def test_rollback_to_a_damaged_version_is_refused(kz: Runner, support: str, db_path: Path) -> None:
-    damage_snapshot(db_path, support, 1, "{not json")
+    write_raw_snapshot(db_path, (support, 1), "{not json")
     assert_one_error_line(kz("rollback", support, "v1", "--yes"), "The snapshot of v1 is damaged: not valid JSON")
 
 

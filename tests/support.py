@@ -1,21 +1,90 @@
-"""Helpers shared by the TUI tests (no tests here): data, a frozen clock, waiting for workers."""
+"""Helpers shared by the tests (no tests here): data, raw writes, a frozen clock, the app, the CLI.
+
+Fixtures live in ``conftest.py``; this module holds plain functions and
+classes, imported as ``from tests.support import ...``. It does not import
+Textual: the TUI helpers import the app when they are called, so the core,
+store and CLI tests never load the TUI.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import inspect
+import io
 import sqlite3
 import time
 import uuid
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from kaizen_tui.core.schema import snapshot_json
 from kaizen_tui.service import AgentService, agent_config
 from kaizen_tui.tui.testing import settle
 
-__all__ = ["settle"]  # the tests import it from here with the other helpers
+if TYPE_CHECKING:
+    import pytest
+
+    from kaizen_tui.tui.app import KaizenApp
+    from kaizen_tui.tui.screens.main import MainScreen
+
+__all__ = [
+    "NOW",
+    "PROMPT_V1",
+    "PROMPT_V2",
+    "SIZE",
+    "Clock",
+    "Result",
+    "Runner",
+    "TtyStringIO",
+    "audit_actions",
+    "burst",
+    "cli_runner",
+    "frozen_now",
+    "key_event",
+    "live_agent",
+    "long_history",
+    "main_screen",
+    "make_app",
+    "open_agent",
+    "press",
+    "screen_text",
+    "seed_small",
+    "settle",  # re-exported: the TUI tests import it from here with the other helpers
+    "slow_down",
+    "toasts",
+    "wait",
+    "write_raw_snapshot",
+]
+
+T = TypeVar("T")
+
+
+# -- running the service --------------------------------------------------------------
+
+
+def wait(operation: Coroutine[Any, Any, T]) -> T:
+    """Run one coroutine to the end, from a test that is not async."""
+    return asyncio.run(operation)
+
+
+def live_agent(db_path: Path, agent_id: str) -> dict[str, Any]:
+    """The agent as a fresh service on ``db_path`` reads it (the service is closed again)."""
+    service = AgentService(str(db_path))
+    try:
+        return wait(service.get(agent_id))
+    finally:
+        service.close()
+
+
+async def audit_actions(service: AgentService, action: str, agent_id: str | None = None) -> int:
+    """How many audit events of ``action`` there are (of one agent, if given), among the newest 1,000."""
+    return sum(1 for event in await service.audit_log(agent_id, limit=1000) if event["action"] == action)
+
+
+# -- data -----------------------------------------------------------------------------
 
 #: "Now" for every TUI test: after the demo's history (Sept–Nov 2026).
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
@@ -72,12 +141,6 @@ async def seed_small(service: AgentService) -> dict[str, Any]:
     return {"support": support["id"], "billing": billing["id"], "support_versions": [v1["id"], v2["id"], v3["id"]]}
 
 
-def damage_version(db_path: Path, version_id: str, text: str = '{"name": "broken"') -> None:
-    """Overwrite a stored snapshot as another tool might (test only)."""
-    with sqlite3.connect(db_path) as connection:
-        connection.execute("UPDATE agent_version SET config_snapshot = ? WHERE id = ?", (text, version_id))
-
-
 async def long_history(service: AgentService, db_path: Path, count: int, name: str = "Busy Bot") -> dict[str, Any]:
     """An agent with ``count`` versions, written straight into the database (quick for thousands).
 
@@ -111,6 +174,65 @@ async def long_history(service: AgentService, db_path: Path, count: int, name: s
             "UPDATE agent SET last_version_number = ?, max_tokens = ? WHERE id = ?", (count, count, agent["id"])
         )
     return await service.get(agent["id"])
+
+
+def write_raw_snapshot(db_path: Path, version: str | tuple[str, int], text: str = '{"name": "broken"') -> None:
+    """Overwrite a stored snapshot the way another tool could: straight into the file (test only).
+
+    ``version`` is a version id, or ``(agent id, version number)``. The
+    default text is cut off mid-object: not valid JSON.
+    """
+    if isinstance(version, tuple):
+        where, key = "agent_id = ? AND version_number = ?", version
+    else:
+        where, key = "id = ?", (version,)
+    with sqlite3.connect(db_path) as connection:
+        statement = f"UPDATE agent_version SET config_snapshot = ? WHERE {where}"
+        changed = connection.execute(statement, (text, *key)).rowcount
+    assert changed == 1, f"no version {version!r} in {db_path}"
+
+
+# -- the TUI --------------------------------------------------------------------------
+
+#: The terminal size of most Pilot tests.
+SIZE = (100, 30)
+
+
+def make_app(service: AgentService) -> KaizenApp:
+    """The app on ``service``, its clock frozen at :data:`NOW`."""
+    from kaizen_tui.tui.app import KaizenApp
+
+    return KaizenApp(service, now=frozen_now)
+
+
+def main_screen(app: KaizenApp) -> MainScreen:
+    """The main screen, under whatever dialog is open."""
+    from kaizen_tui.tui.screens.main import MainScreen
+
+    return next(screen for screen in app.screen_stack if isinstance(screen, MainScreen))
+
+
+async def open_agent(pilot: Any, name: str) -> MainScreen:
+    """Put the agents cursor on ``name`` and go to its timeline."""
+    screen = main_screen(pilot.app)
+    table = screen.agents_table
+    names = [agent["name"] for agent in table.agents]
+    table.move_cursor(row=names.index(name))
+    await settle(pilot)
+    await press(pilot, "enter")
+    assert screen.focused is screen.timeline
+    return screen
+
+
+def toasts(app: KaizenApp, severity: str | None = None) -> list[str]:
+    """The messages of the notifications shown so far (of one severity, if given)."""
+    return [message for message, shown in app.toasts if severity is None or shown == severity]
+
+
+def screen_text(app: KaizenApp) -> str:
+    """Everything the screen on top would send to the terminal, as text."""
+    strips = app.screen._compositor.render_strips()
+    return "\n".join("".join(segment.text for segment in strip if not segment.control) for strip in strips)
 
 
 def key_event(key: str) -> Any:
@@ -182,3 +304,36 @@ def slow_down(service: AgentService, delay: float = 0.1) -> AgentService:
 
         setattr(service, name, slow)
     return service
+
+
+# -- the command line -------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+Runner = Callable[..., Result]
+
+
+class TtyStringIO(io.StringIO):
+    """A stream that says it is a terminal: for colour and ``Proceed?`` prompts."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def cli_runner(capsys: pytest.CaptureFixture[str], db_path: Path) -> Runner:
+    """Run ``kaizen-tui --db <db_path> ARGS...`` in-process, returning the exit code and what it printed."""
+
+    from kaizen_tui.cli import main
+
+    def run(*argv: str) -> Result:
+        code = main(["--db", str(db_path), *argv])
+        captured = capsys.readouterr()
+        return Result(code, captured.out, captured.err)
+
+    return run
