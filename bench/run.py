@@ -172,24 +172,34 @@ class AgentGen:
             changelog,
             rng.choice(USERS),
             when,
+            _content_hash(self.config),
         )
 
     def agent_row(self) -> tuple:
+        from kaizen_tui.core.names import name_key
+
         c = self.config
         return (
             self.id, c["name"], c["description"], c["agent_type"], self.status, c["system_prompt"], c["model_id"],
             c["temperature"], c["max_tokens"], json.dumps(c["extra"]), "bench", self.created_at, self.updated_at,
-            self.last,
+            self.last, 1, name_key(c["name"]), _content_hash(c),
         )
 
 
 AGENT_COLUMNS = (
     "id, name, description, agent_type, status, system_prompt, model_id, temperature, max_tokens, extra, "
-    "created_by, created_at, updated_at, last_version_number"
+    "created_by, created_at, updated_at, last_version_number, revision, name_key, content_hash"
 )
-VERSION_COLUMNS = "id, agent_id, version_number, config_snapshot, changelog, created_by, created_at"
-INSERT_AGENT = f"INSERT INTO agent ({AGENT_COLUMNS}) VALUES ({', '.join('?' * 14)})"
-INSERT_VERSION = f"INSERT INTO agent_version ({VERSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
+VERSION_COLUMNS = "id, agent_id, version_number, config_snapshot, changelog, created_by, created_at, content_hash"
+INSERT_AGENT = f"INSERT INTO agent ({AGENT_COLUMNS}) VALUES ({', '.join('?' * 17)})"
+INSERT_VERSION = f"INSERT INTO agent_version ({VERSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+
+
+def _content_hash(config: dict[str, Any]) -> str:
+    """The content hash the service stores with a version and an agent's live config."""
+    from kaizen_tui.core.schema import content_hash
+
+    return content_hash(config)
 
 
 def _diff_prompts(rng: random.Random, size: int = 20_000) -> tuple[str, str]:
@@ -448,6 +458,7 @@ async def service_figures(db: Path, scale: Scale, log: Callable[[str], None]) ->
         ours_agent, raw_agent = ids[regular[len(regular) // 2]], ids[RAW_NAME]
         raw_config = agent_config(await service.get(raw_agent))
         raw_snapshot = snapshot_json(raw_config)
+        raw_hash = _content_hash(raw_config)
         next_raw = [raw.execute("SELECT last_version_number FROM agent WHERE id = ?", (raw_agent,)).fetchone()[0]]
 
         def raw_insert() -> None:
@@ -455,7 +466,8 @@ async def service_figures(db: Path, scale: Scale, log: Callable[[str], None]) ->
             raw.execute("BEGIN IMMEDIATE")
             raw.execute(
                 INSERT_VERSION,
-                (f"ver-{uuid.uuid4().hex}", raw_agent, next_raw[0], raw_snapshot, None, "bench", "2026-01-01T00:00:00Z"),
+                (f"ver-{uuid.uuid4().hex}", raw_agent, next_raw[0], raw_snapshot, None, "bench", "2026-01-01T00:00:00Z",
+                 raw_hash),
             )
             raw.execute("COMMIT")
 
@@ -476,7 +488,10 @@ async def service_figures(db: Path, scale: Scale, log: Callable[[str], None]) ->
             config["extra"] = json.loads(config["extra"])
             version_id = f"ver-{uuid.uuid4().hex}"
             now = _iso(dt.datetime.now(dt.timezone.utc))
-            raw.execute(INSERT_VERSION, (version_id, same_agent, number, snapshot_json(config), None, "bench", now))
+            raw.execute(
+                INSERT_VERSION,
+                (version_id, same_agent, number, snapshot_json(config), None, "bench", now, _content_hash(config)),
+            )
             raw.execute("UPDATE agent SET last_version_number = ? WHERE id = ?", (number, same_agent))
             raw.execute(
                 "INSERT INTO audit_event (at, actor, action, agent_id, version_id, detail) VALUES (?, ?, ?, ?, ?, ?)",

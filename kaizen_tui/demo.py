@@ -8,7 +8,6 @@ demo reads like a team's real history and snapshot tests stay stable.
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -16,7 +15,6 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from kaizen_tui.store.sqlite import BUSY_TIMEOUT_SECONDS, translate_errors
 from kaizen_tui.core.errors import KaizenError
 from kaizen_tui.service import AgentService
 
@@ -389,7 +387,7 @@ def _histories() -> list[History]:
 async def seed_demo(service: AgentService) -> None:
     """Fill an empty database with the demo agents. Refuses a database that has agents."""
     if await service.list_agents():
-        raise KaizenError(f"{service.db.display_name} already has agents; the demo needs an empty database.")
+        raise KaizenError(f"{service.display_name} already has agents; the demo needs an empty database.")
     clock = _DemoClock()
     original_clock, original_user = service.clock, service.user
     service.clock = clock
@@ -430,49 +428,18 @@ def ensure_demo_database(db_target: str | None = None, *, read_only: bool = Fals
     try:
         if service.read_only or asyncio.run(service.list_agents()):
             return target
-        path = service.db.path
+        _fill_in_one_transaction(service)
     finally:
         service.close()
-    assert path is not None  # open_database opens SQLite files only
-    _fill_in_one_transaction(path)
     return target
 
 
-def _fill_in_one_transaction(path: Path) -> None:
+def _fill_in_one_transaction(service: AgentService) -> None:
+    """Build the demo in a scratch file, then copy it in with one transaction (if still empty)."""
     with tempfile.TemporaryDirectory(prefix="kaizen-demo-") as folder:
-        staging = Path(folder) / "demo.db"
-        builder = AgentService(str(staging), user="demo")
+        builder = AgentService(str(Path(folder) / "demo.db"), user="demo")
         try:
             asyncio.run(seed_demo(builder))
+            service.store.fill_empty_from(builder.store)
         finally:
             builder.close()
-        with translate_errors():
-            connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
-            try:
-                connection.execute("PRAGMA synchronous = FULL")
-                connection.execute("ATTACH DATABASE ? AS staging", (str(staging),))
-                connection.execute("BEGIN IMMEDIATE")
-                try:
-                    if connection.execute("SELECT count(*) FROM main.agent").fetchone()[0] == 0:
-                        for statement in _COPY_DEMO:
-                            connection.execute(statement)
-                    connection.execute("COMMIT")
-                except BaseException:
-                    connection.execute("ROLLBACK")
-                    raise
-                connection.execute("DETACH DATABASE staging")
-            finally:
-                connection.close()
-
-
-_AGENT_COLUMNS = (
-    "id, name, description, agent_type, status, system_prompt, model_id, temperature, max_tokens, extra, "
-    "created_by, created_at, updated_at, last_version_number"
-)
-_VERSION_COLUMNS = "id, agent_id, version_number, config_snapshot, changelog, created_by, created_at"
-_AUDIT_COLUMNS = "at, actor, action, agent_id, version_id, detail"
-_COPY_DEMO = (
-    f"INSERT INTO main.agent ({_AGENT_COLUMNS}) SELECT {_AGENT_COLUMNS} FROM staging.agent",
-    f"INSERT INTO main.agent_version ({_VERSION_COLUMNS}) SELECT {_VERSION_COLUMNS} FROM staging.agent_version",
-    f"INSERT INTO main.audit_event ({_AUDIT_COLUMNS}) SELECT {_AUDIT_COLUMNS} FROM staging.audit_event ORDER BY id",
-)

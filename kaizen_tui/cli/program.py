@@ -38,7 +38,7 @@ from kaizen_tui.cli.output import (
     visible,
 )
 from kaizen_tui.core.schema import AGENT_TYPES, EDITABLE_FIELDS, MAX_TOKENS_LIMIT, STATUSES, TEMPERATURE_RANGE
-from kaizen_tui.core.errors import DamagedSnapshot, InvalidValue, KaizenError, ReadOnlyDatabase
+from kaizen_tui.core.errors import AgentNotArchived, DamagedSnapshot, InvalidValue, KaizenError, ReadOnlyDatabase
 
 if TYPE_CHECKING:
     from kaizen_tui.service import AgentService
@@ -50,7 +50,9 @@ LIVE = "live"
 FIELD_ALIASES = {"model": "model_id", "type": "agent_type", "prompt": "system_prompt"}
 #: Keys of ``show --json`` output that kaizen-tui sets itself; ``create -f``
 #: skips them, so a shown agent can be fed back in to make a copy.
-GENERATED_KEYS = ("id", "created_by", "created_at", "updated_at", "version_count", "latest_version", "unsaved_changes")
+GENERATED_KEYS = (
+    "id", "revision", "created_by", "created_at", "updated_at", "version_count", "latest_version", "unsaved_changes"
+)
 #: Exit code after a broken pipe (``kaizen-tui agents | head``): 128 + SIGPIPE.
 EXIT_BROKEN_PIPE = 141
 EXIT_INTERRUPTED = 130
@@ -264,7 +266,7 @@ def versions_summary(agent: dict[str, Any]) -> str:
     if not count:
         return "none yet"
     saved = (
-        "unsaved changes (live config differs from the latest version)"
+        "unsaved changes (no version holds the live config)"
         if agent["unsaved_changes"]
         else "live config saved"
     )
@@ -348,7 +350,7 @@ def cmd_agents(ctx: Context) -> int:
         ctx.out.json(agents)
         return 0
     if not agents:
-        ctx.out.line(f"No agents in {one_line(ctx.service.db.display_name)} yet.")
+        ctx.out.line(f"No agents in {one_line(ctx.service.display_name)} yet.")
         ctx.out.line(f"Create one with: {PROG} create --name NAME --model MODEL")
         return 0
     rows = [
@@ -365,7 +367,8 @@ def cmd_agents(ctx: Context) -> int:
     ctx.out.lines(table(ctx.out, ["NAME", "TYPE", "STATUS", "VERSIONS", "MODEL", "ID"], rows))
     if any(agent["unsaved_changes"] for agent in agents):
         ctx.out.line()
-        ctx.out.line("* unsaved changes: the live config differs from the latest version")
+        ctx.out.line("* unsaved changes: no version holds the live config")
+    warn_name_clashes(ctx)
     return 0
 
 
@@ -418,7 +421,6 @@ def read_agent_file(ctx: Context, path: str) -> dict[str, Any]:
 def cmd_create(ctx: Context) -> int:
     require_writable(ctx)
     fields = new_agent_fields(ctx)
-    warn_if_name_taken(ctx, fields.get("name"))
     agent = wait(ctx.service.create_agent(fields))
     if ctx.args.json:
         ctx.out.json(agent)
@@ -430,13 +432,11 @@ def cmd_create(ctx: Context) -> int:
     return 0
 
 
-def warn_if_name_taken(ctx: Context, name: object) -> None:
-    """Two agents may share a name, but then only their ids name them: say so."""
-    if not isinstance(name, str):
-        return
-    taken = [agent for agent in wait(ctx.service.list_agents()) if agent["name"] == name]
-    if taken:
-        ctx.out.warn(f"another agent is already named {name!r} ({taken[0]['id']}); refer to them by id")
+def warn_name_clashes(ctx: Context) -> None:
+    """Names are unique ignoring case; a file from before may still hold clashing ones: say which."""
+    for group in wait(ctx.service.name_clashes()):
+        names = ", ".join(f"{one_line(agent['name'])} ({agent['id']})" for agent in group)
+        ctx.out.warn(f"these agents' names clash (ignoring case): {names}; rename all but one with {PROG} set ID name=NEW")
 
 
 def cmd_set(ctx: Context) -> int:
@@ -444,19 +444,21 @@ def cmd_set(ctx: Context) -> int:
     reason = ctx.args.snapshot_first
     if reason is not None and not reason.strip():
         raise UsageError("--snapshot-first needs a reason, e.g. --snapshot-first 'before prompt rewrite'")
+    expected = ctx.args.if_revision
     before = find_agent(ctx)
+    same = same_as_latest(ctx, before) if reason is not None and not ctx.args.json else ""
     if reason is None:
-        after = wait(ctx.service.update(before["id"], fields))
+        after = wait(ctx.service.update(before["id"], fields, expected_revision=expected))
     else:
-        after = wait(ctx.service.update_agent_with_version(before["id"], fields, reason))
+        after = wait(ctx.service.update_agent_with_version(before["id"], fields, reason, expected_revision=expected))
     if ctx.args.json:
         ctx.out.json(after)
         return 0
     if reason is not None:
         saved = f"v{after['latest_version']} of {name_of(before)} ({one_line('Auto: ' + reason)})"
-        ctx.out.line(f"Saved {saved}{same_as_latest(before)}.")
+        ctx.out.line(f"Saved {saved}{same}.")
     changed = [field for field in fields if before[field] != after[field]]
-    if not changed:
+    if not changed or after["revision"] == before["revision"]:
         ctx.out.line(f"No change: {name_of(after)} already has {'that value' if len(fields) == 1 else 'those values'}.")
         return 0
     ctx.out.line(f"Updated {name_of(after)}: {', '.join(changed)}.")
@@ -465,18 +467,22 @@ def cmd_set(ctx: Context) -> int:
     return 0
 
 
-def same_as_latest(agent: dict[str, Any]) -> str:
-    """A note for a snapshot of a config the latest version already holds."""
-    return "" if agent["unsaved_changes"] else f", the same config as v{agent['latest_version']}"
+def same_as_latest(ctx: Context, agent: dict[str, Any]) -> str:
+    """A note for a snapshot of a config that a version already holds: which one (among the newest)."""
+    if agent["unsaved_changes"]:
+        return ""
+    holders = [entry for entry in wait(ctx.service.get_timeline(agent["id"], limit=50)) if entry["matches_live"]]
+    return f", the same config as {version_label(holders[0])}" if holders else ", a config an older version holds"
 
 
 def cmd_snapshot(ctx: Context) -> int:
     agent = find_agent(ctx)
+    same = "" if ctx.args.json else same_as_latest(ctx, agent)
     version = wait(ctx.service.create_version(agent["id"], ctx.args.message))
     if ctx.args.json:
         ctx.out.json(version)
         return 0
-    ctx.out.line(f"Saved {version_label(version)} of {name_of(agent)}{same_as_latest(agent)}.")
+    ctx.out.line(f"Saved {version_label(version)} of {name_of(agent)}{same}.")
     return 0
 
 
@@ -540,30 +546,21 @@ def cmd_diff(ctx: Context) -> int:
 
 
 def compare(ctx: Context, agent: dict[str, Any], a: str, b: str | None) -> dict[str, Any]:
-    """Compare two versions, or a version with the live config (either side may be ``live``)."""
+    """Compare two sides, each a version or ``live``; B defaults to the live config."""
     if is_live(a) and is_live(b):
         raise UsageError("compare the live config with a version: diff AGENT VERSION [VERSION|live]")
-    if is_live(b):
-        old = resolve_version(ctx, agent, a)
-        return wait(ctx.service.compare_with_live(agent["id"], old["id"]))
-    new = resolve_version(ctx, agent, b)  # type: ignore[arg-type]
-    if is_live(a):
-        return wait(ctx.service.compare_with_live(agent["id"], new["id"], live_first=True))
-    old = resolve_version(ctx, agent, a)
-    return wait(ctx.service.compare_versions(old["id"], new["id"]))
+    return wait(ctx.service.compare(agent["id"], a, LIVE if b is None else b))
 
 
 def cmd_rollback(ctx: Context) -> int:
     agent = find_agent(ctx)
-    version = resolve_version(ctx, agent, ctx.args.version)
+    plan = wait(ctx.service.plan_rollback(agent["id"], ctx.args.version))
+    version, comparison = plan["version"], plan["comparison"]
     label = version_label(version)
     require_writable(ctx)
-    # From the live config to the version: what the rollback changes.
-    comparison = wait(ctx.service.compare_with_live(agent["id"], version["id"], live_first=True))
-    damaged = comparison["to"]["damaged"]
-    if damaged:
-        raise DamagedSnapshot(damaged, label)
-    if comparison["identical"]:
+    if plan["refused"]:
+        raise DamagedSnapshot(comparison["to"]["damaged"], label)
+    if plan["identical"]:
         ctx.out.line(f"{name_of(agent)} already has the config of {label}; nothing to do.")
         return 0
     require_confirmation_possible(ctx)
@@ -572,12 +569,17 @@ def cmd_rollback(ctx: Context) -> int:
     ctx.out.line()
     ctx.out.lines(describe_comparison(ctx.out, agent, comparison))
     ctx.out.line()
-    if agent["unsaved_changes"]:
-        ctx.out.line("The live config has unsaved changes: they are saved as a new version first, so nothing is lost.")
+    if plan["auto_save"]:
+        ctx.out.line(
+            "The live config has unsaved changes: they are saved as a new version first "
+            f"('{one_line(plan['auto_save_changelog'])}'), so nothing is lost."
+        )
     ctx.out.line("The status is not changed.")
     if not confirm(ctx):
         return 1
-    saved = wait(ctx.service.rollback_to_version(agent["id"], version["id"]))["saved_as_version"]
+    # Only what was shown: if the agent changed meanwhile, this is refused and nothing changes.
+    result = wait(ctx.service.rollback_to_version(agent["id"], version["id"], expected_revision=plan["revision"]))
+    saved = result["saved_as_version"]
     note = f" (unsaved changes saved as v{saved})" if saved else ""
     ctx.out.line(f"Rolled back {name_of(agent)} to {label}{note}.")
     return 0
@@ -603,7 +605,8 @@ def cmd_delete_version(ctx: Context) -> int:
 def cmd_prune(ctx: Context) -> int:
     agent = find_agent(ctx)
     keep = ctx.args.keep
-    doomed = wait(ctx.service.prune_preview(agent["id"], keep))
+    plan = wait(ctx.service.plan_prune(agent["id"], keep))
+    doomed = plan["delete"]
     if not doomed:
         versions = plural(agent["version_count"], "version")
         ctx.out.line(f"Nothing to prune: {name_of(agent)} has {versions}, and --keep {keep} keeps them all.")
@@ -614,18 +617,34 @@ def cmd_prune(ctx: Context) -> int:
     doomed_count = f"these {len(doomed)} versions" if len(doomed) != 1 else "this version"
     ctx.out.line(f"Pruning {name_of(agent)} keeps {kept} and deletes {doomed_count}:")
     ctx.out.lines(version_table(ctx.out, doomed))
-    held = [version for version in doomed if version["matches_live"]]
-    if held and agent["unsaved_changes"]:
+    if plan["live_loses_version"]:
+        held = ", ".join(version_label(version) for version in doomed if version["matches_live"])
         ctx.out.line(
-            f"Note: the live config equals v{held[0]['version_number']}, which this deletes; afterwards no "
+            f"Note: the live config equals {held}, which this deletes; afterwards no "
             f"version holds it. Snapshot it first to keep it: {PROG} snapshot {hint_ref(ctx, agent)}"
         )
     if not confirm(ctx):
         return 1
-    # Only what was shown: a version snapshotted meanwhile never pushes an unseen one out.
-    shown = max(version["version_number"] for version in doomed)
-    deleted = wait(ctx.service.cleanup_old_versions(agent["id"], keep, newest_to_delete=shown))
-    ctx.out.line(f"Deleted {plural(deleted, 'version')} of {name_of(agent)}; kept the {keep} newest.")
+    # Only what was shown: if versions were added or deleted meanwhile, nothing is deleted.
+    result = wait(ctx.service.prune(agent["id"], keep, plan_id=plan["plan_id"]))
+    ctx.out.line(f"Deleted {plural(result['deleted'], 'version')} of {name_of(agent)}; kept the {keep} newest.")
+    return 0
+
+
+def cmd_delete_agent(ctx: Context) -> int:
+    agent = find_agent(ctx)
+    plan = wait(ctx.service.plan_delete_agent(agent["id"]))
+    require_writable(ctx)
+    if plan["refused"]:
+        raise AgentNotArchived(agent["name"], agent["status"])
+    require_confirmation_possible(ctx)
+    count = plan["version_count"]
+    ctx.out.line(f"Deleting the agent {name_of(agent)} ({agent['id']}) and its {plural(count, 'version')}.")
+    ctx.out.line("This cannot be undone; the audit log keeps its name, id and how many versions went.")
+    if not confirm(ctx):
+        return 1
+    result = wait(ctx.service.delete_agent(agent["id"], expected_revision=agent["revision"]))
+    ctx.out.line(f"Deleted {name_of(agent)} and {plural(result['versions_deleted'], 'version')}.")
     return 0
 
 
@@ -778,7 +797,7 @@ def build_parser() -> argparse.ArgumentParser:
         "List the agents.",
         f"{PROG} agents --json",
         cmd_agents,
-        "A * after the version count marks unsaved changes: the live config differs from the latest version.",
+        "A * after the version count marks unsaved changes: no version holds the live config.",
     )
     add_json_flag(agents, "every agent")
 
@@ -830,6 +849,12 @@ def build_parser() -> argparse.ArgumentParser:
     set_.add_argument("assignments", metavar="FIELD=VALUE", nargs="+", help="the fields to change")
     set_.add_argument(
         "--snapshot-first", metavar="REASON", help="first save the current config as a version ('Auto: REASON')"
+    )
+    set_.add_argument(
+        "--if-revision",
+        metavar="N",
+        type=int,
+        help="change only if the agent is still at revision N (see show); else fail and change nothing",
     )
     add_json_flag(set_, "the updated agent")
 
@@ -905,7 +930,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_yes_flag(prune)
 
-    for command in (agents, create, show, set_, snapshot, versions, diff, rollback, delete, prune):
+    delete_agent = command_parser(
+        commands,
+        "delete-agent",
+        "Delete an archived agent and all its versions.",
+        f"{PROG} delete-agent 'Old Bot'",
+        cmd_delete_agent,
+        "Two deliberate steps: only an archived agent can be deleted (first: set AGENT status=archived).\n"
+        "Shows what goes and asks first.",
+    )
+    add_agent_argument(delete_agent)
+    add_yes_flag(delete_agent)
+
+    for command in (agents, create, show, set_, snapshot, versions, diff, rollback, delete, prune, delete_agent):
         add_program_options(command, after_command=True)
     return parser
 
@@ -973,6 +1010,8 @@ def run(argv: Sequence[str] | None, out: Printer) -> int:
         return run_tui(args, out)
     service = open_service(args)
     try:
+        for notice in service.notices:
+            out.note(one_line(notice))
         return args.handler(Context(args=args, service=service, out=out))
     finally:
         service.close()

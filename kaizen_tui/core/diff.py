@@ -61,16 +61,16 @@ def is_long_text(value: object) -> bool:
     return isinstance(value, str) and ("\n" in value or len(value) > LONG_TEXT)
 
 
-def _same_value(old: object, new: object) -> bool:
+def same_value(old: object, new: object) -> bool:
     """Equal as config values: numbers by value (1 == 1.0), but True is not 1."""
     if isinstance(old, bool) or isinstance(new, bool):
         return type(old) is type(new) and old == new
     if isinstance(old, (int, float)) and isinstance(new, (int, float)):
         return old == new
     if isinstance(old, dict) and isinstance(new, dict):
-        return old.keys() == new.keys() and all(_same_value(old[key], new[key]) for key in old)
+        return old.keys() == new.keys() and all(same_value(old[key], new[key]) for key in old)
     if isinstance(old, list) and isinstance(new, list):
-        return len(old) == len(new) and all(map(_same_value, old, new))
+        return len(old) == len(new) and all(map(same_value, old, new))
     return type(old) is type(new) and old == new
 
 
@@ -94,7 +94,7 @@ def _nested_changes(field_name: str, old: Any, new: Any) -> list[dict[str, Any]]
     changes = []
     for report, kind in _DEEPDIFF_KINDS.items():
         for item in found.get(report, []):
-            if report == "type_changes" and _same_value(item.t1, item.t2):
+            if report == "type_changes" and same_value(item.t1, item.t2):
                 continue
             parts = _path_parts(item.path())
             changes.append(_change(field_name, _dotted(parts), kind, item.t1, item.t2))
@@ -130,7 +130,7 @@ def compare_configs(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[dict
             changes.append(_change(key, key, "removed", old[key], None))
         elif key not in old:
             changes.append(_change(key, key, "added", None, new[key]))
-        elif _same_value(old[key], new[key]):
+        elif same_value(old[key], new[key]):
             continue
         elif isinstance(old[key], (dict, list)) and type(old[key]) is type(new[key]):
             changes.extend(_nested_changes(key, old[key], new[key]))

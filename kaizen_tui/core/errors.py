@@ -1,14 +1,21 @@
 """Domain errors: every failure a person can act on has its own type.
 
-All of them derive from :class:`KaizenError`, so the CLI and the TUI catch one
-base class and show ``str(error)``, a single sentence meant for a person.
+All of them derive from :class:`KaizenError`, so every face catches one base
+class. Each carries a sentence meant for a person (``str(error)``) and a stable,
+machine-readable ``code`` (``agent_not_found``, ``conflict``...) that scripts
+and HTTP clients can branch on; the codes never change once released.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 
 class KaizenError(Exception):
     """Base class of every error kaizen-tui reports to a person."""
+
+    code = "error"
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -17,9 +24,15 @@ class KaizenError(Exception):
     def __str__(self) -> str:
         return self.message
 
+    def as_dict(self) -> dict[str, Any]:
+        """The error for machines: its code and its sentence."""
+        return {"code": self.code, "message": self.message}
+
 
 class AgentNotFound(KaizenError):
     """No agent with that id (or name, where names are accepted)."""
+
+    code = "agent_not_found"
 
     def __init__(self, ref: str) -> None:
         super().__init__(f"No agent {ref!r}.")
@@ -27,38 +40,58 @@ class AgentNotFound(KaizenError):
 
 
 class AmbiguousAgent(KaizenError):
-    """A name matches several agents; the caller must use an id."""
+    """A name matches several agents (a file from before names were unique); use an id."""
+
+    code = "ambiguous_agent"
 
     def __init__(self, name: str, ids: list[str]) -> None:
-        super().__init__(
-            f"{len(ids)} agents are named {name!r}; use an id: {', '.join(ids)}."
-        )
+        super().__init__(f"{len(ids)} agents are named {name!r}; use an id: {', '.join(ids)}.")
         self.name = name
         self.ids = ids
+
+
+class NameTaken(KaizenError):
+    """Another agent already has this name, ignoring case and accents' encoding."""
+
+    code = "name_taken"
+
+    def __init__(self, name: str, other_name: str, other_id: str) -> None:
+        same = "" if other_name == name else f" as {other_name!r}"
+        super().__init__(
+            f"An agent is already named {name!r}{same} ({other_id}); names are unique, "
+            "ignoring case. Pick another name; nothing was changed."
+        )
+        self.name = name
+        self.other_name = other_name
+        self.other_id = other_id
 
 
 class VersionNotFound(KaizenError):
     """No version with that id (or number, for the agent in question)."""
 
-    def __init__(self, ref: str, agent_name: str | None = None) -> None:
+    code = "version_not_found"
+
+    def __init__(self, ref: str, agent_name: str | None = None, *, detail: str = "") -> None:
         where = f" of {agent_name}" if agent_name else ""
-        super().__init__(f"No version {ref}{where}.")
+        super().__init__(f"No version {ref}{where}{detail}.")
         self.ref = ref
 
 
 class VersionOfAnotherAgent(KaizenError):
     """A version id was given together with an agent it does not belong to."""
 
+    code = "version_of_another_agent"
+
     def __init__(self, version_id: str, agent_id: str) -> None:
-        super().__init__(
-            f"Version {version_id} does not belong to agent {agent_id}; nothing was changed."
-        )
+        super().__init__(f"Version {version_id} does not belong to agent {agent_id}; nothing was changed.")
         self.version_id = version_id
         self.agent_id = agent_id
 
 
 class InvalidValue(KaizenError):
     """A field of an agent was given a value it cannot have."""
+
+    code = "invalid_value"
 
     def __init__(self, field: str, problem: str) -> None:
         super().__init__(f"{field}: {problem}")
@@ -68,6 +101,8 @@ class InvalidValue(KaizenError):
 
 class DamagedSnapshot(KaizenError):
     """A stored snapshot cannot be read as an agent configuration."""
+
+    code = "damaged_snapshot"
 
     def __init__(self, reason: str, version_label: str | None = None) -> None:
         what = f"The snapshot of {version_label}" if version_label else "The snapshot"
@@ -79,21 +114,79 @@ class DamagedSnapshot(KaizenError):
 class InvalidKeep(KaizenError):
     """Pruning was asked to keep fewer than one version."""
 
+    code = "invalid_keep"
+
     def __init__(self, keep: object) -> None:
         super().__init__(f"keep must be a whole number of at least 1, not {keep!r}.")
         self.keep = keep
 
 
+class Conflict(KaizenError):
+    """Someone changed the data since the caller read it; nothing was written.
+
+    ``changes`` lists what happened since, newest last, as far as the audit log
+    tells: ``{"actor", "at", "action", "fields"}``.
+    """
+
+    code = "conflict"
+
+    def __init__(self, message: str, *, changes: Sequence[dict[str, Any]] = (), current_revision: int | None = None) -> None:
+        super().__init__(message)
+        self.changes = list(changes)
+        self.current_revision = current_revision
+
+
+class StalePlan(Conflict):
+    """A preview (of a prune, a rollback...) no longer says what would happen; ``fresh`` does."""
+
+    def __init__(self, message: str, fresh: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.fresh = fresh
+
+
+class EditConflict(Conflict):
+    """An edit and someone else's change set the same fields to different values.
+
+    ``conflicts`` holds ``{"field", "base", "mine", "theirs"}`` for each such
+    field; ``current`` is the agent as it is now. Nothing was written.
+    """
+
+    def __init__(self, message: str, *, conflicts: Sequence[dict[str, Any]], current: dict[str, Any]) -> None:
+        super().__init__(message, current_revision=current.get("revision"))
+        self.conflicts = list(conflicts)
+        self.current = current
+
+
+class AgentNotArchived(KaizenError):
+    """Deleting an agent is refused unless it was archived first (two deliberate steps)."""
+
+    code = "agent_not_archived"
+
+    def __init__(self, name: str, status: str) -> None:
+        super().__init__(
+            f"{name} is {status}: only an archived agent can be deleted. "
+            "Archive it first (set its status to archived); nothing was deleted."
+        )
+        self.name = name
+        self.status = status
+
+
 class DatabaseError(KaizenError):
     """The database cannot be opened or used (path, format, schema, permissions)."""
+
+    code = "database_error"
 
 
 class DatabaseBusy(DatabaseError):
     """Another process held the database for longer than we are willing to wait."""
 
+    code = "database_busy"
+
 
 class ReadOnlyDatabase(DatabaseError):
     """A change was asked of a database opened (or only openable) read-only."""
+
+    code = "read_only"
 
     def __init__(self, reason: str = "the database is open read-only") -> None:
         super().__init__(f"Cannot change anything: {reason}.")
@@ -102,6 +195,8 @@ class ReadOnlyDatabase(DatabaseError):
 
 class SchemaTooNew(DatabaseError):
     """The database was written by a newer kaizen-tui; we never touch it."""
+
+    code = "schema_too_new"
 
     def __init__(self, found: int, supported: int) -> None:
         super().__init__(
@@ -116,19 +211,26 @@ class SchemaTooNew(DatabaseError):
 class InvalidAgentFile(KaizenError):
     """An agent file (YAML or JSON) cannot be read or is not a mapping of fields."""
 
+    code = "invalid_agent_file"
+
 
 __all__ = [
-    "KaizenError",
+    "AgentNotArchived",
     "AgentNotFound",
     "AmbiguousAgent",
-    "VersionNotFound",
-    "VersionOfAnotherAgent",
-    "InvalidValue",
+    "Conflict",
     "DamagedSnapshot",
-    "InvalidKeep",
-    "DatabaseError",
     "DatabaseBusy",
+    "DatabaseError",
+    "EditConflict",
+    "InvalidAgentFile",
+    "InvalidKeep",
+    "InvalidValue",
+    "KaizenError",
+    "NameTaken",
     "ReadOnlyDatabase",
     "SchemaTooNew",
-    "InvalidAgentFile",
+    "StalePlan",
+    "VersionNotFound",
+    "VersionOfAnotherAgent",
 ]

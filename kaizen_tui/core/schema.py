@@ -7,6 +7,7 @@ through here, so every error names the field and what it may be.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections.abc import Mapping
@@ -32,6 +33,9 @@ CONFIG_FIELDS = (*SNAPSHOT_FIELDS, "extra")
 #: What ``update`` accepts: the config plus the lifecycle status.
 EDITABLE_FIELDS = (*CONFIG_FIELDS, "status")
 REQUIRED_FOR_CREATE = ("name", "model_id")
+#: A snapshot must hold these; any other field missing from it (a snapshot
+#: written before that field existed) is read with its default.
+REQUIRED_IN_SNAPSHOT = REQUIRED_FOR_CREATE
 
 DEFAULTS: dict[str, Any] = {
     "description": "",
@@ -214,14 +218,26 @@ def snapshot_json(config: Mapping[str, Any]) -> str:
     return json.dumps(snapshot_dict(config), sort_keys=True, ensure_ascii=False, separators=(", ", ": "))
 
 
+def content_hash(config: Mapping[str, Any]) -> str:
+    """The content hash of a config: the first 128 bits of SHA-256 of its canonical snapshot, in hex.
+
+    Equal configs have equal hashes whatever text stored them (key order,
+    spacing, a field left out for its default), so "is this config saved?"
+    is one indexed lookup.
+    """
+    return hashlib.sha256(snapshot_json(config).encode("utf-8")).hexdigest()[:32]
+
+
 def parse_snapshot(text: str, version_label: str | None = None) -> dict[str, Any]:
-    """Parse and validate a stored snapshot into a full config (``extra`` filled in).
+    """Parse and validate a stored snapshot into a full config (defaults filled in).
 
     Raises :class:`DamagedSnapshot` with the reason when the text is not JSON,
-    not an object, misses fields, has unknown keys or holds invalid values.
+    not an object, misses the name or model, has unknown keys or holds invalid
+    values. A field missing for another reason (the snapshot predates it) is
+    read with its default, never as damage.
     """
     data = loose_snapshot(text, version_label)
-    missing = [key for key in SNAPSHOT_FIELDS if key not in data]
+    missing = [key for key in REQUIRED_IN_SNAPSHOT if key not in data]
     if missing:
         raise DamagedSnapshot(f"missing {', '.join(missing)}", version_label)
     unknown = sorted(str(key) for key in data if key not in CONFIG_FIELDS)
@@ -240,8 +256,11 @@ def parse_snapshot(text: str, version_label: str | None = None) -> dict[str, Any
             _check_encodable("extra", json.dumps(extra, ensure_ascii=False))
     except InvalidValue as error:
         raise DamagedSnapshot(str(error), version_label) from None
+    for key in SNAPSHOT_FIELDS:
+        if key not in config:
+            config[key] = DEFAULTS[key]
     config["extra"] = extra
-    return config
+    return {key: config[key] for key in CONFIG_FIELDS}
 
 
 def _refuse_constant(name: str) -> float:

@@ -1,132 +1,80 @@
-"""AgentService: every operation of the spec, the only way into the data.
+"""AgentService: every operation of the spec and every rule, the only way into the data.
 
-Each operation is one transaction and returns plain dicts shaped like the
-spec's JSON. The methods are ``async`` as in the spec; the database work runs
-in a worker thread, so an event loop (the TUI's) is never blocked by it.
-Errors are the types in :mod:`kaizen_tui.core.errors`.
+Each operation is one transaction of the store (``kaizen_tui.store``) and
+returns plain dicts shaped like the spec's JSON. The methods are ``async`` as
+in the spec; the store's work runs on worker threads (``threads.py``), so an
+event loop (the TUI's, a server's) is never blocked by it. Errors are the
+types of :mod:`kaizen_tui.core.errors`, each with a stable ``code``.
 
-The tables are declared with SQLModel (``models.py``); the queries here are
-constant, parameterised SQL on ``sqlite3`` connections from ``db.py``, and
-select only the columns they need (see ``db.py`` for why not SQLAlchemy).
+The rules live here and nowhere else: numbering, "saved" as a fact (a version
+has the live config's content hash), rollback and prune *plans* that every
+face presents and then carries out with the plan's token (so a preview that
+went stale is refused, never silently acted on), compare-and-swap on the
+agent's revision, three-way merges of edits, unique names, deletion of
+archived agents. Every mutation takes the ``actor`` it is done for (a server
+serves many people); the service's own user is the default.
 """
 
 from __future__ import annotations
 
 import functools
 import getpass
+import hashlib
 import json
 import os
 import re
-import sqlite3
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from kaizen_tui.core.schema import (
-    CONFIG_FIELDS,
-    EDITABLE_FIELDS,
-    check_text,
-    loose_snapshot,
-    parse_snapshot,
-    snapshot_json,
-    snapshot_problem,
-    validate_fields,
-    validate_new_agent,
-)
-from kaizen_tui.store.sqlite import Database, DatabaseError, open_database
-from kaizen_tui.core.diff import compare_configs, is_long_text, unified_text_diff
+from kaizen_tui.core.comparison import LIVE, comparison, live_side, nothing_side, version_side
+from kaizen_tui.core.diff import same_value
 from kaizen_tui.core.errors import (
+    AgentNotArchived,
     AgentNotFound,
     AmbiguousAgent,
+    Conflict,
     DamagedSnapshot,
+    EditConflict,
     InvalidKeep,
+    InvalidValue,
+    NameTaken,
+    StalePlan,
     VersionNotFound,
     VersionOfAnotherAgent,
 )
 from kaizen_tui.core.ids import new_agent_id, new_version_id, utc_now
+from kaizen_tui.core.merge import merge_fields
+from kaizen_tui.core.names import name_key
+from kaizen_tui.core.schema import (
+    CONFIG_FIELDS,
+    EDITABLE_FIELDS,
+    check_text,
+    content_hash,
+    parse_snapshot,
+    snapshot_json,
+    validate_fields,
+    validate_new_agent,
+)
 from kaizen_tui.service.threads import WorkerThreads
+from kaizen_tui.store import Store, Transaction, open_store
+from kaizen_tui.store.base import VERSION_COLUMNS
 
 P = ParamSpec("P")
 R = TypeVar("R")
-Row = Sequence[Any]
 
-VERSION_KEYS = ("id", "agent_id", "version_number", "config_snapshot", "changelog", "created_by", "created_at")
+#: A version as the spec returns it, plus ``agent_id``.
+VERSION_KEYS = VERSION_COLUMNS
+#: An agent as every face shows it (``describe`` adds the version summary).
 AGENT_KEYS = (
     "id", "name", "description", "agent_type", "status", "system_prompt", "model_id",
-    "temperature", "max_tokens", "extra", "created_by", "created_at", "updated_at",
-)
+    "temperature", "max_tokens", "extra", "revision", "created_by", "created_at", "updated_at",
+)  # fmt: skip
 AUDIT_KEYS = ("id", "at", "actor", "action", "agent_id", "version_id", "detail")
-LIVE = "live"
 _VERSION_REF = re.compile(r"^[vV]?(\d+)$")
-SQLITE_MAX_INTEGER = 2**63 - 1
-
-# Every statement is constant text with ``?`` parameters. Rows come back as
-# tuples in the order of the ``*_KEYS`` above.
-_AGENT_COLUMNS = ", ".join(AGENT_KEYS)
-_VERSION_COLUMNS = ", ".join(VERSION_KEYS)
-_SELECT_AGENT = f"SELECT {_AGENT_COLUMNS} FROM agent WHERE id = ?"
-_SELECT_AGENTS_NAMED = f"SELECT {_AGENT_COLUMNS} FROM agent WHERE name = ?"
-_SELECT_AGENT_NAMES = "SELECT id, name FROM agent"
-_AGENT_EXISTS = "SELECT 1 FROM agent WHERE id = ?"
-_DESCRIBED_AGENTS = (
-    f"SELECT {_AGENT_COLUMNS}, "
-    "(SELECT count(*) FROM agent_version v WHERE v.agent_id = agent.id), "
-    "(SELECT max(version_number) FROM agent_version v WHERE v.agent_id = agent.id), "
-    "(SELECT config_snapshot FROM agent_version v WHERE v.agent_id = agent.id "
-    "ORDER BY version_number DESC LIMIT 1) "
-    "FROM agent"
-)
-#: The order of the agents list; :func:`agent_sort_key` is the same in Python.
-_AGENT_ORDER = " ORDER BY lower(name), id"
-_LIST_AGENTS = _DESCRIBED_AGENTS + _AGENT_ORDER
-#: How many ids one ``IN (...)`` lists (SQLite allows 32,766 parameters).
-_IDS_PER_QUERY = 500
-_INSERT_AGENT = (
-    f"INSERT INTO agent ({_AGENT_COLUMNS}, last_version_number) VALUES ({', '.join('?' * len(AGENT_KEYS))}, 0)"
-)
-_SELECT_VERSION = f"SELECT {_VERSION_COLUMNS} FROM agent_version WHERE id = ?"
-_SELECT_VERSION_NUMBERED = f"SELECT {_VERSION_COLUMNS} FROM agent_version WHERE agent_id = ? AND version_number = ?"
-_VERSION_PAGE = (
-    f"SELECT {_VERSION_COLUMNS} FROM agent_version WHERE agent_id = ? "
-    "ORDER BY version_number DESC LIMIT ? OFFSET ?"
-)
-_VERSIONS_BEFORE = (
-    f"SELECT {_VERSION_COLUMNS} FROM agent_version WHERE agent_id = ? AND version_number < ? "
-    "ORDER BY version_number DESC"
-)
-_PREVIOUS_VERSION = _VERSIONS_BEFORE + " LIMIT 1"
-_NEWEST_SNAPSHOT = (
-    "SELECT config_snapshot FROM agent_version WHERE agent_id = ? ORDER BY version_number DESC LIMIT 1"
-)
-_COUNT_VERSIONS = "SELECT count(*), max(version_number) FROM agent_version WHERE agent_id = ?"
-_KEEP_THRESHOLD = (
-    "SELECT version_number FROM agent_version WHERE agent_id = ? ORDER BY version_number DESC LIMIT 1 OFFSET ?"
-)
-#: What a prune deletes: older than the oldest kept, and no newer than what a person was shown.
-_DOOMED = "agent_id = ? AND version_number < ? AND version_number <= ?"
-_DOOMED_RANGE = f"SELECT min(version_number), max(version_number) FROM agent_version WHERE {_DOOMED}"
-_DELETE_DOOMED = f"DELETE FROM agent_version WHERE {_DOOMED}"
-_DELETE_VERSION = "DELETE FROM agent_version WHERE id = ?"
-#: The next number: past the agent's counter and past any number a row
-#: written by another tool already has, in one statement under the write lock.
-_NEXT_NUMBER = (
-    "UPDATE agent SET last_version_number = max(last_version_number, "
-    "coalesce((SELECT max(version_number) FROM agent_version WHERE agent_id = ?1), 0)) + 1 "
-    "WHERE id = ?1 RETURNING last_version_number"
-)
-_INSERT_VERSION = f"INSERT INTO agent_version ({_VERSION_COLUMNS}) VALUES ({', '.join('?' * len(VERSION_KEYS))})"
-_INSERT_AUDIT = (
-    "INSERT INTO audit_event (at, actor, action, agent_id, version_id, detail) VALUES (?, ?, ?, ?, ?, ?)"
-)
-_AUDIT_LOG = f"SELECT {', '.join(AUDIT_KEYS)} FROM audit_event ORDER BY id DESC LIMIT ?"
-_AUDIT_LOG_OF_AGENT = (
-    f"SELECT {', '.join(AUDIT_KEYS)} FROM audit_event WHERE agent_id = ? ORDER BY id DESC LIMIT ?"
-)
-_NEWEST_AUDIT_ID = "SELECT max(id) FROM audit_event"
-_AGENTS_CHANGED_BETWEEN = "SELECT DISTINCT agent_id FROM audit_event WHERE id > ? AND id <= ? LIMIT ?"
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
-#: ``UPDATE agent SET`` one statement per set of changed fields; the names come
-#: from this table only, never from the caller.
-_SETTABLE = frozenset((*EDITABLE_FIELDS, "updated_at"))
+#: How many audit events a conflict message looks back through.
+_CONFLICT_LOOKBACK = 50
+PREVIOUS = "previous"
 
 
 def default_user() -> str:
@@ -141,7 +89,7 @@ def default_user() -> str:
 
 
 def _in_thread(method: Callable[Concatenate[AgentService, P], R]) -> Callable[Concatenate[AgentService, P], Awaitable[R]]:
-    """Make a blocking method ``async`` by running it in a worker thread."""
+    """Make a blocking method ``async`` by running it on a worker thread."""
 
     @functools.wraps(method)
     async def run(self: AgentService, *args: P.args, **kwargs: P.kwargs) -> R:
@@ -150,45 +98,11 @@ def _in_thread(method: Callable[Concatenate[AgentService, P], R]) -> Callable[Co
     return run
 
 
-def agent_dict(row: Row) -> dict[str, Any]:
-    """An agent row (columns in ``AGENT_KEYS`` order) as a plain dict, ``extra`` decoded."""
-    agent = dict(zip(AGENT_KEYS, row))
-    agent["extra"] = _decode_extra(agent)
-    return agent
-
-
-def _decode_extra(agent: Mapping[str, Any]) -> dict[str, Any]:
-    stored = agent["extra"]
-    try:
-        extra = json.loads(stored) if isinstance(stored, (str, bytes)) else stored
-    except ValueError:
-        extra = None
-    if extra is None and stored in (None, "null"):
-        return {}
-    if not isinstance(extra, dict):
-        raise DatabaseError(
-            f"The stored 'extra' field of agent {agent['id']} is not a JSON object; "
-            "another tool may have written it. Nothing was changed."
-        )
-    return extra
-
-
-def _encode_extra(extra: Mapping[str, Any]) -> str:
-    return json.dumps(extra, ensure_ascii=False, sort_keys=True)
-
-
-def _differs(key: str, old: Any, new: Any) -> bool:
-    """Is ``new`` a change? ``extra`` is compared as JSON, where ``true`` is not ``1``."""
-    if key == "extra":
-        return _encode_extra(old) != _encode_extra(new)
-    return old != new
-
-
 def agent_sort_key(agent: Mapping[str, Any]) -> tuple[str, str]:
     """Where an agent goes in :meth:`AgentService.list_agents`: by name ignoring ASCII case, then id.
 
-    It is SQLite's ``ORDER BY lower(name), id`` (whose ``lower`` knows only
-    ASCII), so a screen can merge a few fresh agents into a list it has.
+    It is the store's ``ORDER BY lower(name), id`` (SQLite's ``lower`` knows
+    only ASCII), so a screen can merge a few fresh agents into a list it has.
     """
     return agent["name"].translate(_ASCII_LOWER), agent["id"]
 
@@ -198,28 +112,52 @@ def agent_config(agent: Mapping[str, Any]) -> dict[str, Any]:
     return {key: agent[key] for key in CONFIG_FIELDS}
 
 
-def version_dict(row: Row) -> dict[str, Any]:
-    """A version row (columns in ``VERSION_KEYS`` order) exactly as the spec returns it, plus ``agent_id``."""
-    return dict(zip(VERSION_KEYS, row))
+def version_dict(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A version exactly as the spec returns it, plus ``agent_id``."""
+    return {key: row[key] for key in VERSION_KEYS}
 
 
-def snapshot_state(snapshot: str, live: Mapping[str, Any], live_text: str) -> tuple[bool, str | None]:
-    """(does the snapshot equal the live config, why it is damaged or None).
+def version_label(version: Mapping[str, Any]) -> str:
+    return f"v{version['version_number']}"
 
-    Snapshots we write are canonical, so equal text is the common fast
-    answer; anything else is parsed, since another tool may have written it.
-    """
-    if snapshot == live_text:
-        return True, None
+
+def _public_agent(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: row[key] for key in AGENT_KEYS}
+
+
+def _version_hash(version: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """(the content hash of a stored version, why it is damaged): from the stored hash, or by reading it."""
+    stored = version.get("content_hash")
+    if stored:
+        return stored, None
     try:
-        config = parse_snapshot(snapshot)
+        return content_hash(parse_snapshot(version["config_snapshot"])), None
     except DamagedSnapshot as error:
-        return False, error.reason
-    return config == live, None
+        return None, error.reason
+
+
+def _plan_id(*parts: object) -> str:
+    """A short token of what a plan says: equal plans, equal tokens."""
+    text = json.dumps(parts, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def _check_keep(keep: object) -> int:
+    if isinstance(keep, bool) or not isinstance(keep, int) or not 1 <= keep <= 2**63 - 1:
+        raise InvalidKeep(keep)
+    return keep
+
+
+def _check_revision(revision: object) -> int | None:
+    if revision is None:
+        return None
+    if isinstance(revision, bool) or not isinstance(revision, int) or revision < 0:
+        raise InvalidValue("revision", f"must be a whole number, not {revision!r}")
+    return revision
 
 
 class AgentService:
-    """Agents and their versions, in one SQLite database file."""
+    """Agents and their versions, in one database (SQLite file by default)."""
 
     def __init__(
         self,
@@ -227,7 +165,7 @@ class AgentService:
         user: str | None = None,
         *,
         read_only: bool = False,
-        database: Database | None = None,
+        store: Store | None = None,
         clock: Callable[[], str] = utc_now,
     ) -> None:
         """Open ``db_url`` (a path or ``sqlite:///`` URL; the per-user database by default).
@@ -236,63 +174,78 @@ class AgentService:
         a history over past weeks.
         """
         self.user = check_text("user", (user or "").strip() or default_user(), required=True)
-        self.db = database or open_database(db_url, read_only=read_only)
+        self.store: Store = store or open_store(db_url, read_only=read_only)
         self.clock = clock
         self._threads = WorkerThreads(name="kaizen-db")
 
     @property
     def read_only(self) -> bool:
-        return self.db.read_only
+        return self.store.read_only
 
     @property
     def read_only_reason(self) -> str:
         """Why nothing can be changed ("" when the database is writable)."""
-        if not self.db.read_only:
+        if not self.store.read_only:
             return ""
-        return self.db.read_only_reason or "the database is open read-only"
+        return self.store.read_only_reason or "the database is open read-only"
+
+    @property
+    def display_name(self) -> str:
+        """The database, as a person knows it (a file's path)."""
+        return self.store.display_name
+
+    @property
+    def notices(self) -> list[str]:
+        """What a person should know about the database (an upgrade shown in memory...)."""
+        return self.store.notices
 
     def close(self) -> None:
         """Finish the operations under way, then close the database."""
         self._threads.close()
-        self.db.close()
+        self.store.close()
+
+    def _actor(self, actor: str | None) -> str:
+        if actor is None:
+            return self.user
+        return check_text("actor", actor.strip(), required=True)
 
     # -- agents -------------------------------------------------------------
 
     @_in_thread
-    def create_agent(self, data: Mapping[str, Any]) -> dict[str, Any]:
+    def create_agent(self, data: Mapping[str, Any], *, actor: str | None = None) -> dict[str, Any]:
+        who = self._actor(actor)
         fields = validate_new_agent(data)
         now = self.clock()
-        agent = {**fields, "id": new_agent_id(), "created_by": self.user, "created_at": now, "updated_at": now}
-        row = [agent[key] for key in AGENT_KEYS]
-        row[AGENT_KEYS.index("extra")] = _encode_extra(fields["extra"])
-        with self.db.writing() as connection:
-            connection.execute(_INSERT_AGENT, row)
-            self._audit(connection, "agent.create", agent["id"], detail={"name": fields["name"]})
-            return self._describe(connection, self._agent(connection, agent["id"]))
+        agent = {
+            **fields,
+            "id": new_agent_id(),
+            "created_by": who,
+            "created_at": now,
+            "updated_at": now,
+            "revision": 1,
+            "content_hash": content_hash(fields),
+            "name_key": name_key(fields["name"]),
+        }
+        with self.store.writing() as tx:
+            self._check_name_free(tx, fields["name"], None)
+            tx.insert_agent(agent)
+            self._audit(tx, who, "agent.create", agent["id"], detail={"name": fields["name"], "revision": 1})
+            return self._describe(tx, self._agent(tx, agent["id"]))
 
     @_in_thread
     def get(self, agent_id: str) -> dict[str, Any]:
-        with self.db.reading() as connection:
-            return self._describe(connection, self._agent(connection, agent_id))
+        with self.store.reading() as tx:
+            return self._describe(tx, self._agent(tx, agent_id))
 
     @_in_thread
     def list_agents(self, ids: Iterable[str] | None = None) -> list[dict[str, Any]]:
-        """Every agent (or those of ``ids`` that exist), by name, with its version count and unsaved-changes flag.
+        """Every agent (or those of ``ids`` that exist), by name, with its version summary.
 
         The order is :func:`agent_sort_key`'s.
         """
-        width = len(AGENT_KEYS)
-        with self.db.reading() as connection:
-            if ids is None:
-                rows = connection.execute(_LIST_AGENTS).fetchall()
-            else:
-                wanted = sorted({agent_id for agent_id in ids if _storable_id(agent_id)})
-                rows = []
-                for start in range(0, len(wanted), _IDS_PER_QUERY):
-                    chunk = wanted[start:start + _IDS_PER_QUERY]
-                    query = f"{_DESCRIBED_AGENTS} WHERE id IN ({', '.join('?' * len(chunk))})"
-                    rows += connection.execute(query, chunk).fetchall()
-        agents = [_described(agent_dict(row[:width]), *row[width:]) for row in rows]
+        with self.store.reading() as tx:
+            rows = tx.described_agents(None if ids is None else list(ids))
+            agents = [self._summarised(tx, row) for row in rows]
         return agents if ids is None else sorted(agents, key=agent_sort_key)
 
     @_in_thread
@@ -302,67 +255,198 @@ class AgentService:
         ``since`` is an earlier marker. ``ids`` is None when more than
         ``limit`` agents changed: listing them all is then as quick.
         """
-        with self.db.reading() as connection:
-            marker = connection.execute(_NEWEST_AUDIT_ID).fetchone()[0] or 0
-            rows = connection.execute(_AGENTS_CHANGED_BETWEEN, (since, marker, limit + 1)).fetchall()
-        if len(rows) > limit:
+        with self.store.reading() as tx:
+            marker = tx.newest_audit_id()
+            changed = tx.agents_changed_between(since, marker, limit + 1)
+        if len(changed) > limit:
             return marker, None
-        return marker, [agent_id for (agent_id,) in rows if agent_id is not None]
+        return marker, [agent_id for agent_id in changed if agent_id is not None]
 
     @_in_thread
     def find_agent(self, ref: str) -> dict[str, Any]:
-        """An agent by id, or by name when exactly one agent has that name."""
-        with self.db.reading() as connection:
-            return self._describe(connection, self._find_agent(connection, ref))
+        """An agent by id, or by name (ignoring case) when exactly one agent has that name."""
+        with self.store.reading() as tx:
+            return self._describe(tx, self._find_agent(tx, ref))
 
     @_in_thread
-    def update(self, agent_id: str, data: Mapping[str, Any]) -> dict[str, Any]:
+    def check_name(self, name: str, *, agent_id: str | None = None) -> None:
+        """Raise :class:`NameTaken` if another agent than ``agent_id`` has this name (ignoring case)."""
+        with self.store.reading() as tx:
+            self._check_name_free(tx, name, agent_id)
+
+    @_in_thread
+    def name_clashes(self) -> list[list[dict[str, Any]]]:
+        """Groups of agents whose names clash (a file from before names were unique), each ``{"id", "name"}``."""
+        with self.store.reading() as tx:
+            unkeyed = tx.agents_without_name_key()
+            groups: dict[str, list[dict[str, Any]]] = {}
+            for row in unkeyed:
+                key = name_key(row["name"])
+                if key not in groups:
+                    groups[key] = [{"id": other["id"], "name": other["name"]} for other in tx.agents_by_name_key(key)]
+                groups[key].append({"id": row["id"], "name": row["name"]})
+        return [group for group in groups.values() if len(group) > 1]
+
+    @_in_thread
+    def update(
+        self,
+        agent_id: str,
+        data: Mapping[str, Any],
+        *,
+        expected_revision: int | None = None,
+        actor: str | None = None,
+    ) -> dict[str, Any]:
+        """Set fields of the live config or the status; only those given change.
+
+        ``expected_revision``: the revision the caller's change is based on; if
+        the agent changed since, :class:`Conflict` says what and who, and
+        nothing is written.
+        """
+        who = self._actor(actor)
         fields = validate_fields(data)
-        with self.db.writing() as connection:
-            agent = self._agent(connection, agent_id)
-            self._apply(connection, agent, fields)
-            return self._describe(connection, agent)
+        expected = _check_revision(expected_revision)
+        with self.store.writing() as tx:
+            agent = self._agent(tx, agent_id)
+            self._check_revision(tx, agent, expected)
+            self._apply(tx, who, agent, fields)
+            return self._describe(tx, agent)
 
     @_in_thread
-    def update_agent_with_version(self, agent_id: str, data: Mapping[str, Any], reason: str) -> dict[str, Any]:
+    def update_agent_with_version(
+        self,
+        agent_id: str,
+        data: Mapping[str, Any],
+        reason: str,
+        *,
+        expected_revision: int | None = None,
+        actor: str | None = None,
+    ) -> dict[str, Any]:
         """The spec's automatic versioning: snapshot as ``Auto: <reason>``, then update.
 
         Both happen in one transaction, and nothing happens when ``data`` is invalid.
         """
+        who = self._actor(actor)
         fields = validate_fields(data)
         check_text("reason", reason)
-        with self.db.writing() as connection:
-            agent = self._agent(connection, agent_id)
-            self._snapshot(connection, agent, f"Auto: {reason}")
-            self._apply(connection, agent, fields)
-            return self._describe(connection, agent)
+        expected = _check_revision(expected_revision)
+        with self.store.writing() as tx:
+            agent = self._agent(tx, agent_id)
+            self._check_revision(tx, agent, expected)
+            self._snapshot(tx, who, agent, f"Auto: {reason}")
+            self._apply(tx, who, agent, fields)
+            return self._describe(tx, agent)
+
+    @_in_thread
+    def apply_edit(
+        self,
+        agent_id: str,
+        base: Mapping[str, Any],
+        edited: Mapping[str, Any],
+        *,
+        base_revision: int | None = None,
+        actor: str | None = None,
+    ) -> dict[str, Any]:
+        """Write what a person changed in an editor, merged with what others wrote meanwhile.
+
+        ``base`` holds the fields as the editor opened them, ``edited`` the
+        fields as saved (a field left out is not a change). Only the fields
+        the person changed are written; a field someone else changed meanwhile
+        and the person did not is kept. When both changed a field differently,
+        :class:`EditConflict` lists those fields with both values and nothing
+        is written: the person settles them, then calls again with the
+        agent as it is now (``error.current``) as the new base.
+        ``base_revision`` (the revision the editor opened) lets the message
+        say who changed what since.
+
+        Returns ``{"agent": ..., "written": [fields], "kept": [fields]}``.
+        """
+        who = self._actor(actor)
+        mine = validate_fields(edited)
+        opened_at = _check_revision(base_revision)
+        with self.store.writing() as tx:
+            agent = self._agent(tx, agent_id)
+            theirs = {key: agent[key] for key in EDITABLE_FIELDS}
+            merge = merge_fields(base, mine, theirs)
+            if merge.conflicts:
+                names = ", ".join(conflict["field"] for conflict in merge.conflicts)
+                conflicting = {conflict["field"] for conflict in merge.conflicts}
+                since = [
+                    change
+                    for change in self._changes_since(tx, agent, opened_at or 0)
+                    if conflicting.intersection(change["fields"])
+                ]
+                raise EditConflict(
+                    f"{agent['name']} was changed meanwhile{_by_whom(since)}: {names} "
+                    f"{'was' if len(merge.conflicts) == 1 else 'were'} changed both there and in your edit. "
+                    "Nothing was written; choose which values to keep.",
+                    conflicts=merge.conflicts,
+                    current=self._describe(tx, agent),
+                )
+            written = self._apply(tx, who, agent, merge.changes)
+            return {"agent": self._describe(tx, agent), "written": written, "kept": merge.kept}
+
+    @_in_thread
+    def plan_delete_agent(self, agent_id: str) -> dict[str, Any]:
+        """What deleting an agent would do: ``{"agent", "version_count", "refused"}``.
+
+        ``refused`` is None, or ``{"code", "message"}`` when it would be refused
+        (the agent is not archived).
+        """
+        with self.store.reading() as tx:
+            agent = self._describe(tx, self._agent(tx, agent_id))
+        refused = None
+        if agent["status"] != "archived":
+            refused = AgentNotArchived(agent["name"], agent["status"]).as_dict()
+        return {"agent": agent, "version_count": agent["version_count"], "refused": refused}
+
+    @_in_thread
+    def delete_agent(
+        self, agent_id: str, *, expected_revision: int | None = None, actor: str | None = None
+    ) -> dict[str, Any]:
+        """Delete an archived agent and all its versions, in one transaction.
+
+        Refused (:class:`AgentNotArchived`) unless its status is ``archived``.
+        The audit log keeps its name, id and how many versions went.
+        """
+        who = self._actor(actor)
+        expected = _check_revision(expected_revision)
+        with self.store.writing() as tx:
+            agent = self._agent(tx, agent_id)
+            self._check_revision(tx, agent, expected)
+            if agent["status"] != "archived":
+                raise AgentNotArchived(agent["name"], agent["status"])
+            deleted = tx.delete_agent(agent["id"])
+            detail = {"name": agent["name"], "versions_deleted": deleted, "revision": agent["revision"]}
+            self._audit(tx, who, "agent.delete", agent["id"], detail=detail)
+            return {"agent_id": agent["id"], "name": agent["name"], "versions_deleted": deleted}
 
     # -- versions -----------------------------------------------------------
 
     @_in_thread
-    def create_version(self, agent_id: str, changelog: str | None = None) -> dict[str, Any]:
+    def create_version(self, agent_id: str, changelog: str | None = None, *, actor: str | None = None) -> dict[str, Any]:
+        who = self._actor(actor)
         if changelog is not None:
             check_text("changelog", changelog)
-        with self.db.writing() as connection:
-            return self._snapshot(connection, self._agent(connection, agent_id), changelog or None)
+        with self.store.writing() as tx:
+            return self._snapshot(tx, who, self._agent(tx, agent_id), changelog or None)
 
     @_in_thread
     def get_versions(self, agent_id: str, *, limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
         """Versions newest first. All of them unless a page (``limit``/``offset``) is asked for."""
-        with self.db.reading() as connection:
-            self._check_agent(connection, agent_id)
-            return [version_dict(row) for row in _page(connection, agent_id, limit, offset)]
+        with self.store.reading() as tx:
+            self._agent(tx, agent_id)
+            return [version_dict(row) for row in tx.version_page(agent_id, limit, offset)]
 
     @_in_thread
     def get_version(self, version_id: str) -> dict[str, Any]:
-        with self.db.reading() as connection:
-            return self._version(connection, version_id)
+        with self.store.reading() as tx:
+            return version_dict(self._version(tx, version_id))
 
     @_in_thread
     def find_version(self, agent_id: str, ref: str | int) -> dict[str, Any]:
         """A version of an agent by number (``3``, ``"v3"``) or by id."""
-        with self.db.reading() as connection:
-            return self._find_version(connection, self._agent(connection, agent_id), ref)
+        with self.store.reading() as tx:
+            return version_dict(self._find_version(tx, self._agent(tx, agent_id), ref))
 
     @_in_thread
     def get_timeline(self, agent_id: str, *, limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
@@ -372,37 +456,86 @@ class AgentService:
         ``matches_live`` (the live config equals it) and ``damaged`` (the reason
         the snapshot cannot be read, or None).
         """
-        with self.db.reading() as connection:
-            live = agent_config(self._agent(connection, agent_id))
-            live_text = snapshot_json(live)
+        with self.store.reading() as tx:
+            live_hash = self._agent(tx, agent_id)["content_hash"]
             timeline = []
-            for row in _page(connection, agent_id, limit, offset):
+            for row in tx.version_page(agent_id, limit, offset):
                 entry = version_dict(row)
-                entry["matches_live"], entry["damaged"] = snapshot_state(entry.pop("config_snapshot"), live, live_text)
+                entry.pop("config_snapshot")
+                found, entry["damaged"] = _version_hash(row)
+                entry["matches_live"] = found is not None and found == live_hash
                 timeline.append(entry)
             return timeline
 
     @_in_thread
-    def rollback_to_version(self, agent_id: str, version_id: str) -> dict[str, Any]:
+    def plan_rollback(self, agent_id: str, version_ref: str | int) -> dict[str, Any]:
+        """What rolling back to a version would do, for a person to see first.
+
+        ``{"agent", "version", "comparison" (live config -> version), "identical",
+        "auto_save" (the live config is saved first: no version holds it),
+        "auto_save_changelog", "refused" (None or {"code", "message"}),
+        "revision"}``. Carry it out with ``rollback_to_version(...,
+        expected_revision=plan["revision"])``.
+        """
+        with self.store.reading() as tx:
+            agent = self._agent(tx, agent_id)
+            version = self._find_version(tx, agent, version_ref)
+            described = self._describe(tx, agent)
+        label = version_label(version)
+        compared = comparison(live_side(agent), version_side(version))
+        refused = None
+        if compared["to"]["damaged"]:
+            refused = DamagedSnapshot(compared["to"]["damaged"], label).as_dict()
+        identical = compared["identical"]
+        return {
+            "agent": described,
+            "version": version_dict(version),
+            "comparison": compared,
+            "identical": identical,
+            "auto_save": not identical and refused is None and described["unsaved_changes"],
+            "auto_save_changelog": f"Auto: before rollback to {label}",
+            "refused": refused,
+            "revision": agent["revision"],
+        }
+
+    @_in_thread
+    def rollback_to_version(
+        self,
+        agent_id: str,
+        version_id: str,
+        *,
+        expected_revision: int | None = None,
+        actor: str | None = None,
+    ) -> dict[str, Any]:
         """Make the live config equal a version's snapshot; status is left as it is.
 
-        If the live config has changes no version holds, it is first saved as a
-        version (``Auto: before rollback to vN``), so a rollback never loses
-        anything. The snapshot is validated before anything is written.
+        If no version holds the live config, it is first saved as a version
+        (``Auto: before rollback to vN``), so a rollback never loses anything;
+        a config a version already holds is never saved again. The snapshot is
+        validated before anything is written; a version of another agent or a
+        damaged one is refused. ``expected_revision`` as for :meth:`update`.
+        Returns the agent with ``saved_as_version`` (the auto-saved version's
+        number, or None) and ``changed`` (the fields the rollback changed).
         """
-        with self.db.writing() as connection:
-            agent = self._agent(connection, agent_id)
-            version = self._version(connection, version_id)
+        who = self._actor(actor)
+        expected = _check_revision(expected_revision)
+        with self.store.writing() as tx:
+            agent = self._agent(tx, agent_id)
+            version = self._version(tx, version_id)
             if version["agent_id"] != agent["id"]:
                 raise VersionOfAnotherAgent(version["id"], agent["id"])
-            label = f"v{version['version_number']}"
+            self._check_revision(tx, agent, expected)
+            label = version_label(version)
             config = parse_snapshot(version["config_snapshot"], label)
+            changing = [key for key in CONFIG_FIELDS if not same_value(agent[key], config[key])]
             saved = None
-            if self._has_unsaved_changes(connection, agent):
-                saved = self._snapshot(connection, agent, f"Auto: before rollback to {label}", audit=False)
-            self._apply(connection, agent, config, audit=False)
+            if changing and not self._is_saved(tx, agent):
+                saved = self._snapshot(tx, who, agent, f"Auto: before rollback to {label}", audit=False)
+            changed = self._apply(tx, who, agent, config, audit=False)
+            # Audited even when nothing changed: who asked for it is part of the history.
             self._audit(
-                connection,
+                tx,
+                who,
                 "version.rollback",
                 agent["id"],
                 version["id"],
@@ -410,122 +543,135 @@ class AgentService:
                     "to_version": version["version_number"],
                     "saved_as_version": saved["version_number"] if saved else None,
                     "saved_version_id": saved["id"] if saved else None,
+                    "fields": changed,
+                    "revision": agent["revision"],
                 },
             )
-            described = self._describe(connection, agent)
+            described = self._describe(tx, agent)
             described["saved_as_version"] = saved["version_number"] if saved else None
+            described["changed"] = changed
             return described
 
     @_in_thread
-    def delete_version(self, version_id: str) -> None:
-        with self.db.writing() as connection:
-            version = self._version(connection, version_id)
-            connection.execute(_DELETE_VERSION, (version_id,))
+    def delete_version(self, version_id: str, *, actor: str | None = None) -> None:
+        who = self._actor(actor)
+        with self.store.writing() as tx:
+            version = self._version(tx, version_id)
+            tx.delete_version(version["id"])
             detail = {"version_number": version["version_number"], "changelog": version["changelog"]}
-            self._audit(connection, "version.delete", version["agent_id"], version["id"], detail)
+            self._audit(tx, who, "version.delete", version["agent_id"], version["id"], detail)
 
     @_in_thread
-    def prune_preview(self, agent_id: str, keep: int = 10) -> list[dict[str, Any]]:
-        """The versions ``cleanup_old_versions(agent_id, keep)`` would delete, newest first.
+    def plan_prune(self, agent_id: str, keep: int) -> dict[str, Any]:
+        """What keeping the ``keep`` newest versions would delete, for a person to see first.
 
-        Each is a version dict plus ``matches_live``, so a confirmation can say
-        when the version the live config equals is among them.
+        ``{"agent", "keep", "delete" (versions newest first, with
+        ``matches_live``, without snapshot text), "live_loses_version" (the
+        only versions that hold the live config go), "plan_id"}``. Carry it out
+        with ``prune(agent_id, keep, plan_id=plan["plan_id"])``.
         """
         _check_keep(keep)
-        with self.db.reading() as connection:
-            live = agent_config(self._agent(connection, agent_id))
-            live_text = snapshot_json(live)
-            threshold = self._keep_threshold(connection, agent_id, keep)
-            if threshold is None:
-                return []
-            doomed = []
-            for row in connection.execute(_VERSIONS_BEFORE, (agent_id, threshold)):
-                entry = version_dict(row)
-                entry["matches_live"] = snapshot_state(entry["config_snapshot"], live, live_text)[0]
-                doomed.append(entry)
-            return doomed
+        with self.store.reading() as tx:
+            agent = self._agent(tx, agent_id)
+            return self._prune_plan(tx, agent, keep)
+
+    async def prune_preview(self, agent_id: str, keep: int = 10) -> list[dict[str, Any]]:
+        """The versions ``cleanup_old_versions(agent_id, keep)`` would delete, newest first."""
+        return (await self.plan_prune(agent_id, keep))["delete"]
 
     @_in_thread
-    def cleanup_old_versions(self, agent_id: str, keep: int = 10, *, newest_to_delete: int | None = None) -> int:
-        """Keep the ``keep`` newest versions, delete the rest in one statement; return how many.
+    def prune(self, agent_id: str, keep: int, *, plan_id: str | None = None, actor: str | None = None) -> dict[str, Any]:
+        """Keep the ``keep`` newest versions and delete the rest, in one transaction.
 
-        ``newest_to_delete`` bounds what goes: a person confirms what a
-        preview showed, and a version snapshotted meanwhile by someone else
-        must not push an unseen one over the edge.
+        With ``plan_id`` (from :meth:`plan_prune`), only if the plan still says
+        the same: otherwise :class:`StalePlan` carries the fresh plan and
+        nothing is deleted. Returns ``{"deleted", "oldest_deleted", "newest_deleted", "kept"}``.
         """
+        who = self._actor(actor)
+        _check_keep(keep)
+        with self.store.writing() as tx:
+            agent = self._agent(tx, agent_id)
+            if plan_id is not None:
+                fresh = self._prune_plan(tx, agent, keep)
+                if fresh["plan_id"] != plan_id:
+                    raise StalePlan(
+                        f"What a prune of {agent['name']} deletes changed since the preview "
+                        f"(versions were added or deleted meanwhile){_by_whom(self._recent(tx, agent))}. "
+                        "Nothing was deleted; check the new preview.",
+                        fresh,
+                    )
+            return self._prune(tx, who, agent, keep, None)
+
+    @_in_thread
+    def cleanup_old_versions(
+        self, agent_id: str, keep: int = 10, *, newest_to_delete: int | None = None, actor: str | None = None
+    ) -> int:
+        """The spec's retention: keep the ``keep`` newest versions, delete the rest; return how many.
+
+        ``newest_to_delete`` bounds what goes: a version snapshotted meanwhile
+        by someone else never pushes an unseen one over the edge.
+        """
+        who = self._actor(actor)
         _check_keep(keep)
         if newest_to_delete is not None and (isinstance(newest_to_delete, bool) or not isinstance(newest_to_delete, int)):
             raise TypeError("newest_to_delete must be a version number")
-        with self.db.writing() as connection:
-            self._check_agent(connection, agent_id)
-            threshold = self._keep_threshold(connection, agent_id, keep)
-            if threshold is None:
-                return 0
-            bounds = (agent_id, threshold, SQLITE_MAX_INTEGER if newest_to_delete is None else newest_to_delete)
-            oldest, newest = connection.execute(_DOOMED_RANGE, bounds).fetchone()
-            if oldest is None:
-                return 0
-            deleted = connection.execute(_DELETE_DOOMED, bounds).rowcount
-            self._audit(
-                connection,
-                "version.prune",
-                agent_id,
-                detail={"keep": keep, "deleted": deleted, "oldest_deleted": oldest, "newest_deleted": newest},
-            )
-            return deleted
+        with self.store.writing() as tx:
+            return self._prune(tx, who, self._agent(tx, agent_id), keep, newest_to_delete)["deleted"]
 
     # -- comparing ----------------------------------------------------------
 
     @_in_thread
-    def compare_versions(self, version_id_1: str, version_id_2: str) -> dict[str, Any]:
-        """What changed from the first version to the second."""
-        with self.db.reading() as connection:
-            old = self._version(connection, version_id_1)
-            new = self._version(connection, version_id_2)
-        return _comparison(_side_of_version(old), _side_of_version(new))
+    def compare(self, agent_id: str, old: str | int, new: str | int) -> dict[str, Any]:
+        """What changed from ``old`` to ``new``: each a version (number or id) or ``"live"``.
+
+        ``old`` may also be ``"previous"``: the version before ``new`` (or
+        nothing, for a first version).
+        """
+        with self.store.reading() as tx:
+            agent = self._agent(tx, agent_id)
+            new_side = self._side(tx, agent, new)
+            if _is_previous(old):
+                if new_side["version_number"] is None:
+                    raise InvalidValue("old", "'previous' compares a version with the one before it, not the live config")
+                before = tx.versions_before(agent["id"], new_side["version_number"], 1)
+                old_side = version_side(before[0]) if before else nothing_side()
+            else:
+                old_side = self._side(tx, agent, old)
+        return comparison(old_side, new_side)
 
     @_in_thread
-    def compare_with_live(self, agent_id: str, version_id: str, *, live_first: bool = False) -> dict[str, Any]:
-        """What changed from a version to the agent's live config.
+    def compare_versions(self, version_id_1: str, version_id_2: str) -> dict[str, Any]:
+        """What changed from the first version to the second (of any agents)."""
+        with self.store.reading() as tx:
+            old = self._version(tx, version_id_1)
+            new = self._version(tx, version_id_2)
+        return comparison(version_side(old), version_side(new))
 
-        ``live_first=True`` compares the other way, from the live config to
-        the version: what a rollback to that version would change.
-        """
-        with self.db.reading() as connection:
-            agent = self._agent(connection, agent_id)
-            version = self._version(connection, version_id)
-        if version["agent_id"] != agent["id"]:
-            raise VersionOfAnotherAgent(version["id"], agent["id"])
-        sides = (_side_of_version(version), _side_of_live(agent))
-        return _comparison(*reversed(sides)) if live_first else _comparison(*sides)
+    async def compare_with_live(self, agent_id: str, version_id: str, *, live_first: bool = False) -> dict[str, Any]:
+        """What changed from a version to the agent's live config (``live_first``: the other way,
+        what a rollback to that version would change)."""
+        return await (self.compare(agent_id, LIVE, version_id) if live_first else self.compare(agent_id, version_id, LIVE))
 
     @_in_thread
     def compare_with_previous(self, version_id: str) -> dict[str, Any]:
         """What a version changed against the version before it (or against nothing)."""
-        with self.db.reading() as connection:
-            new = self._version(connection, version_id)
-            previous = connection.execute(_PREVIOUS_VERSION, (new["agent_id"], new["version_number"])).fetchone()
-        old_side = (
-            _side_of_version(version_dict(previous))
-            if previous
-            else {"label": "nothing", "version_id": None, "version_number": None, "config": {}, "damaged": None}
-        )
-        return _comparison(old_side, _side_of_version(new))
+        with self.store.reading() as tx:
+            new = self._version(tx, version_id)
+            before = tx.versions_before(new["agent_id"], new["version_number"], 1)
+        return comparison(version_side(before[0]) if before else nothing_side(), version_side(new))
 
     # -- audit and change detection -------------------------------------------
 
     @_in_thread
-    def audit_log(self, agent_id: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-        """The newest audit events (of one agent, or all), newest first."""
-        with self.db.reading() as connection:
-            if agent_id is None:
-                rows = connection.execute(_AUDIT_LOG, (limit,)).fetchall()
-            else:
-                rows = connection.execute(_AUDIT_LOG_OF_AGENT, (agent_id, limit)).fetchall()
-        events = [dict(zip(AUDIT_KEYS, row)) for row in rows]
-        for event in events:
-            event["detail"] = json.loads(event["detail"])
-        return events
+    def audit_log(
+        self, agent_id: str | None = None, limit: int = 100, *, before: int | None = None
+    ) -> list[dict[str, Any]]:
+        """The newest audit events (of one agent, or all), newest first; ``before`` an event id pages back."""
+        with self.store.reading() as tx:
+            rows = tx.audit_log(agent_id, limit, before)
+        for event in rows:
+            event["detail"] = _decode_detail(event["detail"])
+        return rows
 
     @_in_thread
     def change_marker(self) -> int:
@@ -534,168 +680,288 @@ class AgentService:
         Every mutation appends an audit event, so the newest event's id is a
         cheap way for a screen to see that something changed.
         """
-        with self.db.reading() as connection:
-            return connection.execute(_NEWEST_AUDIT_ID).fetchone()[0] or 0
+        with self.store.reading() as tx:
+            return tx.newest_audit_id()
 
     # -- internals (run inside a transaction) --------------------------------
 
-    def _agent(self, connection: sqlite3.Connection, agent_id: str) -> dict[str, Any]:
-        row = connection.execute(_SELECT_AGENT, (agent_id,)).fetchone() if _storable_id(agent_id) else None
+    def _agent(self, tx: Transaction, agent_id: str) -> dict[str, Any]:
+        row = tx.agent(agent_id) if isinstance(agent_id, str) else None
         if row is None:
             raise AgentNotFound(str(agent_id))
-        return agent_dict(row)
+        return row
 
-    def _check_agent(self, connection: sqlite3.Connection, agent_id: str) -> None:
-        found = _storable_id(agent_id) and connection.execute(_AGENT_EXISTS, (agent_id,)).fetchone()
-        if not found:
-            raise AgentNotFound(str(agent_id))
-
-    def _find_agent(self, connection: sqlite3.Connection, ref: str) -> dict[str, Any]:
-        if not _storable_id(ref):
-            raise AgentNotFound(repr(ref)[1:-1])
-        by_id = connection.execute(_SELECT_AGENT, (ref,)).fetchone()
+    def _find_agent(self, tx: Transaction, ref: str) -> dict[str, Any]:
+        if not isinstance(ref, str):
+            raise AgentNotFound(repr(ref))
+        by_id = tx.agent(ref)
         if by_id is not None:
-            return agent_dict(by_id)
-        named = connection.execute(_SELECT_AGENTS_NAMED, (ref,)).fetchall()
+            return by_id
+        named = tx.agents_by_exact_name(ref)
         if not named:
-            # Case-insensitively, in Python: SQLite's lower() knows only ASCII.
-            folded = ref.casefold()
-            ids = [agent_id for agent_id, name in connection.execute(_SELECT_AGENT_NAMES) if name.casefold() == folded]
-            named = [connection.execute(_SELECT_AGENT, (agent_id,)).fetchone() for agent_id in ids]
+            try:
+                key = name_key(ref)
+            except UnicodeError:
+                raise AgentNotFound(repr(ref)[1:-1]) from None
+            named = tx.agents_by_name_key(key)
+            named += [row for row in tx.agents_without_name_key() if name_key(row["name"]) == key]
         if len(named) > 1:
-            raise AmbiguousAgent(ref, [row[0] for row in named])
+            raise AmbiguousAgent(ref, [row["id"] for row in named])
         if not named:
-            raise AgentNotFound(ref)
-        return agent_dict(named[0])
+            raise AgentNotFound(ref if _printable_ref(ref) else repr(ref)[1:-1])
+        return named[0]
 
-    def _version(self, connection: sqlite3.Connection, version_id: str) -> dict[str, Any]:
-        row = connection.execute(_SELECT_VERSION, (version_id,)).fetchone() if _storable_id(version_id) else None
+    def _check_name_free(self, tx: Transaction, name: str, agent_id: str | None) -> None:
+        key = name_key(name)
+        others = tx.agents_by_name_key(key) + [
+            row for row in tx.agents_without_name_key() if name_key(row["name"]) == key
+        ]
+        for other in others:
+            if other["id"] != agent_id:
+                raise NameTaken(name, other["name"], other["id"])
+
+    def _version(self, tx: Transaction, version_id: str) -> dict[str, Any]:
+        row = tx.version(version_id) if isinstance(version_id, str) else None
         if row is None:
             raise VersionNotFound(str(version_id))
-        return version_dict(row)
+        return row
 
-    def _find_version(
-        self, connection: sqlite3.Connection, agent: Mapping[str, Any], ref: str | int
-    ) -> dict[str, Any]:
-        if not _storable(str(ref)):
-            raise VersionNotFound(repr(str(ref))[1:-1], agent["name"])
-        match = _VERSION_REF.match(str(ref).strip())
+    def _find_version(self, tx: Transaction, agent: Mapping[str, Any], ref: str | int) -> dict[str, Any]:
+        text = str(ref)
+        if not _printable_ref(text):
+            raise VersionNotFound(repr(text)[1:-1], agent["name"])
+        match = _VERSION_REF.match(text.strip())
         if match:
             number = int(match.group(1))
-            if number > SQLITE_MAX_INTEGER:
-                raise VersionNotFound(f"v{number}", agent["name"])
-            row = connection.execute(_SELECT_VERSION_NUMBERED, (agent["id"], number)).fetchone()
+            row = tx.version_numbered(agent["id"], number)
             if row is None:
-                raise VersionNotFound(f"v{number}", agent["name"])
-            return version_dict(row)
-        row = connection.execute(_SELECT_VERSION, (str(ref),)).fetchone()
+                raise VersionNotFound(f"v{number}", agent["name"], detail=self._gone(tx, agent, number))
+            return row
+        row = tx.version(text)
         if row is None:
-            raise VersionNotFound(str(ref), agent["name"])
-        version = version_dict(row)
-        if version["agent_id"] != agent["id"]:
-            raise VersionOfAnotherAgent(version["id"], agent["id"])
-        return version
+            raise VersionNotFound(text, agent["name"])
+        if row["agent_id"] != agent["id"]:
+            raise VersionOfAnotherAgent(row["id"], agent["id"])
+        return row
 
-    def _newest_snapshot(self, connection: sqlite3.Connection, agent_id: str) -> str | None:
-        row = connection.execute(_NEWEST_SNAPSHOT, (agent_id,)).fetchone()
-        return row[0] if row else None
+    def _gone(self, tx: Transaction, agent: Mapping[str, Any], number: int) -> str:
+        """Why a version number names nothing: deleted (by whom), or never given."""
+        for event in tx.audit_log(agent["id"], _CONFLICT_LOOKBACK):
+            detail = _decode_detail(event["detail"])
+            if event["action"] == "version.delete" and detail.get("version_number") == number:
+                return f" (deleted by {event['actor']} at {event['at']})"
+            if event["action"] == "version.prune" and (detail.get("oldest_deleted") or 0) <= number <= (
+                detail.get("newest_deleted") or -1
+            ):
+                return f" (pruned by {event['actor']} at {event['at']})"
+        return ""
 
-    def _has_unsaved_changes(self, connection: sqlite3.Connection, agent: Mapping[str, Any]) -> bool:
-        return _unsaved(agent, self._newest_snapshot(connection, agent["id"]))
+    def _side(self, tx: Transaction, agent: Mapping[str, Any], ref: str | int) -> dict[str, Any]:
+        if isinstance(ref, str) and ref.strip().lower() == LIVE:
+            return live_side(agent)
+        return version_side(self._find_version(tx, agent, ref))
+
+    def _is_saved(self, tx: Transaction, agent: Mapping[str, Any]) -> bool:
+        """Does some version of the agent hold exactly the live config?"""
+        _count, _newest, saved, unhashed = tx.version_summary(agent["id"], agent["content_hash"])
+        return saved or (unhashed > 0 and self._unhashed_holds(tx, agent))
+
+    def _unhashed_holds(self, tx: Transaction, agent: Mapping[str, Any]) -> bool:
+        """Versions written without a hash (by another tool): read them to see if one holds the live config."""
+        return any(_version_hash(row)[0] == agent["content_hash"] for row in tx.versions_with_hash(agent["id"], None))
 
     def _snapshot(
-        self, connection: sqlite3.Connection, agent: dict[str, Any], changelog: str | None, *, audit: bool = True
+        self, tx: Transaction, who: str, agent: dict[str, Any], changelog: str | None, *, audit: bool = True
     ) -> dict[str, Any]:
-        """Save the live config as the next version (the write lock is held).
-
-        The number comes from the agent's counter, raised past any number a
-        row written by another tool may already have, in the same statement.
-        """
-        (number,) = connection.execute(_NEXT_NUMBER, (agent["id"],)).fetchone()
+        """Save the live config as the next version (the write lock is held)."""
+        number = tx.next_version_number(agent["id"])
+        config = agent_config(agent)
         version = {
             "id": new_version_id(),
             "agent_id": agent["id"],
             "version_number": number,
-            "config_snapshot": snapshot_json(agent_config(agent)),
+            "config_snapshot": snapshot_json(config),
             "changelog": changelog,
-            "created_by": self.user,
+            "created_by": who,
             "created_at": self.clock(),
+            "content_hash": agent["content_hash"],
         }
-        connection.execute(_INSERT_VERSION, tuple(version.values()))
+        tx.insert_version(version)
         if audit:
-            self._audit(connection, "version.create", agent["id"], version["id"], {"version_number": number})
-        return version
+            self._audit(tx, who, "version.create", agent["id"], version["id"], {"version_number": number})
+        return version_dict(version)
 
     def _apply(
-        self, connection: sqlite3.Connection, agent: dict[str, Any], fields: Mapping[str, Any], *, audit: bool = True
-    ) -> None:
-        """Write the fields that differ into the agent row (and into ``agent``)."""
-        changed = sorted(key for key, value in fields.items() if _differs(key, agent[key], value))
+        self, tx: Transaction, who: str, agent: dict[str, Any], fields: Mapping[str, Any], *, audit: bool = True
+    ) -> list[str]:
+        """Write the fields that differ into the agent row (and into ``agent``); return their names.
+
+        The revision grows by one; the audit event keeps the old and new value
+        of each field, so any change can be seen and undone later.
+        """
+        changed = [key for key in EDITABLE_FIELDS if key in fields and not same_value(agent[key], fields[key])]
         if not changed:
-            return
-        values = {key: dict(fields[key]) if key == "extra" else fields[key] for key in changed}
+            return []
+        if "name" in changed:
+            self._check_name_free(tx, fields["name"], agent["id"])
+        values: dict[str, Any] = {key: dict(fields[key]) if key == "extra" else fields[key] for key in changed}
+        old = {key: agent[key] for key in changed}
+        if "name" in values:
+            values["name_key"] = name_key(values["name"])
         values["updated_at"] = self.clock()
-        if not _SETTABLE.issuperset(values):
-            raise ValueError(f"not agent fields: {sorted(set(values) - _SETTABLE)}")
-        stored = [_encode_extra(value) if key == "extra" else value for key, value in values.items()]
-        assignments = ", ".join(f"{key} = ?" for key in values)
-        connection.execute(f"UPDATE agent SET {assignments} WHERE id = ?", (*stored, agent["id"]))
+        values["revision"] = agent["revision"] + 1
+        values["content_hash"] = content_hash({**agent_config(agent), **values})
+        tx.update_agent(agent["id"], values)
         agent.update(values)
         if audit:
-            self._audit(connection, "agent.update", agent["id"], detail={"fields": changed})
+            detail = {
+                "fields": changed,
+                "changes": {key: {"old": old[key], "new": values[key]} for key in changed},
+                "revision": values["revision"],
+            }
+            self._audit(tx, who, "agent.update", agent["id"], detail=detail)
+        return changed
+
+    def _check_revision(self, tx: Transaction, agent: Mapping[str, Any], expected: int | None) -> None:
+        if expected is None or expected == agent["revision"]:
+            return
+        since = self._changes_since(tx, agent, expected)
+        what = "; ".join(
+            f"{', '.join(change['fields']) or change['action']} by {change['actor']} at {change['at']}" for change in since
+        )
+        raise Conflict(
+            f"{agent['name']} changed since revision {expected} (it is at revision {agent['revision']}"
+            f"{': ' + what if what else ''}). Nothing was written; read it again and retry.",
+            changes=since,
+            current_revision=agent["revision"],
+        )
+
+    def _changes_since(self, tx: Transaction, agent: Mapping[str, Any], revision: int | None) -> list[dict[str, Any]]:
+        """The audited changes of the live config after ``revision``, oldest first."""
+        if revision is None:
+            return []
+        since = []
+        for event in tx.audit_log(agent["id"], _CONFLICT_LOOKBACK):
+            detail = _decode_detail(event["detail"])
+            if not isinstance(detail.get("revision"), int) or detail["revision"] <= revision:
+                continue
+            fields = detail.get("fields") or []
+            since.append({"actor": event["actor"], "at": event["at"], "action": event["action"], "fields": fields})
+        return since[::-1]
+
+    def _recent(self, tx: Transaction, agent: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """The newest few audited changes of an agent, oldest first (for a stale plan's message)."""
+        return [
+            {"actor": event["actor"], "at": event["at"], "action": event["action"], "fields": []}
+            for event in tx.audit_log(agent["id"], 3)
+        ][::-1]
+
+    def _prune_plan(self, tx: Transaction, agent: Mapping[str, Any], keep: int) -> dict[str, Any]:
+        threshold = tx.keep_threshold(agent["id"], keep)
+        doomed = tx.versions_before(agent["id"], threshold) if threshold is not None else []
+        live_hash = agent["content_hash"]
+        delete = []
+        holders_going = 0
+        for row in doomed:
+            entry = version_dict(row)
+            entry.pop("config_snapshot")
+            found, _damaged = _version_hash(row)
+            entry["matches_live"] = found is not None and found == live_hash
+            holders_going += entry["matches_live"]
+            delete.append(entry)
+        live_loses = False
+        if holders_going:
+            _count, _newest, _saved, _unhashed = tx.version_summary(agent["id"], live_hash)
+            holders = tx.versions_with_hash(agent["id"], live_hash)
+            kept_holders = [row for row in holders if threshold is not None and row["version_number"] >= threshold]
+            live_loses = not kept_holders
+        described = self._describe(tx, agent)
+        return {
+            "agent": described,
+            "keep": keep,
+            "delete": delete,
+            "newest_deleted": delete[0]["version_number"] if delete else None,
+            "oldest_deleted": delete[-1]["version_number"] if delete else None,
+            "live_loses_version": live_loses,
+            "plan_id": _plan_id(agent["id"], keep, [entry["id"] for entry in delete], live_loses),
+        }
+
+    def _prune(
+        self, tx: Transaction, who: str, agent: Mapping[str, Any], keep: int, newest_to_delete: int | None
+    ) -> dict[str, Any]:
+        threshold = tx.keep_threshold(agent["id"], keep)
+        if threshold is None:
+            return {"deleted": 0, "oldest_deleted": None, "newest_deleted": None, "kept": keep}
+        bound = 2**63 - 1 if newest_to_delete is None else newest_to_delete
+        deleted, oldest, newest = tx.delete_versions(agent["id"], threshold, bound)
+        if deleted:
+            self._audit(
+                tx,
+                who,
+                "version.prune",
+                agent["id"],
+                detail={"keep": keep, "deleted": deleted, "oldest_deleted": oldest, "newest_deleted": newest},
+            )
+        return {"deleted": deleted, "oldest_deleted": oldest, "newest_deleted": newest, "kept": keep}
 
     def _audit(
         self,
-        connection: sqlite3.Connection,
+        tx: Transaction,
+        who: str,
         action: str,
         agent_id: str | None,
         version_id: str | None = None,
         detail: Mapping[str, Any] | None = None,
     ) -> None:
-        detail_text = json.dumps(detail or {}, ensure_ascii=False, sort_keys=True)
-        connection.execute(_INSERT_AUDIT, (self.clock(), self.user, action, agent_id, version_id, detail_text))
+        event = {
+            "at": self.clock(),
+            "actor": who,
+            "action": action,
+            "agent_id": agent_id,
+            "version_id": version_id,
+            "detail": json.dumps(detail or {}, ensure_ascii=False, sort_keys=True),
+        }
+        tx.insert_audit(event)
 
-    def _keep_threshold(self, connection: sqlite3.Connection, agent_id: str, keep: int) -> int | None:
-        """The number of the oldest version to keep, or None when nothing goes."""
-        row = connection.execute(_KEEP_THRESHOLD, (agent_id, keep - 1)).fetchone()
-        return row[0] if row else None
-
-    def _describe(self, connection: sqlite3.Connection, agent: dict[str, Any]) -> dict[str, Any]:
+    def _describe(self, tx: Transaction, agent: Mapping[str, Any]) -> dict[str, Any]:
         """The agent dict, plus ``version_count``, ``latest_version`` and ``unsaved_changes``."""
-        count, newest = connection.execute(_COUNT_VERSIONS, (agent["id"],)).fetchone()
-        return _described(agent, count, newest, self._newest_snapshot(connection, agent["id"]))
+        count, newest, saved, unhashed = tx.version_summary(agent["id"], agent["content_hash"])
+        if not saved and unhashed:
+            saved = self._unhashed_holds(tx, agent)
+        return _with_summary(_public_agent(agent), count, newest, saved)
+
+    def _summarised(self, tx: Transaction, row: Mapping[str, Any]) -> dict[str, Any]:
+        saved = row["saved"] or (row["unhashed_versions"] > 0 and self._unhashed_holds(tx, row))
+        return _with_summary(_public_agent(row), row["version_count"], row["latest_version"], saved)
 
 
-def _page(connection: sqlite3.Connection, agent_id: str, limit: int | None, offset: int) -> list[Row]:
-    """A page of an agent's versions, newest first (``limit`` None: all)."""
-    return connection.execute(_VERSION_PAGE, (agent_id, -1 if limit is None else limit, offset)).fetchall()
-
-
-def _unsaved(agent: Mapping[str, Any], newest_snapshot: str | None) -> bool:
-    """Does the live config differ from the newest version (or is there none)?"""
-    if newest_snapshot is None:
-        return True
-    live = agent_config(agent)
-    matches, _ = snapshot_state(newest_snapshot, live, snapshot_json(live))
-    return not matches
-
-
-def _described(
-    agent: dict[str, Any], version_count: int, latest_version: int | None, latest_snapshot: str | None
-) -> dict[str, Any]:
-    agent["version_count"] = version_count
-    agent["latest_version"] = latest_version
-    agent["unsaved_changes"] = _unsaved(agent, latest_snapshot)
+def _with_summary(agent: dict[str, Any], count: int, newest: int | None, saved: bool) -> dict[str, Any]:
+    agent["version_count"] = count
+    agent["latest_version"] = newest
+    #: Saved is a fact: some version holds exactly the live config.
+    agent["unsaved_changes"] = not saved
     return agent
 
 
-def _check_keep(keep: object) -> None:
-    if isinstance(keep, bool) or not isinstance(keep, int) or not 1 <= keep <= SQLITE_MAX_INTEGER:
-        raise InvalidKeep(keep)
+def _by_whom(changes: Sequence[Mapping[str, Any]]) -> str:
+    actors = sorted({change["actor"] for change in changes})
+    return f" (by {', '.join(actors)})" if actors else ""
 
 
-def _storable(text: str) -> bool:
-    """Can this text be sent to the database at all (no lone surrogates)?"""
+def _decode_detail(detail: object) -> dict[str, Any]:
+    try:
+        decoded = json.loads(detail) if isinstance(detail, str) else detail
+    except ValueError:
+        return {}
+    return decoded if isinstance(decoded, dict) else {}
+
+
+def _is_previous(ref: object) -> bool:
+    return isinstance(ref, str) and ref.strip().lower() == PREVIOUS
+
+
+def _printable_ref(text: str) -> bool:
+    """Can this text be looked up (and shown) as it is: valid Unicode?"""
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -703,61 +969,15 @@ def _storable(text: str) -> bool:
     return True
 
 
-def _side_of_version(version: Mapping[str, Any]) -> dict[str, Any]:
-    label = f"v{version['version_number']}"
-    try:
-        config = loose_snapshot(version["config_snapshot"], label)
-        damaged = snapshot_problem(version["config_snapshot"])
-    except DamagedSnapshot as error:
-        config, damaged = None, error.reason  # unreadable: nothing to compare
-    return {
-        "label": label,
-        "version_id": version["id"],
-        "version_number": version["version_number"],
-        "config": config,
-        "damaged": damaged,
-    }
-
-
-def _side_of_live(agent: Mapping[str, Any]) -> dict[str, Any]:
-    return {"label": LIVE, "version_id": None, "version_number": None, "config": agent_config(agent), "damaged": None}
-
-
-def _comparison(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
-    """The comparison dict: both sides' labels, the field changes, text diffs, warnings."""
-    old_config, new_config = old.pop("config"), new.pop("config")
-    # An unreadable side compares as empty, but is never "identical".
-    unreadable = old_config is None or new_config is None
-    old_config, new_config = old_config or {}, new_config or {}
-    # A snapshot without ``extra`` means an empty one.
-    if old_config or new_config:
-        old_config.setdefault("extra", {})
-        new_config.setdefault("extra", {})
-    changes = compare_configs(old_config, new_config)
-    text_diffs = [
-        {
-            "field": change["path"],
-            "unified": unified_text_diff(change["old"] or "", change["new"] or "", old["label"], new["label"]),
-        }
-        for change in changes
-        if isinstance(change["old"] or "", str)
-        and isinstance(change["new"] or "", str)
-        and (is_long_text(change["old"]) or is_long_text(change["new"]))
-    ]
-    warnings = [f"{side['label']}: snapshot is damaged ({side['damaged']})" for side in (old, new) if side["damaged"]]
-    return {
-        "from": old,
-        "to": new,
-        "identical": not changes and not unreadable,
-        "changes": changes,
-        "text_diffs": text_diffs,
-        "warnings": warnings,
-    }
-
-
-def _storable_id(value: object) -> bool:
-    """Can this be looked up as an id (a string the database can take)?"""
-    return isinstance(value, str) and _storable(value)
-
-
-__all__ = ["AgentService", "EDITABLE_FIELDS", "LIVE", "default_user"]
+__all__ = [
+    "AGENT_KEYS",
+    "AgentService",
+    "EDITABLE_FIELDS",
+    "LIVE",
+    "PREVIOUS",
+    "VERSION_KEYS",
+    "agent_config",
+    "agent_sort_key",
+    "default_user",
+    "version_dict",
+]

@@ -1,8 +1,10 @@
-"""SQLModel tables: the one declaration of the schema. No I/O here.
+"""SQLModel tables: the one declaration of the newest schema. No I/O here.
 
-``db.py`` writes these tables into a new database file; the service reads and
-writes them with plain SQL (see ``db.py`` for why). Timestamps are stored as
-ISO 8601 UTC text with a ``Z`` (``2024-01-15T10:30:00Z``), see ``ids.py``.
+A store writes these tables into a new database; older databases reach the
+same shape through the numbered migrations (``sqlite_migrations.py``), and a
+test checks that both give the same tables and indexes. The stores read and
+write them with plain SQL (see ``sqlite.py`` for why). Timestamps are stored
+as ISO 8601 UTC text with a ``Z`` (``2024-01-15T10:30:00Z``), see ``core/ids.py``.
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ class Agent(SQLModel, table=True):
     """An agent and its live configuration."""
 
     __tablename__ = "agent"
+    __table_args__ = (Index("ux_agent_name_key", "name_key", unique=True),)
 
     id: str = Field(default_factory=new_agent_id, primary_key=True)
-    name: str = Field(index=True)
+    name: str
     description: str = ""
     agent_type: str = "chat"
     status: str = "draft"
@@ -37,6 +40,15 @@ class Agent(SQLModel, table=True):
     #: allocated from it inside the write transaction, so they only go up and
     #: are never reused, even after the newest version is deleted.
     last_version_number: int = 0
+    #: Grows by one with every change to the live config or the status: the
+    #: compare-and-swap token of editors, dialogs and HTTP ``If-Match``.
+    revision: int = 1
+    #: ``core.names.name_key(name)``: names are unique ignoring case. NULL only
+    #: for agents whose names already clashed in a file from before (schema 1).
+    name_key: str | None = None
+    #: ``core.schema.content_hash`` of the live config: it is saved exactly
+    #: when a version of the agent has the same hash.
+    content_hash: str = ""
 
 
 class AgentVersion(SQLModel, table=True):
@@ -44,9 +56,13 @@ class AgentVersion(SQLModel, table=True):
 
     __tablename__ = "agent_version"
     # The unique (agent_id, version_number) index also serves every lookup by
-    # agent_id, so agent_id needs no index of its own.
+    # agent_id, so agent_id needs no index of its own. The content hash is
+    # indexed alone: it covers the agent's name (unique), so it finds an
+    # agent's versions with a config as surely as (agent_id, content_hash)
+    # would, at less than half the bytes per version.
     __table_args__ = (
         Index("ux_agent_version_number", "agent_id", "version_number", unique=True),
+        Index("ix_agent_version_content", "content_hash"),
     )
 
     id: str = Field(default_factory=new_version_id, primary_key=True)
@@ -56,6 +72,9 @@ class AgentVersion(SQLModel, table=True):
     changelog: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     created_by: str
     created_at: str
+    #: ``core.schema.content_hash`` of the snapshot; NULL when it is damaged or
+    #: was written without one (by another tool): then it is read to find out.
+    content_hash: str | None = None
 
 
 class AuditEvent(SQLModel, table=True):

@@ -1,7 +1,4 @@
-"""Opening a database: where it lives, connections, pragmas, schema and its version.
-
-kaizen-tui keeps its data in one SQLite file, reached through the standard
-library's ``sqlite3`` driver:
+"""The SQLite store: one database file through the standard library's ``sqlite3`` driver.
 
 * WAL journal with ``synchronous=FULL``: readers never block the writer, and a
   write that was acknowledged survives a crash of the process or the machine.
@@ -10,30 +7,46 @@ library's ``sqlite3`` driver:
   second simply waits (``busy_timeout``) for the first to commit.
 * The file is created readable by its owner only.
 * ``PRAGMA application_id`` marks our files and ``PRAGMA user_version`` holds
-  the schema version; a file from a newer kaizen-tui is refused, never touched.
+  the schema version. An older file is upgraded by the numbered migrations
+  (``sqlite_migrations.py``) when it is opened for writing; opened read-only,
+  it is upgraded in a copy in memory and the file is not touched. A file from
+  a newer kaizen-tui is refused, never touched.
 
 Why not SQLAlchemy here: the tables are declared with SQLModel
 (``models.py``), but going through SQLAlchemy's connection and transaction
 machinery cost more than SQLite's own work on every snapshot, and importing it
 was a third of the program's start. So SQLModel is imported only to write the
-schema of a new file; everything else is plain SQL on ``sqlite3``.
+schema of a new file; everything else is constant, parameterised SQL on
+``sqlite3`` (:class:`SQLiteTransaction`).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import stat
 import threading
-from collections.abc import Iterator
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, unquote
 
-from kaizen_tui.core.errors import DatabaseBusy, DatabaseError, ReadOnlyDatabase, SchemaTooNew
+from kaizen_tui.core.errors import DatabaseBusy, DatabaseError, NameTaken, ReadOnlyDatabase, SchemaTooNew
+from kaizen_tui.store.base import (
+    AGENT_COLUMNS,
+    AUDIT_COLUMNS,
+    SETTABLE_AGENT_COLUMNS,
+    VERSION_COLUMNS,
+    Row,
+    Store,
+    chunks,
+)
+from kaizen_tui.store.sqlite_migrations import SCHEMA_VERSION, TRIGGERS, migrate
 
-SCHEMA_VERSION = 1
 #: "KZNT": written into every database we create, to recognise our files.
 APPLICATION_ID = 0x4B5A4E54
 #: How long a writer waits for another process's transaction before giving up.
@@ -43,14 +56,6 @@ PAGE_SIZE = 8192
 #: Connections kept open between operations (the service runs them on a few threads).
 IDLE_CONNECTIONS = 4
 
-_AUDIT_TRIGGERS = (
-    """CREATE TRIGGER IF NOT EXISTS audit_event_append_only_update
-       BEFORE UPDATE ON audit_event
-       BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END""",
-    """CREATE TRIGGER IF NOT EXISTS audit_event_append_only_delete
-       BEFORE DELETE ON audit_event
-       BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END""",
-)
 _LIST_TABLES = "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
 
 
@@ -66,19 +71,25 @@ def is_url(target: str) -> bool:
 
 
 @dataclass(eq=False)
-class Database:
-    """An open SQLite file: hands out connections in read or write transactions.
+class SQLiteStore:
+    """An open SQLite file: hands out transactions for reading or writing.
 
     Connections are made on demand and kept (up to :data:`IDLE_CONNECTIONS`)
     for the next operation; each is used by one thread at a time.
+    ``connect_to`` names what connections open: the file, or a copy of it in
+    memory (an older file opened read-only, upgraded there).
     """
 
     path: Path
     read_only: bool = False
     read_only_reason: str = ""
+    connect_to: str | None = None
+    _notices: list[str] = field(default_factory=list, repr=False)
     _idle: list[sqlite3.Connection] = field(default_factory=list, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _closed: bool = field(default=False, repr=False)
+    #: Keeps an in-memory copy alive while the store is open.
+    _keeper: sqlite3.Connection | None = field(default=None, repr=False)
 
     @property
     def url(self) -> str:
@@ -89,21 +100,31 @@ class Database:
         """What to show a person: the file's path."""
         return str(self.path)
 
-    @contextmanager
-    def reading(self) -> Iterator[sqlite3.Connection]:
-        """A connection in a read transaction: one consistent snapshot of the data."""
-        with self._transaction("BEGIN") as connection:
-            yield connection
+    @property
+    def notices(self) -> list[str]:
+        return list(self._notices)
 
     @contextmanager
-    def writing(self) -> Iterator[sqlite3.Connection]:
-        """A connection whose transaction holds the write lock from its first statement.
+    def reading(self) -> Iterator[SQLiteTransaction]:
+        """A transaction that reads one consistent snapshot of the data."""
+        with self._transaction("BEGIN") as connection:
+            yield SQLiteTransaction(connection)
+
+    @contextmanager
+    def writing(self) -> Iterator[SQLiteTransaction]:
+        """A transaction that holds the write lock from its first statement.
 
         It commits when the block ends and rolls back if the block raises.
         """
         if self.read_only:
             raise ReadOnlyDatabase(self.read_only_reason or "the database is open read-only")
         with self._transaction("BEGIN IMMEDIATE") as connection:
+            yield SQLiteTransaction(connection)
+
+    @contextmanager
+    def connection(self, begin: str = "BEGIN IMMEDIATE") -> Iterator[sqlite3.Connection]:
+        """A raw connection in a transaction, for the migrations and the schema."""
+        with self._transaction(begin) as connection:
             yield connection
 
     @contextmanager
@@ -132,6 +153,8 @@ class Database:
         with self._lock:
             if self._idle:
                 return self._idle.pop()
+        if self.connect_to is not None:
+            return _sqlite_connect(self.connect_to, uri=True)
         return _connect(self.path, self.read_only)
 
     def _release(self, connection: sqlite3.Connection, reusable: bool) -> None:
@@ -143,16 +166,56 @@ class Database:
                     return
         connection.close()
 
+    def fill_empty_from(self, source: Store) -> bool:
+        """Copy every row of another SQLite store in, in one transaction, if this one has no agent."""
+        if not isinstance(source, SQLiteStore):
+            raise DatabaseError("Can only copy from another SQLite file.")
+        if self.read_only:
+            raise ReadOnlyDatabase(self.read_only_reason or "the database is open read-only")
+        with translate_errors(self):
+            # A connection of its own: ATTACH and DETACH cannot run inside a transaction.
+            connection = _connect(self.path, read_only=False)
+            try:
+                connection.execute("ATTACH DATABASE ? AS source", (str(source.path),))
+                connection.execute("BEGIN IMMEDIATE")
+                try:
+                    copied = connection.execute("SELECT count(*) FROM main.agent").fetchone()[0] == 0
+                    if copied:
+                        for statement in _COPY_ALL:
+                            connection.execute(statement)
+                    connection.execute("COMMIT")
+                except BaseException:
+                    connection.execute("ROLLBACK")
+                    raise
+                connection.execute("DETACH DATABASE source")
+            finally:
+                connection.close()
+        return copied
+
     def close(self) -> None:
         with self._lock:
             self._closed = True
             idle, self._idle = self._idle, []
         for connection in idle:
             connection.close()
+        if self._keeper is not None:
+            self._keeper.close()
+            self._keeper = None
+
+
+#: Every row of a store, copied over by :meth:`SQLiteStore.fill_empty_from`.
+_ALL_AGENT_COLUMNS = ", ".join((*AGENT_COLUMNS, "name_key", "last_version_number"))
+_ALL_VERSION_COLUMNS = ", ".join((*VERSION_COLUMNS, "content_hash"))
+_AUDIT_COPIED = "at, actor, action, agent_id, version_id, detail"
+_COPY_ALL = (
+    f"INSERT INTO main.agent ({_ALL_AGENT_COLUMNS}) SELECT {_ALL_AGENT_COLUMNS} FROM source.agent",
+    f"INSERT INTO main.agent_version ({_ALL_VERSION_COLUMNS}) SELECT {_ALL_VERSION_COLUMNS} FROM source.agent_version",
+    f"INSERT INTO main.audit_event ({_AUDIT_COPIED}) SELECT {_AUDIT_COPIED} FROM source.audit_event ORDER BY id",
+)
 
 
 @contextmanager
-def translate_errors(db: Database | None = None) -> Iterator[None]:
+def translate_errors(db: SQLiteStore | None = None) -> Iterator[None]:
     """Turn driver errors into :class:`DatabaseError` with a sentence a person can act on."""
     where = db.display_name if db else "the database"
     try:
@@ -186,8 +249,8 @@ def _database_error(error: BaseException, where: str) -> DatabaseError:
     return DatabaseError(f"Database error on {where}: {text}")
 
 
-def open_database(target: str | os.PathLike[str] | None = None, *, read_only: bool = False) -> Database:
-    """Open (and if needed create) the SQLite database at a path or ``sqlite:///`` URL."""
+def open_sqlite(target: str | os.PathLike[str] | None = None, *, read_only: bool = False) -> SQLiteStore:
+    """Open (and if needed create, or upgrade) the SQLite database at a path or ``sqlite:///`` URL."""
     if target is None:
         path = default_db_path()
         if not read_only:
@@ -230,7 +293,7 @@ def sqlite_path_of(url: str) -> Path:
     return Path(database)
 
 
-def _open_sqlite(path: Path, read_only: bool) -> Database:
+def _open_sqlite(path: Path, read_only: bool) -> SQLiteStore:
     path = path.expanduser().absolute()
     reason = "the database is open read-only (--read-only)" if read_only else ""
     _check_path(path, must_exist=read_only)
@@ -241,13 +304,13 @@ def _open_sqlite(path: Path, read_only: bool) -> Database:
     elif not os.access(path.parent, os.W_OK):
         read_only, reason = True, f"the folder {path.parent} is read-only"
     _check_header(path)
-    db = Database(path=path, read_only=read_only, read_only_reason=reason)
+    store = SQLiteStore(path=path, read_only=read_only, read_only_reason=reason)
     try:
-        _prepare_schema(db)
+        _prepare_schema(store)
     except BaseException:
-        db.close()
+        store.close()
         raise
-    return db
+    return store
 
 
 def _check_path(path: Path, *, must_exist: bool) -> None:
@@ -297,9 +360,9 @@ def _connect(path: Path, read_only: bool) -> sqlite3.Connection:
 
 
 def _sqlite_connect(target: str, *, uri: bool) -> sqlite3.Connection:
-    # isolation_level=None: the driver never begins on its own; Database does.
+    # isolation_level=None: the driver never begins on its own; the store does.
     # check_same_thread=False: a connection moves between the service's worker
-    # threads, but Database gives it to one of them at a time.
+    # threads, but the store gives it to one of them at a time.
     connection = sqlite3.connect(
         target, uri=uri, timeout=BUSY_TIMEOUT_SECONDS, check_same_thread=False, isolation_level=None
     )
@@ -307,30 +370,66 @@ def _sqlite_connect(target: str, *, uri: bool) -> sqlite3.Connection:
     return connection
 
 
-def _prepare_schema(db: Database) -> None:
-    """Check the file is ours and current; create the schema in a new file."""
-    with db.reading() as connection:
+def _prepare_schema(store: SQLiteStore) -> None:
+    """Check the file is ours; create the schema in a new file, upgrade an older one."""
+    with store.connection("BEGIN") as connection:
         application_id = connection.execute("PRAGMA application_id").fetchone()[0]
         user_version = connection.execute("PRAGMA user_version").fetchone()[0] or 0
         tables = {row[0] for row in connection.execute(_LIST_TABLES)}
     if tables and application_id != APPLICATION_ID:
         raise DatabaseError(
-            f"{db.display_name} is a SQLite database of another program "
+            f"{store.display_name} is a SQLite database of another program "
             f"(tables: {', '.join(sorted(tables)[:5])}); it was not modified."
         )
     if user_version > SCHEMA_VERSION:
         raise SchemaTooNew(user_version, SCHEMA_VERSION)
-    if tables:
-        return
-    if db.read_only:
-        raise DatabaseError(f"{db.display_name} holds no kaizen-tui data yet, and it is open read-only.")
-    _create_schema(db)
+    if not tables:
+        if store.read_only:
+            raise DatabaseError(f"{store.display_name} holds no kaizen-tui data yet, and it is open read-only.")
+        _create_schema(store)
+    elif user_version < SCHEMA_VERSION:
+        if store.read_only:
+            _upgrade_in_memory(store, user_version)
+        else:
+            with translate_errors(store):
+                migrate(store.connection)
 
 
-def _create_schema(db: Database) -> None:
+def _upgrade_in_memory(store: SQLiteStore, found: int) -> None:
+    """Read an older file opened read-only: copy it into memory and upgrade the copy.
+
+    The file is not changed by a byte; what is shown is what the upgrade
+    will make of it. The copy lives while the store is open.
+    """
+    memory = f"file:kaizen-upgrade-{uuid.uuid4().hex}?mode=memory&cache=shared"
+    with translate_errors(store):
+        source = _connect(store.path, read_only=True)
+        keeper = _sqlite_connect(memory, uri=True)
+        try:
+            source.backup(keeper)
+        finally:
+            source.close()
+    store._keeper = keeper
+    store.connect_to = memory
+    with store._lock:  # connections kept so far read the file itself
+        idle, store._idle = store._idle, []
+    for connection in idle:
+        connection.close()
+    writable = SQLiteStore(path=store.path, connect_to=memory)
+    with translate_errors(store):
+        migrate(writable.connection)
+    writable.close()
+    store._notices.append(
+        f"{store.display_name} has schema version {found} and is open read-only: it is shown upgraded "
+        f"to version {SCHEMA_VERSION} in memory, the file is unchanged; open it once without "
+        "--read-only to upgrade it."
+    )
+
+
+def _create_schema(store: SQLiteStore) -> None:
     """Write the tables of ``models.py``, the triggers and our marks into a new file."""
-    with translate_errors(db):
-        connection = _connect(db.path, read_only=False)
+    with translate_errors(store):
+        connection = _connect(store.path, read_only=False)
         try:
             # Not allowed inside a transaction. 8 KiB pages hold three ~2 KB
             # snapshots where 4 KiB pages hold one: a third less space per
@@ -339,16 +438,19 @@ def _create_schema(db: Database) -> None:
             connection.execute("PRAGMA journal_mode = WAL")
         finally:
             connection.close()
-    with db.writing() as connection:
+    with store.connection() as connection:
         # Another process may have created it while we waited for the lock.
         if connection.execute(_LIST_TABLES).fetchone() is not None:
             return
         for statement in schema_statements():
             connection.execute(statement)
-        for trigger in _AUDIT_TRIGGERS:
+        for trigger in TRIGGERS:
             connection.execute(trigger)
         connection.execute(f"PRAGMA application_id = {APPLICATION_ID}")
         connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    # Another process may have made an older schema while we waited: bring it up.
+    with translate_errors(store):
+        migrate(store.connection)
 
 
 def schema_statements() -> list[str]:
@@ -370,3 +472,267 @@ def schema_statements() -> list[str]:
         statements.append(str(CreateTable(table).compile(dialect=dialect)))
         statements += [str(CreateIndex(index).compile(dialect=dialect)) for index in table.indexes]
     return statements
+
+
+# -- the SQL ------------------------------------------------------------------
+#
+# Every statement is constant text with ``?`` parameters; rows come back as
+# tuples in the order of the column tuples of ``base.py``.
+
+_AGENT_SELECT = f"SELECT {', '.join(AGENT_COLUMNS)} FROM agent"
+_SELECT_AGENT = _AGENT_SELECT + " WHERE id = ?"
+_AGENTS_BY_KEY = _AGENT_SELECT + " WHERE name_key = ?"
+_AGENTS_BY_NAME = _AGENT_SELECT + " WHERE name = ?"
+_AGENTS_WITHOUT_KEY = _AGENT_SELECT + " WHERE name_key IS NULL"
+_DESCRIBED_AGENTS = (
+    f"SELECT {', '.join(AGENT_COLUMNS)}, "
+    "(SELECT count(*) FROM agent_version v WHERE v.agent_id = agent.id), "
+    "(SELECT max(version_number) FROM agent_version v WHERE v.agent_id = agent.id), "
+    "EXISTS (SELECT 1 FROM agent_version v WHERE v.agent_id = agent.id AND v.content_hash = agent.content_hash), "
+    "(SELECT count(*) FROM agent_version v WHERE v.agent_id = agent.id AND v.content_hash IS NULL) "
+    "FROM agent"
+)
+#: The order of the agents list; ``service.agent_sort_key`` is the same in Python.
+_AGENT_ORDER = " ORDER BY lower(name), id"
+_DESCRIBED_KEYS = ("version_count", "latest_version", "saved", "unhashed_versions")
+#: How many ids one ``IN (...)`` lists (SQLite allows 32,766 parameters).
+_IDS_PER_QUERY = 500
+_INSERTED_AGENT_COLUMNS = (*AGENT_COLUMNS, "name_key", "last_version_number")
+_INSERT_AGENT = (
+    f"INSERT INTO agent ({', '.join(_INSERTED_AGENT_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(_INSERTED_AGENT_COLUMNS))})"
+)
+_DELETE_AGENT_VERSIONS = "DELETE FROM agent_version WHERE agent_id = ?"
+_DELETE_AGENT = "DELETE FROM agent WHERE id = ?"
+_VERSION_SUMMARY = (
+    "SELECT (SELECT count(*) FROM agent_version WHERE agent_id = ?1), "
+    "(SELECT max(version_number) FROM agent_version WHERE agent_id = ?1), "
+    "EXISTS (SELECT 1 FROM agent_version WHERE agent_id = ?1 AND content_hash = ?2), "
+    "(SELECT count(*) FROM agent_version WHERE agent_id = ?1 AND content_hash IS NULL)"
+)
+
+_VERSION_FIELDS = (*VERSION_COLUMNS, "content_hash")
+_VERSION_SELECT = f"SELECT {', '.join(_VERSION_FIELDS)} FROM agent_version"
+_SELECT_VERSION = _VERSION_SELECT + " WHERE id = ?"
+_SELECT_VERSION_NUMBERED = _VERSION_SELECT + " WHERE agent_id = ? AND version_number = ?"
+_VERSION_PAGE = _VERSION_SELECT + " WHERE agent_id = ? ORDER BY version_number DESC LIMIT ? OFFSET ?"
+_VERSIONS_BEFORE = (
+    _VERSION_SELECT + " WHERE agent_id = ? AND version_number < ? ORDER BY version_number DESC LIMIT ?"
+)
+_VERSIONS_WITH_HASH = _VERSION_SELECT + " WHERE agent_id = ? AND content_hash = ? ORDER BY version_number DESC"
+_VERSIONS_WITHOUT_HASH = _VERSION_SELECT + " WHERE agent_id = ? AND content_hash IS NULL ORDER BY version_number DESC"
+_KEEP_THRESHOLD = (
+    "SELECT version_number FROM agent_version WHERE agent_id = ? ORDER BY version_number DESC LIMIT 1 OFFSET ?"
+)
+#: What a prune deletes: older than the oldest kept, and no newer than what a person was shown.
+_DOOMED = "agent_id = ? AND version_number < ? AND version_number <= ?"
+_DOOMED_RANGE = f"SELECT count(*), min(version_number), max(version_number) FROM agent_version WHERE {_DOOMED}"
+_DELETE_DOOMED = f"DELETE FROM agent_version WHERE {_DOOMED}"
+_DELETE_VERSION = "DELETE FROM agent_version WHERE id = ?"
+#: The next number: past the agent's counter and past any number a row
+#: written by another tool already has, in one statement under the write lock.
+_NEXT_NUMBER = (
+    "UPDATE agent SET last_version_number = max(last_version_number, "
+    "coalesce((SELECT max(version_number) FROM agent_version WHERE agent_id = ?1), 0)) + 1 "
+    "WHERE id = ?1 RETURNING last_version_number"
+)
+_INSERT_VERSION = (
+    f"INSERT INTO agent_version ({', '.join(_VERSION_FIELDS)}) VALUES ({', '.join('?' * len(_VERSION_FIELDS))})"
+)
+
+_AUDIT_FIELDS = AUDIT_COLUMNS[1:]
+_INSERT_AUDIT = f"INSERT INTO audit_event ({', '.join(_AUDIT_FIELDS)}) VALUES ({', '.join('?' * len(_AUDIT_FIELDS))})"
+_AUDIT_SELECT = f"SELECT {', '.join(AUDIT_COLUMNS)} FROM audit_event"
+_AUDIT_LOG = _AUDIT_SELECT + " WHERE id < ? ORDER BY id DESC LIMIT ?"
+_AUDIT_LOG_OF_AGENT = _AUDIT_SELECT + " WHERE agent_id = ? AND id < ? ORDER BY id DESC LIMIT ?"
+_NEWEST_AUDIT_ID = "SELECT max(id) FROM audit_event"
+_AGENTS_CHANGED_BETWEEN = "SELECT DISTINCT agent_id FROM audit_event WHERE id > ? AND id <= ? LIMIT ?"
+SQLITE_MAX_INTEGER = 2**63 - 1
+
+
+def _agent_row(row: Sequence[Any]) -> Row:
+    agent = dict(zip(AGENT_COLUMNS, row))
+    agent["extra"] = decode_extra(agent["id"], agent["extra"])
+    return agent
+
+
+def decode_extra(agent_id: str, stored: Any) -> dict[str, Any]:
+    """The stored ``extra`` of an agent as a dict (SQLite keeps it as JSON text)."""
+    try:
+        extra = json.loads(stored) if isinstance(stored, (str, bytes)) else stored
+    except ValueError:
+        extra = None
+    if extra is None and stored in (None, "null"):
+        return {}
+    if not isinstance(extra, dict):
+        raise DatabaseError(
+            f"The stored 'extra' field of agent {agent_id} is not a JSON object; "
+            "another tool may have written it. Nothing was changed."
+        )
+    return extra
+
+
+def encode_extra(extra: Mapping[str, Any]) -> str:
+    return json.dumps(extra, ensure_ascii=False, sort_keys=True)
+
+
+def _version_row(row: Sequence[Any]) -> Row:
+    return dict(zip(_VERSION_FIELDS, row))
+
+
+def _storable(value: object) -> bool:
+    """Can this be sent to the database as a key at all (text, no lone surrogates)?"""
+    if not isinstance(value, str):
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+class SQLiteTransaction:
+    """The statements of one transaction on a ``sqlite3`` connection (see ``base.Transaction``)."""
+
+    __slots__ = ("connection",)
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self.connection = connection
+
+    # -- agents
+
+    def agent(self, agent_id: str) -> Row | None:
+        if not _storable(agent_id):
+            return None
+        row = self.connection.execute(_SELECT_AGENT, (agent_id,)).fetchone()
+        return _agent_row(row) if row else None
+
+    def agents_by_name_key(self, key: str) -> list[Row]:
+        return [_agent_row(row) for row in self.connection.execute(_AGENTS_BY_KEY, (key,))] if _storable(key) else []
+
+    def agents_by_exact_name(self, name: str) -> list[Row]:
+        return [_agent_row(row) for row in self.connection.execute(_AGENTS_BY_NAME, (name,))] if _storable(name) else []
+
+    def agents_without_name_key(self) -> list[Row]:
+        return [_agent_row(row) for row in self.connection.execute(_AGENTS_WITHOUT_KEY)]
+
+    def described_agents(self, ids: Sequence[str] | None = None) -> list[Row]:
+        if ids is None:
+            rows = self.connection.execute(_DESCRIBED_AGENTS + _AGENT_ORDER).fetchall()
+        else:
+            rows = []
+            wanted = sorted({agent_id for agent_id in ids if _storable(agent_id)})
+            for chunk in chunks(wanted, _IDS_PER_QUERY):
+                query = f"{_DESCRIBED_AGENTS} WHERE id IN ({', '.join('?' * len(chunk))})"
+                rows += self.connection.execute(query, chunk).fetchall()
+        width = len(AGENT_COLUMNS)
+        agents = []
+        for row in rows:
+            agent = _agent_row(row[:width])
+            agent.update(zip(_DESCRIBED_KEYS, row[width:]))
+            agent["saved"] = bool(agent["saved"])
+            agents.append(agent)
+        return agents
+
+    def insert_agent(self, agent: Mapping[str, Any]) -> None:
+        values = [agent[key] for key in AGENT_COLUMNS]
+        values[AGENT_COLUMNS.index("extra")] = encode_extra(agent["extra"])
+        try:
+            self.connection.execute(_INSERT_AGENT, (*values, agent["name_key"], 0))
+        except sqlite3.IntegrityError as error:
+            raise _name_taken(error, agent["name"]) from None
+
+    def update_agent(self, agent_id: str, values: Mapping[str, Any]) -> None:
+        if not SETTABLE_AGENT_COLUMNS.issuperset(values):
+            raise ValueError(f"not agent columns: {sorted(set(values) - SETTABLE_AGENT_COLUMNS)}")
+        stored = [encode_extra(value) if key == "extra" else value for key, value in values.items()]
+        assignments = ", ".join(f"{key} = ?" for key in values)
+        try:
+            self.connection.execute(f"UPDATE agent SET {assignments} WHERE id = ?", (*stored, agent_id))
+        except sqlite3.IntegrityError as error:
+            raise _name_taken(error, str(values.get("name", ""))) from None
+
+    def delete_agent(self, agent_id: str) -> int:
+        deleted = self.connection.execute(_DELETE_AGENT_VERSIONS, (agent_id,)).rowcount
+        self.connection.execute(_DELETE_AGENT, (agent_id,))
+        return deleted
+
+    def version_summary(self, agent_id: str, live_hash: str) -> tuple[int, int | None, bool, int]:
+        count, newest, saved, unhashed = self.connection.execute(_VERSION_SUMMARY, (agent_id, live_hash)).fetchone()
+        return count, newest, bool(saved), unhashed
+
+    # -- versions
+
+    def next_version_number(self, agent_id: str) -> int:
+        (number,) = self.connection.execute(_NEXT_NUMBER, (agent_id,)).fetchone()
+        return number
+
+    def insert_version(self, version: Mapping[str, Any]) -> None:
+        self.connection.execute(_INSERT_VERSION, tuple(version[key] for key in _VERSION_FIELDS))
+
+    def version(self, version_id: str) -> Row | None:
+        if not _storable(version_id):
+            return None
+        row = self.connection.execute(_SELECT_VERSION, (version_id,)).fetchone()
+        return _version_row(row) if row else None
+
+    def version_numbered(self, agent_id: str, number: int) -> Row | None:
+        if not 0 <= number <= SQLITE_MAX_INTEGER:
+            return None
+        row = self.connection.execute(_SELECT_VERSION_NUMBERED, (agent_id, number)).fetchone()
+        return _version_row(row) if row else None
+
+    def version_page(self, agent_id: str, limit: int | None, offset: int) -> list[Row]:
+        parameters = (agent_id, -1 if limit is None else limit, offset)
+        return [_version_row(row) for row in self.connection.execute(_VERSION_PAGE, parameters)]
+
+    def versions_before(self, agent_id: str, number: int, limit: int | None = None) -> list[Row]:
+        parameters = (agent_id, number, -1 if limit is None else limit)
+        return [_version_row(row) for row in self.connection.execute(_VERSIONS_BEFORE, parameters)]
+
+    def versions_with_hash(self, agent_id: str, content_hash: str | None) -> list[Row]:
+        if content_hash is None:
+            cursor = self.connection.execute(_VERSIONS_WITHOUT_HASH, (agent_id,))
+        else:
+            cursor = self.connection.execute(_VERSIONS_WITH_HASH, (agent_id, content_hash))
+        return [_version_row(row) for row in cursor]
+
+    def keep_threshold(self, agent_id: str, keep: int) -> int | None:
+        row = self.connection.execute(_KEEP_THRESHOLD, (agent_id, keep - 1)).fetchone()
+        return row[0] if row else None
+
+    def delete_version(self, version_id: str) -> None:
+        self.connection.execute(_DELETE_VERSION, (version_id,))
+
+    def delete_versions(self, agent_id: str, below: int, at_most: int) -> tuple[int, int | None, int | None]:
+        bounds = (agent_id, below, min(at_most, SQLITE_MAX_INTEGER))
+        count, oldest, newest = self.connection.execute(_DOOMED_RANGE, bounds).fetchone()
+        if count:
+            self.connection.execute(_DELETE_DOOMED, bounds)
+        return count, oldest, newest
+
+    # -- audit
+
+    def insert_audit(self, event: Mapping[str, Any]) -> None:
+        self.connection.execute(_INSERT_AUDIT, tuple(event[key] for key in _AUDIT_FIELDS))
+
+    def audit_log(self, agent_id: str | None, limit: int, before: int | None = None) -> list[Row]:
+        below = SQLITE_MAX_INTEGER if before is None else before
+        if agent_id is None:
+            rows = self.connection.execute(_AUDIT_LOG, (below, limit))
+        else:
+            rows = self.connection.execute(_AUDIT_LOG_OF_AGENT, (agent_id, below, limit))
+        return [dict(zip(AUDIT_COLUMNS, row)) for row in rows]
+
+    def newest_audit_id(self) -> int:
+        return self.connection.execute(_NEWEST_AUDIT_ID).fetchone()[0] or 0
+
+    def agents_changed_between(self, since: int, until: int, limit: int) -> list[str | None]:
+        return [agent_id for (agent_id,) in self.connection.execute(_AGENTS_CHANGED_BETWEEN, (since, until, limit))]
+
+
+def _name_taken(error: sqlite3.IntegrityError, name: str) -> Exception:
+    """A write refused by the unique index on names (a race the service's own check did not see)."""
+    if "name_key" in str(error):
+        return NameTaken(name, name, "another agent")
+    return error

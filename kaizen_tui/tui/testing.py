@@ -49,4 +49,4 @@ def show_database_as(service: Any, shown: object) -> None:
     Screenshots and snapshot tests run on a temporary file whose path
     changes from run to run; the data is still read from that file.
     """
-    service.db = _ShownAs(service.db, str(shown))
+    service.store = _ShownAs(service.store, str(shown))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import types
@@ -24,7 +25,10 @@ from tests.support import Result, Runner, TtyStringIO, cli_runner, live_agent, w
 
 FIRST_PROMPT = "You are helpful.\nAnswer briefly."
 SECOND_PROMPT = "You are helpful.\nAnswer briefly and politely.\nNever guess."
-COMMANDS = ["agents", "create", "show", "set", "snapshot", "versions", "diff", "rollback", "delete-version", "prune"]
+COMMANDS = [
+    "agents", "create", "show", "set", "snapshot", "versions", "diff", "rollback", "delete-version", "prune",
+    "delete-agent",
+]
 
 
 @pytest.fixture
@@ -206,7 +210,7 @@ def test_create_from_show_json_makes_a_copy(kz: Runner, support: str, tmp_path: 
     shown.write_text(kz("show", support, "--json").out, encoding="utf-8")
     result = kz("create", "-f", str(shown), "--name", "Support Copy", "--json")
     assert result.code == 0, result.err
-    assert "Ignoring id, created_by" in result.err
+    assert "Ignoring id, revision, created_by" in result.err
     copy = json.loads(result.out)
     assert copy["id"] != support and copy["system_prompt"] == SECOND_PROMPT
 
@@ -221,10 +225,12 @@ def test_create_from_a_bad_file(kz: Runner, tmp_path: Path, content: str, suffix
     assert_one_error_line(kz("create", "-f", str(agent_file)), fragment)
 
 
-def test_create_warns_when_the_name_is_taken(kz: Runner, support: str) -> None:
-    result = kz("create", "--name", "Support Agent", "--model", "gpt-4")
-    assert result.code == 0
-    assert "warning: another agent is already named 'Support Agent'" in result.err
+def test_create_refuses_a_name_that_is_taken_ignoring_case(kz: Runner, support: str) -> None:
+    result = kz("create", "--name", "SUPPORT agent", "--model", "gpt-4")
+    assert_one_error_line(result, "already named 'SUPPORT agent' as 'Support Agent'", support)
+    assert len(json.loads(kz("agents", "--json").out)) == 1
+    other = json.loads(kz("create", "--name", "Other", "--model", "m", "--json").out)
+    assert_one_error_line(kz("set", other["id"], "name=support AGENT"), "already named", support)
 
 
 def test_show_prints_fields_and_the_whole_prompt_as_block_text(kz: Runner, support: str) -> None:
@@ -258,9 +264,17 @@ def test_agents_by_id_or_name_and_versions_by_number_or_id(kz: Runner, support: 
     assert "Support Agent: v1 -> v2" in outputs.pop()
 
 
-def test_an_ambiguous_name_asks_for_an_id(kz: Runner, support: str) -> None:
-    kz("create", "--name", "Support Agent", "--model", "gpt-4")
-    assert_one_error_line(kz("show", "Support Agent"), "2 agents are named 'Support Agent'; use an id", support)
+def test_names_that_clash_in_an_old_file_are_named_and_an_ambiguous_name_asks_for_an_id(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    old = tmp_path / "old.db"
+    shutil.copy(Path(__file__).parent.parent / "data" / "schema1.db", old)
+    kz = cli_runner(capsys, old)
+    listed = kz("agents")
+    assert listed.code == 0
+    assert "warning: these agents' names clash (ignoring case): Bot (" in listed.err and "bot (" in listed.err
+    assert_one_error_line(kz("show", "BOT"), "2 agents are named 'BOT'; use an id")
+    assert kz("show", "bot").code == 0, "the exact name still names one"
 
 
 def test_missing_agent_and_version_are_one_line_errors(kz: Runner, support: str) -> None:
@@ -876,3 +890,27 @@ def test_suggested_commands_name_the_agent_by_id_when_its_name_has_control_chara
     # A plain name is suggested as typed, quoted for the shell.
     created = kz("create", "--name", "Bob's agent", "--model", "m")
     assert "kaizen-tui snapshot 'Bob'\"'\"'s agent' -m 'First version'" in created.out
+
+
+# -- the foundation: compare-and-swap, deleting agents -------------------------------------
+
+
+def test_set_if_revision_is_compare_and_swap(kz: Runner, support: str) -> None:
+    revision = json.loads(kz("show", support, "--json").out)["revision"]
+    assert kz("set", support, "max_tokens=4321", "--user", "colleague").code == 0
+    result = kz("set", support, "temperature=0.1", "--if-revision", str(revision))
+    assert_one_error_line(result, f"changed since revision {revision}", "max_tokens by colleague")
+    assert json.loads(kz("show", support, "--json").out)["temperature"] != 0.1
+    assert kz("set", support, "temperature=0.1", "--if-revision", str(revision + 1)).code == 0
+
+
+def test_delete_agent_needs_an_archived_agent_and_a_yes(kz: Runner, support: str) -> None:
+    assert_one_error_line(kz("delete-agent", support, "--yes"), "only an archived agent can be deleted")
+    kz("set", support, "status=archived")
+    refused = kz("delete-agent", support)
+    assert refused.code == 2 and "pass --yes" in refused.err
+    result = kz("delete-agent", "Support Agent", "--yes")
+    assert result.code == 0, result.err
+    assert "Deleted Support Agent and 2 versions." in result.out
+    assert json.loads(kz("agents", "--json").out) == []
+    assert_one_error_line(kz("show", support), "No agent")

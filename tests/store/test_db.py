@@ -27,8 +27,8 @@ def test_a_new_database_is_readable_by_its_owner_only(db_path: Path) -> None:
 def test_the_default_database_lives_in_the_user_data_folder(tmp_path: Path) -> None:
     service = AgentService()
     try:
-        assert service.db.path == tmp_path / "xdg-data" / "kaizen-tui" / "kaizen.db"
-        assert stat.S_IMODE(service.db.path.parent.stat().st_mode) == 0o700
+        assert service.store.path == tmp_path / "xdg-data" / "kaizen-tui" / "kaizen.db"
+        assert stat.S_IMODE(service.store.path.parent.stat().st_mode) == 0o700
     finally:
         service.close()
 

@@ -92,7 +92,7 @@ async def test_the_list_follows_changes_and_keeps_its_cursor(service: AgentServi
         await press(pilot, "G")
         chosen = screen.agent_id
         # Another process snapshots an agent near the top and adds one that sorts first.
-        other = AgentService(str(service.db.path), user="someone")
+        other = AgentService(str(service.store.path), user="someone")
         try:
             first = (await other.find_agent("agent 0001"))["id"]
             await other.create_version(first)

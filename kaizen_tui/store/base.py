@@ -1,0 +1,121 @@
+"""The storage interface: what the service needs from a database, and nothing of how.
+
+A :class:`Store` hands out :class:`Transaction` objects; each method of a
+transaction is one parameterised statement (or a few) of the backend's own
+SQL. The service holds every rule and calls only these methods, so a second
+backend (PostgreSQL) is a second implementation of this file's two
+protocols, with no change to the rules.
+
+Rows come back as plain dicts with the column names of ``models.py``;
+``extra`` is decoded into a dict. Errors of the driver come out as the
+:mod:`kaizen_tui.core.errors` types (``DatabaseError``, ``DatabaseBusy``,
+``ReadOnlyDatabase``, ``NameTaken``...), never as driver exceptions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
+
+Row = dict[str, Any]
+
+#: The agent's columns, in the order the stores select them.
+AGENT_COLUMNS = (
+    "id", "name", "description", "agent_type", "status", "system_prompt", "model_id",
+    "temperature", "max_tokens", "extra", "created_by", "created_at", "updated_at",
+    "revision", "content_hash",
+)  # fmt: skip
+#: A version's columns as the spec returns them (plus ``agent_id``), then the content hash.
+VERSION_COLUMNS = ("id", "agent_id", "version_number", "config_snapshot", "changelog", "created_by", "created_at")
+AUDIT_COLUMNS = ("id", "at", "actor", "action", "agent_id", "version_id", "detail")
+#: The agent columns a write may set (the names are never taken from a caller).
+SETTABLE_AGENT_COLUMNS = frozenset(
+    ("name", "name_key", "description", "agent_type", "status", "system_prompt", "model_id", "temperature",
+     "max_tokens", "extra", "updated_at", "revision", "content_hash")
+)  # fmt: skip
+
+
+class Transaction(Protocol):
+    """One transaction: a consistent view for reads; for writes, also the write lock."""
+
+    # -- agents
+    def agent(self, agent_id: str) -> Row | None: ...
+    def agents_by_name_key(self, key: str) -> list[Row]: ...
+    def agents_by_exact_name(self, name: str) -> list[Row]: ...
+    def agents_without_name_key(self) -> list[Row]: ...
+    def described_agents(self, ids: Sequence[str] | None = None) -> list[Row]:
+        """Agents with ``version_count``, ``latest_version``, ``saved`` (a version has the live
+        hash) and ``unhashed_versions`` (versions whose hash must be found by reading them)."""
+        ...
+    def insert_agent(self, agent: Mapping[str, Any]) -> None: ...
+    def update_agent(self, agent_id: str, values: Mapping[str, Any]) -> None: ...
+    def delete_agent(self, agent_id: str) -> int:
+        """Delete the agent and its versions; return how many versions went."""
+        ...
+    def version_summary(self, agent_id: str, live_hash: str) -> tuple[int, int | None, bool, int]:
+        """(version count, newest number, a version has ``live_hash``, versions without a hash)."""
+        ...
+
+    # -- versions
+    def next_version_number(self, agent_id: str) -> int: ...
+    def insert_version(self, version: Mapping[str, Any]) -> None: ...
+    def version(self, version_id: str) -> Row | None: ...
+    def version_numbered(self, agent_id: str, number: int) -> Row | None: ...
+    def version_page(self, agent_id: str, limit: int | None, offset: int) -> list[Row]: ...
+    def versions_before(self, agent_id: str, number: int, limit: int | None = None) -> list[Row]: ...
+    def versions_with_hash(self, agent_id: str, content_hash: str | None) -> list[Row]:
+        """Versions of the agent with this hash (``None``: those whose hash is unknown)."""
+        ...
+    def keep_threshold(self, agent_id: str, keep: int) -> int | None:
+        """The number of the ``keep``-th newest version, or None when there are fewer."""
+        ...
+    def delete_version(self, version_id: str) -> None: ...
+    def delete_versions(self, agent_id: str, below: int, at_most: int) -> tuple[int, int | None, int | None]:
+        """Delete versions numbered below ``below`` and at most ``at_most``: (count, oldest, newest)."""
+        ...
+
+    # -- audit
+    def insert_audit(self, event: Mapping[str, Any]) -> None: ...
+    def audit_log(self, agent_id: str | None, limit: int, before: int | None = None) -> list[Row]: ...
+    def newest_audit_id(self) -> int: ...
+    def agents_changed_between(self, since: int, until: int, limit: int) -> list[str | None]: ...
+
+
+class Store(Protocol):
+    """An open database."""
+
+    read_only: bool
+    read_only_reason: str
+
+    @property
+    def display_name(self) -> str:
+        """What to show a person: a file's path, a server's host and database (never a password)."""
+        ...
+
+    @property
+    def url(self) -> str: ...
+
+    @property
+    def notices(self) -> list[str]:
+        """Things a person should know about this database (an upgrade read in memory...)."""
+        ...
+
+    def reading(self) -> AbstractContextManager[Transaction]: ...
+    def writing(self) -> AbstractContextManager[Transaction]: ...
+    def fill_empty_from(self, source: Store) -> bool:
+        """Copy every row of ``source`` into this store in one transaction, if it holds no agent yet."""
+        ...
+    def close(self) -> None: ...
+
+
+def chunks(values: Iterable[str], size: int) -> Iterator[list[str]]:
+    """``values`` in lists of at most ``size`` (for ``IN (...)`` lists a driver bounds)."""
+    batch: list[str] = []
+    for value in values:
+        batch.append(value)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

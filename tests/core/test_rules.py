@@ -1,0 +1,337 @@
+"""The rules of the foundation, through the service's public API.
+
+Revisions and compare-and-swap, merging edits, saved-as-a-fact, plans that
+refuse to act once stale, unique names, deleting archived agents, the actor
+given per call, and the stable error codes.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kaizen_tui.core.errors import (
+    AgentNotArchived,
+    Conflict,
+    DamagedSnapshot,
+    EditConflict,
+    KaizenError,
+    NameTaken,
+    StalePlan,
+)
+from kaizen_tui.core.merge import merge_fields
+from kaizen_tui.service import EDITABLE_FIELDS, AgentService
+
+
+@pytest.fixture
+async def agent(service: AgentService, agent_data: dict) -> dict[str, Any]:
+    return await service.create_agent(agent_data)
+
+
+def editable(agent: dict[str, Any]) -> dict[str, Any]:
+    return {key: agent[key] for key in EDITABLE_FIELDS}
+
+
+# -- revisions and compare-and-swap --------------------------------------------
+
+
+async def test_every_change_to_the_live_config_or_status_raises_the_revision(
+    service: AgentService, agent: dict
+) -> None:
+    assert agent["revision"] == 1
+    after = await service.update(agent["id"], {"temperature": 0.2})
+    assert after["revision"] == 2
+    assert (await service.update(agent["id"], {"status": "active"}))["revision"] == 3
+    # No change, no new revision; a snapshot does not change the live config.
+    assert (await service.update(agent["id"], {"status": "active"}))["revision"] == 3
+    await service.create_version(agent["id"], "v1")
+    assert (await service.get(agent["id"]))["revision"] == 3
+
+
+async def test_a_stale_revision_is_a_conflict_that_says_what_changed_and_who(
+    service: AgentService, agent: dict
+) -> None:
+    await service.update(agent["id"], {"max_tokens": 4321}, actor="alice")
+    with pytest.raises(Conflict) as raised:
+        await service.update(agent["id"], {"temperature": 0.1}, expected_revision=1, actor="bob")
+    error = raised.value
+    assert error.code == "conflict"
+    assert "max_tokens" in str(error) and "alice" in str(error) and "revision 1" in str(error)
+    assert error.current_revision == 2
+    assert [change["actor"] for change in error.changes] == ["alice"]
+    now = await service.get(agent["id"])
+    assert now["temperature"] == 0.7 and now["max_tokens"] == 4321, "nothing was written"
+    assert (await service.update(agent["id"], {"temperature": 0.1}, expected_revision=2))["revision"] == 3
+
+
+async def test_rollback_honours_the_expected_revision(service: AgentService, agent: dict) -> None:
+    v1 = await service.create_version(agent["id"], "v1")
+    await service.update(agent["id"], {"temperature": 0.3})
+    plan = await service.plan_rollback(agent["id"], "v1")
+    await service.update(agent["id"], {"max_tokens": 7}, actor="carol")
+    with pytest.raises(Conflict, match="carol"):
+        await service.rollback_to_version(agent["id"], v1["id"], expected_revision=plan["revision"])
+    assert (await service.get(agent["id"]))["max_tokens"] == 7
+    assert len(await service.get_versions(agent["id"])) == 1, "no auto-save either"
+
+
+async def test_the_audit_log_keeps_old_and_new_values_of_an_update(service: AgentService, agent: dict) -> None:
+    await service.update(agent["id"], {"max_tokens": 4321}, actor="colleague")
+    event = (await service.audit_log(agent["id"]))[0]
+    assert event["actor"] == "colleague" and event["action"] == "agent.update"
+    assert event["detail"]["changes"] == {"max_tokens": {"old": 2048, "new": 4321}}
+    assert event["detail"]["revision"] == 2
+
+
+async def test_the_actor_is_given_per_call_with_the_services_user_as_default(
+    service: AgentService, agent: dict
+) -> None:
+    version = await service.create_version(agent["id"], "by the default user")
+    other = await service.create_version(agent["id"], "by a token", actor="ci-bot")
+    assert version["created_by"] == "tester" and other["created_by"] == "ci-bot"
+    with pytest.raises(KaizenError) as raised:
+        await service.create_version(agent["id"], actor="  ")
+    assert raised.value.code == "invalid_value"
+
+
+# -- no lost update: the editor's three-way merge ----------------------------------
+
+
+async def test_the_lost_update_scenario_keeps_both_changes(service: AgentService, agent: dict) -> None:
+    """`e` opened; a colleague sets max_tokens; the edit of the prompt is saved: both stay."""
+    opened = await service.get(agent["id"])
+    await service.update(agent["id"], {"max_tokens": 4321}, actor="colleague")
+    edited = {**editable(opened), "system_prompt": "You are terse."}
+    result = await service.apply_edit(agent["id"], editable(opened), edited)
+    assert result["written"] == ["system_prompt"] and result["kept"] == ["max_tokens"]
+    now = await service.get(agent["id"])
+    assert now["system_prompt"] == "You are terse." and now["max_tokens"] == 4321
+
+
+async def test_a_field_both_changed_is_a_conflict_with_both_values_and_nothing_is_written(
+    service: AgentService, agent: dict
+) -> None:
+    opened = await service.get(agent["id"])
+    await service.update(agent["id"], {"temperature": 0.2, "max_tokens": 10}, actor="colleague")
+    edited = {**editable(opened), "temperature": 1.5, "description": "mine"}
+    with pytest.raises(EditConflict) as raised:
+        await service.apply_edit(agent["id"], editable(opened), edited)
+    error = raised.value
+    assert error.code == "conflict"
+    assert error.conflicts == [{"field": "temperature", "base": 0.7, "mine": 1.5, "theirs": 0.2}]
+    assert "colleague" in str(error)
+    now = await service.get(agent["id"])
+    assert now["description"] == "Handles inquiries", "nothing written until the person chooses"
+    # The person keeps their value: the merge is done again from the agent as it is now.
+    current = error.current
+    chosen = {**editable(current), "temperature": 1.5, "description": "mine"}
+    result = await service.apply_edit(agent["id"], editable(current), chosen)
+    assert sorted(result["written"]) == ["description", "temperature"]
+    now = await service.get(agent["id"])
+    assert (now["temperature"], now["max_tokens"], now["description"]) == (1.5, 10, "mine")
+
+
+def test_merge_fields_takes_only_the_persons_changes() -> None:
+    base = {"a": 1, "b": 1, "c": 1, "d": 1}
+    mine = {"a": 2, "b": 1, "c": 3, "d": 5}
+    theirs = {"a": 1, "b": 9, "c": 3, "d": 6}
+    merge = merge_fields(base, mine, theirs)
+    assert merge.changes == {"a": 2}
+    assert merge.kept == ["b"]
+    assert merge.conflicts == [{"field": "d", "base": 1, "mine": 5, "theirs": 6}]
+    # 1 and 1.0 are one value; True and 1 are not.
+    assert merge_fields({"x": 1}, {"x": 1.0}, {"x": 1}).changes == {}
+    assert merge_fields({"x": 1}, {"x": True}, {"x": 1}).changes == {"x": True}
+
+
+# -- saved is a fact -------------------------------------------------------------
+
+
+async def test_saved_means_some_version_holds_the_live_config(service: AgentService, agent: dict) -> None:
+    v1 = await service.create_version(agent["id"], "v1")
+    await service.update(agent["id"], {"temperature": 0.2})
+    await service.create_version(agent["id"], "v2")
+    rolled = await service.rollback_to_version(agent["id"], v1["id"])
+    assert rolled["saved_as_version"] is None, "v2 holds the live config already"
+    assert rolled["unsaved_changes"] is False, "v1 holds the live config: saved, though not the newest"
+    listed = {a["id"]: a for a in await service.list_agents()}
+    assert listed[agent["id"]]["unsaved_changes"] is False
+
+
+async def test_rolling_back_and_back_again_creates_no_duplicate_version(service: AgentService, agent: dict) -> None:
+    v1 = await service.create_version(agent["id"], "v1")
+    await service.update(agent["id"], {"temperature": 0.2})
+    v2 = await service.create_version(agent["id"], "v2")
+    for target in (v1, v2, v1, v2):
+        result = await service.rollback_to_version(agent["id"], target["id"])
+        assert result["saved_as_version"] is None
+    assert [v["version_number"] for v in await service.get_versions(agent["id"])] == [2, 1]
+
+
+async def test_a_rollback_saves_a_config_no_version_holds(service: AgentService, agent: dict) -> None:
+    v1 = await service.create_version(agent["id"], "v1")
+    await service.update(agent["id"], {"temperature": 0.2})
+    plan = await service.plan_rollback(agent["id"], v1["id"])
+    assert plan["auto_save"] is True and plan["auto_save_changelog"] == "Auto: before rollback to v1"
+    assert [change["field"] for change in plan["comparison"]["changes"]] == ["temperature"]
+    result = await service.rollback_to_version(agent["id"], v1["id"], expected_revision=plan["revision"])
+    assert result["saved_as_version"] == 2 and result["changed"] == ["temperature"]
+    saved = await service.find_version(agent["id"], 2)
+    assert saved["changelog"] == "Auto: before rollback to v1"
+    assert json.loads(saved["config_snapshot"])["temperature"] == 0.2
+
+
+async def test_a_snapshot_missing_fields_added_later_is_read_with_defaults(
+    service: AgentService, agent: dict, db_path: Path
+) -> None:
+    version = await service.create_version(agent["id"], "v1")
+    old_style = {"name": agent["name"], "model_id": "gpt-4", "system_prompt": "old", "temperature": 0.7}
+    with sqlite3.connect(db_path) as connection:
+        connection.execute(
+            "UPDATE agent_version SET config_snapshot = ? WHERE id = ?", (json.dumps(old_style), version["id"])
+        )
+    timeline = await service.get_timeline(agent["id"])
+    assert timeline[0]["damaged"] is None
+    plan = await service.plan_rollback(agent["id"], version["id"])
+    assert plan["refused"] is None
+    result = await service.rollback_to_version(agent["id"], version["id"])
+    assert (result["description"], result["max_tokens"], result["agent_type"]) == ("", 0, "chat")
+    # Without the name or the model, a snapshot cannot be restored: damaged.
+    with sqlite3.connect(db_path) as connection:
+        connection.execute(
+            "UPDATE agent_version SET config_snapshot = ? WHERE id = ?", ('{"name": "x"}', version["id"])
+        )
+    plan = await service.plan_rollback(agent["id"], version["id"])
+    assert plan["refused"]["code"] == "damaged_snapshot" and "model_id" in plan["refused"]["message"]
+    with pytest.raises(DamagedSnapshot):
+        await service.rollback_to_version(agent["id"], version["id"])
+
+
+# -- plans: prune ------------------------------------------------------------------
+
+
+async def test_a_prune_plan_that_went_stale_is_refused_with_the_fresh_one(service: AgentService, agent: dict) -> None:
+    for number in range(1, 6):
+        await service.update(agent["id"], {"max_tokens": number})
+        await service.create_version(agent["id"], f"v{number}")
+    plan = await service.plan_prune(agent["id"], 3)
+    assert [v["version_number"] for v in plan["delete"]] == [2, 1]
+    await service.create_version(agent["id"], "taken meanwhile", actor="dana")
+    with pytest.raises(StalePlan) as raised:
+        await service.prune(agent["id"], 3, plan_id=plan["plan_id"])
+    assert raised.value.code == "conflict" and "dana" in str(raised.value)
+    assert [v["version_number"] for v in raised.value.fresh["delete"]] == [3, 2, 1]
+    assert len(await service.get_versions(agent["id"])) == 6, "nothing deleted"
+    result = await service.prune(agent["id"], 3, plan_id=raised.value.fresh["plan_id"])
+    assert result["deleted"] == 3
+
+
+async def test_a_prune_plan_warns_when_the_only_versions_holding_the_live_config_go(
+    service: AgentService, agent: dict
+) -> None:
+    v1 = await service.create_version(agent["id"], "v1")
+    for number in range(2, 5):
+        await service.update(agent["id"], {"max_tokens": number})
+        await service.create_version(agent["id"], f"v{number}")
+    await service.rollback_to_version(agent["id"], v1["id"])
+    plan = await service.plan_prune(agent["id"], 2)
+    assert plan["live_loses_version"] is True
+    assert [v["matches_live"] for v in plan["delete"]] == [False, True]
+    # Saving the live config again first: a kept version holds it, no warning.
+    await service.create_version(agent["id"], "keep the live config")
+    assert (await service.plan_prune(agent["id"], 2))["live_loses_version"] is False
+
+
+# -- names and deletion --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("other", ["support agent", "SUPPORT  AGENT", " Support Agent"])
+async def test_names_are_unique_ignoring_case(service: AgentService, agent: dict, other: str) -> None:
+    with pytest.raises(NameTaken) as raised:
+        await service.create_agent({"name": other, "model_id": "m"})
+    assert raised.value.code == "name_taken" and agent["id"] in str(raised.value)
+    second = await service.create_agent({"name": "Second", "model_id": "m"})
+    with pytest.raises(NameTaken):
+        await service.update(second["id"], {"name": other})
+    # Its own name in another case is a rename, not a clash.
+    renamed = await service.update(agent["id"], {"name": "SUPPORT AGENT"})
+    assert renamed["name"] == "SUPPORT AGENT"
+
+
+async def test_unicode_case_folding_and_forms_name_one_name(service: AgentService) -> None:
+    await service.create_agent({"name": "Straße", "model_id": "m"})
+    with pytest.raises(NameTaken):
+        await service.create_agent({"name": "STRASSE", "model_id": "m"})
+    await service.create_agent({"name": "R\u00e9sum\u00e9", "model_id": "m"})
+    with pytest.raises(NameTaken):
+        await service.create_agent({"name": "re\u0301sume\u0301", "model_id": "m"})
+    assert (await service.find_agent("RÉSUMÉ"))["name"] == "R\u00e9sum\u00e9"
+
+
+async def test_deleting_an_agent_takes_two_deliberate_steps(service: AgentService, agent: dict) -> None:
+    await service.create_version(agent["id"], "v1")
+    await service.create_version(agent["id"], "v2")
+    plan = await service.plan_delete_agent(agent["id"])
+    assert plan["refused"]["code"] == "agent_not_archived" and plan["version_count"] == 2
+    with pytest.raises(AgentNotArchived):
+        await service.delete_agent(agent["id"])
+    assert (await service.get(agent["id"]))["version_count"] == 2
+    await service.update(agent["id"], {"status": "archived"})
+    assert (await service.plan_delete_agent(agent["id"]))["refused"] is None
+    result = await service.delete_agent(agent["id"], actor="admin")
+    assert result == {"agent_id": agent["id"], "name": "Support Agent", "versions_deleted": 2}
+    assert await service.list_agents() == []
+    event = (await service.audit_log())[0]
+    assert (event["action"], event["actor"], event["agent_id"]) == ("agent.delete", "admin", agent["id"])
+    assert event["detail"]["name"] == "Support Agent" and event["detail"]["versions_deleted"] == 2
+    # The name is free again.
+    await service.create_agent({"name": "support agent", "model_id": "m"})
+
+
+# -- comparisons of any two of version / live / previous ---------------------------------
+
+
+async def test_compare_takes_versions_live_and_previous(service: AgentService, agent: dict) -> None:
+    await service.create_version(agent["id"], "v1")
+    await service.update(agent["id"], {"temperature": 0.2})
+    await service.create_version(agent["id"], "v2")
+    await service.update(agent["id"], {"max_tokens": 5})
+
+    def fields(comparison: dict) -> list[str]:
+        return [change["field"] for change in comparison["changes"]]
+
+    assert fields(await service.compare(agent["id"], "v1", "v2")) == ["temperature"]
+    assert fields(await service.compare(agent["id"], "v2", "live")) == ["max_tokens"]
+    assert fields(await service.compare(agent["id"], "live", "1")) == ["temperature", "max_tokens"]
+    assert fields(await service.compare(agent["id"], "previous", "v2")) == ["temperature"]
+    first = await service.compare(agent["id"], "previous", "v1")
+    assert first["from"]["label"] == "nothing"
+    with pytest.raises(KaizenError) as raised:
+        await service.compare(agent["id"], "previous", "live")
+    assert raised.value.code == "invalid_value"
+    with pytest.raises(KaizenError) as raised:
+        await service.compare(agent["id"], "v9", "live")
+    assert raised.value.code == "version_not_found"
+
+
+async def test_a_deleted_version_is_named_by_number_and_who_deleted_it(service: AgentService, agent: dict) -> None:
+    v1 = await service.create_version(agent["id"], "v1")
+    await service.delete_version(v1["id"], actor="erin")
+    with pytest.raises(KaizenError) as raised:
+        await service.find_version(agent["id"], "v1")
+    assert raised.value.code == "version_not_found"
+    assert "v1" in str(raised.value) and "deleted by erin" in str(raised.value)
+
+
+def test_every_error_has_a_stable_code() -> None:
+    import kaizen_tui.core.errors as errors
+
+    codes = {name: getattr(errors, name).code for name in errors.__all__}
+    assert all(code and code == code.lower() for code in codes.values())
+    assert codes["AgentNotFound"] == "agent_not_found"
+    assert codes["Conflict"] == codes["EditConflict"] == codes["StalePlan"] == "conflict"
+    assert codes["InvalidValue"] == "invalid_value"
