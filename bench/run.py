@@ -51,9 +51,10 @@ import tempfile
 import termios
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -94,13 +95,7 @@ QUICK = Scale("quick", agents=60, versions=10, big=1_000, small=10, reps_fast=8,
 # data
 
 
-WORDS = (
-    "customer ticket refund invoice policy escalate summary tone concise friendly formal answer question "
-    "context source citation document search tool result error retry limit budget schedule meeting "
-    "report table chart metric quarter revenue churn onboarding employee manager privacy consent "
-    "language translate review code test commit branch release deploy incident outage severity "
-    "priority owner deadline status update draft final approve reject clarify assume verify check"
-).split()
+WORDS = ["customer", "ticket", "refund", "invoice", "policy", "escalate", "summary", "tone", "concise", "friendly", "formal", "answer", "question", "context", "source", "citation", "document", "search", "tool", "result", "error", "retry", "limit", "budget", "schedule", "meeting", "report", "table", "chart", "metric", "quarter", "revenue", "churn", "onboarding", "employee", "manager", "privacy", "consent", "language", "translate", "review", "code", "test", "commit", "branch", "release", "deploy", "incident", "outage", "severity", "priority", "owner", "deadline", "status", "update", "draft", "final", "approve", "reject", "clarify", "assume", "verify", "check"]
 
 
 def _sentence(rng: random.Random, low: int = 7, high: int = 14) -> str:
@@ -260,7 +255,7 @@ def build_database(path: Path, scale: Scale, log: Callable[[str], None]) -> None
     # (generator, how many versions per round): the big agent's spread evenly.
     per_round = [(agent, 1) for agent in agents] + [(raw, 1)]
     big_left = scale.big
-    clock = dt.datetime(2025, 1, 1, 8, 0, tzinfo=dt.timezone.utc)
+    clock = dt.datetime(2025, 1, 1, 8, 0, tzinfo=dt.UTC)
     step = dt.timedelta(seconds=max(1, int(365 * 86400 / (scale.agents * rounds + scale.big))))
 
     connection = sqlite3.connect(tmp, isolation_level=None)
@@ -307,7 +302,7 @@ def add_history(db: Path, name: str, count: int, seed: int) -> str:
     rng = random.Random(seed)
     generator = AgentGen(rng, name)
     generator.id = f"agt-{uuid.uuid4().hex}"  # same content for the same seed, a new agent each time
-    clock = dt.datetime(2025, 6, 1, tzinfo=dt.timezone.utc)
+    clock = dt.datetime(2025, 6, 1, tzinfo=dt.UTC)
     rows = []
     for _ in range(count):
         clock += dt.timedelta(minutes=7)
@@ -487,7 +482,7 @@ async def service_figures(db: Path, scale: Scale, log: Callable[[str], None]) ->
             config = dict(zip(live_columns, row))
             config["extra"] = json.loads(config["extra"])
             version_id = f"ver-{uuid.uuid4().hex}"
-            now = _iso(dt.datetime.now(dt.timezone.utc))
+            now = _iso(dt.datetime.now(dt.UTC))
             raw.execute(
                 INSERT_VERSION,
                 (version_id, same_agent, number, snapshot_json(config), None, "bench", now, _content_hash(config)),
@@ -860,8 +855,8 @@ async def tui_figures(db: Path, scale: Scale, log: Callable[[str], None]) -> lis
     """
     from textual import events
 
-    from kaizen_tui.tui.app import KaizenApp
     from kaizen_tui.service import AgentService
+    from kaizen_tui.tui.app import KaizenApp
 
     ids = agent_ids(db)
     big_id, small_id = ids[BIG_NAME], ids[SMALL_NAME]
@@ -939,7 +934,7 @@ async def tui_figures(db: Path, scale: Scale, log: Callable[[str], None]) -> lis
         # moves in the small timeline: v1's diff (every field new) is drawn
         # in both, so the ratio shows what the length of the history costs.
         log("TUI: G in the big timeline and cursor moves at its end ...")
-        for rep in range(2 if scale is FULL else 1):
+        for _round in range(2 if scale is FULL else 1):
             for agent_id, ends in ((big_id, extra["move_end"]), (small_id, extra["move_end_small"])):
                 other = small_id if agent_id == big_id else big_id
                 await open_agent(other)
@@ -948,7 +943,9 @@ async def tui_figures(db: Path, scale: Scale, log: Callable[[str], None]) -> lis
                 await pilot.pause()
                 since = key("G")
                 at_end = 1000 * await paints.first(
-                    since, lambda s: s[0] == agent_id and not s[5] and s[1] > 0 and s[2] == s[1] - 1, timeout=120
+                    since,
+                    lambda s, agent_id=agent_id: s[0] == agent_id and not s[5] and s[1] > 0 and s[2] == s[1] - 1,
+                    timeout=120,
                 )
                 if agent_id == big_id:
                     extra["G"].append(at_end)

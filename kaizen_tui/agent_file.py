@@ -13,8 +13,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from kaizen_tui.core.schema import EDITABLE_FIELDS
 from kaizen_tui.core.errors import InvalidAgentFile
+from kaizen_tui.core.schema import EDITABLE_FIELDS
 
 
 @functools.cache
@@ -29,9 +29,11 @@ def _dumper(double_quoted: Callable[[str], bool] | None) -> type:
             return dumper.represent_scalar("tag:yaml.org,2002:str", text, style="|")
         return dumper.represent_scalar("tag:yaml.org,2002:str", text)
 
-    dumper = type("AgentDumper", (yaml.SafeDumper,), {})
-    dumper.add_representer(str, represent_text)
-    return dumper
+    class AgentDumper(yaml.SafeDumper):
+        pass
+
+    AgentDumper.add_representer(str, represent_text)
+    return AgentDumper
 
 
 def dump_agent_yaml(fields: Mapping[str, Any], *, double_quoted: Callable[[str], bool] | None = None) -> str:

@@ -11,14 +11,14 @@ import asyncio
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from kaizen_tui.core.errors import KaizenError
 from kaizen_tui.service import AgentService
 
-DEMO_START = datetime(2026, 9, 1, 9, 0, tzinfo=timezone.utc)
+DEMO_START = datetime(2026, 9, 1, 9, 0, tzinfo=UTC)
 
 
 def demo_db_path() -> Path:
@@ -360,7 +360,7 @@ def _histories() -> list[History]:
             steps=[
                 Step(0.5, "lena", changelog="First try"),
                 *[
-                    Step(0.5 + 2 * index, "lena" if index % 2 else "ci-bot", change, log)
+                    Step(0.5 + 2 * index, "lena" if index % 2 else "ci-bot", dict(change), log)  # type: ignore[call-overload]
                     for index, (change, log) in enumerate(
                         [
                             ({"max_tokens": 768}, "Queries with CTEs were cut off"),

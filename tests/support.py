@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -87,7 +87,7 @@ async def audit_actions(service: AgentService, action: str, agent_id: str | None
 # -- data -----------------------------------------------------------------------------
 
 #: "Now" for every TUI test: after the demo's history (Sept–Nov 2026).
-NOW = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
 
 def frozen_now() -> datetime:
@@ -151,7 +151,7 @@ async def long_history(service: AgentService, db_path: Path, count: int, name: s
     """
     agent = await service.create_agent({"name": name, "model_id": "gpt-4o", "system_prompt": "Be busy."})
     config = agent_config(agent)
-    first = datetime(2026, 9, 1, tzinfo=timezone.utc)
+    first = datetime(2026, 9, 1, tzinfo=UTC)
     rows = [
         (
             "ver-" + uuid.uuid4().hex,

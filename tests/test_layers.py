@@ -18,7 +18,7 @@ def test_core_modules_do_not_import_textual(module: str) -> None:
     assert result.stdout.strip() == "False"
 
 
-def test_using_an_existing_database_does_not_import_sqlalchemy(db_path) -> None:  # noqa: ANN001
+def test_using_an_existing_database_does_not_import_sqlalchemy(db_path) -> None:
     """SQLModel declares the tables and writes a new file's schema; every later start skips its import."""
     AgentService(str(db_path)).close()
     code = (
@@ -35,7 +35,7 @@ def test_using_an_existing_database_does_not_import_sqlalchemy(db_path) -> None:
     assert result.stdout.strip() == "[]"
 
 
-def test_a_new_database_gets_the_tables_models_declare(db_path) -> None:  # noqa: ANN001
+def test_a_new_database_gets_the_tables_models_declare(db_path) -> None:
     from sqlmodel import SQLModel
 
     from kaizen_tui.store import models  # noqa: F401

@@ -37,8 +37,8 @@ from kaizen_tui.cli.output import (
     text_diff_lines,
     visible,
 )
-from kaizen_tui.core.schema import AGENT_TYPES, EDITABLE_FIELDS, MAX_TOKENS_LIMIT, STATUSES, TEMPERATURE_RANGE
 from kaizen_tui.core.errors import AgentNotArchived, DamagedSnapshot, InvalidValue, KaizenError, ReadOnlyDatabase
+from kaizen_tui.core.schema import AGENT_TYPES, EDITABLE_FIELDS, MAX_TOKENS_LIMIT, STATUSES, TEMPERATURE_RANGE
 
 if TYPE_CHECKING:
     from kaizen_tui.service import AgentService
@@ -703,7 +703,7 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
             text = text.split("\n", 1)[1]
         return text
 
-    def _iter_indented_subactions(self, action: argparse.Action):  # noqa: ANN202
+    def _iter_indented_subactions(self, action: argparse.Action):
         # The commands sit at the same depth as options, not one level in.
         if isinstance(action, argparse._SubParsersAction):
             yield from action._get_subactions()
@@ -717,7 +717,7 @@ def add_program_options(parser: argparse.ArgumentParser, *, after_command: bool)
     On a command they default to SUPPRESS, so one given before the command is
     not reset by the command's parser.
     """
-    default = {"default": argparse.SUPPRESS} if after_command else {}
+    default: dict[str, Any] = {"default": argparse.SUPPRESS} if after_command else {}
     group = parser.add_argument_group(
         "program options" + (" (may also come before the command)" if after_command else "")
     )

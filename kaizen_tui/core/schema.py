@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from kaizen_tui.core.errors import DamagedSnapshot, InvalidValue
@@ -140,6 +140,7 @@ def _depth(value: object, limit: int) -> int:
     # and parsing a page of snapshots calls this for every value in them.
     if limit < 0:
         return 0
+    children: Iterable[object]
     if isinstance(value, dict):
         children = value.values()
     elif isinstance(value, (list, tuple)):

@@ -23,7 +23,7 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from kaizen_tui.core.comparison import LIVE, comparison, live_side, nothing_side, version_side
@@ -88,7 +88,9 @@ def default_user() -> str:
         return "unknown"
 
 
-def _in_thread(method: Callable[Concatenate[AgentService, P], R]) -> Callable[Concatenate[AgentService, P], Awaitable[R]]:
+def _in_thread(
+    method: Callable[Concatenate[AgentService, P], R],
+) -> Callable[Concatenate[AgentService, P], Coroutine[Any, Any, R]]:
     """Make a blocking method ``async`` by running it on a worker thread."""
 
     @functools.wraps(method)
@@ -971,11 +973,11 @@ def _printable_ref(text: str) -> bool:
 
 __all__ = [
     "AGENT_KEYS",
-    "AgentService",
     "EDITABLE_FIELDS",
     "LIVE",
     "PREVIOUS",
     "VERSION_KEYS",
+    "AgentService",
     "agent_config",
     "agent_sort_key",
     "default_user",

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from kaizen_tui.cli import program as cli
 from kaizen_tui.cli import main
+from kaizen_tui.cli import program as cli
 from kaizen_tui.service import AgentService
 from tests.support import Result, Runner, TtyStringIO, cli_runner, live_agent, wait, write_raw_snapshot
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from kaizen_tui.demo import demo_db_path, ensure_demo_database, seed_demo
 from kaizen_tui.core.errors import KaizenError
+from kaizen_tui.demo import demo_db_path, ensure_demo_database, seed_demo
 from kaizen_tui.service import AgentService
 
 

@@ -10,13 +10,12 @@ from pathlib import Path
 import pytest
 
 from kaizen_tui.core.errors import (
-    NameTaken,
     AgentNotFound,
-    AmbiguousAgent,
     DamagedSnapshot,
     InvalidKeep,
     InvalidValue,
     KaizenError,
+    NameTaken,
     VersionNotFound,
     VersionOfAnotherAgent,
 )
@@ -601,7 +600,7 @@ async def test_a_damaged_extra_column_gives_a_clear_error(service: AgentService,
     agent = await service.create_agent(agent_data)
     with sqlite3.connect(db_path) as connection:
         connection.execute("UPDATE agent SET extra = '[1, 2' WHERE id = ?", (agent["id"],))
-    with pytest.raises(KaizenError, match="extra.*not a JSON object"):
+    with pytest.raises(KaizenError, match=r"extra.*not a JSON object"):
         await service.get(agent["id"])
 
 
@@ -621,7 +620,7 @@ async def test_extra_true_replaces_extra_1(service: AgentService, agent_data: di
     updated = await service.update(agent["id"], {"extra": {"stream": True}})
     assert updated["extra"] == {"stream": True} and updated["extra"]["stream"] is True
     assert (await service.get(agent["id"]))["extra"]["stream"] is True
-    assert [event["action"] for event in await service.audit_log(agent["id"])][0] == "agent.update"
+    assert (await service.audit_log(agent["id"]))[0]["action"] == "agent.update"
 
 
 async def test_a_live_extra_with_text_that_cannot_be_stored_gives_a_clear_error(

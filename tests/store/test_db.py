@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from kaizen_tui.store.sqlite import APPLICATION_ID, SCHEMA_VERSION
 from kaizen_tui.core.errors import DatabaseError, ReadOnlyDatabase, SchemaTooNew
 from kaizen_tui.service import AgentService
+from kaizen_tui.store.sqlite import APPLICATION_ID, SCHEMA_VERSION
 
 
 def test_a_new_database_is_readable_by_its_owner_only(db_path: Path) -> None:

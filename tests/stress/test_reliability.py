@@ -198,7 +198,7 @@ class VersioningMachine(RuleBasedStateMachine):
         self.agent_ids: list[str] = []
         self.numbers_seen: dict[str, set[int]] = {}
 
-    def run(self, coroutine):  # noqa: ANN001, ANN201
+    def run(self, coroutine):
         return self.loop.run_until_complete(coroutine)
 
     @initialize()
@@ -265,7 +265,7 @@ class VersioningMachine(RuleBasedStateMachine):
 
 def test_no_sequence_of_operations_loses_a_config_or_repeats_a_number(
     tmp_path: Path, monkeypatch
-) -> None:  # noqa: ANN001
+) -> None:
     monkeypatch.setenv("KAIZEN_HYPOTHESIS_DIR", str(tmp_path))
     test = VersioningMachine.TestCase
     test.settings = settings(
