@@ -164,7 +164,7 @@ class AgentNotArchived(KaizenError):
 
     def __init__(self, name: str, status: str) -> None:
         super().__init__(
-            f"{name} is {status}: only an archived agent can be deleted. "
+            f"{name} has status {status}: only an archived agent can be deleted. "
             "Archive it first (set its status to archived); nothing was deleted."
         )
         self.name = name
