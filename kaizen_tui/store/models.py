@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Text
+from sqlalchemy import JSON, Column, Index, Text, text
 from sqlmodel import Field, SQLModel
 
 from kaizen_tui.core.ids import new_agent_id, new_version_id
@@ -63,6 +63,14 @@ class AgentVersion(SQLModel, table=True):
     __table_args__ = (
         Index("ux_agent_version_number", "agent_id", "version_number", unique=True),
         Index("ix_agent_version_content", "content_hash"),
+        # The few versions whose hash must be found by reading them (damaged,
+        # or written by another tool): found without reading every version.
+        Index(
+            "ix_agent_version_unhashed",
+            "agent_id",
+            sqlite_where=text("content_hash IS NULL"),
+            postgresql_where=text("content_hash IS NULL"),
+        ),
     )
 
     id: str = Field(default_factory=new_version_id, primary_key=True)

@@ -488,8 +488,10 @@ _DESCRIBED_AGENTS = (
     f"SELECT {', '.join(AGENT_COLUMNS)}, "
     "(SELECT count(*) FROM agent_version v WHERE v.agent_id = agent.id), "
     "(SELECT max(version_number) FROM agent_version v WHERE v.agent_id = agent.id), "
-    "EXISTS (SELECT 1 FROM agent_version v WHERE v.agent_id = agent.id AND v.content_hash = agent.content_hash), "
-    "(SELECT count(*) FROM agent_version v WHERE v.agent_id = agent.id AND v.content_hash IS NULL) "
+    "EXISTS (SELECT 1 FROM agent_version v INDEXED BY ix_agent_version_content "
+    "WHERE v.content_hash = agent.content_hash AND v.agent_id = agent.id), "
+    "(SELECT count(*) FROM agent_version v INDEXED BY ix_agent_version_unhashed "
+    "WHERE v.agent_id = agent.id AND v.content_hash IS NULL) "
     "FROM agent"
 )
 #: The order of the agents list; ``service.agent_sort_key`` is the same in Python.
@@ -507,8 +509,10 @@ _DELETE_AGENT = "DELETE FROM agent WHERE id = ?"
 _VERSION_SUMMARY = (
     "SELECT (SELECT count(*) FROM agent_version WHERE agent_id = ?1), "
     "(SELECT max(version_number) FROM agent_version WHERE agent_id = ?1), "
-    "EXISTS (SELECT 1 FROM agent_version WHERE agent_id = ?1 AND content_hash = ?2), "
-    "(SELECT count(*) FROM agent_version WHERE agent_id = ?1 AND content_hash IS NULL)"
+    "EXISTS (SELECT 1 FROM agent_version INDEXED BY ix_agent_version_content "
+    "WHERE content_hash = ?2 AND agent_id = ?1), "
+    "(SELECT count(*) FROM agent_version INDEXED BY ix_agent_version_unhashed "
+    "WHERE agent_id = ?1 AND content_hash IS NULL)"
 )
 
 _VERSION_FIELDS = (*VERSION_COLUMNS, "content_hash")
@@ -519,8 +523,15 @@ _VERSION_PAGE = _VERSION_SELECT + " WHERE agent_id = ? ORDER BY version_number D
 _VERSIONS_BEFORE = (
     _VERSION_SELECT + " WHERE agent_id = ? AND version_number < ? ORDER BY version_number DESC LIMIT ?"
 )
-_VERSIONS_WITH_HASH = _VERSION_SELECT + " WHERE agent_id = ? AND content_hash = ? ORDER BY version_number DESC"
-_VERSIONS_WITHOUT_HASH = _VERSION_SELECT + " WHERE agent_id = ? AND content_hash IS NULL ORDER BY version_number DESC"
+#: The hash decides which index: an agent's versions by number would read every one of them.
+_VERSIONS_WITH_HASH = (
+    f"SELECT {', '.join(_VERSION_FIELDS)} FROM agent_version INDEXED BY ix_agent_version_content "
+    "WHERE agent_id = ? AND content_hash = ? ORDER BY version_number DESC"
+)
+_VERSIONS_WITHOUT_HASH = (
+    f"SELECT {', '.join(_VERSION_FIELDS)} FROM agent_version INDEXED BY ix_agent_version_unhashed "
+    "WHERE agent_id = ? AND content_hash IS NULL ORDER BY version_number DESC"
+)
 _KEEP_THRESHOLD = (
     "SELECT version_number FROM agent_version WHERE agent_id = ? ORDER BY version_number DESC LIMIT 1 OFFSET ?"
 )

@@ -83,6 +83,7 @@ def _to_2(connection: sqlite3.Connection) -> None:
         )
     connection.execute("CREATE UNIQUE INDEX ux_agent_name_key ON agent (name_key)")
     connection.execute("CREATE INDEX ix_agent_version_content ON agent_version (content_hash)")
+    connection.execute("CREATE INDEX ix_agent_version_unhashed ON agent_version (agent_id) WHERE content_hash IS NULL")
     for trigger in TRIGGERS:
         connection.execute(trigger)
 
