@@ -27,10 +27,11 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Input, TextArea
 
+from kaizen_tui.service import AgentService
+from kaizen_tui.tui.actions import Scope, bindings, palette_actions
 from kaizen_tui.tui.screens.compare import CompareScreen
 from kaizen_tui.tui.screens.help import HelpScreen
 from kaizen_tui.tui.screens.main import MainScreen
-from kaizen_tui.service import AgentService
 from kaizen_tui.tui.widgets.diff import DiffBody
 from kaizen_tui.tui.widgets.text import default_now, visible
 
@@ -44,29 +45,12 @@ def _styles_dir() -> Path:
     return here / "styles"
 
 
-#: Every action of the main screen, for the command palette: (title, help, action).
-MAIN_COMMANDS: list[tuple[str, str, str]] = [
-    ("Snapshot", "Save the live config of the agent as a new version (s)", "snapshot"),
-    ("Mark version", "Mark / unmark the highlighted version as the comparison base (space)", "toggle_mark"),
-    ("Compare", "Marked version against the highlighted one, or highlighted against the live config (c)", "compare"),
-    ("Roll back", "Make the live config equal the highlighted version (r)", "rollback"),
-    ("Prune", "Keep the N newest versions of the agent, delete the rest (p)", "prune"),
-    ("Delete version", "Delete the highlighted version (x)", "delete_version"),
-    ("Edit agent", "Edit the live config as YAML (e)", "edit"),
-    ("New agent", "Create an agent from a YAML template (n)", "new_agent"),
-    ("Filter agents", "Filter the agents as you type (/)", "filter"),
-    ("Diff full screen", "Show the diff of the highlighted version full screen (enter)", "open_diff"),
-]
-
-
 class KaizenApp(App[None]):
     """Browse agents and their versions; snapshot, compare, roll back and prune."""
 
     TITLE = "kaizen-tui"
     CSS_PATH = str(_styles_dir() / "app.tcss")
-    BINDINGS = [
-        Binding("ctrl+p", "command_palette", "palette", key_display="^p", priority=True),
-    ]
+    BINDINGS = bindings(Scope.APP)
     COMMAND_PALETTE_BINDING = "ctrl+p"
 
     #: Keys never held: they quit, whatever is loading.
@@ -263,12 +247,12 @@ class KaizenApp(App[None]):
         self.notify(f"Diff: {'side by side' if self.split_mode == 'split' else 'unified'}", timeout=2)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        main = next((s for s in self.screen_stack if isinstance(s, MainScreen)), None)
-        if main is not None and screen is main:
-            for title, help_text, action in MAIN_COMMANDS:
-                yield SystemCommand(title, help_text, partial(main.run_action, action))
-        yield SystemCommand("Split / unified diff", "Show text diffs side by side or unified (u)", self.action_toggle_split)
-        yield SystemCommand("Help", "Every key and what the markers mean (? or f1)", self.action_help)
-        if isinstance(screen, CompareScreen):
-            yield SystemCommand("Back", "Close the compare view (esc)", screen.action_close)
+        """The palette: the registry's actions for ``screen``, then Textual's own (theme, quit...)."""
+        scope = {MainScreen: Scope.MAIN, CompareScreen: Scope.COMPARE}.get(type(screen))
+        for action in palette_actions(scope):
+            assert action.palette is not None
+            title, description = action.palette
+            # Through run_action, as a key would: the owner's check_action still applies.
+            owner = self if action.owner == "app" else screen
+            yield SystemCommand(title, f"{description} ({action.palette_key_text})", partial(owner.run_action, action.name))
         yield from super().get_system_commands(screen)

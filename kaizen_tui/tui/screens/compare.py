@@ -7,12 +7,12 @@ from typing import Any
 
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.content import Content
 from textual.screen import Screen
 
 from kaizen_tui.core.errors import KaizenError
+from kaizen_tui.tui.actions import Scope, bindings
 from kaizen_tui.tui.widgets.chrome import BottomBar, KeyBar, StatusLine, TopBar
 from kaizen_tui.tui.widgets.diff import DiffBody
 from kaizen_tui.tui.widgets.text import visible
@@ -29,13 +29,7 @@ class CompareScreen(Screen[None]):
     one that opened it (scrolling, ``esc``) already reach it.
     """
 
-    BINDINGS = [
-        Binding("escape", "close", "back"),
-        Binding("q", "close", "back", show=False),
-        Binding("u", "app.toggle_split", "split/unified"),
-        Binding("question_mark", "app.help", "help"),
-        Binding("f1", "app.help", "help", show=False),
-    ]
+    BINDINGS = bindings(Scope.COMPARE)
 
     def __init__(
         self,

@@ -8,28 +8,10 @@ from textual.containers import Grid, Vertical, VerticalScroll
 from textual.content import Content
 from textual.widgets import Static
 
+from kaizen_tui.tui.actions import key_rows
 from kaizen_tui.tui.screens.dialog import Dialog
 from kaizen_tui.tui.widgets.chrome import KeyBar
 from kaizen_tui.tui.widgets.lists import GLYPH_DAMAGED, GLYPH_LIVE, GLYPH_MARK, GLYPH_UNSAVED
-
-KEYS: list[tuple[str, str]] = [
-    ("j k ↑ ↓", "move the cursor (g / G: first / last)"),
-    ("tab shift+tab", "switch pane: agents → timeline → diff"),
-    ("enter", "agents: go to the timeline · timeline: the diff full screen"),
-    ("/", "filter agents as you type (esc clears)"),
-    ("s", "snapshot the live config as a new version (asks for a changelog)"),
-    ("space", "mark / unmark the highlighted version as the comparison base"),
-    ("c", "compare the marked version with the highlighted one; no mark: highlighted with the live config"),
-    ("r", "roll back the live config to the highlighted version (unsaved changes are saved first)"),
-    ("p", "prune: keep the N newest versions, delete the rest"),
-    ("x", "delete the highlighted version"),
-    ("e", "edit the live config as YAML in $VISUAL / $EDITOR, or in the app"),
-    ("n", "new agent, from a YAML template"),
-    ("u", "diff side by side / unified"),
-    ("? f1", "this help"),
-    ("ctrl+p", "command palette: every action, and the colour theme"),
-    ("q", "quit (in a dialog: esc or n cancels, y confirms)"),
-]
 
 MARKERS: list[tuple[str, str, str]] = [
     (GLYPH_UNSAVED, "$text-warning", "agents: the live config has changes no version holds yet (s saves them)"),
@@ -48,11 +30,12 @@ NOTES = [
 
 
 def help_rows() -> list[tuple[Content, Content]]:
-    """(left, right) cells of the help grid, headings included."""
-    rows: list[tuple[Content, Content]] = [(Content.styled("Markers", "bold $text-primary"), Content(""))]
+    """(left, right) cells of the help grid, headings included: the keys first, they are what help is opened for."""
+    rows: list[tuple[Content, Content]] = [(Content.styled("Keys", "bold $text-primary"), Content(""))]
+    # From the action registry, which also makes the key bindings and the palette.
+    rows += [(Content.styled(keys, "bold $text-accent"), Content(text)) for keys, text in key_rows()]
+    rows.append((Content.styled("Markers", "bold $text-primary"), Content("")))
     rows += [(Content.styled(glyph, f"bold {style}"), Content(text)) for glyph, style, text in MARKERS]
-    rows.append((Content.styled("Keys", "bold $text-primary"), Content("")))
-    rows += [(Content.styled(key, "bold $text-accent"), Content(text)) for key, text in KEYS]
     rows.append((Content.styled("Notes", "bold $text-primary"), Content("")))
     rows += [(Content.styled("•", "$text-muted"), Content(note)) for note in NOTES]
     return rows

@@ -22,6 +22,7 @@ from textual.widgets import Input, Static
 from kaizen_tui.agent_file import parse_agent_text
 from kaizen_tui.core.schema import EDITABLE_FIELDS
 from kaizen_tui.core.errors import KaizenError, VersionNotFound
+from kaizen_tui.tui.actions import Scope, bindings
 from kaizen_tui.tui.screens.compare import CompareScreen
 from kaizen_tui.tui.screens.editing import (
     NEW_AGENT_TEMPLATE,
@@ -63,13 +64,13 @@ ACTIONS = "actions"
 class FilterInput(Input):
     """The agents filter; ``esc`` clears it."""
 
-    BINDINGS = [Binding("escape", "screen.clear_filter", "clear filter", show=True)]
+    BINDINGS = bindings(Scope.FILTER)
 
 
 class AgentsPaneTable(AgentsTable):
     """The agents list of the main screen: a cursor move picks the agent at once."""
 
-    BINDINGS = [Binding("enter", "screen.open_timeline", "timeline", key_display="enter")]
+    BINDINGS = bindings(Scope.AGENTS)
 
     def cursor_moved(self) -> None:
         screen = self.screen
@@ -86,13 +87,7 @@ class AgentsPaneTable(AgentsTable):
 class TimelineTable(Timeline):
     """The timeline with the keys that act on the highlighted version."""
 
-    BINDINGS = [
-        Binding("space", "screen.toggle_mark", "mark", key_display="space"),
-        Binding("c", "screen.compare", "compare"),
-        Binding("r", "screen.rollback", "rollback"),
-        Binding("x", "screen.delete_version", "delete"),
-        Binding("enter", "screen.open_diff", "diff", key_display="enter"),
-    ]
+    BINDINGS = bindings(Scope.TIMELINE)
 
     def cursor_moved(self) -> None:
         screen = self.screen
@@ -110,27 +105,13 @@ class TimelineTable(Timeline):
 class DiffPane(DiffBody):
     """The diff pane of the main screen: the version keys work here too."""
 
-    BINDINGS = [
-        Binding("space", "screen.toggle_mark", "mark", key_display="space"),
-        Binding("c", "screen.compare", "compare"),
-        Binding("r", "screen.rollback", "rollback"),
-        Binding("x", "screen.delete_version", "delete"),
-        Binding("enter", "screen.open_diff", "full screen", key_display="enter"),
-    ]
+    BINDINGS = bindings(Scope.DIFF)
 
 
 class MainScreen(Screen[None]):
     BINDINGS = [
-        Binding("s", "snapshot", "snapshot"),
-        Binding("e", "edit", "edit"),
-        Binding("n", "new_agent", "new agent"),
-        Binding("p", "prune", "prune"),
-        Binding("slash", "filter", "filter", key_display="/"),
-        Binding("u", "toggle_split", "split/unified"),
-        Binding("question_mark", "app.help", "help", key_display="?"),
-        Binding("f1", "app.help", "help", show=False),
-        Binding("q", "app.quit", "quit"),
-        Binding("escape", "clear_filter", "clear filter", show=False),
+        *bindings(Scope.MAIN),
+        # Navigation: in the help as a row of actions.NAVIGATION.
         Binding("tab", "focus_pane(1)", "next pane", show=False),
         Binding("shift+tab", "focus_pane(-1)", "previous pane", show=False),
     ]
