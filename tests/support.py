@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from kaizen_tui.core.schema import snapshot_json
+from kaizen_tui.core.schema import content_hash, snapshot_json
 from kaizen_tui.service import AgentService, agent_config
 from kaizen_tui.tui.testing import settle
 
@@ -161,17 +161,20 @@ async def long_history(service: AgentService, db_path: Path, count: int, name: s
             f"step {number}",
             "tester",
             (first + timedelta(minutes=number)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            content_hash({**config, "max_tokens": number}),
         )
         for number in range(1, count + 1)
     ]
     with sqlite3.connect(db_path) as connection:
         connection.executemany(
-            "INSERT INTO agent_version (id, agent_id, version_number, config_snapshot, changelog, created_by, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO agent_version "
+            "(id, agent_id, version_number, config_snapshot, changelog, created_by, created_at, content_hash) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
         connection.execute(
-            "UPDATE agent SET last_version_number = ?, max_tokens = ? WHERE id = ?", (count, count, agent["id"])
+            "UPDATE agent SET last_version_number = ?, max_tokens = ?, content_hash = ? WHERE id = ?",
+            (count, count, content_hash({**config, "max_tokens": count}), agent["id"]),
         )
     return await service.get(agent["id"])
 
