@@ -436,8 +436,12 @@ class AgentService:
     def get_versions(self, agent_id: str, *, limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
         """Versions newest first. All of them unless a page (``limit``/``offset``) is asked for."""
         with self.store.reading() as tx:
-            self._agent(tx, agent_id)
-            return [version_dict(row) for row in tx.version_page(agent_id, limit, offset)]
+            if not tx.agent_exists(agent_id):
+                raise AgentNotFound(str(agent_id))
+            rows = tx.version_page(agent_id, limit, offset)
+        for row in rows:
+            del row["content_hash"]  # in place: the page is the hot path of scripts and the API
+        return rows
 
     @_in_thread
     def get_version(self, version_id: str) -> dict[str, Any]:

@@ -481,6 +481,7 @@ def schema_statements() -> list[str]:
 
 _AGENT_SELECT = f"SELECT {', '.join(AGENT_COLUMNS)} FROM agent"
 _SELECT_AGENT = _AGENT_SELECT + " WHERE id = ?"
+_AGENT_EXISTS = "SELECT 1 FROM agent WHERE id = ?"
 _AGENTS_BY_KEY = _AGENT_SELECT + " WHERE name_key = ?"
 _AGENTS_BY_NAME = _AGENT_SELECT + " WHERE name = ?"
 _AGENTS_WITHOUT_KEY = _AGENT_SELECT + " WHERE name_key IS NULL"
@@ -617,6 +618,9 @@ class SQLiteTransaction:
             return None
         row = self.connection.execute(_SELECT_AGENT, (agent_id,)).fetchone()
         return _agent_row(row) if row else None
+
+    def agent_exists(self, agent_id: str) -> bool:
+        return _storable(agent_id) and self.connection.execute(_AGENT_EXISTS, (agent_id,)).fetchone() is not None
 
     def agents_by_name_key(self, key: str) -> list[Row]:
         return [_agent_row(row) for row in self.connection.execute(_AGENTS_BY_KEY, (key,))] if _storable(key) else []
