@@ -47,7 +47,7 @@ class CompareScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         service = self.app.service  # type: ignore[attr-defined]
-        yield TopBar(service.db.display_name, service.user, service.read_only)
+        yield TopBar(service.display_name, service.user, service.read_only)
         with BottomBar():
             yield StatusLine(id="status")
             yield KeyBar()

@@ -175,7 +175,7 @@ class MainScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         service = self.service
-        yield TopBar(service.db.display_name, service.user, service.read_only, id="topbar")
+        yield TopBar(service.display_name, service.user, service.read_only, id="topbar")
         with BottomBar():
             yield StatusLine(id="status")
             yield KeyBar(id="keys")
@@ -319,7 +319,7 @@ class MainScreen(Screen[None]):
             Content(""),
             Content.assemble(
                 "This database (",
-                (visible(self.service.db.display_name), "$text-accent"),
+                (visible(self.service.display_name), "$text-accent"),
                 ") holds no agents.",
             ),
             Content(""),
@@ -616,7 +616,7 @@ class MainScreen(Screen[None]):
     def _writable(self, what: str) -> bool:
         if not self.service.read_only:
             return True
-        reason = getattr(self.service.db, "read_only_reason", "") or "the database is open read-only"
+        reason = self.service.read_only_reason or "the database is open read-only"
         self.toast(f"Cannot {what}: {reason}. Browsing only.", "warning")
         return False
 
