@@ -160,6 +160,14 @@ ACTIONS: tuple[Action, ...] = (
         palette=("Prune", "Keep the N newest versions of the agent, delete the rest"),
     ),
     Action(
+        "delete_agent",
+        ("D",),
+        "delete agent",
+        help="agents: delete the agent and its versions (archived first: D offers to archive it)",
+        scopes=(Scope.AGENTS,),
+        palette=("Delete agent", "Delete the highlighted agent and all its versions (it is archived first)"),
+    ),
+    Action(
         "filter",
         ("slash",),
         "filter",

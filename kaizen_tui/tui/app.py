@@ -24,6 +24,7 @@ from time import monotonic
 from textual import events
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import Input, TextArea
 
@@ -97,7 +98,7 @@ class KaizenApp(App[None]):
         """Can the screen on top take a key now (built, and not waiting for its data)?"""
         try:
             screen = self.screen
-        except Exception:  # noqa: BLE001 (no screen yet)
+        except Exception:
             return False
         return screen.is_mounted and getattr(screen, "accepts_keys", True) is not False
 
@@ -203,7 +204,7 @@ class KaizenApp(App[None]):
                 self.post_message(events.Key(self._BARRIER, None))
                 try:
                     await asyncio.wait_for(self._barrier.wait(), timeout=1.0)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     self._in_flight_since = None  # a widget stopped it: go on
                 waited_since = monotonic()
         finally:
@@ -218,7 +219,15 @@ class KaizenApp(App[None]):
     #: A toast longer than this is cut (an error can quote a whole value).
     TOAST_MAX_CHARS = 600
 
-    def notify(self, message: str, *, title: str = "", severity="information", timeout=None, markup: bool = True) -> None:  # type: ignore[override]
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
         # Control characters are drawn visibly, here too: an error message can quote data.
         text = str(message)
         if len(text) > self.TOAST_MAX_CHARS:

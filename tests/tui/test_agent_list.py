@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from kaizen_tui.tui.screens.main import MainScreen
 from kaizen_tui.service import AgentService
+from kaizen_tui.tui.screens.main import MainScreen
 from tests.support import make_app, press, settle
 
 AGENTS = 1200

@@ -59,14 +59,13 @@ class HelpScreen(Dialog[None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog -wide -help") as dialog:
             dialog.border_title = "Help"
-            with VerticalScroll(id="help-scroll"):
-                with Grid(id="help-grid"):
-                    for index, (left, right) in enumerate(help_rows()):
-                        if not right.plain and index:  # a heading: a blank line above it
-                            yield Static("")
-                            yield Static("")
-                        yield Static(left, classes="help-key")
-                        yield Static(right, classes="help-text")
+            with VerticalScroll(id="help-scroll"), Grid(id="help-grid"):
+                for index, (left, right) in enumerate(help_rows()):
+                    if not right.plain and index:  # a heading: a blank line above it
+                        yield Static("")
+                        yield Static("")
+                    yield Static(left, classes="help-key")
+                    yield Static(right, classes="help-text")
             yield KeyBar()
 
     def on_mount(self) -> None:

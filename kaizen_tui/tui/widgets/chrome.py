@@ -104,7 +104,7 @@ class KeyBar(Widget):
         seen: set[str] = set()
         try:
             bindings = self.screen.active_bindings
-        except Exception:  # noqa: BLE001 (the screen is not ready yet)
+        except Exception:
             return items
         for _node, binding, enabled, _tooltip in bindings.values():
             if not binding.show or binding.action in seen:
@@ -125,7 +125,7 @@ class KeyBar(Widget):
     def _max_lines(self) -> int:
         try:
             height = self.screen.size.height
-        except Exception:  # noqa: BLE001 (not mounted)
+        except Exception:
             return 2
         return 1 if 0 < height < self.ONE_LINE_BELOW else 2
 

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from itertools import zip_longest
 from typing import Any, Literal
 
+from rich import box
 from rich.console import Console, RenderableType
 from rich.style import Style
 from rich.table import Table
-from rich import box
 from rich.text import Text
 from textual import work
 from textual.binding import Binding
@@ -739,4 +739,4 @@ class DiffBody(ScrollView, can_focus=True):
         return "\n".join(strip.text.rstrip() for strip in self._strips)
 
 
-__all__ = ["DiffBody", "DiffRenderer", "DiffStyles", "SPLIT_MIN_WIDTH", "comparison_label", "is_text_change"]
+__all__ = ["SPLIT_MIN_WIDTH", "DiffBody", "DiffRenderer", "DiffStyles", "comparison_label", "is_text_change"]

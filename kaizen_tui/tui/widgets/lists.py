@@ -70,7 +70,7 @@ class KeyedTable(DataTable):
         before the next key is handled, or fast typing acts on stale rows.
         """
 
-    def watch_cursor_coordinate(self, old, new) -> None:  # noqa: ANN001
+    def watch_cursor_coordinate(self, old, new) -> None:
         super().watch_cursor_coordinate(old, new)
         if old != new and not self._filling and self.row_count:
             self.cursor_moved()
@@ -90,10 +90,10 @@ class KeyedTable(DataTable):
             return None
         try:
             return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
-        except Exception:  # noqa: BLE001 (a cursor past the end during a refill)
+        except Exception:
             return None
 
-    def _on_resize(self, event) -> None:  # noqa: ANN001
+    def _on_resize(self, event) -> None:
         super()._on_resize(event)
         # A smaller pane must still show the highlighted row.
         self.call_after_refresh(self._scroll_cursor_into_view)
@@ -403,7 +403,7 @@ class Timeline(KeyedTable):
             Text(f"v{entry['version_number']}".ljust(self._version_width + 1), styles["version"]),
             Text(pad_cells(relative_time(entry.get("created_at"), now), 8) + " ", styles["muted"]),
             Text(pad_cells(visible(entry.get("created_by")), 8) + " ", styles["muted"]),
-            Text(fit_cells(changelog or "(no changelog)", changelog_width), None if changelog else styles["muted"]),
+            Text(fit_cells(changelog or "(no changelog)", changelog_width), "" if changelog else styles["muted"]),
         )
 
     def _add_entries(self, entries: list[dict[str, Any]], width: int) -> None:
@@ -502,7 +502,7 @@ class Timeline(KeyedTable):
             self.requested = None
             self._pending = []
 
-    def watch_cursor_coordinate(self, old, new) -> None:  # noqa: ANN001
+    def watch_cursor_coordinate(self, old, new) -> None:
         super().watch_cursor_coordinate(old, new)
         if not self._filling and self.row_count:
             self._check_edges()
