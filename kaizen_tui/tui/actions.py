@@ -163,7 +163,7 @@ ACTIONS: tuple[Action, ...] = (
         "delete_agent",
         ("D",),
         "delete agent",
-        help="agents: delete the agent and its versions (archived first: D offers to archive it)",
+        help="agents: archive the agent, then (D again) delete it and its versions",
         scopes=(Scope.AGENTS,),
         palette=("Delete agent", "Delete the highlighted agent and all its versions (it is archived first)"),
     ),

@@ -289,7 +289,7 @@ async def test_the_rollback_dialog_shrinks_when_there_is_nothing_to_change(servi
         pilot.app.push_screen(RollbackModal(service, agent, entry))
         await settle(pilot)
         modal = pilot.app.screen
-        assert "nothing will change" in modal.query_one("#rollback-note", Static).content.plain
+        assert "nothing will change" in modal.query_one("#plan-note", Static).content.plain
         assert not modal.query_one(DiffBody).display
         assert not modal.query_one(".dialog").has_class("-diff")
         assert modal.query_one(".dialog").size.height < SIZE[1] // 2

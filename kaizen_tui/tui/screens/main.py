@@ -20,8 +20,8 @@ from textual.screen import Screen
 from textual.widgets import Input, Static
 
 from kaizen_tui.agent_file import parse_agent_text
-from kaizen_tui.core.schema import EDITABLE_FIELDS
 from kaizen_tui.core.errors import KaizenError, VersionNotFound
+from kaizen_tui.core.schema import EDITABLE_FIELDS
 from kaizen_tui.tui.actions import Scope, bindings
 from kaizen_tui.tui.screens.compare import CompareScreen
 from kaizen_tui.tui.screens.editing import (
@@ -36,7 +36,14 @@ from kaizen_tui.tui.screens.editing import (
     strip_error,
     with_error,
 )
-from kaizen_tui.tui.screens.modals import ConfirmModal, EditorModal, PruneModal, RollbackModal, SnapshotModal
+from kaizen_tui.tui.screens.modals import (
+    DeleteAgentModal,
+    EditorModal,
+    PruneModal,
+    RollbackModal,
+    SnapshotModal,
+    YesNoModal,
+)
 from kaizen_tui.service import agent_sort_key
 from kaizen_tui.tui.widgets.chrome import BottomBar, KeyBar, StatusLine, TopBar
 from kaizen_tui.tui.widgets.agent_list import AgentsTable
@@ -587,7 +594,7 @@ class MainScreen(Screen[None]):
     # -- focus and keys ----------------------------------------------------------
 
     #: Keys that need an agent: hidden from the key bar while there is none.
-    AGENT_ACTIONS = {"snapshot", "edit", "prune", "filter", "toggle_split"}
+    AGENT_ACTIONS = {"snapshot", "edit", "prune", "filter", "toggle_split", "delete_agent"}
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "clear_filter":
@@ -773,26 +780,17 @@ class MainScreen(Screen[None]):
             )
             return
 
-        def done(confirmed: bool | None) -> None:
-            if confirmed:
-                self._rollback(agent, entry)
+        def done(result: dict[str, Any] | None) -> None:
+            # The dialog rolled back (by the plan it showed last); failures were toasts.
+            if result is None:
+                return
+            message = f"Rolled back {visible(result['name'])} to v{entry['version_number']}"
+            if result.get("saved_as_version") is not None:
+                message += f" (unsaved changes saved as v{result['saved_as_version']} first)"
+            self.toast(message)
+            self.reload(keep_agent=agent["id"], keep_version=entry["id"])
 
         self.app.push_screen(RollbackModal(self.service, agent, entry), done)
-
-    @work(group=ACTIONS)
-    async def _rollback(self, agent: dict[str, Any], entry: dict[str, Any]) -> None:
-        label = f"v{entry['version_number']}"
-        try:
-            before = (await self.service.get(agent["id"])).get("latest_version")
-            result = await self.service.rollback_to_version(agent["id"], entry["id"])
-        except KaizenError as error:
-            self.toast(str(error), "error")
-            return
-        message = f"Rolled back {visible(agent['name'])} to {label}"
-        if result.get("latest_version") != before and result.get("latest_version") is not None:
-            message += f" (unsaved changes saved as v{result['latest_version']} first)"
-        self.toast(message)
-        self.reload(keep_agent=agent["id"], keep_version=entry["id"])
 
     def action_delete_version(self) -> None:
         if self._deferred("delete_version"):
@@ -821,7 +819,7 @@ class MainScreen(Screen[None]):
             if confirmed:
                 self._delete_version(agent, entry)
 
-        self.app.push_screen(ConfirmModal(f"Delete {label}?", lines, confirm_label="Delete"), done)
+        self.app.push_screen(YesNoModal(f"Delete {label}?", lines, confirm_label="Delete"), done)
 
     @work(group=ACTIONS)
     async def _delete_version(self, agent: dict[str, Any], entry: dict[str, Any]) -> None:
@@ -844,22 +842,38 @@ class MainScreen(Screen[None]):
             self.toast(f"Nothing to prune: {visible(agent['name'])} has {agent.get('version_count', 0)} version(s).")
             return
 
-        def done(confirmed: tuple[int, int] | None) -> None:
-            if confirmed is not None:
-                self._prune(agent, *confirmed)
+        def done(result: dict[str, Any] | None) -> None:
+            # The dialog pruned (by the plan it showed last); failures were toasts.
+            if result is None:
+                return
+            deleted, kept = result["deleted"], result["kept"]
+            plural = "s" if deleted != 1 else ""
+            self.toast(f"Pruned {deleted} version{plural} of {visible(agent['name'])}; kept the {kept} newest")
+            self.reload(keep_agent=agent["id"], keep_version=self.timeline.cursor_key)
 
         self.app.push_screen(PruneModal(self.service, agent), done)
 
-    @work(group=ACTIONS)
-    async def _prune(self, agent: dict[str, Any], keep: int, newest_to_delete: int) -> None:
-        try:
-            deleted = await self.service.cleanup_old_versions(agent["id"], keep, newest_to_delete=newest_to_delete)
-        except KaizenError as error:
-            self.toast(str(error), "error")
+    def action_delete_agent(self) -> None:
+        """Delete the agent under the agents cursor: archive it first (one dialog), then delete it (another)."""
+        agent = self._need_agent()
+        if agent is None or not self._writable("delete an agent"):
             return
-        plural = "s" if deleted != 1 else ""
-        self.toast(f"Pruned {deleted} version{plural} of {visible(agent['name'])}; kept the {keep} newest")
-        self.reload(keep_agent=agent["id"], keep_version=self.timeline.cursor_key)
+
+        def done(result: dict[str, Any] | None) -> None:
+            if result is None:
+                return
+            if "archived" in result:
+                name = visible(result["archived"]["name"])
+                self.toast(f"Archived {name}; D again deletes it")
+                self.reload(keep_agent=agent["id"])
+                return
+            deleted = result["deleted"]
+            count = deleted["versions_deleted"]
+            self.marks.pop(deleted["agent_id"], None)
+            self.toast(f"Deleted agent {visible(deleted['name'])} and its {count:,} version{'s' if count != 1 else ''}")
+            self.reload()
+
+        self.app.push_screen(DeleteAgentModal(self.service, agent), done)
 
     def _preparation(self) -> Callable[[], None]:
         """Hold the keys typed next until the returned callable is called (once is enough).
