@@ -13,16 +13,21 @@ async def settle(pilot: Any) -> None:
     ``pilot`` is the Textual ``Pilot`` of ``KaizenApp.run_test()``. Returns
     once two pauses in a row found nothing running, or after 12 rounds.
     """
-    from kaizen_tui.tui.screens.main import ACTIONS, MainScreen
+    from kaizen_tui.tui.screens.main import ACTIONS
+    from kaizen_tui.tui.screens.modals import EDITOR_SAVE
 
     app = pilot.app
     quiet = 0
     for _ in range(12):
         # Messages handled, then a short breath for what they scheduled (timers, refreshes).
         await pilot.pause(0.01)
-        # Actions wait on their dialog while one is open; on the main screen they work.
-        on_main = isinstance(app.screen, MainScreen)
-        pending = [worker for worker in app.workers if worker.is_running and (worker.group != ACTIONS or on_main)]
+        # Actions (and the in-app editor's save) wait on a dialog while one is
+        # open above their screen; on their screen they work.
+        pending = [
+            worker
+            for worker in app.workers
+            if worker.is_running and (worker.group not in (ACTIONS, EDITOR_SAVE) or _screen_of(worker.node) is app.screen)
+        ]
         if pending:
             quiet = 0
             await asyncio.gather(*(worker.wait() for worker in pending), return_exceptions=True)
@@ -30,6 +35,12 @@ async def settle(pilot: Any) -> None:
         quiet += 1
         if quiet == 2:
             return
+
+
+def _screen_of(node: Any) -> Any:
+    from textual.screen import Screen
+
+    return node if isinstance(node, Screen) else getattr(node, "screen", None)
 
 
 class _ShownAs:

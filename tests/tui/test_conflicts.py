@@ -1,41 +1,282 @@
-"""Pilot tests: rollbacks and prunes while someone else changes the same agent.
+"""Pilot tests: edits, rollbacks and prunes while someone else changes the same agent.
 
-The TUI carries out a rollback or a prune by the plan it showed: when the
-agent changed meanwhile, nothing is done and the dialog shows the fresh
-plan. The other writer is the service called from the test while a dialog
-is open.
+The TUI saves an edit as a three-way merge (only what the person changed is
+written), and carries out a rollback or a prune by the plan it showed: when
+the agent changed meanwhile, nothing is done and the dialog shows the fresh
+plan. The other writer is a second process ($EDITOR runs one) or the
+service called from the test while a dialog is open.
 """
 
 from __future__ import annotations
 
 import sqlite3
+import stat
+import sys
+from pathlib import Path
 
 import pytest
-from textual.widgets import Static
+from textual.widgets import Button, Static, TextArea
 
 from kaizen_tui.core.schema import parse_snapshot
 from kaizen_tui.service import AgentService
+from kaizen_tui.tui.screens.editing import EditAgainModal
 from kaizen_tui.tui.screens.main import MainScreen
 from kaizen_tui.tui.screens.modals import (
+    EditorModal,
+    MergeConflictModal,
     PruneModal,
     RollbackModal,
 )
 from kaizen_tui.tui.widgets.diff import DiffBody
+from kaizen_tui.tui.widgets.lists import LIVE_KEY
 from tests.support import (
+    PROMPT_V2,
     SIZE,
     audit_actions,
+    main_screen,
     make_app,
     open_agent,
     press,
+    screen_text,
     seed_small,
     settle,
     toasts,
 )
 
+FRENCH = PROMPT_V2.replace("Answer briefly and politely.", "Answer in French.")
+
 
 @pytest.fixture
 async def ids(service: AgentService) -> dict:
     return await seed_small(service)
+
+
+def editor_with_a_colleague(tmp_path: Path, db_path: Path, agent_id: str, edit: str) -> str:
+    """A fake $EDITOR: while it is open, a colleague (another process) sets max_tokens to 4321, once.
+
+    ``edit`` is Python run on the file's text ``t``, returning the new text.
+    The second time it runs (edit again) the colleague does nothing more.
+    """
+    seen = tmp_path / "editor-runs.txt"
+    script = tmp_path / "fake_editor.py"
+    script.write_text(
+        "import asyncio, pathlib, sys\n"
+        "from kaizen_tui.service import AgentService\n"
+        f"runs = pathlib.Path({str(seen)!r})\n"
+        "first = not runs.exists()\n"
+        "runs.write_text(runs.read_text() + 'x' if runs.exists() else 'x')\n"
+        "if first:\n"
+        f"    service = AgentService({str(db_path)!r}, user='colleague')\n"
+        f"    asyncio.run(service.update({agent_id!r}, {{'max_tokens': 4321}}, actor='colleague'))\n"
+        "    service.close()\n"
+        "p = pathlib.Path(sys.argv[1]); t = p.read_text()\n"
+        f"p.write_text({edit})\n"
+    )
+    runner = tmp_path / "fake-editor"
+    runner.write_text(f'#!/bin/sh\nexec {sys.executable} {script} "$@"\n')
+    runner.chmod(runner.stat().st_mode | stat.S_IEXEC)
+    return str(runner)
+
+
+def in_french(text: str) -> str:
+    return text.replace("Answer briefly and politely.", "Answer in French.")
+
+
+# -- edits --------------------------------------------------------------------------------
+
+
+async def test_an_edit_in_EDITOR_keeps_what_a_colleague_changed_meanwhile(service, ids, tmp_path, db_path, monkeypatch):
+    edit = "t.replace('Answer briefly and politely.', 'Answer in French.')"
+    monkeypatch.setenv("EDITOR", editor_with_a_colleague(tmp_path, db_path, ids["support"], edit))
+    async with make_app(service).run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await open_agent(pilot, "Support Agent")
+        await press(pilot, "e")
+        assert isinstance(pilot.app.screen, MainScreen)
+        agent = await service.get(ids["support"])
+        assert agent["system_prompt"] == FRENCH  # the person's change
+        assert agent["max_tokens"] == 4321  # the colleague's, kept
+        assert agent["temperature"] == 0.5
+        message = next(
+            toast for toast in toasts(pilot.app) if toast.startswith("Updated the live config of Support Agent")
+        )
+        assert "(system_prompt)" in message
+        assert "kept max_tokens as colleague changed it meanwhile" in message
+
+
+async def test_an_edit_in_the_app_keeps_what_a_colleague_changed_meanwhile(service, ids):
+    async with make_app(service).run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await open_agent(pilot, "Support Agent")
+        await press(pilot, "e")
+        modal = pilot.app.screen
+        assert isinstance(modal, EditorModal)
+        await service.update(ids["support"], {"max_tokens": 4321}, actor="colleague")
+        area = modal.query_one(TextArea)
+        area.text = in_french(area.text)
+        await press(pilot, "ctrl+o")
+        assert isinstance(pilot.app.screen, MainScreen)
+        agent = await service.get(ids["support"])
+        assert (agent["system_prompt"], agent["max_tokens"]) == (FRENCH, 4321)
+        assert any("kept max_tokens as colleague changed it meanwhile" in toast for toast in toasts(pilot.app))
+
+
+async def test_a_conflict_in_EDITOR_is_settled_field_by_field(service, ids, tmp_path, db_path, monkeypatch):
+    edit = (
+        "t.replace('Answer briefly and politely.', 'Answer in French.').replace('max_tokens: 2048', 'max_tokens: 1000')"
+    )
+    monkeypatch.setenv("EDITOR", editor_with_a_colleague(tmp_path, db_path, ids["support"], edit))
+    async with make_app(service).run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await open_agent(pilot, "Support Agent")
+        await press(pilot, "e")
+        modal = pilot.app.screen
+        assert isinstance(modal, MergeConflictModal)
+        assert [conflict["field"] for conflict in modal.conflicts] == ["max_tokens"]
+        text = screen_text(pilot.app)
+        assert "max_tokens" in text and "theirs  4321" in text and "yours   1000" in text
+        assert "colleague" in text  # the message says who
+        assert modal.focused is modal.query_one("#cancel", Button)
+        # Nothing is written until the person chooses; y without a choice says so.
+        agent = await service.get(ids["support"])
+        assert (agent["system_prompt"], agent["max_tokens"]) == (PROMPT_V2, 4321)
+        await press(pilot, "y")
+        assert pilot.app.screen is modal
+        assert any("Choose yours (m) or theirs (t) for max_tokens" in toast for toast in toasts(pilot.app, "warning"))
+        await press(pilot, "m", "y")
+        assert isinstance(pilot.app.screen, MainScreen)
+        agent = await service.get(ids["support"])
+        assert (agent["system_prompt"], agent["max_tokens"]) == (FRENCH, 1000)
+        assert any(
+            toast.startswith("Updated the live config of Support Agent (system_prompt, max_tokens)")
+            for toast in toasts(pilot.app)
+        )
+
+
+async def test_going_back_from_a_conflict_in_EDITOR_keeps_the_text_then_theirs_wins(
+    service, ids, tmp_path, db_path, monkeypatch
+):
+    edit = (
+        "t.replace('Answer briefly and politely.', 'Answer in French.').replace('max_tokens: 2048', 'max_tokens: 1000')"
+    )
+    monkeypatch.setenv("EDITOR", editor_with_a_colleague(tmp_path, db_path, ids["support"], edit))
+    async with make_app(service).run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await open_agent(pilot, "Support Agent")
+        await press(pilot, "e")
+        assert isinstance(pilot.app.screen, MergeConflictModal)
+        await press(pilot, "escape")
+        # Back: why it was not saved, and the choice to edit the kept text again.
+        assert isinstance(pilot.app.screen, EditAgainModal)
+        assert "max_tokens" in pilot.app.screen.error and "Nothing was saved" in pilot.app.screen.error
+        agent = await service.get(ids["support"])
+        assert (agent["system_prompt"], agent["max_tokens"]) == (PROMPT_V2, 4321)
+        await press(pilot, "e")  # the editor again, on the text as typed: the conflict is still there
+        assert isinstance(pilot.app.screen, MergeConflictModal)
+        await press(pilot, "T", "y")  # all theirs
+        assert isinstance(pilot.app.screen, MainScreen)
+        agent = await service.get(ids["support"])
+        assert (agent["system_prompt"], agent["max_tokens"]) == (FRENCH, 4321)
+        message = next(
+            toast for toast in toasts(pilot.app) if toast.startswith("Updated the live config of Support Agent")
+        )
+        assert "(system_prompt)" in message and "kept max_tokens as colleague changed it meanwhile" in message
+
+
+async def test_a_conflict_in_the_app_editor_goes_back_to_the_text_or_is_settled(service, ids):
+    async with make_app(service).run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await open_agent(pilot, "Support Agent")
+        await press(pilot, "e")
+        editor = pilot.app.screen
+        assert isinstance(editor, EditorModal)
+        await service.update(ids["support"], {"max_tokens": 4321}, actor="colleague")
+        area = editor.query_one(TextArea)
+        area.text = in_french(area.text).replace("max_tokens: 2048", "max_tokens: 1000")
+        await press(pilot, "ctrl+o")
+        modal = pilot.app.screen
+        assert isinstance(modal, MergeConflictModal)
+        await press(pilot, "escape")
+        assert pilot.app.screen is editor  # back to editing, the text as typed
+        assert "max_tokens: 1000" in area.text and "Answer in French." in area.text
+        assert "Nothing was saved" in str(editor.query_one("#editor-error", Static).content)
+        assert (await service.get(ids["support"]))["max_tokens"] == 4321
+        await press(pilot, "ctrl+o")
+        assert isinstance(pilot.app.screen, MergeConflictModal)
+        await press(pilot, "space", "space", "t", "y")  # mine, theirs, then theirs
+        assert isinstance(pilot.app.screen, MainScreen)
+        agent = await service.get(ids["support"])
+        assert (agent["system_prompt"], agent["max_tokens"]) == (FRENCH, 4321)
+
+
+async def test_the_merge_dialog_shows_data_literally(service, ids):
+    hostile = "[bold red]theirs[/]\x1b[2J"
+    async with make_app(service).run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await open_agent(pilot, "Support Agent")
+        await press(pilot, "e")
+        editor = pilot.app.screen
+        await service.update(ids["support"], {"description": hostile}, actor="[i]colleague[/i]")
+        area = editor.query_one(TextArea)
+        area.text = area.text.replace("description: Handles inquiries", "description: '[link=x]mine[/link]'")
+        await press(pilot, "ctrl+o")
+        assert isinstance(pilot.app.screen, MergeConflictModal)
+        text = screen_text(pilot.app)
+        assert "[bold red]theirs[/]␛[2J" in text
+        assert "[link=x]mine[/link]" in text
+        assert "[i]colleague[/i]" in text
+        await press(pilot, "M", "y")
+        assert (await service.get(ids["support"]))["description"] == "[link=x]mine[/link]"
+
+
+async def test_after_an_edit_the_diff_shows_what_it_changed(service, ids):
+    async with make_app(service).run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = await open_agent(pilot, "Support Agent")
+        assert "v2 → v3" in screen.diff.text
+        await press(pilot, "e")
+        area = pilot.app.screen.query_one(TextArea)
+        area.text = area.text.replace("temperature: 0.5", "temperature: 0.3")
+        await press(pilot, "ctrl+o")
+        assert screen.timeline.cursor_key == LIVE_KEY
+        assert "v3 → live config" in screen.diff.text
+        assert "0.3" in screen.diff.text
+        # Edited again, on the live row: the diff follows (not the one before this edit).
+        await press(pilot, "e")
+        area = pilot.app.screen.query_one(TextArea)
+        area.text = area.text.replace("temperature: 0.3", "temperature: 1.1")
+        await press(pilot, "ctrl+o")
+        assert screen.timeline.cursor_key == LIVE_KEY
+        assert "1.1" in screen.diff.text and "0.3" not in screen.diff.text
+        # Edited back to what v3 holds: no live row; the diff is the highlighted version's.
+        await press(pilot, "e")
+        area = pilot.app.screen.query_one(TextArea)
+        area.text = area.text.replace("temperature: 1.1", "temperature: 0.5")
+        await press(pilot, "ctrl+o")
+        key = screen.timeline.cursor_key
+        assert key != LIVE_KEY
+        assert screen.diff.comparison == await service.compare_with_previous(key)
+        assert "1.1" not in screen.diff.text
+
+
+async def test_after_an_edit_in_EDITOR_the_diff_shows_what_it_changed(service, ids, tmp_path, monkeypatch):
+    script = tmp_path / "editor.py"
+    script.write_text(
+        "import pathlib, sys\np = pathlib.Path(sys.argv[1])\np.write_text(p.read_text().replace('temperature: 0.2', 'temperature: 0.9'))\n"
+    )
+    runner = tmp_path / "editor"
+    runner.write_text(f'#!/bin/sh\nexec {sys.executable} {script} "$@"\n')
+    runner.chmod(runner.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("EDITOR", str(runner))
+    async with make_app(service).run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = main_screen(pilot.app)
+        # Billing Bot: the live row (temperature 0.2, unsaved) is highlighted.
+        assert screen.timeline.cursor_key == LIVE_KEY and "0.2" in screen.diff.text
+        await press(pilot, "e")
+        assert (await service.get(ids["billing"]))["temperature"] == 0.9
+        assert screen.timeline.cursor_key == LIVE_KEY
+        assert "0.9" in screen.diff.text and "0.2" not in screen.diff.text
 
 
 # -- rollback -----------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 The text is the agent's editable fields (``dump_agent_yaml``: the prompt as
 block text). A mistake is shown with its reason and the text is kept, so it
-can be corrected instead of typed again.
+can be corrected instead of typed again. Saving writes only what the person
+changed, merged with what others wrote meanwhile (:class:`AgentEdit`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ import os
 import shlex
 import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from textual.app import App, ComposeResult, SuspendNotSupported
 from textual.binding import Binding
@@ -19,8 +22,12 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.widgets import Button, Static
 
-from kaizen_tui.agent_file import dump_agent_yaml
+from kaizen_tui.agent_file import dump_agent_yaml, parse_agent_text
+from kaizen_tui.core.diff import same_value
+from kaizen_tui.core.errors import EditConflict, KaizenError
+from kaizen_tui.core.schema import EDITABLE_FIELDS
 from kaizen_tui.tui.screens.dialog import SCROLL_BINDINGS, Dialog
+from kaizen_tui.tui.screens.modals import MINE, THEIRS, MergeConflictModal
 from kaizen_tui.tui.widgets.chrome import KeyBar
 from kaizen_tui.tui.widgets.text import INVISIBLE, visible
 
@@ -175,3 +182,101 @@ class EditAgainModal(Dialog[bool]):
 
     def action_discard(self) -> None:
         self.dismiss(False)
+
+
+class AgentEdit:
+    """One edit of an agent's live config, saved as a three-way merge (``apply_edit``).
+
+    It keeps the fields and the revision the editor opened (the base), so
+    that saving writes only the fields the person changed: a field someone
+    else changed meanwhile and the person did not is kept as they set it.
+    When both changed a field differently, :class:`MergeConflictModal` lets
+    the person choose per field; nothing is written before they do, and
+    going back from it returns to the editor with the text kept.
+    """
+
+    def __init__(
+        self, app: App, service: Any, agent: dict[str, Any], saved: Callable[[dict[str, Any], str], None]
+    ) -> None:
+        """``saved(agent, message)`` is called once the edit is written (or found to change nothing)."""
+        self.app = app
+        self.service = service
+        self.agent_id: str = agent["id"]
+        self.name = visible(agent["name"])
+        self.base = {key: agent[key] for key in EDITABLE_FIELDS}
+        self.revision: int = agent["revision"]
+        self.saved = saved
+
+    @property
+    def text(self) -> str:
+        """What the editor opens with."""
+        return edit_header(self.base["name"]) + editable_yaml(self.base)
+
+    async def submit(self, text: str) -> str | None:
+        """Save the edited text; None when done, else why not (the text is kept for another try)."""
+        try:
+            mine = parse_agent_text(strip_error(text), "Your YAML")
+        except KaizenError as error:
+            return str(error)
+        base, revision, edited = self.base, self.revision, mine
+        #: Fields whose value someone else set meanwhile, kept (chosen or not touched by the person).
+        theirs: list[str] = []
+        while True:
+            try:
+                result = await self.service.apply_edit(self.agent_id, base, edited, base_revision=revision)
+                break
+            except EditConflict as conflict:
+                dialog = MergeConflictModal(self.name, str(conflict), conflict.conflicts)
+                choices = await self.app.push_screen_wait(dialog)
+                if choices is None:
+                    return f"{conflict} Nothing was saved: save again to choose, or change your text."
+                current = {key: conflict.current[key] for key in EDITABLE_FIELDS}
+                changed = _changed_fields(base, edited)
+                theirs += [key for key in current if key not in changed and not same_value(base[key], current[key])]
+                theirs += [field for field, side in choices.items() if side == THEIRS]
+                # The agent as it is now, with the person's other changes and their choices.
+                settled = {**current, **{key: edited[key] for key in changed if key not in choices}}
+                for item in conflict.conflicts:
+                    settled[item["field"]] = item["mine"] if choices[item["field"]] == MINE else item["theirs"]
+                base, revision, edited = current, conflict.current["revision"], settled
+            except KaizenError as error:
+                return str(error)
+        kept = [key for key in EDITABLE_FIELDS if key in theirs or key in result["kept"]]
+        self.saved(result["agent"], await self._message(result["agent"], result["written"], kept))
+        return None
+
+    async def _message(self, agent: dict[str, Any], written: list[str], kept: list[str]) -> str:
+        """The toast: what was written, and which fields someone else set meanwhile were kept (and who)."""
+        name = visible(agent["name"])
+        if written:
+            message = f"Updated the live config of {name} ({', '.join(written)})"
+        else:
+            message = f"No changes to {name}"
+        if kept:
+            who = await self._changed_by(kept)
+            them = "it" if len(kept) == 1 else "them"
+            message += f"; kept {', '.join(kept)} as {who or 'someone else'} changed {them} meanwhile"
+        if written and agent.get("unsaved_changes"):
+            message += "; s saves it as a version"
+        return message
+
+    async def _changed_by(self, fields: list[str]) -> str:
+        """Who changed these fields since the editor opened, as the audit log tells ("" if it does not)."""
+        try:
+            events = await self.service.audit_log(self.agent_id, limit=50)
+        except KaizenError:
+            return ""
+        actors: list[str] = []
+        for event in events:
+            detail = event.get("detail") or {}
+            revision = detail.get("revision")
+            if not isinstance(revision, int) or revision <= self.revision:
+                continue
+            if set(detail.get("fields") or []) & set(fields) and event.get("actor") not in actors:
+                actors.append(event["actor"])
+        return ", ".join(visible(actor) for actor in reversed(actors))
+
+
+def _changed_fields(base: dict[str, Any], edited: dict[str, Any]) -> list[str]:
+    """The fields of ``edited`` that differ from ``base`` (a field left out is not a change)."""
+    return [key for key, value in edited.items() if not (key in base and same_value(base[key], value))]

@@ -21,15 +21,13 @@ from textual.widgets import Input, Static
 
 from kaizen_tui.agent_file import parse_agent_text
 from kaizen_tui.core.errors import KaizenError, VersionNotFound
-from kaizen_tui.core.schema import EDITABLE_FIELDS
 from kaizen_tui.tui.actions import Scope, bindings
 from kaizen_tui.tui.screens.compare import CompareScreen
 from kaizen_tui.tui.screens.editing import (
     NEW_AGENT_TEMPLATE,
+    AgentEdit,
     EditAgainModal,
     EditorFailed,
-    edit_header,
-    editable_yaml,
     editor_command,
     meaningful,
     run_external_editor,
@@ -905,28 +903,20 @@ class MainScreen(Screen[None]):
             except KaizenError as error:
                 self.toast(str(error), "error")
                 return
-            fields = {key: agent[key] for key in EDITABLE_FIELDS}
-            name = visible(agent["name"])
 
-            async def submit(text: str) -> str | None:
-                try:
-                    data = parse_agent_text(strip_error(text), "Your YAML")
-                    updated = await self.service.update(agent_id, data)
-                except KaizenError as error:
-                    return str(error)
-                if {key: updated[key] for key in EDITABLE_FIELDS} == fields:
-                    self.toast(f"No changes to {name}")
-                else:
-                    hint = "; s saves it as a version" if updated.get("unsaved_changes") else ""
-                    self.toast(f"Updated the live config of {visible(updated['name'])}{hint}")
-                unsaved = bool(updated.get("unsaved_changes"))
-                self.reload(keep_agent=agent_id, keep_version=LIVE_KEY if unsaved else None, top=unsaved)
-                return None
+            def saved(updated: dict[str, Any], message: str) -> None:
+                self.toast(message)
+                self._show_edited(updated)
 
-            text = edit_header(agent["name"]) + editable_yaml(fields)
-            await self._edit(f"Edit {name}", text, submit, ready)
+            edit = AgentEdit(self.app, self.service, agent, saved)
+            await self._edit(f"Edit {edit.name}", edit.text, edit.submit, ready)
         finally:
             ready()
+
+    def _show_edited(self, agent: dict[str, Any]) -> None:
+        """After an edit: the cursor on the live row when no version holds the edit, and the diff read again."""
+        unsaved = bool(agent.get("unsaved_changes"))
+        self.reload(keep_agent=agent["id"], keep_version=LIVE_KEY if unsaved else None, top=unsaved)
 
     def action_new_agent(self) -> None:
         if self._writable("create an agent"):
