@@ -279,6 +279,20 @@ async def test_after_an_edit_in_EDITOR_the_diff_shows_what_it_changed(service, i
         assert "0.9" in screen.diff.text and "0.2" not in screen.diff.text
 
 
+async def test_a_poll_right_after_an_edit_does_not_undo_where_the_edit_put_the_cursor(service, ids):
+    async with make_app(service).run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = await open_agent(pilot, "Support Agent")
+        assert "v2 → v3" in screen.diff.text
+        await service.update(ids["support"], {"temperature": 0.3})
+        # What a saved edit does, then the poll that saw the change a moment later.
+        screen.reload(keep_agent=ids["support"], keep_version=LIVE_KEY, top=True)
+        screen.reload()
+        await settle(pilot)
+        assert screen.timeline.cursor_key == LIVE_KEY
+        assert "v3 → live config" in screen.diff.text and "0.3" in screen.diff.text
+
+
 # -- rollback -----------------------------------------------------------------------------
 
 

@@ -133,6 +133,9 @@ class MainScreen(Screen[None]):
         self._listed_at: int | None = None
         self._loaded = False
         self._preparing = 0
+        #: Where a change put the cursor, (agent, version row, from the top), until the
+        #: timeline shows it: a reload started meanwhile (the poll) must not undo it.
+        self._wanted: tuple[str | None, str, bool] | None = None
 
     #: Keys that act at once even before the first data came (the app holds the others).
     PASS_WHILE_LOADING = ("q",)
@@ -350,6 +353,8 @@ class MainScreen(Screen[None]):
     def _select_agent(self, agent_id: str | None) -> None:
         """Another agent is under the cursor: empty the timeline now, load it in a worker."""
         self.agent_id = agent_id
+        if self._wanted is not None and self._wanted[0] != agent_id:
+            self._wanted = None  # the person went elsewhere
         if agent_id is None:
             return
         self.timeline.begin_loading()
@@ -416,6 +421,8 @@ class MainScreen(Screen[None]):
             entries = entries[first : first + timeline.max_rows]
             offset += first
         changed = timeline.set_entries(agent, entries, start=offset, more_below=more_below, keep=keep, marked=marked)
+        if self._wanted is not None and self._wanted[1] == keep:
+            self._wanted = None  # shown
         self._show_timeline_title(agent)
         self._show_row_details()
         self.refresh_diff(only_if_changed=not changed)
@@ -586,7 +593,17 @@ class MainScreen(Screen[None]):
             self.reload()
 
     def reload(self, keep_agent: str | None = None, keep_version: str | None = None, top: bool = False) -> None:
-        """Reload everything, keeping the cursors where they were (``top``: the timeline from its newest version)."""
+        """Reload everything, keeping the cursors where they were (``top``: the timeline from its newest version).
+
+        ``keep_version`` (a change's own row: the live row after an edit, the
+        version rolled back to) holds until the timeline shows it: a reload
+        without one (the poll, which saw the same change) would cancel this
+        one and leave the cursor, and the diff, where they were before.
+        """
+        if keep_version is not None:
+            self._wanted = (keep_agent, keep_version, top)
+        elif self._wanted is not None and keep_agent in (None, self._wanted[0]):
+            keep_agent, keep_version, top = self._wanted[0], self._wanted[1], self._wanted[2] or top
         self.load_agents(keep=keep_agent or self.agent_id, keep_version=keep_version, top=top)
 
     # -- focus and keys ----------------------------------------------------------
