@@ -207,6 +207,7 @@ class MainScreen(Screen[None]):
         self.diff.show_message(Text_muted("Loading…"))
         self.agents_table.focus()
         self.load_agents()
+        self.show_notices()
         self.set_interval(1.0, self.poll_changes, name="poll")
 
     def on_resize(self) -> None:
@@ -238,6 +239,27 @@ class MainScreen(Screen[None]):
                 pane = name
         self.set_class(pane == "timeline-pane", "-focus-timeline")
         self.set_class(pane == "diff-pane", "-focus-diff")
+
+    @work(group="notices")
+    async def show_notices(self) -> None:
+        """What a person should know about this database, one warning each: the service's notices
+        (an old file shown upgraded in memory...) and agents whose names clash (a file from before
+        names were unique: such a name picks no agent, its id does)."""
+        for notice in self.service.notices:
+            self.toast(notice, "warning", timeout=12)
+        try:
+            clashes = await self.service.name_clashes()
+        except KaizenError as error:
+            self.toast(str(error), "error")
+            return
+        for group in clashes:
+            names = ", ".join(f"'{visible(agent['name'])}' ({visible(agent['id'])})" for agent in group)
+            self.toast(
+                f"These agents' names differ only in case: {names}. Names are unique now: "
+                "rename all but one (e on the agent); until then, pick them by id.",
+                "warning",
+                timeout=12,
+            )
 
     # -- loading -----------------------------------------------------------------
 
