@@ -14,15 +14,15 @@ import asyncio
 import sys
 import tempfile
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
-from kaizen_tui.tui.app import KaizenApp
 from kaizen_tui.demo import seed_demo
 from kaizen_tui.service import AgentService
+from kaizen_tui.tui.app import KaizenApp
 from kaizen_tui.tui.testing import settle, show_database_as
 
-NOW = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 #: What the header shows instead of the temporary file.
 SHOWN_PATH = Path("~/.local/share/kaizen-tui/demo.db")
 
