@@ -13,12 +13,12 @@ from textual.geometry import Region
 from textual.widgets import Button, Static, TextArea
 
 from kaizen_tui.core.schema import parse_snapshot
+from kaizen_tui.service import AgentService
 from kaizen_tui.tui.screens.compare import CompareScreen
 from kaizen_tui.tui.screens.editing import EditAgainModal
 from kaizen_tui.tui.screens.help import HelpScreen, help_content
 from kaizen_tui.tui.screens.main import MainScreen
 from kaizen_tui.tui.screens.modals import ConfirmModal, EditorModal, PruneModal, RollbackModal, SnapshotModal
-from kaizen_tui.service import AgentService
 from kaizen_tui.tui.widgets.chrome import StatusLine
 from kaizen_tui.tui.widgets.diff import DiffBody
 from kaizen_tui.tui.widgets.lists import LIVE_KEY, Timeline
@@ -170,7 +170,7 @@ async def test_s_then_escape_cancels(service, ids):
 
 
 async def test_space_marks_and_c_compares_marked_with_highlighted(service, ids):
-    v1, v2, v3 = ids["support_versions"]
+    v1, _v2, v3 = ids["support_versions"]
     async with make_app(service).run_test(size=SIZE) as pilot:
         await settle(pilot)
         screen = await open_agent(pilot, "Support Agent")
@@ -346,7 +346,7 @@ async def test_p_then_escape_keeps_everything(service, ids):
 
 
 async def test_x_deletes_the_highlighted_version_after_confirmation(service, ids):
-    v1, v2, v3 = ids["support_versions"]
+    v1, _v2, v3 = ids["support_versions"]
     async with make_app(service).run_test(size=SIZE) as pilot:
         await settle(pilot)
         await open_agent(pilot, "Support Agent")
@@ -554,7 +554,7 @@ async def test_q_quits(service, ids):
 
 
 async def test_changes_by_another_process_show_up_keeping_the_cursor(service, ids, db_path):
-    v1, v2, v3 = ids["support_versions"]
+    _v1, v2, _v3 = ids["support_versions"]
     async with make_app(service).run_test(size=SIZE) as pilot:
         await settle(pilot)
         screen = await open_agent(pilot, "Support Agent")
@@ -681,7 +681,7 @@ async def test_the_status_line_is_cut_with_an_ellipsis_in_a_narrow_window(servic
 
 
 async def test_a_partly_damaged_version_is_still_compared(service, ids, db_path):
-    v1, v2, _v3 = ids["support_versions"]
+    _v1, v2, _v3 = ids["support_versions"]
     write_raw_snapshot(db_path, v2, '{"name": "Support Agent", "temperature": "warm", "max_tokens": 1024}')
     async with make_app(service).run_test(size=SIZE) as pilot:
         await settle(pilot)

@@ -167,7 +167,7 @@ async def test_rollback_typed_while_the_timeline_loads_acts_on_the_version_reach
 
 async def test_delete_and_prune_typed_while_loading(service):
     ids = await seed_small(service)
-    v1, v2, v3 = ids["support_versions"]
+    v1, _v2, v3 = ids["support_versions"]
     slow_down(service)
     async with make_app(service).run_test(size=SIZE) as pilot:
         await settle(pilot)

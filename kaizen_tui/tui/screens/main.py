@@ -21,6 +21,7 @@ from textual.widgets import Input, Static
 
 from kaizen_tui.agent_file import parse_agent_text
 from kaizen_tui.core.errors import KaizenError, VersionNotFound
+from kaizen_tui.service import agent_sort_key
 from kaizen_tui.tui.actions import Scope, bindings
 from kaizen_tui.tui.screens.compare import CompareScreen
 from kaizen_tui.tui.screens.editing import (
@@ -42,9 +43,8 @@ from kaizen_tui.tui.screens.modals import (
     SnapshotModal,
     YesNoModal,
 )
-from kaizen_tui.service import agent_sort_key
-from kaizen_tui.tui.widgets.chrome import BottomBar, KeyBar, StatusLine, TopBar
 from kaizen_tui.tui.widgets.agent_list import AgentsTable
+from kaizen_tui.tui.widgets.chrome import BottomBar, KeyBar, StatusLine, TopBar
 from kaizen_tui.tui.widgets.diff import DiffBody, comparison_label
 from kaizen_tui.tui.widgets.lists import (
     GLYPH_DAMAGED,
@@ -147,7 +147,7 @@ class MainScreen(Screen[None]):
             return False
         try:
             return not self.timeline.action_waiting
-        except Exception:  # noqa: BLE001 (not composed yet)
+        except Exception:
             return False
 
     # -- shortcuts -------------------------------------------------------------
@@ -636,9 +636,7 @@ class MainScreen(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "clear_filter":
             return bool(self.filter_text) or self.query_one("#filter").display
-        if action in self.AGENT_ACTIONS and not self.agents_all:
-            return False
-        return True
+        return action not in self.AGENT_ACTIONS or bool(self.agents_all)
 
     def _need_agent(self) -> dict[str, Any] | None:
         """The agent under the agents cursor (what the person sees picked)."""
@@ -1033,9 +1031,9 @@ class MainScreen(Screen[None]):
                 return
 
 
-def Text_muted(text: str) -> Content:  # noqa: N802 (reads like a constructor)
+def Text_muted(text: str) -> Content:
     return Content.styled(text, "$text-muted")
 
 
-def Text_error(text: str) -> Content:  # noqa: N802
+def Text_error(text: str) -> Content:
     return Content.assemble(("✗ ", "bold $text-error"), (visible(text), "$text-error"))
