@@ -648,6 +648,55 @@ def cmd_delete_agent(ctx: Context) -> int:
     return 0
 
 
+def cmd_serve(ctx: Context) -> int:
+    """Serve the HTTP API until interrupted (FastAPI and uvicorn are imported only here)."""
+    try:
+        from kaizen_tui.api.server import serve
+    except ModuleNotFoundError as error:
+        raise KaizenError(f"serve needs {error.name}, which is not installed: pip install kaizen-tui") from None
+    if not 0 < ctx.args.port < 65536:
+        raise UsageError(f"--port must be from 1 to 65535, not {ctx.args.port}")
+    if not wait(ctx.service.list_tokens()):
+        ctx.out.warn(f"no API tokens yet: every request but /healthz is refused; make one with {PROG} token create NAME")
+    try:
+        serve(ctx.service, ctx.args.host, ctx.args.port)
+    except OSError as error:
+        raise KaizenError(f"cannot serve on {ctx.args.host}:{ctx.args.port}: {error.strerror or error}") from None
+    return 0
+
+
+def cmd_token_create(ctx: Context) -> int:
+    token = wait(ctx.service.create_token(ctx.args.name, ctx.args.role))
+    if ctx.args.json:
+        ctx.out.json({key: token[key] for key in ("name", "role", "token")})
+        return 0
+    ctx.out.line(f"Created the {token['role']} token {one_line(token['name'])}. Its secret, shown this once:")
+    ctx.out.line()
+    ctx.out.line(f"  {token['token']}")
+    ctx.out.line()
+    ctx.out.line("Send it as: Authorization: Bearer <secret>. Only a hash of it is kept.")
+    return 0
+
+
+def cmd_token_list(ctx: Context) -> int:
+    tokens = wait(ctx.service.list_tokens())
+    if ctx.args.json:
+        ctx.out.json(tokens)
+        return 0
+    if not tokens:
+        ctx.out.line(f"No API tokens. Make one with: {PROG} token create NAME --role read|write|admin")
+        return 0
+    rows = [[cell(t["name"]), t["role"], cell(t["created_at"]), cell(t["created_by"])] for t in tokens]
+    ctx.out.lines(table(ctx.out, ["NAME", "ROLE", "CREATED", "BY"], rows))
+    return 0
+
+
+def cmd_token_revoke(ctx: Context) -> int:
+    wait(ctx.service.revoke_token(ctx.args.name))
+    ctx.out.line(f"Revoked the token {one_line(ctx.args.name)}; servers refuse it within a few seconds.")
+    return 0
+
+
 # -- the program -----------------------------------------------------------------
 
 
@@ -942,7 +991,46 @@ def build_parser() -> argparse.ArgumentParser:
     add_agent_argument(delete_agent)
     add_yes_flag(delete_agent)
 
-    for command in (agents, create, show, set_, snapshot, versions, diff, rollback, delete, prune, delete_agent):
+    serve_ = command_parser(
+        commands,
+        "serve",
+        "Serve the HTTP API (for agents, CI and teammates).",
+        f"{PROG} --db team.db serve --port 8700",
+        cmd_serve,
+        "Every request but GET /healthz needs Authorization: Bearer TOKEN (see token create).\n"
+        "OpenAPI at /openapi.json, interactive docs at /docs. Several servers may share one database.",
+    )
+    serve_.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    serve_.add_argument("--port", type=int, default=8700, help="port to listen on (default: 8700)")
+
+    token = command_parser(
+        commands,
+        "token",
+        "Manage the HTTP API's tokens.",
+        f"{PROG} token create ci-bot --role write",
+        lambda ctx: 2,
+        "Roles: read reads; write also changes agents and versions; admin also deletes agents.\n"
+        "A token's name is who the audit log says did what.",
+    )
+    token_commands = token.add_subparsers(dest="token_command", metavar="ACTION", title="actions", required=True)
+    token_create = command_parser(
+        token_commands, "create", "Make a token; its secret is printed once.",
+        f"{PROG} token create ci-bot --role write --json", cmd_token_create,
+    )  # fmt: skip
+    token_create.add_argument("name", metavar="NAME", help="who the token acts as (letters, digits, . _ @ -)")
+    token_create.add_argument("--role", choices=("read", "write", "admin"), default="read", help="default: read")
+    add_json_flag(token_create, "the name, role and secret")
+    token_list = command_parser(token_commands, "list", "List the tokens (never their secrets).",
+                                f"{PROG} token list", cmd_token_list)  # fmt: skip
+    add_json_flag(token_list, "the tokens")
+    token_revoke = command_parser(token_commands, "revoke", "Revoke a token.",
+                                  f"{PROG} token revoke ci-bot", cmd_token_revoke)  # fmt: skip
+    token_revoke.add_argument("name", metavar="NAME")
+
+    for command in (
+        agents, create, show, set_, snapshot, versions, diff, rollback, delete, prune, delete_agent, serve_,
+        token_create, token_list, token_revoke,
+    ):  # fmt: skip
         add_program_options(command, after_command=True)
     return parser
 

@@ -171,6 +171,26 @@ class AgentNotArchived(KaizenError):
         self.status = status
 
 
+class TokenExists(KaizenError):
+    """An API token of that name exists already."""
+
+    code = "token_exists"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"A token named {name!r} exists already; revoke it first or pick another name.")
+        self.name = name
+
+
+class TokenNotFound(KaizenError):
+    """No API token of that name."""
+
+    code = "token_not_found"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"No token named {name!r}.")
+        self.name = name
+
+
 class DatabaseError(KaizenError):
     """The database cannot be opened or used (path, format, schema, permissions)."""
 
@@ -231,6 +251,8 @@ __all__ = [
     "ReadOnlyDatabase",
     "SchemaTooNew",
     "StalePlan",
+    "TokenExists",
+    "TokenNotFound",
     "VersionNotFound",
     "VersionOfAnotherAgent",
 ]

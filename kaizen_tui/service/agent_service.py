@@ -17,14 +17,13 @@ serves many people); the service's own user is the default.
 
 from __future__ import annotations
 
-import functools
 import getpass
 import hashlib
 import json
 import os
 import re
-from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 from kaizen_tui.core.comparison import LIVE, comparison, live_side, nothing_side, version_side
 from kaizen_tui.core.diff import same_value
@@ -51,16 +50,15 @@ from kaizen_tui.core.schema import (
     check_text,
     content_hash,
     parse_snapshot,
+    snapshot_dict,
     snapshot_json,
     validate_fields,
     validate_new_agent,
 )
-from kaizen_tui.service.threads import WorkerThreads
+from kaizen_tui.service.threads import WorkerThreads, in_thread
+from kaizen_tui.service.tokens import TokenOperations
 from kaizen_tui.store import Store, Transaction, open_store
 from kaizen_tui.store.base import VERSION_COLUMNS
-
-P = ParamSpec("P")
-R = TypeVar("R")
 
 #: A version as the spec returns it, plus ``agent_id``.
 VERSION_KEYS = VERSION_COLUMNS
@@ -86,18 +84,6 @@ def default_user() -> str:
         return getpass.getuser()
     except (KeyError, OSError):
         return "unknown"
-
-
-def _in_thread(
-    method: Callable[Concatenate[AgentService, P], R],
-) -> Callable[Concatenate[AgentService, P], Coroutine[Any, Any, R]]:
-    """Make a blocking method ``async`` by running it on a worker thread."""
-
-    @functools.wraps(method)
-    async def run(self: AgentService, *args: P.args, **kwargs: P.kwargs) -> R:
-        return await self._threads.run(method, self, *args, **kwargs)
-
-    return run
 
 
 def agent_sort_key(agent: Mapping[str, Any]) -> tuple[str, str]:
@@ -158,8 +144,8 @@ def _check_revision(revision: object) -> int | None:
     return revision
 
 
-class AgentService:
-    """Agents and their versions, in one database (SQLite file by default)."""
+class AgentService(TokenOperations):
+    """Agents and their versions, in one database (SQLite file by default); and the API's tokens."""
 
     def __init__(
         self,
@@ -213,7 +199,7 @@ class AgentService:
 
     # -- agents -------------------------------------------------------------
 
-    @_in_thread
+    @in_thread
     def create_agent(self, data: Mapping[str, Any], *, actor: str | None = None) -> dict[str, Any]:
         who = self._actor(actor)
         fields = validate_new_agent(data)
@@ -234,12 +220,12 @@ class AgentService:
             self._audit(tx, who, "agent.create", agent["id"], detail={"name": fields["name"], "revision": 1})
             return self._describe(tx, self._agent(tx, agent["id"]))
 
-    @_in_thread
+    @in_thread
     def get(self, agent_id: str) -> dict[str, Any]:
         with self.store.reading() as tx:
             return self._describe(tx, self._agent(tx, agent_id))
 
-    @_in_thread
+    @in_thread
     def list_agents(self, ids: Iterable[str] | None = None) -> list[dict[str, Any]]:
         """Every agent (or those of ``ids`` that exist), by name, with its version summary.
 
@@ -250,7 +236,7 @@ class AgentService:
             agents = [self._summarised(tx, row) for row in rows]
         return agents if ids is None else sorted(agents, key=agent_sort_key)
 
-    @_in_thread
+    @in_thread
     def changed_agents(self, since: int, limit: int = 200) -> tuple[int, list[str] | None]:
         """``(marker, ids)``: :meth:`change_marker` now, and the agents changed after ``since``.
 
@@ -264,19 +250,36 @@ class AgentService:
             return marker, None
         return marker, [agent_id for agent_id in changed if agent_id is not None]
 
-    @_in_thread
+    @in_thread
+    def get_config(self, agent_ref: str) -> dict[str, Any]:
+        """The live config an agent runtime loads, in the snapshot's shape, with its content hash.
+
+        ``{"agent_id", "name", "revision", "content_hash", "config"}``; the agent
+        by id or name.
+        """
+        with self.store.reading() as tx:
+            agent = self._find_agent(tx, agent_ref)
+        return {
+            "agent_id": agent["id"],
+            "name": agent["name"],
+            "revision": agent["revision"],
+            "content_hash": agent["content_hash"],
+            "config": snapshot_dict(agent_config(agent)),
+        }
+
+    @in_thread
     def find_agent(self, ref: str) -> dict[str, Any]:
         """An agent by id, or by name (ignoring case) when exactly one agent has that name."""
         with self.store.reading() as tx:
             return self._describe(tx, self._find_agent(tx, ref))
 
-    @_in_thread
+    @in_thread
     def check_name(self, name: str, *, agent_id: str | None = None) -> None:
         """Raise :class:`NameTaken` if another agent than ``agent_id`` has this name (ignoring case)."""
         with self.store.reading() as tx:
             self._check_name_free(tx, name, agent_id)
 
-    @_in_thread
+    @in_thread
     def name_clashes(self) -> list[list[dict[str, Any]]]:
         """Groups of agents whose names clash (a file from before names were unique), each ``{"id", "name"}``."""
         with self.store.reading() as tx:
@@ -289,7 +292,7 @@ class AgentService:
                 groups[key].append({"id": row["id"], "name": row["name"]})
         return [group for group in groups.values() if len(group) > 1]
 
-    @_in_thread
+    @in_thread
     def update(
         self,
         agent_id: str,
@@ -313,7 +316,7 @@ class AgentService:
             self._apply(tx, who, agent, fields)
             return self._describe(tx, agent)
 
-    @_in_thread
+    @in_thread
     def update_agent_with_version(
         self,
         agent_id: str,
@@ -338,7 +341,7 @@ class AgentService:
             self._apply(tx, who, agent, fields)
             return self._describe(tx, agent)
 
-    @_in_thread
+    @in_thread
     def apply_edit(
         self,
         agent_id: str,
@@ -387,7 +390,7 @@ class AgentService:
             written = self._apply(tx, who, agent, merge.changes)
             return {"agent": self._describe(tx, agent), "written": written, "kept": merge.kept}
 
-    @_in_thread
+    @in_thread
     def plan_delete_agent(self, agent_id: str) -> dict[str, Any]:
         """What deleting an agent would do: ``{"agent", "version_count", "refused"}``.
 
@@ -401,7 +404,7 @@ class AgentService:
             refused = AgentNotArchived(agent["name"], agent["status"]).as_dict()
         return {"agent": agent, "version_count": agent["version_count"], "refused": refused}
 
-    @_in_thread
+    @in_thread
     def delete_agent(
         self, agent_id: str, *, expected_revision: int | None = None, actor: str | None = None
     ) -> dict[str, Any]:
@@ -424,7 +427,7 @@ class AgentService:
 
     # -- versions -----------------------------------------------------------
 
-    @_in_thread
+    @in_thread
     def create_version(self, agent_id: str, changelog: str | None = None, *, actor: str | None = None) -> dict[str, Any]:
         who = self._actor(actor)
         if changelog is not None:
@@ -432,7 +435,7 @@ class AgentService:
         with self.store.writing() as tx:
             return self._snapshot(tx, who, self._agent(tx, agent_id), changelog or None)
 
-    @_in_thread
+    @in_thread
     def get_versions(self, agent_id: str, *, limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
         """Versions newest first. All of them unless a page (``limit``/``offset``) is asked for."""
         with self.store.reading() as tx:
@@ -443,18 +446,18 @@ class AgentService:
             del row["content_hash"]  # in place: the page is the hot path of scripts and the API
         return rows
 
-    @_in_thread
+    @in_thread
     def get_version(self, version_id: str) -> dict[str, Any]:
         with self.store.reading() as tx:
             return version_dict(self._version(tx, version_id))
 
-    @_in_thread
+    @in_thread
     def find_version(self, agent_id: str, ref: str | int) -> dict[str, Any]:
         """A version of an agent by number (``3``, ``"v3"``) or by id."""
         with self.store.reading() as tx:
             return version_dict(self._find_version(tx, self._agent(tx, agent_id), ref))
 
-    @_in_thread
+    @in_thread
     def get_timeline(self, agent_id: str, *, limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
         """Versions newest first for display: no snapshot text, but markers.
 
@@ -473,7 +476,7 @@ class AgentService:
                 timeline.append(entry)
             return timeline
 
-    @_in_thread
+    @in_thread
     def plan_rollback(self, agent_id: str, version_ref: str | int) -> dict[str, Any]:
         """What rolling back to a version would do, for a person to see first.
 
@@ -504,7 +507,7 @@ class AgentService:
             "revision": agent["revision"],
         }
 
-    @_in_thread
+    @in_thread
     def rollback_to_version(
         self,
         agent_id: str,
@@ -558,7 +561,7 @@ class AgentService:
             described["changed"] = changed
             return described
 
-    @_in_thread
+    @in_thread
     def delete_version(self, version_id: str, *, actor: str | None = None) -> None:
         who = self._actor(actor)
         with self.store.writing() as tx:
@@ -567,7 +570,7 @@ class AgentService:
             detail = {"version_number": version["version_number"], "changelog": version["changelog"]}
             self._audit(tx, who, "version.delete", version["agent_id"], version["id"], detail)
 
-    @_in_thread
+    @in_thread
     def plan_prune(self, agent_id: str, keep: int) -> dict[str, Any]:
         """What keeping the ``keep`` newest versions would delete, for a person to see first.
 
@@ -585,7 +588,7 @@ class AgentService:
         """The versions ``cleanup_old_versions(agent_id, keep)`` would delete, newest first."""
         return (await self.plan_prune(agent_id, keep))["delete"]
 
-    @_in_thread
+    @in_thread
     def prune(self, agent_id: str, keep: int, *, plan_id: str | None = None, actor: str | None = None) -> dict[str, Any]:
         """Keep the ``keep`` newest versions and delete the rest, in one transaction.
 
@@ -608,7 +611,7 @@ class AgentService:
                     )
             return self._prune(tx, who, agent, keep, None)
 
-    @_in_thread
+    @in_thread
     def cleanup_old_versions(
         self, agent_id: str, keep: int = 10, *, newest_to_delete: int | None = None, actor: str | None = None
     ) -> int:
@@ -626,7 +629,7 @@ class AgentService:
 
     # -- comparing ----------------------------------------------------------
 
-    @_in_thread
+    @in_thread
     def compare(self, agent_id: str, old: str | int, new: str | int) -> dict[str, Any]:
         """What changed from ``old`` to ``new``: each a version (number or id) or ``"live"``.
 
@@ -645,7 +648,7 @@ class AgentService:
                 old_side = self._side(tx, agent, old)
         return comparison(old_side, new_side)
 
-    @_in_thread
+    @in_thread
     def compare_versions(self, version_id_1: str, version_id_2: str) -> dict[str, Any]:
         """What changed from the first version to the second (of any agents)."""
         with self.store.reading() as tx:
@@ -658,7 +661,7 @@ class AgentService:
         what a rollback to that version would change)."""
         return await (self.compare(agent_id, LIVE, version_id) if live_first else self.compare(agent_id, version_id, LIVE))
 
-    @_in_thread
+    @in_thread
     def compare_with_previous(self, version_id: str) -> dict[str, Any]:
         """What a version changed against the version before it (or against nothing)."""
         with self.store.reading() as tx:
@@ -668,7 +671,7 @@ class AgentService:
 
     # -- audit and change detection -------------------------------------------
 
-    @_in_thread
+    @in_thread
     def audit_log(
         self, agent_id: str | None = None, limit: int = 100, *, before: int | None = None
     ) -> list[dict[str, Any]]:
@@ -679,7 +682,7 @@ class AgentService:
             event["detail"] = _decode_detail(event["detail"])
         return rows
 
-    @_in_thread
+    @in_thread
     def change_marker(self) -> int:
         """A number that grows with every committed mutation, by any process.
 

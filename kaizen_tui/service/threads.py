@@ -16,12 +16,24 @@ import functools
 import queue
 import threading
 import weakref
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Callable, Coroutine
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 R = TypeVar("R")
+P = ParamSpec("P")
+S = TypeVar("S")
 
 _Job = tuple[asyncio.AbstractEventLoop, "asyncio.Future[Any]", Callable[[], Any]]
+
+
+def in_thread(method: Callable[Concatenate[S, P], R]) -> Callable[Concatenate[S, P], Coroutine[Any, Any, R]]:
+    """Make a blocking method ``async``: it runs on the owner's worker threads (``self._threads``)."""
+
+    @functools.wraps(method)
+    async def run(self: S, *args: P.args, **kwargs: P.kwargs) -> R:
+        return await self._threads.run(method, self, *args, **kwargs)  # type: ignore[attr-defined]
+
+    return run
 
 
 class WorkerThreads:

@@ -29,6 +29,7 @@ AGENT_COLUMNS = (
 #: A version's columns as the spec returns them (plus ``agent_id``), then the content hash.
 VERSION_COLUMNS = ("id", "agent_id", "version_number", "config_snapshot", "changelog", "created_by", "created_at")
 AUDIT_COLUMNS = ("id", "at", "actor", "action", "agent_id", "version_id", "detail")
+TOKEN_COLUMNS = ("name", "role", "secret_hash", "created_by", "created_at")
 #: The agent columns a write may set (the names are never taken from a caller).
 SETTABLE_AGENT_COLUMNS = frozenset(
     ("name", "name_key", "description", "agent_type", "status", "system_prompt", "model_id", "temperature",
@@ -75,6 +76,12 @@ class Transaction(Protocol):
     def delete_versions(self, agent_id: str, below: int, at_most: int) -> tuple[int, int | None, int | None]:
         """Delete versions numbered below ``below`` and at most ``at_most``: (count, oldest, newest)."""
         ...
+
+    # -- API tokens
+    def insert_token(self, token: Mapping[str, Any]) -> None: ...
+    def token_by_hash(self, secret_hash: str) -> Row | None: ...
+    def tokens(self) -> list[Row]: ...
+    def delete_token(self, name: str) -> bool: ...
 
     # -- audit
     def insert_audit(self, event: Mapping[str, Any]) -> None: ...

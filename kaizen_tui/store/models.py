@@ -97,3 +97,17 @@ class AuditEvent(SQLModel, table=True):
     agent_id: str | None = Field(default=None, index=True)
     version_id: str | None = None
     detail: str = "{}"
+
+
+class ApiToken(SQLModel, table=True):
+    """A bearer token of the HTTP API. Only a hash of the secret is kept; the name is the actor."""
+
+    __tablename__ = "api_token"
+
+    name: str = Field(primary_key=True)
+    #: read | write | admin
+    role: str
+    #: SHA-256 of the secret, in hex: a request's token is looked up by it.
+    secret_hash: str = Field(index=True, unique=True)
+    created_by: str
+    created_at: str

@@ -35,11 +35,19 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
 
-from kaizen_tui.core.errors import DatabaseBusy, DatabaseError, NameTaken, ReadOnlyDatabase, SchemaTooNew
+from kaizen_tui.core.errors import (
+    DatabaseBusy,
+    DatabaseError,
+    NameTaken,
+    ReadOnlyDatabase,
+    SchemaTooNew,
+    TokenExists,
+)
 from kaizen_tui.store.base import (
     AGENT_COLUMNS,
     AUDIT_COLUMNS,
     SETTABLE_AGENT_COLUMNS,
+    TOKEN_COLUMNS,
     VERSION_COLUMNS,
     Row,
     Store,
@@ -561,6 +569,11 @@ _NEWEST_AUDIT_ID = "SELECT max(id) FROM audit_event"
 _AGENTS_CHANGED_BETWEEN = "SELECT DISTINCT agent_id FROM audit_event WHERE id > ? AND id <= ? LIMIT ?"
 SQLITE_MAX_INTEGER = 2**63 - 1
 
+_INSERT_TOKEN = f"INSERT INTO api_token ({', '.join(TOKEN_COLUMNS)}) VALUES ({', '.join('?' * len(TOKEN_COLUMNS))})"
+_TOKEN_BY_HASH = f"SELECT {', '.join(TOKEN_COLUMNS)} FROM api_token WHERE secret_hash = ?"
+_TOKENS = f"SELECT {', '.join(TOKEN_COLUMNS)} FROM api_token ORDER BY name"
+_DELETE_TOKEN = "DELETE FROM api_token WHERE name = ?"
+
 
 def _agent_row(row: Sequence[Any]) -> Row:
     agent = dict(zip(AGENT_COLUMNS, row))
@@ -725,6 +738,24 @@ class SQLiteTransaction:
         if count:
             self.connection.execute(_DELETE_DOOMED, bounds)
         return count, oldest, newest
+
+    # -- API tokens
+
+    def insert_token(self, token: Mapping[str, Any]) -> None:
+        try:
+            self.connection.execute(_INSERT_TOKEN, tuple(token[key] for key in TOKEN_COLUMNS))
+        except sqlite3.IntegrityError as error:
+            raise TokenExists(str(token["name"])) from error
+
+    def token_by_hash(self, secret_hash: str) -> Row | None:
+        row = self.connection.execute(_TOKEN_BY_HASH, (secret_hash,)).fetchone()
+        return dict(zip(TOKEN_COLUMNS, row)) if row else None
+
+    def tokens(self) -> list[Row]:
+        return [dict(zip(TOKEN_COLUMNS, row)) for row in self.connection.execute(_TOKENS)]
+
+    def delete_token(self, name: str) -> bool:
+        return self.connection.execute(_DELETE_TOKEN, (name,)).rowcount > 0
 
     # -- audit
 

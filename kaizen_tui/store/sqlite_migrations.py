@@ -103,8 +103,17 @@ def _snapshot_hash(snapshot: object) -> str | None:
         return None
 
 
+def _to_3(connection: sqlite3.Connection) -> None:
+    """Tokens of the HTTP API (``kaizen-tui token``): a name, a role and the hash of the secret."""
+    connection.execute(
+        "CREATE TABLE api_token (name VARCHAR NOT NULL, role VARCHAR NOT NULL, secret_hash VARCHAR NOT NULL, "
+        "created_by VARCHAR NOT NULL, created_at VARCHAR NOT NULL, PRIMARY KEY (name))"
+    )
+    connection.execute("CREATE UNIQUE INDEX ix_api_token_secret_hash ON api_token (secret_hash)")
+
+
 #: Migration N takes a file from schema N-1 to N.
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {2: _to_2}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {2: _to_2, 3: _to_3}
 #: The newest schema: what this kaizen-tui creates and upgrades to.
 SCHEMA_VERSION = max(MIGRATIONS)
 

@@ -1,0 +1,441 @@
+"""The HTTP API on FastAPI: routes, authentication, conditional requests, problem details.
+
+``create_app(service)`` builds the application around one open
+:class:`~kaizen_tui.service.AgentService`; ``kaizen-tui serve`` runs it on
+uvicorn. Agents are named by id or unique name, versions by id or number,
+as in the CLI. Every request but ``GET /healthz`` carries
+``Authorization: Bearer TOKEN``; the token's name is the actor of what it
+changes, its role what it may do (read < write < admin).
+
+Conditional requests: ``GET`` of an agent sends ``ETag: "<revision>"`` and
+of ``/config`` ``ETag: "<content hash>"``; both answer ``If-None-Match`` with
+304. ``PATCH`` of an agent and a rollback honour ``If-Match: "<revision>"``:
+a stale one is 412 and nothing changes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from fastapi import Body, Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from kaizen_tui import __version__
+from kaizen_tui.api.problems import problem, problem_of
+from kaizen_tui.core.errors import Conflict, InvalidValue, KaizenError, StalePlan
+from kaizen_tui.service import AgentService
+from kaizen_tui.service.tokens import role_allows
+
+log = logging.getLogger("kaizen_tui.api")
+
+#: Bodies larger than this are refused with 413 before they are read whole.
+MAX_BODY_BYTES = 1024 * 1024
+#: How long a token found valid is trusted without asking the database again:
+#: a revoked token stops working within this many seconds.
+TOKEN_CACHE_SECONDS = 5.0
+JSON_TYPE = "application/json"
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class BodyTooLarge(Exception):
+    """The request body passed the limit (:data:`MAX_BODY_BYTES` by default)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(limit)
+        self.limit = limit
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """JSON as the service returns it (text from the database exactly, UTF-8)."""
+    body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return Response(body, status_code=status, media_type=JSON_TYPE, headers=headers)
+
+
+def quoted(tag: object) -> str:
+    return f'"{tag}"'
+
+
+def etags_of(header: str | None) -> set[str] | None:
+    """The entity tags of an ``If-None-Match`` / ``If-Match`` header (``{"*"}`` for any; weak ones compare too)."""
+    if header is None:
+        return None
+    tags = set()
+    for part in header.split(","):
+        tag = part.strip()
+        if tag.startswith("W/"):
+            tag = tag[2:]
+        if tag == "*":
+            tags.add("*")
+        elif len(tag) >= 2 and tag[0] == tag[-1] == '"':
+            tags.add(tag[1:-1])
+    return tags
+
+
+def expected_revision(request: Request) -> int | None:
+    """The revision ``If-Match`` names (None when absent or ``*``); a tag that is no revision never matches."""
+    tags = etags_of(request.headers.get("if-match"))
+    if tags is None or "*" in tags:
+        return None
+    for tag in tags:
+        if tag.isdigit():
+            return int(tag)
+    return -1  # matches no revision: 412
+
+
+class Guard:
+    """ASGI middleware: refuses bodies over the limit (413) and logs one line per request.
+
+    The line: method, path (no query string), status, time and the actor
+    (the token's name); never a header, so never a secret.
+    """
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = {"code": 500, "sent": False}
+        scope.setdefault("state", {})
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"], status["sent"] = message["status"], True
+            await send(message)
+
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        try:
+            if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+                raise BodyTooLarge(self.max_body_bytes)
+            received = 0
+
+            async def receiving() -> Message:
+                nonlocal received
+                message = await receive()
+                if message["type"] == "http.request":
+                    received += len(message.get("body", b""))
+                    if received > self.max_body_bytes:
+                        raise BodyTooLarge(self.max_body_bytes)
+                return message
+
+            await self.app(scope, receiving, sending)
+        except BodyTooLarge as error:
+            if not status["sent"]:
+                await _too_large(error.limit)(scope, receive, sending)
+        finally:
+            actor = scope["state"].get("actor", "-")
+            elapsed = (time.perf_counter() - started) * 1000
+            log.info("%s %s %s %.1fms actor=%s", scope["method"], scope["path"], status["code"], elapsed, actor)
+
+
+class Authorizer:
+    """Bearer tokens, each checked against the database at most every few seconds."""
+
+    def __init__(self, service: AgentService, cache_seconds: float) -> None:
+        self.service = service
+        self.cache_seconds = cache_seconds
+        self._cache: dict[str, tuple[float, dict[str, str] | None]] = {}
+
+    async def identify(self, request: Request) -> dict[str, str] | None:
+        header = request.headers.get("authorization", "")
+        scheme, _, secret = header.partition(" ")
+        secret = secret.strip()
+        if scheme.lower() != "bearer" or not secret:
+            return None
+        now = time.monotonic()
+        cached = self._cache.get(secret)
+        if cached is not None and now - cached[0] < self.cache_seconds:
+            return cached[1]
+        identity = await self.service.authenticate(secret)
+        if len(self._cache) > 10_000:
+            self._cache.clear()  # bounded: a flood of made-up tokens cannot grow it
+        self._cache[secret] = (now, identity)
+        return identity
+
+    def requires(self, role: str) -> Callable[[Request], Awaitable[str]]:
+        """A dependency: the actor (the token's name) if the request may do what ``role`` may."""
+
+        async def check(request: Request) -> str:
+            identity = await self.identify(request)
+            if identity is None:
+                raise _Refused(401, "unauthorized", "Send a valid token: Authorization: Bearer TOKEN.")
+            request.state.actor = identity["name"]
+            if not role_allows(identity["role"], role):
+                raise _Refused(
+                    403, "forbidden", f"The token {identity['name']!r} has the role {identity['role']}; this needs {role}."
+                )
+            return identity["name"]
+
+        return check
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.code, self.detail = status, code, detail
+
+
+def _only_keys(body: dict[str, Any], allowed: tuple[str, ...]) -> None:
+    unknown = sorted(str(key) for key in body if key not in allowed)
+    if unknown:
+        raise InvalidValue(unknown[0], f"unknown field; this body takes {', '.join(allowed)}")
+
+
+def _body_object(body: object) -> dict[str, Any]:
+    """The JSON object of a body. A body sent without ``Content-Type: application/json``
+    (``curl -d``) arrives as bytes and is read as JSON all the same."""
+    if body is None or body == b"":
+        return {}
+    if isinstance(body, bytes):
+        try:
+            body = json.loads(body)
+        except (ValueError, RecursionError):
+            raise _Refused(400, "malformed_json", "The body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise InvalidValue("body", "must be a JSON object")
+    return body
+
+
+def create_app(service: AgentService, *, token_cache_seconds: float = TOKEN_CACHE_SECONDS) -> FastAPI:
+    """The API over ``service`` (which the caller opens and closes), without :class:`Guard` (see :func:`asgi_app`)."""
+    app = FastAPI(
+        title="kaizen-tui",
+        version=__version__,
+        description=(
+            "Version the configurations of AI agents: snapshot, list, compare, roll back, prune. "
+            "Every request but /healthz needs `Authorization: Bearer TOKEN` "
+            "(`kaizen-tui token create NAME --role read|write|admin`)."
+        ),
+        docs_url="/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    auth = Authorizer(service, token_cache_seconds)
+    reader, writer, admin = (Depends(auth.requires(role)) for role in ("read", "write", "admin"))
+
+    @app.exception_handler(KaizenError)
+    async def domain_error(request: Request, error: KaizenError) -> Response:
+        return problem_of(error)
+
+    @app.exception_handler(BodyTooLarge)
+    async def too_large(request: Request, error: BodyTooLarge) -> Response:
+        return _too_large(error.limit)
+
+    @app.exception_handler(_Refused)
+    async def refused(request: Request, error: _Refused) -> Response:
+        headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+        return problem(error.status, error.code, error.detail, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, error: RequestValidationError) -> Response:
+        first = error.errors()[0] if error.errors() else {}
+        if first.get("type") == "json_invalid":
+            return problem(400, "malformed_json", f"The body is not valid JSON: {first.get('msg', '')}.")
+        where = [str(part) for part in first.get("loc", ()) if part != "body"]
+        field = ".".join(where) or "body"
+        return problem(422, "invalid_value", f"{field}: {first.get('msg', 'is not valid')}", field=field)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> Response:
+        codes = {404: "not_found", 405: "method_not_allowed", 400: "bad_request"}
+        detail = error.detail if isinstance(error.detail, str) else "Bad request"
+        if error.status_code == 400:
+            detail = "The body cannot be read as JSON."
+            return problem(400, "malformed_json", detail)
+        headers = dict(error.headers) if error.headers else None
+        return problem(error.status_code, codes.get(error.status_code, "error"), detail, headers=headers)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, error: Exception) -> Response:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return problem(500, "internal_error", "Something unexpected failed on the server; the log has the details.")
+
+    # -- health --------------------------------------------------------------------
+
+    @app.get("/healthz", tags=["health"], summary="Is the server up (no token needed)")
+    async def healthz() -> Response:
+        await service.change_marker()  # the database answers
+        return json_response({"status": "ok"})
+
+    # -- agents --------------------------------------------------------------------
+
+    @app.get("/api/v1/agents", tags=["agents"], summary="Every agent, by name")
+    async def list_agents(actor: str = reader) -> Response:
+        return json_response(await service.list_agents())
+
+    @app.post("/api/v1/agents", tags=["agents"], status_code=201, summary="Create an agent (its live config)")
+    async def create_agent(
+        body: Any = Body(..., examples=[{"name": "Support Agent", "model_id": "gpt-4o", "system_prompt": "You are helpful."}]),
+        actor: str = writer,
+    ) -> Response:
+        agent = await service.create_agent(_body_object(body), actor=actor)
+        return json_response(agent, 201, {"Location": f"/api/v1/agents/{agent['id']}", "ETag": quoted(agent["revision"])})
+
+    @app.get("/api/v1/agents/{agent}", tags=["agents"], summary="One agent, by id or name (ETag: its revision)")
+    async def get_agent(agent: str, request: Request, actor: str = reader) -> Response:
+        found = await service.find_agent(agent)
+        etag = quoted(found["revision"])
+        tags = etags_of(request.headers.get("if-none-match"))
+        if tags is not None and ("*" in tags or str(found["revision"]) in tags):
+            return Response(status_code=304, headers={"ETag": etag})
+        return json_response(found, headers={"ETag": etag})
+
+    @app.patch("/api/v1/agents/{agent}", tags=["agents"], summary="Change fields of the live config or the status")
+    async def patch_agent(
+        agent: str,
+        request: Request,
+        body: Any = Body(..., examples=[{"temperature": 0.3}]),
+        actor: str = writer,
+    ) -> Response:
+        found = await service.find_agent(agent)
+        expected = expected_revision(request)
+        try:
+            updated = await service.update(found["id"], _body_object(body), expected_revision=expected, actor=actor)
+        except Conflict as error:
+            return _precondition_failed(error, expected)
+        return json_response(updated, headers={"ETag": quoted(updated["revision"])})
+
+    @app.delete("/api/v1/agents/{agent}", tags=["agents"], status_code=204, summary="Delete an archived agent (admin)")
+    async def delete_agent(agent: str, request: Request, actor: str = admin) -> Response:
+        found = await service.find_agent(agent)
+        expected = expected_revision(request)
+        try:
+            await service.delete_agent(found["id"], expected_revision=expected, actor=actor)
+        except Conflict as error:
+            return _precondition_failed(error, expected)
+        return Response(status_code=204)
+
+    @app.get("/api/v1/agents/{agent}/config", tags=["agents"], summary="The live config to run (ETag: its content hash)")
+    async def get_config(agent: str, request: Request, actor: str = reader) -> Response:
+        found = await service.get_config(agent)
+        etag = quoted(found["content_hash"])
+        headers = {"ETag": etag, "X-Kaizen-Agent-Revision": str(found["revision"])}
+        tags = etags_of(request.headers.get("if-none-match"))
+        if tags is not None and ("*" in tags or found["content_hash"] in tags):
+            return Response(status_code=304, headers=headers)
+        return json_response(found["config"], headers=headers)
+
+    # -- versions ------------------------------------------------------------------
+
+    @app.post("/api/v1/agents/{agent}/versions", tags=["versions"], status_code=201, summary="Snapshot the live config")
+    async def create_version(
+        agent: str,
+        body: Any = Body(None, examples=[{"changelog": "Updated system prompt for better accuracy"}]),
+        actor: str = writer,
+    ) -> Response:
+        fields = _body_object(body)
+        _only_keys(fields, ("changelog",))
+        found = await service.find_agent(agent)
+        version = await service.create_version(found["id"], fields.get("changelog"), actor=actor)
+        location = f"/api/v1/agents/{found['id']}/versions/{version['id']}"
+        return json_response(version, 201, {"Location": location})
+
+    @app.get("/api/v1/agents/{agent}/versions", tags=["versions"], summary="Versions, newest first")
+    async def list_versions(
+        agent: str,
+        limit: int | None = Query(None, ge=1, le=10_000),
+        offset: int = Query(0, ge=0),
+        actor: str = reader,
+    ) -> Response:
+        found = await service.find_agent(agent)
+        return json_response(await service.get_versions(found["id"], limit=limit, offset=offset))
+
+    @app.post("/api/v1/agents/{agent}/versions/prune", tags=["versions"], summary="Keep the newest N versions")
+    async def prune(agent: str, body: Any = Body(..., examples=[{"keep": 10}]), actor: str = writer) -> Response:
+        fields = _body_object(body)
+        _only_keys(fields, ("keep", "plan_id"))
+        if "keep" not in fields:
+            raise InvalidValue("keep", "is required: how many of the newest versions to keep")
+        plan_id = fields.get("plan_id")
+        if plan_id is not None and not isinstance(plan_id, str):
+            raise InvalidValue("plan_id", "must be the plan_id of a prune preview")
+        found = await service.find_agent(agent)
+        return json_response(await service.prune(found["id"], fields["keep"], plan_id=plan_id, actor=actor))
+
+    @app.get("/api/v1/agents/{agent}/versions/{version}", tags=["versions"], summary="One version, by id or number")
+    async def get_version(agent: str, version: str, actor: str = reader) -> Response:
+        found = await service.find_agent(agent)
+        return json_response(await service.find_version(found["id"], version))
+
+    @app.delete("/api/v1/agents/{agent}/versions/{version}", tags=["versions"], status_code=204, summary="Delete a version")
+    async def delete_version(agent: str, version: str, actor: str = writer) -> Response:
+        found = await service.find_agent(agent)
+        target = await service.find_version(found["id"], version)
+        await service.delete_version(target["id"], actor=actor)
+        return Response(status_code=204)
+
+    @app.post(
+        "/api/v1/agents/{agent}/versions/{version}/rollback",
+        tags=["versions"],
+        summary="Restore the live config from a version (unsaved changes are saved first)",
+    )
+    async def rollback(agent: str, version: str, request: Request, actor: str = writer) -> Response:
+        found = await service.find_agent(agent)
+        target = await service.find_version(found["id"], version)
+        expected = expected_revision(request)
+        try:
+            result = await service.rollback_to_version(found["id"], target["id"], expected_revision=expected, actor=actor)
+        except Conflict as error:
+            return _precondition_failed(error, expected)
+        return json_response(result, headers={"ETag": quoted(result["revision"])})
+
+    @app.get(
+        "/api/v1/agents/{agent}/versions/{old}/compare/{new}",
+        tags=["versions"],
+        summary="What changed from one version to another (either may be 'live'; old may be 'previous')",
+    )
+    async def compare(agent: str, old: str, new: str, actor: str = reader) -> Response:
+        found = await service.find_agent(agent)
+        return json_response(await service.compare(found["id"], old, new))
+
+    # -- audit ---------------------------------------------------------------------
+
+    @app.get("/api/v1/audit", tags=["audit"], summary="Who did what, newest first")
+    async def audit(
+        agent_id: str | None = Query(None, description="an agent's id or name"),
+        limit: int = Query(100, ge=1, le=1000),
+        before: int | None = Query(None, ge=1, description="only events older than this event id (paging)"),
+        actor: str = reader,
+    ) -> Response:
+        target = (await service.find_agent(agent_id))["id"] if agent_id is not None else None
+        return json_response(await service.audit_log(target, limit, before=before))
+
+    return app
+
+
+def _precondition_failed(error: Conflict, expected: int | None) -> Response:
+    """A stale ``If-Match`` is 412; any other conflict keeps its own status."""
+    if expected is None or isinstance(error, StalePlan):
+        return problem_of(error)
+    return problem(
+        412,
+        "precondition_failed",
+        str(error),
+        headers={"ETag": quoted(error.current_revision)} if error.current_revision is not None else None,
+        current_revision=error.current_revision,
+    )
+
+
+def asgi_app(
+    service: AgentService, *, max_body_bytes: int = MAX_BODY_BYTES, token_cache_seconds: float = TOKEN_CACHE_SECONDS
+) -> ASGIApp:
+    """The application with its guard (body limit, request log): what a server runs."""
+    return Guard(create_app(service, token_cache_seconds=token_cache_seconds), max_body_bytes)
+
+
+def _too_large(limit: int) -> Response:
+    return problem(413, "body_too_large", f"The request body is over the limit of {limit:,} bytes.")

@@ -1,0 +1,87 @@
+"""Errors as RFC 9457 problem details: ``application/problem+json`` with the error's stable ``code``.
+
+Every failure a client can cause is a 4xx with a sentence naming what is
+wrong; the database being unavailable is a 503 (with ``Retry-After`` when it
+is only busy). No traceback ever leaves the server: an unexpected error is a
+500 whose body says only that, and the log has the details.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.responses import Response
+
+from kaizen_tui.core.errors import KaizenError
+
+PROBLEM = "application/problem+json"
+
+#: The HTTP status of each error code of kaizen_tui.core.errors.
+STATUS_OF_CODE: dict[str, int] = {
+    "agent_not_found": 404,
+    "version_not_found": 404,
+    "version_of_another_agent": 404,
+    "token_not_found": 404,
+    "ambiguous_agent": 409,
+    "name_taken": 409,
+    "conflict": 409,
+    "agent_not_archived": 409,
+    "damaged_snapshot": 409,
+    "token_exists": 409,
+    "invalid_value": 422,
+    "invalid_keep": 422,
+    "invalid_agent_file": 422,
+    "precondition_failed": 412,
+    "read_only": 403,
+    "database_busy": 503,
+    "database_error": 503,
+    "schema_too_new": 503,
+}
+
+TITLES = {
+    400: "Bad request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    412: "Precondition failed",
+    413: "Content too large",
+    415: "Unsupported media type",
+    422: "Unprocessable content",
+    500: "Internal server error",
+    503: "Service unavailable",
+}
+
+#: Seconds a client should wait before retrying a busy database.
+RETRY_AFTER_BUSY = 1
+
+
+def problem(status: int, code: str, detail: str, *, headers: dict[str, str] | None = None, **extra: Any) -> Response:
+    """A problem-details response."""
+    body = {"type": "about:blank", "title": TITLES.get(status, "Error"), "status": status, "detail": detail, "code": code}
+    body.update(extra)
+    return Response(
+        json.dumps(body, ensure_ascii=False).encode("utf-8"), status_code=status, media_type=PROBLEM, headers=headers
+    )
+
+
+def problem_of(error: KaizenError) -> Response:
+    """The response for a domain error: its code decides the status."""
+    status = STATUS_OF_CODE.get(error.code, 400)
+    extra: dict[str, Any] = {}
+    field = getattr(error, "field", None)
+    if isinstance(field, str):
+        extra["field"] = field
+    fresh = getattr(error, "fresh", None)
+    if fresh is not None:
+        extra["fresh"] = fresh
+    conflicts = getattr(error, "conflicts", None)
+    if conflicts:
+        extra["conflicts"] = conflicts
+    current = getattr(error, "current_revision", None)
+    if current is not None:
+        extra["current_revision"] = current
+    headers = {"Retry-After": str(RETRY_AFTER_BUSY)} if error.code == "database_busy" else None
+    return problem(status, error.code, str(error), headers=headers, **extra)
