@@ -285,7 +285,12 @@ def create_app(service: AgentService, *, token_cache_seconds: float = TOKEN_CACH
         agent = await service.create_agent(_body_object(body), actor=actor)
         return json_response(agent, 201, {"Location": f"/api/v1/agents/{agent['id']}", "ETag": quoted(agent["revision"])})
 
-    @app.get("/api/v1/agents/{agent}", tags=["agents"], summary="One agent, by id or name (ETag: its revision)")
+    @app.api_route(
+        "/api/v1/agents/{agent}",
+        methods=["GET", "HEAD"],
+        tags=["agents"],
+        summary="One agent, by id or name (ETag: its revision)",
+    )
     async def get_agent(agent: str, request: Request, actor: str = reader) -> Response:
         found = await service.find_agent(agent)
         etag = quoted(found["revision"])
@@ -319,7 +324,12 @@ def create_app(service: AgentService, *, token_cache_seconds: float = TOKEN_CACH
             return _precondition_failed(error, expected)
         return Response(status_code=204)
 
-    @app.get("/api/v1/agents/{agent}/config", tags=["agents"], summary="The live config to run (ETag: its content hash)")
+    @app.api_route(
+        "/api/v1/agents/{agent}/config",
+        methods=["GET", "HEAD"],
+        tags=["agents"],
+        summary="The live config to run (ETag: its content hash)",
+    )
     async def get_config(agent: str, request: Request, actor: str = reader) -> Response:
         found = await service.get_config(agent)
         etag = quoted(found["content_hash"])
