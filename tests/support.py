@@ -12,9 +12,12 @@ import asyncio
 import inspect
 import io
 import sqlite3
+import stat
+import sys
 import time
 import uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -42,6 +45,7 @@ __all__ = [
     "audit_actions",
     "burst",
     "cli_runner",
+    "fake_editor",
     "frozen_now",
     "key_event",
     "live_agent",
@@ -50,6 +54,7 @@ __all__ = [
     "make_app",
     "open_agent",
     "press",
+    "running_app",
     "screen_text",
     "seed_small",
     "settle",  # re-exported: the TUI tests import it from here with the other helpers
@@ -208,6 +213,22 @@ def make_app(service: AgentService) -> KaizenApp:
     return KaizenApp(service, now=frozen_now)
 
 
+@asynccontextmanager
+async def running_app(
+    service: AgentService, *, size: tuple[int, int] = SIZE, agent: str | None = None, **options: Any
+) -> AsyncIterator[Any]:
+    """The app on ``service`` run under Pilot, once its first load is done; yields the pilot.
+
+    ``agent``: go to that agent's timeline first (:func:`open_agent`).
+    ``options`` go to ``run_test`` (``notifications=True``...).
+    """
+    async with make_app(service).run_test(size=size, **options) as pilot:
+        await settle(pilot)
+        if agent is not None:
+            await open_agent(pilot, agent)
+        yield pilot
+
+
 def main_screen(app: KaizenApp) -> MainScreen:
     """The main screen, under whatever dialog is open."""
     from kaizen_tui.tui.screens.main import MainScreen
@@ -285,6 +306,20 @@ async def burst(pilot: Any, *keys: str) -> None:
     for key in keys:
         pilot.app.post_message(key_event(key))
     await settle(pilot)
+
+
+def fake_editor(tmp_path: Path, script: str) -> str:
+    """A fake $EDITOR (for ``VISUAL`` or ``EDITOR``): ``script`` run by this Python on the file to edit.
+
+    The script starts with ``pathlib`` and ``sys`` imported; the file's path
+    is ``sys.argv[1]``. Returns the command to set.
+    """
+    path = tmp_path / "fake_editor.py"
+    path.write_text("import pathlib, sys\n" + script)
+    runner = tmp_path / "fake-editor"
+    runner.write_text(f'#!/bin/sh\nexec {sys.executable} {path} "$@"\n')
+    runner.chmod(runner.stat().st_mode | stat.S_IEXEC)
+    return str(runner)
 
 
 def slow_down(service: AgentService, delay: float = 0.1) -> AgentService:

@@ -21,7 +21,7 @@ from kaizen_tui.tui.screens.compare import CompareScreen
 from kaizen_tui.tui.screens.help import HelpScreen
 from kaizen_tui.tui.screens.main import MainScreen
 from kaizen_tui.tui.widgets.chrome import KeyBar
-from tests.support import main_screen, make_app, press, seed_small, settle
+from tests.support import main_screen, press, running_app, seed_small, settle
 
 #: Wide enough for the key bar to show every key of a scope.
 WIDE = (200, 40)
@@ -99,8 +99,7 @@ def key_bar_text(app: KaizenApp) -> str:
 async def test_every_key_runs_its_action_where_the_registry_binds_it(
     seeded: AgentService, monkeypatch: pytest.MonkeyPatch, scope: Scope
 ) -> None:
-    async with make_app(seeded).run_test(size=WIDE) as pilot:
-        await settle(pilot)
+    async with running_app(seeded, size=WIDE) as pilot:
         await enter_scope(pilot, scope)
         focused = pilot.app.focused
         calls: list[str] = []
@@ -118,8 +117,7 @@ async def test_the_key_bar_shows_the_registry_labels(seeded: AgentService, scope
     # Their order is the registry's, except that a key the widget's base class
     # binds keeps its place (enter comes first on the timeline): the SVG
     # snapshots hold the order.
-    async with make_app(seeded).run_test(size=WIDE) as pilot:
-        await settle(pilot)
+    async with running_app(seeded, size=WIDE) as pilot:
         await enter_scope(pilot, scope)
         shown = key_bar_text(pilot.app)
         for action in actions_in(scope):
@@ -144,8 +142,7 @@ def test_every_action_is_bound_somewhere_and_no_key_twice_in_a_scope() -> None:
 
 
 async def test_the_help_lists_every_action_keys_first(seeded: AgentService) -> None:
-    async with make_app(seeded).run_test(size=WIDE) as pilot:
-        await settle(pilot)
+    async with running_app(seeded, size=WIDE) as pilot:
         await press(pilot, "question_mark")
         assert isinstance(pilot.app.screen, HelpScreen)
         lefts = [str(static.content) for static in pilot.app.screen.query(".help-key").results(Static)]
@@ -173,8 +170,7 @@ def palette_titles(app: KaizenApp, screen: Any) -> dict[str, Any]:
 
 
 async def test_the_palette_offers_every_action_where_it_applies(seeded: AgentService) -> None:
-    async with make_app(seeded).run_test(size=WIDE) as pilot:
-        await settle(pilot)
+    async with running_app(seeded, size=WIDE) as pilot:
         on_main = palette_titles(pilot.app, pilot.app.screen)
         await enter_scope(pilot, Scope.COMPARE)
         on_compare = palette_titles(pilot.app, pilot.app.screen)
@@ -198,8 +194,7 @@ async def test_the_palette_offers_every_action_where_it_applies(seeded: AgentSer
 async def test_each_palette_command_runs_its_action(
     seeded: AgentService, monkeypatch: pytest.MonkeyPatch, where: Scope
 ) -> None:
-    async with make_app(seeded).run_test(size=WIDE) as pilot:
-        await settle(pilot)
+    async with running_app(seeded, size=WIDE) as pilot:
         await enter_scope(pilot, where)
         calls: list[str] = []
         record_actions(monkeypatch, calls)

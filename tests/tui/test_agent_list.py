@@ -6,7 +6,7 @@ import pytest
 
 from kaizen_tui.service import AgentService
 from kaizen_tui.tui.screens.main import MainScreen
-from tests.support import make_app, press, settle
+from tests.support import press, running_app, settle
 
 AGENTS = 1200
 
@@ -30,9 +30,8 @@ def shown_lines(screen: MainScreen) -> list[str]:
 
 
 async def test_g_and_G_reach_both_ends_of_a_long_list(service: AgentService, many: list[str]) -> None:
-    app = make_app(service)
-    async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot)
+    async with running_app(service, size=(100, 30)) as pilot:
+        app = pilot.app
         screen = app.screen
         assert isinstance(screen, MainScreen)
         assert screen.query_one("#agents-pane").border_title == f"Agents ({AGENTS})"
@@ -52,9 +51,8 @@ async def test_g_and_G_reach_both_ends_of_a_long_list(service: AgentService, man
 
 
 async def test_page_keys_move_by_what_is_visible(service: AgentService, many: list[str]) -> None:
-    app = make_app(service)
-    async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot)
+    async with running_app(service, size=(100, 30)) as pilot:
+        app = pilot.app
         screen = app.screen
         table = screen.agents_table
         visible_rows = len(shown_lines(screen)) - 1
@@ -70,9 +68,8 @@ async def test_page_keys_move_by_what_is_visible(service: AgentService, many: li
 async def test_a_click_picks_an_agent_and_a_second_click_opens_its_timeline(
     service: AgentService, many: list[str]
 ) -> None:
-    app = make_app(service)
-    async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot)
+    async with running_app(service, size=(100, 30)) as pilot:
+        app = pilot.app
         screen = app.screen
         table = screen.agents_table
         await pilot.click(table, offset=(5, 4))  # line 0 is the header: row 3
@@ -85,9 +82,8 @@ async def test_a_click_picks_an_agent_and_a_second_click_opens_its_timeline(
 
 
 async def test_the_list_follows_changes_and_keeps_its_cursor(service: AgentService, many: list[str]) -> None:
-    app = make_app(service)
-    async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot)
+    async with running_app(service, size=(100, 30)) as pilot:
+        app = pilot.app
         screen = app.screen
         await press(pilot, "G")
         chosen = screen.agent_id
@@ -118,9 +114,8 @@ async def test_the_list_follows_changes_and_keeps_its_cursor(service: AgentServi
 
 
 async def test_at_80x24_the_focused_agents_list_shows_five_agents(service: AgentService, many: list[str]) -> None:
-    app = make_app(service)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
+    async with running_app(service, size=(80, 24)) as pilot:
+        app = pilot.app
         screen = app.screen
         assert screen.focused is screen.agents_table
         agent_lines = [line for line in shown_lines(screen)[1:] if line.strip()]
@@ -130,13 +125,11 @@ async def test_at_80x24_the_focused_agents_list_shows_five_agents(service: Agent
 async def test_a_narrow_list_gives_the_names_the_room(service: AgentService) -> None:
     """At 40 columns type and status give way, so a long name is shown whole."""
     await service.create_agent({"name": "Invoice Extraction Pipeline", "model_id": "m", "agent_type": "pipeline"})
-    app = make_app(service)
-    async with app.run_test(size=(40, 12)) as pilot:
-        await settle(pilot)
+    async with running_app(service, size=(40, 12)) as pilot:
+        app = pilot.app
         lines = shown_lines(app.screen)
         assert "Type" not in lines[0] and "Vers" in lines[0]
         assert "Invoice Extraction Pipeline" in lines[1]
-    app = make_app(service)
-    async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot)
+    async with running_app(service, size=(100, 30)) as pilot:
+        app = pilot.app
         assert "Type" in shown_lines(app.screen)[0]

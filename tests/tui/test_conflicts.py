@@ -10,11 +10,9 @@ service called from the test while a dialog is open.
 from __future__ import annotations
 
 import sqlite3
-import stat
-import sys
 from pathlib import Path
+from typing import Any
 
-import pytest
 from textual.widgets import Button, Static, TextArea
 
 from kaizen_tui.core.schema import parse_snapshot
@@ -31,24 +29,27 @@ from kaizen_tui.tui.widgets.diff import DiffBody
 from kaizen_tui.tui.widgets.lists import LIVE_KEY
 from tests.support import (
     PROMPT_V2,
-    SIZE,
     audit_actions,
+    fake_editor,
     main_screen,
-    make_app,
     open_agent,
     press,
+    running_app,
     screen_text,
-    seed_small,
     settle,
     toasts,
 )
 
-FRENCH = PROMPT_V2.replace("Answer briefly and politely.", "Answer in French.")
+
+def in_french(text: str) -> str:
+    return text.replace("Answer briefly and politely.", "Answer in French.")
 
 
-@pytest.fixture
-async def ids(service: AgentService) -> dict:
-    return await seed_small(service)
+FRENCH = in_french(PROMPT_V2)
+#: What the fake $EDITOR does to the text ``t``: the prompt in French, as :func:`in_french`...
+EDIT_IN_FRENCH = "t.replace('Answer briefly and politely.', 'Answer in French.')"
+#: ...and max_tokens 1000, which the colleague sets to 4321 meanwhile: a conflict.
+EDIT_IN_FRENCH_1000 = EDIT_IN_FRENCH + ".replace('max_tokens: 2048', 'max_tokens: 1000')"
 
 
 def editor_with_a_colleague(tmp_path: Path, db_path: Path, agent_id: str, edit: str) -> str:
@@ -58,9 +59,9 @@ def editor_with_a_colleague(tmp_path: Path, db_path: Path, agent_id: str, edit: 
     The second time it runs (edit again) the colleague does nothing more.
     """
     seen = tmp_path / "editor-runs.txt"
-    script = tmp_path / "fake_editor.py"
-    script.write_text(
-        "import asyncio, pathlib, sys\n"
+    return fake_editor(
+        tmp_path,
+        "import asyncio\n"
         "from kaizen_tui.service import AgentService\n"
         f"runs = pathlib.Path({str(seen)!r})\n"
         "first = not runs.exists()\n"
@@ -70,27 +71,33 @@ def editor_with_a_colleague(tmp_path: Path, db_path: Path, agent_id: str, edit: 
         f"    asyncio.run(service.update({agent_id!r}, {{'max_tokens': 4321}}, actor='colleague'))\n"
         "    service.close()\n"
         "p = pathlib.Path(sys.argv[1]); t = p.read_text()\n"
-        f"p.write_text({edit})\n"
+        f"p.write_text({edit})\n",
     )
-    runner = tmp_path / "fake-editor"
-    runner.write_text(f'#!/bin/sh\nexec {sys.executable} {script} "$@"\n')
-    runner.chmod(runner.stat().st_mode | stat.S_IEXEC)
-    return str(runner)
 
 
-def in_french(text: str) -> str:
-    return text.replace("Answer briefly and politely.", "Answer in French.")
+async def open_the_editor_then_a_colleague_edits(pilot: Any, service: AgentService, agent_id: str) -> EditorModal:
+    """``e`` opens the in-app editor; while it is open, a colleague sets max_tokens to 4321."""
+    await press(pilot, "e")
+    editor = pilot.app.screen
+    assert isinstance(editor, EditorModal)
+    await service.update(agent_id, {"max_tokens": 4321}, actor="colleague")
+    return editor
+
+
+async def edit_in_the_app(pilot: Any, old: str, new: str) -> None:
+    """``e``, then in the in-app editor ``old`` replaced by ``new``, then ``ctrl+o``."""
+    await press(pilot, "e")
+    area = pilot.app.screen.query_one(TextArea)
+    area.text = area.text.replace(old, new)
+    await press(pilot, "ctrl+o")
 
 
 # -- edits --------------------------------------------------------------------------------
 
 
 async def test_an_edit_in_EDITOR_keeps_what_a_colleague_changed_meanwhile(service, ids, tmp_path, db_path, monkeypatch):
-    edit = "t.replace('Answer briefly and politely.', 'Answer in French.')"
-    monkeypatch.setenv("EDITOR", editor_with_a_colleague(tmp_path, db_path, ids["support"], edit))
-    async with make_app(service).run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        await open_agent(pilot, "Support Agent")
+    monkeypatch.setenv("EDITOR", editor_with_a_colleague(tmp_path, db_path, ids["support"], EDIT_IN_FRENCH))
+    async with running_app(service, agent="Support Agent") as pilot:
         await press(pilot, "e")
         assert isinstance(pilot.app.screen, MainScreen)
         agent = await service.get(ids["support"])
@@ -105,14 +112,9 @@ async def test_an_edit_in_EDITOR_keeps_what_a_colleague_changed_meanwhile(servic
 
 
 async def test_an_edit_in_the_app_keeps_what_a_colleague_changed_meanwhile(service, ids):
-    async with make_app(service).run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        await open_agent(pilot, "Support Agent")
-        await press(pilot, "e")
-        modal = pilot.app.screen
-        assert isinstance(modal, EditorModal)
-        await service.update(ids["support"], {"max_tokens": 4321}, actor="colleague")
-        area = modal.query_one(TextArea)
+    async with running_app(service, agent="Support Agent") as pilot:
+        editor = await open_the_editor_then_a_colleague_edits(pilot, service, ids["support"])
+        area = editor.query_one(TextArea)
         area.text = in_french(area.text)
         await press(pilot, "ctrl+o")
         assert isinstance(pilot.app.screen, MainScreen)
@@ -122,13 +124,8 @@ async def test_an_edit_in_the_app_keeps_what_a_colleague_changed_meanwhile(servi
 
 
 async def test_a_conflict_in_EDITOR_is_settled_field_by_field(service, ids, tmp_path, db_path, monkeypatch):
-    edit = (
-        "t.replace('Answer briefly and politely.', 'Answer in French.').replace('max_tokens: 2048', 'max_tokens: 1000')"
-    )
-    monkeypatch.setenv("EDITOR", editor_with_a_colleague(tmp_path, db_path, ids["support"], edit))
-    async with make_app(service).run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        await open_agent(pilot, "Support Agent")
+    monkeypatch.setenv("EDITOR", editor_with_a_colleague(tmp_path, db_path, ids["support"], EDIT_IN_FRENCH_1000))
+    async with running_app(service, agent="Support Agent") as pilot:
         await press(pilot, "e")
         modal = pilot.app.screen
         assert isinstance(modal, MergeConflictModal)
@@ -156,13 +153,8 @@ async def test_a_conflict_in_EDITOR_is_settled_field_by_field(service, ids, tmp_
 async def test_going_back_from_a_conflict_in_EDITOR_keeps_the_text_then_theirs_wins(
     service, ids, tmp_path, db_path, monkeypatch
 ):
-    edit = (
-        "t.replace('Answer briefly and politely.', 'Answer in French.').replace('max_tokens: 2048', 'max_tokens: 1000')"
-    )
-    monkeypatch.setenv("EDITOR", editor_with_a_colleague(tmp_path, db_path, ids["support"], edit))
-    async with make_app(service).run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        await open_agent(pilot, "Support Agent")
+    monkeypatch.setenv("EDITOR", editor_with_a_colleague(tmp_path, db_path, ids["support"], EDIT_IN_FRENCH_1000))
+    async with running_app(service, agent="Support Agent") as pilot:
         await press(pilot, "e")
         assert isinstance(pilot.app.screen, MergeConflictModal)
         await press(pilot, "escape")
@@ -184,13 +176,8 @@ async def test_going_back_from_a_conflict_in_EDITOR_keeps_the_text_then_theirs_w
 
 
 async def test_a_conflict_in_the_app_editor_goes_back_to_the_text_or_is_settled(service, ids):
-    async with make_app(service).run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        await open_agent(pilot, "Support Agent")
-        await press(pilot, "e")
-        editor = pilot.app.screen
-        assert isinstance(editor, EditorModal)
-        await service.update(ids["support"], {"max_tokens": 4321}, actor="colleague")
+    async with running_app(service, agent="Support Agent") as pilot:
+        editor = await open_the_editor_then_a_colleague_edits(pilot, service, ids["support"])
         area = editor.query_one(TextArea)
         area.text = in_french(area.text).replace("max_tokens: 2048", "max_tokens: 1000")
         await press(pilot, "ctrl+o")
@@ -211,9 +198,7 @@ async def test_a_conflict_in_the_app_editor_goes_back_to_the_text_or_is_settled(
 
 async def test_the_merge_dialog_shows_data_literally(service, ids):
     hostile = "[bold red]theirs[/]\x1b[2J"
-    async with make_app(service).run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        await open_agent(pilot, "Support Agent")
+    async with running_app(service, agent="Support Agent") as pilot:
         await press(pilot, "e")
         editor = pilot.app.screen
         await service.update(ids["support"], {"description": hostile}, actor="[i]colleague[/i]")
@@ -230,29 +215,19 @@ async def test_the_merge_dialog_shows_data_literally(service, ids):
 
 
 async def test_after_an_edit_the_diff_shows_what_it_changed(service, ids):
-    async with make_app(service).run_test(size=SIZE) as pilot:
-        await settle(pilot)
+    async with running_app(service) as pilot:
         screen = await open_agent(pilot, "Support Agent")
         assert "v2 → v3" in screen.diff.text
-        await press(pilot, "e")
-        area = pilot.app.screen.query_one(TextArea)
-        area.text = area.text.replace("temperature: 0.5", "temperature: 0.3")
-        await press(pilot, "ctrl+o")
+        await edit_in_the_app(pilot, "temperature: 0.5", "temperature: 0.3")
         assert screen.timeline.cursor_key == LIVE_KEY
         assert "v3 → live config" in screen.diff.text
         assert "0.3" in screen.diff.text
         # Edited again, on the live row: the diff follows (not the one before this edit).
-        await press(pilot, "e")
-        area = pilot.app.screen.query_one(TextArea)
-        area.text = area.text.replace("temperature: 0.3", "temperature: 1.1")
-        await press(pilot, "ctrl+o")
+        await edit_in_the_app(pilot, "temperature: 0.3", "temperature: 1.1")
         assert screen.timeline.cursor_key == LIVE_KEY
         assert "1.1" in screen.diff.text and "0.3" not in screen.diff.text
         # Edited back to what v3 holds: no live row; the diff is the highlighted version's.
-        await press(pilot, "e")
-        area = pilot.app.screen.query_one(TextArea)
-        area.text = area.text.replace("temperature: 1.1", "temperature: 0.5")
-        await press(pilot, "ctrl+o")
+        await edit_in_the_app(pilot, "temperature: 1.1", "temperature: 0.5")
         key = screen.timeline.cursor_key
         assert key != LIVE_KEY
         assert screen.diff.comparison == await service.compare_with_previous(key)
@@ -260,16 +235,9 @@ async def test_after_an_edit_the_diff_shows_what_it_changed(service, ids):
 
 
 async def test_after_an_edit_in_EDITOR_the_diff_shows_what_it_changed(service, ids, tmp_path, monkeypatch):
-    script = tmp_path / "editor.py"
-    script.write_text(
-        "import pathlib, sys\np = pathlib.Path(sys.argv[1])\np.write_text(p.read_text().replace('temperature: 0.2', 'temperature: 0.9'))\n"
-    )
-    runner = tmp_path / "editor"
-    runner.write_text(f'#!/bin/sh\nexec {sys.executable} {script} "$@"\n')
-    runner.chmod(runner.stat().st_mode | stat.S_IEXEC)
-    monkeypatch.setenv("EDITOR", str(runner))
-    async with make_app(service).run_test(size=SIZE) as pilot:
-        await settle(pilot)
+    script = "p = pathlib.Path(sys.argv[1])\np.write_text(p.read_text().replace('temperature: 0.2', 'temperature: 0.9'))\n"
+    monkeypatch.setenv("EDITOR", fake_editor(tmp_path, script))
+    async with running_app(service) as pilot:
         screen = main_screen(pilot.app)
         # Billing Bot: the live row (temperature 0.2, unsaved) is highlighted.
         assert screen.timeline.cursor_key == LIVE_KEY and "0.2" in screen.diff.text
@@ -280,8 +248,7 @@ async def test_after_an_edit_in_EDITOR_the_diff_shows_what_it_changed(service, i
 
 
 async def test_a_poll_right_after_an_edit_does_not_undo_where_the_edit_put_the_cursor(service, ids):
-    async with make_app(service).run_test(size=SIZE) as pilot:
-        await settle(pilot)
+    async with running_app(service) as pilot:
         screen = await open_agent(pilot, "Support Agent")
         assert "v2 → v3" in screen.diff.text
         await service.update(ids["support"], {"temperature": 0.3})
@@ -298,9 +265,7 @@ async def test_a_poll_right_after_an_edit_does_not_undo_where_the_edit_put_the_c
 
 async def test_a_rollback_refused_as_stale_shows_the_fresh_plan_and_y_confirms_it(service, ids):
     v1, _v2, _v3 = ids["support_versions"]
-    async with make_app(service).run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        await open_agent(pilot, "Support Agent")
+    async with running_app(service, agent="Support Agent") as pilot:
         await press(pilot, "G", "r")
         modal = pilot.app.screen
         assert isinstance(modal, RollbackModal)
@@ -329,8 +294,7 @@ async def test_a_rollback_refused_as_stale_shows_the_fresh_plan_and_y_confirms_i
 
 async def test_the_rollback_dialog_presents_the_plan(service, ids, db_path):
     _v1, v2, _v3 = ids["support_versions"]
-    async with make_app(service).run_test(size=SIZE) as pilot:
-        await settle(pilot)
+    async with running_app(service) as pilot:
         # Billing Bot: unsaved changes, saved first.
         await press(pilot, "enter", "G", "r")
         assert "they are saved first" in pilot.app.screen.query_one("#plan-note", Static).content.plain
@@ -355,9 +319,7 @@ async def test_the_rollback_dialog_presents_the_plan(service, ids, db_path):
 
 
 async def test_a_prune_refused_as_stale_shows_the_fresh_plan_and_y_confirms_it(service, ids):
-    async with make_app(service).run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        await open_agent(pilot, "Support Agent")
+    async with running_app(service, agent="Support Agent") as pilot:
         await press(pilot, "p", "2")
         modal = pilot.app.screen
         assert isinstance(modal, PruneModal)
@@ -388,9 +350,7 @@ async def test_the_prune_warning_about_the_live_config_comes_from_the_plan(servi
     support = ids["support"]
     v1, _v2, _v3 = ids["support_versions"]
     await service.rollback_to_version(support, v1)  # the live config is v1's again: only v1 holds it
-    async with make_app(service).run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        await open_agent(pilot, "Support Agent")
+    async with running_app(service, agent="Support Agent") as pilot:
         await press(pilot, "p", "2")
         modal = pilot.app.screen
         assert modal.plan["live_loses_version"]

@@ -2,32 +2,40 @@
 
 from __future__ import annotations
 
-import pytest
+from typing import Any
+
 from textual.widgets import Button, Static
 
 from kaizen_tui.service import AgentService
 from kaizen_tui.tui.screens.main import MainScreen
 from kaizen_tui.tui.screens.modals import DeleteAgentModal
 from kaizen_tui.tui.widgets.chrome import KeyBar
-from tests.support import SIZE, audit_actions, main_screen, make_app, press, screen_text, seed_small, settle, toasts
+from tests.support import (
+    audit_actions,
+    main_screen,
+    press,
+    running_app,
+    screen_text,
+    settle,
+    toasts,
+)
 
 
-@pytest.fixture
-async def ids(service: AgentService) -> dict:
-    return await seed_small(service)
+async def press_D(pilot: Any) -> str:
+    """Press D: the dialog opens with Cancel focused. What the screen shows."""
+    await press(pilot, "D")
+    modal = pilot.app.screen
+    assert isinstance(modal, DeleteAgentModal)
+    assert modal.focused is modal.query_one("#cancel", Button)
+    return screen_text(pilot.app)
 
 
 async def test_D_archives_an_agent_first_then_deletes_it(service, ids):
-    async with make_app(service).run_test(size=SIZE) as pilot:
-        await settle(pilot)
+    async with running_app(service) as pilot:
         screen = main_screen(pilot.app)
         await press(pilot, "j")
         assert screen.agent_id == ids["support"]
-        await press(pilot, "D")
-        modal = pilot.app.screen
-        assert isinstance(modal, DeleteAgentModal)
-        assert modal.focused is modal.query_one("#cancel", Button)
-        text = screen_text(pilot.app)
+        text = await press_D(pilot)
         assert "Archive Support Agent?" in text
         assert "only an archived agent can be deleted" in text
         await press(pilot, "y")
@@ -35,11 +43,7 @@ async def test_D_archives_an_agent_first_then_deletes_it(service, ids):
         assert (await service.get(ids["support"]))["status"] == "archived"
         assert "Archived Support Agent; D again deletes it" in toasts(pilot.app)
 
-        await press(pilot, "D")
-        modal = pilot.app.screen
-        assert isinstance(modal, DeleteAgentModal)
-        assert modal.focused is modal.query_one("#cancel", Button)
-        text = screen_text(pilot.app)
+        text = await press_D(pilot)
         assert "Delete Support Agent?" in text
         assert ids["support"] in text and "3 versions" in text and "This cannot be undone." in text
         await press(pilot, "enter")  # Cancel has focus
@@ -56,8 +60,7 @@ async def test_D_archives_an_agent_first_then_deletes_it(service, ids):
 
 async def test_D_on_an_agent_changed_meanwhile_shows_the_fresh_plan(service, ids):
     await service.update(ids["support"], {"status": "archived"})
-    async with make_app(service).run_test(size=SIZE) as pilot:
-        await settle(pilot)
+    async with running_app(service) as pilot:
         await press(pilot, "j", "D")
         modal = pilot.app.screen
         assert isinstance(modal, DeleteAgentModal)
@@ -73,8 +76,7 @@ async def test_D_on_an_agent_changed_meanwhile_shows_the_fresh_plan(service, ids
 
 
 async def test_D_is_in_the_key_bar_of_the_agents_and_in_the_palette(service, ids):
-    async with make_app(service).run_test(size=(160, 30)) as pilot:
-        await settle(pilot)
+    async with running_app(service, size=(160, 30)) as pilot:
         screen = main_screen(pilot.app)
         assert "D delete agent" in screen.query_one("#keys", KeyBar).render().plain
         await press(pilot, "enter")  # the timeline: D is the agents list's key
@@ -90,8 +92,7 @@ async def test_D_is_in_the_key_bar_of_the_agents_and_in_the_palette(service, ids
 
 async def test_D_fits_a_tiny_terminal(service, ids):
     await service.update(ids["billing"], {"status": "archived"})
-    async with make_app(service).run_test(size=(40, 12)) as pilot:
-        await settle(pilot)
+    async with running_app(service, size=(40, 12)) as pilot:
         await press(pilot, "D")
         modal = pilot.app.screen
         assert isinstance(modal, DeleteAgentModal)
@@ -105,8 +106,7 @@ async def test_D_on_a_read_only_database_says_why_not(service, ids, db_path):
     service.close()
     read_only = AgentService(str(db_path), read_only=True)
     try:
-        async with make_app(read_only).run_test(size=SIZE) as pilot:
-            await settle(pilot)
+        async with running_app(read_only) as pilot:
             await press(pilot, "D")
             assert isinstance(pilot.app.screen, MainScreen)
             assert any(

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import stat
-import sys
-from pathlib import Path
-
-import pytest
 from textual.command import CommandPalette
 from textual.content import Content
 from textual.geometry import Region
@@ -25,28 +20,21 @@ from kaizen_tui.tui.widgets.lists import LIVE_KEY, Timeline
 from tests.support import (
     SIZE,
     audit_actions,
+    fake_editor,
     main_screen,
-    make_app,
     open_agent,
     press,
-    seed_small,
+    running_app,
     settle,
     toasts,
     write_raw_snapshot,
 )
 
-
-@pytest.fixture
-async def ids(service: AgentService) -> dict:
-    return await seed_small(service)
-
-
 # -- browsing -------------------------------------------------------------------
 
 
 async def test_opens_on_agents_with_timeline_and_diff(service, ids):
-    async with make_app(service).run_test(size=SIZE) as pilot:
-        await settle(pilot)
+    async with running_app(service) as pilot:
         screen = main_screen(pilot.app)
         assert [agent["name"] for agent in screen.agents_table.agents] == ["Billing Bot", "Support Agent"]
         assert screen.focused is screen.agents_table
@@ -56,8 +44,7 @@ async def test_opens_on_agents_with_timeline_and_diff(service, ids):
 
 
 async def test_j_k_g_G_move_and_enter_goes_to_the_timeline(service, ids):
-    async with make_app(service).run_test(size=SIZE) as pilot:
-        await settle(pilot)
+    async with running_app(service) as pilot:
         screen = main_screen(pilot.app)
         await press(pilot, "j")
         assert screen.agent_id == ids["support"]
@@ -83,8 +70,7 @@ async def test_j_k_g_G_move_and_enter_goes_to_the_timeline(service, ids):
 
 
 async def test_tab_and_shift_tab_switch_panes(service, ids):
-    async with make_app(service).run_test(size=SIZE) as pilot:
-        await settle(pilot)
+    async with running_app(service) as pilot:
         screen = main_screen(pilot.app)
         await press(pilot, "tab")
         assert screen.focused is screen.timeline
@@ -97,8 +83,7 @@ async def test_tab_and_shift_tab_switch_panes(service, ids):
 
 
 async def test_slash_filters_as_you_type_and_escape_clears(service, ids):
-    async with make_app(service).run_test(size=SIZE) as pilot:
-        await settle(pilot)
+    async with running_app(service) as pilot:
         screen = main_screen(pilot.app)
         await press(pilot, "slash", "s", "u")
         assert [agent["name"] for agent in screen.agents_table.agents] == ["Support Agent"]
@@ -111,8 +96,7 @@ async def test_slash_filters_as_you_type_and_escape_clears(service, ids):
 
 
 async def test_a_filter_matching_nothing_leaves_no_stale_diff_title(service, ids):
-    async with make_app(service).run_test(size=SIZE) as pilot:
-        await settle(pilot)
+    async with running_app(service) as pilot:
         screen = main_screen(pilot.app)
         assert "Unsaved changes" in str(screen.query_one("#diff-pane").border_title)
         await press(pilot, "slash", *"zzz")
@@ -122,9 +106,7 @@ async def test_a_filter_matching_nothing_leaves_no_stale_diff_title(service, ids
 
 
 async def test_enter_on_a_version_shows_its_diff_full_screen(service, ids):
-    async with make_app(service).run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        await open_agent(pilot, "Support Agent")
+    async with running_app(service, agent="Support Agent") as pilot:
         await press(pilot, "j", "enter")
         assert isinstance(pilot.app.screen, CompareScreen)
         body = pilot.app.screen.query_one(DiffBody)
@@ -140,8 +122,7 @@ async def test_enter_on_a_version_shows_its_diff_full_screen(service, ids):
 
 
 async def test_s_snapshots_with_a_changelog(service, ids):
-    async with make_app(service).run_test(size=SIZE) as pilot:
-        await settle(pilot)
+    async with running_app(service) as pilot:
         await press(pilot, "s")
         assert isinstance(pilot.app.screen, SnapshotModal)
         await press(pilot, *"Cool", "space", *"bot", "enter")
@@ -157,8 +138,7 @@ async def test_s_snapshots_with_a_changelog(service, ids):
 
 
 async def test_s_then_escape_cancels(service, ids):
-    async with make_app(service).run_test(size=SIZE) as pilot:
-        await settle(pilot)
+    async with running_app(service) as pilot:
         await press(pilot, "s")
         await pilot.press(*"no")
         await press(pilot, "escape")
@@ -171,8 +151,7 @@ async def test_s_then_escape_cancels(service, ids):
 
 async def test_space_marks_and_c_compares_marked_with_highlighted(service, ids):
     v1, _v2, v3 = ids["support_versions"]
-    async with make_app(service).run_test(size=SIZE) as pilot:
-        await settle(pilot)
+    async with running_app(service) as pilot:
         screen = await open_agent(pilot, "Support Agent")
         await press(pilot, "G", "space")
         assert screen.timeline.marked == v1
@@ -190,9 +169,7 @@ async def test_space_marks_and_c_compares_marked_with_highlighted(service, ids):
 
 async def test_c_without_a_mark_compares_highlighted_with_live(service, ids):
     v1, _v2, _v3 = ids["support_versions"]
-    async with make_app(service).run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        await open_agent(pilot, "Support Agent")
+    async with running_app(service, agent="Support Agent") as pilot:
         await press(pilot, "G", "c")
         comparison = pilot.app.screen.comparison
         assert comparison["from"]["version_id"] == v1
@@ -204,9 +181,7 @@ async def test_c_without_a_mark_compares_highlighted_with_live(service, ids):
 
 async def test_r_then_y_rolls_back(service, ids):
     v1, _v2, _v3 = ids["support_versions"]
-    async with make_app(service).run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        await open_agent(pilot, "Support Agent")
+    async with running_app(service, agent="Support Agent") as pilot:
         await press(pilot, "G", "r")
         modal = pilot.app.screen
         assert isinstance(modal, ConfirmModal)
@@ -223,8 +198,7 @@ async def test_r_then_y_rolls_back(service, ids):
 
 
 async def test_r_saves_unsaved_changes_first(service, ids):
-    async with make_app(service).run_test(size=SIZE) as pilot:
-        await settle(pilot)
+    async with running_app(service) as pilot:
         await press(pilot, "enter", "G", "r")
         lines = " ".join(static.content.plain for static in pilot.app.screen.query("Static") if hasattr(static.content, "plain"))
         assert "unsaved changes" in lines
@@ -238,9 +212,7 @@ async def test_r_saves_unsaved_changes_first(service, ids):
 
 
 async def test_r_then_n_escape_or_enter_on_cancel_changes_nothing(service, ids):
-    async with make_app(service).run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        await open_agent(pilot, "Support Agent")
+    async with running_app(service, agent="Support Agent") as pilot:
         await press(pilot, "G")
         for key in ("n", "escape", "enter"):  # enter presses the focused button: Cancel
             await press(pilot, "r")
@@ -254,8 +226,7 @@ async def test_r_then_n_escape_or_enter_on_cancel_changes_nothing(service, ids):
 async def test_r_on_a_damaged_version_is_refused(service, ids, db_path):
     v1, _v2, _v3 = ids["support_versions"]
     write_raw_snapshot(db_path, v1)
-    async with make_app(service).run_test(size=SIZE) as pilot:
-        await settle(pilot)
+    async with running_app(service) as pilot:
         screen = await open_agent(pilot, "Support Agent")
         await press(pilot, "G")
         assert screen.timeline.current["damaged"]
@@ -268,8 +239,7 @@ async def test_r_on_a_damaged_version_is_refused(service, ids, db_path):
 
 async def test_r_on_the_version_the_live_config_equals_says_so_without_a_dialog(service, ids):
     _v1, _v2, v3 = ids["support_versions"]
-    async with make_app(service).run_test(size=SIZE) as pilot:
-        await settle(pilot)
+    async with running_app(service) as pilot:
         screen = await open_agent(pilot, "Support Agent")
         assert screen.timeline.cursor_key == v3 and screen.timeline.current["matches_live"]
         await press(pilot, "r")
@@ -282,8 +252,7 @@ async def test_r_on_the_version_the_live_config_equals_says_so_without_a_dialog(
 async def test_the_rollback_dialog_shrinks_when_there_is_nothing_to_change(service, ids):
     # Opened on a version the live config equals (the timeline had not seen
     # the change yet): the note says so, and no empty diff box fills the screen.
-    async with make_app(service).run_test(size=SIZE) as pilot:
-        await settle(pilot)
+    async with running_app(service) as pilot:
         screen = await open_agent(pilot, "Support Agent")
         agent, entry = screen.timeline.agent, screen.timeline.current
         pilot.app.push_screen(RollbackModal(service, agent, entry))
@@ -300,9 +269,7 @@ async def test_the_rollback_dialog_shrinks_when_there_is_nothing_to_change(servi
 
 
 async def test_p_prunes_to_the_number_typed(service, ids):
-    async with make_app(service).run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        await open_agent(pilot, "Support Agent")
+    async with running_app(service, agent="Support Agent") as pilot:
         await press(pilot, "p")
         modal = pilot.app.screen
         assert isinstance(modal, PruneModal)
@@ -322,9 +289,7 @@ async def test_the_prune_list_is_one_line_a_version_and_never_uses_the_damaged_m
     await service.create_version(support, "A long changelog " + "that goes on and on " * 10)
     await service.update(support, {"max_tokens": 5000})
     await service.create_version(support, "Newest")
-    async with make_app(service).run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        await open_agent(pilot, "Support Agent")
+    async with running_app(service, agent="Support Agent") as pilot:
         await press(pilot, "p", "1")
         modal = pilot.app.screen
         assert [v["version_number"] for v in modal.doomed] == [4, 3, 2, 1]
@@ -338,18 +303,14 @@ async def test_the_prune_list_is_one_line_a_version_and_never_uses_the_damaged_m
 
 
 async def test_p_then_escape_keeps_everything(service, ids):
-    async with make_app(service).run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        await open_agent(pilot, "Support Agent")
+    async with running_app(service, agent="Support Agent") as pilot:
         await press(pilot, "p", "1", "escape")
         assert len(await service.get_versions(ids["support"])) == 3
 
 
 async def test_x_deletes_the_highlighted_version_after_confirmation(service, ids):
     v1, _v2, v3 = ids["support_versions"]
-    async with make_app(service).run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        await open_agent(pilot, "Support Agent")
+    async with running_app(service, agent="Support Agent") as pilot:
         await press(pilot, "j", "x")
         assert isinstance(pilot.app.screen, ConfirmModal)
         await press(pilot, "n")
@@ -361,9 +322,7 @@ async def test_x_deletes_the_highlighted_version_after_confirmation(service, ids
 
 async def test_a_failure_is_a_toast_not_a_traceback(service, ids):
     _v1, v2, _v3 = ids["support_versions"]
-    async with make_app(service).run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        await open_agent(pilot, "Support Agent")
+    async with running_app(service, agent="Support Agent") as pilot:
         await press(pilot, "j", "x")
         await service.delete_version(v2)  # someone else was faster
         await press(pilot, "y")
@@ -374,29 +333,17 @@ async def test_a_failure_is_a_toast_not_a_traceback(service, ids):
 # -- edit and new ---------------------------------------------------------------------
 
 
-def write_editor(tmp_path: Path, script: str) -> str:
-    """A fake $EDITOR: a Python script run on the file."""
-    path = tmp_path / "fake_editor.py"
-    path.write_text("import sys, pathlib\n" + script)
-    runner = tmp_path / "fake-editor"
-    runner.write_text(f"#!/bin/sh\nexec {sys.executable} {path} \"$@\"\n")
-    runner.chmod(runner.stat().st_mode | stat.S_IEXEC)
-    return str(runner)
-
-
 async def test_e_edits_in_the_editor_from_EDITOR(service, ids, tmp_path, monkeypatch):
     monkeypatch.setenv(
         "EDITOR",
-        write_editor(
+        fake_editor(
             tmp_path,
             "p = pathlib.Path(sys.argv[1]); t = p.read_text()\n"
             "assert 'system_prompt: |' in t\n"  # the prompt is block text
             "p.write_text(t.replace('temperature: 0.5', 'temperature: 0.3'))\n",
         ),
     )
-    async with make_app(service).run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        await open_agent(pilot, "Support Agent")
+    async with running_app(service, agent="Support Agent") as pilot:
         await press(pilot, "e")
         agent = await service.get(ids["support"])
         assert agent["temperature"] == 0.3
@@ -409,7 +356,7 @@ async def test_e_with_invalid_yaml_keeps_the_text_for_another_try(service, ids, 
     seen = tmp_path / "seen.txt"
     monkeypatch.setenv(
         "VISUAL",
-        write_editor(
+        fake_editor(
             tmp_path,
             f"p = pathlib.Path(sys.argv[1]); t = p.read_text(); seen = pathlib.Path({str(seen)!r})\n"
             "if not seen.exists():\n"
@@ -420,9 +367,7 @@ async def test_e_with_invalid_yaml_keeps_the_text_for_another_try(service, ids, 
             "    p.write_text(t.replace('temperature: 5.0', 'temperature: 0.4'))\n",
         ),
     )
-    async with make_app(service).run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        await open_agent(pilot, "Support Agent")
+    async with running_app(service, agent="Support Agent") as pilot:
         await pilot.press("e")
         for _ in range(20):
             await pilot.pause()
@@ -439,9 +384,7 @@ async def test_e_with_invalid_yaml_keeps_the_text_for_another_try(service, ids, 
 
 
 async def test_e_without_an_editor_opens_the_in_app_editor(service, ids):
-    async with make_app(service).run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        await open_agent(pilot, "Support Agent")
+    async with running_app(service, agent="Support Agent") as pilot:
         await press(pilot, "e")
         modal = pilot.app.screen
         assert isinstance(modal, EditorModal)
@@ -458,8 +401,7 @@ async def test_e_without_an_editor_opens_the_in_app_editor(service, ids):
 
 
 async def test_n_creates_an_agent_from_the_template(service, ids):
-    async with make_app(service).run_test(size=SIZE) as pilot:
-        await settle(pilot)
+    async with running_app(service) as pilot:
         await press(pilot, "n")
         modal = pilot.app.screen
         assert isinstance(modal, EditorModal)
@@ -477,8 +419,7 @@ async def test_n_creates_an_agent_from_the_template(service, ids):
 
 
 async def test_escape_twice_discards_in_app_edits(service, ids):
-    async with make_app(service).run_test(size=SIZE) as pilot:
-        await settle(pilot)
+    async with running_app(service) as pilot:
         await press(pilot, "n")
         modal = pilot.app.screen
         modal.query_one(TextArea).text = "name: Something"
@@ -493,9 +434,7 @@ async def test_escape_twice_discards_in_app_edits(service, ids):
 
 
 async def test_u_toggles_split_and_unified(service, ids):
-    async with make_app(service).run_test(size=(140, 36)) as pilot:
-        await settle(pilot)
-        await open_agent(pilot, "Support Agent")
+    async with running_app(service, size=(140, 36), agent="Support Agent") as pilot:
         await press(pilot, "j", "enter")
         body = pilot.app.screen.query_one(DiffBody)
         assert body.is_split  # 140 columns: room for both sides
@@ -508,8 +447,7 @@ async def test_u_toggles_split_and_unified(service, ids):
 
 
 async def test_help_shows_every_key_and_marker(service, ids):
-    async with make_app(service).run_test(size=SIZE) as pilot:
-        await settle(pilot)
+    async with running_app(service) as pilot:
         for key in ("question_mark", "f1"):
             await press(pilot, key)
             assert isinstance(pilot.app.screen, HelpScreen)
@@ -521,8 +459,7 @@ async def test_help_shows_every_key_and_marker(service, ids):
 
 
 async def test_ctrl_p_palette_offers_every_action(service, ids):
-    async with make_app(service).run_test(size=SIZE) as pilot:
-        await settle(pilot)
+    async with running_app(service) as pilot:
         titles = [command.title for command in pilot.app.get_system_commands(pilot.app.screen)]
         for title in ("Snapshot", "Mark version", "Compare", "Roll back", "Prune", "Delete version", "Edit agent", "New agent", "Help"):
             assert title in titles
@@ -532,8 +469,7 @@ async def test_ctrl_p_palette_offers_every_action(service, ids):
 
 
 async def test_palette_command_runs_the_action(service, ids):
-    async with make_app(service).run_test(size=SIZE) as pilot:
-        await settle(pilot)
+    async with running_app(service) as pilot:
         screen = main_screen(pilot.app)
         command = next(c for c in pilot.app.get_system_commands(screen) if c.title == "Snapshot")
         pilot.app.call_later(command.callback)
@@ -542,9 +478,8 @@ async def test_palette_command_runs_the_action(service, ids):
 
 
 async def test_q_quits(service, ids):
-    app = make_app(service)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
+    async with running_app(service) as pilot:
+        app = pilot.app
         await pilot.press("q")
         await pilot.pause()
     assert app.return_code == 0
@@ -555,8 +490,7 @@ async def test_q_quits(service, ids):
 
 async def test_changes_by_another_process_show_up_keeping_the_cursor(service, ids, db_path):
     _v1, v2, _v3 = ids["support_versions"]
-    async with make_app(service).run_test(size=SIZE) as pilot:
-        await settle(pilot)
+    async with running_app(service) as pilot:
         screen = await open_agent(pilot, "Support Agent")
         await press(pilot, "j")
         assert screen.timeline.cursor_key == v2
@@ -577,8 +511,7 @@ async def test_read_only_database_browses_and_says_why_keys_are_unavailable(serv
     service.close()
     read_only = AgentService(str(db_path), read_only=True)
     try:
-        async with make_app(read_only).run_test(size=SIZE) as pilot:
-            await settle(pilot)
+        async with running_app(read_only) as pilot:
             screen = main_screen(pilot.app)
             assert screen.query_one("#topbar").read_only
             await open_agent(pilot, "Support Agent")
@@ -604,8 +537,7 @@ async def test_data_is_shown_literally(service):
         }
     )
     await service.create_version(agent["id"], "[link=http://x]click[/link]")
-    async with make_app(service).run_test(size=SIZE) as pilot:
-        await settle(pilot)
+    async with running_app(service) as pilot:
         screen = main_screen(pilot.app)
         await press(pilot, "enter")
         assert "[b]markup[/b]" in screen.diff.text
@@ -617,8 +549,7 @@ async def test_data_is_shown_literally(service):
 
 
 async def test_empty_database_tells_how_to_create_an_agent(service):
-    async with make_app(service).run_test(size=SIZE) as pilot:
-        await settle(pilot)
+    async with running_app(service) as pilot:
         screen = main_screen(pilot.app)
         text = str(screen.query_one("#empty").content)
         assert "No agents yet" in text and "Press n" in text
@@ -634,8 +565,7 @@ async def test_timeline_loads_pages_lazily_and_keeps_a_window(service, monkeypat
     for number in range(1, 24):
         await service.update(agent["id"], {"max_tokens": number})
         await service.create_version(agent["id"], f"step {number}")
-    async with make_app(service).run_test(size=SIZE) as pilot:
-        await settle(pilot)
+    async with running_app(service) as pilot:
         screen = main_screen(pilot.app)
         assert screen.timeline.row_count == 5
         await press(pilot, "enter", "j", "j", "j")
@@ -652,9 +582,8 @@ async def test_timeline_loads_pages_lazily_and_keeps_a_window(service, monkeypat
 
 async def test_no_color_and_light_theme_still_work(service, ids, monkeypatch):
     monkeypatch.setenv("NO_COLOR", "1")
-    app = make_app(service)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
+    async with running_app(service, size=(80, 24)) as pilot:
+        app = pilot.app
         assert app.no_color
         await open_agent(pilot, "Support Agent")
         app.theme = "textual-light"
@@ -669,8 +598,7 @@ async def test_the_status_line_is_cut_with_an_ellipsis_in_a_narrow_window(servic
     support = ids["support"]
     await service.update(support, {"max_tokens": 4000})
     await service.create_version(support, "A long changelog " + "that goes on and on " * 10 + "THE END")
-    async with make_app(service).run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
+    async with running_app(service, size=(80, 24)) as pilot:
         screen = await open_agent(pilot, "Support Agent")
         status = screen.query_one(StatusLine)
         assert "THE END" in str(status.content)
@@ -683,8 +611,7 @@ async def test_the_status_line_is_cut_with_an_ellipsis_in_a_narrow_window(servic
 async def test_a_partly_damaged_version_is_still_compared(service, ids, db_path):
     _v1, v2, _v3 = ids["support_versions"]
     write_raw_snapshot(db_path, v2, '{"name": "Support Agent", "temperature": "warm", "max_tokens": 1024}')
-    async with make_app(service).run_test(size=SIZE) as pilot:
-        await settle(pilot)
+    async with running_app(service) as pilot:
         screen = await open_agent(pilot, "Support Agent")
         await press(pilot, "j")
         text = screen.diff.text

@@ -34,6 +34,7 @@ from tests.support import (
     main_screen,
     make_app,
     press,
+    running_app,
     screen_text,
     seed_small,
     settle,
@@ -69,8 +70,7 @@ def buttons_shown(app: KaizenApp) -> bool:
 
 async def test_G_jumps_to_the_oldest_version_of_a_long_history_and_g_back(service, db_path):
     await long_history(service, db_path, 2000)
-    async with make_app(service).run_test(size=SIZE) as pilot:
-        await settle(pilot)
+    async with running_app(service) as pilot:
         screen = main_screen(pilot.app)
         timeline = screen.timeline
         await press(pilot, "enter", "G")
@@ -96,8 +96,7 @@ async def test_moving_across_the_pages_of_a_long_history(service, db_path, monke
     monkeypatch.setattr(Timeline, "PAGE_SIZE", 10)
     monkeypatch.setattr(Timeline, "PREFETCH", 3)
     await long_history(service, db_path, 2000)
-    async with make_app(service).run_test(size=SIZE) as pilot:
-        await settle(pilot)
+    async with running_app(service) as pilot:
         screen = main_screen(pilot.app)
         timeline = screen.timeline
         await press(pilot, "enter")
@@ -124,8 +123,7 @@ async def test_moving_across_the_pages_of_a_long_history(service, db_path, monke
 # previews and diffs load.
 
 
-async def test_keys_typed_before_the_first_load_wait_for_it(service):
-    ids = await seed_small(service)
+async def test_keys_typed_before_the_first_load_wait_for_it(service, ids):
     slow_down(service)
     async with make_app(service).run_test(size=SIZE) as pilot:
         # All at once, before anything is shown: a snapshot of the first agent.
@@ -135,11 +133,9 @@ async def test_keys_typed_before_the_first_load_wait_for_it(service):
         assert len(await service.get_versions(ids["support"])) == 3
 
 
-async def test_a_snapshot_typed_while_the_timeline_loads(service):
-    ids = await seed_small(service)
+async def test_a_snapshot_typed_while_the_timeline_loads(service, ids):
     slow_down(service)
-    async with make_app(service).run_test(size=SIZE) as pilot:
-        await settle(pilot)
+    async with running_app(service) as pilot:
         # Cancelled while loading: nothing is saved.
         await pilot.press("j", "s", *"abc", "escape")
         await settle(pilot)
@@ -153,24 +149,20 @@ async def test_a_snapshot_typed_while_the_timeline_loads(service):
         assert await audit_actions(service, "version.create") == 5  # the seed's four, and this one
 
 
-async def test_rollback_typed_while_the_timeline_loads_acts_on_the_version_reached(service):
-    ids = await seed_small(service)
+async def test_rollback_typed_while_the_timeline_loads_acts_on_the_version_reached(service, ids):
     v1, _v2, _v3 = ids["support_versions"]
     slow_down(service)
-    async with make_app(service).run_test(size=SIZE) as pilot:
-        await settle(pilot)
+    async with running_app(service) as pilot:
         await burst(pilot, "j", "enter", "G", "r", "y")
         assert (await service.compare_with_live(ids["support"], v1))["identical"]
         assert await audit_actions(service, "version.rollback") == 1
         assert len(await service.get_versions(ids["support"])) == 3  # nothing was unsaved
 
 
-async def test_delete_and_prune_typed_while_loading(service):
-    ids = await seed_small(service)
+async def test_delete_and_prune_typed_while_loading(service, ids):
     v1, _v2, v3 = ids["support_versions"]
     slow_down(service)
-    async with make_app(service).run_test(size=SIZE) as pilot:
-        await settle(pilot)
+    async with running_app(service) as pilot:
         await pilot.press("j", "enter", "j", "x", "y")  # v2, typed before its timeline came
         await settle(pilot)
         assert [v["id"] for v in await service.get_versions(ids["support"])] == [v3, v1]
@@ -182,12 +174,10 @@ async def test_delete_and_prune_typed_while_loading(service):
         assert await audit_actions(service, "version.delete") == 1
 
 
-async def test_compare_typed_while_loading_compares_what_the_keys_chose(service):
-    ids = await seed_small(service)
+async def test_compare_typed_while_loading_compares_what_the_keys_chose(service, ids):
     v1, _v2, v3 = ids["support_versions"]
     slow_down(service)
-    async with make_app(service).run_test(size=SIZE) as pilot:
-        await settle(pilot)
+    async with running_app(service) as pilot:
         await burst(pilot, "j", "enter", "G", "space", "g", "c", "j")
         assert isinstance(pilot.app.screen, CompareScreen)
         comparison = pilot.app.screen.comparison
@@ -196,11 +186,9 @@ async def test_compare_typed_while_loading_compares_what_the_keys_chose(service)
         assert isinstance(pilot.app.screen, MainScreen)
 
 
-async def test_repeated_keys_do_not_repeat_actions(service):
-    ids = await seed_small(service)
+async def test_repeated_keys_do_not_repeat_actions(service, ids):
     slow_down(service)
-    async with make_app(service).run_test(size=SIZE) as pilot:
-        await settle(pilot)
+    async with running_app(service) as pilot:
         await burst(pilot, "j", "enter", "G", "r", "r", "r", "n", "x", "x", "n")
         assert isinstance(pilot.app.screen, MainScreen)
         assert not any(isinstance(screen, ModalScreen) for screen in pilot.app.screen_stack)
@@ -220,11 +208,9 @@ async def test_repeated_keys_do_not_repeat_actions(service):
 
 
 @pytest.mark.parametrize("size", [(40, 12), (20, 8)])
-async def test_every_key_works_in_a_tiny_terminal(service, size):
-    ids = await seed_small(service)
-    app = make_app(service)
-    async with app.run_test(size=size) as pilot:
-        await settle(pilot)
+async def test_every_key_works_in_a_tiny_terminal(service, ids, size):
+    async with running_app(service, size=size) as pilot:
+        app = pilot.app
         screen = main_screen(app)
         assert shown(app, screen.agents_table)
         await burst(pilot, "j", "k", "G", "g", "j")  # Support Agent
@@ -271,9 +257,8 @@ async def test_every_key_works_in_a_tiny_terminal(service, size):
 @pytest.mark.parametrize("size", [(80, 24), (100, 30)])
 async def test_a_long_prune_list_scrolls_above_buttons_that_stay_in_view(service, db_path, size):
     await long_history(service, db_path, 30)
-    app = make_app(service)
-    async with app.run_test(size=size) as pilot:
-        await settle(pilot)
+    async with running_app(service, size=size) as pilot:
+        app = pilot.app
         await burst(pilot, "enter", "p", "1")
         modal = app.screen
         assert isinstance(modal, PruneModal) and len(modal.doomed) == 29
@@ -290,9 +275,8 @@ async def test_a_long_prune_list_scrolls_above_buttons_that_stay_in_view(service
 
 async def test_keys_typed_quickly_scroll_help_and_the_rollback_diff_a_line_each(service):
     await seed_small(service)
-    app = make_app(service)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
+    async with running_app(service, size=(80, 24)) as pilot:
+        app = pilot.app
         await burst(pilot, "question_mark", "j", "j", "j")
         assert isinstance(app.screen, HelpScreen)
         assert app.screen.query_one("#help-scroll").scroll_y == 3
@@ -305,8 +289,7 @@ async def test_keys_typed_quickly_scroll_help_and_the_rollback_diff_a_line_each(
         await burst(pilot, "n")
 
 
-async def test_resizing_while_a_dialog_is_open(service):
-    ids = await seed_small(service)
+async def test_resizing_while_a_dialog_is_open(service, ids):
     v1, v2, v3 = ids["support_versions"]
     sizes = [(20, 8), (130, 40)]
 
@@ -314,8 +297,7 @@ async def test_resizing_while_a_dialog_is_open(service):
         await pilot.resize_terminal(*size)
         await settle(pilot)
 
-    async with make_app(service).run_test(size=SIZE) as pilot:
-        await settle(pilot)
+    async with running_app(service) as pilot:
         await burst(pilot, "j", "enter", "G", "r")
         for size in sizes:
             await resize(*size)
@@ -358,8 +340,7 @@ async def test_resizing_while_a_dialog_is_open(service):
 
 async def test_resizing_keeps_the_cursor_deep_in_a_long_history(service, db_path):
     await long_history(service, db_path, 1000)
-    async with make_app(service).run_test(size=SIZE) as pilot:
-        await settle(pilot)
+    async with running_app(service) as pilot:
         screen = main_screen(pilot.app)
         await burst(pilot, "enter", "G", "k")
         for size in [(20, 8), (140, 40)]:
@@ -401,8 +382,7 @@ async def test_hostile_text_in_every_field_is_shown_literally(service):
     await service.update(agent["id"], {"system_prompt": EVIL + "\n" + EVIL, "description": EVIL + "\nmore"})
     await service.create_version(agent["id"], "second " + EVIL)
     await service.update(agent["id"], {"system_prompt": "short", "extra": {"evil": "gone"}})
-    async with make_app(service).run_test(size=(120, 36), notifications=True) as pilot:
-        await settle(pilot)
+    async with running_app(service, size=(120, 36), notifications=True) as pilot:
         screen = main_screen(pilot.app)
         text = assert_shown_safely(pilot.app)
         assert "[bold]B[/] [/]" in text and "␛[31mred" in text and "<U+202E>" in text
@@ -433,8 +413,7 @@ async def test_a_1mb_prompt_is_shown_without_holding_up_the_keys(service):
     await service.update(agent["id"], {"system_prompt": big})
     await service.create_version(agent["id"], "1 MB")
     await service.update(agent["id"], {"system_prompt": big.replace("000123", "changed")})
-    async with make_app(service).run_test(size=(120, 36)) as pilot:
-        await settle(pilot)
+    async with running_app(service, size=(120, 36)) as pilot:
         screen = main_screen(pilot.app)
         assert "changed" in screen.diff.text  # the live row: one line of 1 MB changed
         # v2 adds 7,000 long lines: a part is drawn, the rest summed up.
@@ -464,15 +443,13 @@ def fingerprint(db_path: Path) -> list:
         return [(table, sorted(map(repr, connection.execute(f"SELECT * FROM {table}")))) for table in tables]
 
 
-async def test_read_only_refuses_every_change_with_the_reason(service, db_path):
-    ids = await seed_small(service)
+async def test_read_only_refuses_every_change_with_the_reason(service, ids, db_path):
     service.close()
     before = fingerprint(db_path)
     read_only = AgentService(str(db_path), read_only=True)
     try:
-        app = make_app(read_only)
-        async with app.run_test(size=SIZE) as pilot:
-            await settle(pilot)
+        async with running_app(read_only) as pilot:
+            app = pilot.app
             # Typed at once, with the confirmations a person would type after them.
             await burst(pilot, "s", "tab", "G", "r", "y", "x", "y", "p", "1", "y", "e", "n", "y")
             assert isinstance(app.screen, MainScreen)

@@ -6,17 +6,10 @@ import shutil
 import sqlite3
 from pathlib import Path
 
-import pytest
-
 from kaizen_tui.service import AgentService
-from tests.support import SIZE, make_app, seed_small, settle, toasts
+from tests.support import running_app, toasts
 
 DATA = Path(__file__).parent.parent / "data"
-
-
-@pytest.fixture
-async def ids(service: AgentService) -> dict:
-    return await seed_small(service)
 
 
 async def test_clashing_names_of_an_old_file_are_a_warning_at_start(service, ids, db_path):
@@ -29,8 +22,7 @@ async def test_clashing_names_of_an_old_file_are_a_warning_at_start(service, ids
             "UPDATE agent SET name = 'Support [B]Agent', name_key = NULL WHERE id = ?", (ids["support"],)
         )
     assert await service.name_clashes()
-    async with make_app(service).run_test(size=SIZE) as pilot:
-        await settle(pilot)
+    async with running_app(service) as pilot:
         warnings = [toast for toast in toasts(pilot.app, "warning") if "differ only in case" in toast]
         assert len(warnings) == 1
         assert "'Support [B]Agent'" in warnings[0] and "'support [b]agent'" in warnings[0]
@@ -43,8 +35,7 @@ async def test_the_notices_of_the_database_are_a_warning_at_start(tmp_path):
     service = AgentService(str(old), read_only=True)
     try:
         assert service.notices
-        async with make_app(service).run_test(size=SIZE) as pilot:
-            await settle(pilot)
+        async with running_app(service) as pilot:
             assert any("schema version 1" in toast and "read-only" in toast for toast in toasts(pilot.app, "warning"))
     finally:
         service.close()
