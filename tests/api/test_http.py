@@ -1,0 +1,215 @@
+"""``kaizen-tui serve`` over real HTTP: concurrent clients, two servers on one file, the request log.
+
+The module shares one server (``live`` in conftest.py) on a free port; its
+write token (ci-bot) was made with ``kaizen-tui token create --json``. A
+test that needs a second server starts it on the same database.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.api.conftest import LOG_LINE, PROBLEM_TYPE, LiveServer, Server, bearer, running_server
+
+CLIENTS = 16
+SNAPSHOTS_PER_CLIENT = 25
+
+
+def new_agent(live: LiveServer, name: str) -> dict[str, Any]:
+    with live.client() as client:
+        response = client.post(
+            "/api/v1/agents", json={"name": name, "model_id": "gpt-4o", "system_prompt": "Be quick."}
+        )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def snapshot_from_threads(urls: list[str], secret: str, agent_id: str) -> tuple[list[int], list[str]]:
+    """One thread per URL, each with its own ``httpx.Client``, each taking 25 snapshots.
+
+    Returns the version numbers the server gave and any failure, as text.
+    """
+    numbers: list[int] = []
+    failures: list[str] = []
+    lock = threading.Lock()
+    start = threading.Barrier(len(urls))
+
+    def client_thread(url: str, index: int) -> None:
+        try:
+            with httpx.Client(base_url=url, headers=bearer(secret), timeout=60.0) as client:
+                start.wait()
+                for step in range(SNAPSHOTS_PER_CLIENT):
+                    response = client.post(
+                        f"/api/v1/agents/{agent_id}/versions", json={"changelog": f"client {index} step {step}"}
+                    )
+                    with lock:
+                        if response.status_code == 201:
+                            numbers.append(response.json()["version_number"])
+                        else:
+                            failures.append(f"{response.status_code} {response.text}")
+        except Exception as error:  # reported by the test, not lost in the thread
+            with lock:
+                failures.append(repr(error))
+
+    threads = [threading.Thread(target=client_thread, args=(url, index)) for index, url in enumerate(urls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return numbers, failures
+
+
+def versions_of(live: LiveServer, agent_id: str) -> list[dict[str, Any]]:
+    with live.client() as client:
+        response = client.get(f"/api/v1/agents/{agent_id}/versions")
+    assert response.status_code == 200
+    return response.json()
+
+
+def test_healthz_and_a_token_made_by_the_cli_work_over_http(live: LiveServer) -> None:
+    assert live.token["name"] == "ci-bot" and live.token["role"] == "write"
+    health = httpx.get(f"{live.server.url}/healthz")
+    assert health.status_code == 200 and health.json() == {"status": "ok"}
+    with live.client() as client:
+        listed = client.get("/api/v1/agents")
+    assert listed.status_code == 200
+    assert listed.headers["content-type"] == "application/json"
+
+
+def test_an_error_over_http_is_a_problem_without_a_traceback(live: LiveServer) -> None:
+    refused = httpx.get(f"{live.server.url}/api/v1/agents")
+    assert refused.status_code == 401
+    assert refused.headers["content-type"] == PROBLEM_TYPE
+    assert refused.headers["www-authenticate"] == "Bearer"
+    with live.client() as client:
+        missing = client.get("/api/v1/agents/agt-nope")
+        malformed = client.post("/api/v1/agents", content=b"[" * 100_000, headers={"Content-Type": "application/json"})
+        too_large = client.post("/api/v1/agents", content=b"x" * (2 * 1024 * 1024))
+    assert (missing.status_code, missing.json()["code"]) == (404, "agent_not_found")
+    assert (malformed.status_code, malformed.json()["code"]) == (400, "malformed_json")
+    assert (too_large.status_code, too_large.json()["code"]) == (413, "body_too_large")
+    for response in (refused, missing, malformed, too_large):
+        assert "Traceback" not in response.text
+
+
+def test_16_clients_taking_25_snapshots_each_get_the_numbers_1_to_400(live: LiveServer) -> None:
+    agent = new_agent(live, "Busy Agent")
+    numbers, failures = snapshot_from_threads([live.server.url] * CLIENTS, live.secret, agent["id"])
+    assert failures == []
+    total = CLIENTS * SNAPSHOTS_PER_CLIENT
+    assert sorted(numbers) == list(range(1, total + 1))
+    stored = versions_of(live, agent["id"])
+    assert [version["version_number"] for version in stored] == list(range(total, 0, -1))
+    assert {version["created_by"] for version in stored} == {"ci-bot"}
+
+
+def test_two_servers_on_one_database_give_distinct_gapless_numbers(
+    live: LiveServer, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    agent = new_agent(live, "Shared Agent")
+    stderr_path = tmp_path_factory.mktemp("second") / "server.stderr"
+    with running_server(live.db, stderr_path) as second:
+        urls = [live.server.url, second.url] * (CLIENTS // 2)
+        numbers, failures = snapshot_from_threads(urls, live.secret, agent["id"])
+        served_by_second = second.wait_for_log_lines(CLIENTS // 2 * SNAPSHOTS_PER_CLIENT, containing="/versions 201 ")
+    assert failures == []
+    total = CLIENTS * SNAPSHOTS_PER_CLIENT
+    assert sorted(numbers) == list(range(1, total + 1))
+    assert len(served_by_second) == total // 2
+    assert [v["version_number"] for v in versions_of(live, agent["id"])] == list(range(total, 0, -1))
+    assert live.secret not in second.stderr()
+
+
+def requests_logged(server: Server, requests: Callable[[], int]) -> list[dict[str, str]]:
+    """The log lines of what ``requests`` sends (it returns how many requests it made), parsed."""
+    before = len(server.log_lines())
+    count = requests()
+    lines = server.wait_for_log_lines(before + count)
+    assert len(lines) == before + count, lines[before:]
+    parsed = [LOG_LINE.match(line) for line in lines[before:]]
+    return [match.groupdict() for match in parsed if match is not None]
+
+
+def test_each_request_is_one_log_line_naming_method_path_status_and_actor(live: LiveServer) -> None:
+    agent = new_agent(live, "Logged Agent")
+
+    def requests() -> int:
+        with live.client() as client:
+            client.get(f"/api/v1/agents/{agent['id']}/versions", params={"limit": 3})
+            client.post(f"/api/v1/agents/{agent['id']}/versions", json={"changelog": "logged"})
+            client.get("/api/v1/agents/agt-nope")
+            client.delete(f"/api/v1/agents/{agent['id']}")
+        httpx.get(f"{live.server.url}/healthz")
+        httpx.get(f"{live.server.url}/api/v1/agents", headers=bearer("kz_an-invented-secret"))
+        return 6
+
+    logged = requests_logged(live.server, requests)
+    assert [(line["method"], line["path"], line["status"], line["actor"]) for line in logged] == [
+        ("GET", f"/api/v1/agents/{agent['id']}/versions", "200", "ci-bot"),
+        ("POST", f"/api/v1/agents/{agent['id']}/versions", "201", "ci-bot"),
+        ("GET", "/api/v1/agents/agt-nope", "404", "ci-bot"),
+        ("DELETE", f"/api/v1/agents/{agent['id']}", "403", "ci-bot"),
+        ("GET", "/healthz", "200", "-"),
+        ("GET", "/api/v1/agents", "401", "-"),
+    ]
+
+
+def test_the_server_log_never_holds_a_secret(live: LiveServer) -> None:
+    invented = "kz_this-secret-was-never-issued"
+
+    def requests() -> int:
+        with live.client() as client:
+            client.get("/api/v1/agents", params={"token": live.secret})
+            client.post("/api/v1/agents", json={"name": live.secret, "model_id": live.secret})
+        httpx.get(f"{live.server.url}/api/v1/agents", headers=bearer(invented))
+        return 3
+
+    assert [line["status"] for line in requests_logged(live.server, requests)] == ["200", "201", "401"]
+    log = live.server.stderr()
+    assert live.secret not in log
+    assert invented not in log
+    assert "Authorization" not in log and "Bearer kz_" not in log
+
+
+def test_the_server_log_starts_with_where_it_serves(live: LiveServer) -> None:
+    first = live.server.stderr().splitlines()[0]
+    assert f"http://127.0.0.1:{live.server.port}" in first
+    assert str(live.db) in first
+
+
+def new_log_after(server: Server, send: Callable[[], None]) -> list[str]:
+    """The raw stderr lines ``send`` caused, up to and including the log line of a sentinel request sent after it."""
+    mark = len(server.stderr())
+    send()
+    sentinel = f"/sentinel-{uuid.uuid4().hex}"
+    httpx.get(f"{server.url}{sentinel}")
+    server.wait_for_log_lines(1, containing=f" {sentinel} ")
+    return server.stderr()[mark:].splitlines()
+
+
+@pytest.mark.xfail(
+    reason="the log line holds the request path percent-decoded and unescaped: %0A in a path ends the line, so an "
+    "unauthenticated request writes a whole forged line (here 'DELETE ... 204 ... actor=boss') into the log",
+    strict=True,
+)
+def test_a_path_cannot_forge_a_log_line(live: LiveServer) -> None:
+    forged = "2026-01-01T00:00:00%20DELETE%20/api/v1/agents/agt-victim%20204%200.5ms%20actor=boss"
+    lines = new_log_after(live.server, lambda: httpx.get(f"{live.server.url}/api/v1/agents/x%0A{forged}%0Ay"))
+    assert len(lines) == 2, lines  # the request's line and the sentinel's
+    assert not any(line.endswith("actor=boss") for line in lines), lines
+
+
+@pytest.mark.xfail(
+    reason="control characters of a path (here ESC, %1B) go into the log raw: terminal escape sequences reach "
+    "whoever reads the server's log in a terminal",
+    strict=True,
+)
+def test_control_characters_of_a_path_are_escaped_in_the_log(live: LiveServer) -> None:
+    lines = new_log_after(live.server, lambda: httpx.get(f"{live.server.url}/api/v1/agents/a%1B[2Jb"))
+    assert not any("\x1b" in line for line in lines), lines
