@@ -72,6 +72,17 @@ def _type_name(value: object) -> str:
     return type(value).__name__
 
 
+def shown_number(value: float) -> str:
+    """A number as a message shows it: ``5`` for 5 and 5.0 alike (however it was typed), ``0.25``, ``inf``.
+
+    Every face validates through here, so the CLI (which reads ``5`` as 5.0)
+    and the TUI (whose YAML reads it as 5) say the same.
+    """
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return repr(value)
+
+
 def _check_encodable(field: str, text: str) -> None:
     """Refuse text that cannot be stored as UTF-8 (lone surrogates)."""
     try:
@@ -117,7 +128,7 @@ def _temperature(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InvalidValue("temperature", f"must be a number from {low} to {high}, not {_type_name(value)}")
     if not math.isfinite(value) or not low <= value <= high:
-        raise InvalidValue("temperature", f"must be from {low} to {high}; got {value!r}")
+        raise InvalidValue("temperature", f"must be from {low} to {high}; got {shown_number(value)}")
     return float(value)
 
 
@@ -127,10 +138,10 @@ def _max_tokens(value: object) -> int:
         raise InvalidValue("max_tokens", f"{what}, not {_type_name(value)}")
     if isinstance(value, float):
         if not value.is_integer():
-            raise InvalidValue("max_tokens", f"{what}; got {value!r}")
+            raise InvalidValue("max_tokens", f"{what}; got {shown_number(value)}")
         value = int(value)
     if not 0 <= value <= MAX_TOKENS_LIMIT:
-        raise InvalidValue("max_tokens", f"{what}; got {value!r}")
+        raise InvalidValue("max_tokens", f"{what}; got {shown_number(value)}")
     return value
 
 

@@ -20,6 +20,8 @@ import pytest
 
 from kaizen_tui.cli import main
 from kaizen_tui.cli import program as cli
+from kaizen_tui.core.errors import InvalidValue
+from kaizen_tui.core.schema import validate_fields
 from kaizen_tui.service import AgentService
 from tests.support import Result, Runner, TtyStringIO, cli_runner, live_agent, wait, write_raw_snapshot
 
@@ -371,6 +373,23 @@ def test_set_refuses_bad_values_naming_the_field(
     before = live_agent(db_path, support)
     assert_one_error_line(kz("set", support, "description=changed", assignment), *fragments)
     assert live_agent(db_path, support) == before, "nothing is changed when one value is bad"
+
+
+@pytest.mark.parametrize(("field", "value", "shown"), [("temperature", 5, "got 5"), ("max_tokens", -3, "got -3")])
+def test_a_whole_number_reads_the_same_typed_as_5_or_5_0(
+    kz: Runner, support: str, field: str, value: int, shown: str
+) -> None:
+    messages = set()
+    for typed in (value, float(value)):
+        with pytest.raises(InvalidValue) as raised:
+            validate_fields({field: typed})
+        messages.add(str(raised.value))
+    result = kz("set", support, f"{field}={value}")
+    messages.add(result.err.removeprefix("kaizen-tui: error: ").rstrip("\n"))
+    assert len(messages) == 1, messages
+    assert messages.pop().endswith(shown)
+    with pytest.raises(InvalidValue, match=r"got 2\.5$"):
+        validate_fields({"temperature": 2.5})
 
 
 def test_set_without_equals_is_a_usage_error(kz: Runner, support: str) -> None:
