@@ -17,17 +17,19 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from fastapi import Body, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.security import HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from kaizen_tui import __version__
-from kaizen_tui.api.problems import problem, problem_of
+from kaizen_tui.api.problems import TITLES, json_bytes, problem, problem_of
 from kaizen_tui.core.errors import Conflict, InvalidValue, KaizenError, StalePlan
 from kaizen_tui.service import AgentService
 from kaizen_tui.service.tokens import role_allows
@@ -40,6 +42,8 @@ MAX_BODY_BYTES = 1024 * 1024
 #: a revoked token stops working within this many seconds.
 TOKEN_CACHE_SECONDS = 5.0
 JSON_TYPE = "application/json"
+#: The largest number a query parameter may hold (the database's integers are 64-bit).
+MAX_INTEGER = 2**63 - 1
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -58,8 +62,7 @@ class BodyTooLarge(Exception):
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     """JSON as the service returns it (text from the database exactly, UTF-8)."""
-    body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    return Response(body, status_code=status, media_type=JSON_TYPE, headers=headers)
+    return Response(json_bytes(data), status_code=status, media_type=JSON_TYPE, headers=headers)
 
 
 def quoted(tag: object) -> str:
@@ -82,15 +85,32 @@ def etags_of(header: str | None) -> set[str] | None:
     return tags
 
 
+#: An ``If-Match`` whose tags name no revision at all: it can never match.
+NO_REVISION = -1
+
+
 def expected_revision(request: Request) -> int | None:
-    """The revision ``If-Match`` names (None when absent or ``*``); a tag that is no revision never matches."""
+    """The revision ``If-Match`` names (None when absent or ``*``; :data:`NO_REVISION` when it names none)."""
     tags = etags_of(request.headers.get("if-match"))
     if tags is None or "*" in tags:
         return None
     for tag in tags:
         if tag.isdigit():
             return int(tag)
-    return -1  # matches no revision: 412
+    return NO_REVISION
+
+
+def precondition_failed(revision: int, detail: str) -> Response:
+    """412: the ``If-Match`` does not name the agent's revision; nothing changed."""
+    return problem(412, "precondition_failed", detail, headers={"ETag": quoted(revision)}, current_revision=revision)
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def loggable(text: str) -> str:
+    """A request path for the log: control characters escaped, so no request can write a line of its own."""
+    return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
 
 
 class Guard:
@@ -139,7 +159,13 @@ class Guard:
         finally:
             actor = scope["state"].get("actor", "-")
             elapsed = (time.perf_counter() - started) * 1000
-            log.info("%s %s %s %.1fms actor=%s", scope["method"], scope["path"], status["code"], elapsed, actor)
+            path = loggable(scope["path"])
+            log.info("%s %s %s %.1fms actor=%s", loggable(scope["method"]), path, status["code"], elapsed, actor)
+
+
+#: Declares the bearer scheme in the OpenAPI document (the docs' Authorize button);
+#: the token itself is checked by :class:`Authorizer`, which answers 401 in our words.
+BEARER = HTTPBearer(auto_error=False, description="a token from `kaizen-tui token create NAME --role ROLE`")
 
 
 class Authorizer:
@@ -169,7 +195,7 @@ class Authorizer:
     def requires(self, role: str) -> Callable[[Request], Awaitable[str]]:
         """A dependency: the actor (the token's name) if the request may do what ``role`` may."""
 
-        async def check(request: Request) -> str:
+        async def check(request: Request, _scheme: object = Depends(BEARER)) -> str:
             identity = await self.identify(request)
             if identity is None:
                 raise _Refused(401, "unauthorized", "Send a valid token: Authorization: Bearer TOKEN.")
@@ -251,13 +277,19 @@ def create_app(service: AgentService, *, token_cache_seconds: float = TOKEN_CACH
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> Response:
-        codes = {404: "not_found", 405: "method_not_allowed", 400: "bad_request"}
-        detail = error.detail if isinstance(error.detail, str) else "Bad request"
+        if isinstance(error.__cause__, BodyTooLarge):  # FastAPI turns a failed body read into a 400
+            return _too_large(error.__cause__.limit)
         if error.status_code == 400:
-            detail = "The body cannot be read as JSON."
-            return problem(400, "malformed_json", detail)
+            return problem(400, "malformed_json", "The body cannot be read as JSON.")
+        if error.status_code == 404:
+            return problem(404, "not_found", f"No such endpoint: {request.method} {request.url.path}.")
+        if error.status_code == 405:
+            allowed = _methods_of(app, request.url.path)
+            detail = f"{request.method} is not allowed here; use {', '.join(allowed)}."
+            return problem(405, "method_not_allowed", detail, headers={"Allow": ", ".join(allowed)})
+        detail = error.detail if isinstance(error.detail, str) else TITLES.get(error.status_code, "Error")
         headers = dict(error.headers) if error.headers else None
-        return problem(error.status_code, codes.get(error.status_code, "error"), detail, headers=headers)
+        return problem(error.status_code, "error", detail, headers=headers)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception) -> Response:
@@ -285,12 +317,7 @@ def create_app(service: AgentService, *, token_cache_seconds: float = TOKEN_CACH
         agent = await service.create_agent(_body_object(body), actor=actor)
         return json_response(agent, 201, {"Location": f"/api/v1/agents/{agent['id']}", "ETag": quoted(agent["revision"])})
 
-    @app.api_route(
-        "/api/v1/agents/{agent}",
-        methods=["GET", "HEAD"],
-        tags=["agents"],
-        summary="One agent, by id or name (ETag: its revision)",
-    )
+    @app.get("/api/v1/agents/{agent}", tags=["agents"], summary="One agent, by id or name (ETag: its revision)")
     async def get_agent(agent: str, request: Request, actor: str = reader) -> Response:
         found = await service.find_agent(agent)
         etag = quoted(found["revision"])
@@ -308,6 +335,8 @@ def create_app(service: AgentService, *, token_cache_seconds: float = TOKEN_CACH
     ) -> Response:
         found = await service.find_agent(agent)
         expected = expected_revision(request)
+        if expected == NO_REVISION:
+            return precondition_failed(found["revision"], f"If-Match names no revision of {found['name']}.")
         try:
             updated = await service.update(found["id"], _body_object(body), expected_revision=expected, actor=actor)
         except Conflict as error:
@@ -318,18 +347,15 @@ def create_app(service: AgentService, *, token_cache_seconds: float = TOKEN_CACH
     async def delete_agent(agent: str, request: Request, actor: str = admin) -> Response:
         found = await service.find_agent(agent)
         expected = expected_revision(request)
+        if expected == NO_REVISION:
+            return precondition_failed(found["revision"], f"If-Match names no revision of {found['name']}.")
         try:
             await service.delete_agent(found["id"], expected_revision=expected, actor=actor)
         except Conflict as error:
             return _precondition_failed(error, expected)
         return Response(status_code=204)
 
-    @app.api_route(
-        "/api/v1/agents/{agent}/config",
-        methods=["GET", "HEAD"],
-        tags=["agents"],
-        summary="The live config to run (ETag: its content hash)",
-    )
+    @app.get("/api/v1/agents/{agent}/config", tags=["agents"], summary="The live config to run (ETag: its content hash)")
     async def get_config(agent: str, request: Request, actor: str = reader) -> Response:
         found = await service.get_config(agent)
         etag = quoted(found["content_hash"])
@@ -338,6 +364,10 @@ def create_app(service: AgentService, *, token_cache_seconds: float = TOKEN_CACH
         if tags is not None and ("*" in tags or found["content_hash"] in tags):
             return Response(status_code=304, headers=headers)
         return json_response(found["config"], headers=headers)
+
+    # HEAD of the two (for ETag checks): the same handlers, one operation each in the OpenAPI document.
+    app.add_api_route("/api/v1/agents/{agent}", get_agent, methods=["HEAD"], include_in_schema=False)
+    app.add_api_route("/api/v1/agents/{agent}/config", get_config, methods=["HEAD"], include_in_schema=False)
 
     # -- versions ------------------------------------------------------------------
 
@@ -358,7 +388,7 @@ def create_app(service: AgentService, *, token_cache_seconds: float = TOKEN_CACH
     async def list_versions(
         agent: str,
         limit: int | None = Query(None, ge=1, le=10_000),
-        offset: int = Query(0, ge=0),
+        offset: int = Query(0, ge=0, le=MAX_INTEGER),
         actor: str = reader,
     ) -> Response:
         found = await service.find_agent(agent)
@@ -397,6 +427,8 @@ def create_app(service: AgentService, *, token_cache_seconds: float = TOKEN_CACH
         found = await service.find_agent(agent)
         target = await service.find_version(found["id"], version)
         expected = expected_revision(request)
+        if expected == NO_REVISION:
+            return precondition_failed(found["revision"], f"If-Match names no revision of {found['name']}.")
         try:
             result = await service.rollback_to_version(found["id"], target["id"], expected_revision=expected, actor=actor)
         except Conflict as error:
@@ -418,7 +450,7 @@ def create_app(service: AgentService, *, token_cache_seconds: float = TOKEN_CACH
     async def audit(
         agent_id: str | None = Query(None, description="an agent's id or name"),
         limit: int = Query(100, ge=1, le=1000),
-        before: int | None = Query(None, ge=1, description="only events older than this event id (paging)"),
+        before: int | None = Query(None, ge=1, le=MAX_INTEGER, description="only events older than this event id (paging)"),
         actor: str = reader,
     ) -> Response:
         target = (await service.find_agent(agent_id))["id"] if agent_id is not None else None
@@ -429,15 +461,19 @@ def create_app(service: AgentService, *, token_cache_seconds: float = TOKEN_CACH
 
 def _precondition_failed(error: Conflict, expected: int | None) -> Response:
     """A stale ``If-Match`` is 412; any other conflict keeps its own status."""
-    if expected is None or isinstance(error, StalePlan):
+    if expected is None or isinstance(error, StalePlan) or error.current_revision is None:
         return problem_of(error)
-    return problem(
-        412,
-        "precondition_failed",
-        str(error),
-        headers={"ETag": quoted(error.current_revision)} if error.current_revision is not None else None,
-        current_revision=error.current_revision,
-    )
+    return precondition_failed(error.current_revision, str(error))
+
+
+def _methods_of(app: FastAPI, path: str) -> list[str]:
+    """Every method some route takes at ``path`` (Starlette's 405 names only the first route's)."""
+    methods: set[str] = set()
+    for route in app.routes:
+        regex = getattr(route, "path_regex", None)
+        if regex is not None and regex.match(path):
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
 
 
 def asgi_app(

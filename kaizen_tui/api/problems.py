@@ -62,9 +62,15 @@ def problem(status: int, code: str, detail: str, *, headers: dict[str, str] | No
     """A problem-details response."""
     body = {"type": "about:blank", "title": TITLES.get(status, "Error"), "status": status, "detail": detail, "code": code}
     body.update(extra)
-    return Response(
-        json.dumps(body, ensure_ascii=False).encode("utf-8"), status_code=status, media_type=PROBLEM, headers=headers
-    )
+    return Response(json_bytes(body), status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def json_bytes(data: Any) -> bytes:
+    """JSON as UTF-8; text that is not valid Unicode (a lone surrogate another tool stored) is escaped."""
+    try:
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(data, ensure_ascii=True, separators=(",", ":")).encode("ascii")
 
 
 def problem_of(error: KaizenError) -> Response:

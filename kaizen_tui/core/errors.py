@@ -119,6 +119,7 @@ class InvalidKeep(KaizenError):
     def __init__(self, keep: object) -> None:
         super().__init__(f"keep must be a whole number of at least 1, not {keep!r}.")
         self.keep = keep
+        self.field = "keep"
 
 
 class Conflict(KaizenError):

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 
 from kaizen_tui.service import AGENT_KEYS, AgentService
@@ -71,12 +70,6 @@ def test_the_openapi_document_describes_every_endpoint(client: TestClient, token
     }
 
 
-@pytest.mark.xfail(
-    reason="GET+HEAD routes (api_route methods=['GET', 'HEAD'] on an agent and its config) give both operations "
-    "the same operationId (get_agent_api_v1_agents__agent__head, get_config_..._head): OpenAPI requires unique ids; "
-    "FastAPI warns 'Duplicate Operation ID' and client generators break",
-    strict=True,
-)
 def test_every_operation_in_the_openapi_document_has_its_own_operation_id(client: TestClient, tokens: Tokens) -> None:
     document = client.get("/openapi.json", headers=tokens.header("read")).json()
     ids = [operation["operationId"] for operations in document["paths"].values() for operation in operations.values()]

@@ -253,11 +253,6 @@ def test_a_method_a_route_does_not_take_is_a_405_problem(writer: TestClient, age
         assert "allow" in response.headers, (method, path)
 
 
-@pytest.mark.xfail(
-    reason="405's Allow header lists only the methods of the first route matching the path: PUT on an agent "
-    "says 'Allow: HEAD, GET' though PATCH and DELETE are served there too (RFC 9110 15.5.6: all of them)",
-    strict=True,
-)
 def test_405_allow_lists_every_method_the_resource_takes(writer: TestClient, agent: dict[str, Any]) -> None:
     response = writer.put(f"/api/v1/agents/{agent['id']}")
     allowed = {method.strip() for method in response.headers["allow"].split(",")}
@@ -355,12 +350,6 @@ def test_deleting_an_agent_with_a_stale_if_match_is_412(
         assert_problem(response, 412, "precondition_failed")
 
 
-@pytest.mark.xfail(
-    reason="an If-Match tag that is no revision (a config content hash, a typo) is meant to 'match no revision: "
-    "412' (expected_revision returns -1), but the service refuses -1 as a revision: 422 invalid_value "
-    "field=revision 'must be a whole number, not -1'",
-    strict=True,
-)
 def test_an_if_match_that_is_no_revision_is_412(
     writer: TestClient, service: AgentService, versioned: dict[str, Any]
 ) -> None:
@@ -421,12 +410,6 @@ def test_a_chunked_body_under_the_limit_is_accepted(writer: TestClient, agent: d
     assert len(response.json()["changelog"]) == 200_000
 
 
-@pytest.mark.xfail(
-    reason="a chunked body (no Content-Length) over the limit is 400 malformed_json 'The body cannot be read as "
-    "JSON': Guard raises BodyTooLarge from receive(), inside FastAPI's body parsing, which turns any exception "
-    "into HTTPException(400)",
-    strict=True,
-)
 def test_a_chunked_body_over_the_limit_is_413(writer: TestClient, service: AgentService, agent: dict[str, Any]) -> None:
     with nothing_written(service):
         response = writer.post(
@@ -483,11 +466,6 @@ def test_a_bad_keep_is_422(writer: TestClient, service: AgentService, agent: dic
             assert problem["detail"].startswith("keep ")
 
 
-@pytest.mark.xfail(
-    reason="invalid_keep (InvalidKeep has no .field) is the one 422 without a 'field' member: a client that reads "
-    "'field' to mark the bad input gets nothing for keep",
-    strict=True,
-)
 def test_a_bad_keep_names_the_field_as_every_422_does(writer: TestClient, agent: dict[str, Any]) -> None:
     problem = assert_problem(writer.post(f"{AGENT}/versions/prune", json={"keep": 0}), 422, "invalid_keep")
     assert problem.get("field") == "keep"

@@ -225,11 +225,6 @@ def test_numbers_too_big_for_64_bits_in_a_body_are_refused(
         assert_problem(send(writer, "POST", f"{AGENT}/versions/prune", digits), 400, "malformed_json")
 
 
-@pytest.mark.xfail(
-    reason="limit/offset and before are bounded below only: offset=2**63 (or before=10**26) reaches SQLite and "
-    "raises OverflowError 'Python int too large to convert to SQLite INTEGER': 500 internal_error",
-    strict=True,
-)
 def test_paging_parameters_beyond_64_bits_are_422_not_500(writer: TestClient, agent: dict[str, Any]) -> None:
     for path in (f"{AGENT}/versions?offset={2**63}", f"/api/v1/audit?before={10**26}"):
         response = writer.get(path)
@@ -261,12 +256,6 @@ def test_invalid_utf8_in_a_path_or_query_is_404_not_500(writer: TestClient, agen
         assert response.status_code == 404, (path, response.text)
 
 
-@pytest.mark.xfail(
-    reason='a lone surrogate in a body\'s key ({"\\ud800": 1}) is an unknown field whose name goes into the '
-    "problem's 'field' and 'detail'; problem() encodes with ensure_ascii=False then .encode('utf-8'), which "
-    "raises UnicodeEncodeError inside the exception handler: 500 internal_error",
-    strict=True,
-)
 @pytest.mark.parametrize(("method", "path", "valid"), BODY_ENDPOINTS, ids=BODY_IDS)
 def test_a_lone_surrogate_in_a_field_name_is_422(
     writer: TestClient, service: AgentService, agent: dict[str, Any], method: str, path: str, valid: dict[str, Any]
@@ -275,12 +264,6 @@ def test_a_lone_surrogate_in_a_field_name_is_422(
         assert_problem(send(writer, method, path, b'{"\\ud800": 1}'), 422, "invalid_value")
 
 
-@pytest.mark.xfail(
-    reason="a snapshot another tool stored as valid JSON with a lone surrogate escape ('\\ud800') is read as "
-    "damaged, but comparing it puts the loosely read value in the response, and json_response (ensure_ascii=False, "
-    "then .encode('utf-8')) raises UnicodeEncodeError: compare answers 500 (rollback rightly answers 409)",
-    strict=True,
-)
 def test_comparing_a_stored_snapshot_with_a_lone_surrogate_is_not_a_500(
     writer: TestClient, db_path: Path, agent: dict[str, Any]
 ) -> None:
