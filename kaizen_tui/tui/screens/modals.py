@@ -231,7 +231,7 @@ class PlanModal(ConfirmModal[dict[str, Any] | None]):
         yield Static(id="plan-note")
 
     def on_mount(self) -> None:
-        self.query_one("#cancel", Button).focus()
+        # ConfirmModal.on_mount focuses Cancel.
         self.query_one("#plan-note", Static).update(Content.styled("Reading what will change…", "$text-muted"))
         self.load()
 
@@ -337,7 +337,7 @@ class RollbackModal(PlanModal):
         yield Static(id="plan-note", classes="rollback-note")
 
     def on_mount(self) -> None:
-        super().on_mount()
+        # PlanModal.on_mount runs after this one (Textual calls each class's handler): not super().
         self.query_one(DiffBody).show_message(Content.styled("Reading what will change…", "$text-muted"))
 
     async def read_plan(self) -> dict[str, Any]:

@@ -93,8 +93,9 @@ class KeyedTable(DataTable):
         except Exception:
             return None
 
+    # Textual runs the handler of each class in the MRO (DataTable's as well):
+    # calling super() here would run that one twice.
     def _on_resize(self, event) -> None:
-        super()._on_resize(event)
         # A smaller pane must still show the highlighted row.
         self.call_after_refresh(self._scroll_cursor_into_view)
 
@@ -190,7 +191,7 @@ class Timeline(KeyedTable):
     WHEN_MIN_WIDTH = 30
 
     def on_mount(self) -> None:
-        super().on_mount()
+        # KeyedTable.on_mount runs too (Textual calls each class's handler): not super().
         self._columns_for: tuple[bool, int, int, bool] | None = None
         self._setup_columns(self._available_width(), 2)
 
