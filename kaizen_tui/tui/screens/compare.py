@@ -15,7 +15,7 @@ from kaizen_tui.core.errors import KaizenError
 from kaizen_tui.tui.actions import Scope, bindings
 from kaizen_tui.tui.widgets.chrome import BottomBar, KeyBar, StatusLine, TopBar
 from kaizen_tui.tui.widgets.diff import DiffBody
-from kaizen_tui.tui.widgets.text import visible
+from kaizen_tui.tui.widgets.text import error_line
 
 #: Reads what to show: (comparison, pane title, heading or None).
 Loader = Callable[[], Awaitable[tuple[dict[str, Any], str, str | None]]]
@@ -75,7 +75,7 @@ class CompareScreen(Screen[None]):
             comparison, title, heading = await self._load()
         except KaizenError as error:
             body.show_message(
-                Content.assemble(("✗ ", "bold $text-error"), (visible(str(error)), "$text-error")),
+                error_line(error),
                 Content.styled("esc goes back.", "$text-muted"),
             )
             self.app.notify(str(error), severity="error", timeout=8)

@@ -29,7 +29,7 @@ from kaizen_tui.core.schema import EDITABLE_FIELDS
 from kaizen_tui.tui.screens.dialog import SCROLL_BINDINGS, Dialog
 from kaizen_tui.tui.screens.modals import MINE, THEIRS, MergeConflictModal
 from kaizen_tui.tui.widgets.chrome import KeyBar
-from kaizen_tui.tui.widgets.text import INVISIBLE, visible
+from kaizen_tui.tui.widgets.text import INVISIBLE, error_line, visible
 
 ERROR_MARK = "# ✗ "
 
@@ -162,7 +162,7 @@ class EditAgainModal(Dialog[bool]):
         with Vertical(classes="dialog") as dialog:
             dialog.border_title = "Not saved"
             with VerticalScroll(classes="dialog-body", can_focus=False):
-                yield Static(Content.assemble(("✗ ", "bold $text-error"), (visible(self.error), "$text-error")))
+                yield Static(error_line(self.error))
                 yield Static(
                     Content.styled("Your text is kept: edit it again to fix this, or discard it.", "$text-muted")
                 )

@@ -54,7 +54,7 @@ from kaizen_tui.tui.widgets.lists import (
     LIVE_KEY,
     Timeline,
 )
-from kaizen_tui.tui.widgets.text import exact_time, first_line, visible
+from kaizen_tui.tui.widgets.text import error_line, exact_time, first_line, visible
 
 #: Below this many columns the panes are stacked.
 NARROW_WIDTH = 100
@@ -422,7 +422,7 @@ class MainScreen(Screen[None]):
                 entries = await self.service.get_timeline(agent_id, limit=limit + 1, offset=0)
             marked = await self._checked_mark(agent_id, entries)
         except KaizenError as error:
-            self.diff.show_message(Text_error(str(error)))
+            self.diff.show_message(error_line(error))
             if agent_id == self.agent_id:
                 timeline.finish_loading()
             return
@@ -586,7 +586,7 @@ class MainScreen(Screen[None]):
         try:
             found = await self._comparison_for(agent_id, key)
         except KaizenError as error:
-            self.diff.show_message(Text_error(str(error)))
+            self.diff.show_message(error_line(error))
             return
         if found is None or self.agent_id != agent_id or self.timeline.cursor_key != key:
             return
@@ -1034,6 +1034,3 @@ class MainScreen(Screen[None]):
 def Text_muted(text: str) -> Content:
     return Content.styled(text, "$text-muted")
 
-
-def Text_error(text: str) -> Content:
-    return Content.assemble(("✗ ", "bold $text-error"), (visible(text), "$text-error"))

@@ -23,7 +23,7 @@ from kaizen_tui.core.errors import Conflict, KaizenError, StalePlan
 from kaizen_tui.tui.screens.dialog import SCROLL_BINDINGS, Dialog, ResultType
 from kaizen_tui.tui.widgets.chrome import KeyBar
 from kaizen_tui.tui.widgets.diff import DiffBody
-from kaizen_tui.tui.widgets.text import exact_time, first_line, format_value, visible
+from kaizen_tui.tui.widgets.text import error_line, exact_time, first_line, format_value, visible
 
 #: How many doomed versions the prune dialog lists before summarising.
 PRUNE_LIST_LIMIT = 12
@@ -195,10 +195,6 @@ def changed_meanwhile(error: Conflict, what: str) -> Content:
         (f"by {', '.join(actors)}" + (f" ({', '.join(fields)})" if fields else ""), "$text-warning"),
         f": nothing was {what}. Fresh preview below.",
     )
-
-
-def error_line(error: KaizenError | str) -> Content:
-    return _line(("✗ ", "bold $text-error"), (visible(str(error)), "$text-error"))
 
 
 class PlanModal(ConfirmModal[dict[str, Any] | None]):
@@ -902,7 +898,7 @@ class EditorModal(Dialog[bool]):
     def show_error(self, error: str | None, hint: str = "fix it and save again (ctrl+o)") -> None:
         view = self.query_one("#editor-error", Static)
         if error:
-            view.update(_line(("✗ ", "bold $text-error"), (visible(error), "$text-error"), (f"  — {hint}", "$text-muted")))
+            view.update(error_line(error, hint))
             view.display = True
         else:
             view.display = False

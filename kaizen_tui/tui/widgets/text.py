@@ -16,6 +16,7 @@ from typing import Any
 from rich.cells import cell_len, set_cell_size
 from rich.style import Style
 from rich.text import Text
+from textual.content import Content
 
 TAB = "    "
 #: Characters that would reorder or hide text (bidi overrides, zero width).
@@ -63,6 +64,14 @@ def _needs_escape(char: str) -> bool:
 def plain(text: object, style: str = "") -> Text:
     """A Rich Text of data: never parsed as markup."""
     return Text(visible(text), style=style, no_wrap=False)
+
+
+def error_line(message: object, hint: str = "") -> Content:
+    """``✗ message`` in the error colour (the message made visible, never markup), then ``— hint``, muted."""
+    parts: list[tuple[str, str]] = [("✗ ", "bold $text-error"), (visible(str(message)), "$text-error")]
+    if hint:
+        parts.append((f"  — {hint}", "$text-muted"))
+    return Content.assemble(*parts)
 
 
 def foreground(style: Style) -> Style:
