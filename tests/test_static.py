@@ -35,13 +35,18 @@ def test_static_check_passes(command: list[str]) -> None:
 
 def test_a_cli_command_does_not_import_textual(tmp_path: Path) -> None:
     """Scripts stay quick: only opening the TUI loads Textual."""
-    code = (
-        "import sys\n"
-        "from kaizen_tui.cli import main\n"
-        f"main(['--db', {str(tmp_path / 'k.db')!r}, 'agents', '--json'])\n"
-        "print('textual' in sys.modules, 'sqlmodel' in sys.modules or 'sqlalchemy' in sys.modules)\n"
-    )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    def code(*argv: str) -> str:
+        return (
+            "import sys\n"
+            "from kaizen_tui.cli import main\n"
+            f"main(['--db', {str(tmp_path / 'k.db')!r}, *{argv!r}])\n"
+            "print('textual' in sys.modules, 'sqlmodel' in sys.modules or 'sqlalchemy' in sys.modules)\n"
+        )
+
+    # A command that writes makes the new file (a read never creates one).
+    create = code("create", "--name", "A", "--model", "m", "--json")
+    result = subprocess.run([sys.executable, "-c", create], capture_output=True, text=True, check=True)
     assert result.stdout.strip().splitlines()[-1] == "False True", "a new file imports SQLModel once, Textual never"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    read = code("agents", "--json")
+    result = subprocess.run([sys.executable, "-c", read], capture_output=True, text=True, check=True)
     assert result.stdout.strip().splitlines()[-1] == "False False"

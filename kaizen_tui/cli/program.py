@@ -875,6 +875,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--extra", metavar="JSON", help="a JSON object of other settings (tools, top_p...); @FILE reads a file"
     )
     add_json_flag(create, "the new agent")
+    create.set_defaults(creates_database=True)
 
     show = command_parser(
         commands,
@@ -1020,6 +1021,7 @@ def build_parser() -> argparse.ArgumentParser:
     token_create.add_argument("name", metavar="NAME", help="who the token acts as (letters, digits, . _ @ -)")
     token_create.add_argument("--role", choices=("read", "write", "admin"), default="read", help="default: read")
     add_json_flag(token_create, "the name, role and secret")
+    token_create.set_defaults(creates_database=True)
     token_list = command_parser(token_commands, "list", "List the tokens (never their secrets).",
                                 f"{PROG} token list", cmd_token_list)  # fmt: skip
     add_json_flag(token_list, "the tokens")
@@ -1052,10 +1054,17 @@ def database_target(args: argparse.Namespace) -> str | None:
     return args.db or os.environ.get("KAIZEN_DB") or None
 
 
-def open_service(args: argparse.Namespace) -> AgentService:
+def open_service(args: argparse.Namespace, *, create: bool) -> AgentService:
+    """The service on the database the command line names.
+
+    ``create``: a missing database may be created (the TUI, ``create``,
+    ``token create``). Every other command needs an agent or token that only
+    an existing database can hold, so a mistyped ``--db`` is one error naming
+    the path, and no file appears.
+    """
     from kaizen_tui.service import AgentService
 
-    return AgentService(database_target(args), user=args.user, read_only=args.read_only)
+    return AgentService(database_target(args), user=args.user, read_only=args.read_only, create=create)
 
 
 def run_tui(args: argparse.Namespace, out: Printer) -> int:
@@ -1072,7 +1081,7 @@ def run_tui(args: argparse.Namespace, out: Printer) -> int:
         raise KaizenError(
             f"the TUI is not available yet (kaizen_tui.tui.app is missing); use a command, see {PROG} --help"
         ) from None
-    service = open_service(args)
+    service = open_service(args, create=True)
     try:
         app = KaizenApp(service=service)
         app.run()
@@ -1096,7 +1105,7 @@ def run(argv: Sequence[str] | None, out: Printer) -> int:
         return args
     if args.command is None:
         return run_tui(args, out)
-    service = open_service(args)
+    service = open_service(args, create=getattr(args, "creates_database", False))
     try:
         for notice in service.notices:
             out.note(one_line(notice))

@@ -155,14 +155,16 @@ class AgentService(TokenOperations):
         read_only: bool = False,
         store: Store | None = None,
         clock: Callable[[], str] = utc_now,
+        create: bool = True,
     ) -> None:
         """Open ``db_url`` (a path or ``sqlite:///`` URL; the per-user database by default).
 
         ``clock`` gives the time written into new rows; the demo uses it to lay
-        a history over past weeks.
+        a history over past weeks. ``create=False`` opens only a database that
+        exists (a face that only reads never creates a file from a typo).
         """
         self.user = check_text("user", (user or "").strip() or default_user(), required=True)
-        self.store: Store = store or open_store(db_url, read_only=read_only)
+        self.store: Store = store or open_store(db_url, read_only=read_only, create=create)
         self.clock = clock
         self._threads = WorkerThreads(name="kaizen-db")
 

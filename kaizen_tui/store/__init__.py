@@ -11,11 +11,18 @@ import os
 from kaizen_tui.store.base import Store, Transaction
 
 
-def open_store(target: str | os.PathLike[str] | None = None, *, read_only: bool = False) -> Store:
-    """Open the database at ``target`` (the per-user SQLite file when None)."""
+def open_store(
+    target: str | os.PathLike[str] | None = None, *, read_only: bool = False, create: bool = True
+) -> Store:
+    """Open the database at ``target`` (the per-user SQLite file when None).
+
+    ``create=False`` opens only a database that exists: where there is none,
+    a :class:`~kaizen_tui.core.errors.DatabaseError` names the target and
+    nothing is created (for commands that only read).
+    """
     from kaizen_tui.store.sqlite import open_sqlite
 
-    return open_sqlite(target, read_only=read_only)
+    return open_sqlite(target, read_only=read_only, create=create)
 
 
 __all__ = ["Store", "Transaction", "open_store"]

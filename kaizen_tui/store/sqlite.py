@@ -257,19 +257,26 @@ def _database_error(error: BaseException, where: str) -> DatabaseError:
     return DatabaseError(f"Database error on {where}: {text}")
 
 
-def open_sqlite(target: str | os.PathLike[str] | None = None, *, read_only: bool = False) -> SQLiteStore:
-    """Open (and if needed create, or upgrade) the SQLite database at a path or ``sqlite:///`` URL."""
+def open_sqlite(
+    target: str | os.PathLike[str] | None = None, *, read_only: bool = False, create: bool = True
+) -> SQLiteStore:
+    """Open (and if needed create, or upgrade) the SQLite database at a path or ``sqlite:///`` URL.
+
+    With ``create=False`` only an existing file is opened: a missing one is a
+    :class:`DatabaseError` naming the path, and no file or folder is made (a
+    mistyped path given to a command that only reads).
+    """
     if target is None:
         path = default_db_path()
-        if not read_only:
+        if create and not read_only:
             path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        return _open_sqlite(path, read_only)
+        return _open_sqlite(path, read_only, create)
     text = os.fspath(target)
     if not text.strip():
         raise DatabaseError("The database path is empty.")
     if is_url(text):
-        return _open_sqlite(sqlite_path_of(text), read_only)
-    return _open_sqlite(Path(text), read_only)
+        return _open_sqlite(sqlite_path_of(text), read_only, create)
+    return _open_sqlite(Path(text), read_only, create)
 
 
 def sqlite_path_of(url: str) -> Path:
@@ -301,9 +308,14 @@ def sqlite_path_of(url: str) -> Path:
     return Path(database)
 
 
-def _open_sqlite(path: Path, read_only: bool) -> SQLiteStore:
+def _open_sqlite(path: Path, read_only: bool, create: bool = True) -> SQLiteStore:
     path = path.expanduser().absolute()
     reason = "the database is open read-only (--read-only)" if read_only else ""
+    if not create and not path.is_dir() and not path.exists():
+        raise DatabaseError(
+            f"No database at {path}: no such file, and nothing was created "
+            "(a database is created by the first change written to it, such as a new agent)."
+        )
     _check_path(path, must_exist=read_only)
     if not path.exists():
         _create_private_file(path)

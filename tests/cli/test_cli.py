@@ -111,7 +111,7 @@ def test_usage_errors_exit_2(kz: Runner) -> None:
 # -- agents, create, show --------------------------------------------------------------
 
 
-def test_agents_when_there_are_none(kz: Runner, db_path: Path) -> None:
+def test_agents_when_there_are_none(kz: Runner, db_path: Path, service: AgentService) -> None:
     result = kz("agents")
     assert result.code == 0
     assert f"No agents in {db_path}" in result.out
@@ -667,7 +667,7 @@ def test_program_options_also_work_after_the_command(kz: Runner, support: str, d
     result = kz("set", support, "temperature=1", "--read-only")
     assert_one_error_line(result, "read-only")
     other = db_path.parent / "other.db"
-    assert main(["agents", "--db", str(other), "--json"]) == 0
+    assert main(["create", "--name", "Elsewhere", "--model", "m", "--db", str(other), "--json"]) == 0
     assert other.exists()
 
 
@@ -695,8 +695,15 @@ def test_db_accepts_a_sqlalchemy_url(
 
 
 def test_default_database_is_the_per_user_one(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    assert main(["agents"]) == 0
-    assert str(tmp_path / "xdg-data") in capsys.readouterr().out
+    default = tmp_path / "xdg-data" / "kaizen-tui" / "kaizen.db"
+    assert main(["agents"]) == 1, "a read never creates the database, not even the default one"
+    assert f"No database at {default}" in capsys.readouterr().err
+    assert not default.parent.exists()
+    assert main(["create", "--name", "First", "--model", "m"]) == 0
+    assert default.exists()
+    capsys.readouterr()
+    assert main(["agents", "--json"]) == 0
+    assert [agent["name"] for agent in json.loads(capsys.readouterr().out)] == ["First"]
 
 
 MARKUP_AND_ESCAPES = (
@@ -732,7 +739,7 @@ def test_human_output_shows_control_characters_instead_of_obeying_them(
     assert "\\x1b[2Jcleared" in out
 
 
-def test_errors_never_print_raw_control_characters(kz: Runner) -> None:
+def test_errors_never_print_raw_control_characters(kz: Runner, service: AgentService) -> None:
     result = kz("show", "evil\x1b[2Jname")
     assert_one_error_line(result)
     assert "\x1b" not in result.err and "\\x1b[2J" in result.err
@@ -749,6 +756,7 @@ def test_demo_option_never_fills_the_kaizen_db_database(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     real = tmp_path / "real.db"
+    AgentService(str(real)).close()
     monkeypatch.setenv("KAIZEN_DB", str(real))
     assert main(["agents", "--json"]) == 0
     assert main(["--demo", "agents", "--json"]) == 0
@@ -811,7 +819,7 @@ def test_unexpected_errors_are_one_line_unless_debugging(
     assert result.code == 1 and "Traceback" in result.err
 
 
-def test_interrupt_exits_130(kz: Runner, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_interrupt_exits_130(kz: Runner, service: AgentService, monkeypatch: pytest.MonkeyPatch) -> None:
     def interrupted(ctx: cli.Context) -> int:
         raise KeyboardInterrupt
 
