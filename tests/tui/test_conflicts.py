@@ -175,6 +175,29 @@ async def test_going_back_from_a_conflict_in_EDITOR_keeps_the_text_then_theirs_w
         assert "(system_prompt)" in message and "kept max_tokens as colleague changed it meanwhile" in message
 
 
+async def test_a_settled_conflict_still_keeps_what_the_colleague_alone_changed(service, ids):
+    # The colleague changed max_tokens (so did the person: a conflict) and the
+    # description (the person did not): settling max_tokens keeps the description.
+    async with running_app(service, agent="Support Agent") as pilot:
+        editor = await open_the_editor_then_a_colleague_edits(pilot, service, ids["support"])
+        await service.update(ids["support"], {"description": "Set by the colleague"}, actor="colleague")
+        area = editor.query_one(TextArea)
+        area.text = in_french(area.text).replace("max_tokens: 2048", "max_tokens: 1000")
+        await press(pilot, "ctrl+o")
+        assert isinstance(pilot.app.screen, MergeConflictModal)
+        assert [conflict["field"] for conflict in pilot.app.screen.conflicts] == ["max_tokens"]
+        await press(pilot, "m", "y")
+        assert isinstance(pilot.app.screen, MainScreen)
+        agent = await service.get(ids["support"])
+        assert (agent["system_prompt"], agent["max_tokens"]) == (FRENCH, 1000)
+        assert agent["description"] == "Set by the colleague"
+        message = next(
+            toast for toast in toasts(pilot.app) if toast.startswith("Updated the live config of Support Agent")
+        )
+        assert "(system_prompt, max_tokens)" in message
+        assert "kept description as colleague changed it meanwhile" in message
+
+
 async def test_a_conflict_in_the_app_editor_goes_back_to_the_text_or_is_settled(service, ids):
     async with running_app(service, agent="Support Agent") as pilot:
         editor = await open_the_editor_then_a_colleague_edits(pilot, service, ids["support"])

@@ -23,8 +23,8 @@ from textual.content import Content
 from textual.widgets import Button, Static
 
 from kaizen_tui.agent_file import dump_agent_yaml, parse_agent_text
-from kaizen_tui.core.diff import same_value
 from kaizen_tui.core.errors import EditConflict, KaizenError
+from kaizen_tui.core.merge import merge_fields
 from kaizen_tui.core.schema import EDITABLE_FIELDS
 from kaizen_tui.tui.screens.dialog import SCROLL_BINDINGS, Dialog
 from kaizen_tui.tui.screens.modals import MINE, THEIRS, MergeConflictModal
@@ -231,11 +231,11 @@ class AgentEdit:
                 if choices is None:
                     return f"{conflict} Nothing was saved: save again to choose, or change your text."
                 current = {key: conflict.current[key] for key in EDITABLE_FIELDS}
-                changed = _changed_fields(base, edited)
-                theirs += [key for key in current if key not in changed and not same_value(base[key], current[key])]
+                merge = merge_fields(base, edited, current)
+                theirs += merge.kept
                 theirs += [field for field, side in choices.items() if side == THEIRS]
                 # The agent as it is now, with the person's other changes and their choices.
-                settled = {**current, **{key: edited[key] for key in changed if key not in choices}}
+                settled = {**current, **merge.changes}
                 for item in conflict.conflicts:
                     settled[item["field"]] = item["mine"] if choices[item["field"]] == MINE else item["theirs"]
                 base, revision, edited = current, conflict.current["revision"], settled
@@ -275,8 +275,3 @@ class AgentEdit:
             if set(detail.get("fields") or []) & set(fields) and event.get("actor") not in actors:
                 actors.append(event["actor"])
         return ", ".join(visible(actor) for actor in reversed(actors))
-
-
-def _changed_fields(base: dict[str, Any], edited: dict[str, Any]) -> list[str]:
-    """The fields of ``edited`` that differ from ``base`` (a field left out is not a change)."""
-    return [key for key, value in edited.items() if not (key in base and same_value(base[key], value))]
