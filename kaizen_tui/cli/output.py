@@ -93,14 +93,14 @@ def truncate(text: str, width: int = CELL_WIDTH) -> str:
     return "".join(kept) + "…"
 
 
-def to_json(data: Any) -> str:
+def to_json(data: Any, *, compact: bool = False) -> str:
     """JSON for ``--json``: exact data, with the characters a terminal would act on escaped.
 
     ``json.dumps`` already escapes C0 controls (ESC becomes ``\\u001b``); C1
     controls and bidi overrides are escaped here too. Only strings can hold
-    them, so the result is the same JSON value.
+    them, so the result is the same JSON value. ``compact``: on one line.
     """
-    text = json.dumps(data, indent=2, ensure_ascii=False)
+    text = json.dumps(data, ensure_ascii=False) if compact else json.dumps(data, indent=2, ensure_ascii=False)
     return _JSON_UNSAFE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
 
 
@@ -120,13 +120,22 @@ class Printer:
     """Where the command line writes: stdout for results, stderr for messages.
 
     The streams are looked up when the printer is made (not at import), so
-    tests that capture ``sys.stdout`` see everything.
+    tests that capture ``sys.stdout`` see everything. With ``json_mode``
+    (``--json``) every message on stderr is one line of JSON too
+    (``{"warning": {"message": ...}}``), so a script can read stderr as JSON.
     """
 
     def __init__(self, stdout: TextIO | None = None, stderr: TextIO | None = None) -> None:
         self.stdout = stdout or sys.stdout
         self.stderr = stderr or sys.stderr
         self.colour = wants_colour(self.stdout)
+        self.json_mode = False
+
+    def to_stderr(self) -> Printer:
+        """A printer whose results go to stderr: for what a person reads while stdout carries JSON."""
+        printer = Printer(self.stderr, self.stderr)
+        printer.json_mode = self.json_mode
+        return printer
 
     def style(self, text: str, *names: str) -> str:
         """``text`` wrapped in the named styles when colour is on."""
@@ -145,11 +154,28 @@ class Printer:
         self.line(to_json(data))
 
     def warn(self, message: str) -> None:
-        self.stderr.write(f"{PROG}: warning: {one_line(message)}\n")
+        if self.json_mode:
+            self.message_json("warning", {"message": message})
+        else:
+            self.stderr.write(f"{PROG}: warning: {one_line(message)}\n")
 
     def note(self, message: str) -> None:
         """A message for the person, not a result: on stderr, so pipes stay clean."""
-        self.stderr.write(f"{message}\n")
+        if self.json_mode:
+            self.message_json("note", {"message": message})
+        else:
+            self.stderr.write(f"{message}\n")
+
+    def error(self, code: str, message: str) -> None:
+        """The one line that says why the command failed: ``kaizen-tui: error: ...``, or with
+        ``--json`` the object ``{"error": {"code": ..., "message": ...}}``."""
+        if self.json_mode:
+            self.message_json("error", {"code": code, "message": message})
+        else:
+            self.stderr.write(f"{PROG}: error: {one_line(message)}\n")
+
+    def message_json(self, kind: str, body: dict[str, Any]) -> None:
+        self.stderr.write(to_json({kind: body}, compact=True) + "\n")
 
 
 #: A table cell: safe text, or (safe text, style name) to colour it.

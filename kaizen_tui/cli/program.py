@@ -21,7 +21,7 @@ import traceback
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO, TypeVar
 
 from kaizen_tui import __version__
 from kaizen_tui.agent_file import load_agent_file, parse_agent_text
@@ -61,6 +61,34 @@ EXIT_INTERRUPTED = 130
 class UsageError(KaizenError):
     """The command line cannot be run as given; exits 2, as argparse's own errors do."""
 
+    code = "usage"
+
+
+class ArgumentsError(UsageError):
+    """argparse's own complaint (a missing argument, an unknown option), with the usage it prints."""
+
+    def __init__(self, message: str, prog: str, usage: str) -> None:
+        super().__init__(message)
+        self.prog = prog
+        self.usage = usage
+
+
+class Cancelled(KaizenError):
+    """The person answered no (or nothing) to ``Proceed?``: exits 1, nothing changed."""
+
+    code = "cancelled"
+
+    def __init__(self) -> None:
+        super().__init__("Cancelled; nothing was changed.")
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, but a usage error is raised (:class:`ArgumentsError`) rather than printed and
+    exited on, so that ``--json`` can report it as JSON. Subparsers are made of the same class."""
+
+    def error(self, message: str) -> NoReturn:
+        raise ArgumentsError(message, self.prog, self.format_usage())
+
 
 @dataclass
 class Context:
@@ -69,6 +97,19 @@ class Context:
     args: argparse.Namespace
     service: AgentService
     out: Printer
+
+    @property
+    def json(self) -> bool:
+        """``--json``: stdout carries only the JSON result."""
+        return bool(getattr(self.args, "json", False))
+
+    @property
+    def shown(self) -> Printer | None:
+        """Where a change is previewed before it is made: stdout for a person; with ``--json``
+        stderr (stdout is for the result), and nowhere with ``--json --yes`` (nobody is asked)."""
+        if not self.json:
+            return self.out
+        return None if self.args.yes else self.out.to_stderr()
 
 
 def wait(operation: Coroutine[Any, Any, T]) -> T:
@@ -234,20 +275,29 @@ def require_confirmation_possible(ctx: Context) -> None:
         )
 
 
-def confirm(ctx: Context) -> bool:
-    """Ask ``Proceed? [y/N]`` (unless ``--yes``); True when the answer is yes."""
+def confirm(ctx: Context) -> None:
+    """Ask ``Proceed? [y/N]`` (unless ``--yes``) where the preview was shown; raise
+    :class:`Cancelled` unless the answer is yes."""
     if ctx.args.yes:
-        return True
+        return
     require_confirmation_possible(ctx)
-    ctx.out.stdout.write("Proceed? [y/N] ")
-    ctx.out.stdout.flush()
+    asked = ctx.shown or ctx.out
+    asked.stdout.write("Proceed? [y/N] ")
+    asked.stdout.flush()
     answer = sys.stdin.readline()
+    if not answer or not _is_terminal(asked.stdout):
+        # A terminal echoed the answer's newline; a file or pipe (or no answer) did not.
+        asked.line()
     if answer.strip().lower() in ("y", "yes"):
-        return True
-    if not answer:
-        ctx.out.line()
-    ctx.out.note("Cancelled; nothing was changed.")
-    return False
+        return
+    raise Cancelled
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 # -- describing things -----------------------------------------------------------
@@ -446,19 +496,21 @@ def cmd_set(ctx: Context) -> int:
         raise UsageError("--snapshot-first needs a reason, e.g. --snapshot-first 'before prompt rewrite'")
     expected = ctx.args.if_revision
     before = find_agent(ctx)
-    same = same_as_latest(ctx, before) if reason is not None and not ctx.args.json else ""
+    same = same_as_latest(ctx, before) if reason is not None and not ctx.json else ""
     if reason is None:
         after = wait(ctx.service.update(before["id"], fields, expected_revision=expected))
     else:
         after = wait(ctx.service.update_agent_with_version(before["id"], fields, reason, expected_revision=expected))
-    if ctx.args.json:
-        ctx.out.json(after)
+    changed = [] if after["revision"] == before["revision"] else [f for f in fields if before[f] != after[f]]
+    if ctx.json:
+        # The agent as show --json gives it, and what this did: the fields changed, the version saved first.
+        saved_as = after["latest_version"] if reason is not None else None
+        ctx.out.json({**after, "changed": changed, "saved_as_version": saved_as})
         return 0
     if reason is not None:
         saved = f"v{after['latest_version']} of {name_of(before)} ({one_line('Auto: ' + reason)})"
         ctx.out.line(f"Saved {saved}{same}.")
-    changed = [field for field in fields if before[field] != after[field]]
-    if not changed or after["revision"] == before["revision"]:
+    if not changed:
         ctx.out.line(f"No change: {name_of(after)} already has {'that value' if len(fields) == 1 else 'those values'}.")
         return 0
     ctx.out.line(f"Updated {name_of(after)}: {', '.join(changed)}.")
@@ -477,9 +529,9 @@ def same_as_latest(ctx: Context, agent: dict[str, Any]) -> str:
 
 def cmd_snapshot(ctx: Context) -> int:
     agent = find_agent(ctx)
-    same = "" if ctx.args.json else same_as_latest(ctx, agent)
+    same = "" if ctx.json else same_as_latest(ctx, agent)
     version = wait(ctx.service.create_version(agent["id"], ctx.args.message))
-    if ctx.args.json:
+    if ctx.json:
         ctx.out.json(version)
         return 0
     ctx.out.line(f"Saved {version_label(version)} of {name_of(agent)}{same}.")
@@ -488,8 +540,9 @@ def cmd_snapshot(ctx: Context) -> int:
 
 def cmd_versions(ctx: Context) -> int:
     agent = find_agent(ctx)
-    if ctx.args.json:
-        ctx.out.json(wait(ctx.service.get_versions(agent["id"])))
+    if ctx.json:
+        # The spec's keys (config_snapshot stays the stored text), plus the snapshot as the service reads it.
+        ctx.out.json(wait(ctx.service.get_versions_with_config(agent["id"])))
         return 0
     timeline = wait(ctx.service.get_timeline(agent["id"]))
     if not timeline:
@@ -537,10 +590,10 @@ def resolve_version(ctx: Context, agent: dict[str, Any], ref: str) -> dict[str, 
 def cmd_diff(ctx: Context) -> int:
     agent = find_agent(ctx)
     comparison = compare(ctx, agent, ctx.args.a, ctx.args.b)
-    print_warnings(ctx.out, comparison)
-    if ctx.args.json:
-        ctx.out.json(comparison)
+    if ctx.json:
+        ctx.out.json(comparison)  # its "warnings" say what print_warnings would
     else:
+        print_warnings(ctx.out, comparison)
         ctx.out.lines(describe_comparison(ctx.out, agent, comparison))
     return 0
 
@@ -561,28 +614,44 @@ def cmd_rollback(ctx: Context) -> int:
     if plan["refused"]:
         raise DamagedSnapshot(comparison["to"]["damaged"], label)
     if plan["identical"]:
-        ctx.out.line(f"{name_of(agent)} already has the config of {label}; nothing to do.")
+        if ctx.json:
+            ctx.out.json(rollback_result(plan["agent"], version, None, []))
+        else:
+            ctx.out.line(f"{name_of(agent)} already has the config of {label}; nothing to do.")
         return 0
     require_confirmation_possible(ctx)
-    ctx.out.line(f"Rolling back {name_of(agent)} to {label}:")
-    ctx.out.lines(version_table(ctx.out, [version]))
-    ctx.out.line()
-    ctx.out.lines(describe_comparison(ctx.out, agent, comparison))
-    ctx.out.line()
-    if plan["auto_save"]:
-        ctx.out.line(
-            "The live config has unsaved changes: they are saved as a new version first "
-            f"('{one_line(plan['auto_save_changelog'])}'), so nothing is lost."
-        )
-    ctx.out.line("The status is not changed.")
-    if not confirm(ctx):
-        return 1
+    shown = ctx.shown
+    if shown is not None:
+        shown.line(f"Rolling back {name_of(agent)} to {label}:")
+        shown.lines(version_table(shown, [version]))
+        shown.line()
+        shown.lines(describe_comparison(shown, agent, comparison))
+        shown.line()
+        if plan["auto_save"]:
+            shown.line(
+                "The live config has unsaved changes: they are saved as a new version first "
+                f"('{one_line(plan['auto_save_changelog'])}'), so nothing is lost."
+            )
+        shown.line("The status is not changed.")
+    confirm(ctx)
     # Only what was shown: if the agent changed meanwhile, this is refused and nothing changes.
     result = wait(ctx.service.rollback_to_version(agent["id"], version["id"], expected_revision=plan["revision"]))
-    saved = result["saved_as_version"]
+    saved = result.pop("saved_as_version")
+    changed = result.pop("changed")
+    if ctx.json:
+        ctx.out.json(rollback_result(result, version, saved, changed))
+        return 0
     note = f" (unsaved changes saved as v{saved})" if saved else ""
     ctx.out.line(f"Rolled back {name_of(agent)} to {label}{note}.")
     return 0
+
+
+def rollback_result(
+    agent: dict[str, Any], version: dict[str, Any], saved: int | None, changed: list[str]
+) -> dict[str, Any]:
+    """``rollback --json``: the agent after it, the version rolled back to, the version the
+    unsaved live config was saved as first (or null) and the fields that changed."""
+    return {"agent": agent, "rolled_back_to": version, "saved_as_version": saved, "changed": changed}
 
 
 def cmd_delete_version(ctx: Context) -> int:
@@ -591,13 +660,17 @@ def cmd_delete_version(ctx: Context) -> int:
     label = version_label(version)
     require_writable(ctx)
     require_confirmation_possible(ctx)
-    ctx.out.line(f"Deleting {label} of {name_of(agent)}:")
-    ctx.out.lines(version_table(ctx.out, [version]))
-    if version["version_number"] == agent["latest_version"]:
-        ctx.out.line("It is the newest version; its number is never reused.")
-    if not confirm(ctx):
-        return 1
+    shown = ctx.shown
+    if shown is not None:
+        shown.line(f"Deleting {label} of {name_of(agent)}:")
+        shown.lines(version_table(shown, [version]))
+        if version["version_number"] == agent["latest_version"]:
+            shown.line("It is the newest version; its number is never reused.")
+    confirm(ctx)
     wait(ctx.service.delete_version(version["id"]))
+    if ctx.json:
+        ctx.out.json({"agent_id": agent["id"], "name": agent["name"], "deleted_version": version})
+        return 0
     ctx.out.line(f"Deleted {label} of {name_of(agent)}.")
     return 0
 
@@ -608,27 +681,49 @@ def cmd_prune(ctx: Context) -> int:
     plan = wait(ctx.service.plan_prune(agent["id"], keep))
     doomed = plan["delete"]
     if not doomed:
+        if ctx.json:
+            ctx.out.json(prune_result(agent, keep, []))
+            return 0
         versions = plural(agent["version_count"], "version")
         ctx.out.line(f"Nothing to prune: {name_of(agent)} has {versions}, and --keep {keep} keeps them all.")
         return 0
     require_writable(ctx)
     require_confirmation_possible(ctx)
-    kept = f"the {keep} newest versions" if keep != 1 else "the newest version"
-    doomed_count = f"these {len(doomed)} versions" if len(doomed) != 1 else "this version"
-    ctx.out.line(f"Pruning {name_of(agent)} keeps {kept} and deletes {doomed_count}:")
-    ctx.out.lines(version_table(ctx.out, doomed))
-    if plan["live_loses_version"]:
+    shown = ctx.shown
+    if shown is not None:
+        kept = f"the {keep} newest versions" if keep != 1 else "the newest version"
+        doomed_count = f"these {len(doomed)} versions" if len(doomed) != 1 else "this version"
+        shown.line(f"Pruning {name_of(agent)} keeps {kept} and deletes {doomed_count}:")
+        shown.lines(version_table(shown, doomed))
+        if plan["live_loses_version"]:
+            held = ", ".join(version_label(version) for version in doomed if version["matches_live"])
+            shown.line(
+                f"Note: the live config equals {held}, which this deletes; afterwards no "
+                f"version holds it. Snapshot it first to keep it: {PROG} snapshot {hint_ref(ctx, agent)}"
+            )
+    elif plan["live_loses_version"]:
         held = ", ".join(version_label(version) for version in doomed if version["matches_live"])
-        ctx.out.line(
-            f"Note: the live config equals {held}, which this deletes; afterwards no "
-            f"version holds it. Snapshot it first to keep it: {PROG} snapshot {hint_ref(ctx, agent)}"
-        )
-    if not confirm(ctx):
-        return 1
+        ctx.out.warn(f"the live config equals {held}, which this prune deletes; afterwards no version holds it")
+    confirm(ctx)
     # Only what was shown: if versions were added or deleted meanwhile, nothing is deleted.
     result = wait(ctx.service.prune(agent["id"], keep, plan_id=plan["plan_id"]))
+    if ctx.json:
+        ctx.out.json(prune_result(agent, keep, doomed))
+        return 0
     ctx.out.line(f"Deleted {plural(result['deleted'], 'version')} of {name_of(agent)}; kept the {keep} newest.")
     return 0
+
+
+def prune_result(agent: dict[str, Any], keep: int, deleted: list[dict[str, Any]]) -> dict[str, Any]:
+    """``prune --json``: how many versions went and which (newest first, as the preview listed
+    them: the service deletes exactly what the plan said, or nothing)."""
+    return {
+        "agent_id": agent["id"],
+        "name": agent["name"],
+        "keep": keep,
+        "deleted": len(deleted),
+        "deleted_versions": deleted,
+    }
 
 
 def cmd_delete_agent(ctx: Context) -> int:
@@ -638,12 +733,16 @@ def cmd_delete_agent(ctx: Context) -> int:
     if plan["refused"]:
         raise AgentNotArchived(agent["name"], agent["status"])
     require_confirmation_possible(ctx)
-    count = plan["version_count"]
-    ctx.out.line(f"Deleting the agent {name_of(agent)} ({agent['id']}) and its {plural(count, 'version')}.")
-    ctx.out.line("This cannot be undone; the audit log keeps its name, id and how many versions went.")
-    if not confirm(ctx):
-        return 1
+    shown = ctx.shown
+    if shown is not None:
+        count = plan["version_count"]
+        shown.line(f"Deleting the agent {name_of(agent)} ({agent['id']}) and its {plural(count, 'version')}.")
+        shown.line("This cannot be undone; the audit log keeps its name, id and how many versions went.")
+    confirm(ctx)
     result = wait(ctx.service.delete_agent(agent["id"], expected_revision=agent["revision"]))
+    if ctx.json:
+        ctx.out.json(result)
+        return 0
     ctx.out.line(f"Deleted {name_of(agent)} and {plural(result['versions_deleted'], 'version')}.")
     return 0
 
@@ -693,6 +792,9 @@ def cmd_token_list(ctx: Context) -> int:
 
 def cmd_token_revoke(ctx: Context) -> int:
     wait(ctx.service.revoke_token(ctx.args.name))
+    if ctx.json:
+        ctx.out.json({"revoked": ctx.args.name})
+        return 0
     ctx.out.line(f"Revoked the token {one_line(ctx.args.name)}; servers refuse it within a few seconds.")
     return 0
 
@@ -829,7 +931,7 @@ def add_yes_flag(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog=PROG,
         usage=f"{PROG} [--db PATH|URL] [--user NAME] [--read-only] [--demo] [COMMAND [ARGS...]]",
         description=DESCRIPTION,
@@ -906,7 +1008,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         help="change only if the agent is still at revision N (see show); else fail and change nothing",
     )
-    add_json_flag(set_, "the updated agent")
+    add_json_flag(set_, "the updated agent, with the fields changed (changed) and the version saved first")
 
     snapshot = command_parser(
         commands,
@@ -928,7 +1030,7 @@ def build_parser() -> argparse.ArgumentParser:
         "'= live' marks versions equal to the live config; 'damaged' ones cannot be read or rolled back to.",
     )
     add_agent_argument(versions)
-    add_json_flag(versions, "the versions (with their snapshots)")
+    add_json_flag(versions, "the versions: their snapshots as stored and decoded (config), damaged, matches_live")
 
     diff = command_parser(
         commands,
@@ -954,6 +1056,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_agent_argument(rollback)
     add_version_argument(rollback)
     add_yes_flag(rollback)
+    add_json_flag(rollback, "what was done (agent, rolled_back_to, saved_as_version, changed); previews go to stderr")
 
     delete = command_parser(
         commands,
@@ -965,6 +1068,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_agent_argument(delete)
     add_version_argument(delete)
     add_yes_flag(delete)
+    add_json_flag(delete, "the deleted version; previews go to stderr")
 
     prune = command_parser(
         commands,
@@ -979,6 +1083,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--keep", metavar="N", type=int, required=True, help="how many of the newest versions to keep (at least 1)"
     )
     add_yes_flag(prune)
+    add_json_flag(prune, "how many versions were deleted and which; previews go to stderr")
 
     delete_agent = command_parser(
         commands,
@@ -991,6 +1096,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_agent_argument(delete_agent)
     add_yes_flag(delete_agent)
+    add_json_flag(delete_agent, "what was deleted; previews go to stderr")
 
     serve_ = command_parser(
         commands,
@@ -1028,6 +1134,7 @@ def build_parser() -> argparse.ArgumentParser:
     token_revoke = command_parser(token_commands, "revoke", "Revoke a token.",
                                   f"{PROG} token revoke ci-bot", cmd_token_revoke)  # fmt: skip
     token_revoke.add_argument("name", metavar="NAME")
+    add_json_flag(token_revoke, "the name revoked")
 
     for command in (
         agents, create, show, set_, snapshot, versions, diff, rollback, delete, prune, delete_agent, serve_,
@@ -1090,8 +1197,11 @@ def run_tui(args: argparse.Namespace, out: Printer) -> int:
         service.close()
 
 
-def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace | int:
-    """The parsed command line, or the exit code when argparse already answered (--help, usage error)."""
+def parse_arguments(argv: Sequence[str]) -> argparse.Namespace | int:
+    """The parsed command line, or the exit code when argparse already answered (``--help``).
+
+    A usage error is raised as :class:`ArgumentsError`.
+    """
     parser = build_parser()
     try:
         return parser.parse_args(argv)
@@ -1099,10 +1209,21 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace | int:
         return done.code if isinstance(done.code, int) else (0 if done.code is None else 2)
 
 
-def run(argv: Sequence[str] | None, out: Printer) -> int:
+def asks_for_json(argv: Sequence[str]) -> bool:
+    """Does the command line ask for ``--json``? For errors before (or while) it is parsed."""
+    for argument in argv:
+        if argument == "--":
+            return False
+        if argument == "--json":
+            return True
+    return False
+
+
+def run(argv: Sequence[str], out: Printer) -> int:
     args = parse_arguments(argv)
     if isinstance(args, int):
         return args
+    out.json_mode = bool(getattr(args, "json", False))
     if args.command is None:
         return run_tui(args, out)
     service = open_service(args, create=getattr(args, "creates_database", False))
@@ -1114,10 +1235,10 @@ def run(argv: Sequence[str] | None, out: Printer) -> int:
         service.close()
 
 
-def report_error(message: str) -> None:
+def report_error(out: Printer, code: str, message: str) -> None:
     try:
-        sys.stderr.write(f"{PROG}: error: {one_line(message)}\n")
-        sys.stderr.flush()
+        out.error(code, message)
+        out.stderr.flush()
     except (OSError, ValueError):
         pass
 
@@ -1132,30 +1253,53 @@ def silence_stdout() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit code. Never lets a traceback out."""
+    """Run the command line; return the exit code. Never lets a traceback out.
+
+    A failure is one line on stderr, ``kaizen-tui: error: ...``; with
+    ``--json`` it is one JSON object, ``{"error": {"code": ..., "message": ...}}``
+    (usage errors have the code ``usage``). The exit code is the same either way.
+    """
     out = Printer()
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    out.json_mode = asks_for_json(arguments)
     try:
-        code = run(argv, out)
+        code = run(arguments, out)
         out.stdout.flush()
         return code
     except KeyboardInterrupt:
         if sys.stderr.isatty():
             sys.stderr.write("\n")  # The cursor may sit after "Proceed? [y/N] " or a ^C.
-        report_error("interrupted")
+        report_error(out, "interrupted", "interrupted")
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         silence_stdout()
         return EXIT_BROKEN_PIPE
-    except UsageError as error:
-        report_error(str(error))
+    except ArgumentsError as error:
+        if out.json_mode:
+            report_error(out, error.code, f"{error.prog}: {error}")
+        else:
+            # As argparse itself says it.
+            out.stderr.write(error.usage)
+            out.stderr.write(f"{error.prog}: error: {error}\n")
         return 2
+    except UsageError as error:
+        report_error(out, error.code, str(error))
+        return 2
+    except Cancelled as error:
+        if out.json_mode:
+            report_error(out, error.code, str(error))
+        else:
+            out.note(str(error))
+        return 1
     except KaizenError as error:
-        report_error(str(error))
+        report_error(out, error.code, str(error))
         return 1
     except Exception as error:  # The last line of defence: one line, no traceback.
         if os.environ.get("KAIZEN_DEBUG") == "1":
             traceback.print_exc()
-        report_error(f"unexpected {type(error).__name__}: {error} (set KAIZEN_DEBUG=1 to see the traceback)")
+        report_error(
+            out, "unexpected", f"unexpected {type(error).__name__}: {error} (set KAIZEN_DEBUG=1 to see the traceback)"
+        )
         return 1
 
 

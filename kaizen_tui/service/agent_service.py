@@ -449,6 +449,36 @@ class AgentService(TokenOperations):
         return rows
 
     @in_thread
+    def get_versions_with_config(
+        self, agent_id: str, *, limit: int | None = None, offset: int = 0
+    ) -> list[dict[str, Any]]:
+        """Versions newest first, as :meth:`get_versions` gives them, each read as the service reads it.
+
+        Added to the spec's keys (``config_snapshot`` stays the stored text):
+        ``config`` (the snapshot decoded, every field there with defaults
+        filled in; None when it is damaged), ``damaged`` (bool),
+        ``damaged_reason`` (why it cannot be read, or None) and
+        ``matches_live`` (the live config equals it).
+        """
+        with self.store.reading() as tx:
+            live_hash = self._agent(tx, agent_id)["content_hash"]
+            rows = tx.version_page(agent_id, limit, offset)
+        versions = []
+        for row in rows:
+            entry = version_dict(row)
+            config: dict[str, Any] | None
+            try:
+                config, reason = parse_snapshot(row["config_snapshot"]), None
+            except DamagedSnapshot as error:
+                config, reason = None, error.reason
+            entry["config"] = config
+            entry["damaged"] = reason is not None
+            entry["damaged_reason"] = reason
+            entry["matches_live"] = config is not None and content_hash(config) == live_hash
+            versions.append(entry)
+        return versions
+
+    @in_thread
     def get_version(self, version_id: str) -> dict[str, Any]:
         with self.store.reading() as tx:
             return version_dict(self._version(tx, version_id))

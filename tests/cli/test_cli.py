@@ -443,15 +443,40 @@ def test_versions_table_is_newest_first_with_markers(kz: Runner, support: str, d
     assert lines[3].startswith("v1") and "First version" in lines[3] and "damaged: not valid JSON" in lines[3]
 
 
-def test_versions_json_is_exactly_get_versions(kz: Runner, support: str, db_path: Path) -> None:
+def test_versions_json_keeps_the_spec_keys_and_adds_the_decoded_config(
+    kz: Runner, support: str, db_path: Path
+) -> None:
     service = AgentService(str(db_path))
     try:
         expected = wait(service.get_versions(support))
     finally:
         service.close()
     versions = json.loads(kz("versions", support, "--json").out)
-    assert versions == expected
+    added = ("config", "damaged", "damaged_reason", "matches_live")
+    assert [{key: v for key, v in version.items() if key not in added} for version in versions] == expected
     assert [version["version_number"] for version in versions] == [2, 1]
+    v2, v1 = versions
+    assert isinstance(v2["config_snapshot"], str), "the stored text, as the spec has it"
+    assert v2["config"] == {**json.loads(v2["config_snapshot"]), "extra": {}}, "every field, extra's default too"
+    assert (v2["damaged"], v2["damaged_reason"], v2["matches_live"]) == (False, None, True)
+    assert (v1["config"]["temperature"], v1["matches_live"]) == (0.7, False)
+
+
+def test_versions_json_reads_old_snapshots_with_defaults_and_marks_damaged_ones(
+    kz: Runner, support: str, db_path: Path
+) -> None:
+    # v2 as an older kaizen-tui wrote it: no max_tokens, no extra; v1 is not JSON.
+    old = json.loads(json.loads(kz("versions", support, "--json").out)[0]["config_snapshot"])
+    del old["max_tokens"]
+    write_raw_snapshot(db_path, (support, 2), json.dumps(old))
+    write_raw_snapshot(db_path, (support, 1), "{not json")
+    v2, v1 = json.loads(kz("versions", support, "--json").out)
+    assert v2["config"]["max_tokens"] == 0 and v2["config"]["extra"] == {} and v2["damaged"] is False
+    assert v2["matches_live"] is False, "the live config has max_tokens 2048"
+    assert (v1["config"], v1["damaged"], v1["matches_live"]) == (None, True, False)
+    assert v1["damaged_reason"].startswith("not valid JSON") and v1["config_snapshot"] == "{not json"
+    kz("set", support, "max_tokens=0")
+    assert json.loads(kz("versions", support, "--json").out)[0]["matches_live"] is True
 
 
 def test_versions_of_an_agent_without_any(kz: Runner) -> None:

@@ -1,15 +1,248 @@
-"""The command line as scripts drive it: reads that never create a database."""
+"""The command line as scripts drive it: ``--json`` results and errors, reads that never create
+a database.
+
+With ``--json``, stdout is exactly one JSON value (the result) and every line on stderr is one
+JSON object (``{"error": ...}``, ``{"warning": ...}``, ``{"note": ...}``); the exit code is the
+same as without it.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from kaizen_tui.cli import main
+from kaizen_tui.cli import program as cli
 from kaizen_tui.service import AgentService
-from tests.support import TtyStringIO, wait
+from tests.support import Result, Runner, TtyStringIO, cli_runner, live_agent, wait, write_raw_snapshot
+
+FIRST_PROMPT = "You are helpful.\nAnswer briefly."
+SECOND_PROMPT = "You are helpful.\nAnswer briefly and politely.\nNever guess."
+
+
+@pytest.fixture
+def kz(capsys: pytest.CaptureFixture[str], db_path: Path) -> Runner:
+    return cli_runner(capsys, db_path)
+
+
+@pytest.fixture
+def support(kz: Runner) -> str:
+    """Support Agent with v1 (first prompt, 0.7) and v2 (second prompt, 0.3), live = v2."""
+    created = kz("create", "--name", "Support Agent", "--model", "gpt-4", "--prompt", FIRST_PROMPT, "--json")
+    assert created.code == 0, created.err
+    agent_id = json.loads(created.out)["id"]
+    assert kz("snapshot", agent_id, "-m", "First version").code == 0
+    assert kz("set", agent_id, "temperature=0.3", f"system_prompt={SECOND_PROMPT}").code == 0
+    assert kz("snapshot", agent_id, "-m", "Politer answers").code == 0
+    return agent_id
+
+
+def only_json(result: Result) -> Any:
+    """The one JSON value on stdout of a command that succeeded with nothing on stderr."""
+    assert result.code == 0, result.err
+    assert result.err == "", "nothing but the result"
+    return json.loads(result.out)
+
+
+def json_error(result: Result, code: int) -> dict[str, Any]:
+    """A --json failure: nothing on stdout, stderr one line holding {"error": {"code", "message"}}."""
+    assert result.code == code, result
+    assert result.out == ""
+    lines = result.err.splitlines()
+    assert len(lines) == 1, result.err
+    error = json.loads(lines[0])
+    assert set(error) == {"error"} and set(error["error"]) == {"code", "message"}
+    return error["error"]
+
+
+# -- versions --json ------------------------------------------------------------------
+
+
+def test_versions_json_says_what_the_text_table_shows(kz: Runner, support: str, db_path: Path) -> None:
+    kz("set", support, "max_tokens=10")
+    kz("rollback", support, "v1", "--yes")
+    write_raw_snapshot(db_path, (support, 2), json.dumps({"name": "Support Agent", "temperature": "hot"}))
+    versions = json.loads(kz("versions", support, "--json").out)
+    table = kz("versions", support).out
+    assert "= live" in table and "damaged: " in table
+    by_number = {version["version_number"]: version for version in versions}
+    assert by_number[3]["matches_live"] is False and by_number[3]["changelog"] == "Auto: before rollback to v1"
+    assert by_number[1]["matches_live"] is True and by_number[1]["config"]["system_prompt"] == FIRST_PROMPT
+    assert by_number[2]["damaged"] is True and by_number[2]["config"] is None
+    assert "model_id" in by_number[2]["damaged_reason"], "why, as the table says it"
+
+
+# -- results of changes as JSON -----------------------------------------------------------
+
+
+def test_set_json_says_what_changed_and_what_was_saved_first(kz: Runner, support: str) -> None:
+    result = only_json(kz("set", support, "temperature=0.9", "max_tokens=0", "--json"))
+    assert result["temperature"] == 0.9 and result["changed"] == ["temperature"]
+    assert result["saved_as_version"] is None and result["unsaved_changes"] is True
+    saved = only_json(kz("set", support, "temperature=0.1", "--snapshot-first", "before tuning", "--json"))
+    assert (saved["saved_as_version"], saved["changed"], saved["latest_version"]) == (3, ["temperature"], 3)
+    same = only_json(kz("set", support, "temperature=0.1", "--json"))
+    assert same["changed"] == [] and same["saved_as_version"] is None
+
+
+def test_rollback_json_names_the_version_and_the_one_saved_first(kz: Runner, support: str, db_path: Path) -> None:
+    kz("set", support, "temperature=1.5")
+    result = only_json(kz("rollback", support, "v1", "--yes", "--json"))
+    assert set(result) == {"agent", "rolled_back_to", "saved_as_version", "changed"}
+    assert result["agent"] == live_agent(db_path, support)
+    assert result["agent"]["temperature"] == 0.7 and result["agent"]["system_prompt"] == FIRST_PROMPT
+    assert (result["rolled_back_to"]["version_number"], result["rolled_back_to"]["changelog"]) == (1, "First version")
+    assert result["saved_as_version"] == 3
+    assert result["changed"] == ["system_prompt", "temperature"]
+    again = only_json(kz("rollback", support, "v1", "--yes", "--json"))
+    assert (again["saved_as_version"], again["changed"]) == (None, []), "nothing to do is said as JSON too"
+
+
+def test_delete_version_prune_and_delete_agent_json(kz: Runner, support: str) -> None:
+    deleted = only_json(kz("delete-version", support, "v1", "--yes", "--json"))
+    assert (deleted["agent_id"], deleted["name"]) == (support, "Support Agent")
+    assert deleted["deleted_version"]["version_number"] == 1
+    assert json.loads(deleted["deleted_version"]["config_snapshot"])["system_prompt"] == FIRST_PROMPT
+    for _ in range(3):
+        kz("snapshot", support)
+    pruned = only_json(kz("prune", support, "--keep", "2", "--yes", "--json"))
+    assert (pruned["keep"], pruned["deleted"]) == (2, 2)
+    assert [version["version_number"] for version in pruned["deleted_versions"]] == [3, 2]
+    assert [v["version_number"] for v in json.loads(kz("versions", support, "--json").out)] == [5, 4]
+    nothing = only_json(kz("prune", support, "--keep", "5", "--yes", "--json"))
+    assert (nothing["deleted"], nothing["deleted_versions"]) == (0, [])
+    kz("set", support, "status=archived")
+    gone = only_json(kz("delete-agent", support, "--yes", "--json"))
+    assert gone == {"agent_id": support, "name": "Support Agent", "versions_deleted": 2}
+
+
+def test_token_revoke_json(kz: Runner, service: AgentService) -> None:
+    assert kz("token", "create", "ci-bot", "--json").code == 0
+    assert only_json(kz("token", "revoke", "ci-bot", "--json")) == {"revoked": "ci-bot"}
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("rollback", "SUPPORT", "v1"),
+        ("delete-version", "SUPPORT", "v1"),
+        ("prune", "SUPPORT", "--keep", "1"),
+        ("delete-agent", "SUPPORT"),
+    ],
+)
+def test_with_json_on_a_terminal_the_preview_and_question_go_to_stderr(
+    kz: Runner, support: str, monkeypatch: pytest.MonkeyPatch, argv: tuple[str, ...]
+) -> None:
+    kz("set", support, "status=archived")
+    argv = tuple(support if part == "SUPPORT" else part for part in argv)
+    monkeypatch.setattr(sys, "stdin", TtyStringIO("y\n"))
+    result = kz(*argv, "--json")
+    assert result.code == 0, result.err
+    json.loads(result.out)  # stdout is the result, and only that
+    assert "Support Agent" in result.err and result.err.rstrip().endswith("Proceed? [y/N]")
+
+
+def test_with_json_a_no_is_a_cancelled_error(kz: Runner, support: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "stdin", TtyStringIO("n\n"))
+    result = kz("rollback", support, "v1", "--json")
+    assert (result.code, result.out) == (1, "")
+    *preview, last = result.err.splitlines()
+    assert "Rolling back Support Agent to v1:" in preview
+    assert json.loads(last) == {"error": {"code": "cancelled", "message": "Cancelled; nothing was changed."}}
+
+
+def test_with_json_and_yes_nothing_but_the_result_is_printed(kz: Runner, support: str) -> None:
+    kz("set", support, "temperature=1.2")
+    for argv in (("rollback", support, "v1"), ("delete-version", support, "v2"), ("prune", support, "--keep", "2")):
+        only_json(kz(*argv, "--yes", "--json"))
+    # What the preview would have noted is a warning, as JSON.
+    pruned = kz("prune", support, "--keep", "1", "--yes", "--json")
+    assert pruned.code == 0 and json.loads(pruned.out)["deleted"] == 1
+    assert json.loads(pruned.err) == {
+        "warning": {"message": "the live config equals v1, which this prune deletes; afterwards no version holds it"}
+    }
+
+
+# -- errors as JSON ------------------------------------------------------------------------
+
+
+def test_with_json_an_error_is_one_json_object_on_stderr(kz: Runner, support: str) -> None:
+    assert json_error(kz("show", "Nobody", "--json"), 1) == {"code": "agent_not_found", "message": "No agent 'Nobody'."}
+    bad = json_error(kz("set", support, "temperature=3", "--json"), 1)
+    assert bad == {"code": "invalid_value", "message": "temperature: must be from 0.0 to 2.0; got 3"}
+    assert json_error(kz("diff", support, "v9", "--json"), 1)["code"] == "version_not_found"
+    kz("set", support, "temperature=1")
+    assert json_error(kz("rollback", support, "v1", "--json"), 2) == {
+        "code": "usage",
+        "message": "rollback asks for confirmation, but stdin is not a terminal; pass --yes to proceed",
+    }
+    assert json_error(kz("prune", support, "--keep", "0", "--yes", "--json"), 1)["code"] == "invalid_keep"
+    assert json_error(kz("delete-agent", support, "--yes", "--json"), 1)["code"] == "agent_not_archived"
+
+
+def test_with_json_argparse_errors_are_usage_errors(kz: Runner, support: str) -> None:
+    missing = json_error(kz("diff", "--json"), 2)
+    assert missing["code"] == "usage" and "required: AGENT, A" in missing["message"]
+    assert json_error(kz("prune", support, "--keep", "many", "--json"), 2)["code"] == "usage"
+    assert json_error(kz("versions", support, "--json", "--colour"), 2)["code"] == "usage"
+    text = kz("prune", support, "--keep", "many")
+    assert text.code == 2 and text.err.startswith("usage: kaizen-tui prune"), "without --json, as argparse says it"
+    assert "kaizen-tui prune: error: argument --keep: invalid int value: 'many'" in text.err
+
+
+def test_with_json_interrupts_and_surprises_keep_their_exit_codes(
+    kz: Runner, support: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def interrupted(ctx: cli.Context) -> int:
+        raise KeyboardInterrupt
+
+    def explode(ctx: cli.Context) -> int:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(cli, "cmd_agents", interrupted)
+    assert json_error(kz("agents", "--json"), 130) == {"code": "interrupted", "message": "interrupted"}
+    monkeypatch.setattr(cli, "cmd_agents", explode)
+    surprise = json_error(kz("agents", "--json"), 1)
+    assert surprise["code"] == "unexpected" and "disk on fire" in surprise["message"]
+
+
+def test_with_json_warnings_and_notes_are_json_lines_too(kz: Runner, support: str, tmp_path: Path) -> None:
+    shown = tmp_path / "support.json"
+    shown.write_text(kz("show", support, "--json").out, encoding="utf-8")
+    result = kz("create", "-f", str(shown), "--name", "Copy", "--json")
+    assert result.code == 0 and json.loads(result.out)["name"] == "Copy"
+    notes = [json.loads(line) for line in result.err.splitlines()]
+    assert len(notes) == 1 and notes[0]["note"]["message"].startswith("Ignoring id, revision")
+
+
+def test_with_json_errors_carry_the_message_exactly(kz: Runner, service: AgentService) -> None:
+    error = json_error(kz("show", "evil\x1b[2Jname", "--json"), 1)
+    assert error["message"] == "No agent 'evil\\x1b[2Jname'."
+
+
+def run_program(*argv: str) -> subprocess.CompletedProcess[str]:
+    script = Path(sys.executable).with_name("kaizen-tui")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "kaizen_tui.cli"]
+    return subprocess.run(
+        [*command, *argv], capture_output=True, text=True, stdin=subprocess.DEVNULL, env=dict(os.environ), timeout=60
+    )
+
+
+def test_process_json_error_and_exit_code(kz: Runner, db_path: Path) -> None:
+    for argv in (("create", "--name", "Proc", "--model", "m"), ("snapshot", "Proc"), ("set", "Proc", "temperature=1")):
+        assert kz(*argv).code == 0
+    missing = run_program("--db", str(db_path), "show", "Nobody", "--json")
+    assert (missing.returncode, missing.stdout) == (1, "")
+    assert json.loads(missing.stderr) == {"error": {"code": "agent_not_found", "message": "No agent 'Nobody'."}}
+    refused = run_program("--db", str(db_path), "rollback", "Proc", "v1", "--json")
+    assert refused.returncode == 2 and json.loads(refused.stderr)["error"]["code"] == "usage"
+
 
 # -- a mistyped --db -------------------------------------------------------------------------
 
@@ -55,7 +288,7 @@ def test_a_mistyped_db_folder_url_or_kaizen_db_creates_nothing(
     assert main(["--db", str(folder / "kaizen.db"), "agents"]) == 1
     assert f"No database at {folder / 'kaizen.db'}" in capsys.readouterr().err
     assert main(["--db", f"sqlite:///{tmp_path / 'typo.db'}", "versions", "X", "--json"]) == 1
-    assert f"No database at {tmp_path / 'typo.db'}" in capsys.readouterr().err
+    assert json.loads(capsys.readouterr().err)["error"]["code"] == "database_error"
     monkeypatch.setenv("KAIZEN_DB", str(tmp_path / "env-typo.db"))
     assert main(["show", "X"]) == 1
     assert "env-typo.db" in capsys.readouterr().err
