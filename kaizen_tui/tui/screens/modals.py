@@ -99,32 +99,24 @@ class ConfirmModal(Dialog[ResultType]):
     ]
 
     def __init__(
-        self,
-        title: str,
-        lines: list[Content],
-        *,
-        confirm_label: str,
-        comparison: dict[str, Any] | None = None,
-        comparison_heading: str | None = None,
-        wide: bool = False,
+        self, title: str, lines: list[Content], *, confirm_label: str, comparison_heading: str | None = None
     ) -> None:
+        """``comparison_heading``: the dialog has a diff under its lines (a subclass shows it), with this heading."""
         super().__init__()
         self.title_text = title
         self.lines = lines
         self.confirm_label = confirm_label
-        self.comparison = comparison
         self.comparison_heading = comparison_heading
-        self.wide = wide
 
     def compose(self) -> ComposeResult:
-        classes = "dialog -wide -diff" if self.comparison is not None else ("dialog -wide" if self.wide else "dialog")
-        with Vertical(classes=classes) as dialog:
+        with_diff = self.comparison_heading is not None
+        with Vertical(classes="dialog -wide -diff" if with_diff else "dialog") as dialog:
             dialog.border_title = Content(self.title_text)  # may hold an agent's name: never markup
             with VerticalScroll(classes="dialog-body", can_focus=False):
                 for line in self.lines:
                     yield Static(line)
                 yield from self.compose_extra()
-            if self.comparison is not None:
+            if with_diff:
                 yield DiffBody(id="confirm-diff")
             with Horizontal(classes="buttons"):
                 yield Button("Cancel  n", id="cancel", variant="default")
@@ -136,8 +128,6 @@ class ConfirmModal(Dialog[ResultType]):
         yield from ()
 
     def on_mount(self) -> None:
-        if self.comparison:
-            self.query_one(DiffBody).show_comparison(self.comparison, self.comparison_heading)
         self.query_one("#cancel", Button).focus()
 
     def action_scroll_diff(self, lines: int) -> None:
@@ -292,7 +282,7 @@ class PlanModal(ConfirmModal[dict[str, Any] | None]):
             result = await self.carry_out(plan)
         except Conflict as error:
             self._working = False
-            self.stale_note = self.conflict_note(error)
+            self.stale_note = changed_meanwhile(error, self.NOT_DONE)
             self.load()
             return
         except KaizenError as error:
@@ -301,9 +291,6 @@ class PlanModal(ConfirmModal[dict[str, Any] | None]):
             self.dismiss(None)
             return
         self.dismiss(result)
-
-    def conflict_note(self, error: Conflict) -> Content:
-        return changed_meanwhile(error, self.NOT_DONE)
 
 
 class RollbackModal(PlanModal):
@@ -325,12 +312,8 @@ class RollbackModal(PlanModal):
             f"Roll back to {label}?",
             [Content.assemble("Make the live config of ", (name, "bold"), " equal ", (label, "bold"), ".")],
             confirm_label="Roll back",
-            comparison={},
             comparison_heading=f"What changes: live config → {label}",
         )
-
-    def compose_extra(self) -> ComposeResult:
-        yield Static(id="plan-note", classes="rollback-note")
 
     def on_mount(self) -> None:
         # PlanModal.on_mount runs after this one (Textual calls each class's handler): not super().
@@ -383,8 +366,6 @@ class DeleteAgentModal(PlanModal):
     (name, id, how many versions) and ``y`` deletes it (dismissed with
     ``{"deleted": delete_agent's result}``). Both carry the revision read.
     """
-
-    NOT_DONE = "changed"
 
     def __init__(self, service: Any, agent: dict[str, Any]) -> None:
         self.agent = agent
@@ -486,8 +467,6 @@ class PruneModal(Dialog[dict[str, Any] | None]):
         self.keep = keep
         #: The plan shown (None while the plan of ``keep`` is read, or when it failed).
         self.plan: dict[str, Any] | None = None
-        #: The number of versions to keep that ``plan`` was read for.
-        self.previewed: int | None = None
         #: The "changed meanwhile" line shown over a fresh plan.
         self.stale_note: Content | None = None
         self._confirm_when_previewed = False
@@ -570,11 +549,11 @@ class PruneModal(Dialog[dict[str, Any] | None]):
     async def preview(self, keep: int) -> None:
         summary = self.query_one("#prune-summary", Static)
         if keep < 1:
-            self.plan, self.previewed = None, keep
+            self.plan = None
             summary.update(_line(("Type how many versions to keep: at least 1.", "$text-warning")))
             self.query_one("#prune-doomed", Static).update("")
             return
-        self.plan, self.previewed = None, None
+        self.plan = None
         try:
             plan = await self.service.plan_prune(self.agent["id"], keep)
         except KaizenError as error:
@@ -589,7 +568,7 @@ class PruneModal(Dialog[dict[str, Any] | None]):
 
     def show_plan(self, plan: dict[str, Any]) -> None:
         """Show what ``plan`` deletes, under the "changed meanwhile" line if there is one."""
-        self.plan, self.previewed = plan, plan["keep"]
+        self.plan = plan
         self.agent = plan["agent"]
         self.query_one("#prune-intro", Static).update(self._intro(plan["agent"]))
         summary = self.query_one("#prune-summary", Static)
@@ -649,7 +628,7 @@ class PruneModal(Dialog[dict[str, Any] | None]):
             self.notify("Keep at least 1 version.", severity="warning")
             return
         plan = self.plan
-        if plan is None or self.previewed != self.keep:
+        if plan is None or plan["keep"] != self.keep:
             # What would go is still being read: confirm it when it is shown.
             self._confirm_when_previewed = True
             return

@@ -15,7 +15,6 @@ from typing import Any
 
 from rich.cells import cell_len, set_cell_size
 from rich.style import Style
-from rich.text import Text
 from textual.content import Content
 
 TAB = "    "
@@ -59,11 +58,6 @@ def visible(text: object) -> str:
 def _needs_escape(char: str) -> bool:
     code = ord(char)
     return code < 0x20 or 0x7F <= code <= 0x9F or code in _INVISIBLE
-
-
-def plain(text: object, style: str = "") -> Text:
-    """A Rich Text of data: never parsed as markup."""
-    return Text(visible(text), style=style, no_wrap=False)
 
 
 def error_line(message: object, hint: str = "") -> Content:
