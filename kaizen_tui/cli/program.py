@@ -799,6 +799,44 @@ def cmd_token_revoke(ctx: Context) -> int:
     return 0
 
 
+LOG_HEADERS = ("TIME", "BY", "ACTION", "AGENT", "WHAT")
+
+
+def cmd_log(ctx: Context) -> int:
+    """The audit log, newest first: who did what, when."""
+    from kaizen_tui.cli.audit import agent_label, event_summary
+
+    limit = ctx.args.limit
+    if limit < 1:
+        raise UsageError(f"--limit must be at least 1, not {limit}")
+    # One more than shown: to say whether there are older ones.
+    events = wait(ctx.service.audit_trail(ctx.args.agent, limit + 1, before=ctx.args.before))
+    more = len(events) > limit
+    events = events[:limit]
+    if ctx.json:
+        ctx.out.json(events)
+        return 0
+    if not events:
+        where = f"for {one_line(ctx.args.agent)} " if ctx.args.agent is not None else ""
+        ctx.out.line(f"No events {where}in the audit log{' before that one' if ctx.args.before else ''}.")
+        return 0
+    rows = [
+        [
+            cell(event["at"]),
+            cell(event["actor"], 24),
+            cell(event["action"]),
+            cell(agent_label(event), 40),
+            one_line(event_summary(event)),
+        ]
+        for event in events
+    ]
+    ctx.out.lines(table(ctx.out, LOG_HEADERS, rows))
+    if more:
+        older = f"{PROG} log{' ' + shlex.quote(ctx.args.agent) if ctx.args.agent else ''} --before {events[-1]['id']}"
+        ctx.out.note(f"Older events: {one_line(older)}")
+    return 0
+
+
 # -- the program -----------------------------------------------------------------
 
 
@@ -1098,6 +1136,20 @@ def build_parser() -> argparse.ArgumentParser:
     add_yes_flag(delete_agent)
     add_json_flag(delete_agent, "what was deleted; previews go to stderr")
 
+    log = command_parser(
+        commands,
+        "log",
+        "Show the audit log: who did what, when (newest first).",
+        f"{PROG} log 'Support Agent' --limit 20",
+        cmd_log,
+        "Without AGENT, the events of every agent (and of the API's tokens). A deleted agent is still\n"
+        "found by its id or name; its events show the name it had.",
+    )
+    log.add_argument("agent", metavar="AGENT", nargs="?", help="only this agent's events (id or name)")
+    log.add_argument("--limit", metavar="N", type=int, default=50, help="how many events (default: 50)")
+    log.add_argument("--before", metavar="ID", type=int, help="only events older than this one (their ids: --json)")
+    add_json_flag(log, "the events (detail decoded, agent_name)")
+
     serve_ = command_parser(
         commands,
         "serve",
@@ -1137,7 +1189,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_json_flag(token_revoke, "the name revoked")
 
     for command in (
-        agents, create, show, set_, snapshot, versions, diff, rollback, delete, prune, delete_agent, serve_,
+        agents, create, show, set_, snapshot, versions, diff, rollback, delete, prune, delete_agent, log, serve_,
         token_create, token_list, token_revoke,
     ):  # fmt: skip
         add_program_options(command, after_command=True)

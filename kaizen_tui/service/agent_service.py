@@ -72,6 +72,8 @@ _VERSION_REF = re.compile(r"^[vV]?(\d+)$")
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 #: How many audit events a conflict message looks back through.
 _CONFLICT_LOOKBACK = 50
+#: How many of the newest audit events :meth:`AgentService.audit_trail` reads to find a deleted agent by name.
+DELETED_NAME_LOOKBACK = 100_000
 PREVIOUS = "previous"
 
 
@@ -715,6 +717,35 @@ class AgentService(TokenOperations):
         return rows
 
     @in_thread
+    def audit_trail(
+        self, agent_ref: str | None = None, limit: int = 100, *, before: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Who did what, when: the newest audit events (of one agent, or all), newest first.
+
+        As :meth:`audit_log`, with each event's ``agent_name`` (the agent's
+        name now, or for a deleted agent the name it had when it was deleted;
+        None for events of no agent) and ``agent_deleted``. ``agent_ref`` is an
+        id or a name; a deleted agent is found by its id, or by its name among
+        the newest :data:`DELETED_NAME_LOOKBACK` events.
+        """
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise InvalidValue("limit", f"must be a whole number of at least 1, not {limit!r}")
+        if before is not None and (isinstance(before, bool) or not isinstance(before, int)):
+            raise InvalidValue("before", f"must be an event id, not {before!r}")
+        with self.store.reading() as tx:
+            agent_id = None if agent_ref is None else self._audited_agent_id(tx, agent_ref)
+            rows = tx.audit_log(agent_id, limit, before)
+            for event in rows:
+                event["detail"] = _decode_detail(event["detail"])
+            names: dict[str, tuple[str | None, bool]] = {}
+            for event in rows:
+                if event["agent_id"] is not None and event["agent_id"] not in names:
+                    names[event["agent_id"]] = self._audited_name(tx, event["agent_id"])
+        for event in rows:
+            event["agent_name"], event["agent_deleted"] = names.get(event["agent_id"], (None, False))
+        return rows
+
+    @in_thread
     def change_marker(self) -> int:
         """A number that grows with every committed mutation, by any process.
 
@@ -751,6 +782,48 @@ class AgentService(TokenOperations):
         if not named:
             raise AgentNotFound(ref if _printable_ref(ref) else repr(ref)[1:-1])
         return named[0]
+
+    def _audited_agent_id(self, tx: Transaction, ref: str) -> str:
+        """The id of an agent named by id or name, living or deleted (for its audit events)."""
+        try:
+            return self._find_agent(tx, ref)["id"]
+        except AgentNotFound as missing:
+            not_found = missing
+        if not _printable_ref(ref):
+            raise not_found
+        if tx.audit_log(ref, 1):
+            return ref
+        key = name_key(ref)
+        deleted: list[str] = []
+        before, seen = None, 0
+        while seen < DELETED_NAME_LOOKBACK:
+            page = tx.audit_log(None, 1000, before)
+            for event in page:
+                if event["action"] != "agent.delete" or event["agent_id"] in deleted:
+                    continue
+                name = _decode_detail(event["detail"]).get("name")
+                if isinstance(name, str) and name_key(name) == key:
+                    deleted.append(event["agent_id"])
+            if len(page) < 1000:
+                break
+            seen += len(page)
+            before = page[-1]["id"]
+        if len(deleted) > 1:
+            raise AmbiguousAgent(ref, deleted)
+        if deleted:
+            return deleted[0]
+        raise not_found
+
+    def _audited_name(self, tx: Transaction, agent_id: str) -> tuple[str | None, bool]:
+        """(the agent's name, whether it was deleted): a deleted one's from its newest event's detail."""
+        row = tx.agent(agent_id)
+        if row is not None:
+            return row["name"], False
+        for event in tx.audit_log(agent_id, 1):
+            name = _decode_detail(event["detail"]).get("name")
+            if isinstance(name, str):
+                return name, True
+        return None, True
 
     def _check_name_free(self, tx: Transaction, name: str, agent_id: str | None) -> None:
         key = name_key(name)

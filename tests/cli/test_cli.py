@@ -29,7 +29,7 @@ FIRST_PROMPT = "You are helpful.\nAnswer briefly."
 SECOND_PROMPT = "You are helpful.\nAnswer briefly and politely.\nNever guess."
 COMMANDS = [
     "agents", "create", "show", "set", "snapshot", "versions", "diff", "rollback", "delete-version", "prune",
-    "delete-agent",
+    "delete-agent", "log",
 ]
 
 

@@ -1,5 +1,5 @@
 """The command line as scripts drive it: ``--json`` results and errors, reads that never create
-a database.
+a database, and ``kaizen-tui log``.
 
 With ``--json``, stdout is exactly one JSON value (the result) and every line on stderr is one
 JSON object (``{"error": ...}``, ``{"warning": ...}``, ``{"note": ...}``); the exit code is the
@@ -251,6 +251,8 @@ READS = [
     ("show", "Support Agent"),
     ("versions", "Support Agent"),
     ("diff", "Support Agent", "v1"),
+    ("log",),
+    ("log", "Support Agent"),
     ("token", "list"),
 ]
 #: They change things, but only in an agent or token that a new database cannot hold.
@@ -338,3 +340,97 @@ def test_the_service_and_the_store_create_only_when_asked(tmp_path: Path) -> Non
     assert list(tmp_path.iterdir()) == []
     AgentService(str(tmp_path / "made.db")).close()
     AgentService(str(tmp_path / "made.db"), create=False).close()
+
+
+# -- kaizen-tui log --------------------------------------------------------------------------
+
+
+def log_rows(result: Result) -> list[list[str]]:
+    """The log table's rows, split on the two-space gaps between columns."""
+    assert result.code == 0, result.err
+    lines = result.out.splitlines()
+    assert lines[0].split() == ["TIME", "BY", "ACTION", "AGENT", "WHAT"]
+    return [[part.strip() for part in line.split("  ") if part.strip()] for line in lines[1:]]
+
+
+def test_log_says_who_did_what_newest_first(kz: Runner, support: str) -> None:
+    kz("--user", "alice", "set", support, "temperature=1.5", "max_tokens=100")
+    kz("--user", "bob", "rollback", support, "v1", "--yes")
+    for _ in range(3):
+        kz("snapshot", support)
+    kz("prune", support, "--keep", "2", "--yes")
+    kz("delete-version", support, "v6", "--yes")
+    rows = log_rows(kz("log"))
+    whats = [(row[1], row[2], row[3], row[4]) for row in rows]
+    assert whats == [
+        ("tester", "version.delete", "Support Agent", "deleted v6"),
+        ("tester", "version.prune", "Support Agent", "pruned 4 versions v1–v4 (kept the newest 2)"),
+        ("tester", "version.create", "Support Agent", "snapshot v6"),
+        ("tester", "version.create", "Support Agent", "snapshot v5"),
+        ("tester", "version.create", "Support Agent", "snapshot v4"),
+        ("bob", "version.rollback", "Support Agent", "rolled back to v1 (saved v3 first)"),
+        ("alice", "agent.update", "Support Agent", "set temperature 0.3 → 1.5, max_tokens 0 → 100"),
+        ("tester", "version.create", "Support Agent", "snapshot v2"),
+        ("tester", "agent.update", "Support Agent", "set system_prompt (2 lines) → (3 lines), temperature 0.7 → 0.3"),
+        ("tester", "version.create", "Support Agent", "snapshot v1"),
+        ("tester", "agent.create", "Support Agent", "created"),
+    ]
+    assert all(row[0].endswith("Z") and row[0][:2] == "20" for row in rows)
+
+
+def test_log_json_is_the_events_with_their_detail(kz: Runner, support: str) -> None:
+    kz("set", support, "temperature=1.5")
+    kz("rollback", support, "v2", "--yes")
+    events = only_json(kz("log", support, "--json"))
+    assert [event["action"] for event in events][:3] == ["version.rollback", "agent.update", "version.create"]
+    rollback, update = events[0], events[1]
+    assert rollback["detail"]["to_version"] == 2 and rollback["detail"]["saved_as_version"] == 3
+    assert update["detail"]["changes"] == {"temperature": {"old": 0.3, "new": 1.5}}
+    assert {event["agent_name"] for event in events} == {"Support Agent"}
+    assert {event["agent_id"] for event in events} == {support}
+    assert all(event["agent_deleted"] is False and event["actor"] == "tester" for event in events)
+    assert events == sorted(events, key=lambda event: -event["id"])
+
+
+def test_log_of_one_agent_limit_and_before(kz: Runner, support: str) -> None:
+    kz("create", "--name", "Other", "--model", "m")
+    assert {row[3] for row in log_rows(kz("log", "support agent"))} == {"Support Agent"}
+    assert log_rows(kz("log", "--limit", "1"))[0][2:] == ["agent.create", "Other", "created"]
+    first = kz("log", "--limit", "2")
+    newest = only_json(kz("log", "--json"))
+    assert f"Older events: kaizen-tui log --before {newest[1]['id']}" in first.err
+    older = only_json(kz("log", "--before", str(newest[1]["id"]), "--json"))
+    assert older == newest[2:]
+    assert "Older events" not in kz("log").err
+    assert kz("log", "--limit", "0").code == 2
+
+
+def test_log_of_a_deleted_agent_shows_it_by_name(kz: Runner, support: str) -> None:
+    kz("set", support, "status=archived")
+    kz("delete-agent", support, "--yes")
+    kz("create", "--name", "Newcomer", "--model", "m")
+    rows = log_rows(kz("log", "--limit", "3"))
+    assert rows[0][2:] == ["agent.create", "Newcomer", "created"]
+    assert rows[1][2:] == ["agent.delete", "Support Agent (deleted)", "deleted the agent and 2 versions"]
+    assert rows[2][2:] == ["agent.update", "Support Agent (deleted)", "set status draft → archived"]
+    by_name = only_json(kz("log", "support AGENT", "--json"))
+    assert by_name == only_json(kz("log", support, "--json"))
+    assert len(by_name) == 6 and all(event["agent_deleted"] for event in by_name)
+    assert by_name[-1]["action"] == "agent.create"
+
+
+def test_log_never_prints_raw_control_characters(kz: Runner, support: str) -> None:
+    kz("set", support, "name=evil\x1b[31mname", "description=\x1b]0;title\x07\u202e")
+    result = kz("log", "--limit", "1")
+    assert result.code == 0
+    for raw in ("\x1b", "\x07", "\u202e"):
+        assert raw not in result.out
+    assert "evil\\x1b[31mname" in result.out and "\\x1b]0;title\\x07\\u202e" in result.out
+
+
+def test_log_when_there_is_nothing_yet_and_for_tokens(kz: Runner, service: AgentService) -> None:
+    assert kz("log").out == "No events in the audit log.\n"
+    kz("token", "create", "ci-bot", "--role", "write")
+    rows = log_rows(kz("log"))
+    assert rows == [[rows[0][0], "tester", "token.create", "-", "created the write token ci-bot"]]
+    assert kz("log", "Nobody").code == 1
