@@ -67,9 +67,10 @@ AGENT_KEYS = (
     "id", "name", "description", "agent_type", "status", "system_prompt", "model_id",
     "temperature", "max_tokens", "extra", "revision", "created_by", "created_at", "updated_at",
 )  # fmt: skip
-AUDIT_KEYS = ("id", "at", "actor", "action", "agent_id", "version_id", "detail")
 _VERSION_REF = re.compile(r"^[vV]?(\d+)$")
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+#: How many agents' configs get_config keeps (a server's agents; bounded against made-up names).
+_CONFIG_CACHE_SIZE = 1024
 #: How many audit events a conflict message looks back through.
 _CONFLICT_LOOKBACK = 50
 #: How many of the newest audit events :meth:`AgentService.audit_trail` reads to find a deleted agent by name.
@@ -169,6 +170,8 @@ class AgentService(TokenOperations):
         self.store: Store = store or open_store(db_url, read_only=read_only, create=create)
         self.clock = clock
         self._threads = WorkerThreads(name="kaizen-db")
+        #: get_config's answers by agent reference, with the change token they were read at.
+        self._configs: dict[str, tuple[int, dict[str, Any]]] = {}
 
     @property
     def read_only(self) -> bool:
@@ -254,13 +257,30 @@ class AgentService(TokenOperations):
             return marker, None
         return marker, [agent_id for agent_id in changed if agent_id is not None]
 
-    @in_thread
-    def get_config(self, agent_ref: str) -> dict[str, Any]:
+    async def get_config(self, agent_ref: str) -> dict[str, Any]:
         """The live config an agent runtime loads, in the snapshot's shape, with its content hash.
 
         ``{"agent_id", "name", "revision", "content_hash", "config"}``; the agent
-        by id or name.
+        by id or name. This is what running agents poll, so the answer is kept
+        and given again without a query for as long as the database's change
+        token says nobody committed anything since (``store.change_token()``,
+        a couple of microseconds).
         """
+        token = self.store.change_token()
+        if token is not None:
+            cached = self._configs.get(agent_ref)
+            if cached is not None and cached[0] == token:
+                return cached[1]
+        found = await self._read_config(agent_ref)
+        if token is not None:
+            if len(self._configs) >= _CONFIG_CACHE_SIZE:
+                self._configs.clear()
+            # The token read before the query: a commit in between makes the next check miss.
+            self._configs[agent_ref] = (token, found)
+        return found
+
+    @in_thread
+    def _read_config(self, agent_ref: str) -> dict[str, Any]:
         with self.store.reading() as tx:
             agent = self._find_agent(tx, agent_ref)
         return {
@@ -985,7 +1005,6 @@ class AgentService(TokenOperations):
             delete.append(entry)
         live_loses = False
         if holders_going:
-            _count, _newest, _saved, _unhashed = tx.version_summary(agent["id"], live_hash)
             holders = tx.versions_with_hash(agent["id"], live_hash)
             kept_holders = [row for row in holders if threshold is not None and row["version_number"] >= threshold]
             live_loses = not kept_holders

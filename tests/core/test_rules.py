@@ -335,3 +335,22 @@ def test_every_error_has_a_stable_code() -> None:
     assert codes["AgentNotFound"] == "agent_not_found"
     assert codes["Conflict"] == codes["EditConflict"] == codes["StalePlan"] == "conflict"
     assert codes["InvalidValue"] == "invalid_value"
+
+
+async def test_get_config_is_never_stale_whoever_commits(service: AgentService, agent: dict, db_path: Path) -> None:
+    """get_config keeps its answer only while nobody committed: this service, another, or another process."""
+    first = await service.get_config("Support Agent")
+    assert first["config"]["temperature"] == 0.7 and first["agent_id"] == agent["id"]
+    assert await service.get_config("Support Agent") == first
+    await service.update(agent["id"], {"temperature": 0.2})
+    assert (await service.get_config("Support Agent"))["config"]["temperature"] == 0.2
+    other = AgentService(str(db_path), user="other")
+    try:
+        await other.update(agent["id"], {"temperature": 0.3})
+    finally:
+        other.close()
+    again = await service.get_config("Support Agent")
+    assert again["config"]["temperature"] == 0.3 and again["revision"] == 3
+    with sqlite3.connect(db_path) as connection:  # another program entirely
+        connection.execute("UPDATE agent SET max_tokens = 7, content_hash = 'x' WHERE id = ?", (agent["id"],))
+    assert (await service.get_config("Support Agent"))["config"]["max_tokens"] == 7
