@@ -4,9 +4,32 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 
 from kaizen_tui.api.app import asgi_app
 from kaizen_tui.service import AgentService
+
+
+class RequestLineFormatter(logging.Formatter):
+    """``2026-11-30T04:30:00Z GET /path 200 1.2ms actor=ci``: the time in UTC, formatted once a second.
+
+    A request line is written for every request; logging's own formatter
+    turned the time into text for each of them, a tenth of a small request's cost.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._second = -1
+        self._stamp = ""
+
+    def format(self, record: logging.LogRecord) -> str:
+        second = int(record.created)
+        if second != self._second:
+            self._second, self._stamp = second, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second))
+        line = f"{self._stamp} {record.getMessage()}"
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
 
 
 def serve(service: AgentService, host: str, port: int) -> None:
@@ -14,7 +37,7 @@ def serve(service: AgentService, host: str, port: int) -> None:
     import uvicorn
 
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%dT%H:%M:%S"))
+    handler.setFormatter(RequestLineFormatter())
     api_log = logging.getLogger("kaizen_tui.api")
     api_log.addHandler(handler)
     api_log.setLevel(logging.INFO)
