@@ -24,7 +24,7 @@ from typing import Any
 
 from fastapi import Body, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.security import HTTPBearer
+from fastapi.openapi.utils import get_openapi
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -163,11 +163,6 @@ class Guard:
             log.info("%s %s %s %.1fms actor=%s", loggable(scope["method"]), path, status["code"], elapsed, actor)
 
 
-#: Declares the bearer scheme in the OpenAPI document (the docs' Authorize button);
-#: the token itself is checked by :class:`Authorizer`, which answers 401 in our words.
-BEARER = HTTPBearer(auto_error=False, description="a token from `kaizen-tui token create NAME --role ROLE`")
-
-
 class Authorizer:
     """Bearer tokens, each checked against the database at most every few seconds."""
 
@@ -195,7 +190,7 @@ class Authorizer:
     def requires(self, role: str) -> Callable[[Request], Awaitable[str]]:
         """A dependency: the actor (the token's name) if the request may do what ``role`` may."""
 
-        async def check(request: Request, _scheme: object = Depends(BEARER)) -> str:
+        async def check(request: Request) -> str:
             identity = await self.identify(request)
             if identity is None:
                 raise _Refused(401, "unauthorized", "Send a valid token: Authorization: Bearer TOKEN.")
@@ -297,6 +292,26 @@ def create_app(service: AgentService, *, token_cache_seconds: float = TOKEN_CACH
     async def unexpected(request: Request, error: Exception) -> Response:
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         return problem(500, "internal_error", "Something unexpected failed on the server; the log has the details.")
+
+    def openapi_with_bearer() -> dict[str, Any]:
+        """The OpenAPI document, declaring the bearer scheme every operation but /healthz needs.
+
+        Declared here rather than as a FastAPI security dependency, which
+        would run on every request for nothing: :class:`Authorizer` checks the token.
+        """
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            schema.setdefault("components", {})["securitySchemes"] = {
+                "bearer": {"type": "http", "scheme": "bearer", "description": "kaizen-tui token create NAME --role ROLE"}
+            }
+            for path, operations in schema.get("paths", {}).items():
+                if path != "/healthz":
+                    for operation in operations.values():
+                        operation["security"] = [{"bearer": []}]
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi_with_bearer  # type: ignore[method-assign]
 
     # -- health --------------------------------------------------------------------
 
