@@ -19,12 +19,9 @@ from kaizen_tui.core.schema import parse_snapshot
 from kaizen_tui.service import AgentService
 from kaizen_tui.tui.screens.editing import EditAgainModal
 from kaizen_tui.tui.screens.main import MainScreen
-from kaizen_tui.tui.screens.modals import (
-    EditorModal,
-    MergeConflictModal,
-    PruneModal,
-    RollbackModal,
-)
+from kaizen_tui.tui.screens.merge import MergeConflictModal
+from kaizen_tui.tui.screens.modals import EditorModal
+from kaizen_tui.tui.screens.plans import PruneModal, RollbackModal
 from kaizen_tui.tui.widgets.diff import DiffBody
 from kaizen_tui.tui.widgets.lists import LIVE_KEY
 from tests.support import (

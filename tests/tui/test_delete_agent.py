@@ -8,7 +8,7 @@ from textual.widgets import Button, Static
 
 from kaizen_tui.service import AgentService
 from kaizen_tui.tui.screens.main import MainScreen
-from kaizen_tui.tui.screens.modals import DeleteAgentModal
+from kaizen_tui.tui.screens.plans import DeleteAgentModal
 from kaizen_tui.tui.widgets.chrome import KeyBar
 from tests.support import (
     audit_actions,

@@ -27,7 +27,7 @@ from kaizen_tui.core.errors import EditConflict, KaizenError
 from kaizen_tui.core.merge import merge_fields
 from kaizen_tui.core.schema import EDITABLE_FIELDS
 from kaizen_tui.tui.screens.dialog import SCROLL_BINDINGS, Dialog
-from kaizen_tui.tui.screens.modals import MINE, THEIRS, MergeConflictModal
+from kaizen_tui.tui.screens.merge import MINE, THEIRS, MergeConflictModal
 from kaizen_tui.tui.widgets.chrome import KeyBar
 from kaizen_tui.tui.widgets.text import INVISIBLE, error_line, visible
 

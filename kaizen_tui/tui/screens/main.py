@@ -35,14 +35,8 @@ from kaizen_tui.tui.screens.editing import (
     strip_error,
     with_error,
 )
-from kaizen_tui.tui.screens.modals import (
-    DeleteAgentModal,
-    EditorModal,
-    PruneModal,
-    RollbackModal,
-    SnapshotModal,
-    YesNoModal,
-)
+from kaizen_tui.tui.screens.modals import EditorModal, SnapshotModal, YesNoModal
+from kaizen_tui.tui.screens.plans import DeleteAgentModal, PruneModal, RollbackModal
 from kaizen_tui.tui.widgets.agent_list import AgentsTable
 from kaizen_tui.tui.widgets.chrome import BottomBar, KeyBar, StatusLine, TopBar
 from kaizen_tui.tui.widgets.diff import DiffBody, comparison_label

@@ -1,0 +1,535 @@
+"""Dialogs that show a plan of the service and carry it out: rollback, deleting an agent, prune.
+
+Each opens at once (the keys typed next reach it), reads the plan in a
+worker and shows what will change, with Cancel focused: ``enter`` never
+destroys anything; ``y`` confirms, ``n`` or ``esc`` cancels. Confirmed, the
+dialog carries the plan out itself, with the plan's revision or token: when
+the data changed while the dialog was open, nothing is done and the dialog
+shows the fresh plan, with one line saying so.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
+from textual.widgets import Button, Input, Label, Static
+
+from kaizen_tui.core.errors import Conflict, KaizenError, StalePlan
+from kaizen_tui.tui.screens.dialog import SCROLL_BINDINGS, Dialog
+from kaizen_tui.tui.screens.modals import ConfirmModal
+from kaizen_tui.tui.widgets.chrome import KeyBar
+from kaizen_tui.tui.widgets.diff import DiffBody
+from kaizen_tui.tui.widgets.text import error_line, exact_time, first_line, visible
+
+#: How many doomed versions the prune dialog lists before summarising.
+PRUNE_LIST_LIMIT = 12
+
+
+def changed_meanwhile(error: Conflict, what: str) -> Content:
+    """One line: who changed which fields while a dialog was open, and that nothing was done.
+
+    From the conflict's audited changes (``{"actor", "at", "action", "fields"}``);
+    its message when it has none.
+    """
+    actors: list[str] = []
+    fields: list[str] = []
+    for change in error.changes:
+        actors.append(visible(change.get("actor")))
+        fields += [visible(field) for field in change.get("fields") or []]
+    actors, fields = list(dict.fromkeys(actors)), list(dict.fromkeys(fields))  # each once, in order
+    if not actors:
+        return Content.assemble(("⚠ ", "bold $text-warning"), (visible(str(error)), "$text-warning"))
+    return Content.assemble(
+        ("⚠ Changed meanwhile ", "bold $text-warning"),
+        (f"by {', '.join(actors)}" + (f" ({', '.join(fields)})" if fields else ""), "$text-warning"),
+        f": nothing was {what}. Fresh preview below.",
+    )
+
+
+class PlanModal(ConfirmModal[dict[str, Any] | None]):
+    """A dialog that shows a plan read from the service and, on ``y``, carries it out itself.
+
+    It opens at once (the keys typed next reach it) and reads the plan in a
+    worker. The plan carries the agent's revision; when the agent changed
+    while the dialog was open the service refuses (:class:`Conflict`) and
+    nothing is done: the dialog stays, says who changed what in one line and
+    shows the fresh plan, which ``y`` then confirms. Dismissed with what the
+    service returned, or None (cancelled, or failed: the error is a toast).
+
+    A ``y`` typed before the first plan came confirms it once shown, unless
+    it refuses; after a conflict only a ``y`` pressed on the fresh plan does.
+    """
+
+    #: Said in the "changed meanwhile" line: "nothing was <done>".
+    NOT_DONE = "changed"
+
+    def __init__(self, service: Any, title: str, lines: list[Content], *, confirm_label: str, **options: Any) -> None:
+        super().__init__(title, lines, confirm_label=confirm_label, **options)
+        self.service = service
+        self.plan: dict[str, Any] | None = None
+        #: The "changed meanwhile" line shown over a fresh plan.
+        self.stale_note: Content | None = None
+        self._confirm_when_planned = False
+        self._working = False
+
+    def compose_extra(self) -> ComposeResult:
+        yield Static(id="plan-note")
+
+    def on_mount(self) -> None:
+        # ConfirmModal.on_mount focuses Cancel.
+        self.query_one("#plan-note", Static).update(Content.styled("Reading what will change…", "$text-muted"))
+        self.load()
+
+    @work(exclusive=True, group="plan")
+    async def load(self) -> None:
+        """Read the plan and show it."""
+        self.plan = None
+        try:
+            plan = await self.read_plan()
+        except KaizenError as error:
+            self._confirm_when_planned = False
+            self.query_one("#plan-note", Static).update(error_line(error))
+            return
+        self.plan = plan
+        notes = [self.stale_note] if self.stale_note is not None else []
+        self.query_one("#plan-note", Static).update(Content("\n").join(notes + self.plan_lines(plan)))
+        self.show_plan(plan)
+        if self._confirm_when_planned:
+            self._confirm_when_planned = False
+            self.call_later(self.action_confirm)
+
+    async def read_plan(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def plan_lines(self, plan: dict[str, Any]) -> list[Content]:
+        """The lines that say what the plan will do (under the dialog's own lines)."""
+        raise NotImplementedError
+
+    def show_plan(self, plan: dict[str, Any]) -> None:
+        """Anything else to update for a plan (a diff, a button's label)."""
+
+    def refusal(self, plan: dict[str, Any]) -> str | None:
+        """Why ``y`` does nothing for this plan (None: it can be carried out)."""
+        refused = plan.get("refused")
+        return str(refused["message"]) if refused else None
+
+    async def carry_out(self, plan: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def action_cancel(self) -> None:
+        if not self._working:  # being written: its result is shown when it is done
+            self.dismiss(None)
+
+    def action_confirm(self) -> None:
+        if self._working:
+            return
+        plan = self.plan
+        if plan is None:
+            # Still being read: confirm it when it is shown (the first time only).
+            self._confirm_when_planned = self.stale_note is None
+            return
+        refusal = self.refusal(plan)
+        if refusal is not None:
+            self.notify(refusal, severity="warning")
+            return
+        self._working = True
+        self._carry_out(plan)
+
+    @work(exclusive=True, group="carry-out")
+    async def _carry_out(self, plan: dict[str, Any]) -> None:
+        try:
+            result = await self.carry_out(plan)
+        except Conflict as error:
+            self._working = False
+            self.stale_note = changed_meanwhile(error, self.NOT_DONE)
+            self.load()
+            return
+        except KaizenError as error:
+            self._working = False
+            self.app.notify(str(error), severity="error", timeout=8)
+            self.dismiss(None)
+            return
+        self.dismiss(result)
+
+
+class RollbackModal(PlanModal):
+    """Roll back to a version: shows :meth:`plan_rollback` (what changes, what is saved first).
+
+    Carried out with the plan's revision; dismissed with
+    ``rollback_to_version``'s result (the agent, ``saved_as_version``).
+    """
+
+    NOT_DONE = "rolled back"
+
+    def __init__(self, service: Any, agent: dict[str, Any], version: dict[str, Any]) -> None:
+        self.agent = agent
+        self.version = version
+        label = f"v{version['version_number']}"
+        name = visible(agent["name"])
+        super().__init__(
+            service,
+            f"Roll back to {label}?",
+            [Content.assemble("Make the live config of ", (name, "bold"), " equal ", (label, "bold"), ".")],
+            confirm_label="Roll back",
+            comparison_heading=f"What changes: live config → {label}",
+        )
+
+    def on_mount(self) -> None:
+        # PlanModal.on_mount runs after this one (Textual calls each class's handler): not super().
+        self.query_one(DiffBody).show_message(Content.styled("Reading what will change…", "$text-muted"))
+
+    async def read_plan(self) -> dict[str, Any]:
+        return await self.service.plan_rollback(self.agent["id"], self.version["id"])
+
+    def plan_lines(self, plan: dict[str, Any]) -> list[Content]:
+        label = f"v{plan['version']['version_number']}"
+        if plan["refused"]:
+            return [error_line(f"Cannot roll back: {plan['refused']['message']}")]
+        if plan["identical"]:
+            return [Content.styled(f"The live config already equals {label}: nothing will change.", "$text-success")]
+        if plan["auto_save"]:
+            return [
+                Content.assemble(
+                    ("● The live config has unsaved changes: ", "$text-warning"),
+                    "they are saved first as a new version ",
+                    (f"\"{visible(plan['auto_save_changelog'])}\"", "bold"),
+                    ", so nothing is lost.",
+                )
+            ]
+        return [Content.styled("The live config is saved as a version already: nothing is lost.", "$text-muted")]
+
+    def show_plan(self, plan: dict[str, Any]) -> None:
+        body = self.query_one(DiffBody)
+        dialog = self.query_one(".dialog")
+        # Nothing to change (or nothing readable): the note says it; an empty
+        # diff box would fill the screen.
+        shown = not plan["identical"] and not plan["refused"]
+        body.display = shown
+        dialog.set_class(shown, "-diff")
+        if shown:
+            body.show_comparison(plan["comparison"], self.comparison_heading)
+        self.call_after_refresh(self._limit_body)
+
+    async def carry_out(self, plan: dict[str, Any]) -> dict[str, Any]:
+        return await self.service.rollback_to_version(
+            self.agent["id"], plan["version"]["id"], expected_revision=plan["revision"]
+        )
+
+
+class DeleteAgentModal(PlanModal):
+    """Delete an agent, in two deliberate steps: archive it, then delete it.
+
+    Reads :meth:`plan_delete_agent`. While the agent is not archived the
+    deletion is refused, and ``y`` archives it instead (dismissed with
+    ``{"archived": agent}``); once it is archived, the dialog shows what goes
+    (name, id, how many versions) and ``y`` deletes it (dismissed with
+    ``{"deleted": delete_agent's result}``). Both carry the revision read.
+    """
+
+    def __init__(self, service: Any, agent: dict[str, Any]) -> None:
+        self.agent = agent
+        archived = agent.get("status") == "archived"
+        super().__init__(
+            service,
+            f"Delete {visible(agent['name'])}?" if archived else f"Archive {visible(agent['name'])}?",
+            [],
+            confirm_label="Delete" if archived else "Archive",
+        )
+
+    async def read_plan(self) -> dict[str, Any]:
+        return await self.service.plan_delete_agent(self.agent["id"])
+
+    def refusal(self, plan: dict[str, Any]) -> str | None:
+        return None  # refused deletion: y archives
+
+    def plan_lines(self, plan: dict[str, Any]) -> list[Content]:
+        agent = plan["agent"]
+        name = visible(agent["name"])
+        count = plan["version_count"]
+        versions = f"{count:,} version{'s' if count != 1 else ''}"
+        if plan["refused"]:
+            return [
+                Content.assemble(
+                    (name, "bold"),
+                    f" is {visible(agent['status'])}: only an archived agent can be deleted.",
+                ),
+                Content.assemble(
+                    "Archive it first? Its live config and its ",
+                    versions,
+                    " stay as they are; once archived, ",
+                    ("D", "bold"),
+                    " again deletes it.",
+                ),
+            ]
+        return [
+            Content.assemble("Delete the agent ", (name, "bold"), " and all its versions?"),
+            Content.assemble(("  id        ", "$text-muted"), visible(agent["id"])),
+            Content.assemble(("  versions  ", "$text-muted"), versions),
+            Content.assemble(("  status    ", "$text-muted"), visible(agent["status"])),
+            Content.styled("This cannot be undone.", "bold $text-error"),
+        ]
+
+    def show_plan(self, plan: dict[str, Any]) -> None:
+        archive = plan["refused"] is not None
+        name = visible(plan["agent"]["name"])
+        self.query_one(".dialog").border_title = Content(f"Archive {name}?" if archive else f"Delete {name}?")
+        confirm = self.query_one("#confirm", Button)
+        confirm.label = "Archive  y" if archive else "Delete  y"
+        confirm.variant = "primary" if archive else "error"  # archiving loses nothing
+        self.call_after_refresh(self._limit_body)
+
+    async def carry_out(self, plan: dict[str, Any]) -> dict[str, Any]:
+        agent_id, revision = plan["agent"]["id"], plan["agent"]["revision"]
+        if plan["refused"] is not None:
+            agent = await self.service.update(agent_id, {"status": "archived"}, expected_revision=revision)
+            return {"archived": agent}
+        return {"deleted": await self.service.delete_agent(agent_id, expected_revision=revision)}
+
+
+class KeepInput(Input):
+    """The number of versions to keep: digits only, so ``y``/``n`` stay keys of the dialog."""
+
+
+class PruneModal(Dialog[dict[str, Any] | None]):
+    """How many of the newest versions to keep; shows :meth:`plan_prune` for that number.
+
+    ``y`` prunes by the plan shown (its ``plan_id``): if what it deletes
+    changed meanwhile (versions saved or deleted), the service refuses
+    (:class:`StalePlan`), nothing is deleted, and the dialog stays with the
+    fresh plan and a line saying so; ``y`` then prunes by that one. A ``y``
+    pressed before the plan of the number typed came waits for it.
+    Dismissed with ``prune``'s result (``deleted``, ``kept``...), or None.
+    """
+
+    DEFAULT_CSS = """
+    PruneModal #prune-doomed {
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
+    }
+    """
+
+    BINDINGS = [
+        Binding("y", "confirm", "prune", priority=True),
+        Binding("n", "cancel", "cancel", priority=True),
+        Binding("escape", "cancel", "cancel", show=False),
+        *[Binding(str(digit), f"digit({digit})", show=False) for digit in range(10)],
+        Binding("backspace", "backspace", show=False),
+        Binding("left,h", "app.focus_previous", show=False),
+        Binding("right,l", "app.focus_next", show=False),
+        *SCROLL_BINDINGS,
+    ]
+
+    def __init__(self, service: Any, agent: dict[str, Any], keep: int = 10) -> None:
+        super().__init__()
+        self.service = service
+        self.agent = agent
+        self.keep = keep
+        #: The plan shown (None while the plan of ``keep`` is read, or when it failed).
+        self.plan: dict[str, Any] | None = None
+        #: The "changed meanwhile" line shown over a fresh plan.
+        self.stale_note: Content | None = None
+        self._confirm_when_previewed = False
+        self._typed = False
+        self._working = False
+
+    @property
+    def doomed(self) -> list[dict[str, Any]]:
+        """The versions the plan shown deletes, newest first."""
+        return self.plan["delete"] if self.plan is not None else []
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog -wide") as dialog:
+            dialog.border_title = "Prune versions"
+            with VerticalScroll(classes="dialog-body", can_focus=False):
+                yield Static(self._intro(self.agent), id="prune-intro")
+                with Horizontal(classes="keep-row"):
+                    yield Label("Versions to keep (type a number):")
+                    yield KeepInput(str(self.keep), type="integer", id="keep", max_length=7)
+                yield Static(id="prune-summary")
+                with VerticalScroll(id="prune-list", can_focus=False):
+                    yield Static(id="prune-doomed")
+            with Horizontal(classes="buttons"):
+                yield Button("Cancel  n", id="cancel")
+                yield Button("Prune  y", id="confirm", variant="error")
+            yield KeyBar()
+
+    @staticmethod
+    def _intro(agent: dict[str, Any]) -> Content:
+        return Content.assemble(
+            "Keep the newest versions of ",
+            (visible(agent["name"]), "bold"),
+            f" (it has {agent.get('version_count', 0):,}) and delete the rest.",
+        )
+
+    def on_mount(self) -> None:
+        self.query_one("#cancel", Button).focus()
+        self.preview(self.keep)
+
+    # -- typing the number -----------------------------------------------------
+
+    def action_digit(self, digit: int) -> None:
+        keep_input = self.query_one("#keep", KeepInput)
+        if keep_input.has_focus:
+            keep_input.insert_text_at_cursor(str(digit))
+            return
+        # Typed while a button has focus: the first digit replaces the default.
+        keep_input.value = (keep_input.value if self._typed else "") + str(digit)
+        keep_input.cursor_position = len(keep_input.value)
+        self._typed = True
+
+    def action_backspace(self) -> None:
+        keep_input = self.query_one("#keep", KeepInput)
+        if keep_input.has_focus:
+            keep_input.action_delete_left()
+        else:
+            keep_input.value = keep_input.value[:-1]
+            self._typed = True
+
+    @on(Input.Changed, "#keep")
+    def keep_changed(self, event: Input.Changed) -> None:
+        try:
+            keep = int(event.value)
+        except ValueError:
+            keep = 0
+        if keep != self.keep:
+            self._confirm_when_previewed = False  # y was for another number
+            self.stale_note = None  # the line was about the plan of the number before
+        self.keep = keep
+        self.preview(keep)
+
+    @on(Input.Submitted, "#keep")
+    def keep_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.query_one("#cancel", Button).focus()
+
+    # -- the plan --------------------------------------------------------------
+
+    @work(exclusive=True, group="prune-preview")
+    async def preview(self, keep: int) -> None:
+        summary = self.query_one("#prune-summary", Static)
+        if keep < 1:
+            self.plan = None
+            summary.update(Content.assemble(("Type how many versions to keep: at least 1.", "$text-warning")))
+            self.query_one("#prune-doomed", Static).update("")
+            return
+        self.plan = None
+        try:
+            plan = await self.service.plan_prune(self.agent["id"], keep)
+        except KaizenError as error:
+            self._confirm_when_previewed = False
+            summary.update(error_line(error))
+            self.query_one("#prune-doomed", Static).update("")
+            return
+        self.show_plan(plan)
+        if self._confirm_when_previewed and keep == self.keep:
+            self._confirm_when_previewed = False
+            self.call_later(self.action_confirm)
+
+    def show_plan(self, plan: dict[str, Any]) -> None:
+        """Show what ``plan`` deletes, under the "changed meanwhile" line if there is one."""
+        self.plan = plan
+        self.agent = plan["agent"]
+        self.query_one("#prune-intro", Static).update(self._intro(plan["agent"]))
+        summary = self.query_one("#prune-summary", Static)
+        doomed_view = self.query_one("#prune-doomed", Static)
+        about = [self.stale_note] if self.stale_note is not None else []
+        doomed, keep = plan["delete"], plan["keep"]
+        if not doomed:
+            about.append(Content.assemble(("Nothing to delete: ", "$text-success"), f"the agent has at most {keep} versions."))
+            summary.update(Content("\n").join(about))
+            doomed_view.update("")
+            return
+        about.append(
+            Content.assemble(
+                ("Deletes ", "$text-error"),
+                (f"{len(doomed):,} version{'s' if len(doomed) != 1 else ''}", "bold $text-error"),
+                f" (v{plan['oldest_deleted']}–v{plan['newest_deleted']}); keeps the {keep} newest. "
+                "The live config is not changed.",
+            )
+        )
+        if plan["live_loses_version"]:
+            # The only versions that hold the live config go: none will hold it.
+            label = ", ".join(f"v{version['version_number']}" for version in doomed if version.get("matches_live"))
+            about.append(
+                Content.assemble(
+                    ("◆ ", "bold $text-warning"),
+                    (f"{label} equals the live config and goes: ", "$text-warning"),
+                    "no version will hold the live config. Cancel and snapshot it (s) first to keep a copy.",
+                )
+            )
+        summary.update(Content("\n").join(about))
+        # One line per version, cut to the width (#prune-doomed does not
+        # wrap), marked like the removed lines of a diff: a ✗ would say
+        # "damaged", as it does in the timeline.
+        lines = []
+        for version in doomed[:PRUNE_LIST_LIMIT]:
+            lines.append(
+                Content.assemble(
+                    ("  ◆ " if version.get("matches_live") else "  - ", "$text-error"),
+                    (f"v{version['version_number']}".ljust(6), "bold"),
+                    (exact_time(version.get("created_at")).ljust(22), "$text-muted"),
+                    (visible(version.get("created_by")).ljust(10)[:10] + " ", "$text-muted"),
+                    first_line(version.get("changelog")) or "(no changelog)",
+                )
+            )
+        if len(doomed) > PRUNE_LIST_LIMIT:
+            more = f"{len(doomed) - PRUNE_LIST_LIMIT:,} older"
+            lines.append(Content.assemble(("  … and ", "$text-muted"), more, (" versions", "$text-muted")))
+        doomed_view.update(Content("\n").join(lines))
+        self.call_after_refresh(self._limit_body)
+
+    # -- carrying it out -------------------------------------------------------
+
+    def action_confirm(self) -> None:
+        if self._working:
+            return
+        if self.keep < 1:
+            self.notify("Keep at least 1 version.", severity="warning")
+            return
+        plan = self.plan
+        if plan is None or plan["keep"] != self.keep:
+            # What would go is still being read: confirm it when it is shown.
+            self._confirm_when_previewed = True
+            return
+        if not plan["delete"]:
+            self.notify(f"Nothing to prune: {visible(self.agent['name'])} has at most {self.keep} versions.")
+            self.dismiss(None)
+            return
+        self._working = True
+        self._prune(plan)
+
+    @work(exclusive=True, group="prune")
+    async def _prune(self, plan: dict[str, Any]) -> None:
+        try:
+            result = await self.service.prune(self.agent["id"], plan["keep"], plan_id=plan["plan_id"])
+        except StalePlan as error:
+            self._working = False
+            # One line; the service's sentence (who, as far as it knows) is the toast.
+            self.stale_note = Content.assemble(
+                ("⚠ Versions were saved or deleted meanwhile", "bold $text-warning"),
+                ": nothing was deleted. Fresh preview below.",
+            )
+            self.notify(str(error), severity="warning", timeout=8)
+            if plan["keep"] == self.keep:
+                self.show_plan(error.fresh)
+            return
+        except KaizenError as error:
+            self._working = False
+            self.app.notify(str(error), severity="error", timeout=8)
+            self.dismiss(None)
+            return
+        self.dismiss(result)
+
+    @on(Button.Pressed, "#confirm")
+    def confirm_pressed(self) -> None:
+        self.action_confirm()
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        if not self._working:  # being deleted: its result is shown when it is done
+            self.dismiss(None)
