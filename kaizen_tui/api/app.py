@@ -52,6 +52,10 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
+#: Methods whose requests carry a body worth checking against the limit before it is read.
+BODY_METHODS = frozenset(("POST", "PUT", "PATCH", "DELETE"))
+
+
 class BodyTooLarge(Exception):
     """The request body passed the limit (:data:`MAX_BODY_BYTES` by default)."""
 
@@ -110,6 +114,8 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 def loggable(text: str) -> str:
     """A request path for the log: control characters escaped, so no request can write a line of its own."""
+    if text.isprintable():  # the common case, without the regular expression
+        return text
     return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
 
 
@@ -137,10 +143,11 @@ class Guard:
                 status["code"], status["sent"] = message["status"], True
             await send(message)
 
-        declared = dict(scope.get("headers") or []).get(b"content-length")
         try:
-            if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
-                raise BodyTooLarge(self.max_body_bytes)
+            if scope["method"] in BODY_METHODS:
+                declared = dict(scope.get("headers") or []).get(b"content-length")
+                if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+                    raise BodyTooLarge(self.max_body_bytes)
             received = 0
 
             async def receiving() -> Message:
