@@ -584,9 +584,7 @@ class AgentService(TokenOperations):
         expected = _check_revision(expected_revision)
         with self.store.writing() as tx:
             agent = self._agent(tx, agent_id)
-            version = self._version(tx, version_id)
-            if version["agent_id"] != agent["id"]:
-                raise VersionOfAnotherAgent(version["id"], agent["id"])
+            version = self._find_version(tx, agent, version_id)
             self._check_revision(tx, agent, expected)
             label = version_label(version)
             config = parse_snapshot(version["config_snapshot"], label)
@@ -873,10 +871,19 @@ class AgentService(TokenOperations):
             return row
         row = tx.version(text)
         if row is None:
-            raise VersionNotFound(text, agent["name"])
+            raise self._deleted_version(tx, agent, text)
         if row["agent_id"] != agent["id"]:
             raise VersionOfAnotherAgent(row["id"], agent["id"])
         return row
+
+    def _deleted_version(self, tx: Transaction, agent: Mapping[str, Any], version_id: str) -> VersionNotFound:
+        """A version id that names nothing, named by its number when the audit log says who deleted it."""
+        for event in tx.audit_log(agent["id"], _CONFLICT_LOOKBACK):
+            number = _decode_detail(event["detail"]).get("version_number")
+            if event["action"] == "version.delete" and event["version_id"] == version_id and isinstance(number, int):
+                detail = f" (deleted meanwhile by {event['actor']} at {event['at']})"
+                return VersionNotFound(f"v{number}", agent["name"], detail=detail)
+        return VersionNotFound(version_id, agent["name"])
 
     def _gone(self, tx: Transaction, agent: Mapping[str, Any], number: int) -> str:
         """Why a version number names nothing: deleted (by whom), or never given."""

@@ -354,3 +354,16 @@ async def test_get_config_is_never_stale_whoever_commits(service: AgentService, 
     with sqlite3.connect(db_path) as connection:  # another program entirely
         connection.execute("UPDATE agent SET max_tokens = 7, content_hash = 'x' WHERE id = ?", (agent["id"],))
     assert (await service.get_config("Support Agent"))["config"]["max_tokens"] == 7
+
+
+async def test_a_version_deleted_meanwhile_is_named_by_number_not_by_id(service: AgentService, agent: dict) -> None:
+    """A dialog holding a version's id: the error says 'v1 ... deleted meanwhile by', never 'ver-…'."""
+    v1 = await service.create_version(agent["id"], "v1")
+    await service.update(agent["id"], {"temperature": 0.2})
+    await service.delete_version(v1["id"], actor="frank")
+    for attempt in (service.rollback_to_version(agent["id"], v1["id"]), service.plan_rollback(agent["id"], v1["id"])):
+        with pytest.raises(KaizenError) as raised:
+            await attempt
+        assert raised.value.code == "version_not_found"
+        assert "v1 of Support Agent (deleted meanwhile by frank" in str(raised.value)
+        assert v1["id"] not in str(raised.value)
