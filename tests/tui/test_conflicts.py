@@ -19,7 +19,7 @@ from kaizen_tui.core.schema import parse_snapshot
 from kaizen_tui.service import AgentService
 from kaizen_tui.tui.screens.editing import EditAgainModal
 from kaizen_tui.tui.screens.main import MainScreen
-from kaizen_tui.tui.screens.merge import MergeConflictModal
+from kaizen_tui.tui.screens.merge import MERGE_VALUE_CHARS, MERGE_VALUE_LINES, MergeConflictModal
 from kaizen_tui.tui.screens.modals import EditorModal
 from kaizen_tui.tui.screens.plans import PruneModal, RollbackModal
 from kaizen_tui.tui.widgets.diff import DiffBody
@@ -232,6 +232,21 @@ async def test_the_merge_dialog_shows_data_literally(service, ids):
         assert "[i]colleague[/i]" in text
         await press(pilot, "M", "y")
         assert (await service.get(ids["support"]))["description"] == "[link=x]mine[/link]"
+
+
+async def test_the_merge_dialog_shows_a_huge_value_cut(service, ids):
+    huge = "word " * 200_000  # 1 MB on one line
+    many = "\n".join(f"line {number}" for number in range(1000))
+    conflicts = [{"field": "system_prompt", "base": PROMPT_V2, "mine": huge, "theirs": many}]
+    async with running_app(service) as pilot:
+        pilot.app.push_screen(MergeConflictModal("Support Agent", "Changed meanwhile.", conflicts))
+        await settle(pilot)
+        shown = pilot.app.screen.query_one("#conflict-0", Static).content.plain
+        assert len(shown) < 3 * MERGE_VALUE_CHARS
+        assert f"… {len(huge) - MERGE_VALUE_CHARS:,} more characters" in shown
+        assert f"line {MERGE_VALUE_LINES - 1}\n" in shown and f"… {1000 - MERGE_VALUE_LINES:,} more lines" in shown
+        await press(pilot, "M", "y")  # still chosen and saved as ever
+        assert isinstance(pilot.app.screen, MainScreen)
 
 
 async def test_after_an_edit_the_diff_shows_what_it_changed(service, ids):

@@ -20,22 +20,38 @@ from kaizen_tui.tui.screens.dialog import Dialog
 from kaizen_tui.tui.widgets.chrome import KeyBar
 from kaizen_tui.tui.widgets.text import error_line, format_value, visible
 
-#: How many lines of a value the merge dialog shows before summarising.
+#: How much of a value the merge dialog shows before summarising: lines, and characters in all.
+#: A value can be a 1 MB prompt; laying all of it out would hold up every key.
 MERGE_VALUE_LINES = 40
+MERGE_VALUE_CHARS = 4000
 MINE, THEIRS = "mine", "theirs"
 
 
 def _value_lines(value: Any) -> list[Content]:
-    """A field's value as lines of plain text: strings as they are (one line each), JSON for structures."""
+    """A field's value as lines of plain text: strings as they are (one line each), JSON for structures.
+
+    At most :data:`MERGE_VALUE_LINES` lines and :data:`MERGE_VALUE_CHARS`
+    characters, then a line that says how much more there is.
+    """
     text = format_value(value)
     if text == "":
         return [Content.styled("(empty)", "$text-muted")]
-    lines = [Content(visible(line)) for line in text.split("\n")]
-    if len(lines) > MERGE_VALUE_LINES:
-        more = len(lines) - MERGE_VALUE_LINES
-        cut = Content.styled(f"… {more:,} more line{'s' if more != 1 else ''}", "$text-muted")
-        lines = [*lines[:MERGE_VALUE_LINES], cut]
-    return lines
+    lines = text.split("\n")
+    shown: list[Content] = []
+    room = MERGE_VALUE_CHARS
+    for line in lines[:MERGE_VALUE_LINES]:
+        if room <= 0:
+            break
+        shown.append(Content(visible(line[:room]) + ("…" if len(line) > room else "")))
+        room -= len(line)
+    more_lines = len(lines) - len(shown)
+    if more_lines:
+        more = f"… {more_lines:,} more line{'s' if more_lines != 1 else ''}"
+    elif room < 0:
+        more = f"… {-room:,} more character{'s' if room != -1 else ''}"
+    else:
+        return shown
+    return [*shown, Content.styled(more, "$text-muted")]
 
 
 class MergeConflictModal(Dialog[dict[str, str] | None]):
