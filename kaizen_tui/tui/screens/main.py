@@ -652,8 +652,7 @@ class MainScreen(Screen[None]):
     def _writable(self, what: str) -> bool:
         if not self.service.read_only:
             return True
-        reason = self.service.read_only_reason or "the database is open read-only"
-        self.toast(f"Cannot {what}: {reason}. Browsing only.", "warning")
+        self.toast(f"Cannot {what}: {self.service.read_only_reason}. Browsing only.", "warning")
         return False
 
     def action_toggle_split(self) -> None:
