@@ -36,6 +36,7 @@ STATUS_OF_CODE: dict[str, int] = {
     "read_only": 403,
     "database_busy": 503,
     "database_error": 503,
+    "database_not_found": 503,
     "schema_too_new": 503,
 }
 

@@ -198,6 +198,12 @@ class DatabaseError(KaizenError):
     code = "database_error"
 
 
+class DatabaseNotFound(DatabaseError):
+    """A command that only reads named a database that does not exist (nothing is created for it)."""
+
+    code = "database_not_found"
+
+
 class DatabaseBusy(DatabaseError):
     """Another process held the database for longer than we are willing to wait."""
 
@@ -243,6 +249,7 @@ __all__ = [
     "DamagedSnapshot",
     "DatabaseBusy",
     "DatabaseError",
+    "DatabaseNotFound",
     "EditConflict",
     "InvalidAgentFile",
     "InvalidKeep",

@@ -38,6 +38,7 @@ from urllib.parse import quote, unquote
 from kaizen_tui.core.errors import (
     DatabaseBusy,
     DatabaseError,
+    DatabaseNotFound,
     NameTaken,
     ReadOnlyDatabase,
     SchemaTooNew,
@@ -344,7 +345,7 @@ def _open_sqlite(path: Path, read_only: bool, create: bool = True) -> SQLiteStor
     path = path.expanduser().absolute()
     reason = "the database is open read-only (--read-only)" if read_only else ""
     if not create and not path.is_dir() and not path.exists():
-        raise DatabaseError(
+        raise DatabaseNotFound(
             f"No database at {path}: no such file, and nothing was created "
             "(a database is created by the first change written to it, such as a new agent)."
         )

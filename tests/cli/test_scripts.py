@@ -290,7 +290,7 @@ def test_a_mistyped_db_folder_url_or_kaizen_db_creates_nothing(
     assert main(["--db", str(folder / "kaizen.db"), "agents"]) == 1
     assert f"No database at {folder / 'kaizen.db'}" in capsys.readouterr().err
     assert main(["--db", f"sqlite:///{tmp_path / 'typo.db'}", "versions", "X", "--json"]) == 1
-    assert json.loads(capsys.readouterr().err)["error"]["code"] == "database_error"
+    assert json.loads(capsys.readouterr().err)["error"]["code"] == "database_not_found"
     monkeypatch.setenv("KAIZEN_DB", str(tmp_path / "env-typo.db"))
     assert main(["show", "X"]) == 1
     assert "env-typo.db" in capsys.readouterr().err
