@@ -387,7 +387,8 @@ class AgentService(TokenOperations):
         ``base_revision`` (the revision the editor opened) lets the message
         say who changed what since.
 
-        Returns ``{"agent": ..., "written": [fields], "kept": [fields]}``.
+        Returns ``{"agent": ..., "written": [fields], "kept": [fields], "kept_by": [actors]}``
+        (who changed the kept fields since ``base_revision``, as the audit log tells).
         """
         who = self._actor(actor)
         mine = validate_fields(edited)
@@ -411,8 +412,15 @@ class AgentService(TokenOperations):
                     conflicts=merge.conflicts,
                     current=self._describe(tx, agent),
                 )
+            kept_by = sorted(
+                {
+                    change["actor"]
+                    for change in self._changes_since(tx, agent, opened_at or 0)
+                    if set(merge.kept).intersection(change["fields"])
+                }
+            ) if merge.kept and opened_at is not None else []
             written = self._apply(tx, who, agent, merge.changes)
-            return {"agent": self._describe(tx, agent), "written": written, "kept": merge.kept}
+            return {"agent": self._describe(tx, agent), "written": written, "kept": merge.kept, "kept_by": kept_by}
 
     @in_thread
     def plan_delete_agent(self, agent_id: str) -> dict[str, Any]:

@@ -106,8 +106,9 @@ async def test_the_lost_update_scenario_keeps_both_changes(service: AgentService
     opened = await service.get(agent["id"])
     await service.update(agent["id"], {"max_tokens": 4321}, actor="colleague")
     edited = {**editable(opened), "system_prompt": "You are terse."}
-    result = await service.apply_edit(agent["id"], editable(opened), edited)
+    result = await service.apply_edit(agent["id"], editable(opened), edited, base_revision=opened["revision"])
     assert result["written"] == ["system_prompt"] and result["kept"] == ["max_tokens"]
+    assert result["kept_by"] == ["colleague"]
     now = await service.get(agent["id"])
     assert now["system_prompt"] == "You are terse." and now["max_tokens"] == 4321
 
