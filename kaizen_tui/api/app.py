@@ -104,6 +104,15 @@ def expected_revision(request: Request) -> int | None:
     return NO_REVISION
 
 
+def if_match(request: Request, agent: dict[str, Any]) -> int | None:
+    """The revision a write must find (from ``If-Match``); a tag naming no revision is 412 at once."""
+    expected = expected_revision(request)
+    if expected == NO_REVISION:
+        raise _Refused(412, "precondition_failed", f"If-Match names no revision of {agent['name']}.",
+                       current_revision=agent["revision"])  # fmt: skip
+    return expected
+
+
 def precondition_failed(revision: int, detail: str) -> Response:
     """412: the ``If-Match`` does not name the agent's revision; nothing changed."""
     return problem(412, "precondition_failed", detail, headers={"ETag": quoted(revision)}, current_revision=revision)
@@ -212,9 +221,12 @@ class Authorizer:
 
 
 class _Refused(Exception):
-    def __init__(self, status: int, code: str, detail: str) -> None:
+    """A request refused before the service is asked (no token, a role too low, an If-Match naming nothing)."""
+
+    def __init__(self, status: int, code: str, detail: str, *, current_revision: int | None = None) -> None:
         super().__init__(detail)
         self.status, self.code, self.detail = status, code, detail
+        self.current_revision = current_revision
 
 
 def _only_keys(body: dict[str, Any], allowed: tuple[str, ...]) -> None:
@@ -267,6 +279,8 @@ def create_app(service: AgentService, *, token_cache_seconds: float = TOKEN_CACH
 
     @app.exception_handler(_Refused)
     async def refused(request: Request, error: _Refused) -> Response:
+        if error.current_revision is not None:
+            return precondition_failed(error.current_revision, error.detail)
         headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
         return problem(error.status, error.code, error.detail, headers=headers)
 
@@ -358,9 +372,7 @@ def create_app(service: AgentService, *, token_cache_seconds: float = TOKEN_CACH
         actor: str = writer,
     ) -> Response:
         found = await service.find_agent(agent)
-        expected = expected_revision(request)
-        if expected == NO_REVISION:
-            return precondition_failed(found["revision"], f"If-Match names no revision of {found['name']}.")
+        expected = if_match(request, found)
         try:
             updated = await service.update(found["id"], _body_object(body), expected_revision=expected, actor=actor)
         except Conflict as error:
@@ -370,9 +382,7 @@ def create_app(service: AgentService, *, token_cache_seconds: float = TOKEN_CACH
     @app.delete("/api/v1/agents/{agent}", tags=["agents"], status_code=204, summary="Delete an archived agent (admin)")
     async def delete_agent(agent: str, request: Request, actor: str = admin) -> Response:
         found = await service.find_agent(agent)
-        expected = expected_revision(request)
-        if expected == NO_REVISION:
-            return precondition_failed(found["revision"], f"If-Match names no revision of {found['name']}.")
+        expected = if_match(request, found)
         try:
             await service.delete_agent(found["id"], expected_revision=expected, actor=actor)
         except Conflict as error:
@@ -455,9 +465,7 @@ def create_app(service: AgentService, *, token_cache_seconds: float = TOKEN_CACH
     async def rollback(agent: str, version: str, request: Request, actor: str = writer) -> Response:
         found = await service.find_agent(agent)
         target = await service.find_version(found["id"], version)
-        expected = expected_revision(request)
-        if expected == NO_REVISION:
-            return precondition_failed(found["revision"], f"If-Match names no revision of {found['name']}.")
+        expected = if_match(request, found)
         try:
             result = await service.rollback_to_version(found["id"], target["id"], expected_revision=expected, actor=actor)
         except Conflict as error:
