@@ -56,6 +56,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tables import markdown_table
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 OUT = HERE / "out"
@@ -1007,13 +1009,7 @@ def table(figures: list[Figure]) -> str:
         ok = f.ok
         result = "info" if not f.target else "n/a" if ok is None else ("ok" if ok else "MISS")
         rows.append((f.label, fmt(f.ours, f.unit) if f.ours is not None else (f.note or "n/a"), floor, ratio, target, result))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = []
-    for index, row in enumerate(rows):
-        lines.append("| " + " | ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)) + " |")
-        if index == 0:
-            lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    return "\n".join(lines)
+    return markdown_table(rows)
 
 
 def environment() -> dict[str, Any]:
