@@ -207,9 +207,19 @@ ACTIONS: tuple[Action, ...] = (
         "rollback",
         ("r",),
         "rollback",
-        help="roll back the live config to the highlighted version (unsaved changes are saved first)",
-        scopes=VERSION_PANES,
+        help="roll back the live config to the highlighted version (unsaved changes are saved first)"
+        " · compare view: to the newer version shown",
+        scopes=(*VERSION_PANES, Scope.COMPARE),
         palette=("Roll back", "Make the live config equal the highlighted version"),
+        overrides={Scope.COMPARE: {"label": "rollback to newer"}},
+    ),
+    Action(
+        "rollback_older",
+        ("R",),
+        "rollback to older",
+        help="compare view: roll back to the older version shown",
+        scopes=(Scope.COMPARE,),
+        palette=("Roll back to the older", "Make the live config equal the older version compared"),
     ),
     Action(
         "delete_version",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.command import CommandPalette
 from textual.content import Content
 from textual.geometry import Region
-from textual.widgets import Button, Static, TextArea
+from textual.widgets import Button, Input, Static, TextArea
 
 from kaizen_tui.core.schema import parse_snapshot
 from kaizen_tui.service import AgentService
@@ -274,14 +274,41 @@ async def test_p_prunes_to_the_number_typed(service, ids):
         await press(pilot, "p")
         modal = pilot.app.screen
         assert isinstance(modal, PruneModal)
-        assert modal.focused is modal.query_one("#cancel", Button)
-        assert modal.doomed == []  # keep 10: nothing to delete
+        assert modal.focused is modal.query_one("#keep", Input)
+        assert modal.query_one("#keep", Input).value == ""  # no default to delete on
+        assert modal.doomed == []
         await press(pilot, "2")
         assert [v["version_number"] for v in modal.doomed] == [1]
         await press(pilot, "y")
         versions = await service.get_versions(ids["support"])
         assert [v["version_number"] for v in versions] == [3, 2]
         assert any(toast.startswith("Pruned 1 version of Support Agent") for toast in toasts(pilot.app))
+
+
+async def test_p_then_y_deletes_nothing_on_a_number_nobody_typed(service, ids):
+    async with running_app(service, agent="Support Agent") as pilot:
+        await press(pilot, "p", "y")
+        modal = pilot.app.screen
+        assert isinstance(modal, PruneModal)  # y refused: the dialog stays
+        assert len(await service.get_versions(ids["support"])) == 3
+        assert await audit_actions(service, "version.prune") == 0
+        assert any("Type how many versions to keep" in toast for toast in toasts(pilot.app, "warning"))
+        await press(pilot, "enter")  # enter on the empty field: still nothing
+        assert pilot.app.screen is modal
+        assert len(await service.get_versions(ids["support"])) == 3
+
+
+async def test_enter_in_the_prune_field_previews_the_number_typed_and_y_confirms(service, ids):
+    async with running_app(service, agent="Support Agent") as pilot:
+        await press(pilot, "p", "1", "enter")
+        modal = pilot.app.screen
+        assert isinstance(modal, PruneModal)  # enter kept the dialog open
+        assert [v["version_number"] for v in modal.doomed] == [2, 1]
+        assert "Deletes 2 versions (v1–v2)" in modal.query_one("#prune-summary", Static).content.plain
+        assert len(await service.get_versions(ids["support"])) == 3  # enter deleted nothing
+        await press(pilot, "y")
+        assert isinstance(pilot.app.screen, MainScreen)
+        assert [v["version_number"] for v in await service.get_versions(ids["support"])] == [3]
 
 
 async def test_the_prune_list_is_one_line_a_version_and_never_uses_the_damaged_mark(service, ids):

@@ -730,7 +730,7 @@ class MainScreen(Screen[None]):
             return comparison, f"{visible(agent['name'])} · {comparison_label(comparison)}", heading
 
         # The screen opens at once and reads the diff itself: keys typed next reach it.
-        self.app.push_screen(CompareScreen(title=visible(agent["name"]), load=load))
+        self.app.push_screen(CompareScreen(title=visible(agent["name"]), load=load, agent=agent), self._compare_closed(agent))
 
     def action_compare(self) -> None:
         if self._deferred("compare"):
@@ -758,7 +758,29 @@ class MainScreen(Screen[None]):
                 comparison = await self.service.compare_with_live(agent["id"], current_id or newest)
             return comparison, f"Compare · {visible(agent['name'])} · {comparison_label(comparison)}", None
 
-        self.app.push_screen(CompareScreen(title=f"Compare · {visible(agent['name'])}", load=load))
+        screen = CompareScreen(title=f"Compare · {visible(agent['name'])}", load=load, agent=agent)
+        self.app.push_screen(screen, self._compare_closed(agent))
+
+    def _compare_closed(self, agent: dict[str, Any]) -> Callable[[dict[str, Any] | None], None]:
+        """What to do when the compare view closes: the cursor on a version compared, or the one rolled back to."""
+
+        def closed(result: dict[str, Any] | None) -> None:
+            if result is None:
+                return
+            rolled_back = result.get("rolled_back")
+            if rolled_back is not None:
+                message = f"Rolled back {visible(rolled_back['name'])} to v{result['version_number']}"
+                if rolled_back.get("saved_as_version") is not None:
+                    message += f" (unsaved changes saved as v{rolled_back['saved_as_version']} first)"
+                self.toast(message)
+                self.reload(keep_agent=agent["id"], keep_version=result["version_id"])
+                return
+            if self.timeline.agent is not None and self.timeline.agent["id"] != agent["id"]:
+                return
+            if self.timeline.cursor_key not in result.get("compared", ()):
+                self.reload(keep_agent=agent["id"], keep_version=result["version_id"])
+
+        return closed
 
     # -- mutations -----------------------------------------------------------------
 

@@ -10,6 +10,7 @@ shows the fresh plan, with one line saying so.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from textual import on, work
@@ -292,12 +293,19 @@ class DeleteAgentModal(PlanModal):
 
 
 class KeepInput(Input):
-    """The number of versions to keep: digits only, so ``y``/``n`` stay keys of the dialog."""
+    """The number of versions to keep: digits only, so ``y``/``n``, ``j``/``k`` stay keys of the dialog."""
+
+    def check_consume_key(self, key: str, character: str | None) -> bool:
+        return character is not None and character.isdigit()
 
 
 class PruneModal(Dialog[dict[str, Any] | None]):
     """How many of the newest versions to keep; shows :meth:`plan_prune` for that number.
 
+    The field opens empty and focused: nothing is deleted on a number the
+    person did not type (``y`` on an empty field only says to type one).
+    ``enter`` in the field shows the preview of the number typed and keeps
+    the dialog open; ``y`` then confirms.
     ``y`` prunes by the plan shown (its ``plan_id``): if what it deletes
     changed meanwhile (versions saved or deleted), the service refuses
     (:class:`StalePlan`), nothing is deleted, and the dialog stays with the
@@ -319,22 +327,25 @@ class PruneModal(Dialog[dict[str, Any] | None]):
         Binding("escape", "cancel", "cancel", show=False),
         *[Binding(str(digit), f"digit({digit})", show=False) for digit in range(10)],
         Binding("backspace", "backspace", show=False),
-        Binding("left,h", "app.focus_previous", show=False),
-        Binding("right,l", "app.focus_next", show=False),
-        *SCROLL_BINDINGS,
+        Binding("left", "app.focus_previous", show=False),
+        Binding("right", "app.focus_next", show=False),
+        # Letters: taken before the field (which opens focused) would swallow them.
+        Binding("h", "app.focus_previous", show=False, priority=True),
+        Binding("l", "app.focus_next", show=False, priority=True),
+        *[replace(binding, priority=True) for binding in SCROLL_BINDINGS],
     ]
 
-    def __init__(self, service: Any, agent: dict[str, Any], keep: int = 10) -> None:
+    def __init__(self, service: Any, agent: dict[str, Any]) -> None:
         super().__init__()
         self.service = service
         self.agent = agent
-        self.keep = keep
+        #: The number typed (0: none yet).
+        self.keep = 0
         #: The plan shown (None while the plan of ``keep`` is read, or when it failed).
         self.plan: dict[str, Any] | None = None
         #: The "changed meanwhile" line shown over a fresh plan.
         self.stale_note: Content | None = None
         self._confirm_when_previewed = False
-        self._typed = False
         self._working = False
 
     @property
@@ -349,7 +360,7 @@ class PruneModal(Dialog[dict[str, Any] | None]):
                 yield Static(self._intro(self.agent), id="prune-intro")
                 with Horizontal(classes="keep-row"):
                     yield Label("Versions to keep (type a number):")
-                    yield KeepInput(str(self.keep), type="integer", id="keep", max_length=7)
+                    yield KeepInput("", type="integer", id="keep", max_length=7)
                 yield Static(id="prune-summary")
                 with VerticalScroll(id="prune-list", can_focus=False):
                     yield Static(id="prune-doomed")
@@ -367,7 +378,8 @@ class PruneModal(Dialog[dict[str, Any] | None]):
         )
 
     def on_mount(self) -> None:
-        self.query_one("#cancel", Button).focus()
+        # The field, empty: enter there previews, never deletes, and no default is offered.
+        self.query_one("#keep", KeepInput).focus()
         self.preview(self.keep)
 
     # -- typing the number -----------------------------------------------------
@@ -377,10 +389,9 @@ class PruneModal(Dialog[dict[str, Any] | None]):
         if keep_input.has_focus:
             keep_input.insert_text_at_cursor(str(digit))
             return
-        # Typed while a button has focus: the first digit replaces the default.
-        keep_input.value = (keep_input.value if self._typed else "") + str(digit)
+        # Typed while a button has focus: goes to the end of the number.
+        keep_input.value += str(digit)
         keep_input.cursor_position = len(keep_input.value)
-        self._typed = True
 
     def action_backspace(self) -> None:
         keep_input = self.query_one("#keep", KeepInput)
@@ -388,7 +399,6 @@ class PruneModal(Dialog[dict[str, Any] | None]):
             keep_input.action_delete_left()
         else:
             keep_input.value = keep_input.value[:-1]
-            self._typed = True
 
     @on(Input.Changed, "#keep")
     def keep_changed(self, event: Input.Changed) -> None:
@@ -404,8 +414,9 @@ class PruneModal(Dialog[dict[str, Any] | None]):
 
     @on(Input.Submitted, "#keep")
     def keep_submitted(self, event: Input.Submitted) -> None:
+        # Shows the preview of the number typed (read again) and stays: y confirms it.
         event.stop()
-        self.query_one("#cancel", Button).focus()
+        self.preview(self.keep)
 
     # -- the plan --------------------------------------------------------------
 
@@ -489,7 +500,7 @@ class PruneModal(Dialog[dict[str, Any] | None]):
         if self._working:
             return
         if self.keep < 1:
-            self.notify("Keep at least 1 version.", severity="warning")
+            self.notify("Type how many versions to keep (at least 1), then y.", severity="warning")
             return
         plan = self.plan
         if plan is None or plan["keep"] != self.keep:
