@@ -177,6 +177,45 @@ async def test_c_without_a_mark_compares_highlighted_with_live(service, ids):
         assert comparison["to"]["label"] == "live"
 
 
+async def test_from_the_compare_view_r_and_R_roll_back_to_either_version_shown(service, ids):
+    v1, v2, v3 = ids["support_versions"]
+    async with running_app(service) as pilot:
+        screen = await open_agent(pilot, "Support Agent")
+        await press(pilot, "G", "space", "k", "c")  # v1 marked, v2 highlighted
+        compare = pilot.app.screen
+        assert isinstance(compare, CompareScreen)
+        assert "r roll back to v2 · R roll back to v1" in compare.query_one(StatusLine).content.plain
+        await press(pilot, "R")  # the older: v1, through the usual dialog
+        modal = pilot.app.screen
+        assert isinstance(modal, RollbackModal) and modal.focused is modal.query_one("#cancel", Button)
+        assert "live config → v1" in modal.query_one(DiffBody).text
+        await press(pilot, "n")  # cancelled: back on the compare view, nothing done
+        assert pilot.app.screen is compare
+        assert await audit_actions(service, "version.rollback") == 0
+        await press(pilot, "r", "y")  # the newer: v2
+        assert isinstance(pilot.app.screen, MainScreen)
+        assert (await service.compare_with_live(ids["support"], v2))["identical"]
+        assert "Rolled back Support Agent to v2" in toasts(pilot.app)
+        assert screen.timeline.cursor_key == v2
+        assert v3 in [entry["id"] for entry in screen.timeline.entries]
+
+
+async def test_after_esc_from_compare_the_cursor_is_on_a_version_compared(service, ids):
+    v1, v2, v3 = ids["support_versions"]
+    async with running_app(service) as pilot:
+        screen = await open_agent(pilot, "Support Agent")
+        await press(pilot, "G", "space", "g", "c")  # v1 against v3
+        await press(pilot, "escape")
+        assert screen.timeline.cursor_key in (v1, v3)
+        # Compared from the palette-like path with the cursor moved meanwhile: back on a compared one.
+        screen.timeline.move_cursor(row=1)
+        await press(pilot, "c")
+        compare = pilot.app.screen
+        compared = {compare.comparison["from"]["version_id"], compare.comparison["to"]["version_id"]}
+        await press(pilot, "escape")
+        assert screen.timeline.cursor_key in compared
+
+
 # -- rollback -------------------------------------------------------------------------
 
 
