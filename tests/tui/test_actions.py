@@ -59,10 +59,11 @@ def record_actions(monkeypatch: pytest.MonkeyPatch, calls: list[str], scope: Sco
     for action in ACTIONS:
         if scope is not None and scope not in action.scopes:
             continue
-        applied = action.in_scope(scope) if scope is not None else action
-        screen = scope.screen if scope is not None else action.scopes[0].screen
-        owner = KaizenApp if applied.owner == "app" else CompareScreen if screen is Scope.COMPARE else MainScreen
-        monkeypatch.setattr(owner, f"action_{action.name}", recorder(action.name))
+        for where in [scope] if scope is not None else action.scopes:  # the palette: on every screen it is on
+            applied = action.in_scope(where)
+            screen = where.screen
+            owner = KaizenApp if applied.owner == "app" else CompareScreen if screen is Scope.COMPARE else MainScreen
+            monkeypatch.setattr(owner, f"action_{action.name}", recorder(action.name))
 
 
 async def enter_scope(pilot: Any, scope: Scope) -> None:
@@ -83,7 +84,8 @@ async def enter_scope(pilot: Any, scope: Scope) -> None:
         await press(pilot, "enter", "j")
         screen.set_focus(screen.diff)
     elif scope is Scope.COMPARE:
-        await press(pilot, "enter", "j", "enter")
+        # Support Agent's v3 against v2: two versions shown, so r and R both apply.
+        await press(pilot, "j", "enter", "enter")
         assert isinstance(app.screen, CompareScreen)
     await settle(pilot)
 

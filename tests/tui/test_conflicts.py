@@ -350,6 +350,22 @@ async def test_the_rollback_dialog_presents_the_plan(service, ids, db_path):
     assert await audit_actions(service, "version.rollback") == 0
 
 
+async def test_a_rollback_dialog_whose_version_another_process_deleted_names_it_by_number(service, ids, db_path):
+    v1, _v2, _v3 = ids["support_versions"]
+    async with running_app(service, agent="Support Agent") as pilot:
+        await press(pilot, "G", "r")
+        modal = pilot.app.screen
+        assert isinstance(modal, RollbackModal) and modal.plan is not None
+        other = AgentService(str(db_path))  # another process
+        await other.delete_version(v1, actor="dana")
+        await press(pilot, "y")
+        assert isinstance(pilot.app.screen, MainScreen)
+        errors = toasts(pilot.app, "error")
+        assert errors and "v1" in errors[-1] and "deleted meanwhile by dana" in errors[-1]
+        assert v1 not in " ".join(toasts(pilot.app)) and "ver-" not in " ".join(toasts(pilot.app))
+        assert await audit_actions(service, "version.rollback") == 0
+
+
 # -- prune --------------------------------------------------------------------------------
 
 
