@@ -1,0 +1,156 @@
+"""The audit log as a person reads it: a few words for each event (the CLI's ``log`` and the TUI's view).
+
+The events come from :meth:`AgentService.audit_trail` (newest first, with the
+agent's name even when it was deleted); this module only words them. The
+sentences are raw text from the database: each face makes them safe to show
+(the CLI through ``one_line``, the TUI through ``visible``), so nothing in
+them drives the terminal. Pure functions: no face, no Textual.
+"""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from collections.abc import Callable, Mapping
+from typing import Any
+
+#: Values in a summary are cut to this many columns: the line is about what changed, not the text.
+VALUE_WIDTH = 40
+ARROW = "→"
+
+
+def _width(text: str) -> int:
+    """Columns a string takes on a terminal: wide East Asian characters take two."""
+    return sum(
+        0 if unicodedata.combining(char) else 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+        for char in text
+    )
+
+
+def truncate(text: str, width: int) -> str:
+    """Cut text to ``width`` columns, ending with an ellipsis when cut (as the CLI's ``truncate``)."""
+    if _width(text) <= width:
+        return text
+    kept, used = [], 0
+    for char in text:
+        char_width = _width(char)
+        if used + char_width > width - 1:
+            break
+        kept.append(char)
+        used += char_width
+    return "".join(kept) + "…"
+
+
+def short_value(value: object) -> str:
+    """A field's value in a summary: text as it is (quoted when empty or spaced at an edge),
+    several lines as ``(N lines)``, anything else as compact JSON; cut to :data:`VALUE_WIDTH`."""
+    if isinstance(value, str):
+        if "\n" in value.rstrip("\n"):
+            return f"({len(value.splitlines())} lines)"
+        if not value or value != value.strip():
+            return truncate(json.dumps(value, ensure_ascii=False), VALUE_WIDTH)
+        return truncate(value, VALUE_WIDTH)
+    return truncate(json.dumps(value, ensure_ascii=False, separators=(",", ":")), VALUE_WIDTH)
+
+
+def _number(value: object) -> str:
+    return f"v{value}" if isinstance(value, int) and not isinstance(value, bool) else "v?"
+
+
+def _plural(count: object, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def _update(detail: Mapping[str, Any]) -> str:
+    changes = detail.get("changes")
+    fields = detail.get("fields")
+    if isinstance(changes, Mapping) and changes:
+        # In the order of the fields (the detail's keys are sorted).
+        order = [field for field in fields if field in changes] if isinstance(fields, list) else []
+        order += [field for field in changes if field not in order]
+        parts = []
+        for field in order:
+            change = changes[field]
+            if isinstance(change, Mapping) and "old" in change and "new" in change:
+                parts.append(f"{field} {short_value(change['old'])} {ARROW} {short_value(change['new'])}")
+            else:
+                parts.append(str(field))
+        return "set " + ", ".join(parts)
+    if isinstance(fields, list) and fields:
+        return "set " + ", ".join(str(field) for field in fields)
+    return "set (no change)"
+
+
+def _rollback(detail: Mapping[str, Any]) -> str:
+    text = f"rolled back to {_number(detail.get('to_version'))}"
+    saved = detail.get("saved_as_version")
+    if saved is not None:
+        text += f" (saved {_number(saved)} first)"
+    if detail.get("fields") == []:
+        text += " (no change)"
+    return text
+
+
+def _prune(detail: Mapping[str, Any]) -> str:
+    count = detail.get("deleted")
+    oldest, newest = detail.get("oldest_deleted"), detail.get("newest_deleted")
+    text = f"pruned {_plural(count, 'version')}"
+    if oldest is not None and newest is not None:
+        text += f" {_number(oldest)}" if oldest == newest else f" {_number(oldest)}–{_number(newest)}"
+    keep = detail.get("keep")
+    if keep is not None:
+        text += f" (kept the newest {keep})"
+    return text
+
+
+def _deleted_agent(detail: Mapping[str, Any]) -> str:
+    count = detail.get("versions_deleted")
+    return "deleted the agent" + (f" and {_plural(count, 'version')}" if count is not None else "")
+
+
+def _deleted_version(detail: Mapping[str, Any]) -> str:
+    changelog = detail.get("changelog")
+    text = f"deleted {_number(detail.get('version_number'))}"
+    if isinstance(changelog, str) and changelog.strip():
+        text += f" ({short_value(changelog.strip().splitlines()[0])})"
+    return text
+
+
+SUMMARIES: dict[str, Callable[[Mapping[str, Any]], str]] = {
+    "agent.create": lambda detail: "created",
+    "agent.update": _update,
+    "agent.delete": _deleted_agent,
+    "version.create": lambda detail: f"snapshot {_number(detail.get('version_number'))}",
+    "version.rollback": _rollback,
+    "version.delete": _deleted_version,
+    "version.prune": _prune,
+    "token.create": lambda detail: f"created the {detail.get('role', '?')} token {detail.get('name', '?')}",
+    "token.revoke": lambda detail: f"revoked the token {detail.get('name', '?')}",
+}
+
+
+def event_summary(event: Mapping[str, Any]) -> str:
+    """What an audit event did, in a few words: ``set temperature 0.7 → 0.2``, ``snapshot v5``,
+    ``rolled back to v3 (saved v6 first)``, ``pruned 12 versions v1–v12 (kept the newest 10)``."""
+    detail = event.get("detail")
+    if not isinstance(detail, Mapping):
+        detail = {}
+    summarise = SUMMARIES.get(event.get("action", ""))
+    if summarise is None:
+        # An action of a newer kaizen-tui: its detail as it is.
+        return short_value(dict(detail)) if detail else ""
+    try:
+        return summarise(detail)
+    except (TypeError, ValueError, AttributeError):
+        # A detail written by another tool, not shaped as ours: say what we can.
+        return short_value(dict(detail))
+
+
+def agent_label(event: Mapping[str, Any]) -> str:
+    """The agent an event is about: its name (``(deleted)`` after it when it is gone), or ``-``."""
+    name = event.get("agent_name")
+    if event.get("agent_id") is None:
+        return "-"
+    if name is None:
+        name = event["agent_id"]
+    return f"{name} (deleted)" if event.get("agent_deleted") else str(name)
