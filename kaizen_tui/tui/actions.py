@@ -168,6 +168,14 @@ ACTIONS: tuple[Action, ...] = (
         palette=("Delete agent", "Delete the highlighted agent and all its versions (it is archived first)"),
     ),
     Action(
+        "audit_log",
+        ("L",),
+        "who did what",
+        help="the audit log of the agent: who did what, when (newest first)",
+        scopes=(Scope.MAIN,),
+        palette=("Audit log", "Who did what to the highlighted agent, when"),
+    ),
+    Action(
         "filter",
         ("slash",),
         "filter",

@@ -78,10 +78,17 @@ class KaizenApp(App[None]):
         #: How many keys have been handled to the end (tests wait on it).
         self.keys_handled = 0
 
+    def _theme_is_ansi(self, theme: object = None) -> None:
+        # In an ANSI theme $background is the terminal's own: a dialog's see-through
+        # backdrop would be drawn opaque and blank the panes behind (styles/app.tcss).
+        self.set_class(bool(getattr(self.current_theme, "ansi", False)), "-ansi-theme")
+
     def on_mount(self) -> None:
+        self.theme_changed_signal.subscribe(self, self._theme_is_ansi)
         if not self.is_headless and self.console.color_system in ("standard", "windows") and not self.no_color:
             # 16 colours: the terminal's own palette, not truecolours rounded to it.
             self.theme = "ansi-dark"
+        self._theme_is_ansi()
         self.push_screen(MainScreen())
 
     # -- keys typed ahead ------------------------------------------------------
@@ -235,6 +242,16 @@ class KaizenApp(App[None]):
         shown = "\n".join(visible(line) for line in text.split("\n"))
         self.toasts.append((shown, severity))
         super().notify(shown, title=visible(title), severity=severity, timeout=timeout, markup=False)
+
+    def action_help_quit(self) -> None:
+        """ctrl+c: say how to quit, in plain words.
+
+        Textual's own notice is markup (``Press [b]q[/b] to quit``), and
+        toasts here never interpret markup.
+        """
+        keys = [key for key, active in self.active_bindings.items() if active.binding.action in ("quit", "app.quit")]
+        key = "q" if "q" in keys else keys[0] if keys else "ctrl+q"
+        self.notify(f"Press {key} to quit.", title="Do you want to quit?")
 
     # -- actions available everywhere ------------------------------------------
 

@@ -108,7 +108,12 @@ async def test_an_edit_in_EDITOR_keeps_what_a_colleague_changed_meanwhile(servic
         assert "kept max_tokens as colleague changed it meanwhile" in message
 
 
-async def test_an_edit_in_the_app_keeps_what_a_colleague_changed_meanwhile(service, ids):
+async def test_an_edit_in_the_app_keeps_what_a_colleague_changed_meanwhile(service, ids, monkeypatch):
+    # Who changed the kept fields comes with apply_edit's answer (kept_by): the TUI reads no audit log itself.
+    async def no_log(*args: Any, **kwargs: Any) -> list:
+        raise AssertionError("the TUI read the audit log")
+
+    monkeypatch.setattr(service, "audit_log", no_log)
     async with running_app(service, agent="Support Agent") as pilot:
         editor = await open_the_editor_then_a_colleague_edits(pilot, service, ids["support"])
         area = editor.query_one(TextArea)

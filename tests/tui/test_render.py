@@ -115,7 +115,10 @@ def test_identical_and_first_version():
         "from": {"label": "nothing", "version_id": None, "version_number": None, "damaged": None},
         "changes": compare_configs({"extra": {}}, {"name": "A", "extra": {}}),
     }
-    assert comparison_label(first) == "v2 (first version)"
+    # Nothing before v2: v1 was deleted, v2 is not the first version.
+    assert comparison_label(first) == "v2 (oldest kept; v1 deleted)"
+    first["to"] = {**first["to"], "label": "v1", "version_number": 1}
+    assert comparison_label(first) == "v1 (first version)"
     assert any(line.split() == ["name", "—", "A"] for line in render(first, 80, False))
 
 

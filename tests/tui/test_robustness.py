@@ -464,9 +464,20 @@ async def test_read_only_refuses_every_change_with_the_reason(service, ids, db_p
                 app.call_later(command.callback)
                 await settle(pilot)
                 assert isinstance(app.screen, MainScreen), title
+            # The key bar offers none of the changes, on any pane.
+            for pane in (screen.agents_table, screen.timeline, screen.diff):
+                screen.set_focus(pane)
+                await settle(pilot)
+                bar = app.screen.query_one(KeyBar).render().plain
+                for label in ("snapshot", "edit", "new agent", "prune", "rollback", "delete"):
+                    assert label not in bar, (label, bar)
+                assert "help" in bar
+            screen.set_focus(screen.timeline)
+            await settle(pilot)
             # Browsing and comparing still work.
             await press(pilot, "space", "g", "c")
             assert isinstance(app.screen, CompareScreen)
+            assert "rollback" not in app.screen.query_one(KeyBar).render().plain
     finally:
         read_only.close()
     assert fingerprint(db_path) == before

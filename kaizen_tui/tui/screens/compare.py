@@ -100,6 +100,8 @@ class CompareScreen(Screen[dict[str, Any] | None]):
         # The key bar below already says esc, u and ?; this says which version r and R roll back to.
         parts = ["j/k scroll · g/G top/bottom"]
         newer, older = self._side("newer"), self._side("older")
+        if self.app.service.read_only:  # type: ignore[attr-defined]
+            newer = older = None
         if newer is not None:
             parts.append(f"r roll back to v{newer['version_number']}")
         if older is not None:
@@ -119,6 +121,10 @@ class CompareScreen(Screen[dict[str, Any] | None]):
         if which == "newer":
             return versions[0] if versions else None
         return versions[1] if len(versions) > 1 else None
+
+    def hidden_in_key_bar(self, action: str) -> bool:
+        # Read-only: r and R stay bound (they say why they do nothing), out of the key bar.
+        return bool(self.app.service.read_only) and action in ("rollback", "rollback_older")  # type: ignore[attr-defined]
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "rollback":

@@ -29,7 +29,7 @@ from kaizen_tui.core.schema import EDITABLE_FIELDS
 from kaizen_tui.tui.screens.dialog import SCROLL_BINDINGS, Dialog
 from kaizen_tui.tui.screens.merge import MINE, THEIRS, MergeConflictModal
 from kaizen_tui.tui.widgets.chrome import KeyBar
-from kaizen_tui.tui.widgets.text import INVISIBLE, error_line, visible
+from kaizen_tui.tui.widgets.text import INVISIBLE, error_line, renumbered, visible
 
 ERROR_MARK = "# ✗ "
 
@@ -91,10 +91,19 @@ def edit_header(name: str) -> str:
 
 
 def with_error(text: str, error: str) -> str:
-    """The text with the error written on top as YAML comments (the parser ignores them)."""
-    lines = [ERROR_MARK + visible(line) for line in error.splitlines() or [error]]
+    """The text with the error written on top as YAML comments (the parser ignores them).
+
+    The error was found in the text without such comments (``strip_error``);
+    the lines it names ("line 18") are renumbered to be those of the file
+    shown, where the comments on top move the text down.
+    """
+    body = strip_error(text)
+    error_lines = error.splitlines() or [error]
+    shift = len(error_lines) + 1
+    lines = [ERROR_MARK + visible(renumbered(line, shift)) for line in error_lines]
     lines.append(ERROR_MARK + "Fix it and save again; empty the file to give up.")
-    return "\n".join(lines) + "\n" + strip_error(text)
+    return "\n".join(lines) + "\n" + body
+
 
 
 def strip_error(text: str) -> str:
@@ -242,10 +251,17 @@ class AgentEdit:
             except KaizenError as error:
                 return str(error)
         kept = [key for key in EDITABLE_FIELDS if key in theirs or key in result["kept"]]
-        self.saved(result["agent"], await self._message(result["agent"], result["written"], kept))
+        # Who changed the kept fields: apply_edit says it (kept_by, since the revision it was given).
+        # After a conflict that revision is the conflict's, and EditConflict does not say who changed
+        # what before it: only then is the audit log read, from the revision the editor opened.
+        if revision == self.revision or not kept:
+            who = ", ".join(visible(actor) for actor in result.get("kept_by") or [])
+        else:
+            who = await self._changed_by(kept)
+        self.saved(result["agent"], self._message(result["agent"], result["written"], kept, who))
         return None
 
-    async def _message(self, agent: dict[str, Any], written: list[str], kept: list[str]) -> str:
+    def _message(self, agent: dict[str, Any], written: list[str], kept: list[str], who: str) -> str:
         """The toast: what was written, and which fields someone else set meanwhile were kept (and who)."""
         name = visible(agent["name"])
         if written:
@@ -253,7 +269,6 @@ class AgentEdit:
         else:
             message = f"No changes to {name}"
         if kept:
-            who = await self._changed_by(kept)
             them = "it" if len(kept) == 1 else "them"
             message += f"; kept {', '.join(kept)} as {who or 'someone else'} changed {them} meanwhile"
         if written and agent.get("unsaved_changes"):

@@ -8,6 +8,7 @@ Every mutation ends in a toast; every failure in a toast with the reason.
 from __future__ import annotations
 
 import asyncio
+import unicodedata
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -23,6 +24,7 @@ from kaizen_tui.agent_file import parse_agent_text
 from kaizen_tui.core.errors import KaizenError, VersionNotFound
 from kaizen_tui.service import agent_sort_key
 from kaizen_tui.tui.actions import Scope, bindings
+from kaizen_tui.tui.screens.audit import AuditScreen
 from kaizen_tui.tui.screens.compare import CompareScreen
 from kaizen_tui.tui.screens.editing import (
     NEW_AGENT_TEMPLATE,
@@ -293,14 +295,14 @@ class MainScreen(Screen[None]):
         return marker, await self.service.list_agents()
 
     def _filtered(self) -> list[dict[str, Any]]:
-        needle = self.filter_text.strip().lower()
+        needle = folded(self.filter_text.strip())
         if not needle:
             return self.agents_all
         return [
             agent
             for agent in self.agents_all
             if any(
-                needle in str(agent.get(key) or "").lower()
+                needle in folded(str(agent.get(key) or ""))
                 for key in ("name", "agent_type", "status", "model_id", "description")
             )
         ]
@@ -387,6 +389,8 @@ class MainScreen(Screen[None]):
             self._select_agent(key)
 
     def version_cursor_moved(self) -> None:
+        if self.timeline.agent is not None:
+            self._show_timeline_title(self.timeline.agent)
         self._show_row_details()
         self.refresh_diff()
 
@@ -462,6 +466,13 @@ class MainScreen(Screen[None]):
         mark = self.marks.get(agent["id"])
         if mark is not None:
             parts.append((f" {GLYPH_MARK} v{mark['version_number']}", "$text-accent"))
+        # Where the cursor is in a long history: "v37 · 464/500" (1 the newest).
+        timeline = self.timeline
+        current = timeline.current if timeline.agent is not None and timeline.agent["id"] == agent["id"] else None
+        if current is not None and timeline.total > 1:
+            index = next((i for i, entry in enumerate(timeline.entries) if entry["id"] == current["id"]), None)
+            if index is not None:
+                parts.append((f" · v{current['version_number']} {timeline.start + index + 1:,}/{timeline.total:,}", "$text-muted"))
         self.query_one("#timeline-pane").border_title = Content.assemble(*parts)
 
     @on(Timeline.NeedPage)
@@ -625,7 +636,14 @@ class MainScreen(Screen[None]):
     # -- focus and keys ----------------------------------------------------------
 
     #: Keys that need an agent: hidden from the key bar while there is none.
-    AGENT_ACTIONS = {"snapshot", "edit", "prune", "filter", "toggle_split", "delete_agent"}
+    AGENT_ACTIONS = {"snapshot", "edit", "prune", "filter", "toggle_split", "delete_agent", "audit_log"}
+
+    #: Keys that change something: out of the key bar when the database is read-only
+    #: (still bound: pressed, they say why they do nothing).
+    CHANGE_ACTIONS = frozenset({"snapshot", "edit", "new_agent", "prune", "delete_agent", "rollback", "delete_version"})
+
+    def hidden_in_key_bar(self, action: str) -> bool:
+        return bool(self.service.read_only) and action in self.CHANGE_ACTIONS
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "clear_filter":
@@ -903,6 +921,12 @@ class MainScreen(Screen[None]):
 
         self.app.push_screen(PruneModal(self.service, agent), done)
 
+    def action_audit_log(self) -> None:
+        """Who did what to the agent under the agents cursor, when: its audit log, newest first."""
+        agent = self._need_agent()
+        if agent is not None:
+            self.app.push_screen(AuditScreen(self.service, agent))
+
     def action_delete_agent(self) -> None:
         """Delete the agent under the agents cursor: archive it first (one dialog), then delete it (another)."""
         agent = self._need_agent()
@@ -1044,6 +1068,12 @@ class MainScreen(Screen[None]):
             if not again:
                 self.toast("Discarded the edit; nothing was changed.")
                 return
+
+
+def folded(text: str) -> str:
+    """``text`` as the filter compares it: case and accents folded (``Résumé`` → ``resume``)."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(char for char in decomposed if not unicodedata.combining(char)).casefold()
 
 
 def Text_muted(text: str) -> Content:

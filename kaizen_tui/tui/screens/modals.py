@@ -22,7 +22,7 @@ from textual.widgets import Button, Input, Label, Static, TextArea
 from kaizen_tui.tui.screens.dialog import Dialog, ResultType
 from kaizen_tui.tui.widgets.chrome import KeyBar
 from kaizen_tui.tui.widgets.diff import DiffBody
-from kaizen_tui.tui.widgets.text import error_line, visible
+from kaizen_tui.tui.widgets.text import error_line, named_line, visible
 
 
 class SnapshotModal(Dialog[str | None]):
@@ -198,6 +198,14 @@ class EditorModal(Dialog[bool]):
         self.show_error(self.error)
         editor = self.query_one("#editor", TextArea)
         editor.focus()
+        self._to_named_line(self.error)
+
+    def _to_named_line(self, error: str | None) -> None:
+        """The cursor on the line the error names ("line 18"), if it names one of the text."""
+        line = named_line(error) if error else None
+        editor = self.query_one("#editor", TextArea)
+        if line is not None and 1 <= line <= editor.document.line_count:
+            editor.move_cursor((line - 1, 0), center=True)
 
     def fit_window(self) -> None:
         super().fit_window()
@@ -234,6 +242,7 @@ class EditorModal(Dialog[bool]):
         else:
             self.show_error(error)
             self.query_one("#editor", TextArea).focus()
+            self._to_named_line(error)
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:

@@ -106,8 +106,12 @@ class KeyBar(Widget):
             bindings = self.screen.active_bindings
         except Exception:
             return items
+        # A screen can keep a key bound (it says why it does nothing) but out of the bar: a change, read-only.
+        hidden = getattr(self.screen, "hidden_in_key_bar", None)
         for _node, binding, enabled, _tooltip in bindings.values():
             if not binding.show or binding.action in seen:
+                continue
+            if hidden is not None and hidden(binding.action.removeprefix("screen.")):
                 continue
             seen.add(binding.action)
             key = self.app.get_key_display(binding)

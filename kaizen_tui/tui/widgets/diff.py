@@ -132,10 +132,17 @@ def _unreadable_side(comparison: dict[str, Any], changes: list[dict[str, Any]]) 
 
 
 def comparison_label(comparison: dict[str, Any]) -> str:
-    """``v3 → v4``, ``v2 → live``, or ``v1 (first version)``."""
+    """``v3 → v4``, ``v2 → live``, ``v1 (first version)``, or ``v491 (oldest kept; v1–v490 deleted)``.
+
+    Nothing before a version other than v1: the ones before it were pruned or deleted.
+    """
     old = visible(comparison["from"]["label"])
     new = visible(comparison["to"]["label"])
     if old == "nothing":
+        number = comparison["to"].get("version_number")
+        if isinstance(number, int) and number > 1:
+            gone = "v1" if number == 2 else f"v1–v{number - 1}"
+            return f"{new} (oldest kept; {gone} deleted)"
         return f"{new} (first version)"
     return f"{old} → {new}"
 

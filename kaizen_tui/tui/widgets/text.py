@@ -9,6 +9,7 @@ instead of being sent to the terminal.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -176,3 +177,17 @@ def default_now() -> datetime:
 
 
 Clock = Callable[[], datetime]
+
+
+LINE_NUMBER = re.compile(r"\bline (\d+)")
+
+
+def renumbered(message: str, shift: int) -> str:
+    """``message`` with each "line N" moved by ``shift`` lines."""
+    return LINE_NUMBER.sub(lambda match: f"line {int(match.group(1)) + shift}", message)
+
+
+def named_line(message: str) -> int | None:
+    """The first line number ``message`` names ("line 18": 18), or None."""
+    match = LINE_NUMBER.search(message)
+    return int(match.group(1)) if match else None
