@@ -16,9 +16,11 @@ import json
 import os
 import re
 import sys
-import unicodedata
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
+
+from kaizen_tui.core.columns import display_width
+from kaizen_tui.core.columns import truncate as cut_to_width
 
 if TYPE_CHECKING:
     from kaizen_tui.core.diff import DiffLine
@@ -69,28 +71,9 @@ def one_line(text: str) -> str:
     return _UNSAFE.sub(_escape, text).replace("\n", "\\n").replace("\t", "\\t")
 
 
-def display_width(text: str) -> int:
-    """Columns a string takes on a terminal: wide East Asian characters take two."""
-    width = 0
-    for char in text:
-        if unicodedata.combining(char):
-            continue
-        width += 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
-    return width
-
-
 def truncate(text: str, width: int = CELL_WIDTH) -> str:
-    """Cut text to ``width`` columns, ending with an ellipsis when cut."""
-    if display_width(text) <= width:
-        return text
-    kept, used = [], 0
-    for char in text:
-        char_width = display_width(char)
-        if used + char_width > width - 1:
-            break
-        kept.append(char)
-        used += char_width
-    return "".join(kept) + "…"
+    """Cut text to ``width`` columns (:data:`CELL_WIDTH` by default), ending with an ellipsis when cut."""
+    return cut_to_width(text, width)
 
 
 def to_json(data: Any, *, compact: bool = False) -> str:

@@ -10,35 +10,16 @@ them drives the terminal. Pure functions: no face, no Textual.
 from __future__ import annotations
 
 import json
-import unicodedata
 from collections.abc import Callable, Mapping
 from typing import Any
+
+from kaizen_tui.core.columns import truncate
 
 #: Values in a summary are cut to this many columns: the line is about what changed, not the text.
 VALUE_WIDTH = 40
 ARROW = "→"
 
 
-def _width(text: str) -> int:
-    """Columns a string takes on a terminal: wide East Asian characters take two."""
-    return sum(
-        0 if unicodedata.combining(char) else 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
-        for char in text
-    )
-
-
-def truncate(text: str, width: int) -> str:
-    """Cut text to ``width`` columns, ending with an ellipsis when cut (as the CLI's ``truncate``)."""
-    if _width(text) <= width:
-        return text
-    kept, used = [], 0
-    for char in text:
-        char_width = _width(char)
-        if used + char_width > width - 1:
-            break
-        kept.append(char)
-        used += char_width
-    return "".join(kept) + "…"
 
 
 def short_value(value: object) -> str:
