@@ -10,10 +10,12 @@ dialog stays usable at 40x12 and even 20x8.
 
 from __future__ import annotations
 
+from abc import ABCMeta
 from typing import TypeVar
 
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.message_pump import _MessagePumpMeta
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input
 
@@ -30,6 +32,10 @@ SCROLL_BINDINGS = [
     Binding("pagedown", "scroll_body(10)", show=False),
     Binding("pageup", "scroll_body(-10)", show=False),
 ]
+
+
+class AbstractDialogMeta(ABCMeta, _MessagePumpMeta):
+    """Lets a dialog base class declare ``@abstractmethod`` hooks (Textual screens have a metaclass of their own)."""
 
 
 class Dialog(ModalScreen[ResultType]):

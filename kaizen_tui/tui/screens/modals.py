@@ -9,6 +9,7 @@ conflicts is in :mod:`~kaizen_tui.tui.screens.merge`.
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -19,7 +20,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.widgets import Button, Input, Label, Static, TextArea
 
-from kaizen_tui.tui.screens.dialog import Dialog, ResultType
+from kaizen_tui.tui.screens.dialog import AbstractDialogMeta, Dialog, ResultType
 from kaizen_tui.tui.widgets.chrome import KeyBar
 from kaizen_tui.tui.widgets.diff import DiffBody
 from kaizen_tui.tui.widgets.text import error_line, named_line, visible
@@ -70,7 +71,7 @@ class SnapshotModal(Dialog[str | None]):
         self.dismiss(None)
 
 
-class ConfirmModal(Dialog[ResultType]):
+class ConfirmModal(Dialog[ResultType], metaclass=AbstractDialogMeta):
     """A dialog about a destructive step: what will change, Cancel (focused) and a confirm button.
 
     ``y`` confirms, ``n`` or ``esc`` cancels; what confirming does is the
@@ -140,11 +141,13 @@ class ConfirmModal(Dialog[ResultType]):
     def confirm_pressed(self) -> None:
         self.action_confirm()
 
+    @abstractmethod
     def action_cancel(self) -> None:
-        raise NotImplementedError
+        """``n``, ``esc`` and the Cancel button: what cancelling dismisses with."""
 
+    @abstractmethod
     def action_confirm(self) -> None:
-        raise NotImplementedError
+        """``y`` and the confirm button."""
 
 
 class YesNoModal(ConfirmModal[bool]):

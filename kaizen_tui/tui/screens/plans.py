@@ -10,6 +10,7 @@ shows the fresh plan, with one line saying so.
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from dataclasses import replace
 from typing import Any
 
@@ -104,12 +105,13 @@ class PlanModal(ConfirmModal[dict[str, Any] | None]):
             self._confirm_when_planned = False
             self.call_later(self.action_confirm)
 
+    @abstractmethod
     async def read_plan(self) -> dict[str, Any]:
-        raise NotImplementedError
+        """Ask the service for the plan (the rollback's, the deletion's...)."""
 
+    @abstractmethod
     def plan_lines(self, plan: dict[str, Any]) -> list[Content]:
         """The lines that say what the plan will do (under the dialog's own lines)."""
-        raise NotImplementedError
 
     def show_plan(self, plan: dict[str, Any]) -> None:
         """Anything else to update for a plan (a diff, a button's label)."""
@@ -119,8 +121,9 @@ class PlanModal(ConfirmModal[dict[str, Any] | None]):
         refused = plan.get("refused")
         return str(refused["message"]) if refused else None
 
+    @abstractmethod
     async def carry_out(self, plan: dict[str, Any]) -> dict[str, Any]:
-        raise NotImplementedError
+        """Ask the service to do what the plan says, with the plan's token (its revision)."""
 
     def action_cancel(self) -> None:
         if not self._working:  # being written: its result is shown when it is done
