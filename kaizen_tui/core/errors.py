@@ -241,17 +241,63 @@ class InvalidAgentFile(KaizenError):
     code = "invalid_agent_file"
 
 
+class InvalidExportFile(KaizenError):
+    """A file given to import is not a kaizen-tui export, or not a whole and well-formed one."""
+
+    code = "invalid_export_file"
+
+    def __init__(self, source: str, problem: str, line: int | None = None) -> None:
+        where = f"{source}, line {line}" if line is not None else source
+        super().__init__(f"{where}: {problem}. Nothing was imported.")
+        self.source = source
+        self.line = line
+        self.problem = problem
+
+
+class ImportConflict(KaizenError):
+    """An export contradicts the database it is imported into (same id, other content); nothing was written."""
+
+    code = "import_conflict"
+
+    def __init__(self, message: str, *, source: str, line: int) -> None:
+        super().__init__(message)
+        self.source = source
+        self.line = line
+
+
+class FileNotWritten(KaizenError):
+    """An export or an archive could not be written (no such folder, no permission, disk full...)."""
+
+    code = "file_not_written"
+
+
+class ArchiveExists(KaizenError):
+    """Prune was asked to archive into a file that exists already (it may be the only copy of older versions)."""
+
+    code = "archive_exists"
+
+    def __init__(self, path: str) -> None:
+        super().__init__(
+            f"{path} exists already: an archive never replaces a file unless asked to (--overwrite). Nothing was deleted."
+        )
+        self.path = path
+
+
 __all__ = [
     "AgentNotArchived",
     "AgentNotFound",
     "AmbiguousAgent",
+    "ArchiveExists",
     "Conflict",
     "DamagedSnapshot",
     "DatabaseBusy",
     "DatabaseError",
     "DatabaseNotFound",
     "EditConflict",
+    "FileNotWritten",
+    "ImportConflict",
     "InvalidAgentFile",
+    "InvalidExportFile",
     "InvalidKeep",
     "InvalidValue",
     "KaizenError",

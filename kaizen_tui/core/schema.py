@@ -237,7 +237,17 @@ def content_hash(config: Mapping[str, Any]) -> str:
     spacing, a field left out for its default), so "is this config saved?"
     is one indexed lookup.
     """
-    return hashlib.sha256(snapshot_json(config).encode("utf-8")).hexdigest()[:32]
+    return text_hash(snapshot_json(config))
+
+
+def text_hash(text: str) -> str:
+    """The hash :func:`content_hash` gives a config whose canonical snapshot is ``text``.
+
+    A snapshot kaizen-tui wrote is canonical text, so its content hash is
+    this hash of the text itself: a stored hash can be checked against the
+    text without parsing it (an import of many versions relies on that).
+    """
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
 def parse_snapshot(text: str, version_label: str | None = None) -> dict[str, Any]:

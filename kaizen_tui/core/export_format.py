@@ -1,0 +1,371 @@
+"""The export file: agents, their versions and their audit events, as JSON Lines (``docs/export-format.md``).
+
+One JSON object per line, UTF-8, ``\\n`` line ends, keys sorted, text kept as
+it is (no ``\\u`` escapes but those JSON requires), so two exports of the same
+data are the same bytes and ``diff`` of two exports says what changed:
+
+* a ``header`` (the format's name and version; no time, on purpose),
+* per agent, by id: the ``agent``, its ``version`` records by number, its
+  ``audit`` events oldest first,
+* an ``end`` record with the counts, so a file cut short is refused.
+
+Pure: :class:`ExportWriter` turns rows into lines and hands them to a
+``write`` function; :func:`read_export` checks lines (kinds, keys, types,
+order) and yields the records, raising :class:`InvalidExportFile` with the
+line number. What the records mean for a database is the service's business.
+
+To add a kind (a later format adds ``label``): a writer method, an entry in
+:data:`KINDS` (its keys and their types), and, if it belongs to an agent,
+nothing else: the reader checks its ``agent_id`` like a version's.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from kaizen_tui.core.errors import InvalidExportFile, InvalidValue
+from kaizen_tui.core.schema import EDITABLE_FIELDS, validate_fields
+
+FORMAT = "kaizen-tui-export"
+#: The version this kaizen-tui writes and reads. A reader ignores keys it does
+#: not know; a kind it does not know is refused (a newer format's, or damage).
+FORMAT_VERSION = 1
+
+#: The keys of each record kind (besides ``kind``), in the order the documentation lists them.
+AGENT_KEYS = (
+    "id", "name", "description", "agent_type", "status", "system_prompt", "model_id", "temperature",
+    "max_tokens", "extra", "created_by", "created_at", "updated_at", "revision", "last_version_number",
+    "content_hash",
+)  # fmt: skip
+VERSION_KEYS = (
+    "id", "agent_id", "version_number", "config_snapshot", "changelog", "created_by", "created_at", "content_hash",
+)  # fmt: skip
+AUDIT_KEYS = ("at", "actor", "action", "agent_id", "version_id", "detail")
+COUNT_KEYS = ("agents", "versions", "audit_events")
+#: The record kinds that belong to the agent declared before them (their ``agent_id`` must be its id).
+AGENT_PARTS = ("version", "audit")
+
+
+def encode(record: Mapping[str, Any]) -> str:
+    """One record as one line of the file (with its ``\\n``)."""
+    return json.dumps(record, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def header_record() -> dict[str, Any]:
+    return {"kind": "header", "format": FORMAT, "format_version": FORMAT_VERSION}
+
+
+def agent_record(row: Mapping[str, Any]) -> dict[str, Any]:
+    record = {key: row[key] for key in AGENT_KEYS}
+    record["kind"] = "agent"
+    return record
+
+
+def version_record(row: Mapping[str, Any]) -> dict[str, Any]:
+    record = {key: row[key] for key in VERSION_KEYS}
+    record["kind"] = "version"
+    return record
+
+
+def audit_record(row: Mapping[str, Any]) -> dict[str, Any]:
+    """An audit event without its database-local id (another database numbers its events itself)."""
+    record = {key: row[key] for key in AUDIT_KEYS}
+    record["kind"] = "audit"
+    return record
+
+
+class ExportWriter:
+    """Writes one export through ``write`` (a file's ``write``), counting the records for the end record.
+
+    Call :meth:`header`, then per agent :meth:`agent`, its :meth:`version`\\ s
+    and its :meth:`audit` events, then :meth:`end`. The caller gives the rows
+    in the documented order.
+    """
+
+    def __init__(self, write: Callable[[str], object]) -> None:
+        self._write = write
+        self.agents = 0
+        self.versions = 0
+        self.audit_events = 0
+
+    def _put(self, record: Mapping[str, Any], what: str) -> None:
+        try:
+            line = encode(record)
+        except ValueError as error:  # NaN or Infinity in extra, written by another tool
+            raise InvalidValue(what, f"cannot be exported: {error}") from None
+        self._write(line)
+
+    def header(self) -> None:
+        self._put(header_record(), "header")
+
+    def agent(self, row: Mapping[str, Any]) -> None:
+        self._put(agent_record(row), f"agent {row['id']}")
+        self.agents += 1
+
+    def version(self, row: Mapping[str, Any]) -> None:
+        self._put(version_record(row), f"version {row['id']}")
+        self.versions += 1
+
+    def audit(self, row: Mapping[str, Any]) -> None:
+        self._put(audit_record(row), f"audit event {row['id']}")
+        self.audit_events += 1
+
+    def counts(self) -> dict[str, int]:
+        return {"agents": self.agents, "versions": self.versions, "audit_events": self.audit_events}
+
+    def end(self) -> None:
+        self._put({"kind": "end", **self.counts()}, "end")
+
+
+# -- reading ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One checked record of an export: ``agent``, ``version`` or ``audit``, with its line number."""
+
+    kind: str
+    line: int
+    fields: dict[str, Any]
+
+
+def _is_text(value: object) -> bool:
+    return isinstance(value, str)
+
+
+def _is_optional_text(value: object) -> bool:
+    return value is None or isinstance(value, str)
+
+
+def _is_count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _is_positive(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+@dataclass(frozen=True)
+class KeyType:
+    check: Callable[[object], bool]
+    says: str
+    required: bool = True
+
+
+TEXT = KeyType(_is_text, "text")
+OPTIONAL_TEXT = KeyType(_is_optional_text, "text or null", required=False)
+NULLABLE_TEXT = KeyType(_is_optional_text, "text or null")
+COUNT = KeyType(_is_count, "a whole number of at least 0")
+POSITIVE = KeyType(_is_positive, "a whole number of at least 1")
+ANY = KeyType(lambda value: True, "any value")
+
+#: Every kind a reader of this version knows, and the keys it needs (others are ignored).
+KINDS: dict[str, dict[str, KeyType]] = {
+    "header": {"format": TEXT, "format_version": POSITIVE},
+    "agent": {
+        "id": TEXT, "name": ANY, "description": ANY, "agent_type": ANY, "status": ANY, "system_prompt": ANY,
+        "model_id": ANY, "temperature": ANY, "max_tokens": ANY, "extra": ANY,
+        "created_by": TEXT, "created_at": TEXT, "updated_at": TEXT,
+        "revision": COUNT, "last_version_number": COUNT, "content_hash": OPTIONAL_TEXT,
+    },
+    "version": {
+        "id": TEXT, "agent_id": TEXT, "version_number": POSITIVE, "config_snapshot": TEXT,
+        "changelog": NULLABLE_TEXT, "created_by": TEXT, "created_at": TEXT, "content_hash": OPTIONAL_TEXT,
+    },
+    "audit": {
+        "at": TEXT, "actor": TEXT, "action": TEXT, "agent_id": TEXT, "version_id": NULLABLE_TEXT, "detail": TEXT,
+    },
+    "end": {"agents": COUNT, "versions": COUNT, "audit_events": COUNT},
+}  # fmt: skip
+
+
+class _Problem(Exception):
+    """A problem with one line, raised inside the reader and reported with the line number."""
+
+
+def _decode(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise _Problem("nested too deeply to read") from None
+    except ValueError as error:
+        raise _Problem(f"not valid JSON ({error})") from None
+    if not isinstance(value, dict):
+        raise _Problem("not a JSON object")
+    return value
+
+
+def _unstorable(value: str) -> bool:
+    """Text JSON can spell but no database can store (a lone surrogate, written as ``\\ud800``)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _checked(kind: str, record: dict[str, Any]) -> dict[str, Any]:
+    """The record's known keys, each of the type its kind needs; an agent's config also valid."""
+    fields: dict[str, Any] = {}
+    for key, wanted in KINDS[kind].items():
+        if key not in record:
+            if wanted.required:
+                raise _Problem(f"the {kind} record has no {key!r}")
+            fields[key] = None
+            continue
+        value = record[key]
+        if not wanted.check(value):
+            raise _Problem(f"the {kind} record's {key!r} must be {wanted.says}, not {json.dumps(value)[:40]}")
+        if isinstance(value, str) and _unstorable(value):
+            raise _Problem(f"the {kind} record's {key!r} holds text that is not valid Unicode (a lone surrogate)")
+        fields[key] = value
+    if kind == "agent":
+        try:
+            fields.update(validate_fields({key: record[key] for key in EDITABLE_FIELDS}))
+        except InvalidValue as error:
+            raise _Problem(f"agent {fields['id']}: {error}") from None
+    return fields
+
+
+class _Reading:
+    """What the reader has seen so far: the structure the next record must fit."""
+
+    def __init__(self) -> None:
+        self.format_version = 0
+        self.agent_id: str | None = None
+        self.agent_ids: set[str] = set()
+        self.version_ids: set[str] = set()
+        self.last_number = 0
+        self.counts = dict.fromkeys(COUNT_KEYS, 0)
+        self.ended = False
+
+    def header(self, fields: dict[str, Any]) -> None:
+        if fields["format"] != FORMAT:
+            raise _Problem(f"the header names the format {fields['format']!r}, not {FORMAT!r}")
+        self.format_version = fields["format_version"]
+
+    def fits(self, kind: str, fields: dict[str, Any]) -> None:
+        """Check that a record of ``kind`` may come here, and note it."""
+        if kind == "agent":
+            agent_id = fields["id"]
+            if agent_id in self.agent_ids:
+                raise _Problem(f"agent {agent_id} comes a second time")
+            self.agent_ids.add(agent_id)
+            self.agent_id, self.last_number = agent_id, 0
+            self.counts["agents"] += 1
+            return
+        if kind in AGENT_PARTS:
+            if self.agent_id is None:
+                raise _Problem(f"{_a(kind)} record before any agent record")
+            if fields["agent_id"] != self.agent_id:
+                raise _Problem(
+                    f"{_a(kind)} record of agent {fields['agent_id']} under agent {self.agent_id} "
+                    "(each agent's records follow it)"
+                )
+        if kind == "version":
+            number = fields["version_number"]
+            if number <= self.last_number:
+                raise _Problem(
+                    f"version v{number} of agent {self.agent_id} comes after v{self.last_number} "
+                    "(versions go in ascending order of number)"
+                )
+            if fields["id"] in self.version_ids:
+                raise _Problem(f"version {fields['id']} comes a second time")
+            self.version_ids.add(fields["id"])
+            self.last_number = number
+            self.counts["versions"] += 1
+        elif kind == "audit":
+            self.counts["audit_events"] += 1
+
+    def end(self, fields: dict[str, Any]) -> None:
+        for key in COUNT_KEYS:
+            if fields[key] != self.counts[key]:
+                raise _Problem(
+                    f"the end record counts {fields[key]:,} {key.replace('_', ' ')} but the file holds "
+                    f"{self.counts[key]:,}: part of the file is missing or was added"
+                )
+        self.ended = True
+
+
+def read_export(lines: Iterable[str], source: str) -> Iterator[Record]:
+    """The agent, version and audit records of an export, checked, in the file's order.
+
+    ``lines`` are the file's lines (a text file opened for reading); ``source``
+    names it in messages. Raises :class:`InvalidExportFile` naming the line and
+    what is wrong: a file that is not an export, a record of the wrong shape or
+    in the wrong place, a file cut short (no end record, or counts that
+    differ). The last check comes after the last record: a caller that writes
+    as it reads does so in a transaction it can roll back.
+    """
+    reading = _Reading()
+    number = 0
+    line = ""
+    iterator = iter(lines)
+    while True:
+        try:
+            line = next(iterator)
+        except StopIteration:
+            break
+        except UnicodeDecodeError:
+            raise InvalidExportFile(source, "not UTF-8 text", number + 1) from None
+        number += 1
+        if not line.strip():
+            continue
+        try:
+            record = _decode(line)
+        except _Problem as problem:
+            if number == 1 or reading.format_version == 0:
+                raise InvalidExportFile(
+                    source, "not a kaizen-tui export (its first line is not an export header)"
+                ) from None
+            if not line.endswith("\n"):
+                raise InvalidExportFile(source, f"the last line is cut short ({problem})", number) from None
+            raise InvalidExportFile(source, str(problem), number) from None
+        kind = record.get("kind")
+        try:
+            if reading.format_version == 0:
+                if kind != "header":
+                    raise InvalidExportFile(source, "not a kaizen-tui export (its first line is not an export header)")
+                reading.header(_checked("header", record))
+                continue
+            if reading.ended:
+                raise _Problem("a record after the end record")
+            if kind not in KINDS or kind == "header":
+                raise _Problem(_unknown_kind(kind, reading.format_version))
+            fields = _checked(kind, record)
+            if kind == "end":
+                reading.end(fields)
+                continue
+            reading.fits(kind, fields)
+        except _Problem as problem:
+            raise InvalidExportFile(source, str(problem), number) from None
+        yield Record(kind, number, fields)
+    if reading.format_version == 0:
+        raise InvalidExportFile(source, "empty: not a kaizen-tui export")
+    if not reading.ended:
+        raise InvalidExportFile(
+            source,
+            f"it ends at line {number:,} without its end record: the file is cut short "
+            "(an export that did not finish, or part of a copy)",
+        )
+
+
+def _a(word: str) -> str:
+    """``a version``, ``an audit``."""
+    return f"an {word}" if word[:1] in ("a", "e", "i", "o", "u") else f"a {word}"
+
+
+def _unknown_kind(kind: object, format_version: int) -> str:
+    if not isinstance(kind, str):
+        return f"a record without a kind ({json.dumps(kind)[:40]})" if kind is not None else "a record without a kind"
+    if kind == "header":
+        return "a second header (two exports joined into one file?)"
+    if format_version > FORMAT_VERSION:
+        return (
+            f"a {kind!r} record, which this kaizen-tui does not know: the file has format version "
+            f"{format_version} and this kaizen-tui reads version {FORMAT_VERSION}; upgrade kaizen-tui to import it"
+        )
+    return f"a record of unknown kind {kind!r}"
