@@ -16,9 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 Row = dict[str, Any]
+T = TypeVar("T")
 
 #: The agent's columns, in the order the stores select them.
 AGENT_COLUMNS = (
@@ -89,6 +90,44 @@ class Transaction(Protocol):
     def newest_audit_id(self) -> int: ...
     def agents_changed_between(self, since: int, until: int, limit: int) -> list[str | None]: ...
 
+    # -- export and import
+    #
+    # Reads in pages (an export of 100,000 versions never holds them all) and
+    # writes in batches (an import is a few statements per thousand rows, not
+    # a round trip per row). Rows are the same dicts as above.
+    def agents_to_export(self, ids: Sequence[str] | None = None) -> list[Row]:
+        """The agents of ``ids`` that exist (every agent when None), in any order: the columns of
+        :data:`AGENT_COLUMNS` (``extra`` decoded) plus ``last_version_number``."""
+        ...
+    def versions_after(self, agent_id: str, after: int, limit: int) -> list[Row]:
+        """At most ``limit`` versions of the agent numbered above ``after``, by number ascending
+        (the columns of :data:`VERSION_COLUMNS` plus ``content_hash``)."""
+        ...
+    def audit_events_after(self, agent_id: str, after: int, limit: int) -> list[Row]:
+        """At most ``limit`` audit events of the agent whose id is above ``after``, by id ascending
+        (:data:`AUDIT_COLUMNS`; ``detail`` as the stored text)."""
+        ...
+    def versions_by_id(self, ids: Sequence[str]) -> list[Row]:
+        """The versions (of any agent) with these ids that exist, in any order, as :meth:`versions_after`."""
+        ...
+    def versions_with_numbers(self, agent_id: str, numbers: Sequence[int]) -> list[Row]:
+        """The agent's versions with these numbers that exist, in any order, as :meth:`versions_after`."""
+        ...
+    def insert_agents(self, agents: Sequence[Mapping[str, Any]]) -> None:
+        """Insert agents as given: :data:`AGENT_COLUMNS`, ``name_key`` and ``last_version_number``
+        (:class:`NameTaken` when a name key is taken)."""
+        ...
+    def insert_versions(self, versions: Sequence[Mapping[str, Any]]) -> None:
+        """Insert versions as given (:data:`VERSION_COLUMNS` plus ``content_hash``), as one batch."""
+        ...
+    def insert_audit_events(self, events: Sequence[Mapping[str, Any]]) -> None:
+        """Append audit events in the order given (:data:`AUDIT_COLUMNS` but ``id``: the database
+        numbers them, growing, as :meth:`insert_audit` does)."""
+        ...
+    def raise_version_counter(self, agent_id: str, number: int) -> bool:
+        """Make the agent's ``last_version_number`` at least ``number``; True when it grew."""
+        ...
+
 
 class Store(Protocol):
     """An open database."""
@@ -121,9 +160,9 @@ class Store(Protocol):
     def close(self) -> None: ...
 
 
-def chunks(values: Iterable[str], size: int) -> Iterator[list[str]]:
+def chunks(values: Iterable[T], size: int) -> Iterator[list[T]]:
     """``values`` in lists of at most ``size`` (for ``IN (...)`` lists a driver bounds)."""
-    batch: list[str] = []
+    batch: list[T] = []
     for value in values:
         batch.append(value)
         if len(batch) == size:

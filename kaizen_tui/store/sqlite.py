@@ -614,6 +614,15 @@ _NEWEST_AUDIT_ID = "SELECT max(id) FROM audit_event"
 _AGENTS_CHANGED_BETWEEN = "SELECT DISTINCT agent_id FROM audit_event WHERE id > ? AND id <= ? LIMIT ?"
 SQLITE_MAX_INTEGER = 2**63 - 1
 
+#: Export and import: pages by number or event id within one agent; lookups of a batch by ids or numbers.
+_EXPORTED_AGENT_COLUMNS = (*AGENT_COLUMNS, "last_version_number")
+_AGENTS_TO_EXPORT = f"SELECT {', '.join(_EXPORTED_AGENT_COLUMNS)} FROM agent"
+_VERSIONS_AFTER = _VERSION_SELECT + " WHERE agent_id = ? AND version_number > ? ORDER BY version_number LIMIT ?"
+_AUDIT_EVENTS_AFTER = _AUDIT_SELECT + " WHERE agent_id = ? AND id > ? ORDER BY id LIMIT ?"
+_VERSIONS_BY_ID = _VERSION_SELECT + " WHERE id IN "
+_VERSIONS_WITH_NUMBERS = _VERSION_SELECT + " WHERE agent_id = ? AND version_number IN "
+_RAISE_VERSION_COUNTER = "UPDATE agent SET last_version_number = ?1 WHERE id = ?2 AND last_version_number < ?1"
+
 _INSERT_TOKEN = f"INSERT INTO api_token ({', '.join(TOKEN_COLUMNS)}) VALUES ({', '.join('?' * len(TOKEN_COLUMNS))})"
 _TOKEN_BY_HASH = f"SELECT {', '.join(TOKEN_COLUMNS)} FROM api_token WHERE secret_hash = ?"
 _TOKENS = f"SELECT {', '.join(TOKEN_COLUMNS)} FROM api_token ORDER BY name"
@@ -648,6 +657,11 @@ def encode_extra(extra: Mapping[str, Any]) -> str:
 
 def _version_row(row: Sequence[Any]) -> Row:
     return dict(zip(_VERSION_FIELDS, row))
+
+
+def _placeholders(values: Sequence[object]) -> str:
+    """``(?, ?, ?)``: an ``IN`` list of as many parameters as ``values`` (at most :data:`_IDS_PER_QUERY`)."""
+    return f"({', '.join('?' * len(values))})"
 
 
 def _storable(value: object) -> bool:
@@ -820,6 +834,64 @@ class SQLiteTransaction:
 
     def agents_changed_between(self, since: int, until: int, limit: int) -> list[str | None]:
         return [agent_id for (agent_id,) in self.connection.execute(_AGENTS_CHANGED_BETWEEN, (since, until, limit))]
+
+    # -- export and import
+
+    def agents_to_export(self, ids: Sequence[str] | None = None) -> list[Row]:
+        if ids is None:
+            rows = self.connection.execute(_AGENTS_TO_EXPORT).fetchall()
+        else:
+            rows = []
+            for chunk in chunks((agent_id for agent_id in ids if _storable(agent_id)), _IDS_PER_QUERY):
+                rows += self.connection.execute(f"{_AGENTS_TO_EXPORT} WHERE id IN {_placeholders(chunk)}", chunk)
+        width = len(AGENT_COLUMNS)
+        agents = []
+        for row in rows:
+            agent = _agent_row(row[:width])
+            agent["last_version_number"] = row[width]
+            agents.append(agent)
+        return agents
+
+    def versions_after(self, agent_id: str, after: int, limit: int) -> list[Row]:
+        return [_version_row(row) for row in self.connection.execute(_VERSIONS_AFTER, (agent_id, after, limit))]
+
+    def audit_events_after(self, agent_id: str, after: int, limit: int) -> list[Row]:
+        rows = self.connection.execute(_AUDIT_EVENTS_AFTER, (agent_id, after, limit))
+        return [dict(zip(AUDIT_COLUMNS, row)) for row in rows]
+
+    def versions_by_id(self, ids: Sequence[str]) -> list[Row]:
+        found = []
+        for chunk in chunks((version_id for version_id in ids if _storable(version_id)), _IDS_PER_QUERY):
+            found += [_version_row(row) for row in self.connection.execute(_VERSIONS_BY_ID + _placeholders(chunk), chunk)]
+        return found
+
+    def versions_with_numbers(self, agent_id: str, numbers: Sequence[int]) -> list[Row]:
+        found = []
+        for chunk in chunks((number for number in numbers if 0 <= number <= SQLITE_MAX_INTEGER), _IDS_PER_QUERY):
+            query = _VERSIONS_WITH_NUMBERS + _placeholders(chunk)
+            found += [_version_row(row) for row in self.connection.execute(query, (agent_id, *chunk))]
+        return found
+
+    def insert_agents(self, agents: Sequence[Mapping[str, Any]]) -> None:
+        extra_at = AGENT_COLUMNS.index("extra")
+        rows = []
+        for agent in agents:
+            values = [agent[key] for key in _INSERTED_AGENT_COLUMNS]
+            values[extra_at] = encode_extra(agent["extra"])
+            rows.append(values)
+        try:
+            self.connection.executemany(_INSERT_AGENT, rows)
+        except sqlite3.IntegrityError as error:
+            raise _name_taken(error, ", ".join(str(agent["name"]) for agent in agents)) from None
+
+    def insert_versions(self, versions: Sequence[Mapping[str, Any]]) -> None:
+        self.connection.executemany(_INSERT_VERSION, [tuple(version[key] for key in _VERSION_FIELDS) for version in versions])
+
+    def insert_audit_events(self, events: Sequence[Mapping[str, Any]]) -> None:
+        self.connection.executemany(_INSERT_AUDIT, [tuple(event[key] for key in _AUDIT_FIELDS) for event in events])
+
+    def raise_version_counter(self, agent_id: str, number: int) -> bool:
+        return self.connection.execute(_RAISE_VERSION_COUNTER, (number, agent_id)).rowcount > 0
 
 
 def _name_taken(error: sqlite3.IntegrityError, name: str) -> Exception:
