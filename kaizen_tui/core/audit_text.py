@@ -81,7 +81,16 @@ def _prune(detail: Mapping[str, Any]) -> str:
     keep = detail.get("keep")
     if keep is not None:
         text += f" (kept the newest {keep})"
+    archive = detail.get("archive")
+    if isinstance(archive, str):
+        text += f", archived to {archive}"
     return text
+
+
+def _imported(detail: Mapping[str, Any]) -> str:
+    versions = _plural(detail.get("versions_added"), "version")
+    what = f"the agent and {versions}" if detail.get("agent_added") else versions
+    return f"imported {what} from {detail.get('file', '?')}"
 
 
 def _deleted_agent(detail: Mapping[str, Any]) -> str:
@@ -105,6 +114,7 @@ SUMMARIES: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "version.rollback": _rollback,
     "version.delete": _deleted_version,
     "version.prune": _prune,
+    "import": _imported,
     "token.create": lambda detail: f"created the {detail.get('role', '?')} token {detail.get('name', '?')}",
     "token.revoke": lambda detail: f"revoked the token {detail.get('name', '?')}",
 }

@@ -23,6 +23,7 @@ import json
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from kaizen_tui.core.comparison import LIVE, comparison, live_side, nothing_side, version_side
@@ -57,6 +58,7 @@ from kaizen_tui.core.schema import (
 )
 from kaizen_tui.service.threads import WorkerThreads, in_thread
 from kaizen_tui.service.tokens import TokenOperations
+from kaizen_tui.service.transfer import TransferOperations, file_path
 from kaizen_tui.store import Store, Transaction, open_store
 from kaizen_tui.store.base import VERSION_COLUMNS
 
@@ -147,8 +149,8 @@ def _check_revision(revision: object) -> int | None:
     return revision
 
 
-class AgentService(TokenOperations):
-    """Agents and their versions, in one database (SQLite file by default); and the API's tokens."""
+class AgentService(TokenOperations, TransferOperations):
+    """Agents and their versions, in one database (SQLite file by default); the API's tokens; export and import."""
 
     def __init__(
         self,
@@ -649,15 +651,32 @@ class AgentService(TokenOperations):
         return (await self.plan_prune(agent_id, keep))["delete"]
 
     @in_thread
-    def prune(self, agent_id: str, keep: int, *, plan_id: str | None = None, actor: str | None = None) -> dict[str, Any]:
+    def prune(
+        self,
+        agent_id: str,
+        keep: int,
+        *,
+        plan_id: str | None = None,
+        actor: str | None = None,
+        archive: str | os.PathLike[str] | None = None,
+        overwrite_archive: bool = False,
+    ) -> dict[str, Any]:
         """Keep the ``keep`` newest versions and delete the rest, in one transaction.
 
         With ``plan_id`` (from :meth:`plan_prune`), only if the plan still says
         the same: otherwise :class:`StalePlan` carries the fresh plan and
-        nothing is deleted. Returns ``{"deleted", "oldest_deleted", "newest_deleted", "kept"}``.
+        nothing is deleted. With ``archive`` (a file), the versions that go are
+        first written there, in the same transaction, as an export that
+        imports back (see :mod:`kaizen_tui.service.transfer`); an existing file
+        is refused (:class:`ArchiveExists`) unless ``overwrite_archive``, and
+        if the file cannot be written nothing is deleted. Returns
+        ``{"deleted", "oldest_deleted", "newest_deleted", "kept"}``, and with
+        ``archive`` also ``"archive"``: ``{"file", "versions",
+        "audit_events"}``, or None when nothing went and no file was written.
         """
         who = self._actor(actor)
         _check_keep(keep)
+        archive_path = None if archive is None else file_path(archive)
         with self.store.writing() as tx:
             agent = self._agent(tx, agent_id)
             if plan_id is not None:
@@ -669,7 +688,7 @@ class AgentService(TokenOperations):
                         "Nothing was deleted; check the new preview.",
                         fresh,
                     )
-            return self._prune(tx, who, agent, keep, None)
+            return self._prune(tx, who, agent, keep, None, archive_path, overwrite_archive)
 
     @in_thread
     def cleanup_old_versions(
@@ -1035,22 +1054,30 @@ class AgentService(TokenOperations):
         }
 
     def _prune(
-        self, tx: Transaction, who: str, agent: Mapping[str, Any], keep: int, newest_to_delete: int | None
+        self,
+        tx: Transaction,
+        who: str,
+        agent: Mapping[str, Any],
+        keep: int,
+        newest_to_delete: int | None,
+        archive: Path | None = None,
+        overwrite_archive: bool = False,
     ) -> dict[str, Any]:
         threshold = tx.keep_threshold(agent["id"], keep)
+        # With an archive asked for, the result says which file was written (None: nothing went).
+        archived: dict[str, Any] = {} if archive is None else {"archive": None}
         if threshold is None:
-            return {"deleted": 0, "oldest_deleted": None, "newest_deleted": None, "kept": keep}
+            return {"deleted": 0, "oldest_deleted": None, "newest_deleted": None, "kept": keep, **archived}
         bound = 2**63 - 1 if newest_to_delete is None else newest_to_delete
+        if archive is not None:
+            archived["archive"] = self._archive(tx, agent["id"], threshold, bound, archive, overwrite=overwrite_archive)
         deleted, oldest, newest = tx.delete_versions(agent["id"], threshold, bound)
         if deleted:
-            self._audit(
-                tx,
-                who,
-                "version.prune",
-                agent["id"],
-                detail={"keep": keep, "deleted": deleted, "oldest_deleted": oldest, "newest_deleted": newest},
-            )
-        return {"deleted": deleted, "oldest_deleted": oldest, "newest_deleted": newest, "kept": keep}
+            detail = {"keep": keep, "deleted": deleted, "oldest_deleted": oldest, "newest_deleted": newest}
+            if archived.get("archive") is not None:
+                detail["archive"] = archived["archive"]["file"]
+            self._audit(tx, who, "version.prune", agent["id"], detail=detail)
+        return {"deleted": deleted, "oldest_deleted": oldest, "newest_deleted": newest, "kept": keep, **archived}
 
     def _audit(
         self,
