@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import json
 import os
 import shlex
@@ -678,16 +679,23 @@ def cmd_delete_version(ctx: Context) -> int:
 def cmd_prune(ctx: Context) -> int:
     agent = find_agent(ctx)
     keep = ctx.args.keep
+    if ctx.args.overwrite and ctx.args.archive is None:
+        raise UsageError("--overwrite is for the --archive FILE: give --archive too")
     plan = wait(ctx.service.plan_prune(agent["id"], keep))
     doomed = plan["delete"]
     if not doomed:
         if ctx.json:
-            ctx.out.json(prune_result(agent, keep, []))
+            ctx.out.json(prune_result(ctx, agent, keep, [], None))
             return 0
         versions = plural(agent["version_count"], "version")
-        ctx.out.line(f"Nothing to prune: {name_of(agent)} has {versions}, and --keep {keep} keeps them all.")
+        archived = "; no archive written" if ctx.args.archive is not None else ""
+        ctx.out.line(f"Nothing to prune: {name_of(agent)} has {versions}, and --keep {keep} keeps them all{archived}.")
         return 0
     require_writable(ctx)
+    # Refused before asking: a file that is there already, a folder that is not.
+    archive = None
+    if ctx.args.archive is not None:
+        archive = wait(ctx.service.check_archive(ctx.args.archive, overwrite=ctx.args.overwrite))
     require_confirmation_possible(ctx)
     shown = ctx.shown
     if shown is not None:
@@ -704,26 +712,122 @@ def cmd_prune(ctx: Context) -> int:
     elif plan["live_loses_version"]:
         held = ", ".join(version_label(version) for version in doomed if version["matches_live"])
         ctx.out.warn(f"the live config equals {held}, which this prune deletes; afterwards no version holds it")
+    if shown is not None and archive is not None:
+        replaced = " (replacing the file there)" if ctx.args.overwrite and Path(archive).exists() else ""
+        shown.line(f"They are written to {one_line(archive)} first{replaced}; {PROG} import brings them back.")
     confirm(ctx)
     # Only what was shown: if versions were added or deleted meanwhile, nothing is deleted.
-    result = wait(ctx.service.prune(agent["id"], keep, plan_id=plan["plan_id"]))
+    result = wait(
+        ctx.service.prune(
+            agent["id"], keep, plan_id=plan["plan_id"], archive=archive, overwrite_archive=ctx.args.overwrite
+        )
+    )
     if ctx.json:
-        ctx.out.json(prune_result(agent, keep, doomed))
+        ctx.out.json(prune_result(ctx, agent, keep, doomed, result.get("archive")))
         return 0
     ctx.out.line(f"Deleted {plural(result['deleted'], 'version')} of {name_of(agent)}; kept the {keep} newest.")
+    if result.get("archive") is not None:
+        written = result["archive"]
+        ctx.out.line(f"Archived them first to {one_line(written['file'])} ({plural(written['versions'], 'version')}).")
     return 0
 
 
-def prune_result(agent: dict[str, Any], keep: int, deleted: list[dict[str, Any]]) -> dict[str, Any]:
+def prune_result(
+    ctx: Context, agent: dict[str, Any], keep: int, deleted: list[dict[str, Any]], archive: dict[str, Any] | None
+) -> dict[str, Any]:
     """``prune --json``: how many versions went and which (newest first, as the preview listed
-    them: the service deletes exactly what the plan said, or nothing)."""
-    return {
+    them: the service deletes exactly what the plan said, or nothing); with ``--archive``, the
+    archive written first (``{"file", "versions", "audit_events"}``, or null when nothing went)."""
+    result = {
         "agent_id": agent["id"],
         "name": agent["name"],
         "keep": keep,
         "deleted": len(deleted),
         "deleted_versions": deleted,
     }
+    if ctx.args.archive is not None:
+        result["archive"] = archive
+    return result
+
+
+def cmd_export(ctx: Context) -> int:
+    """Agents with their versions and audit events, as an export file (or on stdout)."""
+    agents = ctx.args.agents or None
+    output = ctx.args.output
+    if output is None or output == "-":
+        # stdout carries the export itself, and nothing else.
+        export_to_stdout(ctx, agents)
+        return 0
+    result = wait(ctx.service.export_file(output, agents))
+    if ctx.json:
+        ctx.out.json(result)
+        return 0
+    counts = (
+        f"{plural(result['agents'], 'agent')}, {plural(result['versions'], 'version')} "
+        f"and {plural(result['audit_events'], 'audit event')}"
+    )
+    ctx.out.line(f"Exported {counts} to {one_line(result['file'])}.")
+    return 0
+
+
+def export_to_stdout(ctx: Context, agents: list[str] | None) -> dict[str, int]:
+    """Stream the export to stdout as UTF-8 with ``\n`` line ends, whatever the locale says."""
+    stream = ctx.out.stdout
+    stream.flush()
+    buffer = getattr(stream, "buffer", None)
+    if buffer is None:
+        return wait(ctx.service.export_agents(stream.write, agents))
+    counts = wait(ctx.service.export_agents(lambda line: buffer.write(line.encode("utf-8")), agents))
+    buffer.flush()
+    return counts
+
+
+def cmd_import(ctx: Context) -> int:
+    """Restore an export into the database: what it lacks is added, what it has is checked."""
+    path = ctx.args.file
+    if path == "-":
+        result = import_from_stdin(ctx)
+    else:
+        result = wait(ctx.service.import_file(path))
+    if ctx.json:
+        ctx.out.json(result)
+        return 0
+    ctx.out.lines(describe_import(ctx, result))
+    return 0
+
+
+def import_from_stdin(ctx: Context) -> dict[str, Any]:
+    """``import -``: stdin read as UTF-8 (a byte order mark is skipped), line by line."""
+    buffer = getattr(sys.stdin, "buffer", None)
+    if buffer is None:
+        return wait(ctx.service.import_lines(sys.stdin, "stdin"))
+    lines = io.TextIOWrapper(buffer, encoding="utf-8-sig")
+    try:
+        return wait(ctx.service.import_lines(lines, "stdin"))
+    finally:
+        lines.detach()  # stdin stays open
+
+
+def describe_import(ctx: Context, result: dict[str, Any]) -> list[str]:
+    """What an import did: a sentence of counts, then a line per agent that gained versions."""
+    source = one_line(result["file"])
+    database = one_line(ctx.service.display_name)
+    kinds = (("agents", "agent"), ("versions", "version"), ("audit_events", "audit event"))
+    if not any(result[f"{key}_added"] for key, _ in kinds):
+        if not result["agents_already_there"]:
+            return [f"{source} holds no agents; nothing was imported."]
+        held = ", ".join(plural(result[f"{key}_already_there"], word) for key, word in kinds)
+        return [f"Nothing to import: {database} has all of {source} already ({held})."]
+    parts = []
+    for key, word in kinds:
+        there = result[f"{key}_already_there"]
+        parts.append(f"{plural(result[f'{key}_added'], word)} added" + (f" ({there} already there)" if there else ""))
+    lines = [f"Imported {source} into {database}: {', '.join(parts)}."]
+    for agent in result["agents"]:
+        if agent["added"] or agent["versions_added"]:
+            what = "added, with" if agent["added"] else "gained"
+            lines.append(f"  {name_of(agent)} ({agent['id']}): {what} {plural(agent['versions_added'], 'version')}")
+    return lines
 
 
 def cmd_delete_agent(ctx: Context) -> int:
@@ -1120,8 +1224,46 @@ def build_parser() -> argparse.ArgumentParser:
     prune.add_argument(
         "--keep", metavar="N", type=int, required=True, help="how many of the newest versions to keep (at least 1)"
     )
+    prune.add_argument(
+        "--archive",
+        metavar="FILE",
+        help=f"first write the versions it deletes to FILE, an export that {PROG} import brings back",
+    )
+    prune.add_argument("--overwrite", action="store_true", help="let --archive replace a FILE that exists")
     add_yes_flag(prune)
-    add_json_flag(prune, "how many versions were deleted and which; previews go to stderr")
+    add_json_flag(prune, "how many versions were deleted and which, and the archive; previews go to stderr")
+
+    export = command_parser(
+        commands,
+        "export",
+        "Write agents, their versions and audit events to an export file.",
+        f"{PROG} export -o team.jsonl",
+        cmd_export,
+        "Without AGENT, every agent. The file is JSON Lines in a documented, versioned format\n"
+        "(docs/export-format.md): the same data gives the same bytes, so two exports diff well.\n"
+        "Without -o it goes to stdout. API tokens are never exported.\n"
+        f"To move to another database: {PROG} export -o all.jsonl, then {PROG} --db NEW import all.jsonl.",
+    )
+    export.add_argument("agents", metavar="AGENT", nargs="*", help="agent id or name (default: every agent)")
+    export.add_argument(
+        "-o", "--output", metavar="FILE", help="write FILE (whole or not at all; replaces it) instead of stdout"
+    )
+    add_json_flag(export, "the file written and its counts (with -o; stdout is the export otherwise)")
+
+    import_ = command_parser(
+        commands,
+        "import",
+        "Restore an export file into the database (SQLite or PostgreSQL).",
+        f"{PROG} --db new.db import team.jsonl",
+        cmd_import,
+        "Keeps ids, numbers, snapshot text byte for byte, changelogs, authors and times. An agent that\n"
+        "is there already keeps its live config and gains the versions it lacks; importing a file twice\n"
+        "changes nothing. A file that contradicts the database (a version with the same id and other\n"
+        "content, a name another agent has) is refused, and nothing is written. Archives of prune too.",
+    )
+    import_.add_argument("file", metavar="FILE", help="the export or archive file (- for stdin)")
+    add_json_flag(import_, "what was added and what was there already")
+    import_.set_defaults(creates_database=True)
 
     delete_agent = command_parser(
         commands,
@@ -1189,8 +1331,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_json_flag(token_revoke, "the name revoked")
 
     for command in (
-        agents, create, show, set_, snapshot, versions, diff, rollback, delete, prune, delete_agent, log, serve_,
-        token_create, token_list, token_revoke,
+        agents, create, show, set_, snapshot, versions, diff, rollback, delete, prune, export, import_, delete_agent,
+        log, serve_, token_create, token_list, token_revoke,
     ):  # fmt: skip
         add_program_options(command, after_command=True)
     return parser

@@ -1,0 +1,461 @@
+"""Export, import and prune --archive, through the command line and the service.
+
+Databases are named only as ``str(db_path)`` (SQLite or PostgreSQL); a second,
+empty database is a SQLite file in the test's folder. Files the tests write
+by hand are built with the format's own writer (``ExportWriter``).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kaizen_tui.core.export_format import ExportWriter
+from kaizen_tui.core.schema import content_hash, snapshot_json
+from kaizen_tui.service import AgentService, agent_config
+from tests.support import Runner, cli_runner, seed_small, wait
+
+#: Text that must come back byte for byte: accents, CJK, an emoji, CRLF, a tab, trailing spaces.
+ODD_PROMPT = "Sé amable — 丁寧に 🙂\r\nKeep\tcolumns.  \n"
+
+
+@pytest.fixture
+def kz(capsys: pytest.CaptureFixture[str], db_path: Path) -> Runner:
+    """``kaizen-tui --db <the test's database> ...``, in-process."""
+    return cli_runner(capsys, db_path)
+
+
+@pytest.fixture
+def other_db(tmp_path: Path) -> Path:
+    """A second, empty database (a SQLite file)."""
+    return tmp_path / "other.db"
+
+
+@pytest.fixture
+def other(capsys: pytest.CaptureFixture[str], other_db: Path) -> Runner:
+    """``kaizen-tui --db other.db ...``."""
+    return cli_runner(capsys, other_db)
+
+
+@pytest.fixture
+def ids(service: AgentService) -> dict[str, Any]:
+    """Support Agent (v1..v4, v4 with odd text) and Billing Bot (v1), with their audit events."""
+    ids = wait(seed_small(service))
+    wait(service.update(ids["support"], {"system_prompt": ODD_PROMPT, "extra": {"tools": ["search"], "top_p": 0.9}}))
+    v4 = wait(service.create_version(ids["support"], "Odd text\r\nkept as it is"))
+    ids["support_versions"].append(v4["id"])
+    return ids
+
+
+def ok(result: Any) -> Any:
+    assert result.code == 0, result.err
+    return result
+
+
+def as_json(result: Any) -> Any:
+    return json.loads(ok(result).out)
+
+
+def versions(kz: Runner, agent: str) -> list[dict[str, Any]]:
+    """Every version as the spec returns it (newest first), from ``versions --json``."""
+    keys = ("id", "agent_id", "version_number", "config_snapshot", "changelog", "created_by", "created_at")
+    return [{key: entry[key] for key in keys} for entry in as_json(kz("versions", agent, "--json"))]
+
+
+def audit_count(kz: Runner) -> int:
+    return len(as_json(kz("log", "--limit", "100000", "--json")))
+
+
+def exported(kz: Runner, *args: str) -> str:
+    return ok(kz("export", *args)).out
+
+
+def write_export(path: Path, agents: list[tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]]) -> Path:
+    """An export written with the format's writer: (agent, its versions, its events) for each agent."""
+    with path.open("w", encoding="utf-8", newline="\n") as handle:
+        writer = ExportWriter(handle.write)
+        writer.header()
+        for agent, agent_versions, events in agents:
+            writer.agent(agent)
+            for version in agent_versions:
+                writer.version(version)
+            for event in events:
+                writer.audit(event)
+        writer.end()
+    return path
+
+
+def made_agent(agent_id: str = "agt-made", name: str = "Made Agent", last: int = 0) -> dict[str, Any]:
+    """An agent as an export of it says (as kaizen-tui would have written it)."""
+    agent = {
+        "id": agent_id, "name": name, "description": "", "agent_type": "chat", "status": "draft",
+        "system_prompt": "Made by hand.", "model_id": "gpt-4o", "temperature": 0.7, "max_tokens": 0, "extra": {},
+        "created_by": "maker", "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z",
+        "revision": 1, "last_version_number": last,
+    }  # fmt: skip
+    return {**agent, "content_hash": content_hash(agent_config(agent))}
+
+
+def made_version(agent: dict[str, Any], number: int, snapshot: str | None = None) -> dict[str, Any]:
+    """Version ``number`` of ``agent`` (``max_tokens`` = number), or one whose stored text is ``snapshot``."""
+    config = {**agent_config(agent), "max_tokens": number}
+    return {
+        "id": f"ver-{agent['id']}-{number:06d}",
+        "agent_id": agent["id"],
+        "version_number": number,
+        "config_snapshot": snapshot_json(config) if snapshot is None else snapshot,
+        "changelog": f"step {number}",
+        "created_by": "maker",
+        "created_at": f"2026-01-01T{number // 3600 % 24:02d}:{number // 60 % 60:02d}:{number % 60:02d}Z",
+        "content_hash": content_hash(config) if snapshot is None else None,
+    }
+
+
+# -- round trip ----------------------------------------------------------------------------
+
+
+def test_export_import_into_an_empty_database_and_export_again_gives_the_same_bytes(kz, other, ids, tmp_path):
+    first = tmp_path / "team.jsonl"
+    result = as_json(kz("export", "-o", str(first), "--json"))
+    assert result == {"file": str(first), "agents": 2, "versions": 5, "audit_events": result["audit_events"]}
+    imported = as_json(other("import", str(first), "--json"))
+    assert imported["agents_added"] == 2 and imported["versions_added"] == 5
+    assert imported["audit_events_added"] == result["audit_events"]
+    again = tmp_path / "again.jsonl"
+    ok(other("export", "-o", str(again)))
+    assert again.read_bytes() == first.read_bytes()
+    assert exported(other) == first.read_text(encoding="utf-8")  # stdout gives the same bytes
+
+
+def test_ids_numbers_snapshot_text_changelogs_authors_and_times_are_kept(kz, other, ids, tmp_path):
+    file = tmp_path / "team.jsonl"
+    ok(kz("export", "-o", str(file)))
+    ok(other("import", str(file)))
+    for agent in (ids["support"], ids["billing"]):
+        assert versions(other, agent) == versions(kz, agent)
+        mine, theirs = as_json(kz("show", agent, "--json")), as_json(other("show", agent, "--json"))
+        assert theirs == mine  # the live config, revision, times, "saved" all as they were
+    odd = versions(other, ids["support"])[0]
+    assert ODD_PROMPT in json.loads(odd["config_snapshot"])["system_prompt"]
+    assert odd["changelog"] == "Odd text\r\nkept as it is"
+    # The version counter travels: the next snapshot is v5 in both.
+    assert as_json(other("snapshot", ids["support"], "--json"))["version_number"] == 5
+
+
+def test_importing_the_same_file_twice_changes_nothing(kz, other, ids, tmp_path):
+    file = tmp_path / "team.jsonl"
+    ok(kz("export", "-o", str(file)))
+    ok(other("import", str(file)))
+    before, events = exported(other), audit_count(other)
+    second = as_json(other("import", str(file), "--json"))
+    assert (second["agents_added"], second["versions_added"], second["audit_events_added"]) == (0, 0, 0)
+    assert second["versions_already_there"] == 5
+    assert audit_count(other) == events  # not even an import event
+    assert exported(other) == before
+    assert "Nothing to import" in ok(other("import", str(file))).out
+
+
+def test_an_import_is_audited_once_per_agent_it_changed(kz, other, ids, tmp_path):
+    file = tmp_path / "team.jsonl"
+    ok(kz("export", "Billing Bot", "-o", str(file)))
+    ok(other("--user", "dana", "import", str(file)))
+    events = as_json(other("log", "Billing Bot", "--json"))
+    assert events[0]["action"] == "import" and events[0]["actor"] == "dana"
+    assert events[0]["detail"]["file"] == str(file) and events[0]["detail"]["versions_added"] == 1
+    assert "imported the agent and 1 version from" in ok(other("log", "Billing Bot")).out
+    # Import events stay in the database they describe: an export leaves them out.
+    assert '"action": "import"' not in exported(other)
+
+
+def test_export_of_named_agents_only(kz, ids):
+    text = exported(kz, "Billing Bot", ids["billing"])  # the same agent twice: once
+    kinds = [json.loads(line)["kind"] for line in text.splitlines()]
+    assert kinds.count("agent") == 1 and kinds.count("version") == 1
+    assert json.loads(text.splitlines()[-1]) == {"kind": "end", "agents": 1, "versions": 1, "audit_events": 3}
+
+
+def test_api_tokens_are_never_exported(kz, ids, service):
+    wait(service.create_token("ci-bot", "write"))
+    text = exported(kz)
+    assert "ci-bot" not in text and "secret" not in text
+
+
+# -- refusals: nothing is written -----------------------------------------------------------
+
+
+def test_a_file_that_contradicts_the_database_is_refused_and_nothing_is_written(kz, ids, tmp_path, capsys):
+    file = tmp_path / "team.jsonl"
+    ok(kz("export", "-o", str(file)))
+    ok(kz("delete-version", "Billing Bot", "1", "--yes"))  # the import would restore it...
+    text = file.read_text(encoding="utf-8")
+    file.write_text(text.replace('"changelog": "Longer answers"', '"changelog": "Longer answers!"'), encoding="utf-8")
+    before, events = exported(kz), audit_count(kz)
+    result = kz("import", str(file), "--json")
+    assert result.code == 1 and result.out == ""
+    error = json.loads(result.err)["error"]
+    v3 = ids["support_versions"][2]
+    assert error["code"] == "import_conflict"
+    assert f"Version {v3} in {file} line" in error["message"]
+    assert "differs from the one in the database: changelog. Nothing was imported." in error["message"]
+    assert exported(kz) == before and audit_count(kz) == events  # ...but nothing was written
+
+
+def test_a_version_number_the_database_gives_another_version_is_refused(kz, ids, tmp_path):
+    file = tmp_path / "team.jsonl"
+    ok(kz("export", "Billing Bot", "-o", str(file)))
+    ok(kz("delete-version", "Billing Bot", "1", "--yes"))
+    ok(kz("snapshot", "Billing Bot"))  # v2 now: v1 is never reused, so make the clash by hand
+    text = file.read_text(encoding="utf-8").replace('"version_number": 1', '"version_number": 2')
+    file.write_text(text, encoding="utf-8")
+    result = kz("import", str(file))
+    assert result.code == 1
+    assert "is v2 of agent" in result.err and "but the database has another v2" in result.err
+
+
+def test_a_new_agent_whose_name_another_agent_has_is_refused_naming_both(kz, ids, tmp_path):
+    file = write_export(tmp_path / "clash.jsonl", [(made_agent(name="SUPPORT agent"), [], [])])
+    result = kz("import", str(file))
+    assert result.code == 1
+    assert "agt-made ('SUPPORT agent')" in result.err and f"{ids['support']} ('Support Agent')" in result.err
+    assert "line 2" in result.err
+    assert len(as_json(kz("agents", "--json"))) == 2
+
+
+def test_a_truncated_file_is_refused_and_nothing_is_written(kz, other, ids, tmp_path, other_db):
+    file = tmp_path / "team.jsonl"
+    ok(kz("export", "-o", str(file)))
+    cut = tmp_path / "cut.jsonl"
+    cut.write_text("".join(file.read_text(encoding="utf-8").splitlines(keepends=True)[:-1]), encoding="utf-8")
+    result = other("import", str(cut))
+    assert result.code == 1
+    assert "without its end record: the file is cut short" in result.err
+    assert as_json(other("agents", "--json")) == []
+
+
+def test_a_file_that_is_not_an_export_gets_one_line(kz, ids, tmp_path):
+    file = tmp_path / "notes.txt"
+    file.write_text("remember to prune\n", encoding="utf-8")
+    result = kz("import", str(file))
+    assert result.code == 1
+    assert (
+        result.err
+        == f"kaizen-tui: error: {file}: not a kaizen-tui export (its first line is not an export header). Nothing was imported.\n"
+    )
+    missing = kz("import", str(tmp_path / "nope.jsonl"), "--json")
+    assert json.loads(missing.err)["error"]["code"] == "invalid_export_file"
+
+
+# -- what travels -------------------------------------------------------------------------------
+
+
+def test_a_damaged_snapshot_travels_as_it_is(kz, other, tmp_path):
+    agent = made_agent(last=2)
+    broken = '{"name": "Made Agent", "temperature": "warm"'  # not even JSON
+    no_model = '{"name": "Made Agent"}'
+    file = write_export(
+        tmp_path / "damaged.jsonl",
+        [(agent, [made_version(agent, 1, snapshot=broken), made_version(agent, 2, snapshot=no_model)], [])],
+    )
+    ok(kz("import", str(file)))
+    listed = as_json(kz("versions", "agt-made", "--json"))
+    assert [entry["config_snapshot"] for entry in listed] == [no_model, broken]
+    assert all(entry["damaged"] for entry in listed)
+    ok(kz("export", "-o", str(tmp_path / "again.jsonl")))
+    again = (tmp_path / "again.jsonl").read_text(encoding="utf-8")
+    assert again == file.read_text(encoding="utf-8")  # hashes null, text byte for byte
+
+
+def test_importing_into_the_same_database_restores_deleted_versions(kz, ids, tmp_path):
+    file = tmp_path / "team.jsonl"
+    ok(kz("export", "-o", str(file)))
+    before = versions(kz, "Support Agent")
+    ok(kz("delete-version", "Support Agent", "2", "--yes"))
+    ok(kz("delete-version", "Support Agent", "4", "--yes"))
+    ok(kz("set", "Support Agent", "temperature=1.1"))  # the live config moved on: kept
+    result = as_json(kz("import", str(file), "--json"))
+    assert (result["agents_already_there"], result["versions_added"], result["versions_already_there"]) == (2, 2, 3)
+    assert versions(kz, "Support Agent") == before
+    assert as_json(kz("show", "Support Agent", "--json"))["temperature"] == 1.1
+    # Numbers are never reused: the next one is still v5.
+    assert as_json(kz("snapshot", "Support Agent", "--json"))["version_number"] == 5
+
+
+def test_import_from_stdin(kz, other, ids, monkeypatch):
+    text = exported(kz)
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(text.encode("utf-8")), encoding="latin-1"))
+    result = as_json(other("import", "-", "--json"))
+    assert result["file"] == "stdin" and result["versions_added"] == 5
+    assert exported(other) == text  # read as UTF-8, whatever stdin's own encoding says
+
+
+def test_export_to_a_file_is_whole_or_not_at_all(kz, ids, tmp_path):
+    file = tmp_path / "team.jsonl"
+    file.write_text("yesterday's export\n", encoding="utf-8")
+    result = kz("export", "Nobody", "-o", str(file))
+    assert result.code == 1 and "No agent 'Nobody'" in result.err
+    assert file.read_text(encoding="utf-8") == "yesterday's export\n"
+    assert sorted(path.name for path in tmp_path.iterdir() if path.name.startswith(".")) == []  # no temporary left
+    missing = kz("export", "-o", str(tmp_path / "no-such-folder" / "x.jsonl"))
+    assert missing.code == 1 and "Cannot write" in missing.err and "Nothing was exported." in missing.err
+    ok(kz("export", "-o", str(file)))  # replaces it, whole
+    assert file.read_text(encoding="utf-8").startswith('{"format": "kaizen-tui-export"')
+
+
+def test_an_export_of_many_versions_is_read_in_pages_and_written_as_it_goes(service, tmp_path):
+    agent = made_agent(last=2500)
+    file = write_export(tmp_path / "big.jsonl", [(agent, [made_version(agent, n) for n in range(1, 2501)], [])])
+    assert wait(service.import_file(file))["versions_added"] == 2500
+    log: list[str] = []
+    reader = AgentService(store=RecordingStore(service.store, log), user="tester")
+    out = io.StringIO()
+
+    def write(line: str) -> None:
+        log.append("write")
+        out.write(line)
+
+    try:
+        counts = wait(reader.export_agents(write))
+    finally:
+        reader._threads.close()  # the store is the fixture's: it closes it
+    assert counts == {"agents": 1, "versions": 2500, "audit_events": 0}  # import events stay home
+    written = [line for line in out.getvalue().splitlines() if '"kind": "version"' in line]
+    assert written == [line for line in file.read_text(encoding="utf-8").splitlines() if '"kind": "version"' in line]
+    # Pages of versions, with the lines written between them: never every version read first.
+    pages = [index for index, entry in enumerate(log) if entry == "versions_after"]
+    assert len(pages) == 3
+    assert log[pages[0] + 1 : pages[1]].count("write") == 1000
+    assert log[pages[1] + 1 : pages[2]].count("write") == 1000
+
+
+class RecordingStore:
+    """A store that notes each page of versions read, in the same log as the lines written."""
+
+    def __init__(self, store: Any, log: list[str]) -> None:
+        self._store = store
+        self._log = log
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    @contextmanager
+    def reading(self) -> Iterator[Any]:
+        with self._store.reading() as tx:
+            yield RecordingTransaction(tx, self._log)
+
+
+class RecordingTransaction:
+    def __init__(self, tx: Any, log: list[str]) -> None:
+        self._tx = tx
+        self._log = log
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._tx, name)
+
+    def versions_after(self, agent_id: str, after: int, limit: int) -> list[dict[str, Any]]:
+        self._log.append("versions_after")
+        return self._tx.versions_after(agent_id, after, limit)
+
+
+# -- prune --archive ----------------------------------------------------------------------------
+
+
+def test_prune_archive_then_import_back_restores_the_pruned_versions(kz, ids, tmp_path):
+    archive = tmp_path / "old-support.jsonl"
+    before = versions(kz, "Support Agent")
+    result = as_json(kz("prune", "Support Agent", "--keep", "1", "--archive", str(archive), "--yes", "--json"))
+    assert result["deleted"] == 3
+    assert result["archive"] == {"file": str(archive), "versions": 3, "audit_events": 3}
+    assert [entry["version_number"] for entry in versions(kz, "Support Agent")] == [4]
+    records = [json.loads(line) for line in archive.read_text(encoding="utf-8").splitlines()]
+    assert [record["kind"] for record in records] == ["header", "agent", "version", "version", "version",
+                                                      "audit", "audit", "audit", "end"]  # fmt: skip
+    assert {record["action"] for record in records if record["kind"] == "audit"} == {"version.create"}
+    prune_event = as_json(kz("log", "Support Agent", "--limit", "1", "--json"))[0]
+    assert prune_event["detail"]["archive"] == str(archive)
+    restored = as_json(kz("import", str(archive), "--json"))
+    assert (restored["versions_added"], restored["audit_events_added"]) == (3, 0)
+    assert versions(kz, "Support Agent") == before  # with their numbers: v1-v3 were never reused
+
+
+def test_a_prune_archive_imports_into_an_empty_database(kz, other, ids, tmp_path):
+    archive = tmp_path / "old.jsonl"
+    ok(kz("prune", "Support Agent", "--keep", "2", "--archive", str(archive), "--yes"))
+    out = ok(other("import", str(archive))).out
+    assert "1 agent added" in out and "2 versions added" in out
+    assert [entry["version_number"] for entry in versions(other, "Support Agent")] == [2, 1]
+    # Its counter is the agent's: the next version there is v5, after the v4 the archive did not carry.
+    assert as_json(other("snapshot", "Support Agent", "--json"))["version_number"] == 5
+
+
+def test_prune_says_where_it_archived(kz, ids, tmp_path):
+    archive = tmp_path / "old.jsonl"
+    out = ok(kz("prune", "Support Agent", "--keep", "3", "--archive", str(archive), "--yes")).out
+    assert f"Archived them first to {archive} (1 version)." in out
+
+
+def test_an_archive_never_replaces_a_file_unless_asked(kz, ids, tmp_path):
+    archive = tmp_path / "old.jsonl"
+    archive.write_text("precious\n", encoding="utf-8")
+    result = kz("prune", "Support Agent", "--keep", "1", "--archive", str(archive), "--yes")
+    assert result.code == 1
+    assert f"{archive} exists already" in result.err and "Nothing was deleted." in result.err
+    assert archive.read_text(encoding="utf-8") == "precious\n"
+    assert len(versions(kz, "Support Agent")) == 4
+    ok(kz("prune", "Support Agent", "--keep", "1", "--archive", str(archive), "--overwrite", "--yes"))
+    assert archive.read_text(encoding="utf-8").startswith('{"format": "kaizen-tui-export"')
+    assert len(versions(kz, "Support Agent")) == 1
+
+
+def test_an_archive_that_cannot_be_written_deletes_nothing(kz, ids, tmp_path, service):
+    events = audit_count(kz)
+    missing = tmp_path / "no-such-folder" / "old.jsonl"
+    result = kz("prune", "Support Agent", "--keep", "1", "--archive", str(missing), "--yes", "--json")
+    assert result.code == 1
+    error = json.loads(result.err)["error"]
+    assert error["code"] == "file_not_written" and "Nothing was deleted." in error["message"]
+    assert len(versions(kz, "Support Agent")) == 4 and audit_count(kz) == events
+    # The service checks again when it writes (a face may skip the early check).
+    with pytest.raises(Exception) as raised:
+        wait(service.prune(ids["support"], 1, archive=missing))
+    assert getattr(raised.value, "code", None) == "file_not_written"
+    assert len(wait(service.get_versions(ids["support"]))) == 4
+
+
+def test_a_failed_archive_write_midway_deletes_nothing_and_leaves_no_file(kz, ids, tmp_path, service, monkeypatch):
+    from kaizen_tui.core import export_format
+
+    archive = tmp_path / "old.jsonl"
+    written: list[str] = []
+    original = export_format.ExportWriter.version
+
+    def failing(self: Any, row: dict[str, Any]) -> None:
+        written.append(row["id"])
+        if len(written) == 2:
+            raise OSError(28, "No space left on device")
+        original(self, row)
+
+    monkeypatch.setattr(export_format.ExportWriter, "version", failing)
+    with pytest.raises(Exception) as raised:
+        wait(service.prune(ids["support"], 1, archive=archive))
+    assert getattr(raised.value, "code", None) == "file_not_written"
+    assert "No space left on device" in str(raised.value)
+    assert not archive.exists() and list(tmp_path.glob(".old.jsonl.*")) == []
+    assert len(wait(service.get_versions(ids["support"]))) == 4
+
+
+def test_prune_archive_with_nothing_to_prune_writes_no_file(kz, ids, tmp_path):
+    archive = tmp_path / "old.jsonl"
+    out = ok(kz("prune", "Billing Bot", "--keep", "5", "--archive", str(archive), "--yes")).out
+    assert "no archive written" in out and not archive.exists()
+    assert as_json(kz("prune", "Billing Bot", "--keep", "5", "--archive", str(archive), "--json"))["archive"] is None
+
+
+def test_overwrite_without_archive_is_a_usage_error(kz, ids):
+    result = kz("prune", "Support Agent", "--keep", "1", "--overwrite", "--yes")
+    assert result.code == 2 and "--overwrite is for the --archive FILE" in result.err
