@@ -916,7 +916,8 @@ class MainScreen(Screen[None]):
                 return
             deleted, kept = result["deleted"], result["kept"]
             plural = "s" if deleted != 1 else ""
-            self.toast(f"Pruned {deleted} version{plural} of {visible(agent['name'])}; kept the {kept} newest")
+            archived = f"; archived to {visible(result['archive']['file'])}" if result.get("archive") else ""
+            self.toast(f"Pruned {deleted} version{plural} of {visible(agent['name'])}; kept the {kept} newest{archived}")
             self.reload(keep_agent=agent["id"], keep_version=self.timeline.cursor_key)
 
         self.app.push_screen(PruneModal(self.service, agent), done)

@@ -21,7 +21,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.widgets import Button, Input, Label, Static
 
-from kaizen_tui.core.errors import Conflict, KaizenError, StalePlan
+from kaizen_tui.core.errors import ArchiveExists, Conflict, FileNotWritten, KaizenError, StalePlan
 from kaizen_tui.tui.screens.dialog import SCROLL_BINDINGS, Dialog
 from kaizen_tui.tui.screens.modals import ConfirmModal
 from kaizen_tui.tui.widgets.chrome import KeyBar
@@ -302,6 +302,14 @@ class KeepInput(Input):
         return character is not None and character.isdigit()
 
 
+class ArchiveInput(Input):
+    """The file the versions that go are archived to: any text, so while it has focus letters type."""
+
+
+#: The prune dialog's letter keys: while the archive path is typed, they are letters of the path.
+LETTER_ACTIONS = frozenset({"confirm", "no", "move_focus", "scroll_body"})
+
+
 class PruneModal(Dialog[dict[str, Any] | None]):
     """How many of the newest versions to keep; shows :meth:`plan_prune` for that number.
 
@@ -314,7 +322,13 @@ class PruneModal(Dialog[dict[str, Any] | None]):
     (:class:`StalePlan`), nothing is deleted, and the dialog stays with the
     fresh plan and a line saying so; ``y`` then prunes by that one. A ``y``
     pressed before the plan of the number typed came waits for it.
-    Dismissed with ``prune``'s result (``deleted``, ``kept``...), or None.
+
+    The second field, empty by default, names a file to archive the versions
+    to before they are deleted (``prune(archive=...)``). While it has focus
+    the letter keys type (``enter`` or ``tab`` leave it); a file that exists
+    already, or a folder that does not, keeps the dialog open with the
+    reason, and nothing is deleted.
+    Dismissed with ``prune``'s result (``deleted``, ``kept``, ``archive``...), or None.
     """
 
     DEFAULT_CSS = """
@@ -326,15 +340,15 @@ class PruneModal(Dialog[dict[str, Any] | None]):
 
     BINDINGS = [
         Binding("y", "confirm", "prune", priority=True),
-        Binding("n", "cancel", "cancel", priority=True),
+        Binding("n", "no", "cancel", priority=True),
         Binding("escape", "cancel", "cancel", show=False),
         *[Binding(str(digit), f"digit({digit})", show=False) for digit in range(10)],
         Binding("backspace", "backspace", show=False),
         Binding("left", "app.focus_previous", show=False),
         Binding("right", "app.focus_next", show=False),
         # Letters: taken before the field (which opens focused) would swallow them.
-        Binding("h", "app.focus_previous", show=False, priority=True),
-        Binding("l", "app.focus_next", show=False, priority=True),
+        Binding("h", "move_focus(-1)", show=False, priority=True),
+        Binding("l", "move_focus(1)", show=False, priority=True),
         *[replace(binding, priority=True) for binding in SCROLL_BINDINGS],
     ]
 
@@ -348,6 +362,8 @@ class PruneModal(Dialog[dict[str, Any] | None]):
         self.plan: dict[str, Any] | None = None
         #: The "changed meanwhile" line shown over a fresh plan.
         self.stale_note: Content | None = None
+        #: Why the archive file typed could not be written (the prune deleted nothing).
+        self.archive_error: Content | None = None
         self._confirm_when_previewed = False
         self._working = False
 
@@ -364,6 +380,9 @@ class PruneModal(Dialog[dict[str, Any] | None]):
                 with Horizontal(classes="keep-row"):
                     yield Label("Versions to keep (type a number):")
                     yield KeepInput("", type="integer", id="keep", max_length=7)
+                with Horizontal(classes="keep-row -archive"):
+                    yield Label("Archive them to (optional):")
+                    yield ArchiveInput("", placeholder="a file, e.g. old-versions.jsonl", id="archive")
                 yield Static(id="prune-summary")
                 with VerticalScroll(id="prune-list", can_focus=False):
                     yield Static(id="prune-doomed")
@@ -380,10 +399,28 @@ class PruneModal(Dialog[dict[str, Any] | None]):
             f" (it has {agent.get('version_count', 0):,}) and delete the rest.",
         )
 
+    @property
+    def archive(self) -> str:
+        """The archive file typed ("" for none)."""
+        return self.query_one("#archive", ArchiveInput).value.strip()
+
     def on_mount(self) -> None:
         # The field, empty: enter there previews, never deletes, and no default is offered.
         self.query_one("#keep", KeepInput).focus()
         self.preview(self.keep)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # While a path is typed, y, n, h, l, j and k are letters of it (escape still cancels).
+        return not (action in LETTER_ACTIONS and isinstance(self.focused, ArchiveInput))
+
+    def action_move_focus(self, step: int) -> None:
+        if step > 0:
+            self.focus_next()
+        else:
+            self.focus_previous()
+
+    def action_no(self) -> None:
+        self.action_cancel()
 
     # -- typing the number -----------------------------------------------------
 
@@ -405,8 +442,12 @@ class PruneModal(Dialog[dict[str, Any] | None]):
 
     @on(Input.Changed, "#keep")
     def keep_changed(self, event: Input.Changed) -> None:
+        self._take_keep(event.value)
+
+    def _take_keep(self, typed: str) -> None:
+        """The field holds ``typed``: preview that number."""
         try:
-            keep = int(event.value)
+            keep = int(typed)
         except ValueError:
             keep = 0
         if keep != self.keep:
@@ -420,6 +461,18 @@ class PruneModal(Dialog[dict[str, Any] | None]):
         # Shows the preview of the number typed (read again) and stays: y confirms it.
         event.stop()
         self.preview(self.keep)
+
+    @on(Input.Changed, "#archive")
+    def archive_changed(self) -> None:
+        self.archive_error = None  # it was about the file typed before
+        if self.plan is not None:
+            self.show_plan(self.plan)
+
+    @on(Input.Submitted, "#archive")
+    def archive_submitted(self, event: Input.Submitted) -> None:
+        # The path is typed: on to the buttons (Cancel), where y prunes and n cancels.
+        event.stop()
+        self.query_one("#cancel", Button).focus()
 
     # -- the plan --------------------------------------------------------------
 
@@ -476,6 +529,17 @@ class PruneModal(Dialog[dict[str, Any] | None]):
                     "no version will hold the live config. Cancel and snapshot it (s) first to keep a copy.",
                 )
             )
+        if self.archive_error is not None:
+            about.append(self.archive_error)
+        elif self.archive:
+            about.append(
+                Content.assemble(
+                    ("Archive: ", "bold"),
+                    "they are written to ",
+                    (visible(self.archive), "bold"),
+                    " first (kaizen-tui import brings them back).",
+                )
+            )
         summary.update(Content("\n").join(about))
         # One line per version, cut to the width (#prune-doomed does not
         # wrap), marked like the removed lines of a diff: a ✗ would say
@@ -502,6 +566,10 @@ class PruneModal(Dialog[dict[str, Any] | None]):
     def action_confirm(self) -> None:
         if self._working:
             return
+        typed = self.query_one("#keep", KeepInput).value
+        if typed != (str(self.keep) if self.keep else ""):
+            # A digit typed right before y, whose Changed message has not come yet: y is for it.
+            self._take_keep(typed)
         if self.keep < 1:
             self.notify("Type how many versions to keep (at least 1), then y.", severity="warning")
             return
@@ -520,7 +588,17 @@ class PruneModal(Dialog[dict[str, Any] | None]):
     @work(exclusive=True, group="prune")
     async def _prune(self, plan: dict[str, Any]) -> None:
         try:
-            result = await self.service.prune(self.agent["id"], plan["keep"], plan_id=plan["plan_id"])
+            result = await self.service.prune(
+                self.agent["id"], plan["keep"], plan_id=plan["plan_id"], archive=self.archive or None
+            )
+        except (ArchiveExists, FileNotWritten) as error:
+            # Nothing was deleted: the dialog stays, for another file name.
+            self._working = False
+            self.archive_error = error_line(error)
+            self.show_plan(plan)
+            self.notify(str(error), severity="warning", timeout=8)
+            self.query_one("#archive", ArchiveInput).focus()
+            return
         except StalePlan as error:
             self._working = False
             # One line; the service's sentence (who, as far as it knows) is the toast.
