@@ -41,7 +41,12 @@ SHOTS = [
     Shot("main", "kaizen-tui: agents, timeline and diff", ["G", "enter", "j", "j", "j"]),
     Shot("compare", "kaizen-tui: compare the oldest version with the newest", ["G", "enter", "G", "space", "g", "c"]),
     Shot("rollback", "kaizen-tui: roll back, with what will change", ["G", "enter", "G", "r"], size=(100, 30)),
-    Shot("prune", "kaizen-tui: prune to the newest versions", ["j", "enter", "p", "3"], size=(100, 30)),
+    Shot(
+        "prune",
+        "kaizen-tui: prune to the newest versions, archiving the rest",
+        ["j", "enter", "p", "3", "tab", *"invoice-pipeline-old.jsonl", "enter"],
+        size=(100, 30),
+    ),
     Shot("unsaved", "kaizen-tui: live edits no version holds yet", ["j", "j", "enter"], size=(100, 30)),
     Shot("help", "kaizen-tui: help", ["question_mark"], size=(100, 30)),
     Shot("narrow-80x24", "kaizen-tui at 80x24", ["G", "enter", "j", "j", "j"], size=(80, 24)),
