@@ -76,7 +76,7 @@ CLIENTS = 32
 
 #: The floor: the same framework on the same server, one route, the same bytes.
 #: argv: body file, headers file (JSON), port. Started with ``python -c``.
-BARE_APP = r'''
+BARE_APP = r"""
 import json, sys
 from pathlib import Path
 import uvicorn
@@ -96,7 +96,7 @@ async def config(agent: str, request: Request) -> Response:
     return Response(body, media_type=media_type, headers=headers)
 
 uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[3]), access_log=False, log_level="warning", lifespan="off")
-'''
+"""
 
 
 @dataclass
@@ -111,8 +111,26 @@ class Scale:
     warmup: int  # requests per server before measuring
 
 
-FULL = Scale("full", latency_requests=4000, idle_requests=400, revalidate_requests=2000, rounds=7, round_seconds=3.0, posts_per_client=40, warmup=300)
-QUICK = Scale("quick", latency_requests=500, idle_requests=100, revalidate_requests=300, rounds=3, round_seconds=0.8, posts_per_client=6, warmup=100)
+FULL = Scale(
+    "full",
+    latency_requests=4000,
+    idle_requests=400,
+    revalidate_requests=2000,
+    rounds=7,
+    round_seconds=3.0,
+    posts_per_client=40,
+    warmup=300,
+)
+QUICK = Scale(
+    "quick",
+    latency_requests=500,
+    idle_requests=100,
+    revalidate_requests=300,
+    rounds=3,
+    round_seconds=0.8,
+    posts_per_client=6,
+    warmup=100,
+)
 
 
 # ---------------------------------------------------------------------------
@@ -165,7 +183,12 @@ def headers_of(head: bytes) -> dict[str, str]:
 
 
 def get_request(port: int, path: str, token: str, etag: str | None = None) -> bytes:
-    lines = [f"GET {path} HTTP/1.1", f"Host: {HOST}:{port}", f"Authorization: Bearer {token}", "Accept: application/json"]
+    lines = [
+        f"GET {path} HTTP/1.1",
+        f"Host: {HOST}:{port}",
+        f"Authorization: Bearer {token}",
+        "Accept: application/json",
+    ]
     if etag is not None:
         lines.append(f"If-None-Match: {etag}")
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
@@ -187,9 +210,32 @@ def post_request(port: int, path: str, token: str, data: dict[str, Any]) -> byte
 def prompt_text(size: int = 2048) -> str:
     rng = random.Random(20240611)
     words = (
-        "customer", "ticket", "refund", "invoice", "policy", "escalate", "summary", "tone", "concise", "friendly",
-        "answer", "question", "context", "source", "citation", "document", "search", "tool", "result", "error",
-        "retry", "limit", "budget", "report", "privacy", "consent",
+        "customer",
+        "ticket",
+        "refund",
+        "invoice",
+        "policy",
+        "escalate",
+        "summary",
+        "tone",
+        "concise",
+        "friendly",
+        "answer",
+        "question",
+        "context",
+        "source",
+        "citation",
+        "document",
+        "search",
+        "tool",
+        "result",
+        "error",
+        "retry",
+        "limit",
+        "budget",
+        "report",
+        "privacy",
+        "consent",
     )
     lines: list[str] = []
     while sum(len(line) + 1 for line in lines) < size:
@@ -210,16 +256,18 @@ def build_database(db: Path) -> tuple[str, dict[str, str]]:
     async def build() -> tuple[str, dict[str, str]]:
         service = AgentService(str(db), user="bench")
         try:
-            agent = await service.create_agent({
-                "name": AGENT_NAME,
-                "description": "The agent the API benchmark reads and snapshots.",
-                "agent_type": "chat",
-                "system_prompt": prompt_text(),
-                "model_id": "gpt-4o",
-                "temperature": 0.3,
-                "max_tokens": 2048,
-                "extra": {"tools": ["search", "calendar"], "top_p": 0.9},
-            })
+            agent = await service.create_agent(
+                {
+                    "name": AGENT_NAME,
+                    "description": "The agent the API benchmark reads and snapshots.",
+                    "agent_type": "chat",
+                    "system_prompt": prompt_text(),
+                    "model_id": "gpt-4o",
+                    "temperature": 0.3,
+                    "max_tokens": 2048,
+                    "extra": {"tools": ["search", "calendar"], "top_p": 0.9},
+                }
+            )
             await service.create_version(agent["id"], "Initial version")
             for temperature in (0.4, 0.5, 0.2):
                 await service.update(agent["id"], {"temperature": temperature})
@@ -250,7 +298,12 @@ class Server:
         self.name, self.port, self.log_path = name, port, log_path
         self.log = log_path.open("wb")
         self.process = subprocess.Popen(
-            command, stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            start_new_session=True,
         )
 
     def wait_ready(self, probe: bytes, timeout: float = 60.0) -> None:
@@ -339,8 +392,9 @@ BLOCK = 20
 PAUSE_SECONDS = 0.005
 
 
-def sequential(servers: list[tuple[int, bytes]], count: int, warmup: int, expect: int, *,
-               pause: float = 0.0) -> list[list[float]]:
+def sequential(
+    servers: list[tuple[int, bytes]], count: int, warmup: int, expect: int, *, pause: float = 0.0
+) -> list[list[float]]:
     """One client per server, alternated in short blocks (A x20, B x20, A ...); each request's time in ms.
 
     Back to back (no ``pause``), the first request of a block is not counted:
@@ -396,8 +450,16 @@ def same_request(raw: bytes) -> Callable[[int, int], bytes]:
     return lambda _client, _n: raw
 
 
-def load(port: int, clients: int, make: Callable[[int, int], bytes], *, seconds: float | None = None,
-         count: int | None = None, expect: int = 200, keep_bodies: bool = False) -> Load:
+def load(
+    port: int,
+    clients: int,
+    make: Callable[[int, int], bytes],
+    *,
+    seconds: float | None = None,
+    count: int | None = None,
+    expect: int = 200,
+    keep_bodies: bool = False,
+) -> Load:
     """``clients`` threads send requests (``make(client, n)``) for ``seconds`` or ``count`` each, all started at once."""
     connections = [Connection(port) for _ in range(clients)]
     barrier = threading.Barrier(clients + 1)
@@ -444,8 +506,13 @@ def load(port: int, clients: int, make: Callable[[int, int], bytes], *, seconds:
         for status, times in seen.items():
             merged[status] = merged.get(status, 0) + times
     done = merged.get(expect, 0)
-    return Load(done, max(ends) - start[0], [t for mine in latencies for t in mine], merged,
-                [body for mine in bodies for body in mine])
+    return Load(
+        done,
+        max(ends) - start[0],
+        [t for mine in latencies for t in mine],
+        merged,
+        [body for mine in bodies for body in mine],
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -462,8 +529,12 @@ def measure(scale: Scale, log: Callable[[str], None]) -> tuple[list[Figure], dic
     info: dict[str, Any] = {}
     try:
         ours_port = free_port()
-        ours = Server("kaizen-tui", [*kaizen_command(), "--db", str(db), "serve", "--host", HOST, "--port", str(ours_port)],
-                      ours_port, OUT / "api-ours.log")
+        ours = Server(
+            "kaizen-tui",
+            [*kaizen_command(), "--db", str(db), "serve", "--host", HOST, "--port", str(ours_port)],
+            ours_port,
+            OUT / "api-ours.log",
+        )
         servers.append(ours)
         ours.wait_ready(get_request(ours_port, "/healthz", read))
 
@@ -482,8 +553,19 @@ def measure(scale: Scale, log: Callable[[str], None]) -> tuple[list[Figure], dic
         info.update(body_bytes=len(body), content_type=kept["content-type"], etag=kept["etag"])
 
         bare_port = free_port()
-        bare = Server("bare FastAPI", [sys.executable, "-c", BARE_APP, str(OUT / "api-bare-body.json"),
-                                       str(OUT / "api-bare-headers.json"), str(bare_port)], bare_port, OUT / "api-bare.log")
+        bare = Server(
+            "bare FastAPI",
+            [
+                sys.executable,
+                "-c",
+                BARE_APP,
+                str(OUT / "api-bare-body.json"),
+                str(OUT / "api-bare-headers.json"),
+                str(bare_port),
+            ],
+            bare_port,
+            OUT / "api-bare.log",
+        )
         servers.append(bare)
         bare.wait_ready(get_request(bare_port, path, read))
         check = Connection(bare_port)
@@ -499,32 +581,74 @@ def measure(scale: Scale, log: Callable[[str], None]) -> tuple[list[Figure], dic
         figures: list[Figure] = []
         fresh = [(ours_port, get_request(ours_port, path, read)), (bare_port, get_request(bare_port, path, read))]
         etag = kept["etag"]
-        revalidate = [(ours_port, get_request(ours_port, path, read, etag)),
-                      (bare_port, get_request(bare_port, path, read, etag))]
+        revalidate = [
+            (ours_port, get_request(ours_port, path, read, etag)),
+            (bare_port, get_request(bare_port, path, read, etag)),
+        ]
 
         # -- 1 client: latency ----------------------------------------------------
         log(f"GET /config at 1 client, {scale.latency_requests:,} requests each, alternated in blocks of {BLOCK} ...")
         ours_ms, bare_ms = sequential(fresh, scale.latency_requests, scale.warmup, 200)
-        figures.append(Figure("config_p50_1", "GET /config p50 latency, 1 client", percentile(ours_ms, 0.5),
-                              percentile(bare_ms, 0.5), "ms", "<= 1.5", "bare FastAPI route, same bytes, same uvicorn",
-                              samples={"ours": ours_ms, "floor": bare_ms}))
-        figures.append(Figure("config_p99_1", "  info: GET /config p99 latency, 1 client", percentile(ours_ms, 0.99),
-                              percentile(bare_ms, 0.99), "ms", "", "bare FastAPI route, same bytes, same uvicorn"))
-        log(f"GET /config at 1 client with a {PAUSE_SECONDS * 1000:g} ms pause before each request, "
-            f"{scale.idle_requests:,} requests each ...")
+        figures.append(
+            Figure(
+                "config_p50_1",
+                "GET /config p50 latency, 1 client",
+                percentile(ours_ms, 0.5),
+                percentile(bare_ms, 0.5),
+                "ms",
+                "<= 1.5",
+                "bare FastAPI route, same bytes, same uvicorn",
+                samples={"ours": ours_ms, "floor": bare_ms},
+            )
+        )
+        figures.append(
+            Figure(
+                "config_p99_1",
+                "  info: GET /config p99 latency, 1 client",
+                percentile(ours_ms, 0.99),
+                percentile(bare_ms, 0.99),
+                "ms",
+                "",
+                "bare FastAPI route, same bytes, same uvicorn",
+            )
+        )
+        log(
+            f"GET /config at 1 client with a {PAUSE_SECONDS * 1000:g} ms pause before each request, "
+            f"{scale.idle_requests:,} requests each ..."
+        )
         ours_idle, bare_idle = sequential(fresh, scale.idle_requests, scale.warmup // 10, 200, pause=PAUSE_SECONDS)
-        figures.append(Figure("config_p50_1_idle", f"  info: the same with a {PAUSE_SECONDS * 1000:g} ms pause before each request",
-                              percentile(ours_idle, 0.5), percentile(bare_idle, 0.5), "ms", "",
-                              "bare FastAPI route, same bytes, same uvicorn", note="the server idle when a request comes",
-                              samples={"ours": ours_idle, "floor": bare_idle}))
+        figures.append(
+            Figure(
+                "config_p50_1_idle",
+                f"  info: the same with a {PAUSE_SECONDS * 1000:g} ms pause before each request",
+                percentile(ours_idle, 0.5),
+                percentile(bare_idle, 0.5),
+                "ms",
+                "",
+                "bare FastAPI route, same bytes, same uvicorn",
+                note="the server idle when a request comes",
+                samples={"ours": ours_idle, "floor": bare_idle},
+            )
+        )
         log(f"GET /config with If-None-Match (304) at 1 client, {scale.revalidate_requests:,} requests each ...")
         ours_304, bare_304 = sequential(revalidate, scale.revalidate_requests, scale.warmup // 2, 304)
-        figures.append(Figure("config_304_p50_1", "  info: GET /config revalidated (304), p50, 1 client",
-                              percentile(ours_304, 0.5), percentile(bare_304, 0.5), "ms", "",
-                              "bare route answering If-None-Match with 304", samples={"ours": ours_304, "floor": bare_304}))
+        figures.append(
+            Figure(
+                "config_304_p50_1",
+                "  info: GET /config revalidated (304), p50, 1 client",
+                percentile(ours_304, 0.5),
+                percentile(bare_304, 0.5),
+                "ms",
+                "",
+                "bare route answering If-None-Match with 304",
+                samples={"ours": ours_304, "floor": bare_304},
+            )
+        )
 
         # -- 32 clients: throughput ----------------------------------------------
-        log(f"GET /config at {CLIENTS} clients, {scale.rounds} rounds of {scale.round_seconds:g} s each, alternated ...")
+        log(
+            f"GET /config at {CLIENTS} clients, {scale.rounds} rounds of {scale.round_seconds:g} s each, alternated ..."
+        )
         rates: dict[str, list[float]] = {"ours": [], "floor": []}
         cpu: dict[str, list[float]] = {"ours": [], "floor": []}
         loaded: dict[str, list[float]] = {"ours": [], "floor": []}
@@ -539,56 +663,131 @@ def measure(scale: Scale, log: Callable[[str], None]) -> tuple[list[Figure], dic
                     rates[key].append(result.rate)
                     cpu[key].append(used / result.requests * 1000 if result.requests else 0.0)
                     loaded[key].append(percentile(result.latencies, 0.5))
-        figures.append(Figure("config_rps_32", f"GET /config throughput, {CLIENTS} clients", statistics.median(rates["ours"]),
-                              statistics.median(rates["floor"]), "req/s", ">= 0.6", "the same bare route, same uvicorn",
-                              samples=rates))
-        figures.append(Figure("config_cpu_32", f"  diagnostic: server CPU per request at {CLIENTS} clients",
-                              statistics.median(cpu["ours"]), statistics.median(cpu["floor"]), "ms", "",
-                              "the same bare route, same uvicorn", note="user + system time of the server process", samples=cpu))
-        figures.append(Figure("config_p50_32", f"  info: GET /config p50 latency, {CLIENTS} clients",
-                              statistics.median(loaded["ours"]), statistics.median(loaded["floor"]), "ms", "",
-                              "the same bare route, same uvicorn", samples=loaded))
+        figures.append(
+            Figure(
+                "config_rps_32",
+                f"GET /config throughput, {CLIENTS} clients",
+                statistics.median(rates["ours"]),
+                statistics.median(rates["floor"]),
+                "req/s",
+                ">= 0.6",
+                "the same bare route, same uvicorn",
+                samples=rates,
+            )
+        )
+        figures.append(
+            Figure(
+                "config_cpu_32",
+                f"  diagnostic: server CPU per request at {CLIENTS} clients",
+                statistics.median(cpu["ours"]),
+                statistics.median(cpu["floor"]),
+                "ms",
+                "",
+                "the same bare route, same uvicorn",
+                note="user + system time of the server process",
+                samples=cpu,
+            )
+        )
+        figures.append(
+            Figure(
+                "config_p50_32",
+                f"  info: GET /config p50 latency, {CLIENTS} clients",
+                statistics.median(loaded["ours"]),
+                statistics.median(loaded["floor"]),
+                "ms",
+                "",
+                "the same bare route, same uvicorn",
+                samples=loaded,
+            )
+        )
 
         # -- 32 clients: snapshots ------------------------------------------------
         connection = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
         try:
             (before_max,) = connection.execute(
-                "SELECT coalesce(max(version_number), 0) FROM agent_version WHERE agent_id = ?", (agent_id,)).fetchone()
+                "SELECT coalesce(max(version_number), 0) FROM agent_version WHERE agent_id = ?", (agent_id,)
+            ).fetchone()
         finally:
             connection.close()
         posts = CLIENTS * scale.posts_per_client
         log(f"POST .../versions at {CLIENTS} clients, {posts:,} snapshots ...")
         versions_path = f"/api/v1/agents/{agent_id}/versions"
         snapshots = load(
-            ours_port, CLIENTS,
+            ours_port,
+            CLIENTS,
             lambda c, n: post_request(ours_port, versions_path, write, {"changelog": f"bench client {c} snapshot {n}"}),
-            count=scale.posts_per_client, expect=201, keep_bodies=True,
+            count=scale.posts_per_client,
+            expect=201,
+            keep_bodies=True,
         )
         numbers = sorted(json.loads(body)["version_number"] for body in snapshots.bodies)
         connection = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
         try:
-            stored = [n for (n,) in connection.execute(
-                "SELECT version_number FROM agent_version WHERE agent_id = ? ORDER BY version_number", (agent_id,))]
+            stored = [
+                n
+                for (n,) in connection.execute(
+                    "SELECT version_number FROM agent_version WHERE agent_id = ? ORDER BY version_number", (agent_id,)
+                )
+            ]
         finally:
             connection.close()
         expected_new = list(range(before_max + 1, before_max + 1 + snapshots.requests))
-        gapless = (numbers == expected_new and stored == list(range(1, before_max + 1)) + expected_new
-                   and snapshots.requests == posts)
+        gapless = (
+            numbers == expected_new
+            and stored == list(range(1, before_max + 1)) + expected_new
+            and snapshots.requests == posts
+        )
         others = {status: n for status, n in snapshots.statuses.items() if status != 201}
-        verdict = (f"{'yes' if gapless else 'NO'}: {snapshots.requests:,} of {posts:,} answered 201, "
-                   f"numbers {before_max + 1}..{before_max + snapshots.requests}, distinct"
-                   + (f"; other statuses {others}" if others else ""))
+        verdict = (
+            f"{'yes' if gapless else 'NO'}: {snapshots.requests:,} of {posts:,} answered 201, "
+            f"numbers {before_max + 1}..{before_max + snapshots.requests}, distinct"
+            + (f"; other statuses {others}" if others else "")
+        )
         if not gapless:
             verdict += f"; got {len(set(numbers))} distinct, stored {len(stored)}"
         info.update(posts=posts, post_statuses=snapshots.statuses, gapless=gapless, versions_before=before_max)
-        figures.append(Figure("post_version_p50_32", f"POST .../versions p50 latency, {CLIENTS} clients",
-                              percentile(snapshots.latencies, 0.5), None, "ms", "", samples={"ours": snapshots.latencies}))
-        figures.append(Figure("post_version_p99_32", f"POST .../versions p99 latency, {CLIENTS} clients",
-                              percentile(snapshots.latencies, 0.99), None, "ms", ""))
-        figures.append(Figure("post_version_rate_32", f"POST .../versions, {CLIENTS} clients: snapshots per second",
-                              snapshots.rate, None, "versions/s", ""))
-        figures.append(Figure("post_version_gapless", "  check: version numbers distinct and gapless", None, None, "", "",
-                              note=verdict))
+        figures.append(
+            Figure(
+                "post_version_p50_32",
+                f"POST .../versions p50 latency, {CLIENTS} clients",
+                percentile(snapshots.latencies, 0.5),
+                None,
+                "ms",
+                "",
+                samples={"ours": snapshots.latencies},
+            )
+        )
+        figures.append(
+            Figure(
+                "post_version_p99_32",
+                f"POST .../versions p99 latency, {CLIENTS} clients",
+                percentile(snapshots.latencies, 0.99),
+                None,
+                "ms",
+                "",
+            )
+        )
+        figures.append(
+            Figure(
+                "post_version_rate_32",
+                f"POST .../versions, {CLIENTS} clients: snapshots per second",
+                snapshots.rate,
+                None,
+                "versions/s",
+                "",
+            )
+        )
+        figures.append(
+            Figure(
+                "post_version_gapless",
+                "  check: version numbers distinct and gapless",
+                None,
+                None,
+                "",
+                "",
+                note=verdict,
+            )
+        )
         return figures, info
     finally:
         for server in reversed(servers):
@@ -663,9 +862,13 @@ def no_interrupt_traceback() -> Iterator[None]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="few requests and short rounds: a smoke run")
-    parser.add_argument("--json", action="store_true", help="print the results as JSON on stdout (the table goes to stderr)")
+    parser.add_argument(
+        "--json", action="store_true", help="print the results as JSON on stdout (the table goes to stderr)"
+    )
     args = parser.parse_args(argv)
     scale = QUICK if args.quick else FULL
     log = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
@@ -677,23 +880,49 @@ def main(argv: list[str] | None = None) -> int:
     runtime = time.perf_counter() - started
     env = environment()
     out = sys.stderr if args.json else sys.stdout
-    print(f"kaizen-tui API benchmark ({scale.name}): {env['date']}, {env['cores']} cores, {env['machine']}, "
-          f"Python {env['python']}, FastAPI {env['fastapi']}, Starlette {env['starlette']}, uvicorn {env['uvicorn']} "
-          f"({env['loop']}, {env['http']}), SQLite {env['sqlite']}", file=out)
-    print(f"one agent, /config body {info['body_bytes']:,} B ({info['content_type']}); "
-          f"client: raw HTTP/1.1 keep-alive; medians of interleaved runs", file=out)
+    print(
+        f"kaizen-tui API benchmark ({scale.name}): {env['date']}, {env['cores']} cores, {env['machine']}, "
+        f"Python {env['python']}, FastAPI {env['fastapi']}, Starlette {env['starlette']}, uvicorn {env['uvicorn']} "
+        f"({env['loop']}, {env['http']}), SQLite {env['sqlite']}",
+        file=out,
+    )
+    print(
+        f"one agent, /config body {info['body_bytes']:,} B ({info['content_type']}); "
+        f"client: raw HTTP/1.1 keep-alive; medians of interleaved runs",
+        file=out,
+    )
     print(table(figures), file=out)
     print(f"runtime: {runtime:.0f} s", file=out)
     if args.json:
-        print(json.dumps({
-            "environment": env, "scale": scale.name, "runtime_s": round(runtime, 1), "info": info,
-            "figures": [
-                {"key": f.key, "label": f.label.strip(), "ours": f.ours, "floor": f.floor, "unit": f.unit,
-                 "ratio": f.ratio, "target": f.target, "compared_with": f.floor_label, "ok": f.ok, "note": f.note,
-                 "samples": {name: [round(value, 4) for value in values] for name, values in f.samples.items()}}
-                for f in figures
-            ],
-        }, indent=2))
+        print(
+            json.dumps(
+                {
+                    "environment": env,
+                    "scale": scale.name,
+                    "runtime_s": round(runtime, 1),
+                    "info": info,
+                    "figures": [
+                        {
+                            "key": f.key,
+                            "label": f.label.strip(),
+                            "ours": f.ours,
+                            "floor": f.floor,
+                            "unit": f.unit,
+                            "ratio": f.ratio,
+                            "target": f.target,
+                            "compared_with": f.floor_label,
+                            "ok": f.ok,
+                            "note": f.note,
+                            "samples": {
+                                name: [round(value, 4) for value in values] for name, values in f.samples.items()
+                            },
+                        }
+                        for f in figures
+                    ],
+                },
+                indent=2,
+            )
+        )
     return 0
 
 

@@ -89,15 +89,92 @@ class Scale:
     git_reps: int
 
 
-FULL = Scale("full", agents=1000, versions=100, big=10_000, small=10, reps_fast=30, reps_slow=5, reps_proc=7, reps_tui=15, git_reps=15)
-QUICK = Scale("quick", agents=60, versions=10, big=1_000, small=10, reps_fast=8, reps_slow=2, reps_proc=1, reps_tui=3, git_reps=5)
+FULL = Scale(
+    "full",
+    agents=1000,
+    versions=100,
+    big=10_000,
+    small=10,
+    reps_fast=30,
+    reps_slow=5,
+    reps_proc=7,
+    reps_tui=15,
+    git_reps=15,
+)
+QUICK = Scale(
+    "quick", agents=60, versions=10, big=1_000, small=10, reps_fast=8, reps_slow=2, reps_proc=1, reps_tui=3, git_reps=5
+)
 
 
 # ---------------------------------------------------------------------------
 # data
 
 
-WORDS = ["customer", "ticket", "refund", "invoice", "policy", "escalate", "summary", "tone", "concise", "friendly", "formal", "answer", "question", "context", "source", "citation", "document", "search", "tool", "result", "error", "retry", "limit", "budget", "schedule", "meeting", "report", "table", "chart", "metric", "quarter", "revenue", "churn", "onboarding", "employee", "manager", "privacy", "consent", "language", "translate", "review", "code", "test", "commit", "branch", "release", "deploy", "incident", "outage", "severity", "priority", "owner", "deadline", "status", "update", "draft", "final", "approve", "reject", "clarify", "assume", "verify", "check"]
+WORDS = [
+    "customer",
+    "ticket",
+    "refund",
+    "invoice",
+    "policy",
+    "escalate",
+    "summary",
+    "tone",
+    "concise",
+    "friendly",
+    "formal",
+    "answer",
+    "question",
+    "context",
+    "source",
+    "citation",
+    "document",
+    "search",
+    "tool",
+    "result",
+    "error",
+    "retry",
+    "limit",
+    "budget",
+    "schedule",
+    "meeting",
+    "report",
+    "table",
+    "chart",
+    "metric",
+    "quarter",
+    "revenue",
+    "churn",
+    "onboarding",
+    "employee",
+    "manager",
+    "privacy",
+    "consent",
+    "language",
+    "translate",
+    "review",
+    "code",
+    "test",
+    "commit",
+    "branch",
+    "release",
+    "deploy",
+    "incident",
+    "outage",
+    "severity",
+    "priority",
+    "owner",
+    "deadline",
+    "status",
+    "update",
+    "draft",
+    "final",
+    "approve",
+    "reject",
+    "clarify",
+    "assume",
+    "verify",
+    "check",
+]
 
 
 def _sentence(rng: random.Random, low: int = 7, high: int = 14) -> str:
@@ -131,7 +208,10 @@ class AgentGen:
             "extra": {},
         }
         if rng.random() < 0.4:
-            self.config["extra"] = {"tools": rng.sample(["search", "calendar", "sql", "email", "files"], 2), "top_p": 0.9}
+            self.config["extra"] = {
+                "tools": rng.sample(["search", "calendar", "sql", "email", "files"], 2),
+                "top_p": 0.9,
+            }
         target = int(prompt_bytes * rng.uniform(0.85, 1.15))
         self.lines: list[str] = []
         while sum(len(line) + 1 for line in self.lines) < target:
@@ -177,9 +257,23 @@ class AgentGen:
 
         c = self.config
         return (
-            self.id, c["name"], c["description"], c["agent_type"], self.status, c["system_prompt"], c["model_id"],
-            c["temperature"], c["max_tokens"], json.dumps(c["extra"]), "bench", self.created_at, self.updated_at,
-            self.last, 1, name_key(c["name"]), _content_hash(c),
+            self.id,
+            c["name"],
+            c["description"],
+            c["agent_type"],
+            self.status,
+            c["system_prompt"],
+            c["model_id"],
+            c["temperature"],
+            c["max_tokens"],
+            json.dumps(c["extra"]),
+            "bench",
+            self.created_at,
+            self.updated_at,
+            self.last,
+            1,
+            name_key(c["name"]),
+            _content_hash(c),
         )
 
 
@@ -463,13 +557,30 @@ async def service_figures(db: Path, scale: Scale, log: Callable[[str], None]) ->
             raw.execute("BEGIN IMMEDIATE")
             raw.execute(
                 INSERT_VERSION,
-                (f"ver-{uuid.uuid4().hex}", raw_agent, next_raw[0], raw_snapshot, None, "bench", "2026-01-01T00:00:00Z",
-                 raw_hash),
+                (
+                    f"ver-{uuid.uuid4().hex}",
+                    raw_agent,
+                    next_raw[0],
+                    raw_snapshot,
+                    None,
+                    "bench",
+                    "2026-01-01T00:00:00Z",
+                    raw_hash,
+                ),
             )
             raw.execute("COMMIT")
 
         same_agent = ids[regular[len(regular) // 2 + 1]]
-        live_columns = ("name", "description", "agent_type", "system_prompt", "model_id", "temperature", "max_tokens", "extra")
+        live_columns = (
+            "name",
+            "description",
+            "agent_type",
+            "system_prompt",
+            "model_id",
+            "temperature",
+            "max_tokens",
+            "extra",
+        )
 
         def raw_same_transaction() -> None:
             """What create_version does, hand-written: same statements, same lock, same durability."""
@@ -514,27 +625,84 @@ async def service_figures(db: Path, scale: Scale, log: Callable[[str], None]) ->
         finally:
             git.close()
             durable_git.close()
-        figures.append(Figure("create_version", "create_version, one commit each", median(ours), median(floor), "ms",
-                              "<= 2", "raw sqlite3 INSERT + COMMIT (WAL, synchronous=FULL)", samples={"ours": ours, "floor": floor}))
-        figures.append(Figure("create_version_handwritten", "  diagnostic: create_version's own transaction in plain sqlite3",
-                              median(same), median(floor), "ms", "<= 2", "raw sqlite3 INSERT + COMMIT (WAL, synchronous=FULL)",
-                              note="same statements, lock and durability, no ORM: what the target allows",
-                              samples={"ours": same, "floor": floor}))
-        figures.append(Figure("create_version_unhopped", "  diagnostic: create_version run in the calling thread",
-                              median(unhopped), median(floor), "ms", "", "raw sqlite3 INSERT + COMMIT (WAL, synchronous=FULL)",
-                              note="the rest of the gap is the hop to a worker thread and back",
-                              samples={"ours": unhopped, "floor": floor}))
-        figures.append(Figure("create_version_vs_git", "create_version vs git", median(ours_git), median(git_times), "ms",
-                              ">= 10x", "git add + git commit of the config as JSON", ratio_of="floor/ours",
-                              samples={"ours": ours_git, "floor": git_times}))
-        figures.append(Figure("raw_insert_vs_git", "  diagnostic: the raw INSERT + COMMIT floor vs git",
-                              median(raw_git), median(git_times), "ms", "", "git add + git commit of the config as JSON",
-                              ratio_of="floor/ours", note="git fsyncs nothing by default; we fsync every commit",
-                              samples={"ours": raw_git, "floor": git_times}))
-        figures.append(Figure("create_version_vs_durable_git", "  diagnostic: create_version vs git that fsyncs as we do",
-                              median(ours_git), median(durable_git_times), "ms", "",
-                              "git -c core.fsync=all add + commit", ratio_of="floor/ours",
-                              samples={"ours": ours_git, "floor": durable_git_times}))
+        figures.append(
+            Figure(
+                "create_version",
+                "create_version, one commit each",
+                median(ours),
+                median(floor),
+                "ms",
+                "<= 2",
+                "raw sqlite3 INSERT + COMMIT (WAL, synchronous=FULL)",
+                samples={"ours": ours, "floor": floor},
+            )
+        )
+        figures.append(
+            Figure(
+                "create_version_handwritten",
+                "  diagnostic: create_version's own transaction in plain sqlite3",
+                median(same),
+                median(floor),
+                "ms",
+                "<= 2",
+                "raw sqlite3 INSERT + COMMIT (WAL, synchronous=FULL)",
+                note="same statements, lock and durability, no ORM: what the target allows",
+                samples={"ours": same, "floor": floor},
+            )
+        )
+        figures.append(
+            Figure(
+                "create_version_unhopped",
+                "  diagnostic: create_version run in the calling thread",
+                median(unhopped),
+                median(floor),
+                "ms",
+                "",
+                "raw sqlite3 INSERT + COMMIT (WAL, synchronous=FULL)",
+                note="the rest of the gap is the hop to a worker thread and back",
+                samples={"ours": unhopped, "floor": floor},
+            )
+        )
+        figures.append(
+            Figure(
+                "create_version_vs_git",
+                "create_version vs git",
+                median(ours_git),
+                median(git_times),
+                "ms",
+                ">= 10x",
+                "git add + git commit of the config as JSON",
+                ratio_of="floor/ours",
+                samples={"ours": ours_git, "floor": git_times},
+            )
+        )
+        figures.append(
+            Figure(
+                "raw_insert_vs_git",
+                "  diagnostic: the raw INSERT + COMMIT floor vs git",
+                median(raw_git),
+                median(git_times),
+                "ms",
+                "",
+                "git add + git commit of the config as JSON",
+                ratio_of="floor/ours",
+                note="git fsyncs nothing by default; we fsync every commit",
+                samples={"ours": raw_git, "floor": git_times},
+            )
+        )
+        figures.append(
+            Figure(
+                "create_version_vs_durable_git",
+                "  diagnostic: create_version vs git that fsyncs as we do",
+                median(ours_git),
+                median(durable_git_times),
+                "ms",
+                "",
+                "git -c core.fsync=all add + commit",
+                ratio_of="floor/ours",
+                samples={"ours": ours_git, "floor": durable_git_times},
+            )
+        )
 
         # -- newest 50 ---------------------------------------------------------
         big_agent = ids[BIG_NAME]
@@ -552,34 +720,65 @@ async def service_figures(db: Path, scale: Scale, log: Callable[[str], None]) ->
             raw_newest,
             lambda: service.get_timeline(big_agent, limit=50),
         )
-        figures.append(Figure("newest_50", f"newest 50 versions of the {scale.big:,}-version agent (get_versions)",
-                              median(ours), median(floor), "ms", "<= 3", "raw sqlite3 SELECT ... LIMIT 50, same file",
-                              samples={"ours": ours, "floor": floor}))
-        figures.append(Figure("timeline_page_50", "  diagnostic: the same through get_timeline (what the TUI calls)",
-                              median(ours_tl), median(floor), "ms", "", "raw sqlite3 SELECT ... LIMIT 50, same file",
-                              note="also parses and checks every snapshot, to mark damaged ones and the live one",
-                              samples={"ours": ours_tl, "floor": floor}))
+        figures.append(
+            Figure(
+                "newest_50",
+                f"newest 50 versions of the {scale.big:,}-version agent (get_versions)",
+                median(ours),
+                median(floor),
+                "ms",
+                "<= 3",
+                "raw sqlite3 SELECT ... LIMIT 50, same file",
+                samples={"ours": ours, "floor": floor},
+            )
+        )
+        figures.append(
+            Figure(
+                "timeline_page_50",
+                "  diagnostic: the same through get_timeline (what the TUI calls)",
+                median(ours_tl),
+                median(floor),
+                "ms",
+                "",
+                "raw sqlite3 SELECT ... LIMIT 50, same file",
+                note="also parses and checks every snapshot, to mark damaged ones and the live one",
+                samples={"ours": ours_tl, "floor": floor},
+            )
+        )
 
         # -- compare two versions with 20 KB prompts ----------------------------------
         first, second = [row["id"] for row in reversed(await service.get_versions(ids[DIFF_NAME]))]
-        old_prompt, new_prompt = [json.loads((await service.get_version(v))["config_snapshot"])["system_prompt"] for v in (first, second)]
+        old_prompt, new_prompt = [
+            json.loads((await service.get_version(v))["config_snapshot"])["system_prompt"] for v in (first, second)
+        ]
 
         def floor_diff() -> list[str]:
             return list(difflib.unified_diff(old_prompt.splitlines(), new_prompt.splitlines(), "v1", "v2", lineterm=""))
 
         log("compare two versions with 20 KB prompts ...")
         ours, floor = await interleave(scale.reps_fast, lambda: service.compare_versions(first, second), floor_diff)
-        figures.append(Figure("compare_20k", "compare two versions with 20 KB prompts (compare_versions)", median(ours),
-                              median(floor), "ms", "<= 5", "difflib.unified_diff of the two prompts",
-                              samples={"ours": ours, "floor": floor}))
+        figures.append(
+            Figure(
+                "compare_20k",
+                "compare two versions with 20 KB prompts (compare_versions)",
+                median(ours),
+                median(floor),
+                "ms",
+                "<= 5",
+                "difflib.unified_diff of the two prompts",
+                samples={"ours": ours, "floor": floor},
+            )
+        )
 
         # -- prune a big history to 10 -------------------------------------------
         log(f"prune a {scale.big:,}-version agent to 10 ...")
         ours, floor = [], []
         for rep in range(scale.reps_slow + 1):
             # Alternate which goes first, so the state one leaves behind (free pages) favours neither.
-            for which in (("ours", "floor") if rep % 2 == 0 else ("floor", "ours")):
-                agent_id = add_history(db, f"bench prune {rep} {which}", scale.big, seed=1000 + 2 * rep + (which == "floor"))
+            for which in ("ours", "floor") if rep % 2 == 0 else ("floor", "ours"):
+                agent_id = add_history(
+                    db, f"bench prune {rep} {which}", scale.big, seed=1000 + 2 * rep + (which == "floor")
+                )
                 if which == "ours":
                     started = time.perf_counter()
                     deleted = await service.cleanup_old_versions(agent_id, 10)
@@ -596,8 +795,18 @@ async def service_figures(db: Path, scale: Scale, log: Callable[[str], None]) ->
                 assert deleted == scale.big - 10, deleted
                 if rep:  # the first pair is a warm-up
                     (ours if which == "ours" else floor).append(elapsed * 1000)
-        figures.append(Figure("prune", f"prune the {scale.big:,}-version agent to 10", median(ours), median(floor), "ms",
-                              "<= 3", "raw DELETE of the same rows + COMMIT", samples={"ours": ours, "floor": floor}))
+        figures.append(
+            Figure(
+                "prune",
+                f"prune the {scale.big:,}-version agent to 10",
+                median(ours),
+                median(floor),
+                "ms",
+                "<= 3",
+                "raw DELETE of the same rows + COMMIT",
+                samples={"ours": ours, "floor": floor},
+            )
+        )
     finally:
         raw.close()
         service.close()
@@ -613,9 +822,12 @@ class GitFloor:
         self.folder = Path(tempfile.mkdtemp(prefix="kaizen-bench-git-"))
         self.env = {
             **os.environ,
-            "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@example.invalid",
-            "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@example.invalid",
-            "GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1",
+            "GIT_AUTHOR_NAME": "bench",
+            "GIT_AUTHOR_EMAIL": "bench@example.invalid",
+            "GIT_COMMITTER_NAME": "bench",
+            "GIT_COMMITTER_EMAIL": "bench@example.invalid",
+            "GIT_CONFIG_GLOBAL": "/dev/null",
+            "GIT_CONFIG_NOSYSTEM": "1",
         }
         self.config = json.loads(snapshot)
         self.count = 0
@@ -652,8 +864,15 @@ def size_figure(db: Path) -> tuple[Figure, list[tuple[str, int]]]:
     connection.close()
     per_version = page_size * pages / versions
     per_snapshot = snapshot_bytes / versions
-    figure = Figure("bytes_per_version", "database bytes per version", per_version, per_snapshot, "B", "<= 1.5",
-                    "the snapshot's JSON bytes (mean)")
+    figure = Figure(
+        "bytes_per_version",
+        "database bytes per version",
+        per_version,
+        per_snapshot,
+        "B",
+        "<= 1.5",
+        "the snapshot's JSON bytes (mean)",
+    )
     return figure, parts
 
 
@@ -692,16 +911,27 @@ def run_in_terminal(argv: list[str], marker: str | None, settle: float = 0.0, ti
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
     env = {key: value for key, value in os.environ.items() if key not in ("NO_COLOR", "TEXTUAL", "COLUMNS", "LINES")}
     # The children run the code of this checkout, whatever the virtualenv has installed.
-    env.update(TERM="xterm-256color", COLORTERM="truecolor", KAIZEN_USER="bench",
-               PYTHONPATH=os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH")))))
+    env.update(
+        TERM="xterm-256color",
+        COLORTERM="truecolor",
+        KAIZEN_USER="bench",
+        PYTHONPATH=os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH")))),
+    )
 
     def controlling_terminal() -> None:
         fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
     started = time.perf_counter()
     process = subprocess.Popen(
-        argv, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=ROOT, start_new_session=True,
-        preexec_fn=controlling_terminal, close_fds=True,
+        argv,
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+        cwd=ROOT,
+        start_new_session=True,
+        preexec_fn=controlling_terminal,
+        close_fds=True,
     )
     os.close(slave)
     wanted = marker.encode() if marker else None
@@ -714,7 +944,9 @@ def run_in_terminal(argv: list[str], marker: str | None, settle: float = 0.0, ti
             if seen_at is not None and now >= seen_at + settle:
                 break
             if now > deadline:
-                raise TimeoutError(f"{argv[-1]!r}: no {'marker' if marker else 'exit'} after {timeout:.0f} s: {bytes(screen[-400:])!r}")
+                raise TimeoutError(
+                    f"{argv[-1]!r}: no {'marker' if marker else 'exit'} after {timeout:.0f} s: {bytes(screen[-400:])!r}"
+                )
             ready, _, _ = select.select([master], [], [], 0.05)
             if not ready:
                 continue
@@ -742,8 +974,12 @@ def run_in_terminal(argv: list[str], marker: str | None, settle: float = 0.0, ti
         process.returncode = os.waitstatus_to_exitcode(status)
         os.close(master)
     if marker is not None and seen_at is None:
-        raise RuntimeError(f"{argv!r} exited ({process.returncode}) before showing {marker!r}: {bytes(screen[-600:])!r}")
-    return ProcessRun((seen_at if seen_at is not None else ended) - started, peak_kb or usage.ru_maxrss, seen_at is not None)
+        raise RuntimeError(
+            f"{argv!r} exited ({process.returncode}) before showing {marker!r}: {bytes(screen[-600:])!r}"
+        )
+    return ProcessRun(
+        (seen_at if seen_at is not None else ended) - started, peak_kb or usage.ru_maxrss, seen_at is not None
+    )
 
 
 def _vm_hwm_kb(pid: int) -> int | None:
@@ -791,25 +1027,54 @@ def process_figures(big: Path, demo: Path, scale: Scale, log: Callable[[str], No
         if rep:
             for times, run in zip((ours, floor, with_service, on_demo), runs):
                 times.append(run.seconds * 1000)
-    start = Figure("start", "start of kaizen-tui on the big database until the agent list is shown (process)",
-                   median(ours), median(floor), "ms", "<= 1.8", "minimal Textual app that exits on mount (process)",
-                   samples={"ours": ours, "floor": floor})
-    start_demo = Figure("start_demo", "  diagnostic: the same on the demo database (6 agents)", median(on_demo), median(floor),
-                        "ms", "<= 1.8", "minimal Textual app that exits on mount (process)", samples={"ours": on_demo, "floor": floor})
-    start_import = Figure("start_import", "  diagnostic: the minimal app importing kaizen_tui.service first", median(with_service),
-                          median(floor), "ms", "<= 1.8", "minimal Textual app that exits on mount (process)",
-                          note="the import alone (SQLModel, SQLAlchemy, pydantic, deepdiff)",
-                          samples={"ours": with_service, "floor": floor})
+    start = Figure(
+        "start",
+        "start of kaizen-tui on the big database until the agent list is shown (process)",
+        median(ours),
+        median(floor),
+        "ms",
+        "<= 1.8",
+        "minimal Textual app that exits on mount (process)",
+        samples={"ours": ours, "floor": floor},
+    )
+    start_demo = Figure(
+        "start_demo",
+        "  diagnostic: the same on the demo database (6 agents)",
+        median(on_demo),
+        median(floor),
+        "ms",
+        "<= 1.8",
+        "minimal Textual app that exits on mount (process)",
+        samples={"ours": on_demo, "floor": floor},
+    )
+    start_import = Figure(
+        "start_import",
+        "  diagnostic: the minimal app importing kaizen_tui.service first",
+        median(with_service),
+        median(floor),
+        "ms",
+        "<= 1.8",
+        "minimal Textual app that exits on mount (process)",
+        note="the import alone (SQLModel, SQLAlchemy, pydantic, deepdiff)",
+        samples={"ours": with_service, "floor": floor},
+    )
     log("peak memory of the TUI: big database vs demo database ...")
     memory_big, memory_demo = [], []
     settle = 1.5 if scale is FULL else 0.5
     for _ in range(max(1, scale.reps_proc // 2)):
         memory_big.append(run_in_terminal(kaizen_command(big), big_marker, settle=settle).max_rss_kb / 1024)
         memory_demo.append(run_in_terminal(kaizen_command(demo), demo_marker, settle=settle).max_rss_kb / 1024)
-    memory = Figure("peak_memory", "peak memory of the TUI on the big database (peak RSS)", median(memory_big),
-                    median(memory_demo), "MB", "<= 1.3", "the same on the demo database",
-                    note="started, agent list shown, then 1.5 s (quick: 0.5 s) to load what follows",
-                    samples={"ours": memory_big, "floor": memory_demo})
+    memory = Figure(
+        "peak_memory",
+        "peak memory of the TUI on the big database (peak RSS)",
+        median(memory_big),
+        median(memory_demo),
+        "MB",
+        "<= 1.3",
+        "the same on the demo database",
+        note="started, agent list shown, then 1.5 s (quick: 0.5 s) to load what follows",
+        samples={"ours": memory_big, "floor": memory_demo},
+    )
     return [start, start_demo, start_import, memory]
 
 
@@ -876,8 +1141,14 @@ async def tui_figures(db: Path, scale: Scale, log: Callable[[str], None]) -> lis
         def state() -> tuple:
             agent = timeline.agent or {}
             comparison = diff.comparison or {}
-            return (agent.get("id"), timeline.row_count, timeline.cursor_row,
-                    (comparison.get("to") or {}).get("version_id"), timeline.cursor_key, timeline.more_below)
+            return (
+                agent.get("id"),
+                timeline.row_count,
+                timeline.cursor_row,
+                (comparison.get("to") or {}).get("version_id"),
+                timeline.cursor_key,
+                timeline.more_below,
+            )
 
         paints = Paints(screen, state)
         await until(lambda: agents.row_count > 0, what="agent list")
@@ -922,7 +1193,10 @@ async def tui_figures(db: Path, scale: Scale, log: Callable[[str], None]) -> lis
         log(f"TUI: open the timeline of {scale.big:,} vs {scale.small} versions, cursor moves ...")
         warmup = 2 if scale is FULL else 1
         for rep in range(scale.reps_tui + warmup):
-            for agent_id, opens, moves, diffs in ((big_id, open_big, move_big, diff_big), (small_id, open_small, move_small, diff_small)):
+            for agent_id, opens, moves, diffs in (
+                (big_id, open_big, move_big, diff_big),
+                (small_id, open_small, move_small, diff_small),
+            ):
                 shown, _ = await open_agent(agent_id)
                 timeline.focus()
                 await pilot.pause()
@@ -959,20 +1233,57 @@ async def tui_figures(db: Path, scale: Scale, log: Callable[[str], None]) -> lis
     service.close()
 
     figures = [
-        Figure("timeline_open", f"open the timeline of the {scale.big:,}-version agent (key to frame)", median(open_big),
-               median(open_small), "ms", "<= 2", f"the same for an agent with {scale.small} versions",
-               samples={"ours": open_big, "floor": open_small}),
-        Figure("cursor_move", "one cursor move in that timeline (key to frame)", median(move_big), median(move_small),
-               "ms", "<= 1.5", f"the same in the {scale.small}-version timeline", samples={"ours": move_big, "floor": move_small}),
+        Figure(
+            "timeline_open",
+            f"open the timeline of the {scale.big:,}-version agent (key to frame)",
+            median(open_big),
+            median(open_small),
+            "ms",
+            "<= 2",
+            f"the same for an agent with {scale.small} versions",
+            samples={"ours": open_big, "floor": open_small},
+        ),
+        Figure(
+            "cursor_move",
+            "one cursor move in that timeline (key to frame)",
+            median(move_big),
+            median(move_small),
+            "ms",
+            "<= 1.5",
+            f"the same in the {scale.small}-version timeline",
+            samples={"ours": move_big, "floor": move_small},
+        ),
         Figure("abs_key", "  absolute: key to frame, cursor move (big timeline)", median(move_big), None, "ms", "< 50"),
         Figure("abs_open", "  absolute: timeline pane open (big)", median(open_big), None, "ms", "< 150"),
-        Figure("abs_diff", "  absolute: cursor move until the diff pane shows that version (big)", median(diff_big), None,
-               "ms", "< 150", note="includes the app's 20 ms debounce", samples={"ours": diff_big, "small": diff_small}),
-        Figure("G_all", f"  extra: G in the big timeline (to v1, {scale.big:,} versions down)", median(extra["G"]), None, "ms", "< 150",
-               samples={"ours": extra["G"]}),
-        Figure("cursor_move_end", f"  extra: cursor move at the far end (v2/v1) of the {scale.big:,}", median(extra["move_end"]),
-               median(extra["move_end_small"]), "ms", "<= 1.5", f"the same at v2/v1 of the {scale.small}-version timeline",
-               samples={"ours": extra["move_end"], "floor": extra["move_end_small"]}),
+        Figure(
+            "abs_diff",
+            "  absolute: cursor move until the diff pane shows that version (big)",
+            median(diff_big),
+            None,
+            "ms",
+            "< 150",
+            note="includes the app's 20 ms debounce",
+            samples={"ours": diff_big, "small": diff_small},
+        ),
+        Figure(
+            "G_all",
+            f"  extra: G in the big timeline (to v1, {scale.big:,} versions down)",
+            median(extra["G"]),
+            None,
+            "ms",
+            "< 150",
+            samples={"ours": extra["G"]},
+        ),
+        Figure(
+            "cursor_move_end",
+            f"  extra: cursor move at the far end (v2/v1) of the {scale.big:,}",
+            median(extra["move_end"]),
+            median(extra["move_end_small"]),
+            "ms",
+            "<= 1.5",
+            f"the same at v2/v1 of the {scale.small}-version timeline",
+            samples={"ours": extra["move_end"], "floor": extra["move_end_small"]},
+        ),
     ]
     return figures
 
@@ -1008,7 +1319,9 @@ def table(figures: list[Figure]) -> str:
             ratio, floor, target = "", "", f"{f.target} {f.unit}"
         ok = f.ok
         result = "info" if not f.target else "n/a" if ok is None else ("ok" if ok else "MISS")
-        rows.append((f.label, fmt(f.ours, f.unit) if f.ours is not None else (f.note or "n/a"), floor, ratio, target, result))
+        rows.append(
+            (f.label, fmt(f.ours, f.unit) if f.ours is not None else (f.note or "n/a"), floor, ratio, target, result)
+        )
     return markdown_table(rows)
 
 
@@ -1026,9 +1339,13 @@ def environment() -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="small data and few repetitions: a smoke run")
-    parser.add_argument("--json", action="store_true", help="print the results as JSON on stdout (the table goes to stderr)")
+    parser.add_argument(
+        "--json", action="store_true", help="print the results as JSON on stdout (the table goes to stderr)"
+    )
     parser.add_argument("--only", help="comma-separated groups to run: service,size,process,tui")
     args = parser.parse_args(argv)
     scale = QUICK if args.quick else FULL
@@ -1046,10 +1363,26 @@ def main(argv: list[str] | None = None) -> int:
             figures += process_figures(tui_db, working_copy(demo, "demo-work.db"), scale, log)
         else:
             figures += [
-                Figure("start", "start of kaizen-tui until the agent list is shown (process)", None, None, "ms", "<= 1.8",
-                       "minimal Textual app that exits on mount (process)", note="n/a (TUI not available)"),
-                Figure("peak_memory", "peak memory of the TUI on the big database", None, None, "MB", "<= 1.3",
-                       "the same on the demo database", note="n/a (TUI not available)"),
+                Figure(
+                    "start",
+                    "start of kaizen-tui until the agent list is shown (process)",
+                    None,
+                    None,
+                    "ms",
+                    "<= 1.8",
+                    "minimal Textual app that exits on mount (process)",
+                    note="n/a (TUI not available)",
+                ),
+                Figure(
+                    "peak_memory",
+                    "peak memory of the TUI on the big database",
+                    None,
+                    None,
+                    "MB",
+                    "<= 1.3",
+                    "the same on the demo database",
+                    note="n/a (TUI not available)",
+                ),
             ]
     if "service" in groups:
         work = working_copy(big, f"work-{scale.name}.db")
@@ -1074,24 +1407,47 @@ def main(argv: list[str] | None = None) -> int:
     env = environment()
     # With --json, stdout is the JSON alone and the table goes to stderr.
     out = sys.stderr if args.json else sys.stdout
-    print(f"kaizen-tui benchmark ({scale.name}): {env['date']}, {env['cores']} cores, {env['machine']}, "
-          f"Python {env['python']}, SQLite {env['sqlite']}, Textual {env['textual']}", file=out)
-    print(f"data: {scale.agents:,} agents x {scale.versions} versions + one agent with {scale.big:,} versions "
-          f"({big.stat().st_size / 1e6:.0f} MB); medians of interleaved runs", file=out)
+    print(
+        f"kaizen-tui benchmark ({scale.name}): {env['date']}, {env['cores']} cores, {env['machine']}, "
+        f"Python {env['python']}, SQLite {env['sqlite']}, Textual {env['textual']}",
+        file=out,
+    )
+    print(
+        f"data: {scale.agents:,} agents x {scale.versions} versions + one agent with {scale.big:,} versions "
+        f"({big.stat().st_size / 1e6:.0f} MB); medians of interleaved runs",
+        file=out,
+    )
     print(table(figures), file=out)
     if parts:
         print("space by table/index: " + ", ".join(f"{name} {size / 1e6:.1f} MB" for name, size in parts[:4]), file=out)
     print(f"runtime: {runtime:.0f} s", file=out)
     if args.json:
-        print(json.dumps({
-            "environment": env, "scale": scale.name, "runtime_s": round(runtime, 1),
-            "figures": [
-                {"key": f.key, "label": f.label.strip(), "ours": f.ours, "floor": f.floor, "unit": f.unit,
-                 "ratio": f.ratio, "target": f.target, "compared_with": f.floor_label, "ok": f.ok, "note": f.note,
-                 "samples": f.samples}
-                for f in figures
-            ],
-        }, indent=2))
+        print(
+            json.dumps(
+                {
+                    "environment": env,
+                    "scale": scale.name,
+                    "runtime_s": round(runtime, 1),
+                    "figures": [
+                        {
+                            "key": f.key,
+                            "label": f.label.strip(),
+                            "ours": f.ours,
+                            "floor": f.floor,
+                            "unit": f.unit,
+                            "ratio": f.ratio,
+                            "target": f.target,
+                            "compared_with": f.floor_label,
+                            "ok": f.ok,
+                            "note": f.note,
+                            "samples": f.samples,
+                        }
+                        for f in figures
+                    ],
+                },
+                indent=2,
+            )
+        )
     return 0
 
 
