@@ -24,10 +24,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from kaizen_tui.core.errors import InvalidExportFile, InvalidValue
-from kaizen_tui.core.schema import EDITABLE_FIELDS, validate_fields
+from kaizen_tui.core.schema import EDITABLE_FIELDS, check_text, validate_fields
 
 FORMAT = "kaizen-tui-export"
 #: The version this kaizen-tui writes and reads. A reader ignores keys it does
@@ -49,9 +49,13 @@ COUNT_KEYS = ("agents", "versions", "audit_events")
 AGENT_PARTS = ("version", "audit")
 
 
+#: One encoder for every line (``json.dumps`` with options would build one per call).
+_ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False, allow_nan=False)
+
+
 def encode(record: Mapping[str, Any]) -> str:
     """One record as one line of the file (with its ``\\n``)."""
-    return json.dumps(record, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
+    return _ENCODER.encode(record) + "\n"
 
 
 def header_record() -> dict[str, Any]:
@@ -148,11 +152,16 @@ def _is_positive(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 1
 
 
-@dataclass(frozen=True)
-class KeyType:
+class KeyType(NamedTuple):
+    """What a key's value must be: ``check`` says if it is, ``says`` how a message puts it."""
+
     check: Callable[[object], bool]
     says: str
     required: bool = True
+
+
+#: Stands for a key a record does not have.
+_MISSING = object()
 
 
 TEXT = KeyType(_is_text, "text")
@@ -198,29 +207,28 @@ def _decode(text: str) -> dict[str, Any]:
     return value
 
 
-def _unstorable(value: str) -> bool:
-    """Text JSON can spell but no database can store (a lone surrogate, written as ``\\ud800``)."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
+def _checked(kind: str, record: dict[str, Any], escaped: bool = True) -> dict[str, Any]:
+    """The record's known keys, each of the type its kind needs; an agent's config also valid.
 
-
-def _checked(kind: str, record: dict[str, Any]) -> dict[str, Any]:
-    """The record's known keys, each of the type its kind needs; an agent's config also valid."""
+    ``escaped``: the line holds a ``\\u`` escape. Only an escape can spell
+    text no database stores (a lone surrogate, a NUL), so text of a line
+    without one is not checked again, character by character.
+    """
     fields: dict[str, Any] = {}
-    for key, wanted in KINDS[kind].items():
-        if key not in record:
-            if wanted.required:
+    for key, (check, says, required) in KINDS[kind].items():
+        value = record.get(key, _MISSING)
+        if value is _MISSING:
+            if required:
                 raise _Problem(f"the {kind} record has no {key!r}")
             fields[key] = None
             continue
-        value = record[key]
-        if not wanted.check(value):
-            raise _Problem(f"the {kind} record's {key!r} must be {wanted.says}, not {json.dumps(value)[:40]}")
-        if isinstance(value, str) and _unstorable(value):
-            raise _Problem(f"the {kind} record's {key!r} holds text that is not valid Unicode (a lone surrogate)")
+        if not check(value):
+            raise _Problem(f"the {kind} record's {key!r} must be {says}, not {json.dumps(value)[:40]}")
+        if escaped and isinstance(value, str):
+            try:
+                check_text(key, value)  # JSON can spell text no database stores (a lone surrogate)
+            except InvalidValue as error:
+                raise _Problem(f"the {kind} record's {key!r} {error.problem}") from None
         fields[key] = value
     if kind == "agent":
         try:
@@ -312,8 +320,8 @@ def read_export(lines: Iterable[str], source: str) -> Iterator[Record]:
         except UnicodeDecodeError:
             raise InvalidExportFile(source, "not UTF-8 text", number + 1) from None
         number += 1
-        if not line.strip():
-            continue
+        if line[:1] != "{" and not line.strip():
+            continue  # a blank line
         try:
             record = _decode(line)
         except _Problem as problem:
@@ -335,7 +343,7 @@ def read_export(lines: Iterable[str], source: str) -> Iterator[Record]:
                 raise _Problem("a record after the end record")
             if kind not in KINDS or kind == "header":
                 raise _Problem(_unknown_kind(kind, reading.format_version))
-            fields = _checked(kind, record)
+            fields = _checked(kind, record, "\\u" in line)
             if kind == "end":
                 reading.end(fields)
                 continue

@@ -143,7 +143,7 @@ def file_path(path: str | os.PathLike[str]) -> Path:
     return Path(path).expanduser().absolute()
 
 
-def _imported_hash(text: str, claimed: str | None) -> str | None:
+def _imported_hash(record: Record) -> str | None:
     """The content hash to store with an imported snapshot (None: damaged).
 
     The file's hash is taken when it is the hash of the text itself (what
@@ -151,6 +151,7 @@ def _imported_hash(text: str, claimed: str | None) -> str | None:
     the snapshot: a 100,000-version import parses none. Any other text
     (edited by hand, written by another tool, damaged) is read to find it.
     """
+    text, claimed = record.fields["config_snapshot"], record.fields["content_hash"]
     if claimed is not None and text_hash(text) == claimed:
         return claimed
     try:
@@ -321,40 +322,32 @@ class TransferOperations:
         return _AgentImport(record, added=True)
 
     def _flush_versions(self, tx: Transaction, agent: _AgentImport, source: str) -> None:
-        """Insert the versions read since the last batch that the database lacks; refuse any that contradict it."""
+        """Insert the versions read since the last batch that the database lacks; refuse any that contradict it.
+
+        An agent this import added has no versions but those it inserts: its
+        batch is inserted without reading first (the insert skips an id the
+        database has, which only a version of another agent can be, and is
+        then refused). An agent that was there is compared first: by id, and
+        by number.
+        """
         batch, agent.versions = agent.versions, []
         if not batch:
             return
-        there = {row["id"]: row for row in tx.versions_by_id([record.fields["id"] for record in batch])}
-        new = [record for record in batch if record.fields["id"] not in there]
-        for record in batch:
-            row = there.get(record.fields["id"])
-            if row is not None:
-                _check_same_version(record, row, source)
-        if new and not agent.added:
-            taken = {
-                row["version_number"]: row
-                for row in tx.versions_with_numbers(agent.id, [r.fields["version_number"] for r in new])
-            }
+        if agent.added:
+            new = batch
+        else:
+            there = {row["id"]: row for row in tx.versions_by_id([record.fields["id"] for record in batch])}
+            for record in batch:
+                if record.fields["id"] in there:
+                    _check_same_version(record, there[record.fields["id"]], source)
+            new = [record for record in batch if record.fields["id"] not in there]
+            _check_numbers_free(tx, agent.id, new, source)
+        inserted = tx.insert_versions([{**record.fields, "content_hash": _imported_hash(record)} for record in new])
+        if inserted != len(new):
+            # Ids some other agent's versions have: say which, and roll it all back.
+            there = {row["id"]: row for row in tx.versions_by_id([record.fields["id"] for record in new])}
             for record in new:
-                other = taken.get(record.fields["version_number"])
-                if other is not None:
-                    raise ImportConflict(
-                        f"Version {record.fields['id']} in {source} line {record.line} is v{other['version_number']} "
-                        f"of agent {agent.id}, but the database has another v{other['version_number']} "
-                        f"({other['id']}). Nothing was imported.",
-                        source=source,
-                        line=record.line,
-                    )
-        tx.insert_versions(
-            [
-                {
-                    **record.fields,
-                    "content_hash": _imported_hash(record.fields["config_snapshot"], record.fields["content_hash"]),
-                }
-                for record in new
-            ]
-        )
+                _check_same_version(record, there[record.fields["id"]], source)
         agent.versions_added += len(new)
         agent.versions_there += len(batch) - len(new)
 
@@ -453,6 +446,24 @@ def _pages(read: Callable[[str, int, int], list[dict[str, Any]]], agent_id: str,
         if len(page) < PAGE:
             return
         after = page[-1][key]
+
+
+def _check_numbers_free(tx: Transaction, agent_id: str, new: Sequence[Record], source: str) -> None:
+    """Refuse new versions whose numbers the agent gives other versions already."""
+    if not new:
+        return
+    numbers = [record.fields["version_number"] for record in new]
+    taken = {row["version_number"]: row for row in tx.versions_with_numbers(agent_id, numbers)}
+    for record in new:
+        other = taken.get(record.fields["version_number"])
+        if other is not None:
+            raise ImportConflict(
+                f"Version {record.fields['id']} in {source} line {record.line} is v{other['version_number']} "
+                f"of agent {agent_id}, but the database has another v{other['version_number']} "
+                f"({other['id']}). Nothing was imported.",
+                source=source,
+                line=record.line,
+            )
 
 
 def _check_same_version(record: Record, row: Mapping[str, Any], source: str) -> None:

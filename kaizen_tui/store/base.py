@@ -117,8 +117,9 @@ class Transaction(Protocol):
         """Insert agents as given: :data:`AGENT_COLUMNS`, ``name_key`` and ``last_version_number``
         (:class:`NameTaken` when a name key is taken)."""
         ...
-    def insert_versions(self, versions: Sequence[Mapping[str, Any]]) -> None:
-        """Insert versions as given (:data:`VERSION_COLUMNS` plus ``content_hash``), as one batch."""
+    def insert_versions(self, versions: Sequence[Mapping[str, Any]]) -> int:
+        """Insert versions as given (:data:`VERSION_COLUMNS` plus ``content_hash``), as one batch,
+        skipping any whose id the database has already; return how many were inserted."""
         ...
     def insert_audit_events(self, events: Sequence[Mapping[str, Any]]) -> None:
         """Append audit events in the order given (:data:`AUDIT_COLUMNS` but ``id``: the database

@@ -23,6 +23,7 @@ schema of a new file; everything else is constant, parameterised SQL on
 from __future__ import annotations
 
 import json
+import operator
 import os
 import sqlite3
 import stat
@@ -621,6 +622,8 @@ _VERSIONS_AFTER = _VERSION_SELECT + " WHERE agent_id = ? AND version_number > ? 
 _AUDIT_EVENTS_AFTER = _AUDIT_SELECT + " WHERE agent_id = ? AND id > ? ORDER BY id LIMIT ?"
 _VERSIONS_BY_ID = _VERSION_SELECT + " WHERE id IN "
 _VERSIONS_WITH_NUMBERS = _VERSION_SELECT + " WHERE agent_id = ? AND version_number IN "
+#: An id already there is skipped (the caller counts what went in): only a version of another agent can have it.
+_INSERT_NEW_VERSIONS = _INSERT_VERSION + " ON CONFLICT (id) DO NOTHING"
 _RAISE_VERSION_COUNTER = "UPDATE agent SET last_version_number = ?1 WHERE id = ?2 AND last_version_number < ?1"
 
 _INSERT_TOKEN = f"INSERT INTO api_token ({', '.join(TOKEN_COLUMNS)}) VALUES ({', '.join('?' * len(TOKEN_COLUMNS))})"
@@ -657,6 +660,11 @@ def encode_extra(extra: Mapping[str, Any]) -> str:
 
 def _version_row(row: Sequence[Any]) -> Row:
     return dict(zip(_VERSION_FIELDS, row))
+
+
+#: A version's (an audit event's) values in the order of the INSERT's columns.
+_version_values = operator.itemgetter(*_VERSION_FIELDS)
+_audit_values = operator.itemgetter(*_AUDIT_FIELDS)
 
 
 def _placeholders(values: Sequence[object]) -> str:
@@ -884,11 +892,12 @@ class SQLiteTransaction:
         except sqlite3.IntegrityError as error:
             raise _name_taken(error, ", ".join(str(agent["name"]) for agent in agents)) from None
 
-    def insert_versions(self, versions: Sequence[Mapping[str, Any]]) -> None:
-        self.connection.executemany(_INSERT_VERSION, [tuple(version[key] for key in _VERSION_FIELDS) for version in versions])
+    def insert_versions(self, versions: Sequence[Mapping[str, Any]]) -> int:
+        rows = list(map(_version_values, versions))
+        return self.connection.executemany(_INSERT_NEW_VERSIONS, rows).rowcount if rows else 0
 
     def insert_audit_events(self, events: Sequence[Mapping[str, Any]]) -> None:
-        self.connection.executemany(_INSERT_AUDIT, [tuple(event[key] for key in _AUDIT_FIELDS) for event in events])
+        self.connection.executemany(_INSERT_AUDIT, list(map(_audit_values, events)))
 
     def raise_version_counter(self, agent_id: str, number: int) -> bool:
         return self.connection.execute(_RAISE_VERSION_COUNTER, (number, agent_id)).rowcount > 0

@@ -218,6 +218,17 @@ def test_a_version_number_the_database_gives_another_version_is_refused(kz, ids,
     assert "is v2 of agent" in result.err and "but the database has another v2" in result.err
 
 
+def test_a_new_agent_with_a_version_id_another_agent_has_is_refused(kz, ids, tmp_path):
+    agent = made_agent(last=2)
+    taken = {**made_version(agent, 2), "id": ids["support_versions"][0]}  # Support Agent's v1
+    file = write_export(tmp_path / "copy.jsonl", [(agent, [made_version(agent, 1), taken], [])])
+    before = exported(kz)
+    result = kz("import", str(file))
+    assert result.code == 1
+    assert f"Version {ids['support_versions'][0]} in {file} line 4 differs from the one in the database" in result.err
+    assert exported(kz) == before
+
+
 def test_a_new_agent_whose_name_another_agent_has_is_refused_naming_both(kz, ids, tmp_path):
     file = write_export(tmp_path / "clash.jsonl", [(made_agent(name="SUPPORT agent"), [], [])])
     result = kz("import", str(file))
