@@ -37,6 +37,7 @@ STATUS_OF_CODE: dict[str, int] = {
     "database_busy": 503,
     "database_error": 503,
     "database_not_found": 503,
+    "database_unavailable": 503,
     "schema_too_new": 503,
 }
 
@@ -90,5 +91,5 @@ def problem_of(error: KaizenError) -> Response:
     current = getattr(error, "current_revision", None)
     if current is not None:
         extra["current_revision"] = current
-    headers = {"Retry-After": str(RETRY_AFTER_BUSY)} if error.code == "database_busy" else None
+    headers = {"Retry-After": str(RETRY_AFTER_BUSY)} if error.code in ("database_busy", "database_unavailable") else None
     return problem(status, error.code, str(error), headers=headers, **extra)

@@ -204,6 +204,12 @@ class DatabaseNotFound(DatabaseError):
     code = "database_not_found"
 
 
+class DatabaseUnavailable(DatabaseError):
+    """A database server that cannot be reached, refuses us, or went away mid-operation."""
+
+    code = "database_unavailable"
+
+
 class DatabaseBusy(DatabaseError):
     """Another process held the database for longer than we are willing to wait."""
 
@@ -293,6 +299,7 @@ __all__ = [
     "DatabaseBusy",
     "DatabaseError",
     "DatabaseNotFound",
+    "DatabaseUnavailable",
     "EditConflict",
     "FileNotWritten",
     "ImportConflict",

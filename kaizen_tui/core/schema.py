@@ -84,7 +84,14 @@ def shown_number(value: float) -> str:
 
 
 def _check_encodable(field: str, text: str) -> None:
-    """Refuse text that cannot be stored as UTF-8 (lone surrogates)."""
+    """Refuse text that cannot be stored as UTF-8 (lone surrogates), or in PostgreSQL (NUL).
+
+    NUL is refused on SQLite too, so that every database can move to the
+    other backend by export and import.
+    """
+    position = text.find("\x00")
+    if position >= 0:
+        raise InvalidValue(field, f"contains the NUL character (\\x00) at position {position}")
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as error:

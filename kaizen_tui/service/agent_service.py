@@ -790,6 +790,14 @@ class AgentService(TokenOperations, TransferOperations):
             event["agent_name"], event["agent_deleted"] = names.get(event["agent_id"], (None, False))
         return rows
 
+    def watch_changes(self, on_change: Callable[[], None]) -> Callable[[], None] | None:
+        """Call ``on_change`` from another thread soon after any process commits (PostgreSQL's ``LISTEN``).
+
+        Returns the function that stops watching, or None where the database
+        cannot announce changes (SQLite): then poll :meth:`change_marker`.
+        """
+        return self.store.subscribe(on_change)
+
     @in_thread
     def change_marker(self) -> int:
         """A number that grows with every committed mutation, by any process.

@@ -1,7 +1,8 @@
 """Where the data lives: SQL, drivers and schema migrations behind one interface (``base.py``).
 
 :func:`open_store` picks the implementation from the target: a path or a
-``sqlite:///`` URL is a SQLite file (``sqlite.py``).
+``sqlite:///`` URL is a SQLite file (``sqlite.py``); a ``postgresql://`` URL is
+a PostgreSQL database (``postgres.py``, which alone imports psycopg).
 """
 
 from __future__ import annotations
@@ -20,9 +21,25 @@ def open_store(
     a :class:`~kaizen_tui.core.errors.DatabaseError` names the target and
     nothing is created (for commands that only read).
     """
+    if target is not None and _is_postgres_url(os.fspath(target)):
+        try:
+            from kaizen_tui.store.postgres import open_postgres
+        except ImportError as error:
+            from kaizen_tui.core.errors import DatabaseError
+
+            raise DatabaseError(
+                f"PostgreSQL support needs psycopg, which is not installed ({error.name}): "
+                "pip install 'psycopg[binary,pool]'"
+            ) from None
+        return open_postgres(os.fspath(target), read_only=read_only, create=create)
     from kaizen_tui.store.sqlite import open_sqlite
 
     return open_sqlite(target, read_only=read_only, create=create)
+
+
+def _is_postgres_url(target: str) -> bool:
+    scheme, separator, _ = target.partition("://")
+    return bool(separator) and scheme.lower().split("+", 1)[0] in ("postgresql", "postgres")
 
 
 __all__ = ["Store", "Transaction", "open_store"]

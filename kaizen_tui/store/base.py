@@ -14,7 +14,7 @@ Rows come back as plain dicts with the column names of ``models.py``;
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol, TypeVar
 
@@ -151,6 +151,14 @@ class Store(Protocol):
 
     def change_token(self) -> int | None:
         """A value that changes with every commit by anyone (None when the store cannot tell cheaply)."""
+        ...
+
+    def subscribe(self, on_change: Callable[[], None]) -> Callable[[], None] | None:
+        """Call ``on_change`` (from another thread) soon after anyone commits a change.
+
+        Returns a function that stops it, or None when the store cannot tell
+        (then a screen polls ``change_marker``).
+        """
         ...
 
     def reading(self) -> AbstractContextManager[Transaction]: ...

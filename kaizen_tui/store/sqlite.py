@@ -29,7 +29,7 @@ import sqlite3
 import stat
 import threading
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -155,6 +155,10 @@ class SQLiteStore:
                 return int(self._watch.execute("PRAGMA data_version").fetchone()[0])
             except sqlite3.Error:
                 return None
+
+    def subscribe(self, on_change: Callable[[], None]) -> Callable[[], None] | None:
+        """SQLite cannot announce another process's commit: None, and screens poll (cheaply)."""
+        return None
 
     @contextmanager
     def connection(self, begin: str = "BEGIN IMMEDIATE") -> Iterator[sqlite3.Connection]:
@@ -325,7 +329,8 @@ def sqlite_path_of(url: str) -> Path:
     if driver != "sqlite":
         shown = scheme + "://" + ("…" if rest else "")
         raise DatabaseError(
-            f"Cannot use {shown}: kaizen-tui keeps its data in SQLite files; give a path or sqlite:///path."
+            f"Cannot use {shown}: kaizen-tui keeps its data in a SQLite file or a PostgreSQL database; "
+            "give a path, sqlite:///path or postgresql://user@host:port/dbname."
         )
     if rest and not rest.startswith("/"):
         raise DatabaseError("The database URL is not a valid SQLite URL (sqlite:///path/to/file.db).")

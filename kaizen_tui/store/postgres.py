@@ -1,0 +1,880 @@
+"""The PostgreSQL store: a team's shared database through psycopg 3 and its connection pool.
+
+The same tables, rules and guarantees as the SQLite store (``sqlite.py``):
+
+* Writers are serialised by a transaction-level advisory lock taken in the
+  same round trip as ``BEGIN``, which is what SQLite's ``BEGIN IMMEDIATE``
+  gives: a write transaction reads only what every earlier writer committed,
+  so compare-and-swap on revisions and version numbering hold across any
+  number of processes and machines. Readers never wait for it: a read is one
+  ``REPEATABLE READ READ ONLY`` snapshot.
+* The audit log is append-only in the database itself (triggers refuse
+  ``UPDATE``, ``DELETE`` and ``TRUNCATE``), and a snapshot whose text another
+  tool rewrote without its hash loses the hash, as on SQLite.
+* ``kaizen_meta`` marks our schema (the application id and the schema version)
+  and counts commits: a statement trigger on every table bumps the counter
+  and sends ``NOTIFY kaizen_tui``, so :meth:`PostgresStore.change_token` is one
+  primary-key read and :meth:`PostgresStore.subscribe` wakes a screen within
+  milliseconds of another process's commit, without polling.
+* Schema changes are numbered migrations (``postgres_migrations.py``), each in
+  one transaction under an advisory lock: PostgreSQL's DDL is transactional.
+
+A server that is down, refuses the password, or is the wrong database is one
+sentence naming the host and port (never the password), raised as
+:class:`~kaizen_tui.core.errors.DatabaseUnavailable`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from kaizen_tui.core.errors import (
+    DatabaseBusy,
+    DatabaseError,
+    DatabaseNotFound,
+    DatabaseUnavailable,
+    KaizenError,
+    NameTaken,
+    ReadOnlyDatabase,
+    SchemaTooNew,
+    TokenExists,
+)
+from kaizen_tui.store.base import (
+    AGENT_COLUMNS,
+    AUDIT_COLUMNS,
+    SETTABLE_AGENT_COLUMNS,
+    TOKEN_COLUMNS,
+    VERSION_COLUMNS,
+    Row,
+    Store,
+)
+from kaizen_tui.store.postgres_migrations import (
+    APPLICATION_ID,
+    CHANGE_CHANNEL,
+    create_schema,
+    migrate,
+    schema_state,
+)
+from kaizen_tui.store.sqlite import decode_extra, encode_extra
+from kaizen_tui.store.sqlite_migrations import SCHEMA_VERSION
+
+if TYPE_CHECKING:
+    from psycopg_pool import ConnectionPool
+
+log = logging.getLogger(__name__)
+
+#: How long a connection attempt may take before the server counts as unreachable.
+CONNECT_TIMEOUT_SECONDS = 5
+#: How long a writer waits for another's transaction (the advisory lock) before giving up.
+LOCK_TIMEOUT_SECONDS = 15
+#: How long an operation waits for a free pooled connection.
+POOL_WAIT_SECONDS = 10.0
+#: Connections the pool keeps: the service's 8 worker threads, plus callers of change_token.
+POOL_SIZE = 10
+#: The advisory lock every write transaction holds: "KZNT" plus 1.
+WRITE_LOCK_KEY = APPLICATION_ID * 16 + 1
+PG_MAX_INTEGER = 2**31 - 1
+
+
+@dataclass(frozen=True)
+class Server:
+    """Where a URL points, as a person should see it: never with the password."""
+
+    host: str
+    port: str
+    database: str
+    user: str
+
+    @property
+    def where(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def display_name(self) -> str:
+        return f"postgresql://{self.user + '@' if self.user else ''}{self.where}/{self.database}"
+
+
+def parse_url(url: str) -> tuple[str, Server]:
+    """The libpq connection string of a ``postgresql://`` URL, and the server it names."""
+    scheme, _, rest = url.partition("://")
+    if "+" in scheme:  # SQLAlchemy's driver suffix: postgresql+psycopg://
+        url = "postgresql://" + rest
+    try:
+        params = conninfo_to_dict(url)
+    except psycopg.ProgrammingError as error:
+        raise DatabaseError(f"The PostgreSQL URL is not valid ({_first_line(error)}).") from None
+    host = str(params.get("host") or params.get("hostaddr") or "localhost")
+    if host.startswith("/"):
+        host = f"socket {host}"
+    server = Server(
+        host=host,
+        port=str(params.get("port") or "5432"),
+        database=str(params.get("dbname") or params.get("user") or ""),
+        user=str(params.get("user") or ""),
+    )
+    params.setdefault("connect_timeout", CONNECT_TIMEOUT_SECONDS)
+    params.setdefault("application_name", "kaizen-tui")
+    return make_conninfo("", **params), server
+
+
+@dataclass(eq=False)
+class PostgresStore:
+    """An open PostgreSQL database: hands out transactions on pooled connections."""
+
+    conninfo: str
+    server: Server
+    read_only: bool = False
+    read_only_reason: str = ""
+    _notices: list[str] = field(default_factory=list, repr=False)
+    _pool: ConnectionPool | None = field(default=None, repr=False)
+    _pool_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _listeners: list[ChangeListener] = field(default_factory=list, repr=False)
+
+    @property
+    def url(self) -> str:
+        return self.server.display_name
+
+    @property
+    def display_name(self) -> str:
+        """The server and database, as ``postgresql://user@host:port/db`` (never the password)."""
+        return self.server.display_name
+
+    @property
+    def notices(self) -> list[str]:
+        return list(self._notices)
+
+    # -- transactions
+
+    @contextmanager
+    def reading(self) -> Iterator[PostgresTransaction]:
+        """One consistent snapshot of the data; never waits for a writer."""
+        with self._transaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", write=False) as connection:
+            yield PostgresTransaction(connection)
+
+    @contextmanager
+    def writing(self) -> Iterator[PostgresTransaction]:
+        """A transaction holding the write lock from its first statement; commits when the block ends."""
+        if self.read_only:
+            raise ReadOnlyDatabase(self.read_only_reason or "the database is open read-only")
+        begin = f"BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock({WRITE_LOCK_KEY})"
+        with self._transaction(begin, write=True) as connection:
+            yield PostgresTransaction(connection)
+
+    @contextmanager
+    def _transaction(self, begin: str, *, write: bool) -> Iterator[psycopg.Connection[Any]]:
+        pool = self._open_pool()
+        with self._translate():
+            connection = self._begin(pool, begin)
+            try:
+                try:
+                    yield connection
+                except BaseException:
+                    _roll_back(connection)
+                    raise
+                try:
+                    connection.execute("COMMIT" if write else "ROLLBACK")
+                except psycopg.OperationalError as error:
+                    if write:
+                        raise DatabaseUnavailable(
+                            f"Lost the connection to PostgreSQL at {self.server.where} while committing "
+                            f"({_first_line(error)}): the change may or may not have been saved; "
+                            "look before you try again."
+                        ) from None
+                    raise
+            finally:
+                pool.putconn(connection)
+
+    def _begin(self, pool: ConnectionPool, begin: str) -> psycopg.Connection[Any]:
+        """A pooled connection with ``begin`` run on it; one retry on a fresh connection if the pooled one died.
+
+        A server restart leaves every idle connection dead; nothing has been
+        sent on this one yet, so trying again on a new connection is safe.
+        """
+        from psycopg_pool import PoolTimeout
+
+        for attempt in (1, 2):
+            try:
+                connection = pool.getconn(timeout=POOL_WAIT_SECONDS)
+            except PoolTimeout:
+                raise self._unreachable() from None
+            try:
+                connection.execute(begin)
+                return connection
+            except psycopg.OperationalError:
+                broken = connection.broken or connection.closed
+                pool.putconn(connection)
+                if not broken or attempt == 2:
+                    raise
+                pool.check()
+        raise AssertionError("unreachable")
+
+    def _unreachable(self) -> DatabaseError:
+        """Why no connection could be had: ask the server directly for the reason."""
+        try:
+            psycopg.connect(self.conninfo, autocommit=True).close()
+        except psycopg.Error as error:
+            return connection_error(error, self.server)
+        return DatabaseBusy(
+            f"PostgreSQL at {self.server.where} is busy: no connection of this process's pool came free "
+            f"within {POOL_WAIT_SECONDS:.0f} seconds. Nothing was changed; try again."
+        )
+
+    def _open_pool(self) -> ConnectionPool:
+        with self._pool_lock:
+            if self._pool is None:
+                from psycopg_pool import ConnectionPool
+
+                self._pool = ConnectionPool(
+                    self.conninfo,
+                    min_size=1,
+                    max_size=POOL_SIZE,
+                    kwargs={"autocommit": True},
+                    configure=_configure,
+                    name="kaizen-tui",
+                    open=False,
+                )
+                self._pool.open(wait=False)
+            return self._pool
+
+    @contextmanager
+    def _translate(self) -> Iterator[None]:
+        try:
+            yield
+        except KaizenError:
+            raise
+        except psycopg.Error as error:
+            raise database_error(error, self.server) from None
+        except UnicodeEncodeError as error:
+            raise DatabaseError(
+                f"Cannot write to {self.display_name}: a value holds text that is not valid Unicode "
+                f"({error.object[max(0, error.start - 20) : error.end]!r}). Nothing was changed."
+            ) from None
+
+    # -- watching
+
+    def change_token(self) -> int | None:
+        """The count of commits that changed our tables (``kaizen_meta.changes``): one primary-key read."""
+        try:
+            with self._transaction("BEGIN READ ONLY", write=False) as connection:
+                row = connection.execute(_CHANGE_COUNT).fetchone()
+        except DatabaseError:
+            return None
+        return int(row[0]) if row else None
+
+    def subscribe(self, on_change: Callable[[], None]) -> Callable[[], None] | None:
+        """Call ``on_change`` (from a thread of its own) after every commit by anyone: ``LISTEN``.
+
+        Returns the function that stops it. After a lost connection the
+        listener reconnects and calls ``on_change`` once, for what it missed.
+        """
+        listener = ChangeListener(self.conninfo, on_change)
+        listener.start()
+        self._listeners.append(listener)
+        return listener.stop
+
+    # -- copying, closing
+
+    def fill_empty_from(self, source: Store) -> bool:
+        """Copy every row of another store in, in one transaction, if this one holds no agent yet."""
+        with self.writing() as target, source.reading() as origin:
+            if target.agents_to_export():
+                return False
+            copy_all(origin, target)
+        return True
+
+    def close(self) -> None:
+        for listener in self._listeners:
+            listener.stop()
+        self._listeners.clear()
+        with self._pool_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close()
+
+
+def _roll_back(connection: psycopg.Connection[Any]) -> None:
+    """End a failed transaction; a connection that died meanwhile is dropped by the pool."""
+    try:
+        if not connection.closed:
+            connection.execute("ROLLBACK")
+    except psycopg.Error:
+        pass
+
+
+def _configure(connection: psycopg.Connection[Any]) -> None:
+    """Every pooled connection: a writer gives up on the write lock after :data:`LOCK_TIMEOUT_SECONDS`."""
+    connection.execute(f"SET lock_timeout = '{LOCK_TIMEOUT_SECONDS}s'")
+
+
+class ChangeListener:
+    """A thread that ``LISTEN``s on its own connection and calls back on every notification."""
+
+    def __init__(self, conninfo: str, on_change: Callable[[], None]) -> None:
+        self.conninfo = conninfo
+        self.on_change = on_change
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="kaizen-listen", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+    def _run(self) -> None:
+        missed = False
+        while not self._stopped.is_set():
+            try:
+                with psycopg.connect(self.conninfo, autocommit=True) as connection:
+                    connection.execute(f"LISTEN {CHANGE_CHANNEL}")
+                    if missed:
+                        self.on_change()
+                    while not self._stopped.is_set():
+                        # Wakes at least every half second to notice stop().
+                        if any(True for _ in connection.notifies(timeout=0.5, stop_after=1)):
+                            self.on_change()
+            except psycopg.Error as error:
+                log.debug("change listener: %s", error)
+                missed = True
+                self._stopped.wait(1.0)
+            except Exception:  # the callback's own failure must not end the listening
+                log.exception("change listener callback failed")
+
+
+# -- errors ------------------------------------------------------------------
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
+
+
+def connection_error(error: psycopg.Error, server: Server) -> DatabaseError:
+    """One sentence for a connection that could not be made: down, refused, wrong database."""
+    text = str(error)
+    lowered = text.lower()
+    where = f"PostgreSQL at {server.where}"
+    if "password authentication failed" in lowered or "no password supplied" in lowered:
+        return DatabaseUnavailable(f"{where} refused the password of user {server.user or '(default)'!r}.")
+    if "does not exist" in lowered and "database" in lowered:
+        return DatabaseUnavailable(f"{where} has no database {server.database!r}; create it first (createdb).")
+    if "role" in lowered and "does not exist" in lowered:
+        return DatabaseUnavailable(f"{where} has no user {server.user!r}.")
+    if "no pg_hba.conf entry" in lowered or "not permitted" in lowered:
+        return DatabaseUnavailable(f"{where} does not let this machine or user in (pg_hba.conf).")
+    if "timeout" in lowered or "timed out" in lowered:
+        return DatabaseUnavailable(f"Cannot reach {where}: no answer within {CONNECT_TIMEOUT_SECONDS} seconds.")
+    if "refused" in lowered or "could not connect" in lowered or "no such file" in lowered:
+        return DatabaseUnavailable(f"Cannot reach {where}: connection refused (is the server running?).")
+    if "could not translate host name" in lowered or "name or service not known" in lowered:
+        return DatabaseUnavailable(f"Cannot reach {where}: unknown host {server.host!r}.")
+    return DatabaseUnavailable(f"Cannot connect to {where}: {_first_line(error)}")
+
+
+def database_error(error: psycopg.Error, server: Server) -> DatabaseError:
+    """A driver error during an operation, as the error a person can act on."""
+    where = f"PostgreSQL at {server.where}"
+    if isinstance(error, pg_errors.LockNotAvailable | pg_errors.QueryCanceled):
+        return DatabaseBusy(
+            f"{server.display_name} is busy: another writer kept it locked for more than "
+            f"{LOCK_TIMEOUT_SECONDS} seconds. Nothing was changed; try again."
+        )
+    if isinstance(error, pg_errors.SerializationFailure | pg_errors.DeadlockDetected):
+        return DatabaseBusy(f"{server.display_name} was busy with another change. Nothing was changed; try again.")
+    if isinstance(error, pg_errors.ReadOnlySqlTransaction):
+        return ReadOnlyDatabase(f"{server.display_name} is read-only (a standby, or read-only by its settings)")
+    if isinstance(error, pg_errors.InsufficientPrivilege):
+        return ReadOnlyDatabase(f"user {server.user!r} may not change {server.display_name}")
+    if isinstance(error, pg_errors.UndefinedTable | pg_errors.UndefinedColumn):
+        return DatabaseError(
+            f"{server.display_name} is missing part of the kaizen-tui schema ({_first_line(error)}); "
+            "was it changed by hand? Nothing was changed."
+        )
+    if isinstance(error, pg_errors.UntranslatableCharacter | pg_errors.CharacterNotInRepertoire):
+        return DatabaseError(f"Cannot write to {server.display_name}: {_first_line(error)}. Nothing was changed.")
+    if isinstance(error, psycopg.DataError) and "0x00" in str(error):
+        return DatabaseError(
+            f"Cannot write to {server.display_name}: PostgreSQL cannot store the NUL character (\\x00) "
+            "found in a value. Nothing was changed."
+        )
+    if isinstance(error, psycopg.OperationalError):
+        if isinstance(error, pg_errors.AdminShutdown | pg_errors.CannotConnectNow) or "server closed" in str(error):
+            return DatabaseUnavailable(f"Lost the connection to {where} ({_first_line(error)}). Nothing was changed.")
+        return connection_error(error, server)
+    if isinstance(error, psycopg.InterfaceError):
+        return DatabaseUnavailable(f"Lost the connection to {where} ({_first_line(error)}). Nothing was changed.")
+    return DatabaseError(f"Database error on {server.display_name}: {_first_line(error)}")
+
+
+# -- opening -------------------------------------------------------------------
+
+
+def open_postgres(url: str, *, read_only: bool = False, create: bool = True) -> PostgresStore:
+    """Open the database at a ``postgresql://`` URL: check it is ours, create or upgrade the schema.
+
+    ``create=False`` opens only a database that already holds our schema.
+    """
+    conninfo, server = parse_url(url)
+    try:
+        connection = psycopg.connect(conninfo, autocommit=True)
+    except psycopg.Error as error:
+        raise connection_error(error, server) from None
+    reason = "the database is open read-only (--read-only)" if read_only else ""
+    store = PostgresStore(conninfo=conninfo, server=server, read_only=read_only, read_only_reason=reason)
+    try:
+        with connection, store._translate():
+            _prepare(store, connection, create)
+    except BaseException:
+        store.close()
+        raise
+    return store
+
+
+def _prepare(store: PostgresStore, connection: psycopg.Connection[Any], create: bool) -> None:
+    """Recognise our schema, refuse another program's, create or upgrade ours; find out if we may write."""
+    state = schema_state(connection)
+    name = store.display_name
+    if state.application_id is None and state.tables:
+        raise DatabaseError(
+            f"{name} holds tables of another program ({', '.join(state.tables[:5])}); it was not modified. "
+            "Give kaizen-tui a database (or a schema, with options=-csearch_path=…) of its own."
+        )
+    if state.application_id is not None and state.application_id != APPLICATION_ID:
+        raise DatabaseError(f"{name} is marked as another program's database; it was not modified.")
+    if state.schema_version > SCHEMA_VERSION:
+        raise SchemaTooNew(state.schema_version, SCHEMA_VERSION)
+    writable, why_not = _may_write(connection, store.server, bool(state.tables))
+    if not writable and not store.read_only:
+        store.read_only, store.read_only_reason = True, why_not
+    if state.application_id is None:
+        if not create:
+            raise DatabaseNotFound(
+                f"{name} holds no kaizen-tui data yet, and nothing was created "
+                "(a database is set up by the first change written to it, such as a new agent)."
+            )
+        if store.read_only:
+            raise DatabaseError(f"{name} holds no kaizen-tui data yet, and it is open read-only.")
+        create_schema(connection)
+    elif state.schema_version < SCHEMA_VERSION:
+        if store.read_only:
+            raise DatabaseError(
+                f"{name} has schema version {state.schema_version} and this kaizen-tui needs "
+                f"{SCHEMA_VERSION}; open it once without --read-only (as a user who may change it) to upgrade it."
+            )
+        migrate(connection)
+
+
+def _may_write(connection: psycopg.Connection[Any], server: Server, has_tables: bool) -> tuple[bool, str]:
+    """Can this session change our tables? (A standby, a read-only default or missing grants say no.)"""
+    in_recovery, read_only_default = connection.execute(
+        "SELECT pg_is_in_recovery(), current_setting('default_transaction_read_only') = 'on'"
+    ).fetchone() or (False, False)
+    if in_recovery:
+        return False, f"{server.display_name} is a read-only standby"
+    if read_only_default:
+        return False, f"{server.display_name} is read-only (default_transaction_read_only)"
+    if has_tables:
+        row = connection.execute(
+            "SELECT has_table_privilege(to_regclass('agent_version'), 'INSERT') "
+            "WHERE to_regclass('agent_version') IS NOT NULL"
+        ).fetchone()
+        if row is not None and not row[0]:
+            return False, f"user {server.user!r} may only read {server.display_name}"
+    return True, ""
+
+
+def copy_all(source: Any, target: PostgresTransaction) -> None:
+    """Every agent, version and audit event of ``source`` (a transaction of any store) into ``target``."""
+    agents = source.agents_to_export()
+    target.insert_agents([{**agent, "name_key": _name_key_of(agent)} for agent in agents])
+    for agent in agents:
+        target.insert_versions(source.versions_after(agent["id"], 0, PG_MAX_INTEGER))
+    target.insert_audit_events(list(reversed(source.audit_log(None, PG_MAX_INTEGER))))
+
+
+def _name_key_of(agent: Mapping[str, Any]) -> str:
+    from kaizen_tui.core.names import name_key
+
+    return name_key(agent["name"])
+
+
+# -- the SQL ------------------------------------------------------------------
+#
+# Constant text with %s parameters; rows come back as tuples in the order of
+# the column tuples of base.py. Names are compared byte-wise (COLLATE "C") so
+# that the order is the service's agent_sort_key whatever the database's locale.
+
+_CHANGE_COUNT = "SELECT value FROM kaizen_meta WHERE key = 'changes'"
+_AGENT_SELECT = f"SELECT {', '.join(AGENT_COLUMNS)} FROM agent"
+_SELECT_AGENT = _AGENT_SELECT + " WHERE id = %s"
+_AGENT_EXISTS = "SELECT 1 FROM agent WHERE id = %s"
+_AGENTS_BY_KEY = _AGENT_SELECT + " WHERE name_key = %s"
+_AGENTS_BY_NAME = _AGENT_SELECT + " WHERE name = %s"
+_AGENTS_WITHOUT_KEY = _AGENT_SELECT + " WHERE name_key IS NULL"
+_DESCRIBED_AGENTS = (
+    f"SELECT {', '.join(AGENT_COLUMNS)}, "
+    "(SELECT count(*) FROM agent_version v WHERE v.agent_id = agent.id), "
+    "(SELECT max(version_number) FROM agent_version v WHERE v.agent_id = agent.id), "
+    "EXISTS (SELECT 1 FROM agent_version v WHERE v.content_hash = agent.content_hash AND v.agent_id = agent.id), "
+    "(SELECT count(*) FROM agent_version v WHERE v.agent_id = agent.id AND v.content_hash IS NULL) "
+    "FROM agent"
+)
+_ASCII_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_AGENT_ORDER = f" ORDER BY translate(name, '{_ASCII_UPPER}', '{_ASCII_UPPER.lower()}') COLLATE \"C\", id COLLATE \"C\""
+_DESCRIBED_KEYS = ("version_count", "latest_version", "saved", "unhashed_versions")
+_INSERTED_AGENT_COLUMNS = (*AGENT_COLUMNS, "name_key", "last_version_number")
+_INSERT_AGENT = (
+    f"INSERT INTO agent ({', '.join(_INSERTED_AGENT_COLUMNS)}) "
+    f"VALUES ({', '.join(['%s'] * len(_INSERTED_AGENT_COLUMNS))})"
+)
+_DELETE_AGENT_VERSIONS = "DELETE FROM agent_version WHERE agent_id = %s"
+_DELETE_AGENT = "DELETE FROM agent WHERE id = %s"
+_VERSION_SUMMARY = (
+    "SELECT (SELECT count(*) FROM agent_version WHERE agent_id = %(agent)s), "
+    "(SELECT max(version_number) FROM agent_version WHERE agent_id = %(agent)s), "
+    "EXISTS (SELECT 1 FROM agent_version WHERE content_hash = %(hash)s AND agent_id = %(agent)s), "
+    "(SELECT count(*) FROM agent_version WHERE agent_id = %(agent)s AND content_hash IS NULL)"
+)
+
+_VERSION_FIELDS = (*VERSION_COLUMNS, "content_hash")
+_VERSION_SELECT = f"SELECT {', '.join(_VERSION_FIELDS)} FROM agent_version"
+_SELECT_VERSION = _VERSION_SELECT + " WHERE id = %s"
+_SELECT_VERSION_NUMBERED = _VERSION_SELECT + " WHERE agent_id = %s AND version_number = %s"
+_VERSION_PAGE = _VERSION_SELECT + " WHERE agent_id = %s ORDER BY version_number DESC LIMIT %s OFFSET %s"
+_VERSIONS_BEFORE = (
+    _VERSION_SELECT + " WHERE agent_id = %s AND version_number < %s ORDER BY version_number DESC LIMIT %s"
+)
+_VERSIONS_WITH_HASH = _VERSION_SELECT + " WHERE agent_id = %s AND content_hash = %s ORDER BY version_number DESC"
+_VERSIONS_WITHOUT_HASH = _VERSION_SELECT + " WHERE agent_id = %s AND content_hash IS NULL ORDER BY version_number DESC"
+_KEEP_THRESHOLD = (
+    "SELECT version_number FROM agent_version WHERE agent_id = %s ORDER BY version_number DESC LIMIT 1 OFFSET %s"
+)
+_DOOMED = "agent_id = %s AND version_number < %s AND version_number <= %s"
+_DOOMED_RANGE = f"SELECT count(*), min(version_number), max(version_number) FROM agent_version WHERE {_DOOMED}"
+_DELETE_DOOMED = f"DELETE FROM agent_version WHERE {_DOOMED}"
+_DELETE_VERSION = "DELETE FROM agent_version WHERE id = %s"
+_NEXT_NUMBER = (
+    "UPDATE agent SET last_version_number = greatest(last_version_number, "
+    "coalesce((SELECT max(version_number) FROM agent_version WHERE agent_id = %(agent)s), 0)) + 1 "
+    "WHERE id = %(agent)s RETURNING last_version_number"
+)
+_INSERT_VERSION = (
+    f"INSERT INTO agent_version ({', '.join(_VERSION_FIELDS)}) VALUES ({', '.join(['%s'] * len(_VERSION_FIELDS))})"
+)
+
+_AUDIT_FIELDS = AUDIT_COLUMNS[1:]
+_INSERT_AUDIT = (
+    f"INSERT INTO audit_event ({', '.join(_AUDIT_FIELDS)}) VALUES ({', '.join(['%s'] * len(_AUDIT_FIELDS))})"
+)
+_AUDIT_SELECT = f"SELECT {', '.join(AUDIT_COLUMNS)} FROM audit_event"
+_AUDIT_LOG = _AUDIT_SELECT + " WHERE id < %s ORDER BY id DESC LIMIT %s"
+_AUDIT_LOG_OF_AGENT = _AUDIT_SELECT + " WHERE agent_id = %s AND id < %s ORDER BY id DESC LIMIT %s"
+_NEWEST_AUDIT_ID = "SELECT max(id) FROM audit_event"
+_AGENTS_CHANGED_BETWEEN = "SELECT DISTINCT agent_id FROM audit_event WHERE id > %s AND id <= %s LIMIT %s"
+
+_EXPORTED_AGENT_COLUMNS = (*AGENT_COLUMNS, "last_version_number")
+_AGENTS_TO_EXPORT = f"SELECT {', '.join(_EXPORTED_AGENT_COLUMNS)} FROM agent"
+_VERSIONS_AFTER = _VERSION_SELECT + " WHERE agent_id = %s AND version_number > %s ORDER BY version_number LIMIT %s"
+_AUDIT_EVENTS_AFTER = _AUDIT_SELECT + " WHERE agent_id = %s AND id > %s ORDER BY id LIMIT %s"
+_VERSIONS_BY_ID = _VERSION_SELECT + " WHERE id = ANY(%s)"
+_VERSIONS_WITH_NUMBERS = _VERSION_SELECT + " WHERE agent_id = %s AND version_number = ANY(%s)"
+_VERSION_SCRATCH = (
+    "CREATE TEMPORARY TABLE IF NOT EXISTS kaizen_version_scratch "
+    "(LIKE agent_version INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+)
+_INSERT_FROM_SCRATCH = (
+    f"INSERT INTO agent_version ({', '.join(_VERSION_FIELDS)}) "
+    f"SELECT {', '.join(_VERSION_FIELDS)} FROM kaizen_version_scratch ORDER BY agent_id, version_number "
+    "ON CONFLICT (id) DO NOTHING"
+)
+_RAISE_VERSION_COUNTER = "UPDATE agent SET last_version_number = %s WHERE id = %s AND last_version_number < %s"
+
+_INSERT_TOKEN = f"INSERT INTO api_token ({', '.join(TOKEN_COLUMNS)}) VALUES ({', '.join(['%s'] * len(TOKEN_COLUMNS))})"
+_TOKEN_BY_HASH = f"SELECT {', '.join(TOKEN_COLUMNS)} FROM api_token WHERE secret_hash = %s"
+_TOKENS = f'SELECT {", ".join(TOKEN_COLUMNS)} FROM api_token ORDER BY name COLLATE "C"'
+_DELETE_TOKEN = "DELETE FROM api_token WHERE name = %s"
+
+
+def _agent_row(row: Sequence[Any]) -> Row:
+    agent = dict(zip(AGENT_COLUMNS, row))
+    agent["extra"] = decode_extra(agent["id"], agent["extra"])
+    return agent
+
+
+def _version_row(row: Sequence[Any]) -> Row:
+    return dict(zip(_VERSION_FIELDS, row))
+
+
+def _storable(value: object) -> bool:
+    """Can this be sent as a key at all (text PostgreSQL can hold: valid Unicode, no NUL)?"""
+    if not isinstance(value, str) or "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+class PostgresTransaction:
+    """The statements of one transaction on a psycopg connection (see ``base.Transaction``)."""
+
+    __slots__ = ("connection",)
+
+    def __init__(self, connection: psycopg.Connection[Any]) -> None:
+        self.connection = connection
+
+    def _rows(self, query: str, parameters: Sequence[Any] | Mapping[str, Any] = ()) -> list[tuple[Any, ...]]:
+        return self.connection.execute(query, parameters).fetchall()
+
+    def _row(self, query: str, parameters: Sequence[Any] | Mapping[str, Any] = ()) -> tuple[Any, ...] | None:
+        return self.connection.execute(query, parameters).fetchone()
+
+    # -- agents
+
+    def agent(self, agent_id: str) -> Row | None:
+        if not _storable(agent_id):
+            return None
+        row = self._row(_SELECT_AGENT, (agent_id,))
+        return _agent_row(row) if row else None
+
+    def agent_exists(self, agent_id: str) -> bool:
+        return _storable(agent_id) and self._row(_AGENT_EXISTS, (agent_id,)) is not None
+
+    def agents_by_name_key(self, key: str) -> list[Row]:
+        return [_agent_row(row) for row in self._rows(_AGENTS_BY_KEY, (key,))] if _storable(key) else []
+
+    def agents_by_exact_name(self, name: str) -> list[Row]:
+        return [_agent_row(row) for row in self._rows(_AGENTS_BY_NAME, (name,))] if _storable(name) else []
+
+    def agents_without_name_key(self) -> list[Row]:
+        return [_agent_row(row) for row in self._rows(_AGENTS_WITHOUT_KEY)]
+
+    def described_agents(self, ids: Sequence[str] | None = None) -> list[Row]:
+        if ids is None:
+            rows = self._rows(_DESCRIBED_AGENTS + _AGENT_ORDER)
+        else:
+            wanted = sorted({agent_id for agent_id in ids if _storable(agent_id)})
+            rows = self._rows(f"{_DESCRIBED_AGENTS} WHERE id = ANY(%s)", (wanted,)) if wanted else []
+        width = len(AGENT_COLUMNS)
+        agents = []
+        for row in rows:
+            agent = _agent_row(row[:width])
+            agent.update(zip(_DESCRIBED_KEYS, row[width:]))
+            agent["saved"] = bool(agent["saved"])
+            agents.append(agent)
+        return agents
+
+    def insert_agent(self, agent: Mapping[str, Any]) -> None:
+        values = [agent[key] for key in AGENT_COLUMNS]
+        values[AGENT_COLUMNS.index("extra")] = encode_extra(agent["extra"])
+        try:
+            self.connection.execute(_INSERT_AGENT, (*values, agent["name_key"], 0))
+        except pg_errors.UniqueViolation as error:
+            raise _unique_violation(error, str(agent["name"])) from None
+
+    def update_agent(self, agent_id: str, values: Mapping[str, Any]) -> None:
+        if not SETTABLE_AGENT_COLUMNS.issuperset(values):
+            raise ValueError(f"not agent columns: {sorted(set(values) - SETTABLE_AGENT_COLUMNS)}")
+        stored = [encode_extra(value) if key == "extra" else value for key, value in values.items()]
+        assignments = ", ".join(f"{key} = %s" for key in values)
+        try:
+            self.connection.execute(f"UPDATE agent SET {assignments} WHERE id = %s", (*stored, agent_id))
+        except pg_errors.UniqueViolation as error:
+            raise _unique_violation(error, str(values.get("name", ""))) from None
+
+    def delete_agent(self, agent_id: str) -> int:
+        deleted = self.connection.execute(_DELETE_AGENT_VERSIONS, (agent_id,)).rowcount
+        self.connection.execute(_DELETE_AGENT, (agent_id,))
+        return deleted
+
+    def version_summary(self, agent_id: str, live_hash: str) -> tuple[int, int | None, bool, int]:
+        row = self._row(_VERSION_SUMMARY, {"agent": agent_id, "hash": live_hash})
+        assert row is not None
+        count, newest, saved, unhashed = row
+        return count, newest, bool(saved), unhashed
+
+    # -- versions
+
+    def next_version_number(self, agent_id: str) -> int:
+        row = self._row(_NEXT_NUMBER, {"agent": agent_id})
+        assert row is not None
+        return int(row[0])
+
+    def insert_version(self, version: Mapping[str, Any]) -> None:
+        self.connection.execute(_INSERT_VERSION, tuple(version[key] for key in _VERSION_FIELDS))
+
+    def version(self, version_id: str) -> Row | None:
+        if not _storable(version_id):
+            return None
+        row = self._row(_SELECT_VERSION, (version_id,))
+        return _version_row(row) if row else None
+
+    def version_numbered(self, agent_id: str, number: int) -> Row | None:
+        if not 0 <= number <= PG_MAX_INTEGER or not _storable(agent_id):
+            return None
+        row = self._row(_SELECT_VERSION_NUMBERED, (agent_id, number))
+        return _version_row(row) if row else None
+
+    def version_page(self, agent_id: str, limit: int | None, offset: int) -> list[Row]:
+        return [_version_row(row) for row in self._rows(_VERSION_PAGE, (agent_id, limit, offset))]
+
+    def versions_before(self, agent_id: str, number: int, limit: int | None = None) -> list[Row]:
+        number = min(number, PG_MAX_INTEGER + 1)
+        return [_version_row(row) for row in self._rows(_VERSIONS_BEFORE, (agent_id, number, limit))]
+
+    def versions_with_hash(self, agent_id: str, content_hash: str | None) -> list[Row]:
+        if content_hash is None:
+            rows = self._rows(_VERSIONS_WITHOUT_HASH, (agent_id,))
+        else:
+            rows = self._rows(_VERSIONS_WITH_HASH, (agent_id, content_hash))
+        return [_version_row(row) for row in rows]
+
+    def keep_threshold(self, agent_id: str, keep: int) -> int | None:
+        row = self._row(_KEEP_THRESHOLD, (agent_id, keep - 1))
+        return row[0] if row else None
+
+    def delete_version(self, version_id: str) -> None:
+        self.connection.execute(_DELETE_VERSION, (version_id,))
+
+    def delete_versions(self, agent_id: str, below: int, at_most: int) -> tuple[int, int | None, int | None]:
+        bounds = (agent_id, min(below, PG_MAX_INTEGER + 1), min(at_most, PG_MAX_INTEGER))
+        row = self._row(_DOOMED_RANGE, bounds)
+        assert row is not None
+        count, oldest, newest = row
+        if count:
+            self.connection.execute(_DELETE_DOOMED, bounds)
+        return count, oldest, newest
+
+    # -- API tokens
+
+    def insert_token(self, token: Mapping[str, Any]) -> None:
+        try:
+            self.connection.execute(_INSERT_TOKEN, tuple(token[key] for key in TOKEN_COLUMNS))
+        except pg_errors.UniqueViolation:
+            raise TokenExists(str(token["name"])) from None
+
+    def token_by_hash(self, secret_hash: str) -> Row | None:
+        if not _storable(secret_hash):
+            return None
+        row = self._row(_TOKEN_BY_HASH, (secret_hash,))
+        return dict(zip(TOKEN_COLUMNS, row)) if row else None
+
+    def tokens(self) -> list[Row]:
+        return [dict(zip(TOKEN_COLUMNS, row)) for row in self._rows(_TOKENS)]
+
+    def delete_token(self, name: str) -> bool:
+        return _storable(name) and self.connection.execute(_DELETE_TOKEN, (name,)).rowcount > 0
+
+    # -- audit
+
+    def insert_audit(self, event: Mapping[str, Any]) -> None:
+        self.connection.execute(_INSERT_AUDIT, tuple(event[key] for key in _AUDIT_FIELDS))
+
+    def audit_log(self, agent_id: str | None, limit: int, before: int | None = None) -> list[Row]:
+        below = PG_MAX_INTEGER if before is None else min(before, PG_MAX_INTEGER)
+        limit = min(limit, PG_MAX_INTEGER)
+        if agent_id is None:
+            rows = self._rows(_AUDIT_LOG, (below, limit))
+        elif not _storable(agent_id):
+            rows = []
+        else:
+            rows = self._rows(_AUDIT_LOG_OF_AGENT, (agent_id, below, limit))
+        return [dict(zip(AUDIT_COLUMNS, row)) for row in rows]
+
+    def newest_audit_id(self) -> int:
+        row = self._row(_NEWEST_AUDIT_ID)
+        return (row[0] if row else 0) or 0
+
+    def agents_changed_between(self, since: int, until: int, limit: int) -> list[str | None]:
+        return [agent_id for (agent_id,) in self._rows(_AGENTS_CHANGED_BETWEEN, (since, until, limit))]
+
+    # -- export and import
+
+    def agents_to_export(self, ids: Sequence[str] | None = None) -> list[Row]:
+        if ids is None:
+            rows = self._rows(_AGENTS_TO_EXPORT)
+        else:
+            wanted = [agent_id for agent_id in ids if _storable(agent_id)]
+            rows = self._rows(_AGENTS_TO_EXPORT + " WHERE id = ANY(%s)", (wanted,)) if wanted else []
+        width = len(AGENT_COLUMNS)
+        agents = []
+        for row in rows:
+            agent = _agent_row(row[:width])
+            agent["last_version_number"] = row[width]
+            agents.append(agent)
+        return agents
+
+    def versions_after(self, agent_id: str, after: int, limit: int) -> list[Row]:
+        return [_version_row(row) for row in self._rows(_VERSIONS_AFTER, (agent_id, after, limit))]
+
+    def audit_events_after(self, agent_id: str, after: int, limit: int) -> list[Row]:
+        return [dict(zip(AUDIT_COLUMNS, row)) for row in self._rows(_AUDIT_EVENTS_AFTER, (agent_id, after, limit))]
+
+    def versions_by_id(self, ids: Sequence[str]) -> list[Row]:
+        wanted = [version_id for version_id in ids if _storable(version_id)]
+        return [_version_row(row) for row in self._rows(_VERSIONS_BY_ID, (wanted,))] if wanted else []
+
+    def versions_with_numbers(self, agent_id: str, numbers: Sequence[int]) -> list[Row]:
+        wanted = [number for number in numbers if 0 <= number <= PG_MAX_INTEGER]
+        if not wanted or not _storable(agent_id):
+            return []
+        return [_version_row(row) for row in self._rows(_VERSIONS_WITH_NUMBERS, (agent_id, wanted))]
+
+    def insert_agents(self, agents: Sequence[Mapping[str, Any]]) -> None:
+        extra_at = AGENT_COLUMNS.index("extra")
+        rows = []
+        for agent in agents:
+            values = [agent[key] for key in _INSERTED_AGENT_COLUMNS]
+            values[extra_at] = encode_extra(agent["extra"])
+            rows.append(values)
+        try:
+            with self.connection.cursor() as cursor:
+                cursor.executemany(_INSERT_AGENT, rows)
+        except pg_errors.UniqueViolation as error:
+            raise _unique_violation(error, ", ".join(str(agent["name"]) for agent in agents)) from None
+
+    def insert_versions(self, versions: Sequence[Mapping[str, Any]]) -> int:
+        """Insert versions as given, skipping ids the database has; return how many went in.
+
+        ``COPY`` (PostgreSQL's bulk path) into a scratch table of the session,
+        then one ``INSERT … SELECT … ON CONFLICT (id) DO NOTHING``.
+        """
+        if not versions:
+            return 0
+        self.connection.execute(_VERSION_SCRATCH)
+        self._copy("kaizen_version_scratch", _VERSION_FIELDS, versions)
+        inserted = self.connection.execute(_INSERT_FROM_SCRATCH).rowcount
+        self.connection.execute("DELETE FROM kaizen_version_scratch")
+        return inserted
+
+    def insert_audit_events(self, events: Sequence[Mapping[str, Any]]) -> None:
+        """Append audit events in the order given (``COPY`` keeps the order, so the ids grow with it)."""
+        self._copy("audit_event", _AUDIT_FIELDS, events)
+
+    def raise_version_counter(self, agent_id: str, number: int) -> bool:
+        return self.connection.execute(_RAISE_VERSION_COUNTER, (number, agent_id, number)).rowcount > 0
+
+    def _copy(self, table: str, columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> None:
+        if not rows:
+            return
+        statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+        with self.connection.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row([row[column] for column in columns])
+
+
+def _unique_violation(error: pg_errors.UniqueViolation, name: str) -> Exception:
+    """A write refused by a unique index: the name index is a name taken by a racing writer."""
+    if error.diag.constraint_name == "ux_agent_name_key":
+        return NameTaken(name, name, "another agent")
+    return error
