@@ -17,6 +17,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Input, Static
 
@@ -109,6 +110,16 @@ class DiffPane(DiffBody):
     BINDINGS = bindings(Scope.DIFF)
 
 
+#: How often the screen asks the database whether anything changed, where it cannot be told (SQLite).
+POLL_SECONDS = 1.0
+#: The same where the database announces changes (PostgreSQL's LISTEN): a safety net only.
+WATCHED_POLL_SECONDS = 10.0
+
+
+class DatabaseChanged(Message):
+    """Another process (or this one) committed a change: posted from the database's listening thread."""
+
+
 class MainScreen(Screen[None]):
     BINDINGS = [
         *bindings(Scope.MAIN),
@@ -125,13 +136,14 @@ class MainScreen(Screen[None]):
         self.marks: dict[str, dict[str, Any]] = {}
         self.filter_text = ""
         self._marker: int | None = None
+        self._stop_watching: Callable[[], None] | None = None
         #: The change marker the agents list was read at (None: read it all).
         self._listed_at: int | None = None
         self._loaded = False
         self._preparing = 0
-        #: Where a change put the cursor, (agent, version row, from the top), until the
-        #: timeline shows it: a reload started meanwhile (the poll) must not undo it.
-        self._wanted: tuple[str | None, str, bool] | None = None
+        #: Where a change put the cursor, (agent, version row or None, from the top), until
+        #: it is shown: a reload started meanwhile (the poll) must not undo it.
+        self._wanted: tuple[str | None, str | None, bool] | None = None
 
     #: Keys that act at once even before the first data came (the app holds the others).
     PASS_WHILE_LOADING = ("q",)
@@ -204,7 +216,16 @@ class MainScreen(Screen[None]):
         self.agents_table.focus()
         self.load_agents()
         self.show_notices()
-        self.set_interval(1.0, self.poll_changes, name="poll")
+        self._stop_watching = self.service.watch_changes(lambda: self.post_message(DatabaseChanged()))
+        interval = POLL_SECONDS if self._stop_watching is None else WATCHED_POLL_SECONDS
+        self.set_interval(interval, self.poll_changes, name="poll")
+
+    def on_unmount(self) -> None:
+        if self._stop_watching is not None:
+            self._stop_watching()
+
+    def on_database_changed(self, _message: DatabaseChanged) -> None:
+        self.poll_changes()
 
     def on_resize(self) -> None:
         narrow = self.size.width < NARROW_WIDTH
@@ -371,8 +392,8 @@ class MainScreen(Screen[None]):
     def _select_agent(self, agent_id: str | None) -> None:
         """Another agent is under the cursor: empty the timeline now, load it in a worker."""
         self.agent_id = agent_id
-        if self._wanted is not None and self._wanted[0] != agent_id:
-            self._wanted = None  # the person went elsewhere
+        if self._wanted is not None and (self._wanted[0] != agent_id or self._wanted[1] is None):
+            self._wanted = None  # the person went elsewhere, or the agent wanted is shown
         if agent_id is None:
             return
         self.timeline.begin_loading()
@@ -622,15 +643,16 @@ class MainScreen(Screen[None]):
     def reload(self, keep_agent: str | None = None, keep_version: str | None = None, top: bool = False) -> None:
         """Reload everything, keeping the cursors where they were (``top``: the timeline from its newest version).
 
-        ``keep_version`` (a change's own row: the live row after an edit, the
-        version rolled back to) holds until the timeline shows it: a reload
-        without one (the poll, which saw the same change) would cancel this
-        one and leave the cursor, and the diff, where they were before.
+        ``keep_agent`` and ``keep_version`` (a change's own rows: a new agent,
+        the live row after an edit, the version rolled back to) hold until
+        they are shown: a reload without them (the poll, or PostgreSQL's
+        announcement of the same change) would cancel this one and leave the
+        cursor, and the diff, where they were before.
         """
-        if keep_version is not None:
-            self._wanted = (keep_agent, keep_version, top)
-        elif self._wanted is not None and keep_agent in (None, self._wanted[0]):
+        if keep_version is None and self._wanted is not None and keep_agent in (None, self._wanted[0]):
             keep_agent, keep_version, top = self._wanted[0], self._wanted[1], self._wanted[2] or top
+        elif keep_version is not None or keep_agent is not None:
+            self._wanted = (keep_agent, keep_version, top)
         self.load_agents(keep=keep_agent or self.agent_id, keep_version=keep_version, top=top)
 
     # -- focus and keys ----------------------------------------------------------
