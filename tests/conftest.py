@@ -1,13 +1,66 @@
-"""Shared fixtures: a fresh database per test, a service on it, a clean environment."""
+"""Shared fixtures: a fresh database per test, on SQLite and on PostgreSQL; a service on it; a clean environment.
+
+Every test that uses ``db_path`` (directly, or through ``service``) runs
+twice: ``[sqlite]`` on a file in its temporary folder and ``[postgresql]`` on
+a database of its own in a throwaway server (``tests/postgres_server.py``).
+``db_path`` is then a ``postgresql://`` URL, so a test passes ``str(db_path)``
+where a database is named. A test that reads or damages the SQLite file
+itself is marked ``@pytest.mark.sqlite_only`` and runs once, unparameterised.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from kaizen_tui.service import AgentService
+from tests.postgres_server import NoPostgres, PostgresServer, start_server
+
+BACKENDS = ("sqlite", "postgresql")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "sqlite_only: the test reads or writes the SQLite file itself; runs once")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run every test that has a database on both backends (see the module's docstring)."""
+    if "db_path" not in metafunc.fixturenames:
+        return
+    if metafunc.definition.get_closest_marker("sqlite_only"):
+        return
+    metafunc.parametrize("backend", BACKENDS, indirect=True, scope="function")
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """The throwaway PostgreSQL server of this session (started at the first test that needs it)."""
+    try:
+        server = start_server()
+    except NoPostgres as error:
+        if os.environ.get("KAIZEN_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"KAIZEN_REQUIRE_POSTGRES=1 but no PostgreSQL: {error}", pytrace=False)
+        pytest.skip(f"no PostgreSQL: {error}")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def backend(request: pytest.FixtureRequest) -> str:
+    """``sqlite`` or ``postgresql``: the database this run of the test is on."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture
+def postgres_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A new empty PostgreSQL database of this test's own (dropped after it)."""
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    url = server.new_database()
+    yield url
+    server.drop_database(url)
 
 
 @pytest.fixture(autouse=True)
@@ -22,7 +75,10 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def db_path(tmp_path: Path) -> Path:
+def db_path(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Path:
+    """The test's database: a file path on SQLite, a ``postgresql://`` URL (a str) on PostgreSQL."""
+    if backend == "postgresql":
+        return request.getfixturevalue("postgres_url")  # type: ignore[no-any-return]
     return tmp_path / "kaizen.db"
 
 

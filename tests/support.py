@@ -16,8 +16,8 @@ import stat
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Coroutine
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -45,8 +45,11 @@ __all__ = [
     "audit_actions",
     "burst",
     "cli_runner",
+    "database_rows",
     "fake_editor",
     "frozen_now",
+    "holding_the_write_lock",
+    "impatient_writers",
     "key_event",
     "live_agent",
     "long_history",
@@ -54,6 +57,7 @@ __all__ = [
     "make_app",
     "open_agent",
     "press",
+    "raw_sql",
     "running_app",
     "screen_text",
     "seed_small",
@@ -170,7 +174,7 @@ async def long_history(service: AgentService, db_path: Path, count: int, name: s
         )
         for number in range(1, count + 1)
     ]
-    with sqlite3.connect(db_path) as connection:
+    with raw_sql(db_path) as connection:
         connection.executemany(
             "INSERT INTO agent_version "
             "(id, agent_id, version_number, config_snapshot, changelog, created_by, created_at, content_hash) "
@@ -184,6 +188,92 @@ async def long_history(service: AgentService, db_path: Path, count: int, name: s
     return await service.get(agent["id"])
 
 
+class RawConnection:
+    """A DB-API connection to the test's database, on either backend, taking SQLite's ``?`` parameters."""
+
+    def __init__(self, connection: Any, postgres: bool) -> None:
+        self.connection = connection
+        self.postgres = postgres
+
+    def _sql(self, statement: str) -> str:
+        return statement.replace("?", "%s") if self.postgres else statement
+
+    def execute(self, statement: str, parameters: Sequence[Any] = ()) -> Any:
+        return self.connection.execute(self._sql(statement), parameters)
+
+    def executemany(self, statement: str, rows: Iterable[Sequence[Any]]) -> None:
+        if self.postgres:
+            with self.connection.cursor() as cursor:
+                cursor.executemany(self._sql(statement), list(rows))
+        else:
+            self.connection.executemany(statement, rows)
+
+
+@contextmanager
+def raw_sql(db_path: Path | str) -> Iterator[RawConnection]:
+    """Write to the database the way another tool could, around the service (test only); commits at the end."""
+    target = str(db_path)
+    if target.startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(target) as connection:
+            yield RawConnection(connection, postgres=True)
+        return
+    connection = sqlite3.connect(target)
+    try:
+        with connection:
+            yield RawConnection(connection, postgres=False)
+    finally:
+        connection.close()
+
+
+def database_rows(db_path: Path | str) -> list[tuple[str, list[str]]]:
+    """Every row of every table, as text: equal results, unchanged database (either backend)."""
+    postgres = str(db_path).startswith("postgresql://")
+    tables_query = (
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() ORDER BY 1"
+        if postgres
+        else "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+    )
+    with raw_sql(db_path) as connection:
+        tables = [row[0] for row in connection.execute(tables_query).fetchall()]
+        return [(table, sorted(map(repr, connection.execute(f"SELECT * FROM {table}").fetchall()))) for table in tables]
+
+
+@contextmanager
+def holding_the_write_lock(db_path: Path | str) -> Iterator[None]:
+    """Another process's write transaction, open for as long as the block runs (either backend)."""
+    if str(db_path).startswith("postgresql://"):
+        import psycopg
+
+        from kaizen_tui.store.postgres import WRITE_LOCK_KEY
+
+        with psycopg.connect(str(db_path), autocommit=True) as holder:
+            holder.execute(f"BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK_KEY})")
+            try:
+                yield
+            finally:
+                holder.execute("ROLLBACK")
+        return
+    holder = sqlite3.connect(db_path, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            holder.execute("ROLLBACK")
+    finally:
+        holder.close()
+
+
+def impatient_writers(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
+    """Writers give up waiting for another's lock after ``seconds`` (both backends; for new connections)."""
+    from kaizen_tui.store import postgres, sqlite
+
+    monkeypatch.setattr(sqlite, "BUSY_TIMEOUT_SECONDS", seconds)
+    monkeypatch.setattr(postgres, "LOCK_TIMEOUT_SECONDS", seconds)
+
+
 def write_raw_snapshot(db_path: Path, version: str | tuple[str, int], text: str = '{"name": "broken"') -> None:
     """Overwrite a stored snapshot the way another tool could: straight into the file (test only).
 
@@ -194,7 +284,7 @@ def write_raw_snapshot(db_path: Path, version: str | tuple[str, int], text: str 
         where, key = "agent_id = ? AND version_number = ?", version
     else:
         where, key = "id = ?", (version,)
-    with sqlite3.connect(db_path) as connection:
+    with raw_sql(db_path) as connection:
         statement = f"UPDATE agent_version SET config_snapshot = ? WHERE {where}"
         changed = connection.execute(statement, (text, *key)).rowcount
     assert changed == 1, f"no version {version!r} in {db_path}"

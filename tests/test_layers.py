@@ -18,8 +18,12 @@ def test_core_modules_do_not_import_textual(module: str) -> None:
     assert result.stdout.strip() == "False"
 
 
-def test_using_an_existing_database_does_not_import_sqlalchemy(db_path) -> None:
-    """SQLModel declares the tables and writes a new file's schema; every later start skips its import."""
+def test_using_an_existing_database_does_not_import_sqlalchemy(db_path, backend: str) -> None:
+    """SQLModel declares the tables and writes a new database's schema; every later start skips its import.
+
+    And the SQLite path never imports the PostgreSQL driver.
+    """
+    heavy = ("sqlalchemy", "sqlmodel", "pydantic") + (("psycopg",) if backend == "sqlite" else ())
     AgentService(str(db_path)).close()
     code = (
         "import asyncio, sys\n"
@@ -29,12 +33,13 @@ def test_using_an_existing_database_does_not_import_sqlalchemy(db_path) -> None:
         "asyncio.run(service.create_version(agent['id']))\n"
         "asyncio.run(service.list_agents())\n"
         "service.close()\n"
-        "print(sorted(name for name in ('sqlalchemy', 'sqlmodel', 'pydantic') if name in sys.modules))\n"
+        f"print(sorted(name for name in {heavy!r} if name in sys.modules))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
 
 
+@pytest.mark.sqlite_only
 def test_a_new_database_gets_the_tables_models_declare(db_path) -> None:
     from sqlmodel import SQLModel
 

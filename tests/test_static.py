@@ -35,6 +35,7 @@ def test_static_check_passes(command: list[str]) -> None:
 
 def test_a_cli_command_does_not_import_textual(tmp_path: Path) -> None:
     """Scripts stay quick: only opening the TUI loads Textual."""
+
     def code(*argv: str) -> str:
         return (
             "import sys\n"

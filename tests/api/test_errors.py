@@ -8,7 +8,6 @@ body over the limit, 422 a bad value naming the field, 503 a busy database.
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,9 +17,8 @@ from fastapi.testclient import TestClient
 
 from kaizen_tui.api.app import MAX_BODY_BYTES, asgi_app
 from kaizen_tui.service import AgentService
-from kaizen_tui.store import sqlite as sqlite_store
 from tests.api.conftest import TOKEN_NAMES, Tokens, assert_problem, bearer, nothing_written
-from tests.support import wait, write_raw_snapshot
+from tests.support import holding_the_write_lock, impatient_writers, wait, write_raw_snapshot
 
 AGENT = "/api/v1/agents/Support Agent"
 
@@ -478,23 +476,20 @@ def test_a_database_locked_past_the_timeout_is_503_with_retry_after(
     monkeypatch: pytest.MonkeyPatch, db_path: Path, service: AgentService, agent: dict[str, Any]
 ) -> None:
     """Another process holds the write lock; the server's wait for it is shortened to 0.2 s for the test."""
-    monkeypatch.setattr(sqlite_store, "BUSY_TIMEOUT_SECONDS", 0.2)
+    impatient_writers(monkeypatch, 0.2)
     impatient = AgentService(str(db_path), user="tester")
     secret = wait(impatient.create_token("busy-bot", "write"))["token"]
-    holder = sqlite3.connect(db_path, isolation_level=None)
     try:
         with TestClient(asgi_app(impatient, token_cache_seconds=0), raise_server_exceptions=False) as client:
             client.headers.update(bearer(secret))
-            holder.execute("BEGIN IMMEDIATE")
-            response = client.post(f"{AGENT}/versions", json={"changelog": "blocked"})
-            problem = assert_problem(response, 503, "database_busy")
-            assert response.headers["retry-after"] == "1"
-            assert "Nothing was changed" in problem["detail"]
-            assert client.get(AGENT).status_code == 200  # readers are not blocked
-            holder.execute("ROLLBACK")
+            with holding_the_write_lock(db_path):
+                response = client.post(f"{AGENT}/versions", json={"changelog": "blocked"})
+                problem = assert_problem(response, 503, "database_busy")
+                assert response.headers["retry-after"] == "1"
+                assert "Nothing was changed" in problem["detail"]
+                assert client.get(AGENT).status_code == 200  # readers are not blocked
             assert client.post(f"{AGENT}/versions", json={"changelog": "later"}).status_code == 201
     finally:
-        holder.close()
         impatient.close()
 
 

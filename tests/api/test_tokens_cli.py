@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from kaizen_tui.service import AgentService
 from tests.api.conftest import assert_problem, bearer
-from tests.support import Runner, cli_runner
+from tests.support import Runner, cli_runner, database_rows
 
 
 @pytest.fixture
@@ -31,7 +31,9 @@ def create(kz: Runner, name: str, role: str) -> dict[str, str]:
 
 
 def database_bytes(db_path: Path) -> bytes:
-    """Every byte of the database: the file and its write-ahead log, if any."""
+    """Every byte of the database: the file and its write-ahead log; on PostgreSQL, every row."""
+    if str(db_path).startswith("postgresql://"):
+        return repr(database_rows(db_path)).encode()
     return b"".join(path.read_bytes() for path in sorted(db_path.parent.glob(db_path.name + "*")))
 
 

@@ -28,8 +28,18 @@ from tests.support import Result, Runner, TtyStringIO, cli_runner, live_agent, w
 FIRST_PROMPT = "You are helpful.\nAnswer briefly."
 SECOND_PROMPT = "You are helpful.\nAnswer briefly and politely.\nNever guess."
 COMMANDS = [
-    "agents", "create", "show", "set", "snapshot", "versions", "diff", "rollback", "delete-version", "prune",
-    "delete-agent", "log",
+    "agents",
+    "create",
+    "show",
+    "set",
+    "snapshot",
+    "versions",
+    "diff",
+    "rollback",
+    "delete-version",
+    "prune",
+    "delete-agent",
+    "log",
 ]
 
 
@@ -443,9 +453,7 @@ def test_versions_table_is_newest_first_with_markers(kz: Runner, support: str, d
     assert lines[3].startswith("v1") and "First version" in lines[3] and "damaged: not valid JSON" in lines[3]
 
 
-def test_versions_json_keeps_the_spec_keys_and_adds_the_decoded_config(
-    kz: Runner, support: str, db_path: Path
-) -> None:
+def test_versions_json_keeps_the_spec_keys_and_adds_the_decoded_config(kz: Runner, support: str, db_path: Path) -> None:
     service = AgentService(str(db_path))
     try:
         expected = wait(service.get_versions(support))
@@ -688,10 +696,10 @@ def test_read_only_refuses_every_change(kz: Runner, support: str, db_path: Path)
     assert kz("--read-only", "versions", support).code == 0
 
 
-def test_program_options_also_work_after_the_command(kz: Runner, support: str, db_path: Path) -> None:
+def test_program_options_also_work_after_the_command(kz: Runner, support: str, tmp_path: Path) -> None:
     result = kz("set", support, "temperature=1", "--read-only")
     assert_one_error_line(result, "read-only")
-    other = db_path.parent / "other.db"
+    other = tmp_path / "other.db"
     assert main(["create", "--name", "Elsewhere", "--model", "m", "--db", str(other), "--json"]) == 0
     assert other.exists()
 
@@ -713,9 +721,11 @@ def test_kaizen_db_and_kaizen_user_are_honoured(
 
 
 def test_db_accepts_a_sqlalchemy_url(
-    kz: Runner, support: str, db_path: Path, capsys: pytest.CaptureFixture[str]
+    kz: Runner, support: str, db_path: Path, capsys: pytest.CaptureFixture[str], backend: str
 ) -> None:
-    assert main(["--db", f"sqlite:///{db_path}", "agents", "--json"]) == 0
+    """sqlite:///path, and postgresql+psycopg://… as SQLAlchemy writes a PostgreSQL URL."""
+    url = f"sqlite:///{db_path}" if backend == "sqlite" else str(db_path).replace("postgresql:", "postgresql+psycopg:")
+    assert main(["--db", url, "agents", "--json"]) == 0
     assert [agent["id"] for agent in json.loads(capsys.readouterr().out)] == [support]
 
 

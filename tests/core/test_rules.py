@@ -8,7 +8,6 @@ given per call, and the stable error codes.
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ from kaizen_tui.core.errors import (
 )
 from kaizen_tui.core.merge import merge_fields
 from kaizen_tui.service import EDITABLE_FIELDS, AgentService
+from tests.support import raw_sql
 
 
 @pytest.fixture
@@ -191,7 +191,7 @@ async def test_a_snapshot_missing_fields_added_later_is_read_with_defaults(
 ) -> None:
     version = await service.create_version(agent["id"], "v1")
     old_style = {"name": agent["name"], "model_id": "gpt-4", "system_prompt": "old", "temperature": 0.7}
-    with sqlite3.connect(db_path) as connection:
+    with raw_sql(db_path) as connection:
         connection.execute(
             "UPDATE agent_version SET config_snapshot = ? WHERE id = ?", (json.dumps(old_style), version["id"])
         )
@@ -202,7 +202,7 @@ async def test_a_snapshot_missing_fields_added_later_is_read_with_defaults(
     result = await service.rollback_to_version(agent["id"], version["id"])
     assert (result["description"], result["max_tokens"], result["agent_type"]) == ("", 0, "chat")
     # Without the name or the model, a snapshot cannot be restored: damaged.
-    with sqlite3.connect(db_path) as connection:
+    with raw_sql(db_path) as connection:
         connection.execute(
             "UPDATE agent_version SET config_snapshot = ? WHERE id = ?", ('{"name": "x"}', version["id"])
         )
@@ -352,7 +352,7 @@ async def test_get_config_is_never_stale_whoever_commits(service: AgentService, 
         other.close()
     again = await service.get_config("Support Agent")
     assert again["config"]["temperature"] == 0.3 and again["revision"] == 3
-    with sqlite3.connect(db_path) as connection:  # another program entirely
+    with raw_sql(db_path) as connection:  # another program entirely
         connection.execute("UPDATE agent SET max_tokens = 7, content_hash = 'x' WHERE id = ?", (agent["id"],))
     assert (await service.get_config("Support Agent"))["config"]["max_tokens"] == 7
 

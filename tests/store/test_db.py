@@ -19,6 +19,7 @@ from kaizen_tui.service import AgentService
 from kaizen_tui.store.sqlite import APPLICATION_ID, SCHEMA_VERSION
 
 
+@pytest.mark.sqlite_only  # the file itself; PostgreSQL's side is in test_postgres.py
 def test_a_new_database_is_readable_by_its_owner_only(db_path: Path) -> None:
     AgentService(str(db_path)).close()
     assert stat.S_IMODE(db_path.stat().st_mode) == 0o600
@@ -83,6 +84,7 @@ def test_another_programs_database_is_refused_and_not_modified(tmp_path: Path) -
     assert path.read_bytes() == before
 
 
+@pytest.mark.sqlite_only  # the file itself; PostgreSQL's side is in test_postgres.py
 def test_a_newer_schema_is_refused_naming_both_versions(db_path: Path) -> None:
     AgentService(str(db_path)).close()
     with sqlite3.connect(db_path) as connection:
@@ -94,6 +96,7 @@ def test_a_newer_schema_is_refused_naming_both_versions(db_path: Path) -> None:
     assert db_path.read_bytes() == before
 
 
+@pytest.mark.sqlite_only  # the file itself; PostgreSQL's side is in test_postgres.py
 def test_an_empty_file_becomes_a_database(db_path: Path) -> None:
     db_path.touch()
     AgentService(str(db_path)).close()
@@ -143,8 +146,9 @@ def shared_folder() -> Iterator[Path]:
 
 
 @pytest.mark.skipif(os.geteuid() == 0 and not shutil.which("setpriv"), reason="needs setpriv to drop root")
-@pytest.mark.parametrize(("file_mode", "folder_mode", "reason"), [(0o444, 0o777, "is read-only"),
-                                                                  (0o666, 0o755, "folder")])
+@pytest.mark.parametrize(
+    ("file_mode", "folder_mode", "reason"), [(0o444, 0o777, "is read-only"), (0o666, 0o755, "folder")]
+)
 async def test_a_database_we_cannot_write_opens_for_browsing(
     shared_folder: Path, agent_data: dict, file_mode: int, folder_mode: int, reason: str
 ) -> None:
@@ -162,7 +166,10 @@ async def test_a_database_we_cannot_write_opens_for_browsing(
     assert path.read_bytes() == before
 
 
-async def test_the_audit_log_is_append_only_even_for_raw_sql(service: AgentService, db_path: Path, agent_data: dict) -> None:
+@pytest.mark.sqlite_only  # the file itself; PostgreSQL's side is in test_postgres.py
+async def test_the_audit_log_is_append_only_even_for_raw_sql(
+    service: AgentService, db_path: Path, agent_data: dict
+) -> None:
     await service.create_agent(agent_data)
     with sqlite3.connect(db_path) as connection:
         for statement in ("UPDATE audit_event SET actor = 'mallory'", "DELETE FROM audit_event"):
@@ -170,6 +177,7 @@ async def test_the_audit_log_is_append_only_even_for_raw_sql(service: AgentServi
                 connection.execute(statement)
 
 
+@pytest.mark.sqlite_only  # the file itself; PostgreSQL's side is in test_postgres.py
 async def test_a_truncated_database_gives_a_clear_error(db_path: Path) -> None:
     from kaizen_tui.demo import seed_demo
 
@@ -189,6 +197,7 @@ def test_a_bad_url_is_refused_without_showing_its_password(url: str) -> None:
     assert "hunter2" not in str(raised.value)
 
 
+@pytest.mark.sqlite_only  # the file itself; PostgreSQL's side is in test_postgres.py
 def test_new_databases_use_8_kib_pages_and_wal(db_path: Path) -> None:
     AgentService(str(db_path)).close()
     with sqlite3.connect(db_path) as connection:
@@ -202,7 +211,7 @@ def test_new_databases_use_8_kib_pages_and_wal(db_path: Path) -> None:
         ("sqlite://", "name a database file"),
         ("sqlite:///:memory:", "name a database file"),
         ("sqlite:////tmp/x.db?mode=ro", "options are not supported"),
-        ("mysql://u@h/db", "SQLite files"),
+        ("mysql://u@h/db", "a SQLite file or a PostgreSQL database"),
         ("   ", "empty"),
     ],
 )

@@ -137,11 +137,14 @@ def test_an_upgraded_file_has_the_schema_of_a_new_one(old_file: Path, tmp_path: 
                     (row[1], row[2].upper(), row[3]) for row in connection.execute(f"PRAGMA table_info({table})")
                 )
                 indexes = sorted(
-                    (row[1], row[2]) for row in connection.execute(f"PRAGMA index_list({table})")
+                    (row[1], row[2])
+                    for row in connection.execute(f"PRAGMA index_list({table})")
                     if not row[1].startswith("sqlite_autoindex")
                 )
                 found[table] = (columns, indexes)
-            triggers = sorted(name for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'"))
+            triggers = sorted(
+                name for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+            )
             return {"tables": found, "triggers": triggers}
         finally:
             connection.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from kaizen_tui.service import AgentService
@@ -81,14 +83,16 @@ async def test_a_click_picks_an_agent_and_a_second_click_opens_its_timeline(
         assert screen.focused is screen.timeline
 
 
-async def test_the_list_follows_changes_and_keeps_its_cursor(service: AgentService, many: list[str]) -> None:
+async def test_the_list_follows_changes_and_keeps_its_cursor(
+    service: AgentService, many: list[str], db_path: Path
+) -> None:
     async with running_app(service, size=(100, 30)) as pilot:
         app = pilot.app
         screen = app.screen
         await press(pilot, "G")
         chosen = screen.agent_id
         # Another process snapshots an agent near the top and adds one that sorts first.
-        other = AgentService(str(service.store.path), user="someone")
+        other = AgentService(str(db_path), user="someone")
         try:
             first = (await other.find_agent("agent 0001"))["id"]
             await other.create_version(first)

@@ -9,7 +9,6 @@ service called from the test while a dialog is open.
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,7 @@ from tests.support import (
     main_screen,
     open_agent,
     press,
+    raw_sql,
     running_app,
     screen_text,
     settle,
@@ -275,7 +275,9 @@ async def test_after_an_edit_the_diff_shows_what_it_changed(service, ids):
 
 
 async def test_after_an_edit_in_EDITOR_the_diff_shows_what_it_changed(service, ids, tmp_path, monkeypatch):
-    script = "p = pathlib.Path(sys.argv[1])\np.write_text(p.read_text().replace('temperature: 0.2', 'temperature: 0.9'))\n"
+    script = (
+        "p = pathlib.Path(sys.argv[1])\np.write_text(p.read_text().replace('temperature: 0.2', 'temperature: 0.9'))\n"
+    )
     monkeypatch.setenv("EDITOR", fake_editor(tmp_path, script))
     async with running_app(service) as pilot:
         screen = main_screen(pilot.app)
@@ -342,7 +344,7 @@ async def test_the_rollback_dialog_presents_the_plan(service, ids, db_path):
         # A version damaged after the timeline was read: the plan refuses it, y does nothing.
         await open_agent(pilot, "Support Agent")
         await press(pilot, "j")
-        with sqlite3.connect(db_path) as connection:
+        with raw_sql(db_path) as connection:
             connection.execute("UPDATE agent_version SET config_snapshot = '{' WHERE id = ?", (v2,))
         await press(pilot, "r")
         modal = pilot.app.screen

@@ -242,7 +242,9 @@ async def test_r_then_y_rolls_back(service, ids):
 async def test_r_saves_unsaved_changes_first(service, ids):
     async with running_app(service) as pilot:
         await press(pilot, "enter", "G", "r")
-        lines = " ".join(static.content.plain for static in pilot.app.screen.query("Static") if hasattr(static.content, "plain"))
+        lines = " ".join(
+            static.content.plain for static in pilot.app.screen.query("Static") if hasattr(static.content, "plain")
+        )
         assert "unsaved changes" in lines
         await press(pilot, "y")
         versions = await service.get_versions(ids["billing"])
@@ -530,7 +532,17 @@ async def test_help_shows_every_key_and_marker(service, ids):
 async def test_ctrl_p_palette_offers_every_action(service, ids):
     async with running_app(service) as pilot:
         titles = [command.title for command in pilot.app.get_system_commands(pilot.app.screen)]
-        for title in ("Snapshot", "Mark version", "Compare", "Roll back", "Prune", "Delete version", "Edit agent", "New agent", "Help"):
+        for title in (
+            "Snapshot",
+            "Mark version",
+            "Compare",
+            "Roll back",
+            "Prune",
+            "Delete version",
+            "Edit agent",
+            "New agent",
+            "Help",
+        ):
             assert title in titles
         await press(pilot, "ctrl+p")
         assert isinstance(pilot.app.screen, CommandPalette)

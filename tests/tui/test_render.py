@@ -55,7 +55,9 @@ def test_first_line():
 
 
 def comparison(old_prompt: str, new_prompt: str, **extra) -> dict:
-    changes = [{"field": "system_prompt", "path": "system_prompt", "kind": "changed", "old": old_prompt, "new": new_prompt}]
+    changes = [
+        {"field": "system_prompt", "path": "system_prompt", "kind": "changed", "old": old_prompt, "new": new_prompt}
+    ]
     changes += [
         {"field": key, "path": key, "kind": "changed", "old": old, "new": new} for key, (old, new) in extra.items()
     ]
@@ -86,7 +88,9 @@ def test_unified_layout_marks_changed_words():
     assert any(line.startswith("2   - Answer briefly.") for line in text)
     assert any(line.startswith("  2 + Answer briefly and politely.") for line in text)
     added = next(line for line in lines if "politely" in line.plain)
-    marked = [added.plain[span.start : span.end] for span in added.spans if span.style and "underline" in str(span.style)]
+    marked = [
+        added.plain[span.start : span.end] for span in added.spans if span.style and "underline" in str(span.style)
+    ]
     assert "".join(marked).strip() == "and politely"
     assert any("temperature" in line and "0.7" in line and "0.5" in line for line in text)
 
@@ -149,7 +153,11 @@ def test_yaml_to_edit_escapes_invisible_characters_and_reads_back_the_same() -> 
     from kaizen_tui.agent_file import parse_agent_text
     from kaizen_tui.tui.screens.editing import editable_yaml
 
-    fields = {"name": "Agent", "system_prompt": "First line.\nrtl\u202eevil and\u200bzero-width", "description": "plain"}
+    fields = {
+        "name": "Agent",
+        "system_prompt": "First line.\nrtl\u202eevil and\u200bzero-width",
+        "description": "plain",
+    }
     text = editable_yaml(fields)
     assert "\u202e" not in text and "\u200b" not in text
     assert "\\u202E" in text and "\\u200B" in text

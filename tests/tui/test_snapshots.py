@@ -18,6 +18,9 @@ from kaizen_tui.service import AgentService
 from kaizen_tui.tui.testing import show_database_as
 from tests.support import make_app, press, settle, write_raw_snapshot
 
+#: Layout does not depend on the database: the snapshots are taken on SQLite only.
+pytestmark = pytest.mark.sqlite_only
+
 #: What the header shows instead of the test's temporary path.
 SHOWN_PATH = Path("/srv/kaizen/demo.db")
 

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import shutil
-import sqlite3
 from pathlib import Path
 
 from kaizen_tui.service import AgentService
-from tests.support import running_app, toasts
+from tests.support import raw_sql, running_app, toasts
 
 DATA = Path(__file__).parent.parent / "data"
 
 
 async def test_clashing_names_of_an_old_file_are_a_warning_at_start(service, ids, db_path):
     # Two names equal but for case, as a file from before names were unique can hold.
-    with sqlite3.connect(db_path) as connection:
+    with raw_sql(db_path) as connection:
         connection.execute(
             "UPDATE agent SET name = 'support [b]agent', name_key = NULL WHERE id = ?", (ids["billing"],)
         )

@@ -1,0 +1,137 @@
+"""A throwaway PostgreSQL server for the tests, or the one ``KAIZEN_TEST_PG_URL`` names.
+
+The server runs from a temporary folder with fsync off (its data is thrown
+away), on a free port of 127.0.0.1 with trust authentication, and is stopped
+and deleted when the test session ends. ``initdb`` and ``pg_ctl`` refuse to
+run as root, so as root they run as the ``postgres`` user (``runuser``).
+
+Each test gets a database of its own (:meth:`PostgresServer.new_database`),
+dropped after it. Where no server can be had the PostgreSQL tests skip with
+the reason, unless ``KAIZEN_REQUIRE_POSTGRES=1`` (set by ``.ci/run``) makes
+that a failure.
+"""
+
+from __future__ import annotations
+
+import glob
+import itertools
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: Where Debian and Ubuntu put the server programs.
+_DEBIAN_BINARIES = "/usr/lib/postgresql/*/bin"
+
+
+class NoPostgres(Exception):
+    """No PostgreSQL server could be had; the message says why."""
+
+
+@dataclass
+class PostgresServer:
+    """A server the tests may create and drop databases on."""
+
+    #: A URL without the database name's part: ``postgresql://postgres@127.0.0.1:PORT``.
+    base_url: str
+    admin_database: str = "postgres"
+    folder: Path | None = None
+    bin_dir: Path | None = None
+    run_as: list[str] = field(default_factory=list)
+    _numbers: itertools.count[int] = field(default_factory=itertools.count)
+
+    def url(self, database: str) -> str:
+        return f"{self.base_url}/{database}"
+
+    def new_database(self) -> str:
+        """A new empty database; its URL."""
+        name = f"kaizen_test_{os.getpid()}_{next(self._numbers)}"
+        self.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+    def drop_database(self, url: str) -> None:
+        name = url.rsplit("/", 1)[1]
+        self.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def execute(self, *statements: str) -> None:
+        import psycopg
+
+        with psycopg.connect(self.url(self.admin_database), autocommit=True) as connection:
+            for statement in statements:
+                connection.execute(statement)  # type: ignore[arg-type]
+
+    def stop(self) -> None:
+        if self.folder is None or self.bin_dir is None:
+            return
+        subprocess.run(
+            [*self.run_as, str(self.bin_dir / "pg_ctl"), "-D", str(self.folder / "data"), "-m", "immediate", "stop"],
+            capture_output=True,
+            check=False,
+        )
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def find_binaries() -> Path:
+    on_path = shutil.which("initdb")
+    if on_path:
+        return Path(on_path).parent
+    found = sorted(glob.glob(_DEBIAN_BINARIES), key=lambda path: int(Path(path).parent.name), reverse=True)
+    for folder in found:
+        if (Path(folder) / "initdb").exists():
+            return Path(folder)
+    raise NoPostgres("no PostgreSQL server programs (initdb, pg_ctl) on this machine; set KAIZEN_TEST_PG_URL")
+
+
+#: A role the tests create with a password: the server asks it for one (everyone else is trusted).
+PASSWORD_ROLE = "kaizen_with_password"
+
+
+def _require_password(hba: Path) -> None:
+    rules = hba.read_text()
+    hba.write_text(f"host all {PASSWORD_ROLE} 127.0.0.1/32 scram-sha-256\n{rules}")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def start_server() -> PostgresServer:
+    """The server of ``KAIZEN_TEST_PG_URL``, or a new throwaway one."""
+    url = os.environ.get("KAIZEN_TEST_PG_URL", "").strip()
+    if url:
+        base, _, database = url.rstrip("/").rpartition("/")
+        return PostgresServer(base_url=base, admin_database=database or "postgres")
+    bin_dir = find_binaries()
+    run_as: list[str] = []
+    if os.geteuid() == 0:
+        if shutil.which("runuser") is None:
+            raise NoPostgres("running as root, and there is no runuser to start PostgreSQL as the postgres user")
+        run_as = ["runuser", "-u", "postgres", "--"]
+    folder = Path(tempfile.mkdtemp(prefix="kaizen-pg-"))
+    if run_as:
+        shutil.chown(folder, user="postgres")
+    port = _free_port()
+    data = folder / "data"
+    commands = (
+        [str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8",
+         "--locale=C.UTF-8"],
+        [str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(folder / "server.log"), "-w", "-t", "30",
+         "-o", f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
+         "-c full_page_writes=off -c max_connections=300 -c shared_buffers=64MB", "start"],
+    )  # fmt: skip
+    for command in commands:
+        if command[0].endswith("pg_ctl"):
+            _require_password(data / "pg_hba.conf")
+        done = subprocess.run([*run_as, *command], capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            log = (folder / "server.log").read_text(errors="replace") if (folder / "server.log").exists() else ""
+            shutil.rmtree(folder, ignore_errors=True)
+            raise NoPostgres(f"{Path(command[0]).name} failed: {(done.stderr or done.stdout).strip()} {log[-500:]}")
+    return PostgresServer(
+        base_url=f"postgresql://postgres@127.0.0.1:{port}", folder=folder, bin_dir=bin_dir, run_as=run_as
+    )
