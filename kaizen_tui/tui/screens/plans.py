@@ -305,6 +305,11 @@ class KeepInput(Input):
 class ArchiveInput(Input):
     """The file the versions that go are archived to: any text, so while it has focus letters type."""
 
+    async def action_submit(self) -> None:
+        # enter: the name is typed; on to the buttons (Cancel), where y prunes and n cancels. At
+        # once, not through a Submitted message: a y typed right after is for the buttons.
+        self.screen.set_focus(self.screen.query_one("#cancel", Button))
+
 
 #: The prune dialog's letter keys: while the archive path is typed, they are letters of the path.
 LETTER_ACTIONS = frozenset({"confirm", "no", "move_focus", "scroll_body"})
@@ -467,12 +472,6 @@ class PruneModal(Dialog[dict[str, Any] | None]):
         self.archive_error = None  # it was about the file typed before
         if self.plan is not None:
             self.show_plan(self.plan)
-
-    @on(Input.Submitted, "#archive")
-    def archive_submitted(self, event: Input.Submitted) -> None:
-        # The path is typed: on to the buttons (Cancel), where y prunes and n cancels.
-        event.stop()
-        self.query_one("#cancel", Button).focus()
 
     # -- the plan --------------------------------------------------------------
 
