@@ -23,6 +23,10 @@ STATUS_OF_CODE: dict[str, int] = {
     "version_not_found": 404,
     "version_of_another_agent": 404,
     "token_not_found": 404,
+    "label_not_found": 404,
+    "label_conflict": 409,
+    "version_labelled": 409,
+    "protected_label": 403,
     "ambiguous_agent": 409,
     "name_taken": 409,
     "conflict": 409,
@@ -62,7 +66,13 @@ RETRY_AFTER_BUSY = 1
 
 def problem(status: int, code: str, detail: str, *, headers: dict[str, str] | None = None, **extra: Any) -> Response:
     """A problem-details response."""
-    body = {"type": "about:blank", "title": TITLES.get(status, "Error"), "status": status, "detail": detail, "code": code}
+    body = {
+        "type": "about:blank",
+        "title": TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+        "code": code,
+    }
     body.update(extra)
     return Response(json_bytes(body), status_code=status, media_type=PROBLEM, headers=headers)
 
@@ -91,5 +101,7 @@ def problem_of(error: KaizenError) -> Response:
     current = getattr(error, "current_revision", None)
     if current is not None:
         extra["current_revision"] = current
-    headers = {"Retry-After": str(RETRY_AFTER_BUSY)} if error.code in ("database_busy", "database_unavailable") else None
+    headers = (
+        {"Retry-After": str(RETRY_AFTER_BUSY)} if error.code in ("database_busy", "database_unavailable") else None
+    )
     return problem(status, error.code, str(error), headers=headers, **extra)

@@ -131,7 +131,9 @@ class Conflict(KaizenError):
 
     code = "conflict"
 
-    def __init__(self, message: str, *, changes: Sequence[dict[str, Any]] = (), current_revision: int | None = None) -> None:
+    def __init__(
+        self, message: str, *, changes: Sequence[dict[str, Any]] = (), current_revision: int | None = None
+    ) -> None:
         super().__init__(message)
         self.changes = list(changes)
         self.current_revision = current_revision
@@ -289,6 +291,55 @@ class ArchiveExists(KaizenError):
         self.path = path
 
 
+class LabelNotFound(KaizenError):
+    """The agent has no such label (now, or at the time asked about)."""
+
+    code = "label_not_found"
+
+    def __init__(self, label: str, agent_name: str, *, when: str = "") -> None:
+        super().__init__(f"{agent_name} has no label {label!r}{when}.")
+        self.label = label
+
+
+class LabelConflict(KaizenError):
+    """A label did not point where the caller expected (compare-and-swap); nothing moved.
+
+    ``current`` is the version number it points at (None: it does not exist).
+    """
+
+    code = "label_conflict"
+
+    def __init__(self, message: str, *, current: int | None) -> None:
+        super().__init__(message)
+        self.current = current
+
+
+class ProtectedLabel(KaizenError):
+    """A protected label moves only with a person's confirmation, or an admin token over HTTP."""
+
+    code = "protected_label"
+
+    def __init__(self, label: str) -> None:
+        super().__init__(
+            f"{label!r} is a protected label: moving it needs a confirmation (--yes) or, over HTTP, an admin token. "
+            "Nothing moved."
+        )
+        self.label = label
+
+
+class VersionLabelled(KaizenError):
+    """A version that a label names cannot be deleted; the labels must move first."""
+
+    code = "version_labelled"
+
+    def __init__(self, number: int, labels: Sequence[str]) -> None:
+        names = ", ".join(sorted(labels))
+        super().__init__(
+            f"v{number} is labelled {names}: move or remove the label first (kaizen-tui label). Nothing was deleted."
+        )
+        self.labels = sorted(labels)
+
+
 __all__ = [
     "AgentNotArchived",
     "AgentNotFound",
@@ -308,12 +359,16 @@ __all__ = [
     "InvalidKeep",
     "InvalidValue",
     "KaizenError",
+    "LabelConflict",
+    "LabelNotFound",
     "NameTaken",
+    "ProtectedLabel",
     "ReadOnlyDatabase",
     "SchemaTooNew",
     "StalePlan",
     "TokenExists",
     "TokenNotFound",
+    "VersionLabelled",
     "VersionNotFound",
     "VersionOfAnotherAgent",
 ]

@@ -39,6 +39,7 @@ from kaizen_tui.core.errors import (
     InvalidValue,
     NameTaken,
     StalePlan,
+    VersionLabelled,
     VersionNotFound,
     VersionOfAnotherAgent,
 )
@@ -56,6 +57,7 @@ from kaizen_tui.core.schema import (
     validate_fields,
     validate_new_agent,
 )
+from kaizen_tui.service.labels import LabelOperations
 from kaizen_tui.service.threads import WorkerThreads, in_thread
 from kaizen_tui.service.tokens import TokenOperations
 from kaizen_tui.service.transfer import TransferOperations, file_path
@@ -129,6 +131,14 @@ def _version_hash(version: Mapping[str, Any]) -> tuple[str | None, str | None]:
         return None, error.reason
 
 
+def _labels_by_version(tx: Transaction, agent_id: str) -> dict[str, list[str]]:
+    """The agent's labels by the id of the version each names (names sorted)."""
+    found: dict[str, list[str]] = {}
+    for row in tx.labels(agent_id):
+        found.setdefault(row["version_id"], []).append(row["label"])
+    return found
+
+
 def _plan_id(*parts: object) -> str:
     """A short token of what a plan says: equal plans, equal tokens."""
     text = json.dumps(parts, sort_keys=True, default=str)
@@ -149,7 +159,7 @@ def _check_revision(revision: object) -> int | None:
     return revision
 
 
-class AgentService(TokenOperations, TransferOperations):
+class AgentService(TokenOperations, TransferOperations, LabelOperations):
     """Agents and their versions, in one database (SQLite file by default); the API's tokens; export and import."""
 
     def __init__(
@@ -414,13 +424,17 @@ class AgentService(TokenOperations, TransferOperations):
                     conflicts=merge.conflicts,
                     current=self._describe(tx, agent),
                 )
-            kept_by = sorted(
-                {
-                    change["actor"]
-                    for change in self._changes_since(tx, agent, opened_at or 0)
-                    if set(merge.kept).intersection(change["fields"])
-                }
-            ) if merge.kept and opened_at is not None else []
+            kept_by = (
+                sorted(
+                    {
+                        change["actor"]
+                        for change in self._changes_since(tx, agent, opened_at or 0)
+                        if set(merge.kept).intersection(change["fields"])
+                    }
+                )
+                if merge.kept and opened_at is not None
+                else []
+            )
             written = self._apply(tx, who, agent, merge.changes)
             return {"agent": self._describe(tx, agent), "written": written, "kept": merge.kept, "kept_by": kept_by}
 
@@ -454,6 +468,7 @@ class AgentService(TokenOperations, TransferOperations):
             self._check_revision(tx, agent, expected)
             if agent["status"] != "archived":
                 raise AgentNotArchived(agent["name"], agent["status"])
+            self._remove_labels_of(tx, who, agent, "the agent was deleted")
             deleted = tx.delete_agent(agent["id"])
             detail = {"name": agent["name"], "versions_deleted": deleted, "revision": agent["revision"]}
             self._audit(tx, who, "agent.delete", agent["id"], detail=detail)
@@ -462,7 +477,9 @@ class AgentService(TokenOperations, TransferOperations):
     # -- versions -----------------------------------------------------------
 
     @in_thread
-    def create_version(self, agent_id: str, changelog: str | None = None, *, actor: str | None = None) -> dict[str, Any]:
+    def create_version(
+        self, agent_id: str, changelog: str | None = None, *, actor: str | None = None
+    ) -> dict[str, Any]:
         who = self._actor(actor)
         if changelog is not None:
             check_text("changelog", changelog)
@@ -489,12 +506,13 @@ class AgentService(TokenOperations, TransferOperations):
         Added to the spec's keys (``config_snapshot`` stays the stored text):
         ``config`` (the snapshot decoded, every field there with defaults
         filled in; None when it is damaged), ``damaged`` (bool),
-        ``damaged_reason`` (why it cannot be read, or None) and
-        ``matches_live`` (the live config equals it).
+        ``damaged_reason`` (why it cannot be read, or None),
+        ``matches_live`` (the live config equals it) and ``labels``.
         """
         with self.store.reading() as tx:
             live_hash = self._agent(tx, agent_id)["content_hash"]
             rows = tx.version_page(agent_id, limit, offset)
+            labelled = _labels_by_version(tx, agent_id)
         versions = []
         for row in rows:
             entry = version_dict(row)
@@ -507,6 +525,7 @@ class AgentService(TokenOperations, TransferOperations):
             entry["damaged"] = reason is not None
             entry["damaged_reason"] = reason
             entry["matches_live"] = config is not None and content_hash(config) == live_hash
+            entry["labels"] = labelled.get(row["id"], [])
             versions.append(entry)
         return versions
 
@@ -526,17 +545,20 @@ class AgentService(TokenOperations, TransferOperations):
         """Versions newest first for display: no snapshot text, but markers.
 
         Each entry has the version's keys but ``config_snapshot``, plus
-        ``matches_live`` (the live config equals it) and ``damaged`` (the reason
-        the snapshot cannot be read, or None).
+        ``matches_live`` (the live config equals it), ``damaged`` (the reason
+        the snapshot cannot be read, or None) and ``labels`` (the names of the
+        labels on it, sorted).
         """
         with self.store.reading() as tx:
             live_hash = self._agent(tx, agent_id)["content_hash"]
+            labelled = _labels_by_version(tx, agent_id)
             timeline = []
             for row in tx.version_page(agent_id, limit, offset):
                 entry = version_dict(row)
                 entry.pop("config_snapshot")
                 found, entry["damaged"] = _version_hash(row)
                 entry["matches_live"] = found is not None and found == live_hash
+                entry["labels"] = labelled.get(row["id"], [])
                 timeline.append(entry)
             return timeline
 
@@ -628,6 +650,9 @@ class AgentService(TokenOperations, TransferOperations):
         who = self._actor(actor)
         with self.store.writing() as tx:
             version = self._version(tx, version_id)
+            labels = [row["label"] for row in tx.labels(version["agent_id"]) if row["version_id"] == version["id"]]
+            if labels:
+                raise VersionLabelled(version["version_number"], labels)
             tx.delete_version(version["id"])
             detail = {"version_number": version["version_number"], "changelog": version["changelog"]}
             self._audit(tx, who, "version.delete", version["agent_id"], version["id"], detail)
@@ -701,7 +726,9 @@ class AgentService(TokenOperations, TransferOperations):
         """
         who = self._actor(actor)
         _check_keep(keep)
-        if newest_to_delete is not None and (isinstance(newest_to_delete, bool) or not isinstance(newest_to_delete, int)):
+        if newest_to_delete is not None and (
+            isinstance(newest_to_delete, bool) or not isinstance(newest_to_delete, int)
+        ):
             raise TypeError("newest_to_delete must be a version number")
         with self.store.writing() as tx:
             return self._prune(tx, who, self._agent(tx, agent_id), keep, newest_to_delete)["deleted"]
@@ -720,7 +747,9 @@ class AgentService(TokenOperations, TransferOperations):
             new_side = self._side(tx, agent, new)
             if _is_previous(old):
                 if new_side["version_number"] is None:
-                    raise InvalidValue("old", "'previous' compares a version with the one before it, not the live config")
+                    raise InvalidValue(
+                        "old", "'previous' compares a version with the one before it, not the live config"
+                    )
                 before = tx.versions_before(agent["id"], new_side["version_number"], 1)
                 old_side = version_side(before[0]) if before else nothing_side()
             else:
@@ -738,7 +767,9 @@ class AgentService(TokenOperations, TransferOperations):
     async def compare_with_live(self, agent_id: str, version_id: str, *, live_first: bool = False) -> dict[str, Any]:
         """What changed from a version to the agent's live config (``live_first``: the other way,
         what a rollback to that version would change)."""
-        return await (self.compare(agent_id, LIVE, version_id) if live_first else self.compare(agent_id, version_id, LIVE))
+        return await (
+            self.compare(agent_id, LIVE, version_id) if live_first else self.compare(agent_id, version_id, LIVE)
+        )
 
     @in_thread
     def compare_with_previous(self, version_id: str) -> dict[str, Any]:
@@ -1003,7 +1034,8 @@ class AgentService(TokenOperations, TransferOperations):
             return
         since = self._changes_since(tx, agent, expected)
         what = "; ".join(
-            f"{', '.join(change['fields']) or change['action']} by {change['actor']} at {change['at']}" for change in since
+            f"{', '.join(change['fields']) or change['action']} by {change['actor']} at {change['at']}"
+            for change in since
         )
         raise Conflict(
             f"{agent['name']} changed since revision {expected} (it is at revision {agent['revision']}"
@@ -1034,7 +1066,14 @@ class AgentService(TokenOperations, TransferOperations):
 
     def _prune_plan(self, tx: Transaction, agent: Mapping[str, Any], keep: int) -> dict[str, Any]:
         threshold = tx.keep_threshold(agent["id"], keep)
-        doomed = tx.versions_before(agent["id"], threshold) if threshold is not None else []
+        older = tx.versions_before(agent["id"], threshold) if threshold is not None else []
+        labelled = _labels_by_version(tx, agent["id"])
+        doomed = [row for row in older if row["id"] not in labelled]
+        kept_labelled = [
+            {"version_number": row["version_number"], "id": row["id"], "labels": labelled[row["id"]]}
+            for row in older
+            if row["id"] in labelled
+        ]
         live_hash = agent["content_hash"]
         delete = []
         holders_going = 0
@@ -1048,7 +1087,11 @@ class AgentService(TokenOperations, TransferOperations):
         live_loses = False
         if holders_going:
             holders = tx.versions_with_hash(agent["id"], live_hash)
-            kept_holders = [row for row in holders if threshold is not None and row["version_number"] >= threshold]
+            kept_holders = [
+                row
+                for row in holders
+                if (threshold is not None and row["version_number"] >= threshold) or row["id"] in labelled
+            ]
             live_loses = not kept_holders
         described = self._describe(tx, agent)
         return {
@@ -1058,6 +1101,7 @@ class AgentService(TokenOperations, TransferOperations):
             "newest_deleted": delete[0]["version_number"] if delete else None,
             "oldest_deleted": delete[-1]["version_number"] if delete else None,
             "live_loses_version": live_loses,
+            "kept_labelled": kept_labelled,
             "plan_id": _plan_id(agent["id"], keep, [entry["id"] for entry in delete], live_loses),
         }
 

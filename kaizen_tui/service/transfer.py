@@ -419,6 +419,7 @@ class TransferOperations:
         if not oldest or oldest[0]["version_number"] >= below or oldest[0]["version_number"] > at_most:
             return None
         (agent,) = tx.agents_to_export([agent_id])
+        labelled = {row["version_id"] for row in tx.labels(agent_id)}  # a prune keeps them
         archived: set[str] = set()
         with atomic_text_file(path, replace=overwrite, unchanged="Nothing was deleted.") as handle:
             writer = ExportWriter(handle.write)
@@ -427,6 +428,8 @@ class TransferOperations:
             for version in _pages(tx.versions_after, agent_id, "version_number"):
                 if version["version_number"] >= below or version["version_number"] > at_most:
                     break
+                if version["id"] in labelled:
+                    continue
                 writer.version(version)
                 archived.add(version["id"])
             for event in _pages(tx.audit_events_after, agent_id, "id"):

@@ -12,9 +12,7 @@ import os
 from kaizen_tui.store.base import Store, Transaction
 
 
-def open_store(
-    target: str | os.PathLike[str] | None = None, *, read_only: bool = False, create: bool = True
-) -> Store:
+def open_store(target: str | os.PathLike[str] | None = None, *, read_only: bool = False, create: bool = True) -> Store:
     """Open the database at ``target`` (the per-user SQLite file when None).
 
     ``create=False`` opens only a database that exists: where there is none,

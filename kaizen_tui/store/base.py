@@ -31,6 +31,14 @@ AGENT_COLUMNS = (
 VERSION_COLUMNS = ("id", "agent_id", "version_number", "config_snapshot", "changelog", "created_by", "created_at")
 AUDIT_COLUMNS = ("id", "at", "actor", "action", "agent_id", "version_id", "detail")
 TOKEN_COLUMNS = ("name", "role", "secret_hash", "created_by", "created_at")
+#: A label as the stores return it: the version's number joined in.
+LABEL_COLUMNS = ("agent_id", "label", "version_id", "version_number", "updated_by", "updated_at")
+#: One entry of the ledger of labels.
+LABEL_EVENT_COLUMNS = (
+    "id", "at", "actor", "agent_id", "label", "from_version_id", "from_version_number",
+    "to_version_id", "to_version_number", "reason",
+)  # fmt: skip
+PROTECTED_LABEL_COLUMNS = ("label", "protected_by", "protected_at")
 #: The agent columns a write may set (the names are never taken from a caller).
 SETTABLE_AGENT_COLUMNS = frozenset(
     ("name", "name_key", "description", "agent_type", "status", "system_prompt", "model_id", "temperature",
@@ -51,11 +59,13 @@ class Transaction(Protocol):
         """Agents with ``version_count``, ``latest_version``, ``saved`` (a version has the live
         hash) and ``unhashed_versions`` (versions whose hash must be found by reading them)."""
         ...
+
     def insert_agent(self, agent: Mapping[str, Any]) -> None: ...
     def update_agent(self, agent_id: str, values: Mapping[str, Any]) -> None: ...
     def delete_agent(self, agent_id: str) -> int:
         """Delete the agent and its versions; return how many versions went."""
         ...
+
     def version_summary(self, agent_id: str, live_hash: str) -> tuple[int, int | None, bool, int]:
         """(version count, newest number, a version has ``live_hash``, versions without a hash)."""
         ...
@@ -70,12 +80,15 @@ class Transaction(Protocol):
     def versions_with_hash(self, agent_id: str, content_hash: str | None) -> list[Row]:
         """Versions of the agent with this hash (``None``: those whose hash is unknown)."""
         ...
+
     def keep_threshold(self, agent_id: str, keep: int) -> int | None:
         """The number of the ``keep``-th newest version, or None when there are fewer."""
         ...
+
     def delete_version(self, version_id: str) -> None: ...
     def delete_versions(self, agent_id: str, below: int, at_most: int) -> tuple[int, int | None, int | None]:
-        """Delete versions numbered below ``below`` and at most ``at_most``: (count, oldest, newest)."""
+        """Delete versions numbered below ``below`` and at most ``at_most``, but none a label names:
+        (count, oldest, newest)."""
         ...
 
     # -- API tokens
@@ -90,6 +103,36 @@ class Transaction(Protocol):
     def newest_audit_id(self) -> int: ...
     def agents_changed_between(self, since: int, until: int, limit: int) -> list[str | None]: ...
 
+    # -- labels and their ledger
+    def labels(self, agent_id: str) -> list[Row]:
+        """The agent's labels (:data:`LABEL_COLUMNS`), by name."""
+        ...
+
+    def label(self, agent_id: str, label: str) -> Row | None: ...
+    def put_label(self, label: Mapping[str, Any]) -> None:
+        """Create the label or point it elsewhere: ``agent_id``, ``label``, ``version_id``, ``updated_by``, ``updated_at``."""
+        ...
+
+    def delete_label(self, agent_id: str, label: str) -> None: ...
+    def insert_label_event(self, event: Mapping[str, Any]) -> None:
+        """Append to the ledger (:data:`LABEL_EVENT_COLUMNS` but ``id``)."""
+        ...
+
+    def label_events(self, agent_id: str, label: str | None, limit: int, before: int | None = None) -> list[Row]:
+        """The agent's ledger (of one label, if given), newest first, ids below ``before``."""
+        ...
+
+    def label_event_at(self, agent_id: str, label: str, at: str) -> Row | None:
+        """The newest ledger entry of the label written at or before ``at``."""
+        ...
+
+    def protected_labels(self) -> list[Row]: ...
+    def protect_label(self, row: Mapping[str, Any]) -> bool:
+        """Protect a label name (:data:`PROTECTED_LABEL_COLUMNS`); False when it already was."""
+        ...
+
+    def unprotect_label(self, label: str) -> bool: ...
+
     # -- export and import
     #
     # Reads in pages (an export of 100,000 versions never holds them all) and
@@ -99,32 +142,40 @@ class Transaction(Protocol):
         """The agents of ``ids`` that exist (every agent when None), in any order: the columns of
         :data:`AGENT_COLUMNS` (``extra`` decoded) plus ``last_version_number``."""
         ...
+
     def versions_after(self, agent_id: str, after: int, limit: int) -> list[Row]:
         """At most ``limit`` versions of the agent numbered above ``after``, by number ascending
         (the columns of :data:`VERSION_COLUMNS` plus ``content_hash``)."""
         ...
+
     def audit_events_after(self, agent_id: str, after: int, limit: int) -> list[Row]:
         """At most ``limit`` audit events of the agent whose id is above ``after``, by id ascending
         (:data:`AUDIT_COLUMNS`; ``detail`` as the stored text)."""
         ...
+
     def versions_by_id(self, ids: Sequence[str]) -> list[Row]:
         """The versions (of any agent) with these ids that exist, in any order, as :meth:`versions_after`."""
         ...
+
     def versions_with_numbers(self, agent_id: str, numbers: Sequence[int]) -> list[Row]:
         """The agent's versions with these numbers that exist, in any order, as :meth:`versions_after`."""
         ...
+
     def insert_agents(self, agents: Sequence[Mapping[str, Any]]) -> None:
         """Insert agents as given: :data:`AGENT_COLUMNS`, ``name_key`` and ``last_version_number``
         (:class:`NameTaken` when a name key is taken)."""
         ...
+
     def insert_versions(self, versions: Sequence[Mapping[str, Any]]) -> int:
         """Insert versions as given (:data:`VERSION_COLUMNS` plus ``content_hash``), as one batch,
         skipping any whose id the database has already; return how many were inserted."""
         ...
+
     def insert_audit_events(self, events: Sequence[Mapping[str, Any]]) -> None:
         """Append audit events in the order given (:data:`AUDIT_COLUMNS` but ``id``: the database
         numbers them, growing, as :meth:`insert_audit` does)."""
         ...
+
     def raise_version_counter(self, agent_id: str, number: int) -> bool:
         """Make the agent's ``last_version_number`` at least ``number``; True when it grew."""
         ...
@@ -166,6 +217,7 @@ class Store(Protocol):
     def fill_empty_from(self, source: Store) -> bool:
         """Copy every row of ``source`` into this store in one transaction, if it holds no agent yet."""
         ...
+
     def close(self) -> None: ...
 
 

@@ -111,3 +111,51 @@ class ApiToken(SQLModel, table=True):
     secret_hash: str = Field(index=True, unique=True)
     created_by: str
     created_at: str
+
+
+class AgentLabel(SQLModel, table=True):
+    """A label (``production``, ``staging``...) naming one version of one agent."""
+
+    __tablename__ = "agent_label"
+
+    agent_id: str = Field(foreign_key="agent.id", primary_key=True)
+    #: ``core.labels.check_label``: lower-case letters, digits, ``-`` and ``_``, not only digits.
+    label: str = Field(primary_key=True)
+    #: A labelled version cannot be deleted (prune keeps it; delete is refused).
+    version_id: str = Field(foreign_key="agent_version.id", index=True)
+    updated_by: str
+    updated_at: str
+
+
+class LabelEvent(SQLModel, table=True):
+    """The ledger: one row per set, move or removal of a label. Append-only (triggers refuse the rest).
+
+    Version numbers are kept beside the ids: the ledger still reads after a
+    version it names was deleted.
+    """
+
+    __tablename__ = "label_event"
+    __table_args__ = (Index("ix_label_event_agent_label", "agent_id", "label", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: str
+    actor: str
+    agent_id: str
+    label: str
+    #: None when the label was new.
+    from_version_id: str | None = None
+    from_version_number: int | None = None
+    #: None when the label was removed.
+    to_version_id: str | None = None
+    to_version_number: int | None = None
+    reason: str = ""
+
+
+class ProtectedLabel(SQLModel, table=True):
+    """A label name that only a confirmed person, or an ``admin`` token, may move (for every agent)."""
+
+    __tablename__ = "protected_label"
+
+    label: str = Field(primary_key=True)
+    protected_by: str
+    protected_at: str

@@ -21,7 +21,7 @@ from typing import Any
 import psycopg
 
 from kaizen_tui.store.sqlite import APPLICATION_ID
-from kaizen_tui.store.sqlite_migrations import SCHEMA_VERSION
+from kaizen_tui.store.sqlite_migrations import LABEL_EVENT_COLUMNS, LABEL_EVENT_INDEX, LABEL_TABLES, SCHEMA_VERSION
 
 #: The advisory lock held while the schema is created or migrated.
 SCHEMA_LOCK_KEY = APPLICATION_ID * 16 + 2
@@ -29,7 +29,7 @@ SCHEMA_LOCK_KEY = APPLICATION_ID * 16 + 2
 CHANGE_CHANNEL = "kaizen_tui"
 
 #: The tables a change of which is announced (the audit log always comes with one of them).
-_WATCHED_TABLES = ("agent", "agent_version", "api_token")
+_WATCHED_TABLES = ("agent", "agent_version", "api_token", "agent_label", "protected_label")
 
 _META = (
     "CREATE TABLE kaizen_meta (key VARCHAR PRIMARY KEY, value BIGINT NOT NULL)",
@@ -46,6 +46,13 @@ TRIGGERS = (
        FOR EACH ROW EXECUTE FUNCTION kaizen_audit_append_only()""",
     """CREATE TRIGGER audit_event_no_truncate BEFORE TRUNCATE ON audit_event
        FOR EACH STATEMENT EXECUTE FUNCTION kaizen_audit_append_only()""",
+    # So is the ledger of labels.
+    """CREATE FUNCTION kaizen_ledger_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+       BEGIN RAISE EXCEPTION 'the label ledger is append-only'; END $$""",
+    """CREATE TRIGGER label_event_append_only BEFORE UPDATE OR DELETE ON label_event
+       FOR EACH ROW EXECUTE FUNCTION kaizen_ledger_append_only()""",
+    """CREATE TRIGGER label_event_no_truncate BEFORE TRUNCATE ON label_event
+       FOR EACH STATEMENT EXECUTE FUNCTION kaizen_ledger_append_only()""",
     # Snapshot text changed by another tool without its hash: the hash no
     # longer says what the text holds, so it is dropped and the text is read.
     """CREATE FUNCTION kaizen_snapshot_rehash() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -73,9 +80,29 @@ TRIGGERS = (
     ),
 )
 
+
+def _to_4(connection: psycopg.Connection[Any]) -> None:
+    """Labels: the tables (as on SQLite), the ledger's append-only triggers, changes announced."""
+    label_triggers = [
+        trigger
+        for trigger in TRIGGERS
+        if "ledger" in trigger
+        or "label_event" in trigger
+        or "agent_label_changed" in trigger
+        or "protected_label_changed" in trigger
+    ]
+    for statement in (
+        *LABEL_TABLES,
+        f"CREATE TABLE label_event (id SERIAL NOT NULL, {LABEL_EVENT_COLUMNS})",
+        LABEL_EVENT_INDEX,
+        *label_triggers,
+    ):
+        connection.execute(statement)
+
+
 #: Migration N takes a database from schema N-1 to N. PostgreSQL databases
 #: start at the schema of the release that brought PostgreSQL (3).
-MIGRATIONS: dict[int, Callable[[psycopg.Connection[Any]], None]] = {}
+MIGRATIONS: dict[int, Callable[[psycopg.Connection[Any]], None]] = {4: _to_4}
 #: The first schema a PostgreSQL database can have.
 FIRST_SCHEMA = 3
 

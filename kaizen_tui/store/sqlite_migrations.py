@@ -38,6 +38,13 @@ TRIGGERS = (
        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END""",
     # Snapshot text changed by another tool without its hash: the hash no
     # longer says what the text holds, so it is dropped and the text is read.
+    # So is the ledger of labels.
+    """CREATE TRIGGER IF NOT EXISTS label_event_append_only_update
+       BEFORE UPDATE ON label_event
+       BEGIN SELECT RAISE(ABORT, 'the label ledger is append-only'); END""",
+    """CREATE TRIGGER IF NOT EXISTS label_event_append_only_delete
+       BEFORE DELETE ON label_event
+       BEGIN SELECT RAISE(ABORT, 'the label ledger is append-only'); END""",
     """CREATE TRIGGER IF NOT EXISTS agent_version_snapshot_rehash
        AFTER UPDATE OF config_snapshot ON agent_version
        WHEN NEW.content_hash IS OLD.content_hash AND NEW.config_snapshot IS NOT OLD.config_snapshot
@@ -85,7 +92,8 @@ def _to_2(connection: sqlite3.Connection) -> None:
     connection.execute("CREATE INDEX ix_agent_version_content ON agent_version (content_hash)")
     connection.execute("CREATE INDEX ix_agent_version_unhashed ON agent_version (agent_id) WHERE content_hash IS NULL")
     for trigger in TRIGGERS:
-        connection.execute(trigger)
+        if "label_event" not in trigger:  # the ledger comes with schema 4
+            connection.execute(trigger)
 
 
 def _live_hash(config: dict[str, object]) -> str:
@@ -112,8 +120,37 @@ def _to_3(connection: sqlite3.Connection) -> None:
     connection.execute("CREATE UNIQUE INDEX ix_api_token_secret_hash ON api_token (secret_hash)")
 
 
+#: The tables of labels (schema 4), as ``models.py`` declares them; PostgreSQL's migration 4 runs the same.
+LABEL_TABLES = (
+    "CREATE TABLE agent_label (agent_id VARCHAR NOT NULL, label VARCHAR NOT NULL, version_id VARCHAR NOT NULL, "
+    "updated_by VARCHAR NOT NULL, updated_at VARCHAR NOT NULL, PRIMARY KEY (agent_id, label), "
+    "FOREIGN KEY(agent_id) REFERENCES agent (id), FOREIGN KEY(version_id) REFERENCES agent_version (id))",
+    "CREATE INDEX ix_agent_label_version_id ON agent_label (version_id)",
+    "CREATE TABLE protected_label (label VARCHAR NOT NULL, protected_by VARCHAR NOT NULL, "
+    "protected_at VARCHAR NOT NULL, PRIMARY KEY (label))",
+)
+#: The ledger's table: its id is SQLite's INTEGER PRIMARY KEY, PostgreSQL's SERIAL.
+LABEL_EVENT_COLUMNS = (
+    "at VARCHAR NOT NULL, actor VARCHAR NOT NULL, agent_id VARCHAR NOT NULL, label VARCHAR NOT NULL, "
+    "from_version_id VARCHAR, from_version_number INTEGER, to_version_id VARCHAR, to_version_number INTEGER, "
+    "reason VARCHAR NOT NULL, PRIMARY KEY (id)"
+)
+LABEL_EVENT_INDEX = "CREATE INDEX ix_label_event_agent_label ON label_event (agent_id, label, id)"
+
+
+def _to_4(connection: sqlite3.Connection) -> None:
+    """Labels: which version ``production`` names, the append-only ledger of their moves, protected names."""
+    for statement in (
+        *LABEL_TABLES,
+        f"CREATE TABLE label_event (id INTEGER NOT NULL, {LABEL_EVENT_COLUMNS})",
+        LABEL_EVENT_INDEX,
+        *(trigger for trigger in TRIGGERS if "label_event" in trigger),
+    ):
+        connection.execute(statement)
+
+
 #: Migration N takes a file from schema N-1 to N.
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {2: _to_2, 3: _to_3}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {2: _to_2, 3: _to_3, 4: _to_4}
 #: The newest schema: what this kaizen-tui creates and upgrades to.
 SCHEMA_VERSION = max(MIGRATIONS)
 
