@@ -46,10 +46,11 @@ class PostgresServer:
     def url(self, database: str) -> str:
         return f"{self.base_url}/{database}"
 
-    def new_database(self) -> str:
-        """A new empty database; its URL."""
+    def new_database(self, template: str | None = None) -> str:
+        """A new database, empty or a copy of ``template`` (a database name); its URL."""
         name = f"kaizen_test_{os.getpid()}_{next(self._numbers)}"
-        self.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"')
+        copy = f' TEMPLATE "{template}"' if template else ""
+        self.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"{copy}')
         return self.url(name)
 
     def drop_database(self, url: str) -> None:
