@@ -79,7 +79,10 @@ log = logging.getLogger(__name__)
 CONNECT_TIMEOUT_SECONDS = 5
 #: How long a writer waits for another's transaction (the advisory lock) before giving up.
 LOCK_TIMEOUT_SECONDS = 15
-#: How long an operation waits for a free pooled connection.
+#: How long an operation waits for a pooled connection before asking the server directly whether it is up
+#: (the pool retries a server that went away in the background, silently).
+POOL_FIRST_WAIT_SECONDS = 0.5
+#: How long it then waits for a connection of a busy pool.
 POOL_WAIT_SECONDS = 10.0
 #: Connections the pool keeps: the service's 8 worker threads, plus callers of change_token.
 POOL_SIZE = 10
@@ -206,9 +209,17 @@ class PostgresStore:
 
         for attempt in (1, 2):
             try:
-                connection = pool.getconn(timeout=POOL_WAIT_SECONDS)
+                connection = pool.getconn(timeout=POOL_FIRST_WAIT_SECONDS)
             except PoolTimeout:
-                raise self._unreachable() from None
+                # Busy, or the server is gone (the pool only retries in the background): ask it.
+                self._raise_if_unreachable()
+                try:
+                    connection = pool.getconn(timeout=POOL_WAIT_SECONDS)
+                except PoolTimeout:
+                    raise DatabaseBusy(
+                        f"PostgreSQL at {self.server.where} is busy: no connection of this process's pool came "
+                        f"free within {POOL_WAIT_SECONDS:.0f} seconds. Nothing was changed; try again."
+                    ) from None
             try:
                 connection.execute(begin)
                 return connection
@@ -220,16 +231,12 @@ class PostgresStore:
                 pool.check()
         raise AssertionError("unreachable")
 
-    def _unreachable(self) -> DatabaseError:
-        """Why no connection could be had: ask the server directly for the reason."""
+    def _raise_if_unreachable(self) -> None:
+        """One direct connection: the reason the server gives (down, password...), raised; or nothing."""
         try:
             psycopg.connect(self.conninfo, autocommit=True).close()
         except psycopg.Error as error:
-            return connection_error(error, self.server)
-        return DatabaseBusy(
-            f"PostgreSQL at {self.server.where} is busy: no connection of this process's pool came free "
-            f"within {POOL_WAIT_SECONDS:.0f} seconds. Nothing was changed; try again."
-        )
+            raise connection_error(error, self.server) from None
 
     def _open_pool(self) -> ConnectionPool:
         with self._pool_lock:
