@@ -1,0 +1,824 @@
+"""The client agents run: their config from ``kaizen-tui serve``, cached, and never broken by an outage.
+
+::
+
+    from kaizen_tui.client import KaizenClient
+
+    kaizen = KaizenClient("http://kaizen.internal:8700", token, cache_dir="/var/cache/my-agent")
+    config = kaizen.get_config("Support Agent", label="production")
+
+Standard library only (``http.client``): importing this module loads neither
+Textual nor a database driver nor FastAPI, so a slim agent container needs
+nothing but kaizen-tui's wheel (or this one file).
+
+The cache, per ``(base URL, agent, label | version | live)``:
+
+- **Fresh** for ``cache_ttl`` seconds after the server last confirmed it: a
+  call is a dictionary look-up and a clock read, no I/O (about a microsecond,
+  plus copying the config: see below).
+- **Then revalidated** with the ETag (the content hash): an unchanged config
+  costs one small ``304`` response; a changed one is fetched whole. Threads
+  asking for the same key at once send one request between them.
+- **Stale-if-error**: when the server cannot be reached, times out, answers
+  5xx, 408 or 429, or sends something that is not a valid answer, the last
+  good copy is served and a warning is logged (the agent, the label or
+  version, the error and the copy's age). The server is asked again after
+  ``retry_interval`` seconds (or its ``Retry-After``); calls in between get
+  the copy without waiting. ``max_stale`` bounds how old a copy may be served.
+- **An answer is not an error**: a 404 for the agent, label or version (the
+  label was removed, the agent deleted) raises :class:`KaizenNotFound` and
+  forgets the cached copy, in memory and on disk. Serving the old copy would
+  hide a deliberate change and keep the agent on a config nobody can see any
+  more under that name. A refused token (401, 403) raises
+  :class:`KaizenAuthError` (the copy is kept: the content is still right, the
+  access is not); another 4xx raises :class:`KaizenClientError`.
+- **Never another key's copy**: each answer is checked to be of the label or
+  version asked for (a server too old to know labels answers with the live
+  config: that is refused, not cached); a 304 takes the version the server
+  names now; files on disk carry their key and are used only for it.
+- ``cache_dir``: each key's last good copy is one file (``0600``; the
+  directory is made ``0700``), written atomically, with its ETag and fetch
+  time, and read the first time that key is asked for. A process that starts
+  while the server is down serves it (with a warning); once the server
+  answers, it is revalidated. A damaged file is ignored with a warning. The
+  token is never written anywhere, nor put in a message.
+- Nothing cached and the server down: :class:`KaizenUnavailable` at once
+  (connection refused), or after ``connect_timeout`` / ``read_timeout`` at most.
+
+``get_config`` returns a new dict each call: the cached config's nested
+dicts and lists are copied (strings and numbers are immutable and shared), so
+a caller may change what it got without changing the cache. That costs about
+a microsecond for a typical config, against 7-8 µs for ``copy.deepcopy`` or
+``json.loads`` of the cached bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import json
+import logging
+import os
+import select
+import socket
+import tempfile
+import threading
+import time
+import weakref
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import quote, urlsplit
+
+from kaizen_tui import __version__
+
+__all__ = [
+    "ConfigEntry",
+    "KaizenAuthError",
+    "KaizenClient",
+    "KaizenClientError",
+    "KaizenNotFound",
+    "KaizenUnavailable",
+]
+
+log = logging.getLogger("kaizen_tui.client")
+
+DEFAULT_CACHE_TTL: Final = 60.0
+DEFAULT_CONNECT_TIMEOUT: Final = 2.0
+DEFAULT_READ_TIMEOUT: Final = 5.0
+#: After a failed check, how long the stale copy is served before the server is asked again.
+DEFAULT_RETRY_INTERVAL: Final = 5.0
+#: The longest wait a server's ``Retry-After`` may impose before the next check.
+MAX_RETRY_AFTER: Final = 300.0
+#: The version of the cache files' layout; a file of another is ignored.
+CACHE_FORMAT: Final = 1
+#: 404 codes that say what was asked for does not exist (any more): an answer, not an outage.
+GONE_CODES: Final = frozenset({"agent_not_found", "label_not_found", "version_not_found", "version_of_another_agent"})
+#: Statuses that say the server is failing or overloaded: the stale copy is served.
+RETRYABLE_STATUSES: Final = frozenset({408, 429})
+#: The keys of the server's answer besides ``config``.
+META_KEYS: Final = ("agent_id", "name", "label", "version_id", "version_number", "content_hash")
+
+_monotonic = time.monotonic
+_CONTAINERS: Final = frozenset((dict, list))
+
+
+# -- errors ---------------------------------------------------------------------------
+
+
+class KaizenClientError(Exception):
+    """The config could not be had. ``status`` and ``code`` are the server's, when it answered."""
+
+    def __init__(self, message: str, *, url: str | None = None, status: int | None = None, code: str | None = None):
+        super().__init__(message)
+        self.url = url
+        self.status = status
+        self.code = code
+
+
+class KaizenUnavailable(KaizenClientError):
+    """The server could not be reached or failed, and no usable copy was cached."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        url: str | None = None,
+        status: int | None = None,
+        code: str | None = None,
+        retry_after: float | None = None,
+    ):
+        super().__init__(message, url=url, status=status, code=code)
+        self.retry_after = retry_after
+
+
+class KaizenNotFound(KaizenClientError):
+    """The server says the agent, label or version does not exist (404); any cached copy was forgotten."""
+
+
+class KaizenAuthError(KaizenClientError):
+    """The token was refused (401: unknown or revoked; 403: its role may not read)."""
+
+
+# -- what the cache holds -------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigEntry:
+    """A config with what the server said of it, and where this answer came from.
+
+    ``source``: ``"cache"`` (a fresh copy, no request), ``"server"`` (fetched
+    now), ``"revalidated"`` (the server confirmed the copy: 304) or
+    ``"stale"`` (the server failed; ``error`` says how, and the copy is the
+    last one it confirmed, ``age`` seconds ago). The version keys are None for
+    the live config.
+    """
+
+    agent_id: str | None
+    name: str | None
+    label: str | None
+    version_id: str | None
+    version_number: int | None
+    content_hash: str | None
+    config: dict[str, Any]
+    fetched_at: float
+    checked_at: float
+    source: str
+    error: str | None = None
+
+    @property
+    def age(self) -> float:
+        """Seconds since the server last confirmed this content."""
+        return max(0.0, time.time() - self.checked_at)
+
+
+def _copy_dict(value: dict[str, Any]) -> dict[str, Any]:
+    return {
+        key: item if type(item) not in _CONTAINERS else (_copy_dict(item) if type(item) is dict else _copy_list(item))
+        for key, item in value.items()
+    }
+
+
+def _copy_list(value: list[Any]) -> list[Any]:
+    return [
+        item if type(item) not in _CONTAINERS else (_copy_dict(item) if type(item) is dict else _copy_list(item))
+        for item in value
+    ]
+
+
+class _Cached:
+    """One key's last good copy. Never changed once made (a refresh makes a new one), so readers need no lock."""
+
+    __slots__ = ("checked_at", "config", "containers", "error", "etag", "fetched_at", "fresh_until", "meta", "path")
+
+    def __init__(
+        self,
+        meta: dict[str, Any],
+        config: dict[str, Any],
+        etag: str | None,
+        fetched_at: float,
+        checked_at: float,
+        fresh_until: float,
+        error: str | None = None,
+        path: Path | None = None,
+    ) -> None:
+        self.meta = meta
+        self.config = config
+        #: The top-level keys whose values are dicts or lists: the only ones a copy must copy.
+        self.containers = tuple(key for key, item in config.items() if type(item) in _CONTAINERS)
+        self.etag = etag
+        self.fetched_at = fetched_at
+        self.checked_at = checked_at
+        self.fresh_until = fresh_until
+        self.error = error
+        self.path = path
+
+    def copy_config(self) -> dict[str, Any]:
+        """The config, for a caller to keep and change: nested dicts and lists copied, the rest shared (immutable)."""
+        config = self.config
+        copied = config.copy()
+        for key in self.containers:
+            item = config[key]
+            copied[key] = _copy_dict(item) if type(item) is dict else _copy_list(item)
+        return copied
+
+    def replaced(self, **changes: Any) -> _Cached:
+        fields = {name: getattr(self, name) for name in _Cached.__slots__ if name != "containers"}
+        fields.update(changes)
+        return _Cached(**fields)
+
+    def entry(self, source: str, error: str | None = None) -> ConfigEntry:
+        meta = self.meta
+        return ConfigEntry(
+            agent_id=meta.get("agent_id"),
+            name=meta.get("name"),
+            label=meta.get("label"),
+            version_id=meta.get("version_id"),
+            version_number=meta.get("version_number"),
+            content_hash=meta.get("content_hash"),
+            config=self.copy_config(),
+            fetched_at=self.fetched_at,
+            checked_at=self.checked_at,
+            source=source,
+            error=error,
+        )
+
+
+# -- the wire -------------------------------------------------------------------------
+
+
+class _Failure(Exception):
+    """The server could not give an answer (unreachable, timed out, 5xx, garbage): a stale copy may stand in."""
+
+    def __init__(
+        self, reason: str, *, status: int | None = None, code: str | None = None, retry_after: float | None = None
+    ):
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+        self.code = code
+        self.retry_after = retry_after
+
+
+@dataclass(slots=True)
+class _Response:
+    status: int
+    headers: http.client.HTTPMessage
+    body: bytes
+
+
+class _Connection:
+    """One thread's kept-alive connection, and whether it has carried a request yet."""
+
+    __slots__ = ("__weakref__", "http", "pid", "used")
+
+    def __init__(self, connection: http.client.HTTPConnection) -> None:
+        self.http = connection
+        self.pid = os.getpid()
+        self.used = False
+
+    def dropped(self) -> bool:
+        """The server closed it while idle (uvicorn does after 5 s): readable with nothing asked means EOF."""
+        sock = self.http.sock
+        if sock is None:
+            return True
+        try:
+            poller = select.poll()
+            poller.register(sock, select.POLLIN | select.POLLERR | select.POLLHUP)
+            return bool(poller.poll(0))
+        except (OSError, ValueError):
+            return True
+
+
+# Errors on a reused connection that mean the server had closed it: worth one retry on a new one.
+_CLOSED_ERRORS = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError, http.client.BadStatusLine)
+
+
+def _describe(error: BaseException) -> str:
+    """An error of the socket layer as a short sentence (never a header, so never the token)."""
+    if isinstance(error, TimeoutError):
+        return "timed out"
+    if isinstance(error, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(error, http.client.RemoteDisconnected):
+        return "the server closed the connection without answering"
+    if isinstance(error, socket.gaierror):
+        return f"cannot resolve the host ({error.strerror or error})"
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror[0].lower() + error.strerror[1:]
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+
+
+def _retry_after(headers: http.client.HTTPMessage) -> float | None:
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        return None  # an HTTP date: rare from our server; the default interval stands
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
+
+
+def _problem(body: bytes) -> tuple[str | None, str | None]:
+    """``(code, detail)`` of a problem+json body, or Nones."""
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None, None
+    if not isinstance(data, dict):
+        return None, None
+    code, detail = data.get("code"), data.get("detail")
+    return (code if isinstance(code, str) else None), (detail if isinstance(detail, str) else None)
+
+
+def _version_key(version: object) -> str:
+    """A version as the cache keys it: ``3``, ``"3"`` and ``"v3"`` are one; an id stays as it is."""
+    if isinstance(version, bool) or not isinstance(version, int | str):
+        raise TypeError(f"version must be a number or a version id, not {type(version).__name__}")
+    if isinstance(version, int):
+        if version < 1:
+            raise ValueError(f"version numbers start at 1, not {version}")
+        return str(version)
+    text = version.strip()
+    if text[:1] in ("v", "V") and text[1:].isdigit():
+        text = text[1:]
+    if not text:
+        raise ValueError("version must not be empty")
+    if text.isdigit():
+        return str(int(text))  # "03" is 3
+    return text
+
+
+def _int_or_none(value: str | None) -> int | None:
+    if value is None:
+        return None
+    value = value.strip()
+    return int(value) if value.isdigit() else None
+
+
+# -- the client -----------------------------------------------------------------------
+
+
+class KaizenClient:
+    """Configs from a kaizen-tui server, for agents: cached, revalidated, served stale when the server fails.
+
+    ``base_url`` is the server (``http://host:8700``, or ``https://...``, with
+    a path prefix if a proxy adds one); ``token`` a token of role ``read`` or
+    more (``kaizen-tui token create NAME --role read``). ``cache_ttl``: seconds
+    a copy is used without asking the server (0: ask on every call; the
+    answer is still a 304 when unchanged). ``cache_dir``: keep the last good
+    copies in files, so an agent starts while the server is down.
+    ``connect_timeout`` / ``read_timeout``: seconds before a server that does
+    not answer counts as down. ``retry_interval``: after a failed check, how
+    long the stale copy is served before asking again (a ``Retry-After`` from
+    the server wins, up to 5 minutes). ``max_stale``: the oldest copy (seconds
+    since the server last confirmed it) served when the server fails; None
+    for any. ``ssl_context`` for ``https`` with a private CA.
+
+    Safe to share between threads: each thread keeps one connection of its
+    own, and a thread that finds a copy fresh takes no lock. The module's
+    docstring says what the cache promises.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        cache_ttl: float = DEFAULT_CACHE_TTL,
+        cache_dir: str | os.PathLike[str] | None = None,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        read_timeout: float = DEFAULT_READ_TIMEOUT,
+        retry_interval: float = DEFAULT_RETRY_INTERVAL,
+        max_stale: float | None = None,
+        ssl_context: Any = None,
+    ) -> None:
+        parts = urlsplit(base_url.strip() if isinstance(base_url, str) else "")
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"base_url must be http://HOST[:PORT] or https://..., not {base_url!r}")
+        if parts.query or parts.fragment:
+            raise ValueError(f"base_url takes no query or fragment: {base_url!r}")
+        if not isinstance(token, str) or not token.strip():
+            raise ValueError("token must be a kaizen-tui API token (kaizen-tui token create NAME --role read)")
+        if any(char in token for char in "\r\n\0"):
+            raise ValueError("token must be one line")  # never echo it
+        for name, value in (
+            ("cache_ttl", cache_ttl),
+            ("connect_timeout", connect_timeout),
+            ("read_timeout", read_timeout),
+            ("retry_interval", retry_interval),
+        ):
+            if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"{name} must be a number of seconds >= 0, not {value!r}")
+        if connect_timeout <= 0 or read_timeout <= 0:
+            raise ValueError("connect_timeout and read_timeout must be more than 0 seconds")
+        if max_stale is not None and (not isinstance(max_stale, int | float) or max_stale < 0):
+            raise ValueError(f"max_stale must be a number of seconds >= 0 or None, not {max_stale!r}")
+        self._https = parts.scheme == "https"
+        self._host = parts.hostname
+        self._port = parts.port or (443 if self._https else 80)
+        self._prefix = parts.path.rstrip("/")
+        #: The server, as keys and messages name it (no user info, which could hold a secret).
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        self.base_url = f"{parts.scheme}://{host}:{self._port}{self._prefix}"
+        self.cache_ttl = float(cache_ttl)
+        self.connect_timeout = float(connect_timeout)
+        self.read_timeout = float(read_timeout)
+        self.retry_interval = float(retry_interval)
+        self.max_stale = None if max_stale is None else float(max_stale)
+        self._ssl_context = ssl_context
+        self._headers = {
+            "Authorization": f"Bearer {token.strip()}",
+            "Accept": "application/json",
+            "User-Agent": f"kaizen-tui-client/{__version__}",
+        }
+        self._memory: dict[tuple[str, str | None, str | None], _Cached] = {}
+        self._key_locks: dict[tuple[str, str | None, str | None], threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+        self._local = threading.local()
+        #: Every thread's connection, for close(); weakly, so a finished thread's goes with it.
+        self._connections: weakref.WeakSet[_Connection] = weakref.WeakSet()
+        self.cache_dir: Path | None = None
+        if cache_dir is not None:
+            folder = Path(cache_dir).expanduser()
+            try:
+                folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            except OSError as error:
+                raise KaizenClientError(f"Cannot make the cache folder {folder}: {_describe(error)}") from None
+            self.cache_dir = folder
+
+    def __repr__(self) -> str:
+        return f"KaizenClient({self.base_url!r}, cache_ttl={self.cache_ttl}, cache_dir={self.cache_dir})"
+
+    def __enter__(self) -> KaizenClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close every thread's connection. The client still works after: it connects again when asked."""
+        with self._locks_guard:
+            connections = list(self._connections)
+            self._connections.clear()
+        for connection in connections:
+            connection.http.close()
+
+    # -- reading configs
+
+    def get_config(self, agent: str, *, label: str | None = None, version: int | str | None = None) -> dict[str, Any]:
+        """The config of ``agent`` (id or name): of ``label`` (``production``, ``latest``...), of
+        ``version`` (number or id), or the live config when neither is given. A new dict, the caller's to change.
+
+        Raises :class:`KaizenNotFound` (no such agent, label or version),
+        :class:`KaizenAuthError` (token refused), :class:`KaizenUnavailable`
+        (server down or failing and nothing usable cached), :class:`KaizenClientError`
+        (anything else the server refused). See the module's docstring for the cache.
+        """
+        if version is not None:
+            version = _version_key(version)
+        cached = self._memory.get((agent, label, version))
+        if cached is not None and _monotonic() < cached.fresh_until:
+            return cached.copy_config()
+        return self._refresh(agent, label, version)[0].copy_config()
+
+    def get_config_entry(
+        self, agent: str, *, label: str | None = None, version: int | str | None = None
+    ) -> ConfigEntry:
+        """As :meth:`get_config`, with the version served, its content hash and where it came from (:class:`ConfigEntry`)."""
+        if version is not None:
+            version = _version_key(version)
+        cached = self._memory.get((agent, label, version))
+        if cached is not None and _monotonic() < cached.fresh_until:
+            return cached.entry("stale" if cached.error else "cache", cached.error)
+        found, source = self._refresh(agent, label, version)
+        return found.entry(source, found.error)
+
+    # -- the slow path: one request per key at a time
+
+    def _refresh(self, agent: str, label: str | None, version: str | None) -> tuple[_Cached, str]:
+        if not isinstance(agent, str) or not agent:
+            raise ValueError(f"agent must be an agent's id or name, not {agent!r}")
+        if label is not None:
+            if version is not None:
+                raise ValueError("give a label or a version, not both")
+            if not isinstance(label, str) or not label:
+                raise ValueError(f"label must be a label's name (such as production), not {label!r}")
+        key = (agent, label, version)
+        with self._lock_of(key):
+            cached = self._memory.get(key)
+            if cached is not None and _monotonic() < cached.fresh_until:
+                return cached, "stale" if cached.error else "cache"  # another thread refreshed it meanwhile
+            if cached is None and self.cache_dir is not None:
+                cached = self._load(key)
+            path = self._path(agent, label, version)
+            url = self.base_url + path
+            try:
+                response = self._request(path, cached.etag if cached is not None else None)
+                fresh, source = self._answer(key, url, cached, response)
+            except _Failure as failure:
+                return self._stale(key, url, cached, failure), "stale"
+            self._memory[key] = fresh
+            return fresh, source
+
+    def _lock_of(self, key: tuple[str, str | None, str | None]) -> threading.Lock:
+        lock = self._key_locks.get(key)
+        if lock is None:
+            with self._locks_guard:
+                lock = self._key_locks.setdefault(key, threading.Lock())
+        return lock
+
+    def _path(self, agent: str, label: str | None, version: str | None) -> str:
+        path = f"{self._prefix}/api/v1/agents/{quote(agent, safe='')}/config"
+        if label is not None:
+            return f"{path}?label={quote(label, safe='')}"
+        if version is not None:
+            return f"{path}?version={quote(version, safe='')}"
+        return path
+
+    def _answer(
+        self, key: tuple[str, str | None, str | None], url: str, cached: _Cached | None, response: _Response
+    ) -> tuple[_Cached, str]:
+        """The new copy from a response, or the error it means (:class:`_Failure` when a stale copy may stand in)."""
+        status, headers = response.status, response.headers
+        now_wall, now = time.time(), _monotonic()
+        if status == 304 and cached is not None:
+            meta = self._checked_meta(key, dict(cached.meta), headers)
+            if cached.path is not None:
+                self._touch(cached.path)
+            return cached.replaced(meta=meta, checked_at=now_wall, fresh_until=now + self.cache_ttl, error=None), (
+                "revalidated"
+            )
+        if status == 200:
+            meta, config = self._parse(key, response)
+            etag = headers.get("etag") or (f'"{meta["content_hash"]}"' if meta.get("content_hash") else None)
+            fresh = _Cached(meta, config, etag, now_wall, now_wall, now + self.cache_ttl)
+            if self.cache_dir is not None:
+                fresh.path = self._save(key, fresh)
+            return fresh, "server"
+        code, detail = _problem(response.body)
+        said = f"{detail} " if detail else ""
+        where = f"(HTTP {status}{' ' + code if code else ''} from GET {url})"
+        if status >= 500 or status in RETRYABLE_STATUSES or (300 <= status < 400) or status == 304:
+            reason = f"{said}{where}" if status != 304 else f"an unasked-for 304 {where}"
+            raise _Failure(reason, status=status, code=code, retry_after=_retry_after(headers))
+        if status == 404 and code in GONE_CODES:
+            self._forget(key, cached)
+            raise KaizenNotFound(f"{said or 'Not found. '}{where}", url=url, status=status, code=code)
+        if status in (401, 403):
+            raise KaizenAuthError(f"{said or 'The token was refused. '}{where}", url=url, status=status, code=code)
+        raise KaizenClientError(
+            f"{said or 'The server refused the request. '}{where}", url=url, status=status, code=code
+        )
+
+    def _parse(
+        self, key: tuple[str, str | None, str | None], response: _Response
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The answer's metadata and config, checked to be of the key asked for."""
+        try:
+            data = json.loads(response.body)
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            raise _Failure("the server's answer is not JSON", status=200) from None
+        if not isinstance(data, dict):
+            raise _Failure("the server's answer is not a JSON object", status=200)
+        config = data.get("config")
+        if isinstance(config, dict) and "content_hash" in data:
+            meta = {name: data.get(name) for name in META_KEYS}
+        else:  # a server that sends the config alone: what it is comes from the headers
+            config = data
+            etag = (response.headers.get("etag") or "").strip()
+            meta = dict.fromkeys(META_KEYS)
+            meta["content_hash"] = etag[1:-1] if len(etag) >= 2 and etag[0] == etag[-1] == '"' else None
+        return self._checked_meta(key, meta, response.headers), config
+
+    def _checked_meta(
+        self, key: tuple[str, str | None, str | None], meta: dict[str, Any], headers: http.client.HTTPMessage
+    ) -> dict[str, Any]:
+        """The metadata as the headers name it now, refused unless it is of the label or version asked for.
+
+        A 304 answers for the content (the ETag is its hash): the headers say
+        which version the label names now, which may be another with the same content.
+        """
+        number = _int_or_none(headers.get("x-kaizen-version"))
+        if number is not None:
+            meta["version_number"] = number
+        if headers.get("x-kaizen-version-id"):
+            meta["version_id"] = headers["x-kaizen-version-id"].strip()
+        if headers.get("x-kaizen-label"):
+            meta["label"] = headers["x-kaizen-label"].strip()
+        _, label, version = key
+        if label is not None and meta.get("label") != label:
+            raise _Failure(
+                f"asked for the label {label!r}, the server answered for {meta.get('label')!r} "
+                "(a server without labels answers with the live config)",
+                status=200,
+            )
+        if version is not None and version not in (str(meta.get("version_number")), meta.get("version_id")):
+            raise _Failure(
+                f"asked for version {version}, the server answered for {meta.get('version_number')!r}", status=200
+            )
+        if label is None and version is None and meta.get("label") is not None:
+            raise _Failure(
+                f"asked for the live config, the server answered for the label {meta.get('label')!r}", status=200
+            )
+        return meta
+
+    def _stale(
+        self, key: tuple[str, str | None, str | None], url: str, cached: _Cached | None, failure: _Failure
+    ) -> _Cached:
+        """The last good copy, served because the server failed; or :class:`KaizenUnavailable`."""
+        agent, label, version = key
+        what = f"{agent!r}" + (f" label {label!r}" if label else f" version {version}" if version else " (live)")
+        if cached is None:
+            raise KaizenUnavailable(
+                f"Cannot get the config of {what} from {url}: {failure.reason}; nothing cached to fall back on.",
+                url=url,
+                status=failure.status,
+                code=failure.code,
+                retry_after=failure.retry_after,
+            )
+        age = max(0.0, time.time() - cached.checked_at)
+        if self.max_stale is not None and age > self.max_stale:
+            raise KaizenUnavailable(
+                f"Cannot get the config of {what} from {url}: {failure.reason}; the cached copy is "
+                f"{_duration(age)} old, over max_stale ({_duration(self.max_stale)}).",
+                url=url,
+                status=failure.status,
+                code=failure.code,
+                retry_after=failure.retry_after,
+            )
+        retry = failure.retry_after if failure.retry_after is not None else self.retry_interval
+        stale = cached.replaced(fresh_until=_monotonic() + retry, error=failure.reason)
+        self._memory[key] = stale
+        number = cached.meta.get("version_number")
+        log.warning(
+            "kaizen: serving the cached config of %s%s, last confirmed %s ago: GET %s failed: %s (next try in %s)",
+            what,
+            f" (v{number})" if number is not None else "",
+            _duration(age),
+            url,
+            failure.reason,
+            _duration(retry),
+        )
+        return stale
+
+    # -- HTTP
+
+    def _request(self, path: str, etag: str | None) -> _Response:
+        headers = self._headers if etag is None else {**self._headers, "If-None-Match": etag}
+        for attempt in (1, 2):
+            connection = self._connection()
+            reused = connection.used
+            try:
+                connection.used = True
+                connection.http.request("GET", path, headers=headers)
+                answer = connection.http.getresponse()
+                body = answer.read()
+            except _CLOSED_ERRORS as error:
+                self._discard(connection)
+                if reused and attempt == 1:
+                    continue  # the server had closed the idle connection: once more on a new one (GET is safe)
+                raise _Failure(_describe(error)) from None
+            except (OSError, http.client.HTTPException) as error:
+                self._discard(connection)
+                raise _Failure(_describe(error)) from None
+            if answer.will_close:
+                self._discard(connection)
+            return _Response(answer.status, answer.headers, body)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _connection(self) -> _Connection:
+        """This thread's connection, made anew if it is gone (closed by the server, or made before a fork)."""
+        connection: _Connection | None = getattr(self._local, "connection", None)
+        if connection is not None:
+            alive = connection.http.sock is not None and not (connection.used and connection.dropped())
+            if alive and connection.pid == os.getpid():
+                return connection
+            self._discard(connection)
+        made: http.client.HTTPConnection
+        if self._https:
+            made = http.client.HTTPSConnection(
+                self._host, self._port, timeout=self.connect_timeout, context=self._ssl_context
+            )
+        else:
+            made = http.client.HTTPConnection(self._host, self._port, timeout=self.connect_timeout)
+        try:
+            made.connect()
+        except (OSError, http.client.HTTPException) as error:
+            made.close()
+            raise _Failure(_describe(error)) from None
+        assert made.sock is not None
+        made.sock.settimeout(self.read_timeout)
+        try:
+            made.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
+        connection = _Connection(made)
+        self._local.connection = connection
+        with self._locks_guard:
+            self._connections.add(connection)
+        return connection
+
+    def _discard(self, connection: _Connection) -> None:
+        if getattr(self._local, "connection", None) is connection:
+            self._local.connection = None
+        with self._locks_guard:
+            self._connections.discard(connection)
+        if connection.pid == os.getpid():
+            connection.http.close()  # a parent's socket is the parent's: the child only lets go of it
+
+    # -- files
+
+    def _file(self, key: tuple[str, str | None, str | None]) -> Path:
+        assert self.cache_dir is not None
+        name = json.dumps([self.base_url, *key], ensure_ascii=True)
+        return self.cache_dir / f"{hashlib.sha256(name.encode()).hexdigest()[:40]}.json"
+
+    def _load(self, key: tuple[str, str | None, str | None]) -> _Cached | None:
+        """The key's copy from its file, to revalidate before use (None when there is none or it is damaged)."""
+        path = self._file(key)
+        try:
+            raw = path.read_bytes()
+            modified = path.stat().st_mtime
+        except FileNotFoundError:
+            return None
+        except OSError as error:
+            log.warning("kaizen: ignoring the cache file %s: %s", path, _describe(error))
+            return None
+        try:
+            data = json.loads(raw)
+            if not isinstance(data, dict) or data.get("format") != CACHE_FORMAT:
+                raise ValueError("not a kaizen-tui client cache file of this version")
+            if data.get("key") != [self.base_url, *key]:
+                raise ValueError("it holds another key's copy")
+            meta, config = data.get("meta"), data.get("config")
+            etag, fetched_at = data.get("etag"), data.get("fetched_at")
+            if not isinstance(meta, dict) or not isinstance(config, dict):
+                raise ValueError("no config in it")
+            if not (etag is None or isinstance(etag, str)) or not isinstance(fetched_at, int | float):
+                raise ValueError("its ETag or time is not valid")
+            meta = {name: meta.get(name) for name in META_KEYS}
+        except (ValueError, UnicodeDecodeError, RecursionError) as error:
+            log.warning("kaizen: ignoring the damaged cache file %s: %s", path, error)
+            return None
+        checked_at = max(float(fetched_at), modified)  # a 304 touches the file
+        return _Cached(meta, config, etag, float(fetched_at), checked_at, 0.0, path=path)
+
+    def _save(self, key: tuple[str, str | None, str | None], cached: _Cached) -> Path | None:
+        """Write the key's copy to its file atomically (a temporary file, renamed), readable by its owner only."""
+        path = self._file(key)
+        record = {
+            "format": CACHE_FORMAT,
+            "key": [self.base_url, *key],
+            "etag": cached.etag,
+            "fetched_at": cached.fetched_at,
+            "meta": cached.meta,
+            "config": cached.config,
+        }
+        temporary = None
+        try:
+            descriptor, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=path.parent)  # mode 0600
+            with os.fdopen(descriptor, "wb") as file:
+                file.write(
+                    json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass")
+                )
+            Path(temporary).replace(path)
+        except OSError as error:
+            log.warning("kaizen: cannot write the cache file %s: %s", path, _describe(error))
+            if temporary is not None:
+                try:
+                    Path(temporary).unlink()
+                except OSError:
+                    pass
+            return None
+        return path
+
+    def _touch(self, path: Path) -> None:
+        """The server confirmed the copy: its file's time says so (what a restart reads as the last check)."""
+        try:
+            os.utime(path)
+        except OSError:
+            pass
+
+    def _forget(self, key: tuple[str, str | None, str | None], cached: _Cached | None) -> None:
+        self._memory.pop(key, None)
+        if self.cache_dir is not None:
+            try:
+                self._file(key).unlink()
+            except FileNotFoundError:
+                pass
+            except OSError as error:
+                log.warning("kaizen: cannot remove the cache file %s: %s", self._file(key), _describe(error))
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 172800:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
