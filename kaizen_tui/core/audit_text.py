@@ -20,8 +20,6 @@ VALUE_WIDTH = 40
 ARROW = "→"
 
 
-
-
 def short_value(value: object) -> str:
     """A field's value in a summary: text as it is (quoted when empty or spaced at an edge),
     several lines as ``(N lines)``, anything else as compact JSON; cut to :data:`VALUE_WIDTH`."""
@@ -106,6 +104,34 @@ def _deleted_version(detail: Mapping[str, Any]) -> str:
     return text
 
 
+def _reason(detail: Mapping[str, Any]) -> str:
+    """`` (why)`` after a label's change, when a reason was given: its first line, cut short."""
+    reason = detail.get("reason")
+    if not isinstance(reason, str) or not reason.strip():
+        return ""
+    return f" ({short_value(reason.strip().splitlines()[0])})"
+
+
+def _label_name(detail: Mapping[str, Any]) -> str:
+    label = detail.get("label")
+    return label if isinstance(label, str) else "?"
+
+
+def _label_set(detail: Mapping[str, Any]) -> str:
+    return f"set {_label_name(detail)} {ARROW} {_number(detail.get('to_version'))}{_reason(detail)}"
+
+
+def _label_move(detail: Mapping[str, Any]) -> str:
+    moved = f"{_number(detail.get('from_version'))} {ARROW} {_number(detail.get('to_version'))}"
+    return f"moved {_label_name(detail)} {moved}{_reason(detail)}"
+
+
+def _label_remove(detail: Mapping[str, Any]) -> str:
+    was = detail.get("from_version")
+    pointed = f" (was {_number(was)})" if was is not None else ""
+    return f"removed {_label_name(detail)}{pointed}{_reason(detail)}"
+
+
 SUMMARIES: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "agent.create": lambda detail: "created",
     "agent.update": _update,
@@ -117,12 +143,18 @@ SUMMARIES: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "import": _imported,
     "token.create": lambda detail: f"created the {detail.get('role', '?')} token {detail.get('name', '?')}",
     "token.revoke": lambda detail: f"revoked the token {detail.get('name', '?')}",
+    "label.set": _label_set,
+    "label.move": _label_move,
+    "label.remove": _label_remove,
+    "label.protect": lambda detail: f"protected the label {_label_name(detail)} (for every agent)",
+    "label.unprotect": lambda detail: f"unprotected the label {_label_name(detail)}",
 }
 
 
 def event_summary(event: Mapping[str, Any]) -> str:
     """What an audit event did, in a few words: ``set temperature 0.7 → 0.2``, ``snapshot v5``,
-    ``rolled back to v3 (saved v6 first)``, ``pruned 12 versions v1–v12 (kept the newest 10)``."""
+    ``rolled back to v3 (saved v6 first)``, ``pruned 12 versions v1–v12 (kept the newest 10)``,
+    ``moved production v1 → v3 (better answers)``."""
     detail = event.get("detail")
     if not isinstance(detail, Mapping):
         detail = {}
