@@ -11,6 +11,12 @@ Conditional requests: ``GET`` of an agent sends ``ETag: "<revision>"`` and
 of ``/config`` ``ETag: "<content hash>"``; both answer ``If-None-Match`` with
 304. ``PATCH`` of an agent and a rollback honour ``If-Match: "<revision>"``:
 a stale one is 412 and nothing changes.
+
+Labels (``production``...) name versions; ``/config?label=production`` is
+what an agent loads, with ``X-Kaizen-Version`` naming the version served.
+Moving a label is compare-and-swap with ``expected_version`` in the body (a
+stale one is 409 with ``current_version``); a protected label moves only
+with an ``admin`` token (403 otherwise).
 """
 
 from __future__ import annotations
@@ -211,9 +217,12 @@ class Authorizer:
             if identity is None:
                 raise _Refused(401, "unauthorized", "Send a valid token: Authorization: Bearer TOKEN.")
             request.state.actor = identity["name"]
+            request.state.role = identity["role"]
             if not role_allows(identity["role"], role):
                 raise _Refused(
-                    403, "forbidden", f"The token {identity['name']!r} has the role {identity['role']}; this needs {role}."
+                    403,
+                    "forbidden",
+                    f"The token {identity['name']!r} has the role {identity['role']}; this needs {role}.",
                 )
             return identity["name"]
 
@@ -323,7 +332,11 @@ def create_app(service: AgentService, *, token_cache_seconds: float = TOKEN_CACH
         if app.openapi_schema is None:
             schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
             schema.setdefault("components", {})["securitySchemes"] = {
-                "bearer": {"type": "http", "scheme": "bearer", "description": "kaizen-tui token create NAME --role ROLE"}
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "kaizen-tui token create NAME --role ROLE",
+                }
             }
             for path, operations in schema.get("paths", {}).items():
                 if path != "/healthz":
@@ -349,11 +362,15 @@ def create_app(service: AgentService, *, token_cache_seconds: float = TOKEN_CACH
 
     @app.post("/api/v1/agents", tags=["agents"], status_code=201, summary="Create an agent (its live config)")
     async def create_agent(
-        body: Any = Body(..., examples=[{"name": "Support Agent", "model_id": "gpt-4o", "system_prompt": "You are helpful."}]),
+        body: Any = Body(
+            ..., examples=[{"name": "Support Agent", "model_id": "gpt-4o", "system_prompt": "You are helpful."}]
+        ),
         actor: str = writer,
     ) -> Response:
         agent = await service.create_agent(_body_object(body), actor=actor)
-        return json_response(agent, 201, {"Location": f"/api/v1/agents/{agent['id']}", "ETag": quoted(agent["revision"])})
+        return json_response(
+            agent, 201, {"Location": f"/api/v1/agents/{agent['id']}", "ETag": quoted(agent["revision"])}
+        )
 
     @app.get("/api/v1/agents/{agent}", tags=["agents"], summary="One agent, by id or name (ETag: its revision)")
     async def get_agent(agent: str, request: Request, actor: str = reader) -> Response:
@@ -389,13 +406,44 @@ def create_app(service: AgentService, *, token_cache_seconds: float = TOKEN_CACH
             return _precondition_failed(error, expected)
         return Response(status_code=204)
 
-    @app.get("/api/v1/agents/{agent}/config", tags=["agents"], summary="The live config to run (ETag: its content hash)")
-    async def get_config(agent: str, request: Request, actor: str = reader) -> Response:
-        found = await service.get_config(agent)
-        etag = quoted(found["content_hash"])
-        headers = {"ETag": etag, "X-Kaizen-Agent-Revision": str(found["revision"])}
-        tags = etags_of(request.headers.get("if-none-match"))
-        if tags is not None and ("*" in tags or found["content_hash"] in tags):
+    @app.get(
+        "/api/v1/agents/{agent}/config",
+        tags=["agents"],
+        summary="The config to run: live, or of a label or version (ETag: its content hash)",
+        description=(
+            "Without `label` or `version`, the live config (`X-Kaizen-Agent-Revision`: the agent's revision). "
+            "With `label` (`latest`: the newest version) or `version` (a number, `v3` or an id), that version's "
+            "config; `at` (ISO 8601, UTC unless an offset is given) asks the ledger where the label pointed then. "
+            "The body is the config object in the snapshot's shape. `ETag` is its content hash; `If-None-Match` "
+            "answers 304. `X-Kaizen-Version` and `X-Kaizen-Version-Id` name the version served (absent for the "
+            "live config), `X-Kaizen-Label` the label asked for."
+        ),
+    )
+    async def get_config(
+        agent: str,
+        request: Request,
+        label: str | None = Query(None, description="a label's name, or latest (the newest version)"),
+        version: str | None = Query(None, description="a version: number (3, v3) or id"),
+        at: str | None = Query(None, description="with label: where it pointed at this time (from the ledger)"),
+        actor: str = reader,
+    ) -> Response:
+        if label is None and version is None and at is None:
+            return _live_config(await service.get_config(agent), request)
+        found = await service.resolve_config(agent, label=label, version=version, at=at)
+        headers = {
+            "ETag": quoted(found["content_hash"]),
+            "X-Kaizen-Version": str(found["version_number"]),
+            "X-Kaizen-Version-Id": found["version_id"],
+        }
+        if found["label"] is not None:
+            headers["X-Kaizen-Label"] = found["label"]
+        if _matches(request, found["content_hash"]):
+            return Response(status_code=304, headers=headers)
+        return Response(json_bytes(found["config"]), media_type=JSON_TYPE, headers=headers)
+
+    def _live_config(found: dict[str, Any], request: Request) -> Response:
+        headers = {"ETag": quoted(found["content_hash"]), "X-Kaizen-Agent-Revision": str(found["revision"])}
+        if _matches(request, found["content_hash"]):
             return Response(status_code=304, headers=headers)
         body = bodies.get(found["content_hash"])
         if body is None:  # the hash names the content, so its JSON never goes stale
@@ -443,14 +491,19 @@ def create_app(service: AgentService, *, token_cache_seconds: float = TOKEN_CACH
         if plan_id is not None and not isinstance(plan_id, str):
             raise InvalidValue("plan_id", "must be the plan_id of a prune preview")
         found = await service.find_agent(agent)
-        return json_response(await service.prune(found["id"], fields["keep"], plan_id=plan_id, actor=actor))
+        # Which older versions labels keep, as the plan said just before (the prune itself does not say).
+        kept = (await service.plan_prune(found["id"], fields["keep"]))["kept_labelled"]
+        result = await service.prune(found["id"], fields["keep"], plan_id=plan_id, actor=actor)
+        return json_response({**result, "kept_labelled": kept})
 
     @app.get("/api/v1/agents/{agent}/versions/{version}", tags=["versions"], summary="One version, by id or number")
     async def get_version(agent: str, version: str, actor: str = reader) -> Response:
         found = await service.find_agent(agent)
         return json_response(await service.find_version(found["id"], version))
 
-    @app.delete("/api/v1/agents/{agent}/versions/{version}", tags=["versions"], status_code=204, summary="Delete a version")
+    @app.delete(
+        "/api/v1/agents/{agent}/versions/{version}", tags=["versions"], status_code=204, summary="Delete a version"
+    )
     async def delete_version(agent: str, version: str, actor: str = writer) -> Response:
         found = await service.find_agent(agent)
         target = await service.find_version(found["id"], version)
@@ -467,7 +520,9 @@ def create_app(service: AgentService, *, token_cache_seconds: float = TOKEN_CACH
         target = await service.find_version(found["id"], version)
         expected = if_match(request, found)
         try:
-            result = await service.rollback_to_version(found["id"], target["id"], expected_revision=expected, actor=actor)
+            result = await service.rollback_to_version(
+                found["id"], target["id"], expected_revision=expected, actor=actor
+            )
         except Conflict as error:
             return _precondition_failed(error, expected)
         return json_response(result, headers={"ETag": quoted(result["revision"])})
@@ -481,19 +536,155 @@ def create_app(service: AgentService, *, token_cache_seconds: float = TOKEN_CACH
         found = await service.find_agent(agent)
         return json_response(await service.compare(found["id"], old, new))
 
+    # -- labels --------------------------------------------------------------------
+
+    @app.get("/api/v1/agents/{agent}/labels", tags=["labels"], summary="The agent's labels, by name")
+    async def list_labels(agent: str, actor: str = reader) -> Response:
+        return json_response(await service.list_labels(agent))
+
+    @app.get(
+        "/api/v1/agents/{agent}/labels/history",
+        tags=["labels"],
+        summary="The ledger of the agent's labels, newest first",
+        description="Every set, move and removal: who, when, from which version to which, why. "
+        "Page back with `before` (the `id` of the last entry received).",
+    )
+    async def label_history(
+        agent: str,
+        label: str | None = Query(None, description="only this label's entries"),
+        limit: int = Query(100, ge=1, le=1000),
+        before: int | None = Query(
+            None, ge=1, le=MAX_INTEGER, description="only entries older than this entry id (paging)"
+        ),
+        actor: str = reader,
+    ) -> Response:
+        return json_response(await service.label_history(agent, label, limit=limit, before=before))
+
+    @app.put(
+        "/api/v1/agents/{agent}/labels/{label}",
+        tags=["labels"],
+        summary="Point a label at a version (create it or move it)",
+        description=(
+            "`version`: a number, `v3` or an id. `expected_version` makes it compare-and-swap: absent, unchecked; "
+            "`null`, the label must not exist yet; a number, it must point there now. A stale one is 409 "
+            "`label_conflict` with `current_version` (null: not set), and nothing moves. `reason` goes to the "
+            "ledger. A protected label needs an admin token (403 `protected_label` otherwise). 200 with the "
+            "label: `from_version_number` (null when it is new) and `moved` (false: it pointed there already)."
+        ),
+    )
+    async def put_label(
+        agent: str,
+        label: str,
+        request: Request,
+        body: Any = Body(..., examples=[{"version": 3, "expected_version": 2, "reason": "better answers"}]),
+        actor: str = writer,
+    ) -> Response:
+        fields = _body_object(body)
+        _only_keys(fields, ("version", "expected_version", "reason"))
+        if "version" not in fields:
+            raise InvalidValue("version", "is required: the version the label names (a number, v3 or an id)")
+        target = fields["version"]
+        if isinstance(target, bool) or not isinstance(target, (int, str)):
+            raise InvalidValue("version", "must be a version number, v3 or a version id")
+        expected: dict[str, Any] = {}
+        if "expected_version" in fields:
+            expected["expected"] = _expected_version(fields["expected_version"])
+        reason = fields.get("reason", "")
+        if not isinstance(reason, str):
+            raise InvalidValue("reason", "must be text")
+        found = await service.find_agent(agent)
+        result = await service.set_label(
+            found["id"],
+            label,
+            target,
+            reason=reason,
+            allow_protected=_is_admin(request),
+            actor=actor,
+            **expected,
+        )
+        return json_response({"agent_id": found["id"], **result})
+
+    @app.delete(
+        "/api/v1/agents/{agent}/labels/{label}",
+        tags=["labels"],
+        summary="Remove a label (the ledger keeps where it pointed)",
+        description="`expected_version`: only if it points there now (409 `label_conflict` otherwise); "
+        "`reason` goes to the ledger. A protected label needs an admin token. 200 with "
+        "`{label, agent_id, from_version_number}`.",
+    )
+    async def delete_label(
+        agent: str,
+        label: str,
+        request: Request,
+        expected_version: int | None = Query(
+            None, ge=0, le=MAX_INTEGER, description="remove it only if it points at this version number now"
+        ),
+        reason: str = Query("", max_length=10_000, description="why: kept in the ledger"),
+        actor: str = writer,
+    ) -> Response:
+        expected = {} if expected_version is None else {"expected": expected_version}
+        result = await service.remove_label(
+            agent, label, reason=reason, allow_protected=_is_admin(request), actor=actor, **expected
+        )
+        return json_response(result)
+
+    @app.get("/api/v1/labels/protected", tags=["labels"], summary="The protected label names")
+    async def protected_labels(actor: str = reader) -> Response:
+        return json_response(await service.protected_labels())
+
+    @app.put(
+        "/api/v1/labels/protected/{label}",
+        tags=["labels"],
+        summary="Protect a label name for every agent (admin)",
+        description="Moving or removing it then needs an admin token. `changed` is false when it already was.",
+    )
+    async def protect_label(label: str, actor: str = admin) -> Response:
+        return json_response(await service.protect_label(label, actor=actor))
+
+    @app.delete(
+        "/api/v1/labels/protected/{label}",
+        tags=["labels"],
+        summary="Stop protecting a label name (admin)",
+        description="`changed` is false when it was not protected.",
+    )
+    async def unprotect_label(label: str, actor: str = admin) -> Response:
+        return json_response(await service.unprotect_label(label, actor=actor))
+
     # -- audit ---------------------------------------------------------------------
 
     @app.get("/api/v1/audit", tags=["audit"], summary="Who did what, newest first")
     async def audit(
         agent_id: str | None = Query(None, description="an agent's id or name"),
         limit: int = Query(100, ge=1, le=1000),
-        before: int | None = Query(None, ge=1, le=MAX_INTEGER, description="only events older than this event id (paging)"),
+        before: int | None = Query(
+            None, ge=1, le=MAX_INTEGER, description="only events older than this event id (paging)"
+        ),
         actor: str = reader,
     ) -> Response:
         target = (await service.find_agent(agent_id))["id"] if agent_id is not None else None
         return json_response(await service.audit_log(target, limit, before=before))
 
     return app
+
+
+def _matches(request: Request, content_hash: str) -> bool:
+    """Does ``If-None-Match`` name this content (or ``*``)?"""
+    tags = etags_of(request.headers.get("if-none-match"))
+    return tags is not None and ("*" in tags or content_hash in tags)
+
+
+def _is_admin(request: Request) -> bool:
+    """Was the request made with an admin token (checked by its dependency before the handler runs)?"""
+    return getattr(request.state, "role", None) == "admin"
+
+
+def _expected_version(value: object) -> int | None:
+    """``expected_version`` of a body: a version number, or null for "not set yet"."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_INTEGER:
+        raise InvalidValue("expected_version", "must be a version number, or null for 'the label is not set yet'")
+    return value
 
 
 def _precondition_failed(error: Conflict, expected: int | None) -> Response:

@@ -13,7 +13,7 @@ from typing import Any
 
 from starlette.responses import Response
 
-from kaizen_tui.core.errors import KaizenError
+from kaizen_tui.core.errors import KaizenError, LabelConflict, LabelNotFound, ProtectedLabel, VersionLabelled
 
 PROBLEM = "application/problem+json"
 
@@ -101,6 +101,12 @@ def problem_of(error: KaizenError) -> Response:
     current = getattr(error, "current_revision", None)
     if current is not None:
         extra["current_revision"] = current
+    if isinstance(error, LabelConflict):
+        extra["current_version"] = error.current  # where the label points now (null: it is not set)
+    if isinstance(error, (LabelNotFound, ProtectedLabel)):
+        extra["label"] = error.label
+    if isinstance(error, VersionLabelled):
+        extra["labels"] = error.labels
     headers = (
         {"Retry-After": str(RETRY_AFTER_BUSY)} if error.code in ("database_busy", "database_unavailable") else None
     )

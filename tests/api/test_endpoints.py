@@ -66,6 +66,11 @@ def test_the_openapi_document_describes_every_endpoint(client: TestClient, token
         "/api/v1/agents/{agent}/versions/{version}": {"get", "delete"},
         "/api/v1/agents/{agent}/versions/{version}/rollback": {"post"},
         "/api/v1/agents/{agent}/versions/{old}/compare/{new}": {"get"},
+        "/api/v1/agents/{agent}/labels": {"get"},
+        "/api/v1/agents/{agent}/labels/history": {"get"},
+        "/api/v1/agents/{agent}/labels/{label}": {"put", "delete"},
+        "/api/v1/labels/protected": {"get"},
+        "/api/v1/labels/protected/{label}": {"put", "delete"},
         "/api/v1/audit": {"get"},
     }
 
@@ -319,7 +324,7 @@ def test_prune_keeps_the_newest_versions(writer: TestClient, agent: dict[str, An
         snapshot(writer, agent)
     response = writer.post(versions_url(agent, "/prune"), json={"keep": 2})
     assert response.status_code == 200
-    assert response.json() == {"deleted": 3, "oldest_deleted": 1, "newest_deleted": 3, "kept": 2}
+    assert response.json() == {"deleted": 3, "oldest_deleted": 1, "newest_deleted": 3, "kept": 2, "kept_labelled": []}
     assert [v["version_number"] for v in writer.get(versions_url(agent)).json()] == [5, 4]
 
 
