@@ -1,0 +1,149 @@
+"""Fixtures of the client tests: real ``kaizen-tui serve`` processes, on SQLite and on PostgreSQL.
+
+``kaizen`` is one server per module and backend (the module's tests run once
+on each), with a read token made for the client, and an in-process service on
+the same database through which the tests change what the server serves
+(labels moved, versions made). A test that stops a server starts its own on
+the same database (:meth:`Kaizen.server`), and may start it again on the
+same port. Requests are counted from the server's request log, one line per
+request (method, path without the query string, status).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from kaizen_tui.service import AgentService
+from tests.api.conftest import KAIZEN, SERVER_DEADLINE, Server, free_port, program_environment
+from tests.support import wait
+
+PROMPT = "You are the support assistant for Acme Cloud.\nNever promise refunds."
+
+
+@contextmanager
+def serving(db: str, folder: Path, port: int | None = None) -> Iterator[Server]:
+    """``kaizen-tui --db DB serve`` on ``port`` (a free one by default) until ``/healthz`` answers; stopped after."""
+    port = port or free_port()
+    stderr_path = folder / f"server-{port}-{uuid.uuid4().hex[:6]}.stderr"
+    with stderr_path.open("wb") as stderr:
+        process = subprocess.Popen(
+            [str(KAIZEN), "--db", db, "serve", "--port", str(port)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            env=program_environment(folder),
+        )
+    server = Server(process, port, stderr_path)
+    try:
+        deadline = time.monotonic() + SERVER_DEADLINE
+        while True:
+            assert process.poll() is None, f"the server exited with {process.returncode}:\n{server.stderr()}"
+            assert time.monotonic() < deadline, f"the server did not answer /healthz:\n{server.stderr()}"
+            try:
+                if httpx.get(f"{server.url}/healthz", timeout=1.0).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        yield server
+    finally:
+        stop(server)
+
+
+def stop(server: Server) -> None:
+    """Terminate the server and wait until it has exited (its port then refuses connections)."""
+    if server.process.poll() is None:
+        server.process.terminate()
+    try:
+        server.process.wait(timeout=SERVER_DEADLINE)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        server.process.wait()
+        pytest.fail(f"the server did not exit when terminated:\n{server.stderr()}")
+
+
+def config_requests(server: Server, agent: str) -> list[str]:
+    """The statuses of the ``GET .../agents/AGENT/config`` requests the server has logged, in order.
+
+    A request to a path of its own is sent first and waited for: every request
+    sent before it has been logged by then.
+    """
+    marker = f"/marker-{uuid.uuid4().hex}"
+    httpx.get(server.url + marker, timeout=SERVER_DEADLINE)
+    deadline = time.monotonic() + SERVER_DEADLINE
+    while f"GET {marker} " not in server.stderr():
+        assert time.monotonic() < deadline, "the server did not log a request"
+        time.sleep(0.01)
+    wanted = f" GET /api/v1/agents/{agent}/config "
+    return [line.split(wanted, 1)[1].split()[0] for line in server.stderr().splitlines() if wanted in line]
+
+
+@dataclass
+class Kaizen:
+    """A database with a read token, the module's server on it, and a service to change it with."""
+
+    db: str
+    folder: Path
+    token: str
+    service: AgentService
+    shared: Server
+    backend: str
+    _names: list[str] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return self.shared.url
+
+    def server(self, port: int | None = None) -> Any:
+        """Another server on the same database (a context manager), for a test to stop."""
+        return serving(self.db, self.folder, port)
+
+    def agent(self, prefix: str = "agent", **fields: Any) -> dict[str, Any]:
+        """A new agent with a unique name without spaces (so the request log's lines can be matched)."""
+        name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+        data = {"name": name, "model_id": "gpt-4o", "system_prompt": PROMPT, "extra": {"tools": ["search"]}}
+        data.update(fields)
+        return wait(self.service.create_agent(data))
+
+    def snapshot(self, agent: dict[str, Any], **changes: Any) -> dict[str, Any]:
+        """Change the live config (if asked) and save it as a new version; the version."""
+        if changes:
+            wait(self.service.update(agent["id"], changes))
+        return wait(self.service.create_version(agent["id"], "test"))
+
+    def set_label(self, agent: dict[str, Any], label: str, version: int) -> None:
+        wait(self.service.set_label(agent["id"], label, version))
+
+    def remove_label(self, agent: dict[str, Any], label: str) -> None:
+        wait(self.service.remove_label(agent["id"], label))
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def kaizen(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kaizen]:
+    """One server per module and backend, on a new database with a read token named agent-runtime."""
+    folder = tmp_path_factory.mktemp(f"client-{request.param}")
+    postgres = None
+    if request.param == "postgresql":
+        postgres = request.getfixturevalue("postgres_server")
+        db = postgres.new_database()
+    else:
+        db = str(folder / "kaizen.db")
+    service = AgentService(db, user="tester")
+    try:
+        token = wait(service.create_token("agent-runtime", "read"))["token"]
+        with serving(db, folder) as server:
+            yield Kaizen(db, folder, token, service, server, request.param)
+        assert token not in server.stderr()
+    finally:
+        service.close()
+        if postgres is not None:
+            postgres.drop_database(db)

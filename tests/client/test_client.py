@@ -1,0 +1,553 @@
+"""``kaizen_tui.client.KaizenClient`` against real ``kaizen-tui serve`` processes (SQLite and PostgreSQL).
+
+What an agent relies on: a fresh copy costs no request; after the TTL one
+revalidation (304) keeps it; a label moved on the server is seen, and a copy
+is only ever served for the label or version it was fetched for; when the
+server is down the last good copy is served with a warning, also after a
+restart (``cache_dir``); with nothing cached the error comes at once. A few
+answers a real server does not give on demand (503, garbage, a server that
+knows no labels) come from a small fake server at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import stat
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kaizen_tui.client import (
+    KaizenAuthError,
+    KaizenClient,
+    KaizenClientError,
+    KaizenNotFound,
+    KaizenUnavailable,
+)
+from tests.api.conftest import free_port
+from tests.client.conftest import PROMPT, Kaizen, config_requests, stop
+from tests.support import wait
+
+CLIENT_LOG = "kaizen_tui.client"
+
+
+def warnings_of(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        record.getMessage()
+        for record in caplog.records
+        if record.name == CLIENT_LOG and record.levelno == logging.WARNING
+    ]
+
+
+def cache_files(folder: Path) -> list[Path]:
+    return sorted(path for path in folder.iterdir() if path.suffix == ".json")
+
+
+# -- the import ---------------------------------------------------------------------------
+
+
+def test_importing_the_client_loads_no_framework_driver_or_other_layer() -> None:
+    heavy = (
+        "textual",
+        "sqlmodel",
+        "sqlalchemy",
+        "fastapi",
+        "starlette",
+        "uvicorn",
+        "pydantic",
+        "psycopg",
+        "httpx",
+        "yaml",
+        "kaizen_tui.service",
+        "kaizen_tui.store",
+        "kaizen_tui.core",
+        "kaizen_tui.api",
+        "kaizen_tui.cli",
+        "kaizen_tui.tui",
+    )
+    code = f"import sys, kaizen_tui.client\nprint(sorted(name for name in {heavy!r} if name in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
+
+
+# -- fresh, revalidated, refetched ---------------------------------------------------------
+
+
+def test_a_fresh_copy_costs_no_request(kaizen: Kaizen) -> None:
+    agent = kaizen.agent()
+    kaizen.set_label(agent, "production", kaizen.snapshot(agent)["version_number"])
+    client = KaizenClient(kaizen.url, kaizen.token, cache_ttl=60)
+    first = client.get_config(agent["name"], label="production")
+    assert first["system_prompt"] == PROMPT and first["extra"] == {"tools": ["search"]}
+    for _ in range(200):
+        assert client.get_config(agent["name"], label="production") == first
+    entry = client.get_config_entry(agent["name"], label="production")
+    assert (entry.source, entry.label, entry.version_number) == ("cache", "production", 1)
+    assert config_requests(kaizen.shared, agent["name"]) == ["200"]
+
+
+def test_what_a_caller_changes_in_its_config_does_not_change_the_cache(kaizen: Kaizen) -> None:
+    agent = kaizen.agent(extra={"tools": ["search", "calendar"], "limits": {"calls": 3}})
+    client = KaizenClient(kaizen.url, kaizen.token)
+    mine = client.get_config(agent["id"])
+    mine["extra"]["tools"].append("shell")
+    mine["extra"]["limits"]["calls"] = 99
+    mine["system_prompt"] = "changed"
+    again = client.get_config(agent["id"])
+    assert again["extra"] == {"tools": ["search", "calendar"], "limits": {"calls": 3}}
+    assert again["system_prompt"] == PROMPT
+    assert again is not mine and again["extra"] is not mine["extra"]
+
+
+def test_after_the_ttl_the_copy_is_revalidated_with_one_304(kaizen: Kaizen) -> None:
+    agent = kaizen.agent()
+    kaizen.snapshot(agent)
+    client = KaizenClient(kaizen.url, kaizen.token, cache_ttl=0)  # every call asks
+    first = client.get_config_entry(agent["name"], version=1)
+    second = client.get_config_entry(agent["name"], version=1)
+    assert (first.source, second.source) == ("server", "revalidated")
+    assert second.config == first.config and second.content_hash == first.content_hash
+    assert second.version_number == 1 and second.checked_at >= first.checked_at
+    assert config_requests(kaizen.shared, agent["name"]) == ["200", "304"]
+
+
+def test_a_moved_label_is_seen_once_the_ttl_has_passed(kaizen: Kaizen) -> None:
+    agent = kaizen.agent()
+    kaizen.snapshot(agent)
+    kaizen.snapshot(agent, system_prompt="Version two.")
+    kaizen.set_label(agent, "production", 1)
+    client = KaizenClient(kaizen.url, kaizen.token, cache_ttl=0.3)
+    assert client.get_config(agent["name"], label="production")["system_prompt"] == PROMPT
+    kaizen.set_label(agent, "production", 2)
+    entry = client.get_config_entry(agent["name"], label="production")
+    assert entry.source == "cache" and entry.version_number == 1  # within the TTL, as promised
+    threading.Event().wait(0.35)
+    entry = client.get_config_entry(agent["name"], label="production")
+    assert (entry.source, entry.version_number, entry.config["system_prompt"]) == ("server", 2, "Version two.")
+    assert config_requests(kaizen.shared, agent["name"]) == ["200", "200"]
+
+
+def test_two_labels_on_one_version_never_share_a_copy(kaizen: Kaizen) -> None:
+    agent = kaizen.agent()
+    kaizen.snapshot(agent)
+    kaizen.snapshot(agent, system_prompt="Version two.")
+    kaizen.set_label(agent, "production", 1)
+    kaizen.set_label(agent, "staging", 1)
+    client = KaizenClient(kaizen.url, kaizen.token, cache_ttl=0)
+    production = client.get_config_entry(agent["name"], label="production")
+    staging = client.get_config_entry(agent["name"], label="staging")
+    assert production.content_hash == staging.content_hash and staging.label == "staging"
+    kaizen.set_label(agent, "staging", 2)
+    staging = client.get_config_entry(agent["name"], label="staging")
+    production = client.get_config_entry(agent["name"], label="production")
+    assert (staging.version_number, staging.config["system_prompt"]) == (2, "Version two.")
+    assert (production.version_number, production.config["system_prompt"]) == (1, PROMPT)
+    assert production.source == "revalidated" and staging.source == "server"
+
+
+def test_a_label_moved_to_another_version_with_the_same_content_names_the_new_version(kaizen: Kaizen) -> None:
+    """The ETag is the content hash, so the server answers 304; the version it names comes from its headers."""
+    agent = kaizen.agent()
+    kaizen.snapshot(agent)
+    kaizen.snapshot(agent)  # v2: the same content as v1
+    kaizen.set_label(agent, "production", 1)
+    client = KaizenClient(kaizen.url, kaizen.token, cache_ttl=0)
+    assert client.get_config_entry(agent["name"], label="production").version_number == 1
+    kaizen.set_label(agent, "production", 2)
+    entry = client.get_config_entry(agent["name"], label="production")
+    assert (entry.source, entry.version_number, entry.label) == ("revalidated", 2, "production")
+    assert config_requests(kaizen.shared, agent["name"]) == ["200", "304"]
+
+
+def test_live_versions_and_latest_are_copies_of_their_own(kaizen: Kaizen) -> None:
+    agent = kaizen.agent()
+    kaizen.snapshot(agent)
+    kaizen.snapshot(agent, system_prompt="Version two.")
+    wait(kaizen.service.update(agent["id"], {"system_prompt": "Unsaved."}))
+    client = KaizenClient(kaizen.url, kaizen.token, cache_ttl=60)
+    assert client.get_config(agent["name"])["system_prompt"] == "Unsaved."
+    assert client.get_config(agent["name"], version=1)["system_prompt"] == PROMPT
+    assert client.get_config(agent["name"], version="v1")["system_prompt"] == PROMPT  # the same key: no request
+    assert client.get_config(agent["name"], version="2")["system_prompt"] == "Version two."
+    latest = client.get_config_entry(agent["name"], label="latest")
+    assert (latest.label, latest.version_number, latest.config["system_prompt"]) == ("latest", 2, "Version two.")
+    assert client.get_config_entry(agent["id"], version=2).version_id is not None
+    assert config_requests(kaizen.shared, agent["name"]) == ["200"] * 4
+
+
+def test_threads_asking_at_once_send_one_request(kaizen: Kaizen) -> None:
+    agent = kaizen.agent()
+    client = KaizenClient(kaizen.url, kaizen.token, cache_ttl=60)
+    start = threading.Barrier(16)
+    results: list[Any] = []
+
+    def ask() -> None:
+        start.wait()
+        try:
+            results.append(client.get_config(agent["name"]))
+        except Exception as error:  # reported below, not lost in the thread
+            results.append(error)
+
+    threads = [threading.Thread(target=ask) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(isinstance(result, dict) and result["system_prompt"] == PROMPT for result in results), results
+    assert len({id(result) for result in results}) == 16  # each thread its own dict
+    assert config_requests(kaizen.shared, agent["name"]) == ["200"]
+    client.close()
+
+
+# -- errors the server answers -------------------------------------------------------------
+
+
+def test_a_removed_label_raises_not_found_and_the_copy_is_forgotten(
+    kaizen: Kaizen, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A 404 is the server's answer, not an outage: serving the old copy would hide a deliberate removal."""
+    agent = kaizen.agent()
+    kaizen.snapshot(agent)
+    kaizen.set_label(agent, "canary", 1)
+    client = KaizenClient(kaizen.url, kaizen.token, cache_ttl=0, cache_dir=tmp_path / "cache")
+    client.get_config(agent["name"], label="canary")
+    assert len(cache_files(tmp_path / "cache")) == 1
+    kaizen.remove_label(agent, "canary")
+    with pytest.raises(KaizenNotFound) as raised:
+        client.get_config(agent["name"], label="canary")
+    assert raised.value.status == 404 and raised.value.code == "label_not_found"
+    assert "canary" in str(raised.value) and kaizen.token not in str(raised.value)
+    assert cache_files(tmp_path / "cache") == []  # a restart does not bring it back either
+    assert warnings_of(caplog) == []
+
+
+def test_an_unknown_agent_or_version_raises_not_found(kaizen: Kaizen) -> None:
+    agent = kaizen.agent()
+    client = KaizenClient(kaizen.url, kaizen.token)
+    with pytest.raises(KaizenNotFound) as raised:
+        client.get_config("nobody-here", label="production")
+    assert raised.value.code == "agent_not_found"
+    with pytest.raises(KaizenNotFound) as raised:
+        client.get_config(agent["name"], version=7)
+    assert raised.value.code == "version_not_found"
+    with pytest.raises(KaizenNotFound) as raised:
+        client.get_config(agent["name"], label="latest")  # no version yet
+    assert raised.value.code == "label_not_found"
+
+
+def test_a_refused_token_raises_an_auth_error_without_the_token(kaizen: Kaizen) -> None:
+    agent = kaizen.agent()
+    secret = "kz_not-a-token-anyone-made"
+    client = KaizenClient(kaizen.url, secret)
+    with pytest.raises(KaizenAuthError) as raised:
+        client.get_config(agent["name"])
+    assert raised.value.status == 401 and secret not in str(raised.value) and secret not in repr(client)
+
+
+def test_a_malformed_label_is_the_servers_422(kaizen: Kaizen) -> None:
+    agent = kaizen.agent()
+    with pytest.raises(KaizenClientError) as raised:
+        KaizenClient(kaizen.url, kaizen.token).get_config(agent["name"], label="Production!")
+    assert raised.value.status == 422 and not isinstance(raised.value, KaizenUnavailable | KaizenNotFound)
+
+
+# -- the server down -----------------------------------------------------------------------
+
+
+def test_a_stopped_server_gets_the_stale_copy_with_a_warning_until_it_is_back(
+    kaizen: Kaizen, caplog: pytest.LogCaptureFixture
+) -> None:
+    agent = kaizen.agent()
+    kaizen.set_label(agent, "production", kaizen.snapshot(agent)["version_number"])
+    caplog.set_level(logging.WARNING, CLIENT_LOG)
+    with kaizen.server() as server:
+        port = server.port
+        client = KaizenClient(server.url, kaizen.token, cache_ttl=0, retry_interval=0.2)
+        good = client.get_config(agent["name"], label="production")
+        stop(server)
+        entry = client.get_config_entry(agent["name"], label="production")
+        assert entry.source == "stale" and entry.config == good and entry.version_number == 1
+        assert entry.error == "connection refused"
+        [warning] = warnings_of(caplog)
+        assert agent["name"] in warning and "'production'" in warning and "connection refused" in warning
+        assert "last confirmed" in warning and " ago" in warning and kaizen.token not in warning
+        # Within retry_interval the copy is served without asking again, and without another warning.
+        assert client.get_config_entry(agent["name"], label="production").source == "stale"
+        assert len(warnings_of(caplog)) == 1
+    kaizen.set_label(agent, "production", kaizen.snapshot(agent, system_prompt="While it was down.")["version_number"])
+    with kaizen.server(port) as server:
+        threading.Event().wait(0.25)
+        entry = client.get_config_entry(agent["name"], label="production")
+        assert (entry.source, entry.version_number, entry.error) == ("server", 2, None)
+        assert entry.config["system_prompt"] == "While it was down."
+
+
+def test_the_cache_dir_survives_a_restart_while_the_server_is_down(
+    kaizen: Kaizen, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    agent = kaizen.agent()
+    kaizen.set_label(agent, "production", kaizen.snapshot(agent)["version_number"])
+    folder = tmp_path / "agent-cache"
+    with kaizen.server() as server:
+        before = KaizenClient(server.url, kaizen.token, cache_dir=folder)
+        good = before.get_config(agent["name"], label="production")
+        before.get_config(agent["name"])  # the live config too: a file each
+        before.close()
+        url = server.url
+    # A new process (a new client) while the server is down.
+    caplog.set_level(logging.WARNING, CLIENT_LOG)
+    after = KaizenClient(url, kaizen.token, cache_dir=folder)
+    entry = after.get_config_entry(agent["name"], label="production")
+    assert (entry.source, entry.config, entry.version_number, entry.label) == ("stale", good, 1, "production")
+    assert any("connection refused" in warning and "production" in warning for warning in warnings_of(caplog))
+    with pytest.raises(KaizenUnavailable):
+        after.get_config(agent["name"], label="staging")  # never another label's copy
+    with pytest.raises(KaizenUnavailable):
+        after.get_config(agent["name"], version=1)  # nor the copy of the version the label named
+    # Owner-only files, and no token in them.
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    files = cache_files(folder)
+    assert len(files) == 2
+    for path in files:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert kaizen.token.encode() not in path.read_bytes()
+    assert [path.name for path in folder.iterdir() if path.name.startswith(".tmp")] == []
+
+
+def test_a_restarted_client_revalidates_its_file_once_the_server_answers(kaizen: Kaizen, tmp_path: Path) -> None:
+    agent = kaizen.agent()
+    kaizen.set_label(agent, "production", kaizen.snapshot(agent)["version_number"])
+    KaizenClient(kaizen.url, kaizen.token, cache_dir=tmp_path).get_config(agent["name"], label="production")
+    entry = KaizenClient(kaizen.url, kaizen.token, cache_dir=tmp_path).get_config_entry(
+        agent["name"], label="production"
+    )
+    assert entry.source == "revalidated" and entry.version_number == 1
+    assert config_requests(kaizen.shared, agent["name"]) == ["200", "304"]
+
+
+def test_nothing_cached_and_the_server_down_is_an_error_at_once(kaizen: Kaizen) -> None:
+    with kaizen.server() as server:
+        url = server.url
+    client = KaizenClient(url, kaizen.token)
+    with pytest.raises(KaizenUnavailable) as raised:
+        client.get_config("Support Agent", label="production")
+    message = str(raised.value)
+    assert f"{url}/api/v1/agents/Support%20Agent/config?label=production" in message
+    assert "connection refused" in message and "nothing cached" in message and kaizen.token not in message
+    assert raised.value.url is not None and raised.value.status is None
+
+
+def test_a_server_that_accepts_but_never_answers_times_out(tmp_path: Path) -> None:
+    """The kernel accepts the connection (the listen backlog) and nobody ever reads it: the read timeout ends it."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        client = KaizenClient(f"http://127.0.0.1:{port}", "kz_secret", connect_timeout=0.5, read_timeout=0.3)
+        with pytest.raises(KaizenUnavailable) as raised:
+            client.get_config("agent")
+        assert "timed out" in str(raised.value) and "kz_secret" not in str(raised.value)
+
+
+# -- cache files that are not what they should be ------------------------------------------
+
+
+def test_a_damaged_cache_file_is_ignored_with_a_warning(
+    kaizen: Kaizen, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    agent = kaizen.agent()
+    KaizenClient(kaizen.url, kaizen.token, cache_dir=tmp_path).get_config(agent["name"])
+    [path] = cache_files(tmp_path)
+    caplog.set_level(logging.WARNING, CLIENT_LOG)
+    for damage in (b"", b"{not json", b"[1, 2]", b'{"format": 1}', "\udcff".encode("utf-8", "surrogatepass")):
+        path.write_bytes(damage)
+        client = KaizenClient(kaizen.url, kaizen.token, cache_dir=tmp_path)
+        assert client.get_config(agent["name"])["system_prompt"] == PROMPT  # fetched again, the file rewritten
+        assert json.loads(path.read_bytes())["config"]["system_prompt"] == PROMPT
+    assert len([w for w in warnings_of(caplog) if "ignoring the damaged cache file" in w]) == 5
+    # And with the server down: an error, not a crash nor the damaged content.
+    path.write_bytes(b'{"format": 1, "key": "nonsense"')
+    with kaizen.server() as server:
+        url = server.url
+    with pytest.raises(KaizenUnavailable):
+        KaizenClient(url, kaizen.token, cache_dir=tmp_path).get_config(agent["name"])
+
+
+def test_a_cache_file_holding_another_keys_copy_is_never_served(
+    kaizen: Kaizen, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    agent = kaizen.agent()
+    kaizen.snapshot(agent)
+    kaizen.set_label(agent, "production", 1)
+    kaizen.set_label(agent, "staging", 1)
+    with kaizen.server() as server:
+        url = server.url
+        client = KaizenClient(url, kaizen.token, cache_dir=tmp_path)
+        client.get_config(agent["name"], label="production")
+        [production] = cache_files(tmp_path)
+        client.get_config(agent["name"], label="staging")
+        [staging] = [path for path in cache_files(tmp_path) if path != production]
+    staging.write_bytes(production.read_bytes())  # a file copied over another
+    with pytest.raises(KaizenUnavailable):
+        KaizenClient(url, kaizen.token, cache_dir=tmp_path).get_config(agent["name"], label="staging")
+    assert any("another key" in warning for warning in warnings_of(caplog))
+    # Nor another server's: the base URL is part of the key.
+    with pytest.raises(KaizenUnavailable):
+        KaizenClient(f"http://127.0.0.1:{free_port()}", kaizen.token, cache_dir=tmp_path).get_config(
+            agent["name"], label="production"
+        )
+
+
+# -- arguments -----------------------------------------------------------------------------
+
+
+def test_arguments_are_checked_and_the_token_never_shown() -> None:
+    with pytest.raises(ValueError, match="base_url"):
+        KaizenClient("localhost:8700", "kz_secret")
+    with pytest.raises(ValueError, match="token"):
+        KaizenClient("http://localhost:8700", "")
+    with pytest.raises(ValueError, match="cache_ttl"):
+        KaizenClient("http://localhost:8700", "kz_secret", cache_ttl=-1)
+    client = KaizenClient("http://user:pw@localhost:8700/kaizen/", "kz_secret")
+    assert client.base_url == "http://localhost:8700/kaizen"
+    assert "kz_secret" not in repr(client) and "pw" not in repr(client)
+    with pytest.raises(ValueError, match="not both"):
+        client.get_config("agent", label="production", version=3)
+    with pytest.raises(ValueError, match="version numbers start at 1"):
+        client.get_config("agent", version=0)
+    with pytest.raises(ValueError, match="agent"):
+        client.get_config("")
+
+
+# -- answers a real server does not give on demand -----------------------------------------
+
+
+class FakeServer:
+    """A loopback HTTP server answering every GET with the next canned ``(status, headers, body)``."""
+
+    def __init__(self) -> None:
+        self.answers: list[tuple[int, dict[str, str], bytes]] = []
+        self.requests: list[dict[str, str]] = []
+        self.connections = 0
+        self.timeout: float | None = None
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:
+                fake.connections += 1
+                self.timeout = fake.timeout  # an idle connection is closed after this long
+                super().setup()
+
+            def do_GET(self) -> None:
+                fake.requests.append({"path": self.path, **{k.lower(): v for k, v in self.headers.items()}})
+                status, headers, body = fake.answers.pop(0) if fake.answers else (500, {}, b"")
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def idle_timeout(self, seconds: float) -> None:
+        self.timeout = seconds
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeServer]:
+    server = FakeServer()
+    yield server
+    server.close()
+
+
+CONFIG = {"name": "a", "model_id": "m", "system_prompt": "p", "extra": {"tools": ["t"]}}
+LABELLED = {"ETag": '"h1"', "X-Kaizen-Version": "3", "X-Kaizen-Version-Id": "ver-3", "X-Kaizen-Label": "production"}
+
+
+def test_a_503_serves_the_stale_copy_and_its_retry_after_is_honoured(
+    fake: FakeServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.answers = [
+        (200, {**LABELLED, "Content-Type": "application/json"}, json.dumps(CONFIG).encode()),
+        (503, {"Retry-After": "30", "Content-Type": "application/problem+json"},
+         b'{"status": 503, "code": "database_busy", "detail": "The database is busy."}'),
+    ]  # fmt: skip
+    client = KaizenClient(fake.url, "kz_secret", cache_ttl=0)
+    assert client.get_config("a", label="production") == CONFIG
+    entry = client.get_config_entry("a", label="production")
+    assert entry.source == "stale" and "database_busy" in (entry.error or "") and entry.version_number == 3
+    assert client.get_config("a", label="production") == CONFIG  # within Retry-After: no request
+    assert len(fake.requests) == 2
+    assert fake.requests[1]["if-none-match"] == '"h1"' and fake.requests[1]["authorization"] == "Bearer kz_secret"
+    assert fake.requests[0]["path"] == "/api/v1/agents/a/config?label=production"
+    assert any("30 s" in warning and "database is busy" in warning.lower() for warning in warnings_of(caplog))
+
+
+def test_nothing_cached_and_a_503_is_unavailable_with_the_retry_after(fake: FakeServer) -> None:
+    fake.answers = [(503, {"Retry-After": "2"}, b'{"code": "database_unavailable", "detail": "Down."}')]
+    with pytest.raises(KaizenUnavailable) as raised:
+        KaizenClient(fake.url, "kz_secret").get_config("a")
+    assert (raised.value.status, raised.value.code, raised.value.retry_after) == (503, "database_unavailable", 2.0)
+
+
+def test_garbage_from_the_server_counts_as_a_failure(fake: FakeServer) -> None:
+    fake.answers = [
+        (200, {"ETag": '"h1"'}, json.dumps(CONFIG).encode()),
+        (200, {"ETag": '"h2"', "Content-Type": "text/html"}, b"<html>captive portal</html>"),
+    ]
+    client = KaizenClient(fake.url, "kz_secret", cache_ttl=0)
+    assert client.get_config("a") == CONFIG
+    entry = client.get_config_entry("a")
+    assert entry.source == "stale" and entry.error == "the server's answer is not JSON"
+
+
+def test_a_server_that_ignores_the_label_is_never_cached_as_that_label(fake: FakeServer) -> None:
+    """A server from before labels answers ``?label=`` with the live config: that must not pass for production."""
+    fake.answers = [(200, {"ETag": '"live"'}, json.dumps(CONFIG).encode())] * 2
+    client = KaizenClient(fake.url, "kz_secret", cache_ttl=60)
+    with pytest.raises(KaizenUnavailable, match="asked for the label 'production'"):
+        client.get_config("a", label="production")
+    with pytest.raises(KaizenUnavailable, match="asked for version 4"):
+        client.get_config("a", version=4)
+
+
+@pytest.mark.parametrize("noticed", [True, False], ids=["seen-before-sending", "seen-when-sending"])
+def test_a_connection_the_server_closed_while_idle_is_opened_again(
+    fake: FakeServer, noticed: bool, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """uvicorn closes a keep-alive connection idle for 5 s; a client with a longer TTL finds it closed.
+
+    Either the client sees the end of the stream before sending (``noticed``),
+    or its request meets the closed connection and is sent once more on a new one.
+    """
+    fake.idle_timeout(0.1)
+    if not noticed:
+        monkeypatch.setattr("kaizen_tui.client._Connection.dropped", lambda self: False)
+    fake.answers = [(200, {"ETag": '"h1"'}, json.dumps(CONFIG).encode()), (304, {"ETag": '"h1"'}, b"")]
+    client = KaizenClient(fake.url, "kz_secret", cache_ttl=0)
+    client.get_config("a")
+    threading.Event().wait(0.4)  # the fake server closes the idle connection
+    entry = client.get_config_entry("a")
+    assert (entry.source, entry.error) == ("revalidated", None)
+    assert fake.connections == 2 and warnings_of(caplog) == []
