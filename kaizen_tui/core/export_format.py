@@ -6,7 +6,9 @@ data are the same bytes and ``diff`` of two exports says what changed:
 
 * a ``header`` (the format's name and version; no time, on purpose),
 * per agent, by id: the ``agent``, its ``version`` records by number, its
-  ``audit`` events oldest first,
+  ``audit`` events oldest first, its ``label`` records by name and its
+  ``label_event`` records (the ledger) oldest first,
+* in a whole-database export, the ``protected_label`` records by name,
 * an ``end`` record with the counts, so a file cut short is refused.
 
 Pure: :class:`ExportWriter` turns rows into lines and hands them to a
@@ -14,7 +16,7 @@ Pure: :class:`ExportWriter` turns rows into lines and hands them to a
 order) and yields the records, raising :class:`InvalidExportFile` with the
 line number. What the records mean for a database is the service's business.
 
-To add a kind (a later format adds ``label``): a writer method, an entry in
+To add a kind: a writer method, an entry in
 :data:`KINDS` (its keys and their types), and, if it belongs to an agent,
 nothing else: the reader checks its ``agent_id`` like a version's.
 """
@@ -44,9 +46,16 @@ VERSION_KEYS = (
     "id", "agent_id", "version_number", "config_snapshot", "changelog", "created_by", "created_at", "content_hash",
 )  # fmt: skip
 AUDIT_KEYS = ("at", "actor", "action", "agent_id", "version_id", "detail")
-COUNT_KEYS = ("agents", "versions", "audit_events")
+LABEL_KEYS = ("agent_id", "label", "version_id", "updated_by", "updated_at")
+LABEL_EVENT_KEYS = (
+    "at", "actor", "agent_id", "label", "from_version_id", "from_version_number", "to_version_id",
+    "to_version_number", "reason",
+)  # fmt: skip
+PROTECTED_LABEL_KEYS = ("label", "protected_by", "protected_at")
+COUNT_KEYS = ("agents", "versions", "audit_events", "labels", "label_events", "protected_labels")
+_ALWAYS_COUNTED = ("agents", "versions", "audit_events")
 #: The record kinds that belong to the agent declared before them (their ``agent_id`` must be its id).
-AGENT_PARTS = ("version", "audit")
+AGENT_PARTS = ("version", "audit", "label", "label_event")
 
 
 #: One encoder for every line (``json.dumps`` with options would build one per call).
@@ -81,6 +90,12 @@ def audit_record(row: Mapping[str, Any]) -> dict[str, Any]:
     return record
 
 
+def _record(kind: str, keys: tuple[str, ...], row: Mapping[str, Any]) -> dict[str, Any]:
+    record = {key: row[key] for key in keys}
+    record["kind"] = kind
+    return record
+
+
 class ExportWriter:
     """Writes one export through ``write`` (a file's ``write``), counting the records for the end record.
 
@@ -94,6 +109,9 @@ class ExportWriter:
         self.agents = 0
         self.versions = 0
         self.audit_events = 0
+        self.labels = 0
+        self.label_events = 0
+        self.protected_labels = 0
 
     def _put(self, record: Mapping[str, Any], what: str) -> None:
         try:
@@ -117,8 +135,24 @@ class ExportWriter:
         self._put(audit_record(row), f"audit event {row['id']}")
         self.audit_events += 1
 
+    def label(self, row: Mapping[str, Any]) -> None:
+        self._put(_record("label", LABEL_KEYS, row), f"label {row['label']}")
+        self.labels += 1
+
+    def label_event(self, row: Mapping[str, Any]) -> None:
+        """An entry of the ledger, without its database-local id."""
+        self._put(_record("label_event", LABEL_EVENT_KEYS, row), f"ledger entry of {row['label']}")
+        self.label_events += 1
+
+    def protected_label(self, row: Mapping[str, Any]) -> None:
+        self._put(_record("protected_label", PROTECTED_LABEL_KEYS, row), f"protected label {row['label']}")
+        self.protected_labels += 1
+
     def counts(self) -> dict[str, int]:
-        return {"agents": self.agents, "versions": self.versions, "audit_events": self.audit_events}
+        """The counts of the end record: of labels, ledger entries and protected labels only when there are
+        some, so a file without labels is what a kaizen-tui before labels wrote."""
+        counts = {key: getattr(self, key) for key in COUNT_KEYS}
+        return {key: value for key, value in counts.items() if value or key in _ALWAYS_COUNTED}
 
     def end(self) -> None:
         self._put({"kind": "end", **self.counts()}, "end")
@@ -148,6 +182,10 @@ def _is_count(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
+def _is_optional_count(value: object) -> bool:
+    return value is None or _is_count(value)
+
+
 def _is_positive(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 1
 
@@ -168,6 +206,9 @@ TEXT = KeyType(_is_text, "text")
 OPTIONAL_TEXT = KeyType(_is_optional_text, "text or null", required=False)
 NULLABLE_TEXT = KeyType(_is_optional_text, "text or null")
 COUNT = KeyType(_is_count, "a whole number of at least 0")
+#: A count an older file of the same format version does not have (read as 0).
+NEW_COUNT = KeyType(_is_count, "a whole number of at least 0", required=False)
+NULLABLE_NUMBER = KeyType(_is_optional_count, "a whole number or null")
 POSITIVE = KeyType(_is_positive, "a whole number of at least 1")
 ANY = KeyType(lambda value: True, "any value")
 
@@ -187,7 +228,17 @@ KINDS: dict[str, dict[str, KeyType]] = {
     "audit": {
         "at": TEXT, "actor": TEXT, "action": TEXT, "agent_id": TEXT, "version_id": NULLABLE_TEXT, "detail": TEXT,
     },
-    "end": {"agents": COUNT, "versions": COUNT, "audit_events": COUNT},
+    "label": {"agent_id": TEXT, "label": TEXT, "version_id": TEXT, "updated_by": TEXT, "updated_at": TEXT},
+    "label_event": {
+        "at": TEXT, "actor": TEXT, "agent_id": TEXT, "label": TEXT, "from_version_id": NULLABLE_TEXT,
+        "from_version_number": NULLABLE_NUMBER, "to_version_id": NULLABLE_TEXT, "to_version_number": NULLABLE_NUMBER,
+        "reason": TEXT,
+    },
+    "protected_label": {"label": TEXT, "protected_by": TEXT, "protected_at": TEXT},
+    "end": {
+        "agents": COUNT, "versions": COUNT, "audit_events": COUNT,
+        "labels": NEW_COUNT, "label_events": NEW_COUNT, "protected_labels": NEW_COUNT,
+    },
 }  # fmt: skip
 
 
@@ -287,10 +338,12 @@ class _Reading:
             self.counts["versions"] += 1
         elif kind == "audit":
             self.counts["audit_events"] += 1
+        elif kind in ("label", "label_event", "protected_label"):
+            self.counts[f"{kind}s"] += 1
 
     def end(self, fields: dict[str, Any]) -> None:
         for key in COUNT_KEYS:
-            if fields[key] != self.counts[key]:
+            if (fields[key] or 0) != self.counts[key]:
                 raise _Problem(
                     f"the end record counts {fields[key]:,} {key.replace('_', ' ')} but the file holds "
                     f"{self.counts[key]:,}: part of the file is missing or was added"

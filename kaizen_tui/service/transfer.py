@@ -41,7 +41,7 @@ from kaizen_tui.core.errors import (
     InvalidExportFile,
     NameTaken,
 )
-from kaizen_tui.core.export_format import ExportWriter, Record, read_export
+from kaizen_tui.core.export_format import LABEL_EVENT_KEYS, ExportWriter, Record, read_export
 from kaizen_tui.core.names import name_key
 from kaizen_tui.core.schema import CONFIG_FIELDS, content_hash, parse_snapshot, text_hash
 from kaizen_tui.service.threads import WorkerThreads, in_thread
@@ -49,6 +49,8 @@ from kaizen_tui.store import Store, Transaction
 
 #: Versions (and audit events) read per query while exporting, and written per batch while importing.
 PAGE = 1000
+#: More ledger entries than any agent has: an agent's ledger is read whole.
+LEDGER_LIMIT = 2**31 - 1
 #: The audit action of an import; such events stay in the database they were written in.
 IMPORT_ACTION = "import"
 #: What an import compares between a version in the file and the one with its id in the database.
@@ -160,6 +162,11 @@ def _imported_hash(record: Record) -> str | None:
         return None
 
 
+def _ledger_key(entry: Mapping[str, Any]) -> tuple[Any, ...]:
+    """Every field of a ledger entry but its local id: equal entries, equal keys."""
+    return tuple(entry[key] for key in LABEL_EVENT_KEYS)
+
+
 def _event_key(event: Mapping[str, Any]) -> bytes:
     """A short digest of every field of an audit event but its local id: equal events, equal keys."""
     fields = [event["at"], event["actor"], event["action"], event["agent_id"], event["version_id"], event["detail"]]
@@ -181,6 +188,10 @@ class _AgentImport:
     versions_there: int = 0
     events_added: int = 0
     events_there: int = 0
+    labels: list[Record] = field(default_factory=list)
+    ledger: list[Record] = field(default_factory=list)
+    labels_added: int = 0
+    ledger_added: int = 0
 
     @property
     def id(self) -> str:
@@ -189,7 +200,13 @@ class _AgentImport:
 
     @property
     def changed(self) -> bool:
-        return self.added or self.versions_added > 0 or self.events_added > 0
+        return (
+            self.added
+            or self.versions_added > 0
+            or self.events_added > 0
+            or self.labels_added > 0
+            or self.ledger_added > 0
+        )
 
 
 class TransferOperations:
@@ -242,6 +259,13 @@ class TransferOperations:
             for event in _pages(tx.audit_events_after, agent["id"], "id"):
                 if event["action"] != IMPORT_ACTION:
                     writer.audit(event)
+            for label in tx.labels(agent["id"]):
+                writer.label(label)
+            for entry in reversed(tx.label_events(agent["id"], None, LEDGER_LIMIT)):
+                writer.label_event(entry)
+        if refs is None:  # a policy of the whole database: only in a whole-database export
+            for protected in tx.protected_labels():
+                writer.protected_label(protected)
         writer.end()
         return writer.counts()
 
@@ -275,9 +299,13 @@ class TransferOperations:
 
     def _import(self, lines: Iterable[str], source: str, who: str) -> dict[str, Any]:
         done: list[_AgentImport] = []
+        protected_added = 0
         with self.store.writing() as tx:
             current: _AgentImport | None = None
             for record in read_export(lines, source):
+                if record.kind == "protected_label":
+                    protected_added += tx.protect_label(record.fields)
+                    continue
                 if record.kind == "agent":
                     if current is not None:
                         self._finish_agent(tx, current, source, who)
@@ -294,10 +322,14 @@ class TransferOperations:
                     current.events.append(record)
                     if len(current.events) >= PAGE:
                         self._flush_events(tx, current)
+                elif record.kind == "label":
+                    current.labels.append(record)
+                elif record.kind == "label_event":
+                    current.ledger.append(record)
             if current is not None:
                 self._finish_agent(tx, current, source, who)
                 done.append(current)
-        return _import_report(source, done)
+        return {**_import_report(source, done), "protected_labels_added": protected_added}
 
     def _start_agent(self, tx: Transaction, record: Record, source: str) -> _AgentImport:
         fields = record.fields
@@ -369,9 +401,40 @@ class TransferOperations:
         agent.events_added += len(new)
         agent.events_there += len(batch) - len(new)
 
+    def _import_labels(self, tx: Transaction, agent: _AgentImport, source: str) -> None:
+        """The agent's labels the database lacks (one it has keeps where it points now), and its ledger entries.
+
+        A label must name a version of its agent that the database has (after
+        this import's versions): else the file contradicts it, nothing is written.
+        """
+        for record in agent.labels:
+            fields = record.fields
+            if tx.label(agent.id, fields["label"]) is not None:
+                continue
+            version = tx.version(fields["version_id"])
+            if version is None or version["agent_id"] != agent.id:
+                raise ImportConflict(
+                    f"Label {fields['label']!r} in {source} line {record.line} names version {fields['version_id']}, "
+                    f"which agent {agent.id} does not have. Nothing was imported.",
+                    source=source,
+                    line=record.line,
+                )
+            tx.put_label(fields)
+            agent.labels_added += 1
+        if agent.ledger:
+            known = Counter(_ledger_key(row) for row in tx.label_events(agent.id, None, LEDGER_LIMIT))
+            for record in agent.ledger:
+                key = _ledger_key(record.fields)
+                if known[key] > 0:
+                    known[key] -= 1
+                    continue
+                tx.insert_label_event(record.fields)
+                agent.ledger_added += 1
+
     def _finish_agent(self, tx: Transaction, agent: _AgentImport, source: str, who: str) -> None:
         self._flush_versions(tx, agent, source)
         self._flush_events(tx, agent)
+        self._import_labels(tx, agent, source)
         counter = max(agent.record.fields["last_version_number"], agent.newest_number)
         grew = tx.raise_version_counter(agent.id, counter)
         if agent.changed or grew:
@@ -382,6 +445,8 @@ class TransferOperations:
                 "versions_added": agent.versions_added,
                 "versions_already_there": agent.versions_there,
                 "audit_events_added": agent.events_added,
+                "labels_added": agent.labels_added,
+                "label_events_added": agent.ledger_added,
             }
             self._audit(tx, who, IMPORT_ACTION, agent.id, detail=detail)
 
@@ -489,6 +554,8 @@ def _import_report(source: str, agents: Sequence[_AgentImport]) -> dict[str, Any
         "versions_already_there": sum(agent.versions_there for agent in agents),
         "audit_events_added": sum(agent.events_added for agent in agents),
         "audit_events_already_there": sum(agent.events_there for agent in agents),
+        "labels_added": sum(agent.labels_added for agent in agents),
+        "label_events_added": sum(agent.ledger_added for agent in agents),
         "agents": [
             {
                 "id": agent.id,

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from kaizen_tui.core.errors import KaizenError
 from kaizen_tui.core.export_format import ExportWriter
 from kaizen_tui.core.schema import content_hash, snapshot_json
 from kaizen_tui.service import AgentService, agent_config
@@ -470,3 +471,69 @@ def test_prune_archive_with_nothing_to_prune_writes_no_file(kz, ids, tmp_path):
 def test_overwrite_without_archive_is_a_usage_error(kz, ids):
     result = kz("prune", "Support Agent", "--keep", "1", "--overwrite", "--yes")
     assert result.code == 2 and "--overwrite is for the --archive FILE" in result.err
+
+
+# -- labels and their ledger --------------------------------------------------------
+
+
+async def test_labels_their_ledger_and_protected_names_travel_and_import_twice_changes_nothing(
+    service: AgentService, tmp_path: Path
+) -> None:
+    agent = await service.create_agent({"name": "Labelled", "model_id": "m"})
+    await service.create_version(agent["id"], "one")
+    await service.update(agent["id"], {"temperature": 0.2})
+    await service.create_version(agent["id"], "two")
+    await service.set_label(agent["id"], "production", 1, reason="launch")
+    await service.set_label(agent["id"], "production", 2, expected=1, reason="[bold]better[/bold]")
+    await service.set_label(agent["id"], "staging", 2)
+    await service.protect_label("production")
+    exported = tmp_path / "team.jsonl"
+    counts = await service.export_file(exported)
+    assert (counts["labels"], counts["label_events"], counts["protected_labels"]) == (2, 3, 1)
+
+    other = AgentService(str(tmp_path / "other.db"), user="tester")
+    try:
+        report = await other.import_file(exported)
+        assert (report["labels_added"], report["label_events_added"], report["protected_labels_added"]) == (2, 3, 1)
+        assert [(row["label"], row["version_number"]) for row in await other.list_labels("Labelled")] == [
+            ("production", 2),
+            ("staging", 2),
+        ]
+        assert [entry["reason"] for entry in await other.label_history("Labelled")] == [
+            "",
+            "[bold]better[/bold]",
+            "launch",
+        ]
+        assert [row["label"] for row in await other.protected_labels()] == ["production"]
+        again = await other.import_file(exported)
+        assert (again["labels_added"], again["label_events_added"], again["protected_labels_added"]) == (0, 0, 0)
+        assert len(await other.label_history("Labelled")) == 3
+        second = tmp_path / "second.jsonl"
+        await other.export_file(second)
+        assert second.read_bytes() == exported.read_bytes()
+    finally:
+        other.close()
+
+
+async def test_a_label_naming_a_version_the_agent_lacks_is_refused(service: AgentService, tmp_path: Path) -> None:
+    agent = await service.create_agent({"name": "Labelled", "model_id": "m"})
+    version = await service.create_version(agent["id"], "one")
+    await service.set_label(agent["id"], "production", 1)
+    exported = tmp_path / "team.jsonl"
+    await service.export_file(exported)
+    text = exported.read_text().replace(f'"version_id": "{version["id"]}", "kind"', '"version_id": "ver-nope", "kind"')
+    # Only the label's line names ver-nope (a version record's key order differs).
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text(
+        text.replace(
+            f'"updated_by": "tester", "version_id": "{version["id"]}"',
+            '"updated_by": "tester", "version_id": "ver-nope"',
+        )
+    )
+    other = AgentService(str(tmp_path / "other.db"), user="tester")
+    try:
+        with pytest.raises(KaizenError, match="ver-nope"):
+            await other.import_file(broken)
+        assert await other.list_agents() == []
+    finally:
+        other.close()

@@ -179,10 +179,10 @@ def test_records_after_the_end_and_a_second_header_are_refused():
 
 
 def test_an_unknown_kind_is_refused_saying_whether_a_newer_kaizen_tui_wrote_it():
-    label = {"kind": "label", "agent_id": "agt-1", "name": "production"}
-    body = joined({**AGENT, "kind": "agent"}, label, {"kind": "end", "agents": 1, "versions": 0, "audit_events": 0})
+    tag = {"kind": "tag", "agent_id": "agt-1", "name": "production"}
+    body = joined({**AGENT, "kind": "agent"}, tag, {"kind": "end", "agents": 1, "versions": 0, "audit_events": 0})
     same = refused(encode({"kind": "header", "format": "kaizen-tui-export", "format_version": 1}) + body)
-    assert "line 3" in same and "unknown kind 'label'" in same
+    assert "line 3" in same and "unknown kind 'tag'" in same
     newer = refused(encode({"kind": "header", "format": "kaizen-tui-export", "format_version": 2}) + body)
     assert "format version 2" in newer and "upgrade kaizen-tui" in newer
 
