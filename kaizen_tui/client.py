@@ -457,6 +457,14 @@ class KaizenClient:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    def clear_cache(self) -> None:
+        """Forget the copies held in memory: the next call of each key asks the server.
+
+        Files in ``cache_dir`` stay: a key's file is read again on its next
+        call, to be revalidated (or served if the server is down).
+        """
+        self._memory.clear()
+
     def close(self) -> None:
         """Close every thread's connection. The client still works after: it connects again when asked."""
         with self._locks_guard:
