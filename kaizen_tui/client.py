@@ -90,6 +90,8 @@ DEFAULT_READ_TIMEOUT: Final = 5.0
 DEFAULT_RETRY_INTERVAL: Final = 5.0
 #: The longest wait a server's ``Retry-After`` may impose before the next check.
 MAX_RETRY_AFTER: Final = 300.0
+#: While the server keeps failing, how often the warning that a key's copy is served stale is repeated.
+WARN_EVERY: Final = 60.0
 #: The version of the cache files' layout; a file of another is ignored.
 CACHE_FORMAT: Final = 1
 #: 404 codes that say what was asked for does not exist (any more): an answer, not an outage.
@@ -189,7 +191,19 @@ def _copy_list(value: list[Any]) -> list[Any]:
 class _Cached:
     """One key's last good copy. Never changed once made (a refresh makes a new one), so readers need no lock."""
 
-    __slots__ = ("checked_at", "config", "containers", "error", "etag", "fetched_at", "fresh_until", "meta", "path")
+    __slots__ = (
+        "asked",
+        "checked_at",
+        "config",
+        "containers",
+        "error",
+        "etag",
+        "fetched_at",
+        "fresh_until",
+        "meta",
+        "path",
+        "warned",
+    )
 
     def __init__(
         self,
@@ -201,6 +215,8 @@ class _Cached:
         fresh_until: float,
         error: str | None = None,
         path: Path | None = None,
+        asked: float = float("-inf"),
+        warned: float | None = None,
     ) -> None:
         self.meta = meta
         self.config = config
@@ -212,6 +228,10 @@ class _Cached:
         self.fresh_until = fresh_until
         self.error = error
         self.path = path
+        #: When (monotonic) the server was last asked about this key, answered or not.
+        self.asked = asked
+        #: When (monotonic) a warning last said this key's copy is served stale; None while the server answers.
+        self.warned = warned
 
     def copy_config(self) -> dict[str, Any]:
         """The config, for a caller to keep and change: nested dicts and lists copied, the rest shared (immutable)."""
@@ -447,6 +467,14 @@ class KaizenClient:
             except OSError as error:
                 raise KaizenClientError(f"Cannot make the cache folder {folder}: {_describe(error)}") from None
             self.cache_dir = folder
+        _clients.add(self)
+
+    def _after_fork(self) -> None:
+        """In a forked child: new locks (another thread may have held one at the fork) and no parent connection."""
+        self._locks_guard = threading.Lock()
+        self._key_locks = {}
+        self._local = threading.local()
+        self._connections = weakref.WeakSet()
 
     def __repr__(self) -> str:
         return f"KaizenClient({self.base_url!r}, cache_ttl={self.cache_ttl}, cache_dir={self.cache_dir})"
@@ -514,10 +542,12 @@ class KaizenClient:
             if not isinstance(label, str) or not label:
                 raise ValueError(f"label must be a label's name (such as production), not {label!r}")
         key = (agent, label, version)
+        waiting_since = _monotonic()
         with self._lock_of(key):
             cached = self._memory.get(key)
-            if cached is not None and _monotonic() < cached.fresh_until:
-                return cached, "stale" if cached.error else "cache"  # another thread refreshed it meanwhile
+            if cached is not None and (cached.asked >= waiting_since or _monotonic() < cached.fresh_until):
+                # Another thread asked the server while this one waited: its answer is this one's too.
+                return cached, "stale" if cached.error else "cache"
             if cached is None and self.cache_dir is not None:
                 cached = self._load(key)
             path = self._path(agent, label, version)
@@ -527,6 +557,8 @@ class KaizenClient:
                 fresh, source = self._answer(key, url, cached, response)
             except _Failure as failure:
                 return self._stale(key, url, cached, failure), "stale"
+            if cached is not None and cached.error is not None:
+                log.info("kaizen: %s answers again (%s)", url, source)
             self._memory[key] = fresh
             return fresh, source
 
@@ -555,13 +587,14 @@ class KaizenClient:
             meta = self._checked_meta(key, dict(cached.meta), headers)
             if cached.path is not None:
                 self._touch(cached.path)
-            return cached.replaced(meta=meta, checked_at=now_wall, fresh_until=now + self.cache_ttl, error=None), (
-                "revalidated"
+            confirmed = cached.replaced(
+                meta=meta, checked_at=now_wall, fresh_until=now + self.cache_ttl, error=None, asked=now, warned=None
             )
+            return confirmed, "revalidated"
         if status == 200:
             meta, config = self._parse(key, response)
             etag = headers.get("etag") or (f'"{meta["content_hash"]}"' if meta.get("content_hash") else None)
-            fresh = _Cached(meta, config, etag, now_wall, now_wall, now + self.cache_ttl)
+            fresh = _Cached(meta, config, etag, now_wall, now_wall, now + self.cache_ttl, asked=now)
             if self.cache_dir is not None:
                 fresh.path = self._save(key, fresh)
             return fresh, "server"
@@ -657,10 +690,16 @@ class KaizenClient:
                 retry_after=failure.retry_after,
             )
         retry = failure.retry_after if failure.retry_after is not None else self.retry_interval
-        stale = cached.replaced(fresh_until=_monotonic() + retry, error=failure.reason)
+        now = _monotonic()
+        # A warning when the copy starts being served stale, then at most every WARN_EVERY seconds; info between.
+        warn = cached.warned is None or now - cached.warned >= WARN_EVERY
+        stale = cached.replaced(
+            fresh_until=now + retry, error=failure.reason, asked=now, warned=now if warn else cached.warned
+        )
         self._memory[key] = stale
         number = cached.meta.get("version_number")
-        log.warning(
+        log.log(
+            logging.WARNING if warn else logging.INFO,
             "kaizen: serving the cached config of %s%s, last confirmed %s ago: GET %s failed: %s (next try in %s)",
             what,
             f" (v{number})" if number is not None else "",
@@ -830,3 +869,16 @@ def _duration(seconds: float) -> str:
     if seconds < 172800:
         return f"{seconds / 3600:.1f} h"
     return f"{seconds / 86400:.1f} days"
+
+
+#: Every client, so that a forked child can give each new locks and connections.
+_clients: weakref.WeakSet[KaizenClient] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for client in list(_clients):
+        client._after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

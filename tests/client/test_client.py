@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import socket
 import stat
 import subprocess
@@ -282,12 +283,19 @@ def test_a_stopped_server_gets_the_stale_copy_with_a_warning_until_it_is_back(
         # Within retry_interval the copy is served without asking again, and without another warning.
         assert client.get_config_entry(agent["name"], label="production").source == "stale"
         assert len(warnings_of(caplog)) == 1
+        # After it the server is asked again; still down, that is said at INFO (a warning at most once a minute).
+        caplog.set_level(logging.INFO, CLIENT_LOG)
+        threading.Event().wait(0.25)
+        assert client.get_config_entry(agent["name"], label="production").source == "stale"
+        assert len(warnings_of(caplog)) == 1
+        assert sum("connection refused" in record.getMessage() for record in caplog.records) == 2
     kaizen.set_label(agent, "production", kaizen.snapshot(agent, system_prompt="While it was down.")["version_number"])
     with kaizen.server(port) as server:
         threading.Event().wait(0.25)
         entry = client.get_config_entry(agent["name"], label="production")
         assert (entry.source, entry.version_number, entry.error) == ("server", 2, None)
         assert entry.config["system_prompt"] == "While it was down."
+        assert any("answers again" in record.getMessage() for record in caplog.records)
 
 
 def test_the_cache_dir_survives_a_restart_while_the_server_is_down(
@@ -551,3 +559,26 @@ def test_a_connection_the_server_closed_while_idle_is_opened_again(
     entry = client.get_config_entry("a")
     assert (entry.source, entry.error) == ("revalidated", None)
     assert fake.connections == 2 and warnings_of(caplog) == []
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork() is POSIX")
+def test_a_forked_child_gets_a_connection_of_its_own(kaizen: Kaizen) -> None:
+    """A worker forked after the parent fetched (gunicorn, celery) must not speak on the parent's socket."""
+    agent = kaizen.agent()
+    client = KaizenClient(kaizen.url, kaizen.token, cache_ttl=0)
+    client.get_config(agent["name"])
+    read_end, write_end = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover (the child reports through the pipe)
+        try:
+            entry = client.get_config_entry(agent["name"])
+            os.write(write_end, f"{entry.source} {entry.config['system_prompt'] == PROMPT}".encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        said = pipe.read().decode()
+    os.waitpid(child, 0)
+    assert said == "revalidated True"
+    assert client.get_config_entry(agent["name"]).source == "revalidated"
+    assert config_requests(kaizen.shared, agent["name"]) == ["200", "304", "304"]
