@@ -38,7 +38,14 @@ from kaizen_tui.cli.output import (
     text_diff_lines,
     visible,
 )
-from kaizen_tui.core.errors import AgentNotArchived, DamagedSnapshot, InvalidValue, KaizenError, ReadOnlyDatabase
+from kaizen_tui.core.errors import (
+    AgentNotArchived,
+    DamagedSnapshot,
+    InvalidValue,
+    KaizenError,
+    ReadOnlyDatabase,
+    VersionLabelled,
+)
 from kaizen_tui.core.schema import AGENT_TYPES, EDITABLE_FIELDS, MAX_TOKENS_LIMIT, STATUSES, TEMPERATURE_RANGE
 
 if TYPE_CHECKING:
@@ -52,7 +59,14 @@ FIELD_ALIASES = {"model": "model_id", "type": "agent_type", "prompt": "system_pr
 #: Keys of ``show --json`` output that kaizen-tui sets itself; ``create -f``
 #: skips them, so a shown agent can be fed back in to make a copy.
 GENERATED_KEYS = (
-    "id", "revision", "created_by", "created_at", "updated_at", "version_count", "latest_version", "unsaved_changes"
+    "id",
+    "revision",
+    "created_by",
+    "created_at",
+    "updated_at",
+    "version_count",
+    "latest_version",
+    "unsaved_changes",
 )
 #: Exit code after a broken pipe (``kaizen-tui agents | head``): 128 + SIGPIPE.
 EXIT_BROKEN_PIPE = 141
@@ -316,11 +330,7 @@ def versions_summary(agent: dict[str, Any]) -> str:
     count, latest = agent["version_count"], agent["latest_version"]
     if not count:
         return "none yet"
-    saved = (
-        "unsaved changes (no version holds the live config)"
-        if agent["unsaved_changes"]
-        else "live config saved"
-    )
+    saved = "unsaved changes (no version holds the live config)" if agent["unsaved_changes"] else "live config saved"
     return f"{count} (latest v{latest}), {saved}"
 
 
@@ -487,7 +497,9 @@ def warn_name_clashes(ctx: Context) -> None:
     """Names are unique ignoring case; a file from before may still hold clashing ones: say which."""
     for group in wait(ctx.service.name_clashes()):
         names = ", ".join(f"{one_line(agent['name'])} ({agent['id']})" for agent in group)
-        ctx.out.warn(f"these agents' names clash (ignoring case): {names}; rename all but one with {PROG} set ID name=NEW")
+        ctx.out.warn(
+            f"these agents' names clash (ignoring case): {names}; rename all but one with {PROG} set ID name=NEW"
+        )
 
 
 def cmd_set(ctx: Context) -> int:
@@ -516,7 +528,9 @@ def cmd_set(ctx: Context) -> int:
         return 0
     ctx.out.line(f"Updated {name_of(after)}: {', '.join(changed)}.")
     if after["unsaved_changes"]:
-        ctx.out.line(f"Not saved as a version yet; save it with: {PROG} snapshot {hint_ref(ctx, after)} -m 'what changed'")
+        ctx.out.line(
+            f"Not saved as a version yet; save it with: {PROG} snapshot {hint_ref(ctx, after)} -m 'what changed'"
+        )
     return 0
 
 
@@ -548,14 +562,32 @@ def cmd_versions(ctx: Context) -> int:
     timeline = wait(ctx.service.get_timeline(agent["id"]))
     if not timeline:
         ctx.out.line(f"{name_of(agent)} has no versions yet.")
-        ctx.out.line(f"Save the live config as a version with: {PROG} snapshot {hint_ref(ctx, agent)} -m 'First version'")
+        ctx.out.line(
+            f"Save the live config as a version with: {PROG} snapshot {hint_ref(ctx, agent)} -m 'First version'"
+        )
         return 0
     count = len(timeline)
     unsaved = "; the live config has unsaved changes" if agent["unsaved_changes"] else ""
     ctx.out.line(ctx.out.style(f"{name_of(agent)}: {plural(count, 'version')}{unsaved}", "bold"))
+    if any(entry.get("labels") for entry in timeline):
+        rows = [[*version_cells(entry), labels_cell(entry), version_marker(entry)] for entry in timeline]
+        ctx.out.lines(table(ctx.out, [*VERSION_HEADERS, "LABELS", ""], rows))
+        return 0
+    # No label on any version: no empty column.
     rows = [[*version_cells(entry), version_marker(entry)] for entry in timeline]
     ctx.out.lines(table(ctx.out, [*VERSION_HEADERS, ""], rows))
     return 0
+
+
+def labels_cell(entry: dict[str, Any]) -> Cell:
+    """The labels that name a version (``production, staging``), or nothing."""
+    names = entry.get("labels") or []
+    return (cell(", ".join(names), 40), "cyan") if names else ""
+
+
+def labelled_versions(kept: list[dict[str, Any]]) -> str:
+    """``v2 (production), v1 (staging)``: the versions a prune keeps because labels name them."""
+    return ", ".join(f"v{entry['version_number']} ({one_line(', '.join(entry['labels']))})" for entry in kept)
 
 
 VERSION_HEADERS = ("VERSION", "CREATED", "BY", "CHANGELOG")
@@ -660,6 +692,10 @@ def cmd_delete_version(ctx: Context) -> int:
     version = resolve_version(ctx, agent, ctx.args.version)
     label = version_label(version)
     require_writable(ctx)
+    # Refused before asking (the service refuses it too): a label names it.
+    names = [row["label"] for row in wait(ctx.service.list_labels(agent["id"])) if row["version_id"] == version["id"]]
+    if names:
+        raise VersionLabelled(version["version_number"], names)
     require_confirmation_possible(ctx)
     shown = ctx.shown
     if shown is not None:
@@ -683,12 +719,19 @@ def cmd_prune(ctx: Context) -> int:
         raise UsageError("--overwrite is for the --archive FILE: give --archive too")
     plan = wait(ctx.service.plan_prune(agent["id"], keep))
     doomed = plan["delete"]
+    kept_labelled = plan["kept_labelled"]
     if not doomed:
         if ctx.json:
-            ctx.out.json(prune_result(ctx, agent, keep, [], None))
+            ctx.out.json(prune_result(ctx, agent, keep, [], None, kept_labelled))
             return 0
         versions = plural(agent["version_count"], "version")
         archived = "; no archive written" if ctx.args.archive is not None else ""
+        if kept_labelled:
+            ctx.out.line(
+                f"Nothing to prune: {name_of(agent)} has {versions}; --keep {keep} keeps the newest and "
+                f"labels name the others ({labelled_versions(kept_labelled)}){archived}."
+            )
+            return 0
         ctx.out.line(f"Nothing to prune: {name_of(agent)} has {versions}, and --keep {keep} keeps them all{archived}.")
         return 0
     require_writable(ctx)
@@ -703,6 +746,8 @@ def cmd_prune(ctx: Context) -> int:
         doomed_count = f"these {len(doomed)} versions" if len(doomed) != 1 else "this version"
         shown.line(f"Pruning {name_of(agent)} keeps {kept} and deletes {doomed_count}:")
         shown.lines(version_table(shown, doomed))
+        if kept_labelled:
+            shown.line(f"It keeps these older ones because labels name them: {labelled_versions(kept_labelled)}.")
         if plan["live_loses_version"]:
             held = ", ".join(version_label(version) for version in doomed if version["matches_live"])
             shown.line(
@@ -723,9 +768,12 @@ def cmd_prune(ctx: Context) -> int:
         )
     )
     if ctx.json:
-        ctx.out.json(prune_result(ctx, agent, keep, doomed, result.get("archive")))
+        ctx.out.json(prune_result(ctx, agent, keep, doomed, result.get("archive"), kept_labelled))
         return 0
-    ctx.out.line(f"Deleted {plural(result['deleted'], 'version')} of {name_of(agent)}; kept the {keep} newest.")
+    labelled = f" and {labelled_versions(kept_labelled)}, which labels name" if kept_labelled else ""
+    ctx.out.line(
+        f"Deleted {plural(result['deleted'], 'version')} of {name_of(agent)}; kept the {keep} newest{labelled}."
+    )
     if result.get("archive") is not None:
         written = result["archive"]
         ctx.out.line(f"Archived them first to {one_line(written['file'])} ({plural(written['versions'], 'version')}).")
@@ -733,17 +781,25 @@ def cmd_prune(ctx: Context) -> int:
 
 
 def prune_result(
-    ctx: Context, agent: dict[str, Any], keep: int, deleted: list[dict[str, Any]], archive: dict[str, Any] | None
+    ctx: Context,
+    agent: dict[str, Any],
+    keep: int,
+    deleted: list[dict[str, Any]],
+    archive: dict[str, Any] | None,
+    kept_labelled: list[dict[str, Any]],
 ) -> dict[str, Any]:
     """``prune --json``: how many versions went and which (newest first, as the preview listed
-    them: the service deletes exactly what the plan said, or nothing); with ``--archive``, the
-    archive written first (``{"file", "versions", "audit_events"}``, or null when nothing went)."""
+    them: the service deletes exactly what the plan said, or nothing), the older versions kept
+    because labels name them (``kept_labelled``: ``{"version_number", "id", "labels"}``); with
+    ``--archive``, the archive written first (``{"file", "versions", "audit_events"}``, or null
+    when nothing went)."""
     result = {
         "agent_id": agent["id"],
         "name": agent["name"],
         "keep": keep,
         "deleted": len(deleted),
         "deleted_versions": deleted,
+        "kept_labelled": kept_labelled,
     }
     if ctx.args.archive is not None:
         result["archive"] = archive
@@ -860,7 +916,9 @@ def cmd_serve(ctx: Context) -> int:
     if not 0 < ctx.args.port < 65536:
         raise UsageError(f"--port must be from 1 to 65535, not {ctx.args.port}")
     if not wait(ctx.service.list_tokens()):
-        ctx.out.warn(f"no API tokens yet: every request but /healthz is refused; make one with {PROG} token create NAME")
+        ctx.out.warn(
+            f"no API tokens yet: every request but /healthz is refused; make one with {PROG} token create NAME"
+        )
     try:
         serve(ctx.service, ctx.args.host, ctx.args.port)
     except OSError as error:
@@ -1169,10 +1227,13 @@ def build_parser() -> argparse.ArgumentParser:
         "List an agent's versions, newest first.",
         f"{PROG} versions 'Support Agent'",
         cmd_versions,
-        "'= live' marks versions equal to the live config; 'damaged' ones cannot be read or rolled back to.",
+        "'= live' marks versions equal to the live config; 'damaged' ones cannot be read or rolled back to.\n"
+        f"LABELS (when there are any) names the labels on each version ({PROG} label).",
     )
     add_agent_argument(versions)
-    add_json_flag(versions, "the versions: their snapshots as stored and decoded (config), damaged, matches_live")
+    add_json_flag(
+        versions, "the versions: their snapshots as stored and decoded (config), damaged, matches_live, labels"
+    )
 
     diff = command_parser(
         commands,
@@ -1232,6 +1293,10 @@ def build_parser() -> argparse.ArgumentParser:
     prune.add_argument("--overwrite", action="store_true", help="let --archive replace a FILE that exists")
     add_yes_flag(prune)
     add_json_flag(prune, "how many versions were deleted and which, and the archive; previews go to stderr")
+
+    from kaizen_tui.cli import labels  # here: it imports this module's helpers
+
+    label_commands = labels.add_commands(commands)
 
     export = command_parser(
         commands,
@@ -1332,7 +1397,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     for command in (
         agents, create, show, set_, snapshot, versions, diff, rollback, delete, prune, export, import_, delete_agent,
-        log, serve_, token_create, token_list, token_revoke,
+        log, serve_, token_create, token_list, token_revoke, *label_commands,
     ):  # fmt: skip
         add_program_options(command, after_command=True)
     return parser

@@ -460,7 +460,7 @@ def test_versions_json_keeps_the_spec_keys_and_adds_the_decoded_config(kz: Runne
     finally:
         service.close()
     versions = json.loads(kz("versions", support, "--json").out)
-    added = ("config", "damaged", "damaged_reason", "matches_live")
+    added = ("config", "damaged", "damaged_reason", "matches_live", "labels")
     assert [{key: v for key, v in version.items() if key not in added} for version in versions] == expected
     assert [version["version_number"] for version in versions] == [2, 1]
     v2, v1 = versions
