@@ -98,8 +98,8 @@ CACHE_FORMAT: Final = 1
 GONE_CODES: Final = frozenset({"agent_not_found", "label_not_found", "version_not_found", "version_of_another_agent"})
 #: Statuses that say the server is failing or overloaded: the stale copy is served.
 RETRYABLE_STATUSES: Final = frozenset({408, 429})
-#: The keys of the server's answer besides ``config``.
-META_KEYS: Final = ("agent_id", "name", "label", "version_id", "version_number", "content_hash")
+#: What the server's headers say of a config: ``X-Kaizen-Label``, ``X-Kaizen-Version-Id``, ``X-Kaizen-Version``, ``ETag``.
+META_KEYS: Final = ("label", "version_id", "version_number", "content_hash")
 
 _monotonic = time.monotonic
 _CONTAINERS: Final = frozenset((dict, list))
@@ -152,12 +152,12 @@ class ConfigEntry:
     ``source``: ``"cache"`` (a fresh copy, no request), ``"server"`` (fetched
     now), ``"revalidated"`` (the server confirmed the copy: 304) or
     ``"stale"`` (the server failed; ``error`` says how, and the copy is the
-    last one it confirmed, ``age`` seconds ago). The version keys are None for
-    the live config.
+    last one it confirmed, ``age`` seconds ago). ``agent`` is the agent as
+    asked for (id or name); ``label`` is None unless a label was asked for,
+    and the version keys are None for the live config.
     """
 
-    agent_id: str | None
-    name: str | None
+    agent: str
     label: str | None
     version_id: str | None
     version_number: int | None
@@ -247,11 +247,10 @@ class _Cached:
         fields.update(changes)
         return _Cached(**fields)
 
-    def entry(self, source: str, error: str | None = None) -> ConfigEntry:
+    def entry(self, agent: str, source: str, error: str | None = None) -> ConfigEntry:
         meta = self.meta
         return ConfigEntry(
-            agent_id=meta.get("agent_id"),
-            name=meta.get("name"),
+            agent=agent,
             label=meta.get("label"),
             version_id=meta.get("version_id"),
             version_number=meta.get("version_number"),
@@ -527,9 +526,9 @@ class KaizenClient:
             version = _version_key(version)
         cached = self._memory.get((agent, label, version))
         if cached is not None and _monotonic() < cached.fresh_until:
-            return cached.entry("stale" if cached.error else "cache", cached.error)
+            return cached.entry(agent, "stale" if cached.error else "cache", cached.error)
         found, source = self._refresh(agent, label, version)
-        return found.entry(source, found.error)
+        return found.entry(agent, source, found.error)
 
     # -- the slow path: one request per key at a time
 
@@ -593,7 +592,7 @@ class KaizenClient:
             return confirmed, "revalidated"
         if status == 200:
             meta, config = self._parse(key, response)
-            etag = headers.get("etag") or (f'"{meta["content_hash"]}"' if meta.get("content_hash") else None)
+            etag = headers.get("etag")
             fresh = _Cached(meta, config, etag, now_wall, now_wall, now + self.cache_ttl, asked=now)
             if self.cache_dir is not None:
                 fresh.path = self._save(key, fresh)
@@ -616,21 +615,16 @@ class KaizenClient:
     def _parse(
         self, key: tuple[str, str | None, str | None], response: _Response
     ) -> tuple[dict[str, Any], dict[str, Any]]:
-        """The answer's metadata and config, checked to be of the key asked for."""
+        """The config (the body) and what the headers say of it, checked to be of the key asked for."""
         try:
-            data = json.loads(response.body)
+            config = json.loads(response.body)
         except (ValueError, UnicodeDecodeError, RecursionError):
             raise _Failure("the server's answer is not JSON", status=200) from None
-        if not isinstance(data, dict):
+        if not isinstance(config, dict):
             raise _Failure("the server's answer is not a JSON object", status=200)
-        config = data.get("config")
-        if isinstance(config, dict) and "content_hash" in data:
-            meta = {name: data.get(name) for name in META_KEYS}
-        else:  # a server that sends the config alone: what it is comes from the headers
-            config = data
-            etag = (response.headers.get("etag") or "").strip()
-            meta = dict.fromkeys(META_KEYS)
-            meta["content_hash"] = etag[1:-1] if len(etag) >= 2 and etag[0] == etag[-1] == '"' else None
+        etag = (response.headers.get("etag") or "").strip()
+        meta = dict.fromkeys(META_KEYS)
+        meta["content_hash"] = etag[1:-1] if len(etag) >= 2 and etag[0] == etag[-1] == '"' else None
         return self._checked_meta(key, meta, response.headers), config
 
     def _checked_meta(

@@ -91,7 +91,8 @@ def test_a_fresh_copy_costs_no_request(kaizen: Kaizen) -> None:
     for _ in range(200):
         assert client.get_config(agent["name"], label="production") == first
     entry = client.get_config_entry(agent["name"], label="production")
-    assert (entry.source, entry.label, entry.version_number) == ("cache", "production", 1)
+    assert (entry.source, entry.agent, entry.label, entry.version_number) == ("cache", agent["name"], "production", 1)
+    assert entry.content_hash and entry.version_id and entry.error is None and 0 <= entry.age < 60
     assert config_requests(kaizen.shared, agent["name"]) == ["200"]
 
 
