@@ -105,6 +105,7 @@ RETRYABLE_STATUSES: Final = frozenset({408, 429})
 META_KEYS: Final = ("label", "version_id", "version_number", "content_hash")
 
 _monotonic = time.monotonic
+_HAS_POLL: Final = hasattr(select, "poll")
 _CONTAINERS: Final = frozenset((dict, list))
 
 
@@ -305,9 +306,11 @@ class _Connection:
         if sock is None:
             return True
         try:
-            poller = select.poll()
-            poller.register(sock, select.POLLIN | select.POLLERR | select.POLLHUP)
-            return bool(poller.poll(0))
+            if _HAS_POLL:
+                poller = select.poll()
+                poller.register(sock, select.POLLIN | select.POLLERR | select.POLLHUP)
+                return bool(poller.poll(0))
+            return bool(select.select([sock], [], [], 0)[0])  # Windows
         except (OSError, ValueError):
             return True
 
@@ -603,7 +606,7 @@ class KaizenClient:
         code, detail = _problem(response.body)
         said = f"{detail} " if detail else ""
         where = f"(HTTP {status}{' ' + code if code else ''} from GET {url})"
-        if status >= 500 or status in RETRYABLE_STATUSES or (300 <= status < 400) or status == 304:
+        if status >= 500 or status in RETRYABLE_STATUSES or status < 400:  # 5xx, overload, 3xx, 2xx but 200
             reason = f"{said}{where}" if status != 304 else f"an unasked-for 304 {where}"
             raise _Failure(reason, status=status, code=code, retry_after=_retry_after(headers))
         if status == 404 and code in GONE_CODES:
@@ -800,8 +803,10 @@ class KaizenClient:
             etag, fetched_at = data.get("etag"), data.get("fetched_at")
             if not isinstance(meta, dict) or not isinstance(config, dict):
                 raise ValueError("no config in it")
-            if not (etag is None or isinstance(etag, str)) or not isinstance(fetched_at, int | float):
-                raise ValueError("its ETag or time is not valid")
+            if etag is not None and not (isinstance(etag, str) and etag.isascii() and etag.isprintable()):
+                raise ValueError("its ETag is not valid")
+            if not isinstance(fetched_at, int | float) or isinstance(fetched_at, bool):
+                raise ValueError("its time is not valid")
             meta = {name: meta.get(name) for name in META_KEYS}
         except (ValueError, UnicodeDecodeError, RecursionError) as error:
             log.warning("kaizen: ignoring the damaged cache file %s: %s", path, error)

@@ -376,12 +376,15 @@ def test_a_damaged_cache_file_is_ignored_with_a_warning(
     KaizenClient(kaizen.url, kaizen.token, cache_dir=tmp_path).get_config(agent["name"])
     [path] = cache_files(tmp_path)
     caplog.set_level(logging.WARNING, CLIENT_LOG)
-    for damage in (b"", b"{not json", b"[1, 2]", b'{"format": 1}', "\udcff".encode("utf-8", "surrogatepass")):
+    good = json.loads(path.read_bytes())
+    smuggled = json.dumps({**good, "etag": '"x"\r\nX-Injected: 1'}).encode()  # a header of its own
+    damages = (b"", b"{not json", b"[1, 2]", b'{"format": 1}', "\udcff".encode("utf-8", "surrogatepass"), smuggled)
+    for damage in damages:
         path.write_bytes(damage)
         client = KaizenClient(kaizen.url, kaizen.token, cache_dir=tmp_path)
         assert client.get_config(agent["name"])["system_prompt"] == PROMPT  # fetched again, the file rewritten
         assert json.loads(path.read_bytes())["config"]["system_prompt"] == PROMPT
-    assert len([w for w in warnings_of(caplog) if "ignoring the damaged cache file" in w]) == 5
+    assert len([w for w in warnings_of(caplog) if "ignoring the damaged cache file" in w]) == len(damages)
     # And with the server down: an error, not a crash nor the damaged content.
     path.write_bytes(b'{"format": 1, "key": "nonsense"')
     with kaizen.server() as server:
@@ -524,11 +527,18 @@ def test_garbage_from_the_server_counts_as_a_failure(fake: FakeServer) -> None:
     fake.answers = [
         (200, {"ETag": '"h1"'}, json.dumps(CONFIG).encode()),
         (200, {"ETag": '"h2"', "Content-Type": "text/html"}, b"<html>captive portal</html>"),
+        (302, {"Location": "https://login.example.com/"}, b""),
+        (200, {"ETag": '"h3"'}, b'["a list"]'),
     ]
-    client = KaizenClient(fake.url, "kz_secret", cache_ttl=0)
+    client = KaizenClient(fake.url, "kz_secret", cache_ttl=0, retry_interval=0)
     assert client.get_config("a") == CONFIG
-    entry = client.get_config_entry("a")
-    assert entry.source == "stale" and entry.error == "the server's answer is not JSON"
+    errors = [client.get_config_entry("a") for _ in range(3)]
+    assert all(entry.source == "stale" and entry.config == CONFIG for entry in errors)
+    assert [entry.error for entry in errors] == [
+        "the server's answer is not JSON",
+        f"(HTTP 302 from GET {fake.url}/api/v1/agents/a/config)",
+        "the server's answer is not a JSON object",
+    ]
 
 
 def test_a_server_that_ignores_the_label_is_never_cached_as_that_label(fake: FakeServer) -> None:
