@@ -265,7 +265,8 @@ def create_app(service: AgentService, *, token_cache_seconds: float = TOKEN_CACH
         title="kaizen-tui",
         version=__version__,
         description=(
-            "Version the configurations of AI agents: snapshot, list, compare, roll back, prune. "
+            "Version the configurations of AI agents: snapshot, list, compare, roll back, prune, and name "
+            "versions with labels (production, staging) kept in a ledger. "
             "Every request but /healthz needs `Authorization: Bearer TOKEN` "
             "(`kaizen-tui token create NAME --role read|write|admin`)."
         ),

@@ -1016,6 +1016,8 @@ examples:
   {PROG} set 'Support Agent' temperature=0.3 --snapshot-first 'before tuning'
   {PROG} diff 'Support Agent' v2            v2 against the live config
   {PROG} rollback 'Support Agent' v2
+  {PROG} label set 'Support Agent' production v3 --expect v2    move production from v2 to v3
+  {PROG} config 'Support Agent' --label production --json       what the agent loads
 
 Agents are named by id or by name; versions by number (3 or v3) or id.
 Program options come before the command (like git -C); they work after it too.
@@ -1375,7 +1377,8 @@ def build_parser() -> argparse.ArgumentParser:
         "Manage the HTTP API's tokens.",
         f"{PROG} token create ci-bot --role write",
         lambda ctx: 2,
-        "Roles: read reads; write also changes agents and versions; admin also deletes agents.\n"
+        "Roles: read reads; write also changes agents, versions and labels; admin also deletes agents,\n"
+        "moves protected labels and protects label names.\n"
         "A token's name is who the audit log says did what.",
     )
     token_commands = token.add_subparsers(dest="token_command", metavar="ACTION", title="actions", required=True)
