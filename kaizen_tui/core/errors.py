@@ -321,8 +321,8 @@ class ProtectedLabel(KaizenError):
 
     def __init__(self, label: str) -> None:
         super().__init__(
-            f"{label!r} is a protected label: moving it needs a confirmation (--yes) or, over HTTP, an admin token. "
-            "Nothing moved."
+            f"{label!r} is a protected label: moving or removing it needs a person's confirmation "
+            "(asked on a terminal; --yes in a script) or, over HTTP, an admin token. Nothing moved."
         )
         self.label = label
 

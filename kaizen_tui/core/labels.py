@@ -3,7 +3,8 @@
 A label names one version of one agent (``production``, ``staging``,
 ``canary-eu``). Names are lower-case letters, digits, ``-`` and ``_``, and
 not only digits: ``7`` would read as a version number. ``latest`` is
-reserved: it always means the newest version and is never stored.
+reserved: it always means the newest version and is never stored; so is
+``history``, the ledger's place in the HTTP API.
 """
 
 from __future__ import annotations
@@ -15,6 +16,11 @@ from kaizen_tui.core.errors import InvalidValue
 
 #: The label every agent has without setting it: its newest version.
 LATEST = "latest"
+#: Names no label may have, and why.
+RESERVED = {
+    LATEST: "it always means the newest version",
+    "history": "it names the ledger in the HTTP API (/labels/history)",
+}
 LABEL_MAX_LENGTH = 63
 _LABEL = re.compile(r"[a-z0-9_-]+")
 
@@ -33,8 +39,8 @@ def check_label(value: object, *, field: str = "label") -> str:
         )
     if value.isdigit():
         raise InvalidValue(field, f"{value!r} is only digits, which reads as a version number; add a letter")
-    if value == LATEST:
-        raise InvalidValue(field, "'latest' is reserved: it always means the newest version")
+    if value in RESERVED:
+        raise InvalidValue(field, f"{value!r} is reserved: {RESERVED[value]}")
     return value
 
 

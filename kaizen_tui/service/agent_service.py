@@ -139,6 +139,18 @@ def _labels_by_version(tx: Transaction, agent_id: str) -> dict[str, list[str]]:
     return found
 
 
+def _labelled_below(tx: Transaction, agent_id: str, below: int, at_most: int) -> list[dict[str, Any]]:
+    """The versions a prune keeps for their labels (numbered below ``below``, at most ``at_most``), newest first."""
+    kept: dict[str, dict[str, Any]] = {}
+    for row in tx.labels(agent_id):
+        if row["version_number"] < below and row["version_number"] <= at_most:
+            entry = kept.setdefault(
+                row["version_id"], {"version_number": row["version_number"], "id": row["version_id"], "labels": []}
+            )
+            entry["labels"].append(row["label"])
+    return sorted(kept.values(), key=lambda entry: -entry["version_number"])
+
+
 def _plan_id(*parts: object) -> str:
     """A short token of what a plan says: equal plans, equal tokens."""
     text = json.dumps(parts, sort_keys=True, default=str)
@@ -184,6 +196,7 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
         self._threads = WorkerThreads(name="kaizen-db")
         #: get_config's answers by agent reference, with the change token they were read at.
         self._configs: dict[str, tuple[int, dict[str, Any]]] = {}
+        self._resolved = {}
 
     @property
     def read_only(self) -> bool:
@@ -695,8 +708,9 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
         imports back (see :mod:`kaizen_tui.service.transfer`); an existing file
         is refused (:class:`ArchiveExists`) unless ``overwrite_archive``, and
         if the file cannot be written nothing is deleted. Returns
-        ``{"deleted", "oldest_deleted", "newest_deleted", "kept"}``, and with
-        ``archive`` also ``"archive"``: ``{"file", "versions",
+        ``{"deleted", "oldest_deleted", "newest_deleted", "kept", "kept_labelled"}``
+        (the older versions kept for their labels: ``version_number``, ``id``,
+        ``labels``, newest first), and with ``archive`` also ``"archive"``: ``{"file", "versions",
         "audit_events"}``, or None when nothing went and no file was written.
         """
         who = self._actor(actor)
@@ -1119,17 +1133,32 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
         # With an archive asked for, the result says which file was written (None: nothing went).
         archived: dict[str, Any] = {} if archive is None else {"archive": None}
         if threshold is None:
-            return {"deleted": 0, "oldest_deleted": None, "newest_deleted": None, "kept": keep, **archived}
+            empty: dict[str, Any] = {
+                "deleted": 0,
+                "oldest_deleted": None,
+                "newest_deleted": None,
+                "kept": keep,
+                "kept_labelled": [],
+            }
+            return {**empty, **archived}
         bound = 2**63 - 1 if newest_to_delete is None else newest_to_delete
         if archive is not None:
             archived["archive"] = self._archive(tx, agent["id"], threshold, bound, archive, overwrite=overwrite_archive)
+        kept_labelled = _labelled_below(tx, agent["id"], threshold, bound)
         deleted, oldest, newest = tx.delete_versions(agent["id"], threshold, bound)
         if deleted:
             detail = {"keep": keep, "deleted": deleted, "oldest_deleted": oldest, "newest_deleted": newest}
             if archived.get("archive") is not None:
                 detail["archive"] = archived["archive"]["file"]
             self._audit(tx, who, "version.prune", agent["id"], detail=detail)
-        return {"deleted": deleted, "oldest_deleted": oldest, "newest_deleted": newest, "kept": keep, **archived}
+        return {
+            "deleted": deleted,
+            "oldest_deleted": oldest,
+            "newest_deleted": newest,
+            "kept": keep,
+            "kept_labelled": kept_labelled,
+            **archived,
+        }
 
     def _audit(
         self,

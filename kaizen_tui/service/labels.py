@@ -33,6 +33,8 @@ class _Unchecked:
 
 #: ``expected=UNCHECKED``: no compare-and-swap.
 UNCHECKED: Final = _Unchecked()
+#: How many resolved configs are kept (agent, label or version, time) before the cache starts again.
+RESOLVED_CACHE_SIZE = 1024
 #: How many ledger entries a history gives unless asked for more.
 HISTORY_LIMIT = 200
 
@@ -63,6 +65,8 @@ class LabelOperations:
     _find_agent: Callable[[Transaction, str], dict[str, Any]]
     _find_version: Callable[[Transaction, Mapping[str, Any], str | int], dict[str, Any]]
     _audit: Callable[..., None]
+    #: resolve_config's answers by what was asked, with the change token they were read at.
+    _resolved: dict[tuple[str, str | None, str | None, str | None], tuple[int, dict[str, Any]]]
 
     # -- reading
 
@@ -96,8 +100,7 @@ class LabelOperations:
         with self.store.reading() as tx:
             return tx.protected_labels()
 
-    @in_thread
-    def resolve_config(
+    async def resolve_config(
         self, agent_ref: str, *, label: str | None = None, version: str | int | None = None, at: str | None = None
     ) -> dict[str, Any]:
         """The config an agent loads: of a label (now, or ``at`` a time, from the ledger), of a version, or live.
@@ -106,7 +109,30 @@ class LabelOperations:
         "content_hash", "config"}`` (``config`` in the snapshot's shape; the
         version keys are None for the live config). ``latest`` is the newest
         version. A damaged version is refused (:class:`DamagedSnapshot`).
+
+        This is what running agents poll (``/config?label=production``), so
+        an answer is kept and given again without a query for as long as the
+        database's change token says nobody committed anything since, as
+        ``get_config`` does. Callers get their own copy of ``config``.
         """
+        key = (agent_ref, label, None if version is None else str(version), at)
+        token = self.store.change_token()
+        if token is not None:
+            cached = self._resolved.get(key)
+            if cached is not None and cached[0] == token:
+                return _copied(cached[1])
+        found = await self._resolve_config(agent_ref, label, version, at)
+        if token is not None:
+            if len(self._resolved) >= RESOLVED_CACHE_SIZE:
+                self._resolved.clear()
+            # The token read before the query: a commit in between makes the next check miss.
+            self._resolved[key] = (token, found)
+        return _copied(found)
+
+    @in_thread
+    def _resolve_config(
+        self, agent_ref: str, label: str | None, version: str | int | None, at: str | None
+    ) -> dict[str, Any]:
         if label is not None and version is not None:
             raise InvalidValue("label", "give a label or a version, not both")
         if at is not None and label is None:
@@ -341,6 +367,13 @@ class LabelOperations:
         for current in tx.labels(agent["id"]):
             tx.delete_label(agent["id"], current["label"])
             self._ledger(tx, who, now, agent, current["label"], current, None, reason)
+
+
+def _copied(answer: dict[str, Any]) -> dict[str, Any]:
+    """An answer a caller may change without changing the cache (the config's nested values included)."""
+    import copy
+
+    return {**answer, "config": copy.deepcopy(answer["config"])}
 
 
 def _action(entry: Mapping[str, Any]) -> str:

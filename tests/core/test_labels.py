@@ -97,6 +97,7 @@ async def test_setting_a_label_where_it_points_writes_nothing(service: AgentServ
         ("Production", "lower-case"),
         ("7", "only digits"),
         ("latest", "reserved"),
+        ("history", "reserved"),
         ("pro duction", "lower-case"),
         ("", "empty"),
         ("x" * 64, "at most 63"),
@@ -229,3 +230,28 @@ async def test_a_label_of_an_unknown_agent_or_version_is_a_clear_error(
         await service.set_label("Bot", "production", 9)
     with pytest.raises(LabelNotFound):
         await service.remove_label("Bot", "production")
+
+
+async def test_the_prune_itself_says_which_versions_it_kept_for_their_labels(
+    service: AgentService, bot: dict[str, Any]
+) -> None:
+    await service.set_label("Bot", "production", 1)
+    result = await service.prune(bot["id"], 1)
+    assert [(kept["version_number"], kept["labels"]) for kept in result["kept_labelled"]] == [(1, ["production"])]
+
+
+async def test_a_label_config_polled_again_is_not_read_again_until_someone_commits(
+    service: AgentService, bot: dict[str, Any], db_path: Path
+) -> None:
+    await service.set_label("Bot", "production", 2)
+    first = await service.resolve_config("Bot", label="production")
+    first["config"]["temperature"] = 99  # the caller's copy: the cache does not see it
+    again = await service.resolve_config("Bot", label="production")
+    assert again["config"]["temperature"] == 0.2
+    other = AgentService(str(db_path), user="bob")
+    try:
+        await other.set_label("Bot", "production", 3, expected=2)
+    finally:
+        other.close()
+    moved = await service.resolve_config("Bot", label="production")
+    assert (moved["version_number"], moved["config"]["temperature"]) == (3, 0.3)
