@@ -492,10 +492,8 @@ def create_app(service: AgentService, *, token_cache_seconds: float = TOKEN_CACH
         if plan_id is not None and not isinstance(plan_id, str):
             raise InvalidValue("plan_id", "must be the plan_id of a prune preview")
         found = await service.find_agent(agent)
-        # Which older versions labels keep, as the plan said just before (the prune itself does not say).
-        kept = (await service.plan_prune(found["id"], fields["keep"]))["kept_labelled"]
         result = await service.prune(found["id"], fields["keep"], plan_id=plan_id, actor=actor)
-        return json_response({**result, "kept_labelled": kept})
+        return json_response(result)
 
     @app.get("/api/v1/agents/{agent}/versions/{version}", tags=["versions"], summary="One version, by id or number")
     async def get_version(agent: str, version: str, actor: str = reader) -> Response:

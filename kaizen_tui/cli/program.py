@@ -767,6 +767,7 @@ def cmd_prune(ctx: Context) -> int:
             agent["id"], keep, plan_id=plan["plan_id"], archive=archive, overwrite_archive=ctx.args.overwrite
         )
     )
+    kept_labelled = result["kept_labelled"]
     if ctx.json:
         ctx.out.json(prune_result(ctx, agent, keep, doomed, result.get("archive"), kept_labelled))
         return 0
