@@ -26,11 +26,17 @@ async def settle(pilot: Any) -> None:
         pending = [
             worker
             for worker in app.workers
-            if worker.is_running and (worker.group not in (ACTIONS, EDITOR_SAVE) or _screen_of(worker.node) is app.screen)
+            if worker.is_running
+            and (worker.group not in (ACTIONS, EDITOR_SAVE) or _screen_of(worker.node) is app.screen)
         ]
         if pending:
             quiet = 0
-            await asyncio.gather(*(worker.wait() for worker in pending), return_exceptions=True)
+            # Wait for them, but look again as soon as another screen is on top: an action's
+            # worker that opens a dialog meanwhile (after $EDITOR ran, say) then waits on that
+            # dialog, which waits for the test's next key. Waiting on it here would never end.
+            screen = app.screen
+            while any(worker.is_running for worker in pending) and app.screen is screen:
+                await asyncio.sleep(0.005)
             continue
         quiet += 1
         if quiet == 2:
