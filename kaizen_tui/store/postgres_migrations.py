@@ -101,10 +101,9 @@ def _to_4(connection: psycopg.Connection[Any]) -> None:
 
 
 #: Migration N takes a database from schema N-1 to N. PostgreSQL databases
-#: start at the schema of the release that brought PostgreSQL (3).
+#: start at the schema of the release that brought PostgreSQL (3), so the
+#: first migration is 4 (labels).
 MIGRATIONS: dict[int, Callable[[psycopg.Connection[Any]], None]] = {4: _to_4}
-#: The first schema a PostgreSQL database can have.
-FIRST_SCHEMA = 3
 
 
 @dataclass(frozen=True)
