@@ -252,3 +252,28 @@ def test_the_display_name_never_shows_the_password(postgres_server: PostgresServ
         assert service.display_name.startswith("postgresql://postgres@127.0.0.1:")
     finally:
         service.close()
+
+
+def test_a_database_of_schema_3_is_upgraded_to_labels_keeping_every_row(postgres_url: str) -> None:
+    """Schema 3 (PostgreSQL's first, before labels) made by removing what migration 4 adds, then opened."""
+    service = AgentService(postgres_url)
+    try:
+        agent = wait(service.create_agent({"name": "Old", "model_id": "m"}))
+        wait(service.create_version(agent["id"], "from before labels"))
+    finally:
+        service.close()
+    with psycopg.connect(postgres_url) as connection:
+        connection.execute("DROP TABLE agent_label, label_event, protected_label")
+        connection.execute("DROP FUNCTION kaizen_ledger_append_only")
+        connection.execute("UPDATE kaizen_meta SET value = 3 WHERE key = 'schema_version'")
+    upgraded = AgentService(postgres_url)
+    try:
+        assert [v["changelog"] for v in wait(upgraded.get_versions(agent["id"]))] == ["from before labels"]
+        wait(upgraded.set_label("Old", "production", 1))
+        assert [row["label"] for row in wait(upgraded.list_labels("Old"))] == ["production"]
+    finally:
+        upgraded.close()
+    with psycopg.connect(postgres_url) as connection:
+        assert connection.execute("SELECT value FROM kaizen_meta WHERE key = 'schema_version'").fetchone() == (4,)
+        with pytest.raises(psycopg.Error, match="append-only"):
+            connection.execute("DELETE FROM label_event")
