@@ -503,9 +503,10 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
     def get_versions(self, agent_id: str, *, limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
         """Versions newest first. All of them unless a page (``limit``/``offset``) is asked for."""
         with self.store.reading() as tx:
-            if not tx.agent_exists(agent_id):
-                raise AgentNotFound(str(agent_id))
             rows = tx.version_page(agent_id, limit, offset)
+            # A version belongs to an agent that exists (foreign key): look only when the page is empty.
+            if not rows and not tx.agent_exists(agent_id):
+                raise AgentNotFound(str(agent_id))
         for row in rows:
             del row["content_hash"]  # in place: the page is the hot path of scripts and the API
         return rows
@@ -566,7 +567,8 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
             live_hash = self._agent(tx, agent_id)["content_hash"]
             labelled = _labels_by_version(tx, agent_id)
             timeline = []
-            for row in tx.version_page(agent_id, limit, offset):
+            # The texts are read only where no hash is stored (_version_hash reads them then).
+            for row in tx.version_page(agent_id, limit, offset, snapshots=False):
                 entry = version_dict(row)
                 entry.pop("config_snapshot")
                 found, entry["damaged"] = _version_hash(row)

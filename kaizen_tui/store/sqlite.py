@@ -582,6 +582,10 @@ _VERSION_SELECT = f"SELECT {', '.join(_VERSION_FIELDS)} FROM agent_version"
 _SELECT_VERSION = _VERSION_SELECT + " WHERE id = ?"
 _SELECT_VERSION_NUMBERED = _VERSION_SELECT + " WHERE agent_id = ? AND version_number = ?"
 _VERSION_PAGE = _VERSION_SELECT + " WHERE agent_id = ? ORDER BY version_number DESC LIMIT ? OFFSET ?"
+_VERSION_PAGE_HASHED = (
+    f"SELECT {', '.join(_VERSION_FIELDS).replace('config_snapshot', 'CASE WHEN content_hash IS NULL THEN config_snapshot END')} "
+    "FROM agent_version WHERE agent_id = ? ORDER BY version_number DESC LIMIT ? OFFSET ?"
+)
 _VERSIONS_BEFORE = _VERSION_SELECT + " WHERE agent_id = ? AND version_number < ? ORDER BY version_number DESC LIMIT ?"
 #: The hash decides which index: an agent's versions by number would read every one of them.
 _VERSIONS_WITH_HASH = (
@@ -814,9 +818,12 @@ class SQLiteTransaction:
         row = self.connection.execute(_SELECT_VERSION_NUMBERED, (agent_id, number)).fetchone()
         return _version_row(row) if row else None
 
-    def version_page(self, agent_id: str, limit: int | None, offset: int) -> list[Row]:
+    def version_page(self, agent_id: str, limit: int | None, offset: int, *, snapshots: bool = True) -> list[Row]:
+        if not _storable(agent_id):  # get_versions reads the page before it looks for the agent
+            return []
         parameters = (agent_id, -1 if limit is None else limit, offset)
-        return [_version_row(row) for row in self.connection.execute(_VERSION_PAGE, parameters)]
+        query = _VERSION_PAGE if snapshots else _VERSION_PAGE_HASHED
+        return [_version_row(row) for row in self.connection.execute(query, parameters)]
 
     def versions_before(self, agent_id: str, number: int, limit: int | None = None) -> list[Row]:
         parameters = (agent_id, number, -1 if limit is None else limit)
