@@ -99,58 +99,85 @@ RESEARCH_TOOLS = [
 ]
 
 REVIEW_SECTIONS = [
-    ("Correctness", [
-        "Check that the change does what its description says, including edge cases: empty inputs, "
-        "very large inputs, unicode, time zones, concurrent callers and partial failures.",
-        "Look for off-by-one errors in loops and slices, and for conditions that are inverted.",
-        "Check error handling: every error is either handled with intent or passed up with context; "
-        "nothing is swallowed silently, and cleanup runs on every path.",
-        "For database code, check transactions: what happens if the process dies halfway?",
-    ]),
-    ("Security", [
-        "No SQL, shell commands or HTML built by string concatenation from user input.",
-        "Secrets never appear in logs, error messages, URLs or test fixtures.",
-        "Authorisation is checked on the server for every object accessed, not only in the UI.",
-        "Untrusted data is validated at the boundary, with limits on size and depth.",
-    ]),
-    ("Design", [
-        "Each module has one job and a name that says it; functions are short and do one thing.",
-        "New abstractions pay for themselves; prefer a plain function to a class with one method.",
-        "Public interfaces are typed and documented where the why is not obvious.",
-        "The change does not duplicate a helper the codebase already has.",
-    ]),
-    ("Tests", [
-        "Every behaviour change has a test that would fail without it.",
-        "Tests go through public interfaces and assert on outcomes, not on implementation details.",
-        "Tests are deterministic: no sleeps, no real network, no dependence on wall-clock time.",
-        "Slow tests are marked, and the suite stays fast enough to run before every commit.",
-    ]),
-    ("Performance", [
-        "No query inside a loop over rows; no unbounded list loaded into memory.",
-        "Hot paths avoid repeated parsing, allocation and logging.",
-        "Anything that can grow with the data is paginated or streamed.",
-    ]),
-    ("Readability", [
-        "Names say what a thing is or does; abbreviations are ones the whole team knows.",
-        "Control flow is shallow: early returns instead of deep nesting, no clever one-liners.",
-        "Comments explain why, not what; a comment that restates the code should go.",
-        "Dead code, commented-out code and debugging output are removed before merging.",
-    ]),
-    ("Dependencies", [
-        "A new dependency is justified in the description: what it does better than our own code.",
-        "Versions are bounded so that a major release cannot break the build unannounced.",
-        "Licences are compatible with ours, and the package is maintained and widely used.",
-    ]),
-    ("Documentation", [
-        "User-facing changes update the README, the help text and the changelog.",
-        "Breaking changes are called out with a migration path for existing users.",
-        "Examples in the documentation are tested or at least run once by the reviewer.",
-    ]),
-    ("Operability", [
-        "Logs say what happened with enough context to debug, at the right level.",
-        "Configuration has safe defaults; a missing setting fails loudly at start-up.",
-        "Migrations are backward compatible with the previous release during a rolling deploy.",
-    ]),
+    (
+        "Correctness",
+        [
+            "Check that the change does what its description says, including edge cases: empty inputs, "
+            "very large inputs, unicode, time zones, concurrent callers and partial failures.",
+            "Look for off-by-one errors in loops and slices, and for conditions that are inverted.",
+            "Check error handling: every error is either handled with intent or passed up with context; "
+            "nothing is swallowed silently, and cleanup runs on every path.",
+            "For database code, check transactions: what happens if the process dies halfway?",
+        ],
+    ),
+    (
+        "Security",
+        [
+            "No SQL, shell commands or HTML built by string concatenation from user input.",
+            "Secrets never appear in logs, error messages, URLs or test fixtures.",
+            "Authorisation is checked on the server for every object accessed, not only in the UI.",
+            "Untrusted data is validated at the boundary, with limits on size and depth.",
+        ],
+    ),
+    (
+        "Design",
+        [
+            "Each module has one job and a name that says it; functions are short and do one thing.",
+            "New abstractions pay for themselves; prefer a plain function to a class with one method.",
+            "Public interfaces are typed and documented where the why is not obvious.",
+            "The change does not duplicate a helper the codebase already has.",
+        ],
+    ),
+    (
+        "Tests",
+        [
+            "Every behaviour change has a test that would fail without it.",
+            "Tests go through public interfaces and assert on outcomes, not on implementation details.",
+            "Tests are deterministic: no sleeps, no real network, no dependence on wall-clock time.",
+            "Slow tests are marked, and the suite stays fast enough to run before every commit.",
+        ],
+    ),
+    (
+        "Performance",
+        [
+            "No query inside a loop over rows; no unbounded list loaded into memory.",
+            "Hot paths avoid repeated parsing, allocation and logging.",
+            "Anything that can grow with the data is paginated or streamed.",
+        ],
+    ),
+    (
+        "Readability",
+        [
+            "Names say what a thing is or does; abbreviations are ones the whole team knows.",
+            "Control flow is shallow: early returns instead of deep nesting, no clever one-liners.",
+            "Comments explain why, not what; a comment that restates the code should go.",
+            "Dead code, commented-out code and debugging output are removed before merging.",
+        ],
+    ),
+    (
+        "Dependencies",
+        [
+            "A new dependency is justified in the description: what it does better than our own code.",
+            "Versions are bounded so that a major release cannot break the build unannounced.",
+            "Licences are compatible with ours, and the package is maintained and widely used.",
+        ],
+    ),
+    (
+        "Documentation",
+        [
+            "User-facing changes update the README, the help text and the changelog.",
+            "Breaking changes are called out with a migration path for existing users.",
+            "Examples in the documentation are tested or at least run once by the reviewer.",
+        ],
+    ),
+    (
+        "Operability",
+        [
+            "Logs say what happened with enough context to debug, at the right level.",
+            "Configuration has safe defaults; a missing setting fails loudly at start-up.",
+            "Migrations are backward compatible with the previous release during a rolling deploy.",
+        ],
+    ),
 ]
 
 
@@ -235,12 +262,20 @@ def _histories() -> list[History]:
                 Step(0, "maria", changelog="First version for the beta widget"),
                 Step(4, "maria", {"system_prompt": SUPPORT_PROMPT_V2}, "Hand refund requests to a human"),
                 Step(9, "sam", {"temperature": 0.4}, "Lower temperature: answers were too creative"),
-                Step(15, "maria", {"system_prompt": SUPPORT_PROMPT_V3, "max_tokens": 2048},
-                     "Restructure prompt into scope, tone and rules"),
+                Step(
+                    15,
+                    "maria",
+                    {"system_prompt": SUPPORT_PROMPT_V3, "max_tokens": 2048},
+                    "Restructure prompt into scope, tone and rules",
+                ),
                 Step(22, "devon", {"model_id": "gpt-4o-mini"}, "Try the mini model to cut cost"),
                 Step(24, "devon", {"model_id": "gpt-4o"}, "Back to gpt-4o: mini missed outage questions"),
-                Step(40, "maria", {"system_prompt": SUPPORT_PROMPT_V4, "temperature": 0.5},
-                     "Shorter answers, use the customer's name"),
+                Step(
+                    40,
+                    "maria",
+                    {"system_prompt": SUPPORT_PROMPT_V4, "temperature": 0.5},
+                    "Shorter answers, use the customer's name",
+                ),
             ],
         ),
         History(
@@ -258,14 +293,44 @@ def _histories() -> list[History]:
             author="priya",
             steps=[
                 Step(2, "priya", changelog="Initial research agent with search and fetch tools"),
-                Step(6, "priya", {"extra": {"tools": [*RESEARCH_TOOLS, {"name": "python", "description":
-                     "Run Python for calculations", "timeout_s": 30}]}}, "Add a python tool for numbers"),
-                Step(13, "sam", {"extra": {"tools": [*RESEARCH_TOOLS, {"name": "python", "description":
-                     "Run Python for calculations", "timeout_s": 30}], "top_p": 0.9}},
-                     "Set top_p 0.9"),
-                Step(30, "priya", {"max_tokens": 8192, "system_prompt": RESEARCH_PROMPT.replace(
-                     "Prefer primary sources.", "Prefer primary sources. Flag anything older than two years.")},
-                     "Longer reports; flag stale sources"),
+                Step(
+                    6,
+                    "priya",
+                    {
+                        "extra": {
+                            "tools": [
+                                *RESEARCH_TOOLS,
+                                {"name": "python", "description": "Run Python for calculations", "timeout_s": 30},
+                            ]
+                        }
+                    },
+                    "Add a python tool for numbers",
+                ),
+                Step(
+                    13,
+                    "sam",
+                    {
+                        "extra": {
+                            "tools": [
+                                *RESEARCH_TOOLS,
+                                {"name": "python", "description": "Run Python for calculations", "timeout_s": 30},
+                            ],
+                            "top_p": 0.9,
+                        }
+                    },
+                    "Set top_p 0.9",
+                ),
+                Step(
+                    30,
+                    "priya",
+                    {
+                        "max_tokens": 8192,
+                        "system_prompt": RESEARCH_PROMPT.replace(
+                            "Prefer primary sources.", "Prefer primary sources. Flag anything older than two years."
+                        ),
+                    },
+                    "Longer reports; flag stale sources",
+                ),
                 Step(51, "priya", {"model_id": "claude-sonnet-4"}, "Upgrade to claude-sonnet-4"),
             ],
         ),
@@ -283,12 +348,23 @@ def _histories() -> list[History]:
             author="devon",
             steps=[
                 Step(5, "devon", changelog="Import the team's review checklist"),
-                Step(11, "devon", {"system_prompt": _review_prompt(
-                    "direct and specific; explain why, not only what. Be kind: the author is a colleague.")},
-                     "Ask for a kinder tone"),
+                Step(
+                    11,
+                    "devon",
+                    {
+                        "system_prompt": _review_prompt(
+                            "direct and specific; explain why, not only what. Be kind: the author is a colleague."
+                        )
+                    },
+                    "Ask for a kinder tone",
+                ),
                 Step(27, "sam", {"temperature": 0.0}, "Deterministic reviews for CI"),
-                Step(44, "devon", {"max_tokens": 6000, "extra": {"stop": ["<END_REVIEW>"]}},
-                     "Allow longer reviews, stop at the end marker"),
+                Step(
+                    44,
+                    "devon",
+                    {"max_tokens": 6000, "extra": {"stop": ["<END_REVIEW>"]}},
+                    "Allow longer reviews, stop at the end marker",
+                ),
             ],
         ),
         History(
@@ -307,17 +383,35 @@ def _histories() -> list[History]:
             steps=[
                 Step(1, "lena", changelog="Pipeline v1"),
                 Step(3, "lena", {"max_tokens": 2000}, "Long invoices were cut off"),
-                Step(8, "lena", {"extra": {"response_format": "json_schema", "schema": INVOICE_SCHEMA}},
-                     "Validate output against a JSON schema"),
+                Step(
+                    8,
+                    "lena",
+                    {"extra": {"response_format": "json_schema", "schema": INVOICE_SCHEMA}},
+                    "Validate output against a JSON schema",
+                ),
                 Step(12, "ci-bot", {"model_id": "gpt-4o"}, "Auto: accuracy dropped below 95% on eval set"),
-                Step(13, "lena", {"model_id": "gpt-4o-mini", "system_prompt": INVOICE_PROMPT +
-                     "\nDates on European invoices are day-first (31.01.2026)."},
-                     "Back to mini with a hint for European dates"),
+                Step(
+                    13,
+                    "lena",
+                    {
+                        "model_id": "gpt-4o-mini",
+                        "system_prompt": INVOICE_PROMPT + "\nDates on European invoices are day-first (31.01.2026).",
+                    },
+                    "Back to mini with a hint for European dates",
+                ),
                 Step(20, "lena", {"max_tokens": 2500}, "Room for invoices with 100+ lines"),
                 Step(33, "ci-bot", changelog="Auto: nightly snapshot"),
-                Step(47, "lena", {"extra": {"response_format": "json_schema", "schema": {
-                    **INVOICE_SCHEMA, "required": [*INVOICE_SCHEMA["required"], "currency"]}}},
-                     "Currency is now required"),
+                Step(
+                    47,
+                    "lena",
+                    {
+                        "extra": {
+                            "response_format": "json_schema",
+                            "schema": {**INVOICE_SCHEMA, "required": [*INVOICE_SCHEMA["required"], "currency"]},
+                        }
+                    },
+                    "Currency is now required",
+                ),
                 Step(63, "ci-bot", changelog="Auto: nightly snapshot"),
             ],
         ),
@@ -336,13 +430,25 @@ def _histories() -> list[History]:
             steps=[
                 Step(35, "sam", changelog="Draft for the HR pilot"),
                 Step(41, "sam", {"temperature": 0.6}, "Less chatty"),
-                Step(55, "sam", {"system_prompt": ONBOARDING_PROMPT + "\nAlways end with: 'Anything else?'"},
-                     "Close every answer with a question"),
+                Step(
+                    55,
+                    "sam",
+                    {"system_prompt": ONBOARDING_PROMPT + "\nAlways end with: 'Anything else?'"},
+                    "Close every answer with a question",
+                ),
                 # Edited after the newest version and not snapshotted yet:
-                Step(80, "sam", {"system_prompt": ONBOARDING_PROMPT.replace(
-                    "Welcome new employees", "Welcome new employees warmly") +
-                    "\nMention the buddy programme in the first answer.", "max_tokens": 1200},
-                     snapshot=False),
+                Step(
+                    80,
+                    "sam",
+                    {
+                        "system_prompt": ONBOARDING_PROMPT.replace(
+                            "Welcome new employees", "Welcome new employees warmly"
+                        )
+                        + "\nMention the buddy programme in the first answer.",
+                        "max_tokens": 1200,
+                    },
+                    snapshot=False,
+                ),
             ],
         ),
         History(
@@ -365,8 +471,10 @@ def _histories() -> list[History]:
                         [
                             ({"max_tokens": 768}, "Queries with CTEs were cut off"),
                             ({"system_prompt": SQL_PROMPT_V1 + "\nUse ISO dates."}, "ISO dates"),
-                            ({"system_prompt": SQL_PROMPT_V1 + "\nUse ISO dates.\nNever write DELETE or UPDATE."},
-                             "Read-only queries only"),
+                            (
+                                {"system_prompt": SQL_PROMPT_V1 + "\nUse ISO dates.\nNever write DELETE or UPDATE."},
+                                "Read-only queries only",
+                            ),
                             ({"temperature": 0.1}, "Slight variety for retries"),
                             ({"model_id": "gpt-4-turbo"}, "gpt-4-turbo"),
                             ({"extra": {"dialect": "postgresql"}}, "Record the SQL dialect"),

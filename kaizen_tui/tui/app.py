@@ -280,5 +280,7 @@ class KaizenApp(App[None]):
             title, description = action.palette
             # Through run_action, as a key would: the owner's check_action still applies.
             owner = self if action.owner == "app" else screen
-            yield SystemCommand(title, f"{description} ({action.palette_key_text})", partial(owner.run_action, action.name))
+            yield SystemCommand(
+                title, f"{description} ({action.palette_key_text})", partial(owner.run_action, action.name)
+            )
         yield from super().get_system_commands(screen)

@@ -151,7 +151,9 @@ class CompareScreen(Screen[dict[str, Any] | None]):
 
         def done(result: dict[str, Any] | None) -> None:
             if result is not None:
-                self.dismiss({"version_id": version["id"], "version_number": version["version_number"], "rolled_back": result})
+                self.dismiss(
+                    {"version_id": version["id"], "version_number": version["version_number"], "rolled_back": result}
+                )
 
         self.app.push_screen(RollbackModal(service, agent, version), done)
 

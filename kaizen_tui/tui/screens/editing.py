@@ -105,7 +105,6 @@ def with_error(text: str, error: str) -> str:
     return "\n".join(lines) + "\n" + body
 
 
-
 def strip_error(text: str) -> str:
     lines = text.splitlines(keepends=True)
     while lines and lines[0].startswith(ERROR_MARK):
@@ -115,9 +114,7 @@ def strip_error(text: str) -> str:
 
 def meaningful(text: str) -> str:
     """The text without comments and blank lines, to tell "unchanged" and "empty"."""
-    return "\n".join(
-        line.rstrip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")
-    )
+    return "\n".join(line.rstrip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#"))
 
 
 class EditorFailed(Exception):
@@ -136,11 +133,11 @@ def run_external_editor(app: App, command: list[str], text: str) -> str:
                 result = subprocess.run([*command, str(path)], check=False)
         except SuspendNotSupported:
             # Headless (tests) or a web driver: run it without the terminal.
-            result = subprocess.run(
-                [*command, str(path)], check=False, stdin=subprocess.DEVNULL, capture_output=True
-            )
+            result = subprocess.run([*command, str(path)], check=False, stdin=subprocess.DEVNULL, capture_output=True)
         except FileNotFoundError:
-            raise EditorFailed(f"Cannot start the editor {command[0]!r}: no such program (check $VISUAL / $EDITOR).") from None
+            raise EditorFailed(
+                f"Cannot start the editor {command[0]!r}: no such program (check $VISUAL / $EDITOR)."
+            ) from None
         except OSError as error:
             raise EditorFailed(f"Cannot start the editor {command[0]!r}: {error.strerror}.") from None
         if result.returncode != 0:
@@ -149,7 +146,9 @@ def run_external_editor(app: App, command: list[str], text: str) -> str:
             )
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise EditorFailed(f"Cannot start the editor {command[0]!r}: no such program (check $VISUAL / $EDITOR).") from None
+        raise EditorFailed(
+            f"Cannot start the editor {command[0]!r}: no such program (check $VISUAL / $EDITOR)."
+        ) from None
     finally:
         path.unlink(missing_ok=True)
 

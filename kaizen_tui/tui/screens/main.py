@@ -375,17 +375,24 @@ class MainScreen(Screen[None]):
             lines.append(Content.styled("It is open read-only, so nothing can be created here.", "$text-warning"))
         else:
             lines += [
-                Content.assemble("Press ", ("n", "bold $text-accent"), " to create your first agent from a YAML template."),
+                Content.assemble(
+                    "Press ", ("n", "bold $text-accent"), " to create your first agent from a YAML template."
+                ),
                 Content(""),
                 Content("Or from a shell:"),
-                Content.assemble("  ", ("kaizen-tui create --name \"Support Agent\" --model gpt-4o", "bold")),
+                Content.assemble("  ", ('kaizen-tui create --name "Support Agent" --model gpt-4o', "bold")),
                 Content.assemble("  ", ("kaizen-tui create -f agent.yaml", "bold")),
                 Content.assemble(
                     "  ", ("kaizen-tui --demo", "bold"), ("   opens a demo database with six agents", "$text-muted")
                 ),
                 Content("It shows up here by itself."),
             ]
-        lines += [Content(""), Content.assemble("Press ", ("?", "bold $text-accent"), " for help, ", ("q", "bold $text-accent"), " to quit.")]
+        lines += [
+            Content(""),
+            Content.assemble(
+                "Press ", ("?", "bold $text-accent"), " for help, ", ("q", "bold $text-accent"), " to quit."
+            ),
+        ]
         self.query_one("#empty", Static).update(Content("\n").join(lines))
         self.status.show("")
 
@@ -493,7 +500,12 @@ class MainScreen(Screen[None]):
         if current is not None and timeline.total > 1:
             index = next((i for i, entry in enumerate(timeline.entries) if entry["id"] == current["id"]), None)
             if index is not None:
-                parts.append((f" · v{current['version_number']} {timeline.start + index + 1:,}/{timeline.total:,}", "$text-muted"))
+                parts.append(
+                    (
+                        f" · v{current['version_number']} {timeline.start + index + 1:,}/{timeline.total:,}",
+                        "$text-muted",
+                    )
+                )
         self.query_one("#timeline-pane").border_title = Content.assemble(*parts)
 
     @on(Timeline.NeedPage)
@@ -582,7 +594,11 @@ class MainScreen(Screen[None]):
             self.query_one("#diff-pane").border_title = "Diff"
             lines = [Text_muted("No versions yet.")]
             if not self.service.read_only:
-                lines.append(Content.assemble("Press ", ("s", "bold $text-accent"), " to save the live config as the first version."))
+                lines.append(
+                    Content.assemble(
+                        "Press ", ("s", "bold $text-accent"), " to save the live config as the first version."
+                    )
+                )
             self.diff.show_message(*lines)
             return
         self.load_diff(agent["id"], timeline.cursor_key, timeline.newest_id, only_if_changed)
@@ -770,7 +786,9 @@ class MainScreen(Screen[None]):
             return comparison, f"{visible(agent['name'])} · {comparison_label(comparison)}", heading
 
         # The screen opens at once and reads the diff itself: keys typed next reach it.
-        self.app.push_screen(CompareScreen(title=visible(agent["name"]), load=load, agent=agent), self._compare_closed(agent))
+        self.app.push_screen(
+            CompareScreen(title=visible(agent["name"]), load=load, agent=agent), self._compare_closed(agent)
+        )
 
     def action_compare(self) -> None:
         if self._deferred("compare"):
@@ -939,7 +957,9 @@ class MainScreen(Screen[None]):
             deleted, kept = result["deleted"], result["kept"]
             plural = "s" if deleted != 1 else ""
             archived = f"; archived to {visible(result['archive']['file'])}" if result.get("archive") else ""
-            self.toast(f"Pruned {deleted} version{plural} of {visible(agent['name'])}; kept the {kept} newest{archived}")
+            self.toast(
+                f"Pruned {deleted} version{plural} of {visible(agent['name'])}; kept the {kept} newest{archived}"
+            )
             self.reload(keep_agent=agent["id"], keep_version=self.timeline.cursor_key)
 
         self.app.push_screen(PruneModal(self.service, agent), done)
@@ -1101,4 +1121,3 @@ def folded(text: str) -> str:
 
 def Text_muted(text: str) -> Content:
     return Content.styled(text, "$text-muted")
-

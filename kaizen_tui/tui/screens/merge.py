@@ -156,7 +156,9 @@ class MergeConflictModal(Dialog[dict[str, str] | None]):
                 )
             )
         else:
-            hint.update(Content.assemble(("y saves: ", "bold"), "your other changes, and for each field the value chosen."))
+            hint.update(
+                Content.assemble(("y saves: ", "bold"), "your other changes, and for each field the value chosen.")
+            )
 
     def action_move(self, step: int) -> None:
         self.current = max(0, min(len(self.conflicts) - 1, self.current + step))

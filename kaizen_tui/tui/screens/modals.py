@@ -45,11 +45,15 @@ class SnapshotModal(Dialog[str | None]):
             yield Static(Content.assemble(("enter", "bold"), " save   ", ("esc", "bold"), " cancel"), classes="hint")
 
     def _compose_body(self, agent: dict[str, Any]) -> ComposeResult:
-        yield Static(Content.assemble("Save the live config of ", (visible(agent["name"]), "bold"), " as a new version."))
+        yield Static(
+            Content.assemble("Save the live config of ", (visible(agent["name"]), "bold"), " as a new version.")
+        )
         if agent.get("latest_version") is None:
             note = Content.assemble(("This will be its first version.", "$text-muted"))
         elif agent.get("unsaved_changes"):
-            note = Content.assemble(("The live config has changes since ", "$text-muted"), f"v{agent['latest_version']}", ".")
+            note = Content.assemble(
+                ("The live config has changes since ", "$text-muted"), f"v{agent['latest_version']}", "."
+            )
         else:
             note = Content.assemble(
                 ("The live config equals ", "$text-warning"),

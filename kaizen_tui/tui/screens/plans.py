@@ -201,7 +201,7 @@ class RollbackModal(PlanModal):
                 Content.assemble(
                     ("● The live config has unsaved changes: ", "$text-warning"),
                     "they are saved first as a new version ",
-                    (f"\"{visible(plan['auto_save_changelog'])}\"", "bold"),
+                    (f'"{visible(plan["auto_save_changelog"])}"', "bold"),
                     ", so nothing is lost.",
                 )
             ]
@@ -506,7 +506,9 @@ class PruneModal(Dialog[dict[str, Any] | None]):
         about = [self.stale_note] if self.stale_note is not None else []
         doomed, keep = plan["delete"], plan["keep"]
         if not doomed:
-            about.append(Content.assemble(("Nothing to delete: ", "$text-success"), f"the agent has at most {keep} versions."))
+            about.append(
+                Content.assemble(("Nothing to delete: ", "$text-success"), f"the agent has at most {keep} versions.")
+            )
             summary.update(Content("\n").join(about))
             doomed_view.update("")
             return

@@ -258,7 +258,9 @@ class AgentsTable(ScrollView, can_focus=True):
         if not compact:
             muted = style + foreground(self._style("agents--muted"))
             segments.append(Segment(pad_cells(visible(agent.get("agent_type")), _TYPE[1] - 1) + " ", muted))
-            status_style = self._style(f"agents--{status}") if f"agents--{status}" in self.COMPONENT_CLASSES else Style()
+            status_style = (
+                self._style(f"agents--{status}") if f"agents--{status}" in self.COMPONENT_CLASSES else Style()
+            )
             segments.append(Segment(pad_cells(visible(status), _STATUS[1] - 1) + " ", style + foreground(status_style)))
         segments.append(Segment(short_count(int(agent.get("version_count") or 0)).rjust(_VERSIONS[1]), style))
         return segments

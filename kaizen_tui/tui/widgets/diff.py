@@ -354,7 +354,9 @@ class DiffRenderer:
         header.append(f"-{removed}", styles.sign_removed)
         header.append(" ")
         header.append(f"+{added}", styles.sign_added)
-        header.append(f"  {old_label} → {new_label}" if old_label != "nothing" else f"  new in {new_label}", styles.muted)
+        header.append(
+            f"  {old_label} → {new_label}" if old_label != "nothing" else f"  new in {new_label}", styles.muted
+        )
         self.add(header)
         if not hunks:
             self.add(Text("(only line endings or trailing spaces differ)", styles.muted))
@@ -370,7 +372,12 @@ class DiffRenderer:
             drawn = len(self.lines) - first_row
             if drawn >= MAX_TEXT_ROWS:
                 left = sum(len(later.lines) for later in hunks[number:])
-                self.add(Text(f"… {left:,} more lines of this diff are not shown here; `kaizen-tui diff` prints them all.", styles.muted))
+                self.add(
+                    Text(
+                        f"… {left:,} more lines of this diff are not shown here; `kaizen-tui diff` prints them all.",
+                        styles.muted,
+                    )
+                )
                 return
             self.lines.append(Text(hunk.header, styles.hunk))
             if self.split:
@@ -379,7 +386,12 @@ class DiffRenderer:
                 left_out = self._unified_hunk(hunk.lines, digits, MAX_TEXT_ROWS - drawn)
             if left_out:
                 left = left_out + sum(len(later.lines) for later in hunks[number + 1 :])
-                self.add(Text(f"… {left:,} more lines of this diff are not shown here; `kaizen-tui diff` prints them all.", styles.muted))
+                self.add(
+                    Text(
+                        f"… {left:,} more lines of this diff are not shown here; `kaizen-tui diff` prints them all.",
+                        styles.muted,
+                    )
+                )
                 return
 
     def _line_text(self, line: DiffLine) -> Text:
@@ -432,9 +444,7 @@ class DiffRenderer:
                 return len(lines) - index
             old = str(line.old_number) if line.old_number else ""
             new = str(line.new_number) if line.new_number else ""
-            gutter = Text.assemble(
-                (old.rjust(digits), styles.gutter), " ", (new.rjust(digits), styles.gutter), " "
-            )
+            gutter = Text.assemble((old.rjust(digits), styles.gutter), " ", (new.rjust(digits), styles.gutter), " ")
             gutter.append_text(self._sign(line.tag))
             gutter.append(" ")
             row_style = self._row_style(line.tag)

@@ -326,7 +326,9 @@ class Timeline(KeyedTable):
         self._by_id = {entry["id"]: entry for entry in self.entries}
         width = self._available_width()
         # The widest number the agent has, not the window's: the columns stay put when paging.
-        newest = max([entry["version_number"] for entry in self.entries] + [int((self.agent or {}).get("latest_version") or 1)])
+        newest = max(
+            [entry["version_number"] for entry in self.entries] + [int((self.agent or {}).get("latest_version") or 1)]
+        )
         self._filling = True
         try:
             self._setup_columns(width, max(4, len(f"v{newest}")))
@@ -461,7 +463,9 @@ class Timeline(KeyedTable):
             offset = max(0, self.start - self.PAGE_SIZE)
             self._request("before", offset, self.start - offset)
 
-    def receive_page(self, generation: int, where: str, offset: int, entries: list[dict[str, Any]], more_below: bool) -> None:
+    def receive_page(
+        self, generation: int, where: str, offset: int, entries: list[dict[str, Any]], more_below: bool
+    ) -> None:
         """The versions asked for by :class:`NeedPage` came (``more_below``: older ones exist past them)."""
         if generation != self.generation or where != self.requested or self.agent is None:
             return  # the window was replaced meanwhile
