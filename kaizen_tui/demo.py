@@ -40,10 +40,23 @@ class Step:
 
 
 @dataclass
+class LabelStep:
+    """A label set, moved or removed (``version`` None), or (``protect``) a label name protected."""
+
+    day: float
+    author: str
+    label: str
+    version: int | None
+    reason: str = ""
+    protect: bool = False
+
+
+@dataclass
 class History:
     config: Mapping[str, Any]
     author: str
     steps: list[Step]
+    labels: list[LabelStep] = field(default_factory=list)
 
 
 class _DemoClock:
@@ -277,6 +290,18 @@ def _histories() -> list[History]:
                     "Shorter answers, use the customer's name",
                 ),
             ],
+            labels=[
+                LabelStep(0.5, "maria", "production", 1, "Beta widget launch"),
+                LabelStep(
+                    9.5, "sam", "production", 3, "Refund hand-off and calmer answers; checked with the support leads"
+                ),
+                LabelStep(10, "maria", "production", None, protect=True),
+                LabelStep(15.5, "maria", "staging", 4, "Structured prompt: a week on staging first"),
+                LabelStep(21, "maria", "production", 4, "The staging week went well: fewer escalations"),
+                LabelStep(22.5, "devon", "staging", 5, "Cost experiment: gpt-4o-mini on staging"),
+                LabelStep(24.5, "devon", "staging", 6, "Mini missed outage questions; back to gpt-4o"),
+                LabelStep(40.5, "maria", "staging", 7, "Shorter answers with the customer's name"),
+            ],
         ),
         History(
             config={
@@ -333,6 +358,11 @@ def _histories() -> list[History]:
                 ),
                 Step(51, "priya", {"model_id": "claude-sonnet-4"}, "Upgrade to claude-sonnet-4"),
             ],
+            labels=[
+                LabelStep(6.5, "priya", "production", 2, "First rollout to the product team"),
+                LabelStep(31, "priya", "production", 4, "Longer reports for the quarterly review"),
+                LabelStep(51.5, "priya", "canary", 5, "claude-sonnet-4 on 5% of requests for a week"),
+            ],
         ),
         History(
             config={
@@ -365,6 +395,10 @@ def _histories() -> list[History]:
                     {"max_tokens": 6000, "extra": {"stop": ["<END_REVIEW>"]}},
                     "Allow longer reviews, stop at the end marker",
                 ),
+            ],
+            labels=[
+                LabelStep(27.5, "sam", "ci", 3, "Deterministic reviews for the CI gate"),
+                LabelStep(44.5, "devon", "staging", 4, "Longer reviews with an end marker: try them on staging"),
             ],
         ),
         History(
@@ -413,6 +447,14 @@ def _histories() -> list[History]:
                     "Currency is now required",
                 ),
                 Step(63, "ci-bot", changelog="Auto: nightly snapshot"),
+            ],
+            labels=[
+                LabelStep(8.5, "lena", "production", 3, "Schema validation is live"),
+                LabelStep(13.5, "lena", "production", 5, "Mini with the date hint: 97.4% on the eval set"),
+                LabelStep(20.5, "lena", "production", 6, "Invoices with 100+ lines"),
+                LabelStep(33.5, "ci-bot", "nightly", 7, "Auto: nightly build"),
+                LabelStep(47.5, "lena", "staging", 8, "Currency required: staging until the ERP import accepts it"),
+                LabelStep(63.5, "ci-bot", "nightly", 9, "Auto: nightly build"),
             ],
         ),
         History(
@@ -488,6 +530,10 @@ def _histories() -> list[History]:
                     )
                 ],
             ],
+            labels=[
+                LabelStep(16.6, "lena", "production", 9, "Deterministic again: ship it"),
+                LabelStep(22.6, "lena", "production", None, "Archived: the BI copilot replaces it"),
+            ],
         ),
     ]
 
@@ -504,9 +550,14 @@ async def seed_demo(service: AgentService) -> None:
             clock.at(history.steps[0].day)
             service.user = history.author
             agent = await service.create_agent(history.config)
-            for step in history.steps:
+            # Versions and labels in the order of their days: the audit log reads like the team's week.
+            moments: list[Step | LabelStep] = sorted([*history.steps, *history.labels], key=lambda step: step.day)
+            for step in moments:
                 clock.at(step.day)
                 service.user = step.author
+                if isinstance(step, LabelStep):
+                    await _label(service, agent["id"], step)
+                    continue
                 if step.changes:
                     await service.update(agent["id"], step.changes)
                 if step.snapshot:
@@ -514,6 +565,16 @@ async def seed_demo(service: AgentService) -> None:
                     await service.create_version(agent["id"], step.changelog)
     finally:
         service.clock, service.user = original_clock, original_user
+
+
+async def _label(service: AgentService, agent_id: str, step: LabelStep) -> None:
+    """Protect a label name, or set, move or remove a label, as the demo's team did (confirmed: protected ones too)."""
+    if step.protect:
+        await service.protect_label(step.label)
+    elif step.version is None:
+        await service.remove_label(agent_id, step.label, reason=step.reason, allow_protected=True)
+    else:
+        await service.set_label(agent_id, step.label, step.version, reason=step.reason, allow_protected=True)
 
 
 def ensure_demo_database(db_target: str | None = None, *, read_only: bool = False) -> str:

@@ -176,6 +176,14 @@ ACTIONS: tuple[Action, ...] = (
         palette=("Audit log", "Who did what to the highlighted agent, when"),
     ),
     Action(
+        "label_ledger",
+        ("T",),
+        "label ledger",
+        help="the label ledger: who set, moved or removed which label, when, why",
+        scopes=(Scope.MAIN,),
+        palette=("Label ledger", "Who set, moved or removed the labels of the highlighted agent, when and why"),
+    ),
+    Action(
         "filter",
         ("slash",),
         "filter",
@@ -228,6 +236,14 @@ ACTIONS: tuple[Action, ...] = (
         help="compare view: roll back to the older version shown",
         scopes=(Scope.COMPARE,),
         palette=("Roll back to the older", "Make the live config equal the older version compared"),
+    ),
+    Action(
+        "label",
+        ("t",),
+        "label",
+        help="label the highlighted version: set, move or remove a label, with a preview",
+        scopes=VERSION_PANES,
+        palette=("Label version", "Point a label (production, staging...) at the highlighted version, or remove one"),
     ),
     Action(
         "delete_version",

@@ -111,3 +111,22 @@ def test_unsaved_changes_light_theme(snap_compare, demo):
         await press(pilot, "j", "j", "enter")
 
     assert snap_compare(make_app(demo), terminal_size=(100, 30), run_before=run_before)
+
+
+def test_timeline_with_labels(snap_compare, demo):
+    """Invoice Extraction Pipeline: production, staging and the nightly build's label, cut to the narrow pane."""
+    assert snap_compare(make_app(demo), terminal_size=(100, 30), run_before=keys("j", "enter"))
+
+
+def test_label_dialog_with_its_preview(snap_compare, demo):
+    """Moving the protected production label of Support Agent to v7: where it goes, and the diff for everyone on it."""
+    run_before = keys("G", "enter", "t", *"production", "enter", *"shorter", "space", *"answers")
+    assert snap_compare(make_app(demo), terminal_size=(100, 30), run_before=run_before)
+
+
+def test_label_dialog_at_80x24(snap_compare, demo):
+    assert snap_compare(make_app(demo), terminal_size=(80, 24), run_before=keys("G", "enter", "t", *"production"))
+
+
+def test_label_ledger(snap_compare, demo):
+    assert snap_compare(make_app(demo), terminal_size=(100, 30), run_before=keys("G", "enter", "T"))

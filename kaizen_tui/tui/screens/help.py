@@ -18,6 +18,7 @@ MARKERS: list[tuple[str, str, str]] = [
     (GLYPH_LIVE, "$text-success", "timeline: the live config equals this version"),
     (GLYPH_MARK, "$text-accent", "timeline: marked as the comparison base (space)"),
     (GLYPH_DAMAGED, "$text-error", "timeline: the stored snapshot is damaged; it can be compared, not restored"),
+    ("[name]", "$text-secondary", "timeline: a label names this version (t sets, moves or removes one; T: the ledger)"),
 ]
 
 

@@ -38,6 +38,7 @@ from kaizen_tui.tui.screens.editing import (
     strip_error,
     with_error,
 )
+from kaizen_tui.tui.screens.labels import LabelModal, LedgerScreen, label_toast
 from kaizen_tui.tui.screens.modals import EditorModal, SnapshotModal, YesNoModal
 from kaizen_tui.tui.screens.plans import DeleteAgentModal, PruneModal, RollbackModal
 from kaizen_tui.tui.widgets.agent_list import AgentsTable
@@ -580,6 +581,8 @@ class MainScreen(Screen[None]):
             parts.append((f"  {GLYPH_MARK} base", "$text-accent"))
         if entry.get("damaged"):
             parts.append((f"  {GLYPH_DAMAGED} damaged: {visible(entry['damaged'])}", "$text-error"))
+        if entry.get("labels"):
+            parts.append(("  " + " ".join(f"[{visible(label)}]" for label in entry["labels"]), "$text-secondary"))
         changelog = first_line(entry.get("changelog"))
         if changelog:
             parts.append(" · " + changelog)
@@ -674,11 +677,13 @@ class MainScreen(Screen[None]):
     # -- focus and keys ----------------------------------------------------------
 
     #: Keys that need an agent: hidden from the key bar while there is none.
-    AGENT_ACTIONS = {"snapshot", "edit", "prune", "filter", "toggle_split", "delete_agent", "audit_log"}
+    AGENT_ACTIONS = {"snapshot", "edit", "prune", "filter", "toggle_split", "delete_agent", "audit_log", "label_ledger"}
 
     #: Keys that change something: out of the key bar when the database is read-only
     #: (still bound: pressed, they say why they do nothing).
-    CHANGE_ACTIONS = frozenset({"snapshot", "edit", "new_agent", "prune", "delete_agent", "rollback", "delete_version"})
+    CHANGE_ACTIONS = frozenset(
+        {"snapshot", "edit", "new_agent", "prune", "delete_agent", "rollback", "delete_version", "label"}
+    )
 
     def hidden_in_key_bar(self, action: str) -> bool:
         return bool(self.service.read_only) and action in self.CHANGE_ACTIONS
@@ -909,6 +914,16 @@ class MainScreen(Screen[None]):
             return
         label = f"v{entry['version_number']}"
         name = visible(agent["name"])
+        if entry.get("labels"):
+            # The service refuses it too: a label names it, and whoever loads that label would get nothing.
+            names = ", ".join(visible(label) for label in entry["labels"])
+            several = len(entry["labels"]) > 1
+            self.toast(
+                f"Cannot delete {label} of {name}: {'the labels' if several else 'the label'} {names} "
+                f"{'name' if several else 'names'} it. Move or remove {'them' if several else 'it'} first (t).",
+                "warning",
+            )
+            return
         lines = [
             Content.assemble("Delete ", (label, "bold"), " of ", (name, "bold"), "?"),
             Content.assemble(
@@ -957,6 +972,13 @@ class MainScreen(Screen[None]):
             deleted, kept = result["deleted"], result["kept"]
             plural = "s" if deleted != 1 else ""
             archived = f"; archived to {visible(result['archive']['file'])}" if result.get("archive") else ""
+            labelled = result.get("kept_labelled") or []
+            if labelled:
+                names = ", ".join(
+                    f"v{version['version_number']} ({', '.join(visible(name) for name in version['labels'])})"
+                    for version in labelled
+                )
+                archived = f" and {names} for {'their labels' if len(labelled) > 1 else 'its label'}{archived}"
             self.toast(
                 f"Pruned {deleted} version{plural} of {visible(agent['name'])}; kept the {kept} newest{archived}"
             )
@@ -969,6 +991,30 @@ class MainScreen(Screen[None]):
         agent = self._need_agent()
         if agent is not None:
             self.app.push_screen(AuditScreen(self.service, agent))
+
+    def action_label_ledger(self) -> None:
+        """The label ledger of the agent under the agents cursor: who moved which label, when and why."""
+        agent = self._need_agent()
+        if agent is not None:
+            self.app.push_screen(LedgerScreen(self.service, agent))
+
+    def action_label(self) -> None:
+        """Set, move or remove a label, the highlighted version the target: a dialog with the preview."""
+        if self._deferred("label"):
+            return
+        entry = self._need_version("label")
+        agent = self.timeline.agent
+        if entry is None or agent is None or not self._writable("label a version"):
+            return
+
+        def done(result: dict[str, Any] | None) -> None:
+            # The dialog did it (by the preview it showed last); failures were toasts.
+            if result is None:
+                return
+            self.toast(label_toast(agent["name"], result))
+            self.reload(keep_agent=agent["id"], keep_version=entry["id"])
+
+        self.app.push_screen(LabelModal(self.service, agent, entry), done)
 
     def action_delete_agent(self) -> None:
         """Delete the agent under the agents cursor: archive it first (one dialog), then delete it (another)."""

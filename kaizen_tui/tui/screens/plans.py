@@ -520,6 +520,13 @@ class PruneModal(Dialog[dict[str, Any] | None]):
                 "The live config is not changed.",
             )
         )
+        if plan.get("kept_labelled"):
+            kept = ", ".join(
+                f"v{version['version_number']} ({', '.join(visible(name) for name in version['labels'])})"
+                for version in plan["kept_labelled"]
+            )
+            why = ": labels name them." if len(plan["kept_labelled"]) > 1 else ": a label names it."
+            about.append(Content.assemble(("Also keeps ", "$text-muted"), kept, (why, "$text-muted")))
         if plan["live_loses_version"]:
             # The only versions that hold the live config go: none will hold it.
             label = ", ".join(f"v{version['version_number']}" for version in doomed if version.get("matches_live"))

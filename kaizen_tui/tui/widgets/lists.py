@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
@@ -26,6 +27,34 @@ GLYPH_UNSAVED = "●"
 GLYPH_LIVE = "◆"
 GLYPH_MARK = "⚑"
 GLYPH_DAMAGED = "✗"
+
+
+def label_chips(labels: list[str], budget: int) -> str:
+    """The labels of a version as chips that fit ``budget`` cells: ``[production] [staging]``, or ``[production] +2``.
+
+    Names are shown literally (they are restricted names, passed through
+    :func:`visible` all the same); the first chip is cut with ``…`` when even
+    it does not fit. Empty when there are no labels.
+    """
+    if not labels or budget <= 0:
+        return ""
+    chips = [f"[{visible(label)}]" for label in labels]
+    whole = " ".join(chips)
+    if cell_len(whole) <= budget:
+        return whole
+    shown: list[str] = []
+    for index, chip in enumerate(chips):
+        rest = f" +{len(chips) - index - 1}" if index < len(chips) - 1 else ""
+        candidate = " ".join([*shown, chip])
+        if cell_len(candidate + rest) > budget:
+            break
+        shown.append(chip)
+    left = len(chips) - len(shown)
+    if not shown:
+        more = f" +{left - 1}" if left > 1 else ""
+        first = fit_cells(chips[0][:-1], max(2, budget - len(more) - 1)) + "]"
+        return first + more
+    return " ".join(shown) + f" +{left}"
 
 
 class KeyedTable(DataTable):
@@ -134,6 +163,7 @@ class Timeline(KeyedTable):
         "timeline--unsaved",
         "timeline--muted",
         "timeline--version",
+        "timeline--label",
     }
 
     #: Versions asked for at a time.
@@ -301,7 +331,10 @@ class Timeline(KeyedTable):
             marked,
             start,
             more_below,
-            tuple((e["id"], e["matches_live"], e["damaged"], e["changelog"]) for e in entries),
+            tuple(
+                (e["id"], e["matches_live"], e["damaged"], e["changelog"], tuple(e.get("labels") or ()))
+                for e in entries
+            ),
         )
 
     def _show_window(
@@ -368,7 +401,7 @@ class Timeline(KeyedTable):
     def _styles(self) -> dict[str, Style]:
         return {
             name: self.style_of(f"timeline--{name}")
-            for name in ("live", "mark", "damaged", "unsaved", "muted", "version")
+            for name in ("live", "mark", "damaged", "unsaved", "muted", "version", "label")
         }
 
     def _add_live_row(self, width: int) -> None:
@@ -399,14 +432,28 @@ class Timeline(KeyedTable):
         text.append(" ")
         return text
 
+    #: The labels of a row take at most this share of the changelog's room (but at least LABELS_MIN_WIDTH cells).
+    LABELS_SHARE = 0.6
+    LABELS_MIN_WIDTH = 14
+
     def _entry_row(self, entry: dict[str, Any], now: datetime, changelog_width: int, styles: dict[str, Style]) -> Text:
         changelog = first_line(entry.get("changelog"))
+        # Labels first, before the changelog: they are what a person looks for ("which one is production?").
+        budget = min(changelog_width, max(self.LABELS_MIN_WIDTH, int(changelog_width * self.LABELS_SHARE)))
+        chips = label_chips(list(entry.get("labels") or []), budget)
+        text = Text()
+        if chips:
+            text.append(chips, styles["label"])
+            text.append(" ")
+        room = changelog_width - cell_len(text.plain)
+        if room > 0:
+            text.append(fit_cells(changelog or "(no changelog)", room), "" if changelog else styles["muted"])
         return self._row(
             self._markers(entry, styles),
             Text(f"v{entry['version_number']}".ljust(self._version_width + 1), styles["version"]),
             Text(pad_cells(relative_time(entry.get("created_at"), now), 8) + " ", styles["muted"]),
             Text(pad_cells(visible(entry.get("created_by")), 8) + " ", styles["muted"]),
-            Text(fit_cells(changelog or "(no changelog)", changelog_width), "" if changelog else styles["muted"]),
+            text,
         )
 
     def _add_entries(self, entries: list[dict[str, Any]], width: int) -> None:
