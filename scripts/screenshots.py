@@ -47,6 +47,13 @@ SHOTS = [
         ["j", "enter", "p", "3", "tab", *"invoice-pipeline-old.jsonl", "enter"],
         size=(100, 30),
     ),
+    Shot(
+        "label",
+        "kaizen-tui: move a label, with what changes for everyone on it",
+        ["G", "enter", "t", *"production", "enter", *"shorter", "space", *"answers"],
+        size=(100, 30),
+    ),
+    Shot("ledger", "kaizen-tui: the label ledger", ["G", "enter", "T"], size=(100, 30)),
     Shot("unsaved", "kaizen-tui: live edits no version holds yet", ["j", "j", "enter"], size=(100, 30)),
     Shot("help", "kaizen-tui: help", ["question_mark"], size=(100, 30)),
     Shot("narrow-80x24", "kaizen-tui at 80x24", ["G", "enter", "j", "j", "j"], size=(80, 24)),
