@@ -503,12 +503,19 @@ def _may_write(connection: psycopg.Connection[Any], server: Server, has_tables: 
 
 
 def copy_all(source: Any, target: PostgresTransaction) -> None:
-    """Every agent, version and audit event of ``source`` (a transaction of any store) into ``target``."""
+    """Every agent, version, audit event, label and ledger entry of ``source`` (a transaction of any store)."""
     agents = source.agents_to_export()
     target.insert_agents([{**agent, "name_key": _name_key_of(agent)} for agent in agents])
     for agent in agents:
         target.insert_versions(source.versions_after(agent["id"], 0, PG_MAX_INTEGER))
     target.insert_audit_events(list(reversed(source.audit_log(None, PG_MAX_INTEGER))))
+    for agent in agents:
+        for label in source.labels(agent["id"]):
+            target.put_label(label)
+        for entry in reversed(source.label_events(agent["id"], None, PG_MAX_INTEGER)):
+            target.insert_label_event(entry)
+    for protected in source.protected_labels():
+        target.protect_label(protected)
 
 
 def _name_key_of(agent: Mapping[str, Any]) -> str:

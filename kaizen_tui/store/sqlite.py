@@ -256,10 +256,14 @@ class SQLiteStore:
 _ALL_AGENT_COLUMNS = ", ".join((*AGENT_COLUMNS, "name_key", "last_version_number"))
 _ALL_VERSION_COLUMNS = ", ".join((*VERSION_COLUMNS, "content_hash"))
 _AUDIT_COPIED = "at, actor, action, agent_id, version_id, detail"
+_LEDGER_COPIED = ", ".join(LABEL_EVENT_COLUMNS[1:])
 _COPY_ALL = (
     f"INSERT INTO main.agent ({_ALL_AGENT_COLUMNS}) SELECT {_ALL_AGENT_COLUMNS} FROM source.agent",
     f"INSERT INTO main.agent_version ({_ALL_VERSION_COLUMNS}) SELECT {_ALL_VERSION_COLUMNS} FROM source.agent_version",
     f"INSERT INTO main.audit_event ({_AUDIT_COPIED}) SELECT {_AUDIT_COPIED} FROM source.audit_event ORDER BY id",
+    "INSERT INTO main.agent_label SELECT * FROM source.agent_label",
+    f"INSERT INTO main.label_event ({_LEDGER_COPIED}) SELECT {_LEDGER_COPIED} FROM source.label_event ORDER BY id",
+    "INSERT INTO main.protected_label SELECT * FROM source.protected_label",
 )
 
 

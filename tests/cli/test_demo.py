@@ -87,3 +87,17 @@ def test_demo_started_by_several_processes_at_once_is_filled_once(tmp_path: Path
     finally:
         service.close()
     assert len(agents) == 6 and len({a["name"] for a in agents}) == 6
+
+
+def test_the_demo_database_a_user_opens_has_its_labels_and_their_ledger(db_path: Path) -> None:
+    """--demo copies the demo in from a scratch file: labels, the ledger and protected names come too."""
+    target = ensure_demo_database(str(db_path))
+    service = AgentService(target)
+    try:
+        agents = asyncio.run(service.list_agents())
+        labels = [row for agent in agents for row in asyncio.run(service.list_labels(agent["id"]))]
+        ledger = [entry for agent in agents for entry in asyncio.run(service.label_history(agent["id"]))]
+        assert any(row["label"] == "production" and row["protected"] for row in labels)
+        assert len(ledger) > len(labels), "the labels have a history"
+    finally:
+        service.close()
