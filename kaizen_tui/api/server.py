@@ -43,8 +43,7 @@ def serve(service: AgentService, host: str, port: int) -> None:
     api_log.setLevel(logging.INFO)
     api_log.propagate = False
     sys.stderr.write(
-        f"kaizen-tui API on http://{host}:{port} (database {service.display_name}); "
-        f"docs at http://{host}:{port}/docs\n"
+        f"kaizen-tui API on http://{host}:{port} (database {service.display_name}); docs at http://{host}:{port}/docs\n"
     )
     sys.stderr.flush()
     # uvicorn's own access log is off: ours names the actor and never a header.

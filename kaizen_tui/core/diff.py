@@ -227,9 +227,7 @@ def line_hunks(old_lines: list[str], new_lines: list[str], context: int = 3, *, 
         lines: list[DiffLine] = []
         for tag, i1, i2, j1, j2 in group:
             if tag == "equal":
-                lines.extend(
-                    DiffLine(" ", old_lines[i], i + 1, j + 1) for i, j in zip(range(i1, i2), range(j1, j2))
-                )
+                lines.extend(DiffLine(" ", old_lines[i], i + 1, j + 1) for i, j in zip(range(i1, i2), range(j1, j2)))
                 continue
             removed = [DiffLine("-", old_lines[i], i + 1, None) for i in range(i1, i2)]
             added = [DiffLine("+", new_lines[j], None, j + 1) for j in range(j1, j2)]

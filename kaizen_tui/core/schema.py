@@ -95,9 +95,7 @@ def _check_encodable(field: str, text: str) -> None:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as error:
-        raise InvalidValue(
-            field, f"contains a character that is not valid Unicode at position {error.start}"
-        ) from None
+        raise InvalidValue(field, f"contains a character that is not valid Unicode at position {error.start}") from None
 
 
 def check_text(field: str, value: object, *, required: bool = False) -> str:
@@ -209,8 +207,7 @@ def validate_fields(data: Mapping[str, Any], allowed: tuple[str, ...] = EDITABLE
     if unknown:
         raise InvalidValue(
             unknown[0],
-            f"unknown field{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; "
-            f"the fields are {', '.join(allowed)}",
+            f"unknown field{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; the fields are {', '.join(allowed)}",
         )
     return {key: VALIDATORS[key](value) for key, value in data.items()}
 
