@@ -48,9 +48,7 @@ from kaizen_tui.core.errors import (
 from kaizen_tui.store.base import (
     AGENT_COLUMNS,
     AUDIT_COLUMNS,
-    LABEL_COLUMNS,
     LABEL_EVENT_COLUMNS,
-    PROTECTED_LABEL_COLUMNS,
     SETTABLE_AGENT_COLUMNS,
     TOKEN_COLUMNS,
     VERSION_COLUMNS,
@@ -58,6 +56,7 @@ from kaizen_tui.store.base import (
     Store,
     chunks,
 )
+from kaizen_tui.store.labels import LabelStatements, label_sql
 from kaizen_tui.store.sqlite_migrations import SCHEMA_VERSION, TRIGGERS, migrate
 
 #: "KZNT": written into every database we create, to recognise our files.
@@ -643,33 +642,6 @@ _VERSIONS_WITH_NUMBERS = _VERSION_SELECT + " WHERE agent_id = ? AND version_numb
 _INSERT_NEW_VERSIONS = _INSERT_VERSION + " ON CONFLICT (id) DO NOTHING"
 _RAISE_VERSION_COUNTER = "UPDATE agent SET last_version_number = ?1 WHERE id = ?2 AND last_version_number < ?1"
 
-_LABEL_SELECT = (
-    "SELECT l.agent_id, l.label, l.version_id, v.version_number, l.updated_by, l.updated_at "
-    "FROM agent_label l JOIN agent_version v ON v.id = l.version_id"
-)
-_LABELS = _LABEL_SELECT + " WHERE l.agent_id = ? ORDER BY l.label"
-_LABEL = _LABEL_SELECT + " WHERE l.agent_id = ? AND l.label = ?"
-_PUT_LABEL = (
-    "INSERT INTO agent_label (agent_id, label, version_id, updated_by, updated_at) VALUES (?, ?, ?, ?, ?) "
-    "ON CONFLICT (agent_id, label) DO UPDATE SET version_id = excluded.version_id, "
-    "updated_by = excluded.updated_by, updated_at = excluded.updated_at"
-)
-_DELETE_LABEL = "DELETE FROM agent_label WHERE agent_id = ? AND label = ?"
-_LABEL_EVENT_FIELDS = LABEL_EVENT_COLUMNS[1:]
-_INSERT_LABEL_EVENT = (
-    f"INSERT INTO label_event ({', '.join(_LABEL_EVENT_FIELDS)}) VALUES ({', '.join(['?'] * len(_LABEL_EVENT_FIELDS))})"
-)
-_LABEL_EVENT_SELECT = f"SELECT {', '.join(LABEL_EVENT_COLUMNS)} FROM label_event"
-_LABEL_EVENTS = _LABEL_EVENT_SELECT + " WHERE agent_id = ? AND id < ? ORDER BY id DESC LIMIT ?"
-_LABEL_EVENTS_OF_LABEL = _LABEL_EVENT_SELECT + " WHERE agent_id = ? AND label = ? AND id < ? ORDER BY id DESC LIMIT ?"
-_LABEL_EVENT_AT = (
-    _LABEL_EVENT_SELECT + " WHERE agent_id = ? AND label = ? AND at <= ? ORDER BY at DESC, id DESC LIMIT 1"
-)
-_PROTECTED_LABELS = f"SELECT {', '.join(PROTECTED_LABEL_COLUMNS)} FROM protected_label ORDER BY label"
-_PROTECT_LABEL = (
-    "INSERT INTO protected_label (label, protected_by, protected_at) VALUES (?, ?, ?) ON CONFLICT (label) DO NOTHING"
-)
-_UNPROTECT_LABEL = "DELETE FROM protected_label WHERE label = ?"
 
 _INSERT_TOKEN = f"INSERT INTO api_token ({', '.join(TOKEN_COLUMNS)}) VALUES ({', '.join('?' * len(TOKEN_COLUMNS))})"
 _TOKEN_BY_HASH = f"SELECT {', '.join(TOKEN_COLUMNS)} FROM api_token WHERE secret_hash = ?"
@@ -728,10 +700,11 @@ def _storable(value: object) -> bool:
     return True
 
 
-class SQLiteTransaction:
+class SQLiteTransaction(LabelStatements):
     """The statements of one transaction on a ``sqlite3`` connection (see ``base.Transaction``)."""
 
     __slots__ = ("connection",)
+    LABEL_SQL = label_sql("?", "", SQLITE_MAX_INTEGER)
 
     def __init__(self, connection: sqlite3.Connection) -> None:
         self.connection = connection
@@ -890,50 +863,6 @@ class SQLiteTransaction:
 
     def agents_changed_between(self, since: int, until: int, limit: int) -> list[str | None]:
         return [agent_id for (agent_id,) in self.connection.execute(_AGENTS_CHANGED_BETWEEN, (since, until, limit))]
-
-    # -- labels and their ledger
-
-    def labels(self, agent_id: str) -> list[Row]:
-        return [dict(zip(LABEL_COLUMNS, row)) for row in self.connection.execute(_LABELS, (agent_id,)).fetchall()]
-
-    def label(self, agent_id: str, label: str) -> Row | None:
-        row = self.connection.execute(_LABEL, (agent_id, label)).fetchone() if _storable(label) else None
-        return dict(zip(LABEL_COLUMNS, row)) if row else None
-
-    def put_label(self, label: Mapping[str, Any]) -> None:
-        keys = ("agent_id", "label", "version_id", "updated_by", "updated_at")
-        self.connection.execute(_PUT_LABEL, tuple(label[key] for key in keys))
-
-    def delete_label(self, agent_id: str, label: str) -> None:
-        self.connection.execute(_DELETE_LABEL, (agent_id, label))
-
-    def insert_label_event(self, event: Mapping[str, Any]) -> None:
-        self.connection.execute(_INSERT_LABEL_EVENT, tuple(event[key] for key in _LABEL_EVENT_FIELDS))
-
-    def label_events(self, agent_id: str, label: str | None, limit: int, before: int | None = None) -> list[Row]:
-        below = SQLITE_MAX_INTEGER if before is None else min(before, SQLITE_MAX_INTEGER)
-        limit = min(limit, SQLITE_MAX_INTEGER)
-        if label is None:
-            rows = self.connection.execute(_LABEL_EVENTS, (agent_id, below, limit)).fetchall()
-        else:
-            rows = self.connection.execute(_LABEL_EVENTS_OF_LABEL, (agent_id, label, below, limit)).fetchall()
-        return [dict(zip(LABEL_EVENT_COLUMNS, row)) for row in rows]
-
-    def label_event_at(self, agent_id: str, label: str, at: str) -> Row | None:
-        row = self.connection.execute(_LABEL_EVENT_AT, (agent_id, label, at)).fetchone()
-        return dict(zip(LABEL_EVENT_COLUMNS, row)) if row else None
-
-    def protected_labels(self) -> list[Row]:
-        return [
-            dict(zip(PROTECTED_LABEL_COLUMNS, row)) for row in self.connection.execute(_PROTECTED_LABELS).fetchall()
-        ]
-
-    def protect_label(self, row: Mapping[str, Any]) -> bool:
-        values = tuple(row[key] for key in PROTECTED_LABEL_COLUMNS)
-        return self.connection.execute(_PROTECT_LABEL, values).rowcount > 0
-
-    def unprotect_label(self, label: str) -> bool:
-        return self.connection.execute(_UNPROTECT_LABEL, (label,)).rowcount > 0
 
     # -- export and import
 
