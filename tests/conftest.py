@@ -5,7 +5,9 @@ twice: ``[sqlite]`` on a file in its temporary folder and ``[postgresql]`` on
 a database of its own in a throwaway server (``tests/postgres_server.py``).
 ``db_path`` is then a ``postgresql://`` URL, so a test passes ``str(db_path)``
 where a database is named. A test that reads or damages the SQLite file
-itself is marked ``@pytest.mark.sqlite_only`` and runs once, unparameterised.
+itself, or one of the TUI's layout and keys alone (a screen at 40x12, the
+key bar, the palette: nothing there goes another way on PostgreSQL), is
+marked ``@pytest.mark.sqlite_only`` and runs once, unparameterised.
 """
 
 from __future__ import annotations
@@ -73,7 +75,7 @@ def postgres_url(request: pytest.FixtureRequest) -> Iterator[str]:
     server: PostgresServer = request.getfixturevalue("postgres_server")
     url = server.new_database()
     yield url
-    server.drop_database(url)
+    server.drop_later(url)
 
 
 @pytest.fixture(autouse=True)
@@ -97,9 +99,9 @@ def db_path(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Ite
         yield tmp_path / "kaizen.db"
         return
     server: PostgresServer = request.getfixturevalue("postgres_server")
-    url = server.new_database(template=request.getfixturevalue("postgres_template"))
+    url = server.copy_of_template(request.getfixturevalue("postgres_template"))
     yield url
-    server.drop_database(url)
+    server.drop_later(url)
 
 
 @pytest.fixture

@@ -6,6 +6,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+#: The longest settle() waits for the work it sees, in all.
+SETTLE_DEADLINE_SECONDS = 20.0
+
 
 async def settle(pilot: Any) -> None:
     """Let loads finish: wait for running workers (not the ones waiting on a dialog).
@@ -17,6 +20,10 @@ async def settle(pilot: Any) -> None:
     from kaizen_tui.tui.screens.modals import EDITOR_SAVE
 
     app = pilot.app
+    loop = asyncio.get_running_loop()
+    # A worker that never ends (a dialog it waits on that the test never
+    # answers) must fail the test's next assertion, not hang the suite.
+    deadline = loop.time() + SETTLE_DEADLINE_SECONDS
     quiet = 0
     for _ in range(12):
         # Messages handled, then a short breath for what they scheduled (timers, refreshes).
@@ -36,6 +43,8 @@ async def settle(pilot: Any) -> None:
             # dialog, which waits for the test's next key. Waiting on it here would never end.
             screen = app.screen
             while any(worker.is_running for worker in pending) and app.screen is screen:
+                if loop.time() > deadline:
+                    return
                 await asyncio.sleep(0.005)
             continue
         quiet += 1

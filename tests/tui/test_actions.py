@@ -23,6 +23,9 @@ from kaizen_tui.tui.screens.main import MainScreen
 from kaizen_tui.tui.widgets.chrome import KeyBar
 from tests.support import main_screen, press, running_app, seed_small, settle
 
+#: The action registry, the key bar, the help and the palette: nothing here depends on the database.
+pytestmark = pytest.mark.sqlite_only
+
 #: Wide enough for the key bar to show every key of a scope.
 WIDE = (200, 40)
 

@@ -31,6 +31,7 @@ def shown_lines(screen: MainScreen) -> list[str]:
     return [table.render_line(y).text for y in range(table.scrollable_content_region.height)]
 
 
+@pytest.mark.sqlite_only  # layout and keys only: the database does not change what is tested
 async def test_g_and_G_reach_both_ends_of_a_long_list(service: AgentService, many: list[str]) -> None:
     async with running_app(service, size=(100, 30)) as pilot:
         app = pilot.app
@@ -52,6 +53,7 @@ async def test_g_and_G_reach_both_ends_of_a_long_list(service: AgentService, man
         assert "agent 0000" in shown_lines(screen)[1]
 
 
+@pytest.mark.sqlite_only  # layout and keys only: the database does not change what is tested
 async def test_page_keys_move_by_what_is_visible(service: AgentService, many: list[str]) -> None:
     async with running_app(service, size=(100, 30)) as pilot:
         app = pilot.app
@@ -67,6 +69,7 @@ async def test_page_keys_move_by_what_is_visible(service: AgentService, many: li
         assert table.cursor_row == 1
 
 
+@pytest.mark.sqlite_only  # layout and keys only: the database does not change what is tested
 async def test_a_click_picks_an_agent_and_a_second_click_opens_its_timeline(
     service: AgentService, many: list[str]
 ) -> None:
@@ -117,6 +120,7 @@ async def test_the_list_follows_changes_and_keeps_its_cursor(
         assert table.agent(screen.agent_id)["name"] == "aaa newcomer"
 
 
+@pytest.mark.sqlite_only  # layout and keys only: the database does not change what is tested
 async def test_at_80x24_the_focused_agents_list_shows_five_agents(service: AgentService, many: list[str]) -> None:
     async with running_app(service, size=(80, 24)) as pilot:
         app = pilot.app
@@ -126,6 +130,7 @@ async def test_at_80x24_the_focused_agents_list_shows_five_agents(service: Agent
         assert len(agent_lines) >= 5
 
 
+@pytest.mark.sqlite_only  # layout and keys only: the database does not change what is tested
 async def test_a_narrow_list_gives_the_names_the_room(service: AgentService) -> None:
     """At 40 columns type and status give way, so a long name is shown whole."""
     await service.create_agent({"name": "Invoice Extraction Pipeline", "model_id": "m", "agent_type": "pipeline"})

@@ -187,6 +187,7 @@ async def test_compare_typed_while_loading_compares_what_the_keys_chose(service,
         assert isinstance(pilot.app.screen, MainScreen)
 
 
+@pytest.mark.sqlite_only  # layout and keys only: the database does not change what is tested
 async def test_repeated_keys_do_not_repeat_actions(service, ids):
     slow_down(service)
     async with running_app(service) as pilot:
@@ -208,6 +209,7 @@ async def test_repeated_keys_do_not_repeat_actions(service, ids):
 # -- tiny terminals and resizing ---------------------------------------------------
 
 
+@pytest.mark.sqlite_only  # layout and keys only: the database does not change what is tested
 @pytest.mark.parametrize("size", [(40, 12), (20, 8)])
 async def test_every_key_works_in_a_tiny_terminal(service, ids, size):
     async with running_app(service, size=size) as pilot:
@@ -255,6 +257,7 @@ async def test_every_key_works_in_a_tiny_terminal(service, ids, size):
     assert app.return_code == 0
 
 
+@pytest.mark.sqlite_only  # layout and keys only: the database does not change what is tested
 @pytest.mark.parametrize("size", [(80, 24), (100, 30)])
 async def test_a_long_prune_list_scrolls_above_buttons_that_stay_in_view(service, db_path, size):
     await long_history(service, db_path, 30)
@@ -274,6 +277,7 @@ async def test_a_long_prune_list_scrolls_above_buttons_that_stay_in_view(service
     assert len(await service.get_versions((await service.list_agents())[0]["id"])) == 1
 
 
+@pytest.mark.sqlite_only  # layout and keys only: the database does not change what is tested
 async def test_keys_typed_quickly_scroll_help_and_the_rollback_diff_a_line_each(service):
     await seed_small(service)
     async with running_app(service, size=(80, 24)) as pilot:
@@ -290,6 +294,7 @@ async def test_keys_typed_quickly_scroll_help_and_the_rollback_diff_a_line_each(
         await burst(pilot, "n")
 
 
+@pytest.mark.sqlite_only  # layout and keys only: the database does not change what is tested
 async def test_resizing_while_a_dialog_is_open(service, ids):
     v1, v2, v3 = ids["support_versions"]
     sizes = [(20, 8), (130, 40)]
@@ -339,6 +344,7 @@ async def test_resizing_while_a_dialog_is_open(service, ids):
         assert "Resized" in [agent["name"] for agent in await service.list_agents()]
 
 
+@pytest.mark.sqlite_only  # layout and keys only: the database does not change what is tested
 async def test_resizing_keeps_the_cursor_deep_in_a_long_history(service, db_path):
     await long_history(service, db_path, 1000)
     async with running_app(service) as pilot:
@@ -422,6 +428,7 @@ async def test_hostile_text_in_every_field_is_shown_literally(service):
     assert len(await service.get_versions(agent["id"])) == 2
 
 
+@pytest.mark.sqlite_only  # layout and keys only: the database does not change what is tested
 async def test_a_1mb_prompt_is_shown_without_holding_up_the_keys(service):
     big = "\n".join(f"{number:06d} {EVIL}" for number in range(7000))  # ~1 MB, hostile on every line
     agent = await service.create_agent({"name": "Big", "model_id": "m", "system_prompt": "small"})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from textual.content import Content
 from textual.widgets import Static, TextArea
 
@@ -21,6 +22,7 @@ def title_of(screen, pane: str) -> str:
     return title.plain if isinstance(title, Content) else Content.from_markup(title).plain
 
 
+@pytest.mark.sqlite_only  # layout and keys only: the database does not change what is tested
 async def test_ctrl_c_says_how_to_quit_in_plain_words(service, ids):
     async with running_app(service) as pilot:
         await press(pilot, "ctrl+c")
@@ -29,6 +31,7 @@ async def test_ctrl_c_says_how_to_quit_in_plain_words(service, ids):
         assert not any("[b]" in message for message in said)
 
 
+@pytest.mark.sqlite_only  # layout and keys only: the database does not change what is tested
 async def test_in_16_colours_a_dialog_keeps_the_panes_behind_drawn(service, ids):
     async with running_app(service, agent="Support Agent") as pilot:
         await press(pilot, "G", "r")
@@ -90,6 +93,7 @@ def test_the_line_an_editor_error_names_is_that_line_of_the_file_reopened():
     assert again.splitlines()[named_line(again.splitlines()[0]) - 1] == "temperature: ["
 
 
+@pytest.mark.sqlite_only  # layout and keys only: the database does not change what is tested
 async def test_the_in_app_editor_puts_the_cursor_on_the_line_an_error_names(service, ids, monkeypatch):
     monkeypatch.delenv("VISUAL", raising=False)
     monkeypatch.delenv("EDITOR", raising=False)
