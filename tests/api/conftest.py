@@ -180,19 +180,21 @@ class Server:
 
 
 @contextmanager
-def running_server(db: Path, stderr_path: Path) -> Iterator[Server]:
-    """Start ``kaizen-tui --db DB serve --port FREE_PORT``, wait until ``/healthz`` answers; stop it after.
+def running_server(db: Path | str, stderr_path: Path, *, port: int | None = None) -> Iterator[Server]:
+    """Start ``kaizen-tui --db DB serve --port PORT`` (a free one by default), wait until ``/healthz``
+    answers; stop it after.
 
-    On the way out the server is terminated and must exit.
+    On the way out the server is terminated and must exit. Its environment's
+    folders are those of ``stderr_path``'s folder.
     """
-    port = free_port()
+    port = port or free_port()
     with stderr_path.open("wb") as stderr:
         process = subprocess.Popen(
             [str(KAIZEN), "--db", str(db), "serve", "--port", str(port)],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=stderr,
-            env=program_environment(db.parent),
+            env=program_environment(stderr_path.parent),
         )
     server = Server(process, port, stderr_path)
     try:
@@ -207,14 +209,19 @@ def running_server(db: Path, stderr_path: Path) -> Iterator[Server]:
                 time.sleep(0.05)
         yield server
     finally:
-        if process.poll() is None:
-            process.terminate()
-        try:
-            process.wait(timeout=SERVER_DEADLINE)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-            pytest.fail(f"the server did not exit when terminated:\n{server.stderr()}")
+        stop_server(server)
+
+
+def stop_server(server: Server) -> None:
+    """Terminate the server and wait until it has exited (its port then refuses connections); it must exit."""
+    if server.process.poll() is None:
+        server.process.terminate()
+    try:
+        server.process.wait(timeout=SERVER_DEADLINE)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        server.process.wait()
+        pytest.fail(f"the server did not exit when terminated:\n{server.stderr()}")
 
 
 @dataclass

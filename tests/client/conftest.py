@@ -11,7 +11,6 @@ request (method, path without the query string, status).
 
 from __future__ import annotations
 
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -24,7 +23,7 @@ import httpx
 import pytest
 
 from kaizen_tui.service import AgentService
-from tests.api.conftest import KAIZEN, SERVER_DEADLINE, Server, free_port, program_environment
+from tests.api.conftest import SERVER_DEADLINE, Server, running_server
 from tests.support import wait
 
 PROMPT = "You are the support assistant for Acme Cloud.\nNever promise refunds."
@@ -33,42 +32,9 @@ PROMPT = "You are the support assistant for Acme Cloud.\nNever promise refunds."
 @contextmanager
 def serving(db: str, folder: Path, port: int | None = None) -> Iterator[Server]:
     """``kaizen-tui --db DB serve`` on ``port`` (a free one by default) until ``/healthz`` answers; stopped after."""
-    port = port or free_port()
-    stderr_path = folder / f"server-{port}-{uuid.uuid4().hex[:6]}.stderr"
-    with stderr_path.open("wb") as stderr:
-        process = subprocess.Popen(
-            [str(KAIZEN), "--db", db, "serve", "--port", str(port)],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-            env=program_environment(folder),
-        )
-    server = Server(process, port, stderr_path)
-    try:
-        deadline = time.monotonic() + SERVER_DEADLINE
-        while True:
-            assert process.poll() is None, f"the server exited with {process.returncode}:\n{server.stderr()}"
-            assert time.monotonic() < deadline, f"the server did not answer /healthz:\n{server.stderr()}"
-            try:
-                if httpx.get(f"{server.url}/healthz", timeout=1.0).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.05)
+    stderr_path = folder / f"server-{uuid.uuid4().hex[:6]}.stderr"
+    with running_server(db, stderr_path, port=port) as server:
         yield server
-    finally:
-        stop(server)
-
-
-def stop(server: Server) -> None:
-    """Terminate the server and wait until it has exited (its port then refuses connections)."""
-    if server.process.poll() is None:
-        server.process.terminate()
-    try:
-        server.process.wait(timeout=SERVER_DEADLINE)
-    except subprocess.TimeoutExpired:
-        server.process.kill()
-        server.process.wait()
-        pytest.fail(f"the server did not exit when terminated:\n{server.stderr()}")
 
 
 def config_requests(server: Server, agent: str) -> list[str]:

@@ -33,8 +33,8 @@ from kaizen_tui.client import (
     KaizenNotFound,
     KaizenUnavailable,
 )
-from tests.api.conftest import free_port
-from tests.client.conftest import PROMPT, Kaizen, config_requests, stop
+from tests.api.conftest import free_port, stop_server
+from tests.client.conftest import PROMPT, Kaizen, config_requests
 from tests.support import wait
 
 CLIENT_LOG = "kaizen_tui.client"
@@ -274,7 +274,7 @@ def test_a_stopped_server_gets_the_stale_copy_with_a_warning_until_it_is_back(
         port = server.port
         client = KaizenClient(server.url, kaizen.token, cache_ttl=0, retry_interval=0.2)
         good = client.get_config(agent["name"], label="production")
-        stop(server)
+        stop_server(server)
         entry = client.get_config_entry(agent["name"], label="production")
         assert entry.source == "stale" and entry.config == good and entry.version_number == 1
         assert entry.error == "connection refused"
