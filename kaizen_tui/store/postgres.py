@@ -270,11 +270,18 @@ class PostgresStore:
     # -- watching
 
     def change_token(self) -> int | None:
-        """The count of commits that changed our tables (``kaizen_meta.changes``): one primary-key read."""
+        """The count of commits that changed our tables (``kaizen_meta.changes``): one primary-key read.
+
+        On the hot path of ``get_config``: one statement on an autocommit
+        connection of the pool, one round trip (no BEGIN, no ROLLBACK). None
+        when it cannot be read at once; the caller then reads the data itself.
+        """
+        from psycopg_pool import PoolTimeout
+
         try:
-            with self._transaction("BEGIN READ ONLY", write=False) as connection:
+            with self._open_pool().connection(timeout=POOL_FIRST_WAIT_SECONDS) as connection:
                 row = connection.execute(_CHANGE_COUNT).fetchone()
-        except DatabaseError:
+        except (psycopg.Error, PoolTimeout):
             return None
         return int(row[0]) if row else None
 
