@@ -390,14 +390,16 @@ VERSION_CHANGES = {
 }
 
 
+@pytest.mark.parametrize("restarted", [False, True], ids=["same-client", "client-restarted-before-the-move"])
 @pytest.mark.parametrize("change", list(VERSION_CHANGES))
 def test_the_version_an_answer_names_is_the_copys_in_memory_and_in_its_file(
-    kaizen: Kaizen, tmp_path: Path, caplog: pytest.LogCaptureFixture, change: str
+    kaizen: Kaizen, tmp_path: Path, caplog: pytest.LogCaptureFixture, change: str, restarted: bool
 ) -> None:
     """A label moved from v1 to an equal v2 is a 304 naming v2: the file must say v2 too.
 
     It kept v1, so a process started during an outage served "v1, last
-    confirmed 2 s ago" for a label that named v2.
+    confirmed 2 s ago" for a label that named v2. The copy revalidated is
+    the one in memory, or (``restarted``) the one a new process read from its file.
     """
     label, differs = VERSION_CHANGES[change]
     agent = kaizen.agent()
@@ -410,6 +412,8 @@ def test_the_version_an_answer_names_is_the_copys_in_memory_and_in_its_file(
         assert client.get_config_entry(agent["name"], label=label).version_id == v1["id"]
         v2 = kaizen.snapshot(agent, **({"system_prompt": "Version two."} if differs else {}))
         kaizen.set_label(agent, "staging", 2)
+        if restarted:
+            client = KaizenClient(url, kaizen.token, cache_ttl=0, cache_dir=folder)
         moved = client.get_config_entry(agent["name"], label=label)
         assert (moved.source, moved.version_number, moved.version_id) == (
             "server" if differs else "revalidated",
