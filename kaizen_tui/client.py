@@ -35,15 +35,26 @@ The cache, per ``(base URL, agent, label | version | live)``:
   more under that name. A refused token (401, 403) raises
   :class:`KaizenAuthError` (the copy is kept: the content is still right, the
   access is not); another 4xx raises :class:`KaizenClientError`.
-- **Never another key's copy**: each answer is checked to be of the label or
-  version asked for (a server too old to know labels answers with the live
-  config: that is refused, not cached); a 304 takes the version the server
-  names now; files on disk carry their key and are used only for it.
+- **A damaged version is an answer too**: when the label names (or the
+  version asked for is) a version whose stored snapshot the server cannot
+  read, the server answers 409 ``damaged_snapshot`` and the client raises
+  :class:`KaizenDamagedVersion` (naming the version) and forgets the copy,
+  as for a 404: the label was moved to (or left on) a version nobody can
+  run, and serving the old copy, now or after a restart, would hide it.
+- **Never another key's copy, nor another version's identity**: each answer
+  is checked to be of the label or version asked for (a server too old to
+  know labels answers with the live config: that is refused, not cached).
+  The version an answer names is the copy's, in memory and in its file: a
+  304 for a label moved to another version with the same content takes the
+  version the server names now, and its file is rewritten to say so (a
+  restart during an outage then serves it as that version). Files on disk
+  carry their key and are used only for it.
 - ``cache_dir``: each key's last good copy is one file (``0600``; a
   directory it makes is ``0700``), written atomically, with its ETag and fetch
   time, and read the first time that key is asked for. A process that starts
   while the server is down serves it (with a warning); once the server
-  answers, it is revalidated. A damaged file is ignored with a warning. The
+  answers, it is revalidated. A damaged file is ignored with a warning; when
+  a newer copy cannot be written (disk full), the older file is removed. The
   token is never written anywhere, nor put in a message.
 - Nothing cached and the server down: :class:`KaizenUnavailable` at once
   (connection refused), or after ``connect_timeout`` / ``read_timeout`` at most.
@@ -80,6 +91,7 @@ __all__ = [
     "KaizenAuthError",
     "KaizenClient",
     "KaizenClientError",
+    "KaizenDamagedVersion",
     "KaizenNotFound",
     "KaizenUnavailable",
 ]
@@ -99,6 +111,8 @@ WARN_EVERY: Final = 60.0
 CACHE_FORMAT: Final = 1
 #: 404 codes that say what was asked for does not exist (any more): an answer, not an outage.
 GONE_CODES: Final = frozenset({"agent_not_found", "label_not_found", "version_not_found", "version_of_another_agent"})
+#: The code of a 409 that says the version asked for (or named by the label) cannot be read on the server.
+DAMAGED_CODE: Final = "damaged_snapshot"
 #: Statuses that say the server is failing or overloaded: the stale copy is served.
 RETRYABLE_STATUSES: Final = frozenset({408, 429})
 #: What the server's headers say of a config: ``X-Kaizen-Label``, ``X-Kaizen-Version-Id``, ``X-Kaizen-Version``, ``ETag``.
@@ -144,6 +158,34 @@ class KaizenNotFound(KaizenClientError):
 
 class KaizenAuthError(KaizenClientError):
     """The token was refused (401: unknown or revoked; 403: its role may not read)."""
+
+
+class KaizenDamagedVersion(KaizenClientError):
+    """The version asked for, or the one the label names, is damaged on the server (409 ``damaged_snapshot``).
+
+    Its stored snapshot cannot be read as a config (another tool wrote it,
+    or the database was damaged), so the server cannot serve it. The cached
+    copy of that label or version was forgotten, in memory and on disk, as
+    for :class:`KaizenNotFound`: the label now names a version nobody can
+    run, and an agent quietly running the old copy would hide that. Each
+    call asks the server again, so the error ends once the label is moved
+    to a good version. ``version_number`` and ``version_id`` name the
+    damaged version (None from a server that does not say).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        url: str | None = None,
+        status: int | None = None,
+        code: str | None = None,
+        version_number: int | None = None,
+        version_id: str | None = None,
+    ):
+        super().__init__(message, url=url, status=status, code=code)
+        self.version_number = version_number
+        self.version_id = version_id
 
 
 # -- what the cache holds -------------------------------------------------------------
@@ -345,16 +387,18 @@ def _retry_after(headers: http.client.HTTPMessage) -> float | None:
     return min(max(seconds, 0.0), MAX_RETRY_AFTER)
 
 
-def _problem(body: bytes) -> tuple[str | None, str | None]:
-    """``(code, detail)`` of a problem+json body, or Nones."""
+def _problem(body: bytes) -> dict[str, Any]:
+    """The members of a problem+json body (empty when it is not one)."""
     try:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError, RecursionError):
-        return None, None
-    if not isinstance(data, dict):
-        return None, None
-    code, detail = data.get("code"), data.get("detail")
-    return (code if isinstance(code, str) else None), (detail if isinstance(detail, str) else None)
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _text_of(problem: dict[str, Any], name: str) -> str | None:
+    value = problem.get(name)
+    return value if isinstance(value, str) else None
 
 
 def _version_key(version: object) -> str:
@@ -513,6 +557,7 @@ class KaizenClient:
         ``version`` (number or id), or the live config when neither is given. A new dict, the caller's to change.
 
         Raises :class:`KaizenNotFound` (no such agent, label or version),
+        :class:`KaizenDamagedVersion` (the version, or the one the label names, cannot be read on the server),
         :class:`KaizenAuthError` (token refused), :class:`KaizenUnavailable`
         (server down or failing and nothing usable cached), :class:`KaizenClientError`
         (anything else the server refused). See the module's docstring for the cache.
@@ -590,11 +635,15 @@ class KaizenClient:
         now_wall, now = time.time(), _monotonic()
         if status == 304 and cached is not None:
             meta = self._checked_meta(key, dict(cached.meta), headers)
-            if cached.path is not None:
-                self._touch(cached.path)
             confirmed = cached.replaced(
                 meta=meta, checked_at=now_wall, fresh_until=now + self.cache_ttl, error=None, asked=now, warned=None
             )
+            if self.cache_dir is not None and (meta != cached.meta or cached.path is None):
+                # The same content under another version (a label moved to an equal one): the file says so too,
+                # or a restart would serve it as the version it was before. (No file: the last write failed.)
+                confirmed.path = self._save(key, confirmed)
+            elif cached.path is not None:
+                self._touch(cached.path)
             return confirmed, "revalidated"
         if status == 200:
             meta, config = self._parse(key, response)
@@ -603,12 +652,24 @@ class KaizenClient:
             if self.cache_dir is not None:
                 fresh.path = self._save(key, fresh)
             return fresh, "server"
-        code, detail = _problem(response.body)
+        problem = _problem(response.body)
+        code, detail = _text_of(problem, "code"), _text_of(problem, "detail")
         said = f"{detail} " if detail else ""
         where = f"(HTTP {status}{' ' + code if code else ''} from GET {url})"
         if status >= 500 or status in RETRYABLE_STATUSES or status < 400:  # 5xx, overload, 3xx, 2xx but 200
             reason = f"{said}{where}" if status != 304 else f"an unasked-for 304 {where}"
             raise _Failure(reason, status=status, code=code, retry_after=_retry_after(headers))
+        if code == DAMAGED_CODE:
+            self._forget(key, cached)
+            number = problem.get("version_number")
+            raise KaizenDamagedVersion(
+                f"{said or 'The version is damaged on the server. '}{where}",
+                url=url,
+                status=status,
+                code=code,
+                version_number=number if type(number) is int else None,
+                version_id=_text_of(problem, "version_id"),
+            )
         if status == 404 and code in GONE_CODES:
             self._forget(key, cached)
             raise KaizenNotFound(f"{said or 'Not found. '}{where}", url=url, status=status, code=code)
@@ -815,7 +876,12 @@ class KaizenClient:
         return _Cached(meta, config, etag, float(fetched_at), checked_at, 0.0, path=path)
 
     def _save(self, key: tuple[str, str | None, str | None], cached: _Cached) -> Path | None:
-        """Write the key's copy to its file atomically (a temporary file, renamed), readable by its owner only."""
+        """Write the key's copy to its file atomically (a temporary file, renamed), readable by its owner only.
+
+        When it cannot be written (disk full), the key's older file is removed
+        if it can be: it names a copy the server has replaced since, which a
+        restart must not serve as if it were the last one confirmed.
+        """
         path = self._file(key)
         record = {
             "format": CACHE_FORMAT,
@@ -835,11 +901,12 @@ class KaizenClient:
             Path(temporary).replace(path)
         except OSError as error:
             log.warning("kaizen: cannot write the cache file %s: %s", path, _describe(error))
-            if temporary is not None:
-                try:
-                    Path(temporary).unlink()
-                except OSError:
-                    pass
+            for leftover in (temporary, path):
+                if leftover is not None:
+                    try:
+                        Path(leftover).unlink()
+                    except OSError:
+                        pass
             return None
         return path
 

@@ -417,7 +417,8 @@ def create_app(service: AgentService, *, token_cache_seconds: float = TOKEN_CACH
             "config; `at` (ISO 8601, UTC unless an offset is given) asks the ledger where the label pointed then. "
             "The body is the config object in the snapshot's shape. `ETag` is its content hash; `If-None-Match` "
             "answers 304. `X-Kaizen-Version` and `X-Kaizen-Version-Id` name the version served (absent for the "
-            "live config), `X-Kaizen-Label` the label asked for."
+            "live config), `X-Kaizen-Label` the label asked for. A label or version whose stored snapshot cannot "
+            "be read is 409 `damaged_snapshot` with its `version_number` and `version_id` (never a 304)."
         ),
     )
     async def get_config(

@@ -13,7 +13,14 @@ from typing import Any
 
 from starlette.responses import Response
 
-from kaizen_tui.core.errors import KaizenError, LabelConflict, LabelNotFound, ProtectedLabel, VersionLabelled
+from kaizen_tui.core.errors import (
+    DamagedSnapshot,
+    KaizenError,
+    LabelConflict,
+    LabelNotFound,
+    ProtectedLabel,
+    VersionLabelled,
+)
 
 PROBLEM = "application/problem+json"
 
@@ -107,6 +114,9 @@ def problem_of(error: KaizenError) -> Response:
         extra["label"] = error.label
     if isinstance(error, VersionLabelled):
         extra["labels"] = error.labels
+    if isinstance(error, DamagedSnapshot) and error.version_id is not None:
+        extra["version_number"] = error.version_number  # the version a label or reference named
+        extra["version_id"] = error.version_id
     headers = (
         {"Retry-After": str(RETRY_AFTER_BUSY)} if error.code in ("database_busy", "database_unavailable") else None
     )

@@ -100,15 +100,28 @@ class InvalidValue(KaizenError):
 
 
 class DamagedSnapshot(KaizenError):
-    """A stored snapshot cannot be read as an agent configuration."""
+    """A stored snapshot cannot be read as an agent configuration.
+
+    ``version_number`` and ``version_id`` name the version when the caller
+    knows it (what a label names: the HTTP problem carries them).
+    """
 
     code = "damaged_snapshot"
 
-    def __init__(self, reason: str, version_label: str | None = None) -> None:
+    def __init__(
+        self,
+        reason: str,
+        version_label: str | None = None,
+        *,
+        version_number: int | None = None,
+        version_id: str | None = None,
+    ) -> None:
         what = f"The snapshot of {version_label}" if version_label else "The snapshot"
         super().__init__(f"{what} is damaged: {reason}")
         self.reason = reason
         self.version_label = version_label
+        self.version_number = version_number
+        self.version_id = version_id
 
 
 class InvalidKeep(KaizenError):

@@ -147,7 +147,13 @@ class LabelOperations:
                 row = self._labelled_version(tx, agent, name, when)
             else:
                 row = self._find_version(tx, agent, version if version is not None else "")
-        config = parse_snapshot(row["config_snapshot"], f"v{row['version_number']}")
+        number = row["version_number"]
+        try:
+            config = parse_snapshot(row["config_snapshot"], f"v{number}" + (f" (label {name})" if name else ""))
+        except DamagedSnapshot as damaged:  # named, so that a client can say which version its label names
+            raise DamagedSnapshot(
+                damaged.reason, damaged.version_label, version_number=number, version_id=row["id"]
+            ) from None
         return _config_answer(agent, name, row, row.get("content_hash") or content_hash(config), snapshot_dict(config))
 
     def _labelled_version(

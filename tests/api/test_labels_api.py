@@ -480,6 +480,25 @@ def test_head_of_a_labelled_config_sends_its_headers_without_a_body(writer: Test
     assert head.headers["x-kaizen-version"] == "2"
 
 
+def test_config_of_a_label_on_a_damaged_version_is_409_naming_it_even_to_its_old_etag(
+    writer: TestClient, db_path: Any, bot: dict[str, Any]
+) -> None:
+    """What clients branch on: 409 ``damaged_snapshot`` with the version, never a 304 confirming a copy."""
+    put_label(writer, bot, "production", {"version": 2})
+    url = f"{bot['base']}/config"
+    etag = writer.get(url, params={"label": "production"}).headers["etag"]
+    v2 = bot["versions"][1]
+    write_raw_snapshot(db_path, v2["id"])
+    details = []
+    for params in ({"label": "production"}, {"version": "2"}):
+        answer = writer.get(url, params=params, headers={"If-None-Match": etag})
+        problem = assert_problem(answer, 409, "damaged_snapshot")
+        assert (problem["version_number"], problem["version_id"]) == (2, v2["id"])
+        details.append(problem["detail"])
+    assert details[0].startswith("The snapshot of v2 (label production) is damaged: not valid JSON")
+    assert details[1].startswith("The snapshot of v2 is damaged: not valid JSON")
+
+
 # -- retention ------------------------------------------------------------------------------------
 
 

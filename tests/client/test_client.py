@@ -11,6 +11,7 @@ knows no labels) come from a small fake server at the end.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -22,6 +23,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -30,12 +32,13 @@ from kaizen_tui.client import (
     KaizenAuthError,
     KaizenClient,
     KaizenClientError,
+    KaizenDamagedVersion,
     KaizenNotFound,
     KaizenUnavailable,
 )
 from tests.api.conftest import free_port, stop_server
 from tests.client.conftest import PROMPT, Kaizen, config_requests
-from tests.support import wait
+from tests.support import wait, write_raw_snapshot
 
 CLIENT_LOG = "kaizen_tui.client"
 
@@ -261,6 +264,43 @@ def test_a_malformed_label_is_the_servers_422(kaizen: Kaizen) -> None:
     assert raised.value.status == 422 and not isinstance(raised.value, KaizenUnavailable | KaizenNotFound)
 
 
+def test_a_label_on_a_damaged_version_raises_a_damaged_version_error_and_the_copy_is_forgotten(
+    kaizen: Kaizen, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The label was moved to a version the server cannot read: an error naming it, never the old copy.
+
+    Serving the copy of v1 (now, or after a restart during an outage) would
+    hide that the label names a version nobody can run.
+    """
+    agent = kaizen.agent()
+    kaizen.snapshot(agent)
+    v2 = kaizen.snapshot(agent, system_prompt="Version two.")
+    kaizen.set_label(agent, "staging", 1)
+    folder = tmp_path / "cache"
+    with kaizen.server() as server:
+        url = server.url
+        client = KaizenClient(url, kaizen.token, cache_ttl=0, cache_dir=folder)
+        assert client.get_config(agent["name"], label="staging")["system_prompt"] == PROMPT
+        client.get_config(agent["name"], version=2)
+        assert len(cache_files(folder)) == 2
+        kaizen.set_label(agent, "staging", 2)
+        write_raw_snapshot(kaizen.db, v2["id"])  # as another tool could
+        for asked in ({"label": "staging"}, {"version": 2}):
+            with pytest.raises(KaizenDamagedVersion) as raised:
+                client.get_config(agent["name"], **asked)
+            error = raised.value
+            assert isinstance(error, KaizenClientError) and not isinstance(error, KaizenNotFound | KaizenUnavailable)
+            assert (error.status, error.code) == (409, "damaged_snapshot")
+            assert (error.version_number, error.version_id) == (2, v2["id"])
+            assert "v2" in str(error) and "damaged" in str(error) and kaizen.token not in str(error)
+        assert cache_files(folder) == []
+    # With the server down, neither this client nor a new process serves the old copy.
+    for process in (client, KaizenClient(url, kaizen.token, cache_dir=folder)):
+        with pytest.raises(KaizenUnavailable, match="nothing cached"):
+            process.get_config(agent["name"], label="staging")
+    assert warnings_of(caplog) == []
+
+
 # -- the server down -----------------------------------------------------------------------
 
 
@@ -340,6 +380,84 @@ def test_a_restarted_client_revalidates_its_file_once_the_server_answers(kaizen:
     )
     assert entry.source == "revalidated" and entry.version_number == 1
     assert config_requests(kaizen.shared, agent["name"]) == ["200", "304"]
+
+
+#: How the version a label names changes: (the label, whether the new version's content differs).
+VERSION_CHANGES = {
+    "moved-to-an-equal-version": ("staging", False),
+    "latest-after-an-equal-snapshot": ("latest", False),
+    "moved-to-another-config": ("staging", True),
+}
+
+
+@pytest.mark.parametrize("restarted", [False, True], ids=["same-client", "client-restarted-before-the-move"])
+@pytest.mark.parametrize("change", list(VERSION_CHANGES))
+def test_the_version_an_answer_names_is_the_copys_in_memory_and_in_its_file(
+    kaizen: Kaizen, tmp_path: Path, caplog: pytest.LogCaptureFixture, change: str, restarted: bool
+) -> None:
+    """A label moved from v1 to an equal v2 is a 304 naming v2: the file must say v2 too.
+
+    It kept v1, so a process started during an outage served "v1, last
+    confirmed 2 s ago" for a label that named v2. The copy revalidated is
+    the one in memory, or (``restarted``) the one a new process read from its file.
+    """
+    label, differs = VERSION_CHANGES[change]
+    agent = kaizen.agent()
+    v1 = kaizen.snapshot(agent)
+    kaizen.set_label(agent, "staging", 1)
+    folder = tmp_path / "cache"
+    with kaizen.server() as server:
+        url = server.url
+        client = KaizenClient(url, kaizen.token, cache_ttl=0, cache_dir=folder)
+        assert client.get_config_entry(agent["name"], label=label).version_id == v1["id"]
+        v2 = kaizen.snapshot(agent, **({"system_prompt": "Version two."} if differs else {}))
+        kaizen.set_label(agent, "staging", 2)
+        if restarted:
+            client = KaizenClient(url, kaizen.token, cache_ttl=0, cache_dir=folder)
+        moved = client.get_config_entry(agent["name"], label=label)
+        assert (moved.source, moved.version_number, moved.version_id) == (
+            "server" if differs else "revalidated",
+            2,
+            v2["id"],
+        )
+    caplog.set_level(logging.WARNING, CLIENT_LOG)
+    # The server down: this client, and a new process reading the file, serve v2 as the server last named it.
+    for process in (client, KaizenClient(url, kaizen.token, cache_dir=folder)):
+        entry = process.get_config_entry(agent["name"], label=label)
+        assert (entry.source, entry.label, entry.version_number, entry.version_id) == ("stale", label, 2, v2["id"])
+        assert (entry.config, entry.content_hash) == (moved.config, moved.content_hash)
+    assert [f"'{label}' (v2)" in warning for warning in warnings_of(caplog)] == [True, True]
+
+
+def test_a_newer_copy_that_cannot_be_written_removes_the_older_file(
+    kaizen: Kaizen, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Disk full: the file of v1 must not outlive the answer that replaced it (a restart would serve it)."""
+    agent = kaizen.agent()
+    kaizen.snapshot(agent)
+    kaizen.snapshot(agent)  # v2: equal to v1
+    kaizen.set_label(agent, "staging", 1)
+    folder = tmp_path / "cache"
+    client = KaizenClient(kaizen.url, kaizen.token, cache_ttl=0, cache_dir=folder)
+    client.get_config(agent["name"], label="staging")
+    [path] = cache_files(folder)
+
+    def disk_full(*args: object, **kwargs: object) -> Any:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr("kaizen_tui.client.tempfile", SimpleNamespace(mkstemp=disk_full))
+    caplog.set_level(logging.WARNING, CLIENT_LOG)
+    kaizen.set_label(agent, "staging", 2)  # a 304 naming v2
+    assert client.get_config_entry(agent["name"], label="staging").version_number == 2
+    assert cache_files(folder) == []
+    kaizen.set_label(agent, "staging", kaizen.snapshot(agent, system_prompt="Version three.")["version_number"])
+    assert client.get_config_entry(agent["name"], label="staging").version_number == 3  # a 200, not written
+    assert cache_files(folder) == []
+    assert len([w for w in warnings_of(caplog) if "cannot write the cache file" in w and "no space" in w]) == 2
+    monkeypatch.undo()  # room again: the next answer, a 304, writes the file
+    entry = client.get_config_entry(agent["name"], label="staging")
+    assert (entry.source, entry.version_number) == ("revalidated", 3)
+    assert json.loads(path.read_bytes())["meta"]["version_number"] == 3
 
 
 def test_nothing_cached_and_the_server_down_is_an_error_at_once(kaizen: Kaizen) -> None:

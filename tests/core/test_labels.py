@@ -135,6 +135,23 @@ async def test_a_damaged_version_is_never_labelled(service: AgentService, bot: d
     assert await service.list_labels("Bot") == []
 
 
+async def test_the_config_of_a_label_on_a_version_damaged_since_names_that_version(
+    service: AgentService, bot: dict[str, Any], db_path: Path
+) -> None:
+    """Labelled while good, then damaged by another tool: what the label names cannot be served, and is named."""
+    await service.set_label("Bot", "production", 2)
+    v2 = bot["versions"][1]
+    assert (await service.resolve_config("Bot", label="production"))["version_number"] == 2  # kept by the service
+    write_raw_snapshot(db_path, v2["id"], '{"name": "Bot", "model_id": "m", "temperature": "hot"}')
+    for asked in ({"label": "production"}, {"version": 2}, {"version": v2["id"]}):
+        with pytest.raises(DamagedSnapshot) as raised:
+            await service.resolve_config("Bot", **asked)
+        assert (raised.value.version_number, raised.value.version_id) == (2, v2["id"])
+        assert "temperature" in str(raised.value) and "v2" in str(raised.value)
+    with pytest.raises(DamagedSnapshot, match=r"v2 \(label production\)"):
+        await service.resolve_config("Bot", label="production")
+
+
 async def test_the_ledger_is_append_only_in_the_database(
     service: AgentService, bot: dict[str, Any], db_path: Path
 ) -> None:
