@@ -26,13 +26,16 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
+from pathlib import Path
 from typing import Any
 
 from fastapi import Body, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import BaseRoute, Match
 
 from kaizen_tui import __version__
 from kaizen_tui.api.problems import TITLES, json_bytes, problem, problem_of
@@ -79,14 +82,21 @@ def quoted(tag: object) -> str:
     return f'"{tag}"'
 
 
-def etags_of(header: str | None) -> set[str] | None:
-    """The entity tags of an ``If-None-Match`` / ``If-Match`` header (``{"*"}`` for any; weak ones compare too)."""
+def etags_of(header: str | None, *, weak: bool = True) -> set[str] | None:
+    """The entity tags of an ``If-None-Match`` / ``If-Match`` header (``{"*"}`` for any).
+
+    ``If-None-Match`` compares weakly: ``W/"3"`` is ``"3"``. ``If-Match``
+    compares strongly (RFC 9110, 13.1.1), so there a weak tag never matches:
+    ``weak=False`` leaves weak tags out.
+    """
     if header is None:
         return None
     tags = set()
     for part in header.split(","):
         tag = part.strip()
         if tag.startswith("W/"):
+            if not weak:
+                continue
             tag = tag[2:]
         if tag == "*":
             tags.add("*")
@@ -95,28 +105,44 @@ def etags_of(header: str | None) -> set[str] | None:
     return tags
 
 
-#: An ``If-Match`` whose tags name no revision at all: it can never match.
-NO_REVISION = -1
-
-
-def expected_revision(request: Request) -> int | None:
-    """The revision ``If-Match`` names (None when absent or ``*``; :data:`NO_REVISION` when it names none)."""
-    tags = etags_of(request.headers.get("if-match"))
-    if tags is None or "*" in tags:
-        return None
-    for tag in tags:
-        if tag.isdigit():
-            return int(tag)
-    return NO_REVISION
+#: The most digits a revision has (the database's integers are 64-bit): a longer tag names none.
+REVISION_DIGITS = len(str(2**63 - 1))
 
 
 def if_match(request: Request, agent: dict[str, Any]) -> int | None:
-    """The revision a write must find (from ``If-Match``); a tag naming no revision is 412 at once."""
-    expected = expected_revision(request)
-    if expected == NO_REVISION:
-        raise _Refused(412, "precondition_failed", f"If-Match names no revision of {agent['name']}.",
-                       current_revision=agent["revision"])  # fmt: skip
-    return expected
+    """The revision a write must find (from ``If-Match``; None when absent or ``*``).
+
+    A tag naming the agent's revision gives that revision (the service
+    checks it again in its transaction); another revision gives that one
+    (the service's conflict then says what changed since). A header naming
+    no revision at all, or only weak tags (which never match ``If-Match``),
+    is 412 at once.
+    """
+    header = request.headers.get("if-match")
+    tags = etags_of(header, weak=False)
+    if tags is None or "*" in tags:
+        return None
+    revisions = {int(tag) for tag in tags if tag.isdigit() and tag.isascii() and len(tag) <= REVISION_DIGITS}
+    if agent["revision"] in revisions:
+        return int(agent["revision"])
+    if revisions:
+        return max(revisions)
+    weak = sorted((etags_of(header) or set()) - tags)
+    if weak and not tags:  # there were tags, all of them weak
+        detail = (
+            f"If-Match: {one_line_header(header or '')} has only weak entity tags, and If-Match compares tags "
+            f"strongly: a weak tag never matches. Send the ETag as GET gives it, a strong tag "
+            f'("{one_line_header(weak[0], 24)}", not W/"{one_line_header(weak[0], 24)}"); nothing was changed.'
+        )
+    else:
+        detail = f"If-Match names no revision of {agent['name']}; nothing was changed."
+    raise _Refused(412, "precondition_failed", detail, current_revision=agent["revision"])
+
+
+def one_line_header(value: str, limit: int = 80) -> str:
+    """A header's value quoted in a message: control characters escaped, at most ``limit`` characters."""
+    shown = loggable(value)
+    return shown if len(shown) <= limit else shown[: limit - 1] + "…"
 
 
 def precondition_failed(revision: int, detail: str) -> Response:
@@ -259,8 +285,13 @@ def _body_object(body: object) -> dict[str, Any]:
     return body
 
 
-def create_app(service: AgentService, *, token_cache_seconds: float = TOKEN_CACHE_SECONDS) -> FastAPI:
-    """The API over ``service`` (which the caller opens and closes), without :class:`Guard` (see :func:`asgi_app`)."""
+def create_app(
+    service: AgentService, *, token_cache_seconds: float = TOKEN_CACHE_SECONDS, archive_dir: Path | None = None
+) -> FastAPI:
+    """The API over ``service`` (which the caller opens and closes), without :class:`Guard` (see :func:`asgi_app`).
+
+    ``archive_dir``: the folder a prune may archive into (see :func:`_archive_file`); None: no archives.
+    """
     app = FastAPI(
         title="kaizen-tui",
         version=__version__,
@@ -473,27 +504,96 @@ def create_app(service: AgentService, *, token_cache_seconds: float = TOKEN_CACH
         location = f"/api/v1/agents/{found['id']}/versions/{version['id']}"
         return json_response(version, 201, {"Location": location})
 
-    @app.get("/api/v1/agents/{agent}/versions", tags=["versions"], summary="Versions, newest first")
+    @app.get(
+        "/api/v1/agents/{agent}/versions",
+        tags=["versions"],
+        summary="Versions, newest first",
+        description=(
+            "A JSON list, newest first: each version in the spec's shape (`config_snapshot` the stored text) "
+            "plus what `kaizen-tui versions --json` shows: `config` (the snapshot decoded, defaults filled in; "
+            "null when it is damaged), `damaged`, `damaged_reason`, `matches_live` (it equals the live config) "
+            "and `labels` (the names of the labels on it). All versions unless `limit` is given. "
+            "`X-Total-Count` is how many versions the agent has; while more remain, "
+            '`Link: <…?limit=N&before=M>; rel="next"` is the next page. `before` (a version number) pages '
+            "by number, which stays right while others snapshot or prune; `offset` is kept for older clients."
+        ),
+        responses={
+            200: {
+                "description": "The versions, newest first",
+                "headers": {
+                    "X-Total-Count": {
+                        "description": "How many versions the agent has (on every page)",
+                        "schema": {"type": "integer"},
+                    },
+                    "Link": {
+                        "description": 'The next page (`rel="next"`), while more versions remain',
+                        "schema": {"type": "string"},
+                    },
+                },
+            }
+        },
+    )
     async def list_versions(
         agent: str,
-        limit: int | None = Query(None, ge=1, le=10_000),
-        offset: int = Query(0, ge=0, le=MAX_INTEGER),
+        limit: int | None = Query(None, ge=1, le=10_000, description="at most this many versions"),
+        before: int | None = Query(
+            None, ge=1, le=MAX_INTEGER, description="only versions numbered below this one (paging)"
+        ),
+        offset: int = Query(0, ge=0, le=MAX_INTEGER, description="skip this many (give before or offset)"),
         actor: str = reader,
     ) -> Response:
         found = await service.find_agent(agent)
-        return json_response(await service.get_versions(found["id"], limit=limit, offset=offset))
+        page = await service.versions_page(found["id"], limit=limit, offset=offset, before=before)
+        headers = {"X-Total-Count": str(page["total"])}
+        if page["next_before"] is not None:
+            following = f"/api/v1/agents/{found['id']}/versions?limit={limit}&before={page['next_before']}"
+            headers["Link"] = f'<{following}>; rel="next"'
+        return json_response(page["versions"], headers=headers)
 
-    @app.post("/api/v1/agents/{agent}/versions/prune", tags=["versions"], summary="Keep the newest N versions")
-    async def prune(agent: str, body: Any = Body(..., examples=[{"keep": 10}]), actor: str = writer) -> Response:
+    @app.post(
+        "/api/v1/agents/{agent}/versions/prune",
+        tags=["versions"],
+        summary="Keep the newest N versions (or only see what that would delete)",
+        description=(
+            "`keep`: how many of the newest versions stay; a labelled version always stays. "
+            '`"dry_run": true` changes nothing and answers the plan: `delete` (the versions it would '
+            "delete, newest first, each with `matches_live`), `kept_labelled`, `live_loses_version` (the "
+            "versions holding the live config would all go) and `plan_id`. Send that `plan_id` with the "
+            "prune to delete exactly what the plan showed: if anything changed meanwhile it is 409 "
+            "`conflict` with the fresh plan in `fresh`, and nothing is deleted. The answer: `deleted`, "
+            "`oldest_deleted`, `newest_deleted`, `kept`, `kept_labelled`, `live_loses_version` (the live "
+            "config is saved in no version now). `archive` (admin token; a server started with an archive "
+            "folder): a file name in that folder to write what goes to first, in the same transaction "
+            "(an export that `kaizen-tui import` brings back); it never replaces a file (409 "
+            "`archive_exists`). The answer then has `archive`: `{file, versions, audit_events}`, or null "
+            "when nothing went."
+        ),
+    )
+    async def prune(
+        agent: str,
+        request: Request,
+        body: Any = Body(..., examples=[{"keep": 10, "dry_run": True}, {"keep": 10, "plan_id": "4f1c0e9a2b7d6c35"}]),
+        actor: str = writer,
+    ) -> Response:
         fields = _body_object(body)
-        _only_keys(fields, ("keep", "plan_id"))
+        _only_keys(fields, ("keep", "plan_id", "dry_run", "archive"))
         if "keep" not in fields:
             raise InvalidValue("keep", "is required: how many of the newest versions to keep")
         plan_id = fields.get("plan_id")
         if plan_id is not None and not isinstance(plan_id, str):
-            raise InvalidValue("plan_id", "must be the plan_id of a prune preview")
+            raise InvalidValue("plan_id", "must be the plan_id of a dry run")
+        dry_run = fields.get("dry_run", False)
+        if not isinstance(dry_run, bool):
+            raise InvalidValue("dry_run", "must be true or false")
+        if dry_run and plan_id is not None:
+            raise InvalidValue("plan_id", "is for the prune itself: a dry run answers a plan_id")
+        archive = _archive_file(fields.get("archive"), archive_dir, request)
         found = await service.find_agent(agent)
-        result = await service.prune(found["id"], fields["keep"], plan_id=plan_id, actor=actor)
+        if archive is not None:
+            await service.check_archive(archive)  # refused as the prune would be: a file there, no folder
+        if dry_run:
+            return json_response(await service.plan_prune(found["id"], fields["keep"]))
+        result = await service.prune(found["id"], fields["keep"], plan_id=plan_id, archive=archive, actor=actor)
         return json_response(result)
 
     @app.get("/api/v1/agents/{agent}/versions/{version}", tags=["versions"], summary="One version, by id or number")
@@ -652,18 +752,28 @@ def create_app(service: AgentService, *, token_cache_seconds: float = TOKEN_CACH
 
     # -- audit ---------------------------------------------------------------------
 
-    @app.get("/api/v1/audit", tags=["audit"], summary="Who did what, newest first")
+    @app.get(
+        "/api/v1/audit",
+        tags=["audit"],
+        summary="Who did what, newest first",
+        description="Each event: `id`, `at`, `actor`, `action`, `agent_id`, `version_id`, `detail`, and "
+        "`agent_name` (the agent's name now; for a deleted agent the name it had; null for an event of no "
+        "agent) with `agent_deleted`. `agent_id` (an id or a name) may name a deleted agent. "
+        "Page back with `before` (the `id` of the last event received).",
+    )
     async def audit(
-        agent_id: str | None = Query(None, description="an agent's id or name"),
+        agent_id: str | None = Query(None, description="an agent's id or name (a deleted agent's too)"),
         limit: int = Query(100, ge=1, le=1000),
         before: int | None = Query(
             None, ge=1, le=MAX_INTEGER, description="only events older than this event id (paging)"
         ),
         actor: str = reader,
     ) -> Response:
-        target = (await service.find_agent(agent_id))["id"] if agent_id is not None else None
-        return json_response(await service.audit_log(target, limit, before=before))
+        return json_response(await service.audit_trail(agent_id, limit, before=before))
 
+    _refuse_shadowed_methods(app)
+    # Last: every other route answers its own methods first.
+    app.router.routes.append(_OptionsRoute("/{path:path}", _options, methods=["OPTIONS"], include_in_schema=False))
     return app
 
 
@@ -695,20 +805,117 @@ def _precondition_failed(error: Conflict, expected: int | None) -> Response:
 
 
 def _methods_of(app: FastAPI, path: str) -> list[str]:
-    """Every method some route takes at ``path`` (Starlette's 405 names only the first route's)."""
-    methods: set[str] = set()
-    for route in app.routes:
-        regex = getattr(route, "path_regex", None)
-        if regex is not None and regex.match(path):
+    """The methods that can succeed at ``path``, OPTIONS included (none: no such resource).
+
+    They are the methods of the routes that own the path: of the routes
+    whose pattern matches it, those with the fewest parameters. A fixed path
+    such as ``…/versions/prune`` also matches ``…/versions/{version}``, but
+    no version is named ``prune`` (nor a label ``history``): the parameter
+    route's methods always fail there (:func:`_refuse_shadowed_methods`).
+    """
+    matching = [
+        route
+        for route in app.routes
+        if isinstance(route, BaseRoute)
+        and getattr(route, "endpoint", None) not in (_shadowed, _options)
+        and (regex := getattr(route, "path_regex", None)) is not None
+        and regex.match(path)
+    ]
+    if not matching:
+        return []
+    fewest = min(_parameters(route) for route in matching)
+    methods: set[str] = {"OPTIONS"}
+    for route in matching:
+        if _parameters(route) == fewest:
             methods |= set(getattr(route, "methods", None) or ())
     return sorted(methods)
 
 
+def _parameters(route: BaseRoute) -> int:
+    return str(getattr(route, "path", "")).count("{")
+
+
+async def _shadowed(request: Request) -> Response:
+    """A method only a parameter route takes, at a fixed path that shadows it: 405 naming what the path takes."""
+    raise StarletteHTTPException(405)
+
+
+async def _options(request: Request) -> Response:
+    """``OPTIONS``: 204 with ``Allow``, the methods that can succeed here (404 for a path that names nothing)."""
+    allowed = _methods_of(request.app, request.url.path)
+    if not allowed:
+        return problem(404, "not_found", f"No such endpoint: OPTIONS {request.url.path}.")
+    return Response(status_code=204, headers={"Allow": ", ".join(allowed)})
+
+
+class _OptionsRoute(APIRoute):
+    """Matches ``OPTIONS`` of any path, and nothing else: another method at a path no route takes stays a 404."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope.get("method") != "OPTIONS":
+            return Match.NONE, {}
+        return super().matches(scope)
+
+
+def _refuse_shadowed_methods(app: FastAPI) -> None:
+    """Answer 405 at a fixed path for the methods only an overlapping parameter route takes.
+
+    ``GET …/versions/prune`` used to reach ``GET …/versions/{version}`` and
+    fail (no version "prune"); ``PUT …/labels/history`` reached the label
+    route and failed (a reserved name). Such a method now answers 405 with
+    ``Allow`` naming what the fixed path takes, as any other method a
+    resource does not take. Called once all routes are added; the added
+    routes go first, and match only their own path and methods.
+    """
+    routes = [route for route in app.routes if isinstance(route, APIRoute)]
+    guards = []
+    for fixed in routes:
+        sample = re.sub(r"\{[^}]*\}", "x", fixed.path)
+        shadowed: set[str] = set()
+        for other in routes:
+            if _parameters(other) > _parameters(fixed) and other.path_regex.match(sample):
+                shadowed |= set(other.methods or ()) - set(fixed.methods or ())
+        if shadowed:
+            guards.append(APIRoute(fixed.path, _shadowed, methods=sorted(shadowed), include_in_schema=False))
+    app.router.routes[:0] = guards
+
+
 def asgi_app(
-    service: AgentService, *, max_body_bytes: int = MAX_BODY_BYTES, token_cache_seconds: float = TOKEN_CACHE_SECONDS
+    service: AgentService,
+    *,
+    max_body_bytes: int = MAX_BODY_BYTES,
+    token_cache_seconds: float = TOKEN_CACHE_SECONDS,
+    archive_dir: Path | None = None,
 ) -> ASGIApp:
     """The application with its guard (body limit, request log): what a server runs."""
-    return Guard(create_app(service, token_cache_seconds=token_cache_seconds), max_body_bytes)
+    return Guard(create_app(service, token_cache_seconds=token_cache_seconds, archive_dir=archive_dir), max_body_bytes)
+
+
+#: An archive's file name over HTTP: a plain name in the archive folder (no folder, no dot first).
+ARCHIVE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
+def _archive_file(name: object, archive_dir: Path | None, request: Request) -> str | None:
+    """The file a prune over HTTP archives to (None: no archive asked for).
+
+    A server writes files only where its operator said (``kaizen-tui serve
+    --archive-dir DIR``), only for an admin token, only under a plain name
+    (no folder, no ``..``, no dot file), and never over a file, a link or
+    anything else already there: a client never chooses a path on the server.
+    """
+    if name is None:
+        return None
+    if not _is_admin(request):
+        raise _Refused(403, "forbidden", "An archive writes a file on the server: it needs an admin token.")
+    if archive_dir is None:
+        raise InvalidValue("archive", "this server has no archive folder, so it writes no archives")
+    if not isinstance(name, str) or not ARCHIVE_NAME.fullmatch(name):
+        raise InvalidValue(
+            "archive",
+            "must be a file name of letters, digits, '.', '-' and '_' (at most 100, not starting with '.'), "
+            "such as support-2026-q3.jsonl",
+        )
+    return str(archive_dir / name)
 
 
 def _too_large(limit: int) -> Response:

@@ -9,11 +9,13 @@ is only busy). No traceback ever leaves the server: an unexpected error is a
 from __future__ import annotations
 
 import json
+from pathlib import PurePath
 from typing import Any
 
 from starlette.responses import Response
 
 from kaizen_tui.core.errors import (
+    ArchiveExists,
     DamagedSnapshot,
     KaizenError,
     LabelConflict,
@@ -43,6 +45,8 @@ STATUS_OF_CODE: dict[str, int] = {
     "invalid_value": 422,
     "invalid_keep": 422,
     "invalid_agent_file": 422,
+    "archive_exists": 409,
+    "file_not_written": 503,
     "precondition_failed": 412,
     "read_only": 403,
     "database_busy": 503,
@@ -120,4 +124,30 @@ def problem_of(error: KaizenError) -> Response:
     headers = (
         {"Retry-After": str(RETRY_AFTER_BUSY)} if error.code in ("database_busy", "database_unavailable") else None
     )
-    return problem(status, error.code, str(error), headers=headers, **extra)
+    return problem(status, error.code, in_api_words(error), headers=headers, **extra)
+
+
+def in_api_words(error: KaizenError) -> str:
+    """The error's sentence as the API says it.
+
+    Most sentences suit every face. A few tell a person at a terminal what
+    to do (a flag, a command, a confirmation): over HTTP the same fact comes
+    with what a client does instead. The code and the error's fields stay
+    the same.
+    """
+    if isinstance(error, ProtectedLabel):
+        return f"{error.label!r} is a protected label: moving or removing it needs an admin token. Nothing moved."
+    if isinstance(error, VersionLabelled):
+        names = ", ".join(error.labels)
+        how = " or ".join(f"…/labels/{label}" for label in error.labels)
+        return (
+            f"v{error.number} is labelled {names}: move or remove the label first (PUT or DELETE {how}). "
+            "Nothing was deleted."
+        )
+    if isinstance(error, ArchiveExists):
+        name = PurePath(error.path).name
+        return (
+            f"{name} exists already in the server's archive folder, and an archive never replaces a file: "
+            "name another. Nothing was deleted."
+        )
+    return str(error)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from pathlib import Path
 
 from kaizen_tui.api.app import asgi_app
 from kaizen_tui.service import AgentService
@@ -32,8 +33,11 @@ class RequestLineFormatter(logging.Formatter):
         return line
 
 
-def serve(service: AgentService, host: str, port: int) -> None:
-    """Serve until interrupted. Several servers may share one database: SQLite serialises their writes."""
+def serve(service: AgentService, host: str, port: int, *, archive_dir: Path | None = None) -> None:
+    """Serve until interrupted. Several servers may share one database: SQLite serialises their writes.
+
+    ``archive_dir``: the folder prunes over HTTP may archive into (admin tokens only); None: no archives.
+    """
     import uvicorn
 
     handler = logging.StreamHandler(sys.stderr)
@@ -47,4 +51,5 @@ def serve(service: AgentService, host: str, port: int) -> None:
     )
     sys.stderr.flush()
     # uvicorn's own access log is off: ours names the actor and never a header.
-    uvicorn.run(asgi_app(service), host=host, port=port, access_log=False, log_level="warning", lifespan="off")
+    application = asgi_app(service, archive_dir=archive_dir)
+    uvicorn.run(application, host=host, port=port, access_log=False, log_level="warning", lifespan="off")

@@ -324,6 +324,8 @@ def cmd_config(ctx: Context) -> int:
     args = ctx.args
     if args.label is not None and args.version is not None:
         raise UsageError("give --label or --version, not both")
+    if args.at is not None and args.label is None:
+        raise UsageError("--at asks the ledger where a label pointed: give --label too")
     found = wait(ctx.service.resolve_config(args.agent, label=args.label, version=args.version, at=args.at))
     if ctx.json:
         ctx.out.json(found["config"])  # exactly the config object, in the snapshot's shape

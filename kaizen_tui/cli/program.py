@@ -920,11 +920,22 @@ def cmd_serve(ctx: Context) -> int:
         ctx.out.warn(
             f"no API tokens yet: every request but /healthz is refused; make one with {PROG} token create NAME"
         )
+    archive_dir = archive_folder(ctx.args.archive_dir)
     try:
-        serve(ctx.service, ctx.args.host, ctx.args.port)
+        serve(ctx.service, ctx.args.host, ctx.args.port, archive_dir=archive_dir)
     except OSError as error:
         raise KaizenError(f"cannot serve on {ctx.args.host}:{ctx.args.port}: {error.strerror or error}") from None
     return 0
+
+
+def archive_folder(given: str | None) -> Path | None:
+    """``serve --archive-dir``: a folder that exists, as an absolute path (prunes over HTTP archive into it)."""
+    if given is None:
+        return None
+    folder = Path(given).expanduser().absolute()
+    if not folder.is_dir():
+        raise UsageError(f"--archive-dir {one_line(str(folder))}: no such folder (make it first)")
+    return folder
 
 
 def cmd_token_create(ctx: Context) -> int:
@@ -1371,6 +1382,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve_.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     serve_.add_argument("--port", type=int, default=8700, help="port to listen on (default: 8700)")
+    serve_.add_argument(
+        "--archive-dir",
+        metavar="DIR",
+        help="let prunes over HTTP (admin tokens) archive what they delete into files in DIR; "
+        "a client names only the file, never over one that exists (default: no archives)",
+    )
 
     token = command_parser(
         commands,

@@ -350,6 +350,7 @@ class VersionLabelled(KaizenError):
         super().__init__(
             f"v{number} is labelled {names}: move or remove the label first (kaizen-tui label). Nothing was deleted."
         )
+        self.number = number
         self.labels = sorted(labels)
 
 

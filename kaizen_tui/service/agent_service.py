@@ -151,6 +151,28 @@ def _labelled_below(tx: Transaction, agent_id: str, below: int, at_most: int) ->
     return sorted(kept.values(), key=lambda entry: -entry["version_number"])
 
 
+def _read_versions(
+    rows: Iterable[Mapping[str, Any]], live_hash: str, labelled: Mapping[str, list[str]]
+) -> list[dict[str, Any]]:
+    """Stored versions as every face lists them: the spec's keys, ``config`` (decoded; None when damaged),
+    ``damaged``, ``damaged_reason``, ``matches_live`` and ``labels``."""
+    versions = []
+    for row in rows:
+        entry = version_dict(row)
+        config: dict[str, Any] | None
+        try:
+            config, reason = parse_snapshot(row["config_snapshot"]), None
+        except DamagedSnapshot as error:
+            config, reason = None, error.reason
+        entry["config"] = config
+        entry["damaged"] = reason is not None
+        entry["damaged_reason"] = reason
+        entry["matches_live"] = config is not None and content_hash(config) == live_hash
+        entry["labels"] = labelled.get(row["id"], [])
+        versions.append(entry)
+    return versions
+
+
 def _plan_id(*parts: object) -> str:
     """A short token of what a plan says: equal plans, equal tokens."""
     text = json.dumps(parts, sort_keys=True, default=str)
@@ -527,21 +549,38 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
             live_hash = self._agent(tx, agent_id)["content_hash"]
             rows = tx.version_page(agent_id, limit, offset)
             labelled = _labels_by_version(tx, agent_id)
-        versions = []
-        for row in rows:
-            entry = version_dict(row)
-            config: dict[str, Any] | None
-            try:
-                config, reason = parse_snapshot(row["config_snapshot"]), None
-            except DamagedSnapshot as error:
-                config, reason = None, error.reason
-            entry["config"] = config
-            entry["damaged"] = reason is not None
-            entry["damaged_reason"] = reason
-            entry["matches_live"] = config is not None and content_hash(config) == live_hash
-            entry["labels"] = labelled.get(row["id"], [])
-            versions.append(entry)
-        return versions
+        return _read_versions(rows, live_hash, labelled)
+
+    @in_thread
+    def versions_page(
+        self, agent_id: str, *, limit: int | None = None, offset: int = 0, before: int | None = None
+    ) -> dict[str, Any]:
+        """A page of versions, newest first, as :meth:`get_versions_with_config` reads them, and how to go on.
+
+        ``{"versions", "total" (how many versions the agent has, on every
+        page), "next_before" (the ``before`` of the next page; None on the
+        last)}``, read in one transaction. ``before`` (a version number)
+        gives only older versions: a stable cursor, since numbers only go up
+        and are never reused (``offset`` shifts when someone snapshots
+        between two pages). Give ``before`` or ``offset``, not both.
+        """
+        if offset and before is not None:
+            raise InvalidValue("offset", "give before or offset, not both (before pages by version number)")
+        if before is not None and (isinstance(before, bool) or not isinstance(before, int) or before < 1):
+            raise InvalidValue("before", f"must be a version number, not {before!r}")
+        wanted = None if limit is None else limit + 1  # one more says whether there is a next page
+        with self.store.reading() as tx:
+            agent = self._agent(tx, agent_id)
+            if before is None:
+                rows = tx.version_page(agent["id"], wanted, offset)
+            else:
+                rows = tx.versions_before(agent["id"], before, wanted)
+            total = tx.version_summary(agent["id"], agent["content_hash"])[0]
+            labelled = _labels_by_version(tx, agent["id"])
+        more = limit is not None and len(rows) > limit
+        versions = _read_versions(rows[:limit] if more else rows, agent["content_hash"], labelled)
+        next_before = versions[-1]["version_number"] if more else None
+        return {"versions": versions, "total": total, "next_before": next_before}
 
     @in_thread
     def get_version(self, version_id: str) -> dict[str, Any]:
@@ -710,9 +749,11 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
         imports back (see :mod:`kaizen_tui.service.transfer`); an existing file
         is refused (:class:`ArchiveExists`) unless ``overwrite_archive``, and
         if the file cannot be written nothing is deleted. Returns
-        ``{"deleted", "oldest_deleted", "newest_deleted", "kept", "kept_labelled"}``
-        (the older versions kept for their labels: ``version_number``, ``id``,
-        ``labels``, newest first), and with ``archive`` also ``"archive"``: ``{"file", "versions",
+        ``{"deleted", "oldest_deleted", "newest_deleted", "kept", "kept_labelled",
+        "live_loses_version"}`` (the older versions kept for their labels:
+        ``version_number``, ``id``, ``labels``, newest first; whether the
+        versions that held the live config all went, which the plan's key of
+        that name says beforehand), and with ``archive`` also ``"archive"``: ``{"file", "versions",
         "audit_events"}``, or None when nothing went and no file was written.
         """
         who = self._actor(actor)
@@ -1141,13 +1182,17 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
                 "newest_deleted": None,
                 "kept": keep,
                 "kept_labelled": [],
+                "live_loses_version": False,
             }
             return {**empty, **archived}
         bound = 2**63 - 1 if newest_to_delete is None else newest_to_delete
         if archive is not None:
             archived["archive"] = self._archive(tx, agent["id"], threshold, bound, archive, overwrite=overwrite_archive)
         kept_labelled = _labelled_below(tx, agent["id"], threshold, bound)
+        saved_before = self._is_saved(tx, agent)
         deleted, oldest, newest = tx.delete_versions(agent["id"], threshold, bound)
+        # As the plan's key of that name: the versions that held the live config all went.
+        live_loses = bool(deleted) and saved_before and not self._is_saved(tx, agent)
         if deleted:
             detail = {"keep": keep, "deleted": deleted, "oldest_deleted": oldest, "newest_deleted": newest}
             if archived.get("archive") is not None:
@@ -1159,6 +1204,7 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
             "newest_deleted": newest,
             "kept": keep,
             "kept_labelled": kept_labelled,
+            "live_loses_version": live_loses,
             **archived,
         }
 

@@ -136,7 +136,7 @@ class LabelOperations:
         if label is not None and version is not None:
             raise InvalidValue("label", "give a label or a version, not both")
         if at is not None and label is None:
-            raise InvalidValue("at", "--at asks the ledger where a label pointed: give --label too")
+            raise InvalidValue("at", "goes with a label: it asks the ledger where that label pointed then")
         when = parse_instant(at) if at is not None else None
         name = check_label_or_latest(label) if label is not None else None
         with self.store.reading() as tx:

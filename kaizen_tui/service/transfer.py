@@ -465,7 +465,7 @@ class TransferOperations:
             raise FileNotWritten(
                 f"Cannot write {target}: the folder {target.parent} does not exist. Nothing was deleted."
             )
-        if not overwrite and target.exists():
+        if not overwrite and (target.exists() or target.is_symlink()):  # a link to nothing is a file there too
             raise ArchiveExists(str(target))
         return str(target)
 

@@ -180,9 +180,11 @@ class Server:
 
 
 @contextmanager
-def running_server(db: Path | str, stderr_path: Path, *, port: int | None = None) -> Iterator[Server]:
-    """Start ``kaizen-tui --db DB serve --port PORT`` (a free one by default), wait until ``/healthz``
-    answers; stop it after.
+def running_server(
+    db: Path | str, stderr_path: Path, *, port: int | None = None, serve_args: tuple[str, ...] = ()
+) -> Iterator[Server]:
+    """Start ``kaizen-tui --db DB serve --port PORT [SERVE_ARGS]`` (a free port by default), wait until
+    ``/healthz`` answers; stop it after.
 
     On the way out the server is terminated and must exit. Its environment's
     folders are those of ``stderr_path``'s folder.
@@ -190,7 +192,7 @@ def running_server(db: Path | str, stderr_path: Path, *, port: int | None = None
     port = port or free_port()
     with stderr_path.open("wb") as stderr:
         process = subprocess.Popen(
-            [str(KAIZEN), "--db", str(db), "serve", "--port", str(port)],
+            [str(KAIZEN), "--db", str(db), "serve", "--port", str(port), *serve_args],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=stderr,

@@ -7,13 +7,29 @@ requests carry the tokens of ``conftest.py`` (reader, ci-bot, boss).
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import httpx
+import pytest
 from fastapi.testclient import TestClient
 
+from kaizen_tui.api.app import asgi_app
 from kaizen_tui.service import AGENT_KEYS, AgentService
-from tests.api.conftest import JSON_TYPE, TOKEN_NAMES, Tokens, assert_problem
-from tests.support import wait
+from tests.api.conftest import (
+    JSON_TYPE,
+    SERVER_DEADLINE,
+    TOKEN_NAMES,
+    Tokens,
+    assert_problem,
+    bearer,
+    nothing_written,
+    run_kaizen,
+    running_server,
+)
+from tests.support import wait, write_raw_snapshot
 
 #: The spec's keys of a version, plus the agent it belongs to.
 VERSION_KEYS = {"id", "agent_id", "version_number", "config_snapshot", "changelog", "created_by", "created_at"}
@@ -273,8 +289,29 @@ def test_versions_are_listed_newest_first_in_the_spec_shape(writer: TestClient, 
     assert response.status_code == 200
     listed = response.json()
     assert [v["version_number"] for v in listed] == [3, 2, 1]
-    assert all(set(v) == VERSION_KEYS for v in listed)
+    assert all(set(v) >= VERSION_KEYS for v in listed), "the spec's keys, and more"
     assert [json.loads(v["config_snapshot"])["max_tokens"] for v in listed] == [3, 2, 1]
+    assert response.headers["x-total-count"] == "3"
+    assert "link" not in response.headers, "no next page without a limit"
+
+
+def test_the_versions_list_is_what_versions_json_shows(
+    writer: TestClient, service: AgentService, db_path: Path, agent: dict[str, Any]
+) -> None:
+    """labels, matches_live, damaged (and config, damaged_reason) as the CLI's versions --json has them."""
+    for number in range(1, 4):
+        patch(writer, agent, {"max_tokens": number})
+        snapshot(writer, agent)
+    assert writer.put(f"/api/v1/agents/{agent['id']}/labels/staging", json={"version": 1}).status_code == 200
+    write_raw_snapshot(db_path, (agent["id"], 2))
+    listed = writer.get(versions_url(agent)).json()
+    assert [(v["version_number"], v["labels"], v["matches_live"], v["damaged"]) for v in listed] == [
+        (3, [], True, False),
+        (2, [], False, True),
+        (1, ["staging"], False, False),
+    ]
+    assert listed[1]["damaged_reason"] and listed[1]["config"] is None
+    assert listed == wait(service.get_versions_with_config(agent["id"])), "one JSON form: the CLI's"
 
 
 def test_versions_are_paged_with_limit_and_offset(writer: TestClient, agent: dict[str, Any]) -> None:
@@ -291,6 +328,61 @@ def test_versions_are_paged_with_limit_and_offset(writer: TestClient, agent: dic
     assert numbers("?limit=2&offset=4") == [1]
     assert numbers("?offset=3") == [2, 1]
     assert numbers("?offset=10") == []
+
+
+def test_a_page_of_versions_links_to_the_next_and_counts_them_all(writer: TestClient, agent: dict[str, Any]) -> None:
+    for _ in range(5):
+        snapshot(writer, agent)
+    url: str | None = "/api/v1/agents/Support Agent/versions?limit=2"
+    pages = []
+    while url is not None:
+        response = writer.get(url)
+        assert response.status_code == 200, response.text
+        assert response.headers["x-total-count"] == "5"
+        pages.append([v["version_number"] for v in response.json()])
+        url = next_link(response)
+    assert pages == [[5, 4], [3, 2], [1]]
+
+
+def test_following_the_next_link_skips_and_repeats_nothing_while_others_snapshot_and_prune(
+    writer: TestClient, agent: dict[str, Any]
+) -> None:
+    """The link pages by version number: an offset would show v4 twice after a snapshot, and skip one after a prune."""
+    for _ in range(6):
+        snapshot(writer, agent)
+    first = writer.get(versions_url(agent, "?limit=2"))
+    assert [v["version_number"] for v in first.json()] == [6, 5]
+    snapshot(writer, agent)  # v7, by someone else, between two pages
+    second = writer.get(next_link(first) or "")
+    assert [v["version_number"] for v in second.json()] == [4, 3]
+    assert second.headers["x-total-count"] == "7"
+    assert writer.post(versions_url(agent, "/prune"), json={"keep": 6}).json()["deleted"] == 1  # v1 goes
+    third = writer.get(next_link(second) or "")
+    assert [v["version_number"] for v in third.json()] == [2]
+    assert next_link(third) is None
+
+
+def test_versions_before_a_number_and_bad_paging_parameters(writer: TestClient, agent: dict[str, Any]) -> None:
+    for _ in range(3):
+        snapshot(writer, agent)
+    assert [v["version_number"] for v in writer.get(versions_url(agent, "?before=3")).json()] == [2, 1]
+    assert writer.get(versions_url(agent, "?before=1")).json() == []
+    assert_problem(writer.get(versions_url(agent, "?before=2&offset=1")), 422, "invalid_value")
+    for query in ("?before=0", "?before=x", "?limit=0", f"?before={2**63}"):
+        assert assert_problem(writer.get(versions_url(agent, query)), 422, "invalid_value")["field"] in (
+            "query.before",
+            "query.limit",
+        ), query
+
+
+def next_link(response: Any) -> str | None:
+    """The target of the response's ``Link: <…>; rel="next"`` (None: it has none)."""
+    header = response.headers.get("link")
+    if header is None:
+        return None
+    match = re.fullmatch(r'<([^>]*)>; rel="next"', header)
+    assert match, header
+    return match.group(1)
 
 
 def test_a_version_is_found_by_id_and_by_number(writer: TestClient, agent: dict[str, Any]) -> None:
@@ -324,7 +416,14 @@ def test_prune_keeps_the_newest_versions(writer: TestClient, agent: dict[str, An
         snapshot(writer, agent)
     response = writer.post(versions_url(agent, "/prune"), json={"keep": 2})
     assert response.status_code == 200
-    assert response.json() == {"deleted": 3, "oldest_deleted": 1, "newest_deleted": 3, "kept": 2, "kept_labelled": []}
+    assert response.json() == {
+        "deleted": 3,
+        "oldest_deleted": 1,
+        "newest_deleted": 3,
+        "kept": 2,
+        "kept_labelled": [],
+        "live_loses_version": False,
+    }
     assert [v["version_number"] for v in writer.get(versions_url(agent)).json()] == [5, 4]
 
 
@@ -345,6 +444,174 @@ def test_prune_when_there_is_nothing_to_delete(writer: TestClient, agent: dict[s
     response = writer.post(versions_url(agent, "/prune"), json={"keep": 10})
     assert response.status_code == 200
     assert response.json()["deleted"] == 0
+
+
+def test_a_dry_run_answers_the_plan_and_the_prune_with_its_plan_id_deletes_exactly_that(
+    writer: TestClient, service: AgentService, agent: dict[str, Any]
+) -> None:
+    for _ in range(4):
+        snapshot(writer, agent)
+    with nothing_written(service):
+        response = writer.post(versions_url(agent, "/prune"), json={"keep": 2, "dry_run": True})
+    assert response.status_code == 200, response.text
+    plan = response.json()
+    assert [v["version_number"] for v in plan["delete"]] == [2, 1]
+    assert plan["live_loses_version"] is False and plan["kept_labelled"] == []
+    assert plan == wait(service.plan_prune(agent["id"], 2)), "the plan every face shows"
+    done = writer.post(versions_url(agent, "/prune"), json={"keep": 2, "plan_id": plan["plan_id"]})
+    assert done.status_code == 200, done.text
+    assert (done.json()["deleted"], done.json()["oldest_deleted"], done.json()["newest_deleted"]) == (2, 1, 2)
+    assert [v["version_number"] for v in writer.get(versions_url(agent)).json()] == [4, 3]
+
+
+def test_a_dry_runs_plan_id_deletes_nothing_once_versions_changed(
+    writer: TestClient, service: AgentService, agent: dict[str, Any]
+) -> None:
+    for _ in range(3):
+        snapshot(writer, agent)
+    plan = writer.post(versions_url(agent, "/prune"), json={"keep": 1, "dry_run": True}).json()
+    snapshot(writer, agent)  # v4: a prune keeping 1 would now delete v3 too, which the plan did not show
+    with nothing_written(service):
+        refused = writer.post(versions_url(agent, "/prune"), json={"keep": 1, "plan_id": plan["plan_id"]})
+        fresh = assert_problem(refused, 409, "conflict")["fresh"]
+    assert [v["version_number"] for v in fresh["delete"]] == [3, 2, 1]
+
+
+def test_a_prune_says_when_the_versions_holding_the_live_config_went(writer: TestClient, agent: dict[str, Any]) -> None:
+    first = snapshot(writer, agent)
+    for tokens in (1, 2):
+        patch(writer, agent, {"max_tokens": tokens})
+        snapshot(writer, agent)
+    writer.post(versions_url(agent, f"/{first['id']}/rollback"))  # the live config is v1's again
+    plan = writer.post(versions_url(agent, "/prune"), json={"keep": 2, "dry_run": True}).json()
+    assert plan["live_loses_version"] is True
+    assert [(v["version_number"], v["matches_live"]) for v in plan["delete"]] == [(1, True)]
+    result = writer.post(versions_url(agent, "/prune"), json={"keep": 2, "plan_id": plan["plan_id"]}).json()
+    assert result["live_loses_version"] is True
+    assert writer.get(f"/api/v1/agents/{agent['id']}").json()["unsaved_changes"] is True
+
+
+def test_bad_dry_runs_are_422_and_change_nothing(
+    writer: TestClient, service: AgentService, agent: dict[str, Any]
+) -> None:
+    snapshot(writer, agent)
+    snapshot(writer, agent)
+    with nothing_written(service):
+        for body, code, field in [
+            ({"keep": 1, "dry_run": "yes"}, "invalid_value", "dry_run"),
+            ({"keep": 1, "dry_run": 1}, "invalid_value", "dry_run"),
+            ({"keep": 1, "dry_run": True, "plan_id": "abc"}, "invalid_value", "plan_id"),
+            ({"keep": 0, "dry_run": True}, "invalid_keep", "keep"),
+            ({"dry_run": True}, "invalid_value", "keep"),
+        ]:
+            problem = assert_problem(writer.post(versions_url(agent, "/prune"), json=body), 422, code)
+            assert problem["field"] == field, body
+
+
+@pytest.fixture
+def archives(tmp_path: Path) -> Path:
+    folder = tmp_path / "archives"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
+def archiving(service: AgentService, tokens: Tokens, archives: Path) -> Iterator[TestClient]:
+    """The app as ``serve --archive-dir ARCHIVES`` runs it, sending the admin token (boss)."""
+    app = asgi_app(service, token_cache_seconds=0, archive_dir=archives)
+    with TestClient(app, raise_server_exceptions=False, headers=tokens.header("admin")) as test_client:
+        yield test_client
+
+
+def test_an_admin_prune_archives_what_it_deletes_into_the_servers_archive_folder(
+    archiving: TestClient, archives: Path, agent: dict[str, Any]
+) -> None:
+    for _ in range(3):
+        snapshot(archiving, agent)
+    body = {"keep": 1, "archive": "support-2026-q3.jsonl"}
+    with_check = archiving.post(versions_url(agent, "/prune"), json={**body, "dry_run": True})
+    assert with_check.status_code == 200, with_check.text
+    assert not (archives / "support-2026-q3.jsonl").exists(), "a dry run writes nothing"
+    response = archiving.post(versions_url(agent, "/prune"), json=body)
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert result["deleted"] == 2
+    assert result["archive"]["file"] == str(archives / "support-2026-q3.jsonl")
+    assert result["archive"]["versions"] == 2
+    assert [path.name for path in archives.iterdir()] == ["support-2026-q3.jsonl"]
+    records = [json.loads(line) for line in (archives / "support-2026-q3.jsonl").read_text().splitlines()]
+    assert sorted(r["version_number"] for r in records if r["kind"] == "version") == [1, 2]
+
+
+def test_an_archive_never_replaces_a_file_and_then_nothing_is_deleted(
+    archiving: TestClient, service: AgentService, archives: Path, tmp_path: Path, agent: dict[str, Any]
+) -> None:
+    for _ in range(2):
+        snapshot(archiving, agent)
+    (archives / "taken.jsonl").write_text("mine\n")
+    outside = tmp_path / "outside.txt"
+    outside.write_text("not the server's\n")
+    (archives / "link.jsonl").symlink_to(outside)
+    (archives / "dangling.jsonl").symlink_to(tmp_path / "nothing-here")
+    with nothing_written(service):
+        for name in ("taken.jsonl", "link.jsonl", "dangling.jsonl"):
+            for dry_run in (True, False):
+                response = archiving.post(
+                    versions_url(agent, "/prune"), json={"keep": 1, "archive": name, "dry_run": dry_run}
+                )
+                problem = assert_problem(response, 409, "archive_exists")
+                assert name in problem["detail"] and str(archives) not in problem["detail"]
+    assert (archives / "taken.jsonl").read_text() == "mine\n"
+    assert outside.read_text() == "not the server's\n"
+    assert not (tmp_path / "nothing-here").exists()
+
+
+def test_an_archive_name_is_a_plain_file_name_in_the_folder(
+    archiving: TestClient, service: AgentService, archives: Path, tmp_path: Path, agent: dict[str, Any]
+) -> None:
+    for _ in range(2):
+        snapshot(archiving, agent)
+    with nothing_written(service):
+        for name in ("../escape.jsonl", "sub/x.jsonl", "/tmp/x.jsonl", ".hidden", "..", "", "a\x00b", "x" * 101, 7):
+            response = archiving.post(versions_url(agent, "/prune"), json={"keep": 1, "archive": name})
+            assert assert_problem(response, 422, "invalid_value")["field"] == "archive", name
+    assert list(archives.iterdir()) == [] and not (tmp_path / "escape.jsonl").exists()
+
+
+def test_only_an_admin_token_archives_and_only_where_the_server_has_a_folder(
+    archiving: TestClient, client: TestClient, service: AgentService, tokens: Tokens, agent: dict[str, Any]
+) -> None:
+    for _ in range(2):
+        snapshot(archiving, agent)
+    body = {"keep": 1, "archive": "a.jsonl"}
+    with nothing_written(service):
+        response = archiving.post(versions_url(agent, "/prune"), json=body, headers=tokens.header("write"))
+        assert "admin token" in assert_problem(response, 403, "forbidden")["detail"]
+        unconfigured = client.post(versions_url(agent, "/prune"), json=body, headers=tokens.header("admin"))
+        assert assert_problem(unconfigured, 422, "invalid_value")["field"] == "archive"
+
+
+def test_serve_archives_into_the_folder_it_is_given_and_refuses_one_that_is_not_there(tmp_path: Path) -> None:
+    db = tmp_path / "kaizen.db"
+    assert run_kaizen(db, "create", "--name", "Bot", "--model", "m").returncode == 0
+    for _ in range(2):
+        assert run_kaizen(db, "snapshot", "Bot").returncode == 0
+    admin = json.loads(run_kaizen(db, "token", "create", "boss", "--role", "admin", "--json").stdout)["token"]
+    missing = run_kaizen(db, "serve", "--port", "1", "--archive-dir", str(tmp_path / "nowhere"))
+    assert missing.returncode == 2
+    assert missing.stderr.count("\n") == 1 and "--archive-dir" in missing.stderr and "no such folder" in missing.stderr
+    archives = tmp_path / "archives"
+    archives.mkdir()
+    with running_server(db, tmp_path / "server.stderr", serve_args=("--archive-dir", str(archives))) as server:
+        response = httpx.post(
+            f"{server.url}/api/v1/agents/Bot/versions/prune",
+            json={"keep": 1, "archive": "bot.jsonl"},
+            headers=bearer(admin),
+            timeout=SERVER_DEADLINE,
+        )
+    assert response.status_code == 200, response.text
+    assert response.json()["archive"]["file"] == str(archives / "bot.jsonl")
+    assert (archives / "bot.jsonl").is_file()
 
 
 # -- rollback ------------------------------------------------------------------------
@@ -476,6 +743,21 @@ def test_the_audit_log_shows_who_changed_what(writer: TestClient, agent: dict[st
     assert event["action"] == "agent.update"
     assert event["actor"] == TOKEN_NAMES["write"]
     assert event["detail"]["changes"] == {"temperature": {"old": agent["temperature"], "new": 0.4}}
+
+
+def test_audit_events_name_their_agent_even_once_it_is_deleted(
+    writer: TestClient, tokens: Tokens, agent: dict[str, Any]
+) -> None:
+    snapshot(writer, agent)
+    patch(writer, agent, {"name": "Helpdesk", "status": "archived"})
+    mine = writer.get("/api/v1/audit", params={"agent_id": agent["id"]}).json()
+    assert {(event["agent_name"], event["agent_deleted"]) for event in mine} == {("Helpdesk", False)}
+    assert writer.delete(f"/api/v1/agents/{agent['id']}", headers=tokens.header("admin")).status_code == 204
+    for ref in (agent["id"], "Helpdesk"):
+        gone = writer.get("/api/v1/audit", params={"agent_id": ref})
+        assert gone.status_code == 200, gone.text
+        assert [event["action"] for event in gone.json()][:1] == ["agent.delete"]
+        assert {(event["agent_name"], event["agent_deleted"]) for event in gone.json()} == {("Helpdesk", True)}
 
 
 # -- ETags and conditional requests ---------------------------------------------------

@@ -8,6 +8,7 @@ body over the limit, 422 a bad value naming the field, 503 a busy database.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -257,6 +258,58 @@ def test_405_allow_lists_every_method_the_resource_takes(writer: TestClient, age
     assert {"GET", "PATCH", "DELETE"} <= allowed
 
 
+def sample_path(template: str) -> str:
+    """A path of the OpenAPI document with its parameters filled in (an agent, a version, a label)."""
+    values = {"agent": "Support Agent", "version": "1", "old": "1", "new": "live", "label": "production"}
+    return re.sub(r"\{(\w+)\}", lambda match: values[match.group(1)], template)
+
+
+def allowed(response: Any) -> set[str]:
+    return {method.strip() for method in response.headers["allow"].split(",")}
+
+
+def test_options_allows_exactly_the_methods_the_openapi_document_lists_for_the_path(
+    writer: TestClient, agent: dict[str, Any]
+) -> None:
+    """Where a fixed path (…/versions/prune, …/labels/history) overlaps a parameter route, only its own methods."""
+    document = writer.get("/openapi.json").json()
+    for template, operations in document["paths"].items():
+        response = writer.options(sample_path(template))
+        assert response.status_code == 204, template
+        assert response.content == b""
+        expected = {method.upper() for method in operations} | {"OPTIONS"}
+        assert allowed(response) - {"HEAD"} == expected, template
+    base = f"/api/v1/agents/{agent['id']}"
+    assert allowed(writer.options(f"{base}/versions/prune")) == {"POST", "OPTIONS"}
+    assert allowed(writer.options(f"{base}/labels/history")) == {"GET", "OPTIONS"}
+
+
+def test_options_needs_no_token_and_names_nothing_for_a_path_that_is_no_resource(
+    client: TestClient, agent: dict[str, Any]
+) -> None:
+    assert client.options(f"/api/v1/agents/{agent['id']}").status_code == 204
+    assert_problem(client.options("/api/v1/nope"), 404, "not_found")
+    assert_problem(client.get("/api/v1/nope"), 404, "not_found")
+
+
+def test_a_method_only_an_overlapping_parameter_route_takes_is_405_at_the_fixed_path(
+    writer: TestClient, service: AgentService, agent: dict[str, Any]
+) -> None:
+    """GET …/versions/prune used to look up a version named "prune"; PUT …/labels/history a label "history"."""
+    base = f"/api/v1/agents/{agent['id']}"
+    with nothing_written(service):
+        for method, path, allow in [
+            ("GET", f"{base}/versions/prune", {"POST", "OPTIONS"}),
+            ("DELETE", f"{base}/versions/prune", {"POST", "OPTIONS"}),
+            ("PUT", f"{base}/labels/history", {"GET", "OPTIONS"}),
+            ("DELETE", f"{base}/labels/history", {"GET", "OPTIONS"}),
+        ]:
+            response = writer.request(method, path, json={"version": 1})
+            assert_problem(response, 405, "method_not_allowed")
+            assert allowed(response) == allow, (method, path)
+    assert writer.get(f"{base}/labels/history").status_code == 200
+
+
 # -- 409 ---------------------------------------------------------------------------------
 
 
@@ -319,7 +372,7 @@ def test_patch_with_a_stale_if_match_is_412_and_changes_nothing(
     writer: TestClient, service: AgentService, versioned: dict[str, Any]
 ) -> None:
     with nothing_written(service):
-        for tag in ('"1"', 'W/"1"', '"0", "1"'):
+        for tag in ('"1"', '"0", "1"'):
             response = writer.patch(AGENT, json={"temperature": 0.0}, headers={"If-Match": tag})
             problem = assert_problem(response, 412, "precondition_failed")
             assert problem["current_revision"] == 2
@@ -360,6 +413,65 @@ def test_an_if_match_that_is_no_revision_is_412(
             assert_problem(
                 writer.post(f"{AGENT}/versions/1/rollback", headers={"If-Match": tag}), 412, "precondition_failed"
             )
+
+
+def test_a_weak_tag_never_matches_if_match_and_the_412_says_so(
+    writer: TestClient, service: AgentService, tokens: Tokens, versioned: dict[str, Any]
+) -> None:
+    """W/"2" names the current revision, but If-Match compares strongly (RFC 9110): it never matches."""
+    writer.patch(AGENT, json={"status": "archived"})  # revision 3
+    with nothing_written(service):
+        for method, path, extra in [
+            ("PATCH", AGENT, {"json": {"temperature": 0.0}}),
+            ("POST", f"{AGENT}/versions/1/rollback", {}),
+            ("DELETE", AGENT, {"headers": tokens.header("admin")}),
+        ]:
+            headers = {**extra.pop("headers", {}), "If-Match": 'W/"3"'}
+            response = writer.request(method, path, headers=headers, **extra)
+            problem = assert_problem(response, 412, "precondition_failed")
+            assert "weak" in problem["detail"] and "strong" in problem["detail"], problem["detail"]
+            assert "no revision" not in problem["detail"]
+            assert problem["current_revision"] == 3 and response.headers["etag"] == '"3"'
+
+
+def test_if_match_matches_when_any_of_its_strong_tags_names_the_revision(
+    writer: TestClient, versioned: dict[str, Any]
+) -> None:
+    for tags in ('W/"2", "2"', '"0", "1", "2"', '"2", "9"'):
+        revision = writer.get(AGENT).json()["revision"]
+        tags = tags.replace('"2"', f'"{revision}"')
+        response = writer.patch(AGENT, json={"max_tokens": revision}, headers={"If-Match": tags})
+        assert response.status_code == 200, (tags, response.text)
+
+
+# -- the API's words -----------------------------------------------------------------------
+
+#: A command-line flag or command in a sentence: the API's errors name its own parameters instead.
+TERMINAL_WORDS = re.compile(r"(?<![\w-])--[a-z]|kaizen-tui [a-z]")
+
+
+def test_errors_over_http_name_no_command_line_flag_or_command(
+    writer: TestClient, service: AgentService, tokens: Tokens, tmp_path: Path, agent: dict[str, Any]
+) -> None:
+    base = f"/api/v1/agents/{agent['id']}"
+    for _ in range(2):
+        assert writer.post(f"{base}/versions", json={}).status_code == 201
+    assert writer.put(f"{base}/labels/production", json={"version": 1}).status_code == 200
+    assert writer.put("/api/v1/labels/protected/production", headers=tokens.header("admin")).status_code == 200
+    (tmp_path / "taken.jsonl").write_text("")
+    app = asgi_app(service, token_cache_seconds=0, archive_dir=tmp_path)
+    with TestClient(app, raise_server_exceptions=False, headers=tokens.header("admin")) as admin:
+        problems = [
+            (writer.get(f"{base}/config", params={"at": "2026-11-01"}), 422, "invalid_value", "label"),
+            (writer.put(f"{base}/labels/production", json={"version": 2}), 403, "protected_label", "admin token"),
+            (writer.delete(f"{base}/versions/1"), 409, "version_labelled", "/labels/production"),
+            (admin.post(f"{base}/versions/prune", json={"keep": 1, "archive": "taken.jsonl"}), 409,
+             "archive_exists", "taken.jsonl"),
+        ]  # fmt: skip
+        for response, status, code, fragment in problems:
+            detail = assert_problem(response, status, code)["detail"]
+            assert not TERMINAL_WORDS.search(detail), detail
+            assert fragment in detail, detail
 
 
 # -- 413 ---------------------------------------------------------------------------------

@@ -530,15 +530,16 @@ def test_a_stale_prune_plan_carries_the_labelled_versions_it_keeps(writer: TestC
     assert [(k["version_number"], k["labels"]) for k in fresh["kept_labelled"]] == [(2, ["staging"])]
 
 
-def test_versions_list_keeps_the_spec_keys(writer: TestClient, bot: dict[str, Any]) -> None:
+def test_the_versions_list_says_which_labels_name_each_version(writer: TestClient, bot: dict[str, Any]) -> None:
     put_label(writer, bot, "production", {"version": 1})
+    put_label(writer, bot, "staging", {"version": 1})
+    put_label(writer, bot, "canary", {"version": 3})
     versions = writer.get(f"{bot['base']}/versions").json()
-    assert set(versions[0]) == {
-        "id",
-        "agent_id",
-        "version_number",
-        "config_snapshot",
-        "changelog",
-        "created_by",
-        "created_at",
-    }
+    assert [(v["version_number"], v["labels"]) for v in versions] == [
+        (3, ["canary"]),
+        (2, []),
+        (1, ["production", "staging"]),
+    ]
+    assert {"id", "agent_id", "version_number", "config_snapshot", "changelog", "created_by", "created_at"} <= set(
+        versions[0]
+    ), "the spec's keys stay"

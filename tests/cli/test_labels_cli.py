@@ -437,7 +437,7 @@ def test_config_at_a_time_on_a_ledger_written_hours_apart(kz: Runner, bot: dict[
 @pytest.mark.parametrize(
     ("argv", "fragment", "code"),
     [
-        (("--at", "2026-11-01"), "--at asks the ledger where a label pointed: give --label too", 1),
+        (("--at", "2026-11-01"), "--at asks the ledger where a label pointed: give --label too", 2),
         (("--label", "latest", "--at", "2026-11-01"), "'latest' has no ledger", 1),
         (("--label", "production", "--at", "yesterday"), "'yesterday' is not a time", 1),
         (("--label", "Production"), "label: 'Production'", 1),

@@ -247,6 +247,26 @@ async def test_a_prune_plan_warns_when_the_only_versions_holding_the_live_config
     assert (await service.plan_prune(agent["id"], 2))["live_loses_version"] is False
 
 
+async def test_a_prune_says_whether_the_versions_holding_the_live_config_went(
+    service: AgentService, agent: dict
+) -> None:
+    v1 = await service.create_version(agent["id"], "v1")
+    for number in range(2, 5):
+        await service.update(agent["id"], {"max_tokens": number})
+        await service.create_version(agent["id"], f"v{number}")
+    await service.rollback_to_version(agent["id"], v1["id"])
+    await service.create_version(agent["id"], "v5: v1 again")
+    nothing = await service.prune(agent["id"], 5)
+    assert (nothing["deleted"], nothing["live_loses_version"]) == (0, False)
+    held_still = await service.prune(agent["id"], 4)  # v1 goes; v5 holds the live config too
+    assert (held_still["deleted"], held_still["live_loses_version"]) == (1, False)
+    v2 = await service.find_version(agent["id"], 2)
+    await service.rollback_to_version(agent["id"], v2["id"])  # only v2 holds the live config now
+    gone = await service.prune(agent["id"], 3)
+    assert (gone["deleted"], gone["oldest_deleted"], gone["live_loses_version"]) == (1, 2, True)
+    assert (await service.get(agent["id"]))["unsaved_changes"] is True
+
+
 # -- names and deletion --------------------------------------------------------------
 
 

@@ -77,6 +77,32 @@ async def test_get_versions_is_newest_first_without_a_cap(service: AgentService,
     assert [v["version_number"] for v in page] == list(range(115, 105, -1))
 
 
+async def test_a_page_of_versions_counts_them_all_and_says_where_the_next_starts(
+    service: AgentService, agent_data: dict
+) -> None:
+    agent = await service.create_agent(agent_data)
+    for _ in range(5):
+        await service.create_version(agent["id"])
+    first = await service.versions_page(agent["id"], limit=2)
+    assert [v["version_number"] for v in first["versions"]] == [5, 4]
+    assert (first["total"], first["next_before"]) == (5, 4)
+    assert first["versions"] == await service.get_versions_with_config(agent["id"], limit=2), "the same form"
+    await service.create_version(agent["id"])  # v6 meanwhile: the next page by number is still v3, v2
+    second = await service.versions_page(agent["id"], limit=2, before=first["next_before"])
+    assert [v["version_number"] for v in second["versions"]] == [3, 2]
+    assert (second["total"], second["next_before"]) == (6, 2)
+    last = await service.versions_page(agent["id"], limit=2, before=2)
+    assert ([v["version_number"] for v in last["versions"]], last["next_before"]) == ([1], None)
+    everything = await service.versions_page(agent["id"])
+    assert (len(everything["versions"]), everything["next_before"]) == (6, None)
+    assert (await service.versions_page(agent["id"], limit=2, offset=1))["next_before"] == 4
+    with pytest.raises(InvalidValue) as both:
+        await service.versions_page(agent["id"], limit=2, offset=1, before=3)
+    assert both.value.field == "offset"
+    with pytest.raises(AgentNotFound):
+        await service.versions_page("agt-missing")
+
+
 async def test_get_version_and_missing_things(service: AgentService, agent_data: dict) -> None:
     agent = await service.create_agent(agent_data)
     version = await service.create_version(agent["id"], "one")
