@@ -369,9 +369,13 @@ class TransferOperations:
         another agent) nothing is written and the error names the line.
         Returns ``{"file", "agents_added", "agents_already_there",
         "versions_added", "versions_already_there", "audit_events_added",
-        "audit_events_already_there", "agents": [per agent: "id", "name",
+        "audit_events_already_there", "labels_added", "labels_moved",
+        "labels_removed", "label_events_added", "protected_labels_added",
+        "protected_labels_removed", "agents": [per agent: "id", "name",
         "added", "versions_added", "versions_already_there",
-        "audit_events_added"]}``.
+        "audit_events_added", "labels_added", "labels_moved",
+        "labels_removed", "label_events_added", "label_changes" (each
+        ``{"label", "from_version", "to_version"}``)]}``.
         """
         return self._import(lines, source, self._actor(actor))
 
