@@ -819,11 +819,16 @@ def cmd_export(ctx: Context) -> int:
     if ctx.json:
         ctx.out.json(result)
         return 0
-    counts = (
-        f"{plural(result['agents'], 'agent')}, {plural(result['versions'], 'version')} "
-        f"and {plural(result['audit_events'], 'audit event')}"
-    )
-    ctx.out.line(f"Exported {counts} to {one_line(result['file'])}.")
+    events = result["audit_events"] + result.get("database_audit_events", 0)
+    counts = [plural(result["agents"], "agent"), plural(result["versions"], "version"), plural(events, "audit event")]
+    for key, word in (
+        ("labels", "label"),
+        ("label_events", "ledger entry"),
+        ("protected_labels", "protected label name"),
+    ):
+        if result.get(key):
+            counts.append(plural_of(result[key], word))
+    ctx.out.line(f"Exported {', '.join(counts[:-1])} and {counts[-1]} to {one_line(result['file'])}.")
     return 0
 
 
@@ -865,12 +870,25 @@ def import_from_stdin(ctx: Context) -> dict[str, Any]:
         lines.detach()  # stdin stays open
 
 
+#: The counts of an import's report (``import --json``) that say it changed something, and their words.
+IMPORT_CHANGES = (
+    ("labels_added", "label", "added"),
+    ("labels_moved", "label", "moved"),
+    ("labels_removed", "label", "removed"),
+    ("label_events_added", "ledger entry", "added"),
+    ("protected_labels_added", "protected label name", "added"),
+    ("protected_labels_removed", "protected label name", "removed"),
+)
+
+
 def describe_import(ctx: Context, result: dict[str, Any]) -> list[str]:
-    """What an import did: a sentence of counts, then a line per agent that gained versions."""
+    """What an import did: a sentence with every count ``--json`` gives that is not 0, then a line per
+    agent that was added, gained versions or whose labels changed."""
     source = one_line(result["file"])
     database = one_line(ctx.service.display_name)
     kinds = (("agents", "agent"), ("versions", "version"), ("audit_events", "audit event"))
-    if not any(result[f"{key}_added"] for key, _ in kinds):
+    changed = [(result[key], word, done) for key, word, done in IMPORT_CHANGES if result[key]]
+    if not any(result[f"{key}_added"] for key, _ in kinds) and not changed:
         if not result["agents_already_there"]:
             return [f"{source} holds no agents; nothing was imported."]
         held = ", ".join(plural(result[f"{key}_already_there"], word) for key, word in kinds)
@@ -879,12 +897,35 @@ def describe_import(ctx: Context, result: dict[str, Any]) -> list[str]:
     for key, word in kinds:
         there = result[f"{key}_already_there"]
         parts.append(f"{plural(result[f'{key}_added'], word)} added" + (f" ({there} already there)" if there else ""))
+    parts += [f"{plural_of(count, word)} {done}" for count, word, done in changed]
     lines = [f"Imported {source} into {database}: {', '.join(parts)}."]
     for agent in result["agents"]:
-        if agent["added"] or agent["versions_added"]:
-            what = "added, with" if agent["added"] else "gained"
-            lines.append(f"  {name_of(agent)} ({agent['id']}): {what} {plural(agent['versions_added'], 'version')}")
+        what = []
+        if agent["added"]:
+            what.append(f"added, with {plural(agent['versions_added'], 'version')}")
+        elif agent["versions_added"]:
+            what.append(f"gained {plural(agent['versions_added'], 'version')}")
+        what += [describe_label_change(change) for change in agent["label_changes"]]
+        if what:
+            lines.append(f"  {name_of(agent)} ({agent['id']}): {', '.join(what)}")
     return lines
+
+
+def plural_of(count: int, word: str) -> str:
+    """``1 ledger entry``, ``2 ledger entries``, ``3 labels``."""
+    if count == 1:
+        return f"1 {word}"
+    return f"{count} {word[:-1]}ies" if word.endswith("y") else f"{count} {word}s"
+
+
+def describe_label_change(change: dict[str, Any]) -> str:
+    """How an import changed a label, as the ledger it followed says: ``staging removed (was v1)``."""
+    label, before, after = one_line(change["label"]), change["from_version"], change["to_version"]
+    if after is None:
+        return f"{label} removed (was v{before})"
+    if before is None:
+        return f"{label} set → v{after}"
+    return f"{label} moved v{before} → v{after}"
 
 
 def cmd_delete_agent(ctx: Context) -> int:
@@ -1320,7 +1361,8 @@ def build_parser() -> argparse.ArgumentParser:
         cmd_export,
         "Without AGENT, every agent. The file is JSON Lines in a documented, versioned format\n"
         "(docs/export-format.md): the same data gives the same bytes, so two exports diff well.\n"
-        "Without -o it goes to stdout. API tokens are never exported.\n"
+        "Without -o it goes to stdout. Labels and their ledger go with their agents; without AGENT,\n"
+        "protected label names and every other audit event too. API tokens are never exported.\n"
         f"To move to another database: {PROG} export -o all.jsonl, then {PROG} --db NEW import all.jsonl.",
     )
     export.add_argument("agents", metavar="AGENT", nargs="*", help="agent id or name (default: every agent)")
@@ -1337,8 +1379,10 @@ def build_parser() -> argparse.ArgumentParser:
         cmd_import,
         "Keeps ids, numbers, snapshot text byte for byte, changelogs, authors and times. An agent that\n"
         "is there already keeps its live config and gains the versions it lacks; importing a file twice\n"
-        "changes nothing. A file that contradicts the database (a version with the same id and other\n"
-        "content, a name another agent has) is refused, and nothing is written. Archives of prune too.",
+        "changes nothing. Labels and protected names follow the newest decision of the merged ledgers:\n"
+        "an import never undoes a move, removal or unprotect recorded after the file was made.\n"
+        "A file that contradicts the database (a version with the same id and other content, a name\n"
+        "another agent has) is refused, and nothing is written. Archives of prune too.",
     )
     import_.add_argument("file", metavar="FILE", help="the export or archive file (- for stdin)")
     add_json_flag(import_, "what was added and what was there already")

@@ -85,10 +85,34 @@ def _prune(detail: Mapping[str, Any]) -> str:
     return text
 
 
+#: What an import's detail counts besides its versions: the key, the word (one, several), what happened.
+_IMPORTED = (
+    ("labels_added", ("label", "labels"), "added"),
+    ("labels_moved", ("label", "labels"), "moved"),
+    ("labels_removed", ("label", "labels"), "removed"),
+    ("label_events_added", ("ledger entry", "ledger entries"), "added"),
+    ("protected_labels_added", ("protected label name", "protected label names"), "added"),
+    ("protected_labels_removed", ("protected label name", "protected label names"), "removed"),
+)
+
+
 def _imported(detail: Mapping[str, Any]) -> str:
+    """``imported 2 versions from f.jsonl``, with what changed in labels (``; 1 label removed``); an
+    import's event of no agent: ``imported from f.jsonl: 2 audit events added, 1 protected label name removed``."""
+    source = detail.get("file", "?")
+    others = []
+    for key, (one, several), done in _IMPORTED:
+        count = detail.get(key)
+        if isinstance(count, int) and count:
+            others.append(f"{count} {one if count == 1 else several} {done}")
+    if "versions_added" not in detail:
+        events = detail.get("audit_events_added")
+        if isinstance(events, int) and events:
+            others.insert(0, f"{_plural(events, 'audit event')} added")
+        return f"imported from {source}" + (f": {', '.join(others)}" if others else "")
     versions = _plural(detail.get("versions_added"), "version")
     what = f"the agent and {versions}" if detail.get("agent_added") else versions
-    return f"imported {what} from {detail.get('file', '?')}"
+    return f"imported {what} from {source}" + (f"; {', '.join(others)}" if others else "")
 
 
 def _deleted_agent(detail: Mapping[str, Any]) -> str:

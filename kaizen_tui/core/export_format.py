@@ -8,7 +8,9 @@ data are the same bytes and ``diff`` of two exports says what changed:
 * per agent, by id: the ``agent``, its ``version`` records by number, its
   ``audit`` events oldest first, its ``label`` records by name and its
   ``label_event`` records (the ledger) oldest first,
-* in a whole-database export, the ``protected_label`` records by name,
+* in a whole-database export, the ``protected_label`` records by name, then
+  the ``database_audit`` events (those of no agent in the file: protecting a
+  label name, API tokens, the events of deleted agents) oldest first,
 * an ``end`` record with the counts, so a file cut short is refused.
 
 Pure: :class:`ExportWriter` turns rows into lines and hands them to a
@@ -29,12 +31,17 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from kaizen_tui.core.errors import InvalidExportFile, InvalidValue
+from kaizen_tui.core.labels import check_label
 from kaizen_tui.core.schema import EDITABLE_FIELDS, check_text, validate_fields
 
 FORMAT = "kaizen-tui-export"
-#: The version this kaizen-tui writes and reads. A reader ignores keys it does
-#: not know; a kind it does not know is refused (a newer format's, or damage).
-FORMAT_VERSION = 1
+#: The newest version this kaizen-tui reads and writes. A reader ignores keys it
+#: does not know; a kind it does not know is refused (a newer format's, or damage).
+FORMAT_VERSION = 2
+#: The format version that brought each kind after version 1. A file says the
+#: lowest version that has every kind it holds, so a file without those kinds
+#: is what a kaizen-tui before them wrote, byte for byte, and reads there.
+KIND_SINCE = {"database_audit": 2}
 
 #: The keys of each record kind (besides ``kind``), in the order the documentation lists them.
 AGENT_KEYS = (
@@ -52,7 +59,9 @@ LABEL_EVENT_KEYS = (
     "to_version_number", "reason",
 )  # fmt: skip
 PROTECTED_LABEL_KEYS = ("label", "protected_by", "protected_at")
-COUNT_KEYS = ("agents", "versions", "audit_events", "labels", "label_events", "protected_labels")
+COUNT_KEYS = (
+    "agents", "versions", "audit_events", "labels", "label_events", "protected_labels", "database_audit_events",
+)  # fmt: skip
 _ALWAYS_COUNTED = ("agents", "versions", "audit_events")
 #: The record kinds that belong to the agent declared before them (their ``agent_id`` must be its id).
 AGENT_PARTS = ("version", "audit", "label", "label_event")
@@ -67,8 +76,8 @@ def encode(record: Mapping[str, Any]) -> str:
     return _ENCODER.encode(record) + "\n"
 
 
-def header_record() -> dict[str, Any]:
-    return {"kind": "header", "format": FORMAT, "format_version": FORMAT_VERSION}
+def header_record(format_version: int = 1) -> dict[str, Any]:
+    return {"kind": "header", "format": FORMAT, "format_version": format_version}
 
 
 def agent_record(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -112,6 +121,7 @@ class ExportWriter:
         self.labels = 0
         self.label_events = 0
         self.protected_labels = 0
+        self.database_audit_events = 0
 
     def _put(self, record: Mapping[str, Any], what: str) -> None:
         try:
@@ -120,8 +130,10 @@ class ExportWriter:
             raise InvalidValue(what, f"cannot be exported: {error}") from None
         self._write(line)
 
-    def header(self) -> None:
-        self._put(header_record(), "header")
+    def header(self, kinds: Iterable[str] = ()) -> None:
+        """The header of a file that will hold records of ``kinds`` besides those of version 1
+        (it names the lowest format version that has them all)."""
+        self._put(header_record(max((KIND_SINCE.get(kind, 1) for kind in kinds), default=1)), "header")
 
     def agent(self, row: Mapping[str, Any]) -> None:
         self._put(agent_record(row), f"agent {row['id']}")
@@ -148,9 +160,14 @@ class ExportWriter:
         self._put(_record("protected_label", PROTECTED_LABEL_KEYS, row), f"protected label {row['label']}")
         self.protected_labels += 1
 
+    def database_audit(self, row: Mapping[str, Any]) -> None:
+        """An audit event of no agent in the file, without its database-local id (the header must say so)."""
+        self._put(_record("database_audit", AUDIT_KEYS, row), f"audit event {row['id']}")
+        self.database_audit_events += 1
+
     def counts(self) -> dict[str, int]:
-        """The counts of the end record: of labels, ledger entries and protected labels only when there are
-        some, so a file without labels is what a kaizen-tui before labels wrote."""
+        """The counts of the end record: of labels, ledger entries, protected labels and database audit
+        events only when there are some, so a file without them is what a kaizen-tui before them wrote."""
         counts = {key: getattr(self, key) for key in COUNT_KEYS}
         return {key: value for key, value in counts.items() if value or key in _ALWAYS_COUNTED}
 
@@ -235,9 +252,14 @@ KINDS: dict[str, dict[str, KeyType]] = {
         "reason": TEXT,
     },
     "protected_label": {"label": TEXT, "protected_by": TEXT, "protected_at": TEXT},
+    "database_audit": {
+        "at": TEXT, "actor": TEXT, "action": TEXT, "agent_id": NULLABLE_TEXT, "version_id": NULLABLE_TEXT,
+        "detail": TEXT,
+    },
     "end": {
         "agents": COUNT, "versions": COUNT, "audit_events": COUNT,
         "labels": NEW_COUNT, "label_events": NEW_COUNT, "protected_labels": NEW_COUNT,
+        "database_audit_events": NEW_COUNT,
     },
 }  # fmt: skip
 
@@ -286,6 +308,11 @@ def _checked(kind: str, record: dict[str, Any], escaped: bool = True) -> dict[st
             fields.update(validate_fields({key: record[key] for key in EDITABLE_FIELDS}))
         except InvalidValue as error:
             raise _Problem(f"agent {fields['id']}: {error}") from None
+    elif kind in ("label", "label_event", "protected_label"):
+        try:
+            check_label(fields["label"])  # an import may set it
+        except InvalidValue as error:
+            raise _Problem(f"the {kind} record's {error}") from None
     return fields
 
 
@@ -340,6 +367,8 @@ class _Reading:
             self.counts["audit_events"] += 1
         elif kind in ("label", "label_event", "protected_label"):
             self.counts[f"{kind}s"] += 1
+        elif kind == "database_audit":
+            self.counts["database_audit_events"] += 1
 
     def end(self, fields: dict[str, Any]) -> None:
         for key in COUNT_KEYS:

@@ -1216,9 +1216,12 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
         agent_id: str | None,
         version_id: str | None = None,
         detail: Mapping[str, Any] | None = None,
+        *,
+        at: str | None = None,
     ) -> None:
+        """Append one audit event, written ``at`` (now, unless the row it is about has a time of its own)."""
         event = {
-            "at": self.clock(),
+            "at": self.clock() if at is None else at,
             "actor": who,
             "action": action,
             "agent_id": agent_id,

@@ -294,9 +294,11 @@ class LabelOperations:
         who = self._actor(actor)
         check_label(label)
         with self.store.writing() as tx:
-            changed = tx.protect_label({"label": label, "protected_by": who, "protected_at": self.clock()})
+            now = self.clock()
+            changed = tx.protect_label({"label": label, "protected_by": who, "protected_at": now})
             if changed:
-                self._audit(tx, who, "label.protect", None, detail={"label": label})
+                # The same time as the row: an import compares the two (see transfer._import_protection).
+                self._audit(tx, who, "label.protect", None, detail={"label": label}, at=now)
         return {"label": label, "protected": True, "changed": changed}
 
     @in_thread

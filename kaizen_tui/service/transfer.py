@@ -15,6 +15,14 @@ this module decides what goes into a file and what a file does to a database:
   refused and nothing is written. Audit events already there are skipped.
   Each agent the import changed gets one ``import`` audit event, so
   importing a file twice changes nothing the second time.
+* Labels and protected label names follow the newest decision, never an
+  older one: the file's ledger entries the database lacks are appended, and
+  where the file says a label points (or that it was removed) replaces what
+  the database says only when the database has not recorded that decision
+  already and it is not older than the database's own (see :class:`_Claim`).
+  Protection likewise, from the ``label.protect`` and ``label.unprotect``
+  audit events, which a whole-database export carries with every other
+  audit event of no agent in the file.
 * A prune's archive holds exactly the versions it deletes, with the agent and
   the audit events about those versions, written in the prune's transaction
   and renamed into place before anything is deleted.
@@ -39,9 +47,11 @@ from kaizen_tui.core.errors import (
     FileNotWritten,
     ImportConflict,
     InvalidExportFile,
+    InvalidValue,
     NameTaken,
 )
 from kaizen_tui.core.export_format import LABEL_EVENT_KEYS, ExportWriter, Record, read_export
+from kaizen_tui.core.labels import check_label
 from kaizen_tui.core.names import name_key
 from kaizen_tui.core.schema import CONFIG_FIELDS, content_hash, parse_snapshot, text_hash
 from kaizen_tui.service.threads import WorkerThreads, in_thread
@@ -53,6 +63,8 @@ PAGE = 1000
 LEDGER_LIMIT = 2**31 - 1
 #: The audit action of an import; such events stay in the database they were written in.
 IMPORT_ACTION = "import"
+#: The audit actions that protect and unprotect a label name (``detail``: ``{"label": name}``).
+PROTECTION_ACTIONS = {"label.protect": True, "label.unprotect": False}
 #: What an import compares between a version in the file and the one with its id in the database.
 COMPARED_VERSION_FIELDS = {
     "agent_id": "agent",
@@ -173,6 +185,32 @@ def _event_key(event: Mapping[str, Any]) -> bytes:
     return hashlib.blake2b(json.dumps(fields, ensure_ascii=False).encode("utf-8"), digest_size=16).digest()
 
 
+@dataclass(frozen=True)
+class _Claim:
+    """One side's decision about a label (or a protected name): what it is, when and by whom.
+
+    An import compares the file's claim with the database's: the file's
+    replaces the database's only when the database has not recorded it
+    already (then the database knows it and its own state is at least as
+    new, whatever the clocks said) and it is not older. At the same second,
+    the file's wins: its ledger entries are appended after the database's,
+    and the ledger orders entries by time, then by the order they were
+    recorded in (``store/labels.py``), so its newest entry is the one
+    followed.
+    """
+
+    at: str
+    actor: str
+    #: A label's version id (None: removed); for a protected name, True (protected) or False.
+    value: str | bool | None
+    #: The line of the file it comes from (0: the database's).
+    line: int = 0
+
+    @property
+    def fact(self) -> tuple[str, str, str | bool | None]:
+        return (self.at, self.actor, self.value)
+
+
 @dataclass
 class _AgentImport:
     """One agent of the file, while its records are read."""
@@ -191,7 +229,11 @@ class _AgentImport:
     labels: list[Record] = field(default_factory=list)
     ledger: list[Record] = field(default_factory=list)
     labels_added: int = 0
+    labels_moved: int = 0
+    labels_removed: int = 0
     ledger_added: int = 0
+    #: How the import changed the agent's labels: ``{"label", "from_version", "to_version"}`` (numbers, or None).
+    label_changes: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def id(self) -> str:
@@ -204,9 +246,36 @@ class _AgentImport:
             self.added
             or self.versions_added > 0
             or self.events_added > 0
-            or self.labels_added > 0
             or self.ledger_added > 0
+            or bool(self.label_changes)
         )
+
+
+@dataclass
+class _DatabaseImport:
+    """The records of the file that belong to no agent of it: audit events and protected label names.
+
+    ``known_events`` holds, per agent id (None: of no agent), the database's
+    events, read when the first event of that id comes. ``known_protection``
+    and ``protection_now`` are what the database says of protected names
+    before the import writes any of the file's events.
+    """
+
+    events: list[Record] = field(default_factory=list)
+    known_events: dict[str | None, Counter[bytes]] = field(default_factory=dict)
+    events_added: int = 0
+    events_there: int = 0
+    #: The file's protected names, and its newest protect or unprotect event of each name, in file order.
+    protected: dict[str, Record] = field(default_factory=dict)
+    protection_events: dict[str, _Claim] = field(default_factory=dict)
+    known_protection: dict[str, set[tuple[str, str, str | bool | None]]] = field(default_factory=dict)
+    protection_now: dict[str, _Claim] = field(default_factory=dict)
+    protected_added: int = 0
+    protected_removed: int = 0
+
+    @property
+    def changed(self) -> bool:
+        return self.events_added > 0 or self.protected_added > 0 or self.protected_removed > 0
 
 
 class TransferOperations:
@@ -227,7 +296,9 @@ class TransferOperations:
         """Write an export of ``agents`` (ids or names; every agent when None) through ``write``, line by line.
 
         Everything is read in one transaction, in pages. Returns the counts
-        ``{"agents", "versions", "audit_events"}``.
+        ``{"agents", "versions", "audit_events"}``, and those of labels,
+        ledger entries, protected names and audit events of no agent
+        (``database_audit_events``) when there are some.
         """
         with self.store.reading() as tx:
             return self._export(tx, write, agents)
@@ -250,7 +321,10 @@ class TransferOperations:
             ids = list(dict.fromkeys(self._find_agent(tx, ref)["id"] for ref in refs))
             rows = tx.agents_to_export(ids)
         writer = ExportWriter(write)
-        writer.header()
+        # A whole-database export carries every audit event: those of no agent it holds too.
+        unowned = _unowned_events(tx) if refs is None else iter(())
+        first_unowned = next(unowned, None)
+        writer.header(("database_audit",) if first_unowned is not None else ())
         # By code point, the same on every backend whatever its collation.
         for agent in sorted(rows, key=lambda row: row["id"]):
             writer.agent(agent)
@@ -266,6 +340,10 @@ class TransferOperations:
         if refs is None:  # a policy of the whole database: only in a whole-database export
             for protected in tx.protected_labels():
                 writer.protected_label(protected)
+        if first_unowned is not None:
+            writer.database_audit(first_unowned)
+            for event in unowned:
+                writer.database_audit(event)
         writer.end()
         return writer.counts()
 
@@ -291,20 +369,32 @@ class TransferOperations:
         another agent) nothing is written and the error names the line.
         Returns ``{"file", "agents_added", "agents_already_there",
         "versions_added", "versions_already_there", "audit_events_added",
-        "audit_events_already_there", "agents": [per agent: "id", "name",
+        "audit_events_already_there", "labels_added", "labels_moved",
+        "labels_removed", "label_events_added", "protected_labels_added",
+        "protected_labels_removed", "agents": [per agent: "id", "name",
         "added", "versions_added", "versions_already_there",
-        "audit_events_added"]}``.
+        "audit_events_added", "labels_added", "labels_moved",
+        "labels_removed", "label_events_added", "label_changes" (each
+        ``{"label", "from_version", "to_version"}``)]}``.
         """
         return self._import(lines, source, self._actor(actor))
 
     def _import(self, lines: Iterable[str], source: str, who: str) -> dict[str, Any]:
         done: list[_AgentImport] = []
-        protected_added = 0
+        database: _DatabaseImport | None = None
         with self.store.writing() as tx:
             current: _AgentImport | None = None
             for record in read_export(lines, source):
-                if record.kind == "protected_label":
-                    protected_added += tx.protect_label(record.fields)
+                if record.kind in ("protected_label", "database_audit"):
+                    if database is None:
+                        database = _start_database(tx)
+                    if record.kind == "protected_label":
+                        database.protected[record.fields["label"]] = record
+                    else:
+                        _note_protection(database, record)
+                        database.events.append(record)
+                        if len(database.events) >= PAGE:
+                            _flush_database_events(tx, database)
                     continue
                 if record.kind == "agent":
                     if current is not None:
@@ -329,7 +419,9 @@ class TransferOperations:
             if current is not None:
                 self._finish_agent(tx, current, source, who)
                 done.append(current)
-        return {**_import_report(source, done), "protected_labels_added": protected_added}
+            if database is not None:
+                self._finish_database(tx, database, source, who)
+        return _import_report(source, done, database or _DatabaseImport())
 
     def _start_agent(self, tx: Transaction, record: Record, source: str) -> _AgentImport:
         fields = record.fields
@@ -402,34 +494,92 @@ class TransferOperations:
         agent.events_there += len(batch) - len(new)
 
     def _import_labels(self, tx: Transaction, agent: _AgentImport, source: str) -> None:
-        """The agent's labels the database lacks (one it has keeps where it points now), and its ledger entries.
+        """The agent's ledger entries the database lacks; then each label the file speaks of follows the newest decision.
 
-        A label must name a version of its agent that the database has (after
-        this import's versions): else the file contradicts it, nothing is written.
+        The file's claim about a label is where its ``label`` record says it
+        points, else (no such record) its newest ledger entry of the label (a
+        removal). It replaces the database's when the database has not
+        recorded it and it is not older (:class:`_Claim`). A label that is to
+        point at a version its agent does not have (after this import's
+        versions) contradicts the database: nothing is written.
         """
-        for record in agent.labels:
-            fields = record.fields
-            if tx.label(agent.id, fields["label"]) is not None:
-                continue
-            version = tx.version(fields["version_id"])
-            if version is None or version["agent_id"] != agent.id:
-                raise ImportConflict(
-                    f"Label {fields['label']!r} in {source} line {record.line} names version {fields['version_id']}, "
-                    f"which agent {agent.id} does not have. Nothing was imported.",
-                    source=source,
-                    line=record.line,
-                )
-            tx.put_label(fields)
-            agent.labels_added += 1
+        if not agent.labels and not agent.ledger:
+            return
+        ledger = tx.label_events(agent.id, None, LEDGER_LIMIT)  # newest first, before this import writes
+        rows = {row["label"]: row for row in tx.labels(agent.id)}
+        known: dict[str, set[tuple[str, str, str | bool | None]]] = {}
+        now: dict[str, _Claim] = {}
+        for entry in ledger:
+            known.setdefault(entry["label"], set()).add((entry["at"], entry["actor"], entry["to_version_id"]))
+            now.setdefault(entry["label"], _Claim(entry["at"], entry["actor"], entry["to_version_id"]))
+        for label, row in rows.items():
+            now[label] = _Claim(row["updated_at"], row["updated_by"], row["version_id"])
+            known.setdefault(label, set()).add(now[label].fact)
         if agent.ledger:
-            known = Counter(_ledger_key(row) for row in tx.label_events(agent.id, None, LEDGER_LIMIT))
+            counted = Counter(_ledger_key(row) for row in ledger)
             for record in agent.ledger:
                 key = _ledger_key(record.fields)
-                if known[key] > 0:
-                    known[key] -= 1
+                if counted[key] > 0:
+                    counted[key] -= 1
                     continue
                 tx.insert_label_event(record.fields)
                 agent.ledger_added += 1
+        claims: dict[str, _Claim] = {}
+        for record in agent.ledger:  # the file's order: the last entry of a label is its newest
+            fields = record.fields
+            claims[fields["label"]] = _Claim(fields["at"], fields["actor"], fields["to_version_id"], record.line)
+        for record in agent.labels:
+            fields = record.fields
+            claims[fields["label"]] = _Claim(
+                fields["updated_at"], fields["updated_by"], fields["version_id"], record.line
+            )
+        for label, claim in claims.items():
+            if _follows(claim, known.get(label, set()), now.get(label)):
+                self._follow_label(tx, agent, label, claim, rows.get(label), source)
+
+    def _follow_label(
+        self,
+        tx: Transaction,
+        agent: _AgentImport,
+        label: str,
+        claim: _Claim,
+        row: Mapping[str, Any] | None,
+        source: str,
+    ) -> None:
+        """Make ``label`` what the file's newer ``claim`` says (nothing when it says so already)."""
+        before = row["version_number"] if row is not None else None
+        if claim.value is None:
+            if row is None:
+                return
+            tx.delete_label(agent.id, label)
+            agent.labels_removed += 1
+            agent.label_changes.append({"label": label, "from_version": before, "to_version": None})
+            return
+        if row is not None and row["version_id"] == claim.value:
+            return
+        version = tx.version(str(claim.value))
+        if version is None or version["agent_id"] != agent.id:
+            raise ImportConflict(
+                f"Label {label!r} in {source} line {claim.line} names version {claim.value}, "
+                f"which agent {agent.id} does not have. Nothing was imported.",
+                source=source,
+                line=claim.line,
+            )
+        tx.put_label(
+            {
+                "agent_id": agent.id,
+                "label": label,
+                "version_id": version["id"],
+                "updated_by": claim.actor,
+                "updated_at": claim.at,
+            }
+        )
+        if row is None:
+            agent.labels_added += 1
+        else:
+            agent.labels_moved += 1
+        change = {"label": label, "from_version": before, "to_version": version["version_number"]}
+        agent.label_changes.append(change)
 
     def _finish_agent(self, tx: Transaction, agent: _AgentImport, source: str, who: str) -> None:
         self._flush_versions(tx, agent, source)
@@ -446,9 +596,34 @@ class TransferOperations:
                 "versions_already_there": agent.versions_there,
                 "audit_events_added": agent.events_added,
                 "labels_added": agent.labels_added,
+                "labels_moved": agent.labels_moved,
+                "labels_removed": agent.labels_removed,
                 "label_events_added": agent.ledger_added,
             }
             self._audit(tx, who, IMPORT_ACTION, agent.id, detail=detail)
+
+    def _finish_database(self, tx: Transaction, database: _DatabaseImport, source: str, who: str) -> None:
+        """The file's audit events of no agent, then protected names follow the newest decision (as labels do)."""
+        _flush_database_events(tx, database)
+        claims = dict(database.protection_events)
+        for label, record in database.protected.items():  # the name's state in the file, when it is protected
+            claims[label] = _Claim(record.fields["protected_at"], record.fields["protected_by"], True, record.line)
+        for label, claim in claims.items():
+            if not _follows(claim, database.known_protection.get(label, set()), database.protection_now.get(label)):
+                continue
+            if claim.value:
+                row = {"label": label, "protected_by": claim.actor, "protected_at": claim.at}
+                database.protected_added += tx.protect_label(row)
+            else:
+                database.protected_removed += tx.unprotect_label(label)
+        if database.changed:
+            detail = {
+                "file": source,
+                "audit_events_added": database.events_added,
+                "protected_labels_added": database.protected_added,
+                "protected_labels_removed": database.protected_removed,
+            }
+            self._audit(tx, who, IMPORT_ACTION, None, detail=detail)
 
     # -- the archive of a prune ----------------------------------------------------
 
@@ -504,6 +679,92 @@ class TransferOperations:
         return {"file": str(path), "versions": writer.versions, "audit_events": writer.audit_events}
 
 
+def _follows(claim: _Claim, known: set[tuple[str, str, str | bool | None]], now: _Claim | None) -> bool:
+    """Does the file's ``claim`` replace what the database says (``now``, having recorded ``known``)?"""
+    if claim.fact in known:
+        return False  # the database recorded it: what it says now came after (or is it)
+    return now is None or claim.at >= now.at
+
+
+def _start_database(tx: Transaction) -> _DatabaseImport:
+    """What the database says of its events of no agent and of protected names, before the import writes."""
+    database = _DatabaseImport()
+    ours: Counter[bytes] = Counter()
+    for event in _unowned_events(tx, with_imports=True):
+        if event["agent_id"] is not None:
+            continue
+        ours[_event_key(event)] += 1
+        protect = _protection(event)
+        if protect is not None:
+            label, claim = protect
+            database.known_protection.setdefault(label, set()).add(claim.fact)
+            newest = database.protection_now.get(label)
+            if newest is None or claim.at >= newest.at:  # by time, then by id: the newest is the last
+                database.protection_now[label] = claim
+    database.known_events[None] = ours
+    for row in tx.protected_labels():
+        claim = _Claim(row["protected_at"], row["protected_by"], True)
+        database.protection_now[row["label"]] = claim
+        database.known_protection.setdefault(row["label"], set()).add(claim.fact)
+    return database
+
+
+def _protection(event: Mapping[str, Any], line: int = 0) -> tuple[str, _Claim] | None:
+    """The label name an audit event protected or unprotected, and the claim it makes; None for any other event."""
+    protect = PROTECTION_ACTIONS.get(event["action"])
+    if protect is None or event["agent_id"] is not None:
+        return None
+    try:
+        label = json.loads(event["detail"]).get("label")
+    except (ValueError, AttributeError):
+        return None
+    if not isinstance(label, str):
+        return None
+    try:
+        check_label(label)
+    except InvalidValue:
+        return None
+    return label, _Claim(event["at"], event["actor"], protect, line)
+
+
+def _note_protection(database: _DatabaseImport, record: Record) -> None:
+    """Keep the file's newest protect or unprotect event of each name (the file's order is its database's)."""
+    protect = _protection(record.fields, record.line)
+    if protect is not None:
+        database.protection_events[protect[0]] = protect[1]
+
+
+def _flush_database_events(tx: Transaction, database: _DatabaseImport) -> None:
+    """Append the file's events of no agent read since the last batch, but those the database has already."""
+    batch, database.events = database.events, []
+    new = []
+    for record in batch:
+        agent_id = record.fields["agent_id"]
+        known = database.known_events.get(agent_id)
+        if known is None:  # an agent deleted in the file's database: its events here, if any
+            known = Counter(_event_key(event) for event in _pages(tx.audit_events_after, agent_id, "id"))
+            database.known_events[agent_id] = known
+        key = _event_key(record.fields)
+        if known[key] > 0:
+            known[key] -= 1
+        else:
+            new.append(record.fields)
+    tx.insert_audit_events(new)
+    database.events_added += len(new)
+    database.events_there += len(batch) - len(new)
+
+
+def _unowned_events(tx: Transaction, *, with_imports: bool = False) -> Iterator[dict[str, Any]]:
+    """The audit events of no agent the database has, oldest first, but those of imports."""
+    after = 0
+    while True:
+        page = tx.unowned_audit_events_after(after, PAGE)
+        yield from (event for event in page if with_imports or event["action"] != IMPORT_ACTION)
+        if len(page) < PAGE:
+            return
+        after = page[-1]["id"]
+
+
 def _pages(read: Callable[[str, int, int], list[dict[str, Any]]], agent_id: str, key: str) -> Iterator[dict[str, Any]]:
     """Every row of an agent's that ``read(agent_id, after, limit)`` gives, read in pages of :data:`PAGE`,
     each page starting after the last row's ``key`` (a version's number, an event's id)."""
@@ -545,17 +806,21 @@ def _check_same_version(record: Record, row: Mapping[str, Any], source: str) -> 
         )
 
 
-def _import_report(source: str, agents: Sequence[_AgentImport]) -> dict[str, Any]:
+def _import_report(source: str, agents: Sequence[_AgentImport], database: _DatabaseImport) -> dict[str, Any]:
     return {
         "file": source,
         "agents_added": sum(agent.added for agent in agents),
         "agents_already_there": sum(not agent.added for agent in agents),
         "versions_added": sum(agent.versions_added for agent in agents),
         "versions_already_there": sum(agent.versions_there for agent in agents),
-        "audit_events_added": sum(agent.events_added for agent in agents),
-        "audit_events_already_there": sum(agent.events_there for agent in agents),
+        "audit_events_added": sum(agent.events_added for agent in agents) + database.events_added,
+        "audit_events_already_there": sum(agent.events_there for agent in agents) + database.events_there,
         "labels_added": sum(agent.labels_added for agent in agents),
+        "labels_moved": sum(agent.labels_moved for agent in agents),
+        "labels_removed": sum(agent.labels_removed for agent in agents),
         "label_events_added": sum(agent.ledger_added for agent in agents),
+        "protected_labels_added": database.protected_added,
+        "protected_labels_removed": database.protected_removed,
         "agents": [
             {
                 "id": agent.id,
@@ -564,6 +829,11 @@ def _import_report(source: str, agents: Sequence[_AgentImport]) -> dict[str, Any
                 "versions_added": agent.versions_added,
                 "versions_already_there": agent.versions_there,
                 "audit_events_added": agent.events_added,
+                "labels_added": agent.labels_added,
+                "labels_moved": agent.labels_moved,
+                "labels_removed": agent.labels_removed,
+                "label_events_added": agent.ledger_added,
+                "label_changes": agent.label_changes,
             }
             for agent in agents
         ],

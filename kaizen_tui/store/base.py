@@ -122,7 +122,8 @@ class Transaction(Protocol):
         ...
 
     def label_events(self, agent_id: str, label: str | None, limit: int, before: int | None = None) -> list[Row]:
-        """The agent's ledger (of one label, if given), newest first, ids below ``before``."""
+        """The agent's ledger (of one label, if given), newest first: by time, then by id (the order
+        this database recorded them in); only entries before entry ``before`` in that order, if given."""
         ...
 
     def label_event_at(self, agent_id: str, label: str, at: str) -> Row | None:
@@ -154,6 +155,11 @@ class Transaction(Protocol):
     def audit_events_after(self, agent_id: str, after: int, limit: int) -> list[Row]:
         """At most ``limit`` audit events of the agent whose id is above ``after``, by id ascending
         (:data:`AUDIT_COLUMNS`; ``detail`` as the stored text)."""
+        ...
+
+    def unowned_audit_events_after(self, after: int, limit: int) -> list[Row]:
+        """At most ``limit`` audit events of no agent the database has (of none, such as protecting a
+        label name, or of an agent deleted since) whose id is above ``after``, by id ascending."""
         ...
 
     def versions_by_id(self, ids: Sequence[str]) -> list[Row]:

@@ -5,6 +5,11 @@ or ``%s``) and in how names are ordered (PostgreSQL compares them byte-wise,
 ``COLLATE "C"``, so that both backends list labels in the same order), so
 :func:`label_sql` writes them for either and :class:`LabelStatements` (a
 mixin of each backend's transaction) runs them.
+
+The ledger's order is its entries' time, then the order this database
+recorded them in (``at``, then ``id``): the newest entry is the last one
+in it. Within one database that is the order of the moves; entries an
+import brought from another database take their place by their time.
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ class LabelSQL:
     unprotect_label: str
     #: The largest id or count the backend's integers hold (a "no bound" for ``before`` and ``limit``).
     max_integer: int
+    #: Sorts after any time a ledger entry has: the bound of a page whose ``before`` names no entry.
+    after_any_time: str = "\U0010ffff"
 
 
 def label_sql(mark: str, collate: str, max_integer: int) -> LabelSQL:
@@ -49,6 +56,10 @@ def label_sql(mark: str, collate: str, max_integer: int) -> LabelSQL:
         "FROM agent_label l JOIN agent_version v ON v.id = l.version_id"
     )
     ledger = f"SELECT {', '.join(LABEL_EVENT_COLUMNS)} FROM label_event"
+    # Older than entry ``before`` in the ledger's order (time, then id); every entry when there is no such entry.
+    cursor_time = f"(SELECT b.at FROM label_event b WHERE b.id = {mark})"
+    older = f"(at{collate} < COALESCE({cursor_time}, {mark}) OR (at = {cursor_time} AND id < {mark}))"
+    newest_first = f"ORDER BY at{collate} DESC, id DESC LIMIT {mark}"
     return LabelSQL(
         labels=f"{select} WHERE l.agent_id = {mark} ORDER BY l.label{collate}",
         label=f"{select} WHERE l.agent_id = {mark} AND l.label = {mark}",
@@ -61,10 +72,8 @@ def label_sql(mark: str, collate: str, max_integer: int) -> LabelSQL:
         insert_label_event=(
             f"INSERT INTO label_event ({', '.join(_LABEL_EVENT_FIELDS)}) VALUES ({marks(len(_LABEL_EVENT_FIELDS))})"
         ),
-        label_events=f"{ledger} WHERE agent_id = {mark} AND id < {mark} ORDER BY id DESC LIMIT {mark}",
-        label_events_of_label=(
-            f"{ledger} WHERE agent_id = {mark} AND label = {mark} AND id < {mark} ORDER BY id DESC LIMIT {mark}"
-        ),
+        label_events=f"{ledger} WHERE agent_id = {mark} AND {older} {newest_first}",
+        label_events_of_label=f"{ledger} WHERE agent_id = {mark} AND label = {mark} AND {older} {newest_first}",
         label_event_at=(
             f"{ledger} WHERE agent_id = {mark} AND label = {mark} AND at <= {mark} ORDER BY at DESC, id DESC LIMIT 1"
         ),
@@ -108,12 +117,13 @@ class LabelStatements:
 
     def label_events(self, agent_id: str, label: str | None, limit: int, before: int | None = None) -> list[Row]:
         most = self.LABEL_SQL.max_integer
-        below = most if before is None else min(before, most)
+        below = most if before is None else max(0, min(before, most))
+        older = (below, self.LABEL_SQL.after_any_time, below, below)
         if label is None:
-            parameters: tuple[Any, ...] = (agent_id, below, min(limit, most))
+            parameters: tuple[Any, ...] = (agent_id, *older, min(limit, most))
             rows = self.connection.execute(self.LABEL_SQL.label_events, parameters).fetchall()
         else:
-            parameters = (agent_id, label, below, min(limit, most))
+            parameters = (agent_id, label, *older, min(limit, most))
             rows = self.connection.execute(self.LABEL_SQL.label_events_of_label, parameters).fetchall()
         return [dict(zip(LABEL_EVENT_COLUMNS, row)) for row in rows]
 

@@ -616,6 +616,11 @@ _EXPORTED_AGENT_COLUMNS = (*AGENT_COLUMNS, "last_version_number")
 _AGENTS_TO_EXPORT = f"SELECT {', '.join(_EXPORTED_AGENT_COLUMNS)} FROM agent"
 _VERSIONS_AFTER = _VERSION_SELECT + " WHERE agent_id = %s AND version_number > %s ORDER BY version_number LIMIT %s"
 _AUDIT_EVENTS_AFTER = _AUDIT_SELECT + " WHERE agent_id = %s AND id > %s ORDER BY id LIMIT %s"
+#: Events of no agent, or of an agent deleted since (a whole-database export carries them too).
+_UNOWNED_AUDIT_EVENTS_AFTER = _AUDIT_SELECT + (
+    " e WHERE id > %s AND (agent_id IS NULL OR NOT EXISTS (SELECT 1 FROM agent a WHERE a.id = e.agent_id)) "
+    "ORDER BY id LIMIT %s"
+)
 _VERSIONS_BY_ID = _VERSION_SELECT + " WHERE id = ANY(%s)"
 _VERSIONS_WITH_NUMBERS = _VERSION_SELECT + " WHERE agent_id = %s AND version_number = ANY(%s)"
 _VERSION_SCRATCH = (
@@ -865,6 +870,9 @@ class PostgresTransaction(LabelStatements):
         # agent's events by ix_audit_event_agent_id and sorts them (0.6 ms).
         rows = self._rows(_AUDIT_EVENTS_AFTER, (agent_id, after, limit), prepare=False)
         return [dict(zip(AUDIT_COLUMNS, row)) for row in rows]
+
+    def unowned_audit_events_after(self, after: int, limit: int) -> list[Row]:
+        return [dict(zip(AUDIT_COLUMNS, row)) for row in self._rows(_UNOWNED_AUDIT_EVENTS_AFTER, (after, limit))]
 
     def versions_by_id(self, ids: Sequence[str]) -> list[Row]:
         wanted = [version_id for version_id in ids if _storable(version_id)]

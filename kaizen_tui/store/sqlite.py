@@ -636,6 +636,11 @@ _EXPORTED_AGENT_COLUMNS = (*AGENT_COLUMNS, "last_version_number")
 _AGENTS_TO_EXPORT = f"SELECT {', '.join(_EXPORTED_AGENT_COLUMNS)} FROM agent"
 _VERSIONS_AFTER = _VERSION_SELECT + " WHERE agent_id = ? AND version_number > ? ORDER BY version_number LIMIT ?"
 _AUDIT_EVENTS_AFTER = _AUDIT_SELECT + " WHERE agent_id = ? AND id > ? ORDER BY id LIMIT ?"
+#: Events of no agent, or of an agent deleted since (a whole-database export carries them too).
+_UNOWNED_AUDIT_EVENTS_AFTER = _AUDIT_SELECT + (
+    " e WHERE id > ? AND (agent_id IS NULL OR NOT EXISTS (SELECT 1 FROM agent a WHERE a.id = e.agent_id)) "
+    "ORDER BY id LIMIT ?"
+)
 _VERSIONS_BY_ID = _VERSION_SELECT + " WHERE id IN "
 _VERSIONS_WITH_NUMBERS = _VERSION_SELECT + " WHERE agent_id = ? AND version_number IN "
 #: An id already there is skipped (the caller counts what went in): only a version of another agent can have it.
@@ -886,6 +891,10 @@ class SQLiteTransaction(LabelStatements):
 
     def audit_events_after(self, agent_id: str, after: int, limit: int) -> list[Row]:
         rows = self.connection.execute(_AUDIT_EVENTS_AFTER, (agent_id, after, limit))
+        return [dict(zip(AUDIT_COLUMNS, row)) for row in rows]
+
+    def unowned_audit_events_after(self, after: int, limit: int) -> list[Row]:
+        rows = self.connection.execute(_UNOWNED_AUDIT_EVENTS_AFTER, (after, limit))
         return [dict(zip(AUDIT_COLUMNS, row)) for row in rows]
 
     def versions_by_id(self, ids: Sequence[str]) -> list[Row]:

@@ -16,11 +16,12 @@ from typing import Any
 
 import pytest
 
-from kaizen_tui.core.errors import KaizenError
+from kaizen_tui.core.audit_text import event_summary
+from kaizen_tui.core.errors import ImportConflict, KaizenError, LabelNotFound
 from kaizen_tui.core.export_format import ExportWriter
 from kaizen_tui.core.schema import content_hash, snapshot_json
 from kaizen_tui.service import AgentService, agent_config
-from tests.support import Runner, cli_runner, seed_small, wait
+from tests.support import Clock, Runner, cli_runner, seed_small, wait
 
 #: Text that must come back byte for byte: accents, CJK, an emoji, CRLF, a tab, trailing spaces.
 ODD_PROMPT = "Sé amable — 丁寧に 🙂\r\nKeep\tcolumns.  \n"
@@ -182,9 +183,15 @@ def test_export_of_named_agents_only(kz, ids):
 
 
 def test_api_tokens_are_never_exported(kz, ids, service):
-    wait(service.create_token("ci-bot", "write"))
+    token = wait(service.create_token("ci-bot", "write"))
     text = exported(kz)
-    assert "ci-bot" not in text and "secret" not in text
+    # The token's audit event travels with every other event; the token, its secret and its hash never do.
+    assert token["token"] not in text and "secret" not in text
+    events = [json.loads(line) for line in text.splitlines() if '"kind": "database_audit"' in line]
+    assert [(event["action"], json.loads(event["detail"])) for event in events] == [
+        ("token.create", {"name": "ci-bot", "role": "write"})
+    ]
+    assert "ci-bot" not in text.replace(json.dumps(events[0]["detail"], ensure_ascii=False), "")
 
 
 # -- refusals: nothing is written -----------------------------------------------------------
@@ -537,3 +544,337 @@ async def test_a_label_naming_a_version_the_agent_lacks_is_refused(service: Agen
         assert await other.list_agents() == []
     finally:
         other.close()
+
+
+async def test_a_ledger_entry_that_would_point_a_label_at_a_version_the_agent_lacks_is_refused(
+    service: AgentService, tmp_path: Path
+) -> None:
+    agent = made_agent(last=1)
+    file = tmp_path / "made.jsonl"
+    with file.open("w", encoding="utf-8") as handle:
+        writer = ExportWriter(handle.write)
+        writer.header()
+        writer.agent(agent)
+        writer.version(made_version(agent, 1))
+        entry = {
+            "at": "2026-01-01T00:00:09Z", "actor": "maker", "agent_id": agent["id"], "label": "staging",
+            "from_version_id": None, "from_version_number": None, "to_version_id": "ver-nope",
+            "to_version_number": 7, "reason": "",
+        }  # fmt: skip
+        writer.label_event(entry)
+        writer.end()
+    with pytest.raises(ImportConflict, match=r"'staging' in .*made.jsonl line 4 names version ver-nope"):
+        await service.import_file(file)
+    assert await service.list_agents() == []
+
+
+# -- an import never undoes a later decision: labels and protection follow the merged ledger ----------
+
+
+class Backwards:
+    """A service clock that goes back a minute per call: every decision looks older than the one before."""
+
+    def __init__(self) -> None:
+        self.minutes = 24 * 60
+
+    def __call__(self) -> str:
+        self.minutes -= 1
+        return "2026-11-01T{:02d}:{:02d}:00Z".format(*divmod(self.minutes, 60))
+
+
+class Frozen:
+    """A service clock that never moves: every decision in the same second."""
+
+    def __call__(self) -> str:
+        return "2026-11-01T00:00:00Z"
+
+
+#: The counts of an import's report about labels and protected names, all 0.
+LABEL_COUNTS = ("labels_added", "labels_moved", "labels_removed", "label_events_added")
+NO_LABEL_CHANGE = dict.fromkeys((*LABEL_COUNTS, "protected_labels_added", "protected_labels_removed"), 0)
+
+
+def label_counts(report: dict[str, Any]) -> dict[str, int]:
+    return {key: report[key] for key in NO_LABEL_CHANGE}
+
+
+async def two_versions(service: AgentService, name: str = "Labelled") -> dict[str, Any]:
+    """An agent with v1 (temperature 0.1) and v2 (0.2)."""
+    agent = await service.create_agent({"name": name, "model_id": "m", "temperature": 0.1})
+    await service.create_version(agent["id"], "one")
+    await service.update(agent["id"], {"temperature": 0.2})
+    await service.create_version(agent["id"], "two")
+    return agent
+
+
+async def labels_of(service: AgentService, agent: str = "Labelled") -> list[tuple[str, int]]:
+    return [(row["label"], row["version_number"]) for row in await service.list_labels(agent)]
+
+
+async def protected_names(service: AgentService) -> list[str]:
+    return [row["label"] for row in await service.protected_labels()]
+
+
+async def ledger_of(service: AgentService, agent: str = "Labelled") -> list[tuple[Any, ...]]:
+    """The ledger, newest first, without the database's own ids."""
+    keys = ("at", "actor", "label", "action", "from_version", "to_version", "reason")
+    return [tuple(entry[key] for key in keys) for entry in await service.label_history(agent)]
+
+
+@pytest.mark.parametrize("clock", [Clock, Backwards, Frozen])
+async def test_an_import_never_undoes_what_was_decided_after_its_file_was_made(
+    service: AgentService, tmp_path: Path, clock: type
+) -> None:
+    """The database recorded the file's decisions and decided again since: it keeps its own, whatever the clocks say."""
+    service.clock = clock()
+    await two_versions(service)
+    for label in ("staging", "production", "canary"):
+        await service.set_label("Labelled", label, 1)
+    await service.protect_label("production")
+    file = tmp_path / "before.jsonl"
+    await service.export_file(file)
+    await service.remove_label("Labelled", "staging")
+    await service.set_label("Labelled", "production", 2, allow_protected=True)
+    await service.unprotect_label("production")
+    ledger, events = await service.label_history("Labelled"), await service.audit_log(None, 1000)
+
+    report = await service.import_file(file)
+    assert label_counts(report) == NO_LABEL_CHANGE
+    assert (report["versions_added"], report["audit_events_added"]) == (0, 0)
+    assert await labels_of(service) == [("canary", 1), ("production", 2)]
+    assert await protected_names(service) == []
+    with pytest.raises(LabelNotFound):
+        await service.resolve_config("Labelled", label="staging")
+    assert await service.label_history("Labelled") == ledger
+    assert await service.audit_log(None, 1000) == events  # not even an import event
+
+
+async def test_decisions_the_file_has_and_the_database_lacks_are_followed(
+    service: AgentService, tmp_path: Path
+) -> None:
+    service.clock = Clock()
+    await two_versions(service)
+    for label in ("staging", "canary"):
+        await service.set_label("Labelled", label, 1)
+    await service.protect_label("production")
+    first = tmp_path / "first.jsonl"
+    await service.export_file(first)
+    other = AgentService(str(tmp_path / "other.db"), user="tester")
+    try:
+        await other.import_file(first)
+        await service.set_label("Labelled", "staging", 2, reason="better")
+        await service.remove_label("Labelled", "canary")
+        await service.set_label("Labelled", "beta", 2)
+        await service.unprotect_label("production")
+        await service.protect_label("staging")
+        later = tmp_path / "later.jsonl"
+        await service.export_file(later)
+
+        report = await other.import_file(later)
+        assert label_counts(report) == {
+            **NO_LABEL_CHANGE,
+            "labels_added": 1,
+            "labels_moved": 1,
+            "labels_removed": 1,
+            "label_events_added": 3,
+            "protected_labels_added": 1,
+            "protected_labels_removed": 1,
+        }
+        assert report["agents"][0]["label_changes"] == [
+            {"label": "staging", "from_version": 1, "to_version": 2},
+            {"label": "canary", "from_version": 1, "to_version": None},
+            {"label": "beta", "from_version": None, "to_version": 2},
+        ]
+        assert await labels_of(other) == await labels_of(service) == [("beta", 2), ("staging", 2)]
+        assert await protected_names(other) == ["staging"]
+        assert (await other.resolve_config("Labelled", label="staging"))["version_number"] == 2
+        assert await ledger_of(other) == await ledger_of(service)
+        # The two databases now say the same, down to the byte.
+        mirror = tmp_path / "mirror.jsonl"
+        await other.export_file(mirror)
+        assert mirror.read_bytes() == later.read_bytes()
+        summary = [event for event in await other.audit_trail() if event["action"] == "import"][:2]
+        assert [event_summary(event) for event in summary] == [
+            f"imported from {later}: 2 audit events added, 1 protected label name added, "
+            "1 protected label name removed",
+            f"imported 0 versions from {later}; 1 label added, 1 label moved, 1 label removed, 3 ledger entries added",
+        ]
+    finally:
+        other.close()
+
+
+async def test_two_databases_that_decided_apart_follow_the_newer_decision_either_way(
+    service: AgentService, tmp_path: Path
+) -> None:
+    """Each database appends the other's entries; the ledger orders them by time, and the label follows its newest."""
+    service.clock = Clock()
+    await two_versions(service)
+    await service.set_label("Labelled", "staging", 1)
+    common = tmp_path / "common.jsonl"
+    await service.export_file(common)
+    other = AgentService(str(tmp_path / "other.db"), user="bob")
+    other.clock = Clock()
+    other.clock.hour = 100  # bob decides later
+    try:
+        await other.import_file(common)
+        await service.set_label("Labelled", "staging", 2, reason="alice: v2")
+        await other.remove_label("Labelled", "staging", reason="bob: stop")
+        ours, theirs = tmp_path / "ours.jsonl", tmp_path / "theirs.jsonl"
+        await service.export_file(ours)
+        await other.export_file(theirs)
+
+        # Into bob's database: his removal is newer, it stands; alice's move takes its place in time.
+        report = await other.import_file(ours)
+        assert label_counts(report) == {**NO_LABEL_CHANGE, "label_events_added": 1}
+        assert await labels_of(other) == []
+        history = await other.label_history("Labelled")
+        assert [(entry["action"], entry["reason"]) for entry in history] == [
+            ("remove", "bob: stop"),
+            ("move", "alice: v2"),
+            ("set", ""),
+        ]
+        # Paging goes by the same order: before the removal come the move, then the set.
+        page = await other.label_history("Labelled", limit=1, before=history[0]["id"])
+        assert [entry["reason"] for entry in page] == ["alice: v2"]
+
+        # Into alice's database: bob's removal is newer, it is followed.
+        report = await service.import_file(theirs)
+        assert label_counts(report) == {**NO_LABEL_CHANGE, "labels_removed": 1, "label_events_added": 1}
+        assert await labels_of(service) == []
+        assert await ledger_of(service) == await ledger_of(other)
+    finally:
+        other.close()
+
+
+async def test_at_the_same_second_the_files_decision_is_the_newer_and_one_round_trip_agrees(
+    service: AgentService, tmp_path: Path
+) -> None:
+    """Decisions of two databases in one second: the file's entry is recorded after the database's, so it is the newest."""
+    service.clock = Frozen()
+    await two_versions(service)
+    await service.set_label("Labelled", "staging", 1)
+    common = tmp_path / "common.jsonl"
+    await service.export_file(common)
+    other = AgentService(str(tmp_path / "other.db"), user="bob")
+    other.clock = Frozen()
+    try:
+        await other.import_file(common)
+        await service.set_label("Labelled", "staging", 2)
+        await other.remove_label("Labelled", "staging")
+        ours = tmp_path / "ours.jsonl"
+        await service.export_file(ours)
+        report = await other.import_file(ours)
+        assert report["labels_added"] == 1
+        assert await labels_of(other) == [("staging", 2)]
+        assert (await other.label_history("Labelled"))[0]["action"] == "move"  # the newest entry is the one followed
+        back = tmp_path / "back.jsonl"
+        await other.export_file(back)
+        assert label_counts(await service.import_file(back)) == {**NO_LABEL_CHANGE, "label_events_added": 1}
+        assert await labels_of(service) == await labels_of(other) == [("staging", 2)]
+    finally:
+        other.close()
+
+
+async def test_an_import_into_an_empty_database_reproduces_labels_protection_and_every_audit_event(
+    service: AgentService, tmp_path: Path
+) -> None:
+    service.clock = Clock()
+    agent = await two_versions(service)
+    v1 = (await service.get_versions(agent["id"]))[-1]
+    await service.set_label("Labelled", "staging", 1)
+    await service.set_label("Labelled", "staging", 2)
+    await service.delete_version(v1["id"])  # the ledger still names it; the file does not carry it
+    await service.set_label("Labelled", "canary", 2)
+    await service.remove_label("Labelled", "canary")
+    for name in ("production", "staging", "canary"):
+        await service.protect_label(name)
+    await service.unprotect_label("staging")
+    await service.unprotect_label("canary")
+    await service.protect_label("canary")
+    gone = await service.create_agent({"name": "Gone", "model_id": "m"})
+    await service.update(gone["id"], {"status": "archived"})
+    await service.delete_agent(gone["id"])
+    await service.create_token("ci-bot", "read")
+    file = tmp_path / "all.jsonl"
+    counts = await service.export_file(file)
+    assert counts["database_audit_events"] == 10  # 6 of protection, 1 of the token, 3 of the deleted agent
+    assert json.loads(file.read_text().splitlines()[0])["format_version"] == 2
+
+    other = AgentService(str(tmp_path / "other.db"), user="tester")
+    try:
+        report = await other.import_file(file)
+        assert report["labels_added"] == 1 and report["protected_labels_added"] == 2
+        assert await labels_of(other) == await labels_of(service) == [("staging", 2)]
+        assert await other.protected_labels() == await service.protected_labels()
+        assert await ledger_of(other) == await ledger_of(service)
+
+        def events(log: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+            keys = ("at", "actor", "action", "agent_id", "version_id", "detail")
+            return sorted(
+                (tuple(json.dumps(event[key], sort_keys=True) for key in keys) for event in log),
+                key=str,
+            )
+
+        theirs = [event for event in await other.audit_log(None, 1000) if event["action"] != "import"]
+        assert events(theirs) == events(await service.audit_log(None, 1000))
+        again = tmp_path / "again.jsonl"
+        await other.export_file(again)
+        assert again.read_bytes() == file.read_bytes()
+        twice = await other.import_file(file)
+        assert label_counts(twice) == NO_LABEL_CHANGE and twice["audit_events_added"] == 0
+    finally:
+        other.close()
+
+
+async def test_a_file_without_protection_events_protects_only_what_the_database_did_not_unprotect_since(
+    service: AgentService, tmp_path: Path
+) -> None:
+    """Files written before protection events travelled hold protected names only: each is a decision at its time."""
+    service.clock = Clock()  # 2026-11-01
+    await service.protect_label("production")
+    await service.unprotect_label("production")
+
+    def old_file(name: str, at: str) -> Path:
+        path = tmp_path / name
+        with path.open("w", encoding="utf-8") as handle:
+            writer = ExportWriter(handle.write)
+            writer.header()
+            for label in ("production", "staging"):
+                writer.protected_label({"label": label, "protected_by": "maker", "protected_at": at})
+            writer.end()
+        return path
+
+    report = await service.import_file(old_file("october.jsonl", "2026-10-01T00:00:00Z"))
+    assert (report["protected_labels_added"], report["protected_labels_removed"]) == (1, 0)
+    assert await protected_names(service) == ["staging"]
+    report = await service.import_file(old_file("december.jsonl", "2026-12-01T00:00:00Z"))
+    assert (report["protected_labels_added"], report["protected_labels_removed"]) == (1, 0)
+    assert await protected_names(service) == ["production", "staging"]
+
+
+def test_import_says_what_it_did_to_labels_in_text_as_in_json(kz, ids, tmp_path, capsys):
+    """Two copies of one database import the same later file: one says it in words, the other in JSON."""
+    ok(kz("label", "set", "Support Agent", "staging", "1", "--yes"))
+    first, later = tmp_path / "first.jsonl", tmp_path / "later.jsonl"
+    ok(kz("export", "-o", str(first)))
+    copies = [cli_runner(capsys, tmp_path / f"copy{number}.db") for number in (1, 2)]
+    for copy in copies:
+        ok(copy("import", str(first)))
+    ok(kz("label", "remove", "Support Agent", "staging", "--yes"))
+    assert (
+        "Exported 2 agents, 5 versions, 13 audit events and 2 ledger entries to"
+        in ok(kz("export", "-o", str(later))).out
+    )
+    # The database that removed the label keeps it removed: there is nothing to import.
+    assert "Nothing to import" in ok(kz("import", str(first))).out
+    assert "has no labels" in ok(kz("label", "list", "Support Agent")).out
+
+    text = ok(copies[0]("import", str(later))).out
+    counts = as_json(copies[1]("import", str(later), "--json"))
+    assert (counts["labels_removed"], counts["label_events_added"], counts["audit_events_added"]) == (1, 1, 1)
+    assert "Nothing to import" not in text
+    assert "1 audit event added (12 already there), 1 label removed, 1 ledger entry added." in text
+    assert f"Support Agent ({ids['support']}): staging removed (was v1)" in text
+    for copy in copies:
+        assert "has no labels" in ok(copy("label", "list", "Support Agent")).out
+    assert "1 label removed, 1 ledger entry added" in ok(copies[0]("log", "Support Agent")).out

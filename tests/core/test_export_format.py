@@ -94,7 +94,8 @@ def test_an_export_is_a_header_the_agent_its_versions_its_events_and_an_end_with
     text = export_text()
     kinds = [line["kind"] for line in lines(text)]
     assert kinds == ["header", "agent", "version", "version", "audit", "end"]
-    assert lines(text)[0] == {"kind": "header", "format": "kaizen-tui-export", "format_version": FORMAT_VERSION}
+    # Version 1: the file holds no kind a later version brought (a kaizen-tui before them reads it).
+    assert lines(text)[0] == {"kind": "header", "format": "kaizen-tui-export", "format_version": 1}
     assert lines(text)[-1] == {"kind": "end", "agents": 1, "versions": 2, "audit_events": 1}
     audit = lines(text)[4]
     assert "id" not in audit  # the database-local id stays home
@@ -183,12 +184,14 @@ def test_an_unknown_kind_is_refused_saying_whether_a_newer_kaizen_tui_wrote_it()
     body = joined({**AGENT, "kind": "agent"}, tag, {"kind": "end", "agents": 1, "versions": 0, "audit_events": 0})
     same = refused(encode({"kind": "header", "format": "kaizen-tui-export", "format_version": 1}) + body)
     assert "line 3" in same and "unknown kind 'tag'" in same
-    newer = refused(encode({"kind": "header", "format": "kaizen-tui-export", "format_version": 2}) + body)
-    assert "format version 2" in newer and "upgrade kaizen-tui" in newer
+    newer = refused(
+        encode({"kind": "header", "format": "kaizen-tui-export", "format_version": FORMAT_VERSION + 1}) + body
+    )
+    assert f"format version {FORMAT_VERSION + 1}" in newer and "upgrade kaizen-tui" in newer
 
 
 def test_a_newer_format_whose_kinds_are_all_known_is_read():
-    text = export_text().replace('"format_version": 1', '"format_version": 2')
+    text = export_text().replace('"format_version": 1', f'"format_version": {FORMAT_VERSION + 1}')
     assert len(records(text)) == 4
 
 
@@ -268,3 +271,45 @@ def test_text_that_is_not_utf8_is_refused():
         records_of = read_export(io.TextIOWrapper(io.BytesIO(raw), encoding="utf-8"), "team.jsonl")
         list(records_of)
     assert "not UTF-8" in str(raised.value)
+
+
+def test_a_file_says_the_lowest_format_version_that_has_its_kinds_and_database_events_are_read_and_counted():
+    out = io.StringIO()
+    writer = ExportWriter(out.write)
+    writer.header(("database_audit",))
+    writer.agent(AGENT)
+    writer.protected_label({"label": "production", "protected_by": "maria", "protected_at": "2026-09-03T00:00:00Z"})
+    writer.database_audit({**event("label.protect", agent_id=None), "detail": '{"label": "production"}'})
+    writer.database_audit(event("agent.delete", agent_id="agt-gone"))  # an agent deleted since
+    writer.end()
+    text = out.getvalue()
+    assert lines(text)[0]["format_version"] == 2 == FORMAT_VERSION
+    assert lines(text)[-1] == {
+        "kind": "end", "agents": 1, "versions": 0, "audit_events": 0, "protected_labels": 1, "database_audit_events": 2
+    }  # fmt: skip
+    kinds = [kind for kind, _line, _fields in records(text)]
+    assert kinds == ["agent", "protected_label", "database_audit", "database_audit"]
+    assert "id" not in lines(text)[3]  # the database-local id stays home
+    assert "counts 2 database audit events but the file holds 1" in refused(text.replace(lines_of(text)[4], ""))
+
+
+def lines_of(text: str) -> list[str]:
+    return text.splitlines(keepends=True)
+
+
+@pytest.mark.parametrize("kind", ["label", "label_event", "protected_label"])
+def test_a_label_name_no_label_may_have_is_refused_naming_the_line(kind):
+    out = io.StringIO()
+    writer = ExportWriter(out.write)
+    writer.header()
+    writer.agent(AGENT)
+    row = {
+        "agent_id": "agt-1", "label": "Prod uction", "version_id": "ver-agt-1-1", "updated_by": "maria",
+        "updated_at": "2026-09-03T00:00:00Z", "at": "2026-09-03T00:00:00Z", "actor": "maria",
+        "from_version_id": None, "from_version_number": None, "to_version_id": None, "to_version_number": None,
+        "reason": "", "protected_by": "maria", "protected_at": "2026-09-03T00:00:00Z",
+    }  # fmt: skip
+    getattr(writer, kind)(row)
+    writer.end()
+    message = refused(out.getvalue())
+    assert "line 3" in message and f"the {kind} record's label: 'Prod uction': use lower-case letters" in message

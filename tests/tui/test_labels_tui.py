@@ -167,6 +167,7 @@ async def test_a_label_moved_by_someone_else_meanwhile_keeps_the_dialog_open_wit
         modal = await open_label_dialog(pilot, "production")
         assert "v1 → v3" in summary(pilot.app)
         other = AgentService(str(db_path), user="colleague")
+        other.clock = service.clock  # one clock: the ledger lists entries by their time
         try:
             await other.set_label(ids["support"], "production", 2, reason="hotfix")
         finally:
