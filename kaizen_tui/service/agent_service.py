@@ -39,11 +39,13 @@ from kaizen_tui.core.errors import (
     InvalidValue,
     NameTaken,
     StalePlan,
+    UnknownVersionRef,
     VersionLabelled,
     VersionNotFound,
     VersionOfAnotherAgent,
 )
 from kaizen_tui.core.ids import new_agent_id, new_version_id, utc_now
+from kaizen_tui.core.labels import LATEST, check_label
 from kaizen_tui.core.merge import merge_fields
 from kaizen_tui.core.names import name_key
 from kaizen_tui.core.schema import (
@@ -753,7 +755,7 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
 
     @in_thread
     def compare(self, agent_id: str, old: str | int, new: str | int) -> dict[str, Any]:
-        """What changed from ``old`` to ``new``: each a version (number or id) or ``"live"``.
+        """What changed from ``old`` to ``new``: each a version reference (number, id, ``latest``, label) or ``"live"``.
 
         ``old`` may also be ``"previous"``: the version before ``new`` (or
         nothing, for a first version).
@@ -953,19 +955,46 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
             return row
         row = tx.version(text)
         if row is None:
-            raise self._deleted_version(tx, agent, text)
+            return self._named_version(tx, agent, text)
         if row["agent_id"] != agent["id"]:
             raise VersionOfAnotherAgent(row["id"], agent["id"])
         return row
 
-    def _deleted_version(self, tx: Transaction, agent: Mapping[str, Any], version_id: str) -> VersionNotFound:
+    def _named_version(self, tx: Transaction, agent: Mapping[str, Any], text: str) -> dict[str, Any]:
+        """The version ``latest`` or a label names now (read in the caller's transaction), or why none.
+
+        A reference is tried in this order: a version number (``3``, ``v3``),
+        a version id, ``latest`` (the newest version), ``live`` (the live
+        config: not a version), then the agent's labels.
+        """
+        word = text.strip()
+        if word.lower() == LATEST:
+            newest = tx.version_page(agent["id"], 1, 0)
+            if not newest:
+                raise VersionNotFound(LATEST, agent["name"], detail=" (it has no version yet)")
+            return newest[0]
+        if word.lower() == LIVE:
+            raise VersionNotFound(repr(word), agent["name"], detail=" ('live' means the live config, not a version)")
+        try:
+            name: str | None = check_label(word)
+        except InvalidValue:
+            name = None
+        labelled = tx.label(agent["id"], name) if name is not None else None
+        if labelled is not None:
+            return self._version(tx, labelled["version_id"])
+        deleted = self._deleted_version(tx, agent, text)
+        if deleted is not None:
+            raise deleted
+        raise UnknownVersionRef(text, agent["name"], [row["label"] for row in tx.labels(agent["id"])])
+
+    def _deleted_version(self, tx: Transaction, agent: Mapping[str, Any], version_id: str) -> VersionNotFound | None:
         """A version id that names nothing, named by its number when the audit log says who deleted it."""
         for event in tx.audit_log(agent["id"], _CONFLICT_LOOKBACK):
             number = _decode_detail(event["detail"]).get("version_number")
             if event["action"] == "version.delete" and event["version_id"] == version_id and isinstance(number, int):
                 detail = f" (deleted meanwhile by {event['actor']} at {event['at']})"
                 return VersionNotFound(f"v{number}", agent["name"], detail=detail)
-        return VersionNotFound(version_id, agent["name"])
+        return None
 
     def _gone(self, tx: Transaction, agent: Mapping[str, Any], number: int) -> str:
         """Why a version number names nothing: deleted (by whom), or never given."""
