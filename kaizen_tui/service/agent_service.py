@@ -377,9 +377,15 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
         expected_revision: int | None = None,
         actor: str | None = None,
     ) -> dict[str, Any]:
-        """The spec's automatic versioning: snapshot as ``Auto: <reason>``, then update.
+        """The spec's automatic versioning: save the live config as a version (changelog ``reason``), then update.
 
-        Both happen in one transaction, and nothing happens when ``data`` is invalid.
+        The live config is saved first only when no version holds it yet (a
+        config is never saved twice); the changelog is ``reason`` as given.
+        Both happen in one transaction, and nothing happens when ``data`` is
+        invalid. Returns the agent with ``saved_as_version`` (the number of
+        the version saved first, or None when one held the live config already)
+        and ``held_by_version`` (the version that holds the config as it was
+        before the change: the one saved first, or the newest that held it).
         """
         who = self._actor(actor)
         fields = validate_fields(data)
@@ -388,9 +394,13 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
         with self.store.writing() as tx:
             agent = self._agent(tx, agent_id)
             self._check_revision(tx, agent, expected)
-            self._snapshot(tx, who, agent, f"Auto: {reason}")
+            holder = self._newest_holder(tx, agent)
+            saved = None if holder is not None else self._snapshot(tx, who, agent, reason)
             self._apply(tx, who, agent, fields)
-            return self._describe(tx, agent)
+            described = self._describe(tx, agent)
+            described["saved_as_version"] = saved["version_number"] if saved else None
+            described["held_by_version"] = (saved or holder or {}).get("version_number")
+            return described
 
     @in_thread
     def apply_edit(
@@ -502,6 +512,25 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
             return self._snapshot(tx, who, self._agent(tx, agent_id), changelog or None)
 
     @in_thread
+    def create_version_if_changed(
+        self, agent_id: str, changelog: str | None = None, *, actor: str | None = None
+    ) -> dict[str, Any]:
+        """Save the live config as the next version unless a version holds it already; one transaction.
+
+        Returns that version with ``created``: the new version (True), or the
+        newest version that holds the live config (False; nothing written).
+        """
+        who = self._actor(actor)
+        if changelog is not None:
+            check_text("changelog", changelog)
+        with self.store.writing() as tx:
+            agent = self._agent(tx, agent_id)
+            holder = self._newest_holder(tx, agent)
+            if holder is not None:
+                return {**version_dict(holder), "created": False}
+            return {**self._snapshot(tx, who, agent, changelog or None), "created": True}
+
+    @in_thread
     def get_versions(self, agent_id: str, *, limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
         """Versions newest first. All of them unless a page (``limit``/``offset``) is asked for."""
         with self.store.reading() as tx:
@@ -515,9 +544,12 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
 
     @in_thread
     def get_versions_with_config(
-        self, agent_id: str, *, limit: int | None = None, offset: int = 0
+        self, agent_id: str, *, limit: int | None = None, offset: int = 0, before: str | int | None = None
     ) -> list[dict[str, Any]]:
         """Versions newest first, as :meth:`get_versions` gives them, each read as the service reads it.
+
+        ``before``: only versions older than this one (any version reference:
+        number, id, ``latest``, label), the page below it.
 
         Added to the spec's keys (``config_snapshot`` stays the stored text):
         ``config`` (the snapshot decoded, every field there with defaults
@@ -526,8 +558,9 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
         ``matches_live`` (the live config equals it) and ``labels``.
         """
         with self.store.reading() as tx:
-            live_hash = self._agent(tx, agent_id)["content_hash"]
-            rows = tx.version_page(agent_id, limit, offset)
+            agent = self._agent(tx, agent_id)
+            live_hash = agent["content_hash"]
+            rows = self._version_rows(tx, agent, limit, offset, before)
             labelled = _labels_by_version(tx, agent_id)
         versions = []
         for row in rows:
@@ -552,25 +585,28 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
 
     @in_thread
     def find_version(self, agent_id: str, ref: str | int) -> dict[str, Any]:
-        """A version of an agent by number (``3``, ``"v3"``) or by id."""
+        """A version of an agent by any reference: number (``3``, ``"v3"``), id, ``latest`` or a label."""
         with self.store.reading() as tx:
             return version_dict(self._find_version(tx, self._agent(tx, agent_id), ref))
 
     @in_thread
-    def get_timeline(self, agent_id: str, *, limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
+    def get_timeline(
+        self, agent_id: str, *, limit: int | None = None, offset: int = 0, before: str | int | None = None
+    ) -> list[dict[str, Any]]:
         """Versions newest first for display: no snapshot text, but markers.
 
         Each entry has the version's keys but ``config_snapshot``, plus
         ``matches_live`` (the live config equals it), ``damaged`` (the reason
         the snapshot cannot be read, or None) and ``labels`` (the names of the
-        labels on it, sorted).
+        labels on it, sorted). ``before`` as for :meth:`get_versions_with_config`.
         """
         with self.store.reading() as tx:
-            live_hash = self._agent(tx, agent_id)["content_hash"]
+            agent = self._agent(tx, agent_id)
+            live_hash = agent["content_hash"]
             labelled = _labels_by_version(tx, agent_id)
             timeline = []
             # The texts are read only where no hash is stored (_version_hash reads them then).
-            for row in tx.version_page(agent_id, limit, offset, snapshots=False):
+            for row in self._version_rows(tx, agent, limit, offset, before, snapshots=False):
                 entry = version_dict(row)
                 entry.pop("config_snapshot")
                 found, entry["damaged"] = _version_hash(row)
@@ -1012,6 +1048,30 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
         if isinstance(ref, str) and ref.strip().lower() == LIVE:
             return live_side(agent)
         return version_side(self._find_version(tx, agent, ref))
+
+    def _version_rows(
+        self,
+        tx: Transaction,
+        agent: Mapping[str, Any],
+        limit: int | None,
+        offset: int,
+        before: str | int | None,
+        *,
+        snapshots: bool = True,
+    ) -> list[dict[str, Any]]:
+        """A page of the agent's versions, newest first; with ``before`` (a reference), of those older than it."""
+        if before is None:
+            return tx.version_page(agent["id"], limit, offset, snapshots=snapshots)
+        bound = self._find_version(tx, agent, before)["version_number"]
+        return tx.versions_before(agent["id"], bound, None if limit is None else limit + offset)[offset:]
+
+    def _newest_holder(self, tx: Transaction, agent: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The newest version that holds exactly the live config, or None (the live config is unsaved)."""
+        holders = tx.versions_with_hash(agent["id"], agent["content_hash"])[:1]
+        holders += [
+            row for row in tx.versions_with_hash(agent["id"], None) if _version_hash(row)[0] == agent["content_hash"]
+        ]
+        return max(holders, key=lambda row: row["version_number"], default=None)
 
     def _is_saved(self, tx: Transaction, agent: Mapping[str, Any]) -> bool:
         """Does some version of the agent hold exactly the live config?"""

@@ -1,4 +1,5 @@
-"""Version references, through the service: a label is a version wherever a version is taken.
+"""Version references, through the service: a label is a version wherever a version is taken; paging by a
+reference; a snapshot only when the live config is not saved yet.
 
 A reference is tried in this order: a version number (``3``, ``v3``), a
 version id, ``latest``, ``live`` (the live config: not a version), then the
@@ -7,13 +8,16 @@ agent's labels; anything else is one error naming the agent.
 
 from __future__ import annotations
 
+import asyncio
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from kaizen_tui.core.errors import InvalidValue, UnknownVersionRef, VersionNotFound
-from kaizen_tui.service import AgentService
+from kaizen_tui.core.schema import snapshot_json
+from kaizen_tui.service import AgentService, agent_config
 from tests.support import Clock, raw_sql
 
 
@@ -135,3 +139,97 @@ async def test_a_new_label_may_not_be_named_like_another_reference(
     with pytest.raises(InvalidValue):
         await service.plan_label_move("Bot", name, 1)
     assert [row["label"] for row in await service.list_labels("Bot")] == ["production", "staging"]
+
+
+# -- paging ----------------------------------------------------------------------------------------
+
+
+async def test_versions_page_back_from_any_reference(service: AgentService, bot: dict[str, Any]) -> None:
+    def numbers(entries: list[dict[str, Any]]) -> list[int]:
+        return [entry["version_number"] for entry in entries]
+
+    assert numbers(await service.get_timeline(bot["id"], limit=2)) == [4, 3]
+    assert numbers(await service.get_timeline(bot["id"], limit=2, before="v3")) == [2, 1]
+    assert numbers(await service.get_timeline(bot["id"], before="staging")) == [2, 1]
+    assert numbers(await service.get_timeline(bot["id"], limit=1, before="latest")) == [3]
+    assert numbers(await service.get_timeline(bot["id"], before="production")) == []
+    assert numbers(await service.get_versions_with_config(bot["id"], limit=2, before=bot["versions"][3]["id"])) == [
+        3,
+        2,
+    ]
+    page = await service.get_versions_with_config(bot["id"], limit=1, before="v2")
+    assert (page[0]["labels"], page[0]["config"]["temperature"]) == (["production"], 0.1)
+    with pytest.raises(UnknownVersionRef):
+        await service.get_timeline(bot["id"], before="nope")
+
+
+# -- a snapshot only when something changed ------------------------------------------------------
+
+
+async def test_a_snapshot_if_changed_creates_nothing_when_a_version_holds_the_live_config(
+    service: AgentService, bot: dict[str, Any]
+) -> None:
+    await service.update(bot["id"], {"temperature": 0.2})  # what v2 holds
+    found = await service.create_version_if_changed(bot["id"], "again")
+    assert (found["created"], found["version_number"], found["changelog"]) == (False, 2, "two")
+    assert (await service.get(bot["id"]))["version_count"] == 4
+    await service.update(bot["id"], {"temperature": 0.5})
+    made = await service.create_version_if_changed(bot["id"], "warmer", actor="alice")
+    assert (made["created"], made["version_number"], made["changelog"], made["created_by"]) == (
+        True,
+        5,
+        "warmer",
+        "alice",
+    )
+    again = await service.create_version_if_changed(bot["id"], "warmer")
+    assert (again["created"], again["id"]) == (False, made["id"])
+
+
+async def test_a_snapshot_if_changed_reads_versions_another_tool_wrote_without_a_hash(
+    service: AgentService, bot: dict[str, Any], db_path: Path
+) -> None:
+    agent = await service.update(bot["id"], {"temperature": 0.7})
+    with raw_sql(db_path) as connection:
+        connection.execute(
+            "INSERT INTO agent_version (id, agent_id, version_number, config_snapshot, changelog, created_by, "
+            "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                "ver-by-another-tool",
+                bot["id"],
+                9,
+                snapshot_json(agent_config(agent)),
+                "imported",
+                "x",
+                "2026-01-01T00:00:00Z",
+            ),
+        )
+    found = await service.create_version_if_changed(bot["id"])
+    assert (found["created"], found["version_number"]) == (False, 9)
+
+
+async def test_snapshots_if_changed_at_once_create_one_version(
+    service: AgentService, bot: dict[str, Any], db_path: Path
+) -> None:
+    await service.update(bot["id"], {"temperature": 1.5})
+    others = [AgentService(str(db_path), user=f"writer{n}") for n in range(3)]
+    try:
+        results = await asyncio.gather(*(other.create_version_if_changed(bot["id"]) for other in others))
+    finally:
+        for other in others:
+            other.close()
+    assert sorted(result["created"] for result in results) == [False, False, True]
+    assert {result["version_number"] for result in results} == {5}
+    assert (await service.get(bot["id"]))["version_count"] == 5
+
+
+async def test_update_with_version_saves_the_reason_as_typed_and_never_saves_twice(
+    service: AgentService, bot: dict[str, Any]
+) -> None:
+    kept = await service.update_agent_with_version(bot["id"], {"temperature": 0.9}, "before tuning")
+    assert (kept["saved_as_version"], kept["held_by_version"], kept["version_count"]) == (None, 4, 4)
+    assert kept["temperature"] == 0.9
+    saved = await service.update_agent_with_version(bot["id"], {"temperature": 1.0}, "Before the rewrite")
+    assert (saved["saved_as_version"], saved["held_by_version"], saved["version_count"]) == (5, 5, 5)
+    version = await service.find_version(bot["id"], "latest")
+    assert version["changelog"] == "Before the rewrite", "as typed: no 'Auto: '"
+    assert json.loads(version["config_snapshot"])["temperature"] == 0.9
