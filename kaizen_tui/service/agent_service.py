@@ -226,6 +226,15 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
         self._threads.close()
         self.store.close()
 
+    def close_discarding_new(self) -> bool:
+        """Close, and remove the database file again if opening it created it and nothing was written since.
+
+        For a command that failed (an import refused): it leaves no empty
+        database behind. True when a file was removed.
+        """
+        self._threads.close()
+        return self.store.close_and_discard()
+
     def _actor(self, actor: str | None) -> str:
         if actor is None:
             return self.user
