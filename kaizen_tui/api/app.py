@@ -596,7 +596,11 @@ def create_app(
         result = await service.prune(found["id"], fields["keep"], plan_id=plan_id, archive=archive, actor=actor)
         return json_response(result)
 
-    @app.get("/api/v1/agents/{agent}/versions/{version}", tags=["versions"], summary="One version, by id or number")
+    @app.get(
+        "/api/v1/agents/{agent}/versions/{version}",
+        tags=["versions"],
+        summary="One version, by number, id, latest or label",
+    )
     async def get_version(agent: str, version: str, actor: str = reader) -> Response:
         found = await service.find_agent(agent)
         return json_response(await service.find_version(found["id"], version))
@@ -613,16 +617,14 @@ def create_app(
     @app.post(
         "/api/v1/agents/{agent}/versions/{version}/rollback",
         tags=["versions"],
-        summary="Restore the live config from a version (unsaved changes are saved first)",
+        summary="Restore the live config from a version: number, id, latest or label (unsaved changes are saved first)",
     )
     async def rollback(agent: str, version: str, request: Request, actor: str = writer) -> Response:
         found = await service.find_agent(agent)
-        target = await service.find_version(found["id"], version)
         expected = if_match(request, found)
         try:
-            result = await service.rollback_to_version(
-                found["id"], target["id"], expected_revision=expected, actor=actor
-            )
+            # The reference (a label too) is resolved in the rollback's own transaction.
+            result = await service.rollback_to_version(found["id"], version, expected_revision=expected, actor=actor)
         except Conflict as error:
             return _precondition_failed(error, expected)
         return json_response(result, headers={"ETag": quoted(result["revision"])})
@@ -630,7 +632,8 @@ def create_app(
     @app.get(
         "/api/v1/agents/{agent}/versions/{old}/compare/{new}",
         tags=["versions"],
-        summary="What changed from one version to another (either may be 'live'; old may be 'previous')",
+        summary="What changed from one version to another: numbers, ids, latest or labels "
+        "(either may be 'live'; old may be 'previous')",
     )
     async def compare(agent: str, old: str, new: str, actor: str = reader) -> Response:
         found = await service.find_agent(agent)

@@ -4,8 +4,8 @@ A label names one version of one agent (``production``, ``staging``); every
 set, move and removal is written to a ledger (``label history``). ``--expect``
 makes a move compare-and-swap. A protected label moves only after a person
 confirms (``Proceed? [y/N]`` on a terminal, ``--yes`` in a script); without
-a terminal and without ``--yes`` it is refused with the service's
-:class:`~kaizen_tui.core.errors.ProtectedLabel`, and nothing moves.
+a terminal and without ``--yes`` it is refused as every command that asks
+is (exit 2, ``confirmation_needed``), and nothing moves.
 
 The rules live in the service (:mod:`kaizen_tui.service.labels`); this
 module parses, previews, asks and prints. It is imported by
@@ -21,6 +21,7 @@ from typing import Any
 
 from kaizen_tui.cli.output import PROG, Printer, cell, first_line, one_line, table, visible
 from kaizen_tui.cli.program import (
+    VERSION_HELP,
     Context,
     UsageError,
     add_agent_argument,
@@ -32,13 +33,13 @@ from kaizen_tui.cli.program import (
     find_agent,
     name_of,
     plural,
+    prog,
+    require_confirmation_possible,
     require_writable,
-    stdin_is_terminal,
     version_table,
     wait,
 )
 from kaizen_tui.core.audit_text import ARROW
-from kaizen_tui.core.errors import ProtectedLabel
 
 #: ``--expect none``: the label must not be set yet.
 EXPECT_NONE = "none"
@@ -123,9 +124,9 @@ def cmd_label_set(ctx: Context) -> int:
 
 
 def ask_for_protected(ctx: Context, label: str) -> None:
-    """A protected label needs a person's yes: with no terminal to ask on and no ``--yes``, refuse."""
-    if not ctx.args.yes and not stdin_is_terminal():
-        raise ProtectedLabel(label)
+    """A protected label needs a person's yes: with no terminal to ask on and no ``--yes``, refuse as every
+    command that asks does (:class:`~kaizen_tui.cli.program.ConfirmationNeeded`)."""
+    require_confirmation_possible(ctx, f" ({label!r} is a protected label)")
 
 
 def show_move(ctx: Context, agent: dict[str, Any], plan: dict[str, Any]) -> None:
@@ -195,7 +196,7 @@ def cmd_label_list(ctx: Context) -> int:
     if not labels:
         ctx.out.line(f"{name_of(agent)} has no labels.")
         ref = shlex.quote(agent["name"]) if one_line(agent["name"]) == agent["name"] else agent["id"]
-        ctx.out.line(f"Point one at a version with: {PROG} label set {ref} production VERSION")
+        ctx.out.line(f"Point one at a version with: {prog(ctx)} label set {ref} production VERSION")
         return 0
     rows = []
     for row in labels:
@@ -254,7 +255,7 @@ def cmd_label_history(ctx: Context) -> int:
     ctx.out.lines(table(ctx.out, ["TIME", "BY", "LABEL", "CHANGE", "REASON"], rows))
     if more:
         command = ["label", "history", agent["id"], *([args.label] if args.label else [])]
-        ctx.out.note(f"Older entries: {PROG} {shlex.join(command)} --before {entries[-1]['id']}")
+        ctx.out.note(f"Older entries: {prog(ctx)} {shlex.join(command)} --before {entries[-1]['id']}")
     return 0
 
 
@@ -298,7 +299,7 @@ def cmd_label_protected(ctx: Context) -> int:
         ctx.out.json(names)
         return 0
     if not names:
-        ctx.out.line(f"No label is protected. Protect one with: {PROG} label protect production")
+        ctx.out.line(f"No label is protected. Protect one with: {prog(ctx)} label protect production")
         return 0
     rows = [[cell(row["label"]), cell(row["protected_at"]), cell(row["protected_by"], 24)] for row in names]
     ctx.out.lines(table(ctx.out, ["LABEL", "SINCE", "BY"], rows))
@@ -412,7 +413,7 @@ def add_commands(commands: argparse._SubParsersAction) -> list[argparse.Argument
     )
     add_agent_argument(set_)
     set_.add_argument("label", metavar="LABEL", help="the label's name (such as production)")
-    set_.add_argument("version", metavar="VERSION", help="version number (3, v3) or id")
+    set_.add_argument("version", metavar="VERSION", help=f"{VERSION_HELP} (label set A canary staging)")
     add_expect_option(set_, "move it only if it points at VERSION now ('none': only if it is not set yet)")
     set_.add_argument("-m", "--reason", "--message", dest="message", metavar="REASON", help="why: kept in the ledger")
     add_yes_flag(set_)
@@ -487,7 +488,7 @@ def add_commands(commands: argparse._SubParsersAction) -> list[argparse.Argument
     add_agent_argument(config)
     source = config.add_mutually_exclusive_group()
     source.add_argument("--label", metavar="LABEL", help="the version the label names (latest: the newest)")
-    source.add_argument("--version", metavar="VERSION", help="a version: number (3, v3) or id")
+    source.add_argument("--version", metavar="VERSION", help=f"a version: {VERSION_HELP}")
     config.add_argument("--at", metavar="TIME", help="with --label: where it pointed at that time (from the ledger)")
     add_json_flag(config, "the config object itself")
     return [set_, list_, remove, history, protect, unprotect, protected, config]

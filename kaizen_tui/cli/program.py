@@ -3,7 +3,8 @@
 Without a command it opens the TUI; with one it runs a single operation of
 :class:`~kaizen_tui.service.AgentService` and prints the result for a person,
 or as JSON with ``--json``. Exit codes: 0 done, 1 failed (or cancelled),
-2 the command line is wrong, 130 interrupted, 141 output pipe closed.
+2 the command line is wrong (also: a confirmation is needed and there is no
+terminal to ask on, and no ``--yes``), 130 interrupted, 141 output pipe closed.
 
 Textual is imported only when the TUI opens, and the service (SQLModel,
 deepdiff) only when a command runs, so scripts and ``--help`` stay quick.
@@ -23,6 +24,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO, TypeVar
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from kaizen_tui import __version__
 from kaizen_tui.agent_file import load_agent_file, parse_agent_text
@@ -71,6 +73,9 @@ GENERATED_KEYS = (
 #: Exit code after a broken pipe (``kaizen-tui agents | head``): 128 + SIGPIPE.
 EXIT_BROKEN_PIPE = 141
 EXIT_INTERRUPTED = 130
+#: A command line that cannot be run as given, as argparse's own errors exit; also a confirmation that
+#: cannot be asked for (no terminal, no --yes).
+EXIT_USAGE = 2
 
 
 class UsageError(KaizenError):
@@ -86,6 +91,19 @@ class ArgumentsError(UsageError):
         super().__init__(message)
         self.prog = prog
         self.usage = usage
+
+
+class ConfirmationNeeded(UsageError):
+    """A command that asks ``Proceed? [y/N]`` has no terminal to ask on, and no ``--yes``: exits 2
+    (:data:`EXIT_USAGE`), the same for every such command, before anything is shown or changed."""
+
+    code = "confirmation_needed"
+
+    def __init__(self, command: str, why: str = "") -> None:
+        super().__init__(
+            f"{command} asks for confirmation{why}, but stdin is not a terminal; pass --yes to proceed. "
+            "Nothing was changed."
+        )
 
 
 class Cancelled(KaizenError):
@@ -265,6 +283,35 @@ def shell_ref(name: str, agent_id: str) -> str:
     return quoted if one_line(quoted) == quoted else agent_id
 
 
+def prog(ctx: Context) -> str:
+    """``kaizen-tui`` with the options given that reach the same database (``--db``, ``--demo``), quoted for a
+    shell: the start of every command we suggest, so that it acts on the data the person is looking at."""
+    words = [PROG]
+    if getattr(ctx.args, "demo", False):
+        words.append("--demo")
+    if getattr(ctx.args, "db", None):
+        words += ["--db", shlex.quote(without_password(ctx.args.db))]
+    return " ".join(words)
+
+
+def without_password(target: str) -> str:
+    """A PostgreSQL URL without its password (a hint is printed, and logged; libpq finds the password in
+    ``~/.pgpass`` or ``PGPASSWORD``); any other database target as it is."""
+    scheme, separator, _ = target.partition("://")
+    if not separator or scheme.lower().split("+", 1)[0] not in ("postgresql", "postgres"):
+        return target
+    parts = urlsplit(target)
+    netloc = parts.netloc
+    userinfo, at, host = netloc.rpartition("@")
+    if at and ":" in userinfo:
+        netloc = f"{userinfo.split(':', 1)[0]}@{host}"
+    query = parts.query
+    pairs = parse_qsl(query, keep_blank_values=True)
+    if any(key == "password" for key, _ in pairs):
+        query = urlencode([(key, value) for key, value in pairs if key != "password"])
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
+
+
 def name_of(agent: dict[str, Any]) -> str:
     return one_line(agent["name"])
 
@@ -282,12 +329,17 @@ def stdin_is_terminal() -> bool:
         return False
 
 
-def require_confirmation_possible(ctx: Context) -> None:
-    """Without a terminal to ask on, only ``--yes`` proceeds: refuse before any preview."""
+def require_confirmation_possible(ctx: Context, why: str = "") -> None:
+    """Without a terminal to ask on, only ``--yes`` proceeds: refuse (:class:`ConfirmationNeeded`) before any
+    preview. ``why``: what makes this one ask, for the message (`` ('production' is a protected label)``)."""
     if not ctx.args.yes and not stdin_is_terminal():
-        raise UsageError(
-            f"{ctx.args.command} asks for confirmation, but stdin is not a terminal; pass --yes to proceed"
-        )
+        raise ConfirmationNeeded(command_name(ctx), why)
+
+
+def command_name(ctx: Context) -> str:
+    """The command as typed: ``rollback``, ``label set``."""
+    action = getattr(ctx.args, "label_command", None)
+    return f"{ctx.args.command} {action}" if action else str(ctx.args.command)
 
 
 def confirm(ctx: Context) -> None:
@@ -412,7 +464,7 @@ def cmd_agents(ctx: Context) -> int:
         return 0
     if not agents:
         ctx.out.line(f"No agents in {one_line(ctx.service.display_name)} yet.")
-        ctx.out.line(f"Create one with: {PROG} create --name NAME --model MODEL")
+        ctx.out.line(f"Create one with: {prog(ctx)} create --name NAME --model MODEL")
         return 0
     rows = [
         [
@@ -488,7 +540,7 @@ def cmd_create(ctx: Context) -> int:
         return 0
     ctx.out.line(f"Created {name_of(agent)} ({agent['id']}).")
     ctx.out.line(
-        f"Save its first version with: {PROG} snapshot {shell_ref(agent['name'], agent['id'])} -m 'First version'"
+        f"Save its first version with: {prog(ctx)} snapshot {shell_ref(agent['name'], agent['id'])} -m 'First version'"
     )
     return 0
 
@@ -498,7 +550,7 @@ def warn_name_clashes(ctx: Context) -> None:
     for group in wait(ctx.service.name_clashes()):
         names = ", ".join(f"{one_line(agent['name'])} ({agent['id']})" for agent in group)
         ctx.out.warn(
-            f"these agents' names clash (ignoring case): {names}; rename all but one with {PROG} set ID name=NEW"
+            f"these agents' names clash (ignoring case): {names}; rename all but one with {prog(ctx)} set ID name=NEW"
         )
 
 
@@ -509,27 +561,30 @@ def cmd_set(ctx: Context) -> int:
         raise UsageError("--snapshot-first needs a reason, e.g. --snapshot-first 'before prompt rewrite'")
     expected = ctx.args.if_revision
     before = find_agent(ctx)
-    same = same_as_latest(ctx, before) if reason is not None and not ctx.json else ""
     if reason is None:
         after = wait(ctx.service.update(before["id"], fields, expected_revision=expected))
     else:
         after = wait(ctx.service.update_agent_with_version(before["id"], fields, reason, expected_revision=expected))
     changed = [] if after["revision"] == before["revision"] else [f for f in fields if before[f] != after[f]]
+    saved_as, held_by = after.pop("saved_as_version", None), after.pop("held_by_version", None)
     if ctx.json:
-        # The agent as show --json gives it, and what this did: the fields changed, the version saved first.
-        saved_as = after["latest_version"] if reason is not None else None
-        ctx.out.json({**after, "changed": changed, "saved_as_version": saved_as})
+        # The agent as show --json gives it, and what this did: the fields changed, the version saved first
+        # (null when a version held the live config already: it is never saved twice) and with
+        # --snapshot-first the version that holds the config as it was before (saved first or already).
+        extra = {} if reason is None else {"held_by_version": held_by}
+        ctx.out.json({**after, "changed": changed, "saved_as_version": saved_as, **extra})
         return 0
-    if reason is not None:
-        saved = f"v{after['latest_version']} of {name_of(before)} ({one_line('Auto: ' + reason)})"
-        ctx.out.line(f"Saved {saved}{same}.")
+    if saved_as is not None:
+        ctx.out.line(f"Saved v{saved_as} of {name_of(before)} first ({one_line(reason or '')}).")
+    elif reason is not None:
+        ctx.out.line(f"Nothing saved first: v{held_by} holds the live config already.")
     if not changed:
         ctx.out.line(f"No change: {name_of(after)} already has {'that value' if len(fields) == 1 else 'those values'}.")
         return 0
     ctx.out.line(f"Updated {name_of(after)}: {', '.join(changed)}.")
     if after["unsaved_changes"]:
         ctx.out.line(
-            f"Not saved as a version yet; save it with: {PROG} snapshot {hint_ref(ctx, after)} -m 'what changed'"
+            f"Not saved as a version yet; save it with: {prog(ctx)} snapshot {hint_ref(ctx, after)} -m 'what changed'"
         )
     return 0
 
@@ -544,38 +599,64 @@ def same_as_latest(ctx: Context, agent: dict[str, Any]) -> str:
 
 def cmd_snapshot(ctx: Context) -> int:
     agent = find_agent(ctx)
+    if ctx.args.if_changed:
+        # Decided in the snapshot's own transaction: nobody can save it in between.
+        result = wait(ctx.service.create_version_if_changed(agent["id"], ctx.args.message))
+        if ctx.json:
+            ctx.out.json(result)
+        elif result["created"]:
+            ctx.out.line(f"Saved {version_label(result)} of {name_of(agent)}.")
+        else:
+            ctx.out.line(f"Nothing to save: {version_label(result)} of {name_of(agent)} holds the live config already.")
+        return 0
     same = "" if ctx.json else same_as_latest(ctx, agent)
     version = wait(ctx.service.create_version(agent["id"], ctx.args.message))
     if ctx.json:
-        ctx.out.json(version)
+        ctx.out.json({**version, "created": True})
         return 0
     ctx.out.line(f"Saved {version_label(version)} of {name_of(agent)}{same}.")
     return 0
 
 
 def cmd_versions(ctx: Context) -> int:
+    limit, before = ctx.args.limit, ctx.args.before
+    if limit is not None and limit < 1:
+        raise UsageError(f"--limit must be at least 1, not {limit}")
     agent = find_agent(ctx)
+    # One more than shown: to say whether there are older ones.
+    asked = None if limit is None else limit + 1
     if ctx.json:
         # The spec's keys (config_snapshot stays the stored text), plus the snapshot as the service reads it.
-        ctx.out.json(wait(ctx.service.get_versions_with_config(agent["id"])))
+        ctx.out.json(wait(ctx.service.get_versions_with_config(agent["id"], limit=asked, before=before))[:limit])
         return 0
-    timeline = wait(ctx.service.get_timeline(agent["id"]))
+    timeline = wait(ctx.service.get_timeline(agent["id"], limit=asked, before=before))
+    more = limit is not None and len(timeline) > limit
+    timeline = timeline[:limit]
+    if not timeline and before is not None:
+        ctx.out.line(f"{name_of(agent)} has no versions older than {one_line(before)}.")
+        return 0
     if not timeline:
         ctx.out.line(f"{name_of(agent)} has no versions yet.")
         ctx.out.line(
-            f"Save the live config as a version with: {PROG} snapshot {hint_ref(ctx, agent)} -m 'First version'"
+            f"Save the live config as a version with: {prog(ctx)} snapshot {hint_ref(ctx, agent)} -m 'First version'"
         )
         return 0
-    count = len(timeline)
+    count = plural(agent["version_count"], "version")
+    if limit is not None or before is not None:
+        newest, oldest = version_label(timeline[0]), version_label(timeline[-1])
+        count += f", showing {newest}" if newest == oldest else f", showing {newest} to {oldest}"
     unsaved = "; the live config has unsaved changes" if agent["unsaved_changes"] else ""
-    ctx.out.line(ctx.out.style(f"{name_of(agent)}: {plural(count, 'version')}{unsaved}", "bold"))
+    ctx.out.line(ctx.out.style(f"{name_of(agent)}: {count}{unsaved}", "bold"))
     if any(entry.get("labels") for entry in timeline):
         rows = [[*version_cells(entry), labels_cell(entry), version_marker(entry)] for entry in timeline]
         ctx.out.lines(table(ctx.out, [*VERSION_HEADERS, "LABELS", ""], rows))
-        return 0
-    # No label on any version: no empty column.
-    rows = [[*version_cells(entry), version_marker(entry)] for entry in timeline]
-    ctx.out.lines(table(ctx.out, [*VERSION_HEADERS, ""], rows))
+    else:
+        # No label on any version: no empty column.
+        rows = [[*version_cells(entry), version_marker(entry)] for entry in timeline]
+        ctx.out.lines(table(ctx.out, [*VERSION_HEADERS, ""], rows))
+    if more:
+        older = f"{prog(ctx)} versions {hint_ref(ctx, agent)} --limit {limit} --before {version_label(timeline[-1])}"
+        ctx.out.note(f"Older versions: {one_line(older)}")
     return 0
 
 
@@ -616,6 +697,15 @@ def version_marker(entry: dict[str, Any]) -> Cell:
     return "", ""
 
 
+def named_version(ref: str, version: dict[str, Any]) -> str:
+    """``v3``, or ``v3 (production)`` when the person named it by a label (or ``latest``)."""
+    number = version_label(version)
+    word = ref.strip()
+    if word.lower().removeprefix("v") == str(version["version_number"]) or word == version["id"]:
+        return number
+    return f"{number} ({one_line(word)})"
+
+
 def resolve_version(ctx: Context, agent: dict[str, Any], ref: str) -> dict[str, Any]:
     return wait(ctx.service.find_version(agent["id"], ref))
 
@@ -640,9 +730,10 @@ def compare(ctx: Context, agent: dict[str, Any], a: str, b: str | None) -> dict[
 
 def cmd_rollback(ctx: Context) -> int:
     agent = find_agent(ctx)
+    # A label is resolved here, once: what is shown, and then done, is the version it named at that moment.
     plan = wait(ctx.service.plan_rollback(agent["id"], ctx.args.version))
     version, comparison = plan["version"], plan["comparison"]
-    label = version_label(version)
+    label = named_version(ctx.args.version, version)
     require_writable(ctx)
     if plan["refused"]:
         raise DamagedSnapshot(comparison["to"]["damaged"], label)
@@ -752,7 +843,7 @@ def cmd_prune(ctx: Context) -> int:
             held = ", ".join(version_label(version) for version in doomed if version["matches_live"])
             shown.line(
                 f"Note: the live config equals {held}, which this deletes; afterwards no "
-                f"version holds it. Snapshot it first to keep it: {PROG} snapshot {hint_ref(ctx, agent)}"
+                f"version holds it. Snapshot it first to keep it: {prog(ctx)} snapshot {hint_ref(ctx, agent)}"
             )
     elif plan["live_loses_version"]:
         held = ", ".join(version_label(version) for version in doomed if version["matches_live"])
@@ -959,7 +1050,7 @@ def cmd_serve(ctx: Context) -> int:
         raise UsageError(f"--port must be from 1 to 65535, not {ctx.args.port}")
     if not wait(ctx.service.list_tokens()):
         ctx.out.warn(
-            f"no API tokens yet: every request but /healthz is refused; make one with {PROG} token create NAME"
+            f"no API tokens yet: every request but /healthz is refused; make one with {prog(ctx)} token create NAME"
         )
     archive_dir = archive_folder(ctx.args.archive_dir)
     try:
@@ -998,7 +1089,7 @@ def cmd_token_list(ctx: Context) -> int:
         ctx.out.json(tokens)
         return 0
     if not tokens:
-        ctx.out.line(f"No API tokens. Make one with: {PROG} token create NAME --role read|write|admin")
+        ctx.out.line(f"No API tokens. Make one with: {prog(ctx)} token create NAME --role read|write|admin")
         return 0
     rows = [[cell(t["name"]), t["role"], cell(t["created_at"]), cell(t["created_by"])] for t in tokens]
     ctx.out.lines(table(ctx.out, ["NAME", "ROLE", "CREATED", "BY"], rows))
@@ -1047,7 +1138,9 @@ def cmd_log(ctx: Context) -> int:
     ]
     ctx.out.lines(table(ctx.out, LOG_HEADERS, rows))
     if more:
-        older = f"{PROG} log{' ' + shlex.quote(ctx.args.agent) if ctx.args.agent else ''} --before {events[-1]['id']}"
+        older = (
+            f"{prog(ctx)} log{' ' + shlex.quote(ctx.args.agent) if ctx.args.agent else ''} --before {events[-1]['id']}"
+        )
         ctx.out.note(f"Older events: {one_line(older)}")
     return 0
 
@@ -1072,11 +1165,24 @@ examples:
   {PROG} label set 'Support Agent' production v3 --expect v2    move production from v2 to v3
   {PROG} config 'Support Agent' --label production --json       what the agent loads
 
-Agents are named by id or by name; versions by number (3 or v3) or id.
+Agents are named by id or by name. A version is named by number (3 or v3), id,
+latest (the newest version) or a label (production: the version it names now),
+tried in that order.
 Program options come before the command (like git -C); they work after it too.
 
+exit codes:
+  0    done (also when there was nothing to do)
+  1    failed, or the answer to Proceed? was not yes (nothing was changed)
+  2    wrong usage; also a confirmation needed with no terminal to ask on
+       (rollback, delete-version, prune, delete-agent, a protected label):
+       pass --yes. With --json the error's code says which: usage or
+       confirmation_needed
+  130  interrupted (Ctrl+C)
+  141  the output was closed early (kaizen-tui ... | head)
+
 environment:
-  KAIZEN_DB     database path or sqlite:/// URL (instead of --db)
+  KAIZEN_DB     database path, sqlite:/// URL or postgresql://user@host:port/dbname
+                URL (instead of --db)
   KAIZEN_USER   who is recorded as created_by (instead of --user)
   NO_COLOR      no colour in the output
   KAIZEN_DEBUG  set to 1 to see a traceback when something unexpected fails"""
@@ -1130,7 +1236,8 @@ def add_program_options(parser: argparse.ArgumentParser, *, after_command: bool)
     group.add_argument(
         "--db",
         metavar="PATH|URL",
-        help="database file or sqlite:/// URL (default: $KAIZEN_DB, else your per-user database)",
+        help="database file, sqlite:/// URL or postgresql://user@host:port/dbname URL "
+        "(default: $KAIZEN_DB, else your per-user database)",
         **default,
     )
     group.add_argument(
@@ -1171,8 +1278,12 @@ def add_agent_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("agent", metavar="AGENT", help="agent id or name")
 
 
+#: How a version is named, for the help of arguments that take one.
+VERSION_HELP = "version number (3, v3), id, latest or a label (the version it names now)"
+
+
 def add_version_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("version", metavar="VERSION", help="version number (3, v3) or id")
+    parser.add_argument("version", metavar="VERSION", help=VERSION_HELP)
 
 
 def add_json_flag(parser: argparse.ArgumentParser, what: str) -> None:
@@ -1255,7 +1366,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_agent_argument(set_)
     set_.add_argument("assignments", metavar="FIELD=VALUE", nargs="+", help="the fields to change")
     set_.add_argument(
-        "--snapshot-first", metavar="REASON", help="first save the current config as a version ('Auto: REASON')"
+        "--snapshot-first",
+        metavar="REASON",
+        help="first save the current config as a version, REASON its changelog (unless a version holds it)",
     )
     set_.add_argument(
         "--if-revision",
@@ -1274,18 +1387,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_agent_argument(snapshot)
     snapshot.add_argument("-m", "--message", metavar="CHANGELOG", help="what changed and why")
-    add_json_flag(snapshot, "the new version")
+    snapshot.add_argument(
+        "--if-changed",
+        action="store_true",
+        help="only if no version holds the live config yet; else create nothing, say which does, exit 0",
+    )
+    add_json_flag(
+        snapshot,
+        "the version with created: the new one (true), or with --if-changed the one that holds the live config (false)",
+    )
 
     versions = command_parser(
         commands,
         "versions",
         "List an agent's versions, newest first.",
-        f"{PROG} versions 'Support Agent'",
+        f"{PROG} versions 'Support Agent' --limit 20",
         cmd_versions,
         "'= live' marks versions equal to the live config; 'damaged' ones cannot be read or rolled back to.\n"
         f"LABELS (when there are any) names the labels on each version ({PROG} label).",
     )
     add_agent_argument(versions)
+    versions.add_argument("--limit", metavar="N", type=int, help="only the N newest (of those --before asks for)")
+    versions.add_argument(
+        "--before", metavar="VERSION", help=f"only versions older than VERSION ({VERSION_HELP}): the next page"
+    )
     add_json_flag(
         versions, "the versions: their snapshots as stored and decoded (config), damaged, matches_live, labels"
     )
@@ -1296,10 +1421,11 @@ def build_parser() -> argparse.ArgumentParser:
         "Show what changed between two versions, or a version and the live config.",
         f"{PROG} diff 'Support Agent' v2 v3",
         cmd_diff,
-        "B defaults to the live config; either side may be the word 'live'.",
+        "B defaults to the live config; either side may be the word 'live'. A label (production) is the\n"
+        "version it names now.",
     )
     add_agent_argument(diff)
-    diff.add_argument("a", metavar="A", help="the older side: version number (3, v3) or id")
+    diff.add_argument("a", metavar="A", help=f"the older side: {VERSION_HELP}")
     diff.add_argument("b", metavar="B", nargs="?", help="the newer side (default: live)")
     add_json_flag(diff, "the comparison")
 
@@ -1551,12 +1677,19 @@ def run(argv: Sequence[str], out: Printer) -> int:
     if args.command is None:
         return run_tui(args, out)
     service = open_service(args, create=getattr(args, "creates_database", False))
+    done = False
     try:
         for notice in service.notices:
             out.note(one_line(notice))
-        return args.handler(Context(args=args, service=service, out=out))
+        code = args.handler(Context(args=args, service=service, out=out))
+        done = code == 0
+        return code
     finally:
-        service.close()
+        if done:
+            service.close()
+        else:
+            # A database this command created, and then wrote nothing to (an import refused), goes again.
+            service.close_discarding_new()
 
 
 def report_error(out: Printer, code: str, message: str) -> None:
@@ -1605,10 +1738,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             # As argparse itself says it.
             out.stderr.write(error.usage)
             out.stderr.write(f"{error.prog}: error: {error}\n")
-        return 2
+        return EXIT_USAGE
     except UsageError as error:
         report_error(out, error.code, str(error))
-        return 2
+        return EXIT_USAGE
     except Cancelled as error:
         if out.json_mode:
             report_error(out, error.code, str(error))

@@ -77,6 +77,15 @@ class VersionNotFound(KaizenError):
         self.ref = ref
 
 
+class UnknownVersionRef(VersionNotFound):
+    """A reference that is neither a version of the agent (number, id, ``latest``) nor one of its labels."""
+
+    def __init__(self, ref: str, agent_name: str, labels: Sequence[str] = ()) -> None:
+        known = f"its labels: {', '.join(labels)}" if labels else "it has no labels"
+        KaizenError.__init__(self, f"{ref!r} is neither a version nor a label of {agent_name} ({known}).")
+        self.ref = ref
+
+
 class VersionOfAnotherAgent(KaizenError):
     """A version id was given together with an agent it does not belong to."""
 
@@ -382,6 +391,7 @@ __all__ = [
     "StalePlan",
     "TokenExists",
     "TokenNotFound",
+    "UnknownVersionRef",
     "VersionLabelled",
     "VersionNotFound",
     "VersionOfAnotherAgent",

@@ -5,6 +5,11 @@ A label names one version of one agent (``production``, ``staging``,
 not only digits: ``7`` would read as a version number. ``latest`` is
 reserved: it always means the newest version and is never stored; so is
 ``history``, the ledger's place in the HTTP API.
+
+A label is also a version reference (``diff AGENT production staging``), after
+the version numbers, ids, ``latest`` and ``live``: so a new label may not be
+named like one of those (``v7``, ``live``, ``previous``), which would never
+reach it. A label of such a name from before keeps working by its name.
 """
 
 from __future__ import annotations
@@ -21,8 +26,14 @@ RESERVED = {
     LATEST: "it always means the newest version",
     "history": "it names the ledger in the HTTP API (/labels/history)",
 }
+#: Words that name something else where a version is taken; a new label may not take them.
+REFERENCE_WORDS = {
+    "live": "it means the live config where a version is taken (diff AGENT v3 live)",
+    "previous": "it means the version before another in a comparison",
+}
 LABEL_MAX_LENGTH = 63
 _LABEL = re.compile(r"[a-z0-9_-]+")
+_VERSION_NUMBER = re.compile(r"v[0-9]+")
 
 
 def check_label(value: object, *, field: str = "label") -> str:
@@ -42,6 +53,20 @@ def check_label(value: object, *, field: str = "label") -> str:
     if value in RESERVED:
         raise InvalidValue(field, f"{value!r} is reserved: {RESERVED[value]}")
     return value
+
+
+def check_new_label(value: object, *, field: str = "label") -> str:
+    """A name for a label that is not set yet: as :func:`check_label`, and not read as another reference.
+
+    ``v7`` is version 7 and ``live`` the live config wherever a version is
+    taken, before any label: a label of that name could never be named there.
+    """
+    name = check_label(value, field=field)
+    if _VERSION_NUMBER.fullmatch(name):
+        raise InvalidValue(field, f"{name!r} reads as a version number; add a letter (such as {name}-fix)")
+    if name in REFERENCE_WORDS:
+        raise InvalidValue(field, f"{name!r} is reserved: {REFERENCE_WORDS[name]}")
+    return name
 
 
 def check_label_or_latest(value: object, *, field: str = "label") -> str:

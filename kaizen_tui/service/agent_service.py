@@ -39,11 +39,13 @@ from kaizen_tui.core.errors import (
     InvalidValue,
     NameTaken,
     StalePlan,
+    UnknownVersionRef,
     VersionLabelled,
     VersionNotFound,
     VersionOfAnotherAgent,
 )
 from kaizen_tui.core.ids import new_agent_id, new_version_id, utc_now
+from kaizen_tui.core.labels import LATEST, check_label
 from kaizen_tui.core.merge import merge_fields
 from kaizen_tui.core.names import name_key
 from kaizen_tui.core.schema import (
@@ -246,6 +248,15 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
         self._threads.close()
         self.store.close()
 
+    def close_discarding_new(self) -> bool:
+        """Close, and remove the database file again if opening it created it and nothing was written since.
+
+        For a command that failed (an import refused): it leaves no empty
+        database behind. True when a file was removed.
+        """
+        self._threads.close()
+        return self.store.close_and_discard()
+
     def _actor(self, actor: str | None) -> str:
         if actor is None:
             return self.user
@@ -397,9 +408,15 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
         expected_revision: int | None = None,
         actor: str | None = None,
     ) -> dict[str, Any]:
-        """The spec's automatic versioning: snapshot as ``Auto: <reason>``, then update.
+        """The spec's automatic versioning: save the live config as a version (changelog ``reason``), then update.
 
-        Both happen in one transaction, and nothing happens when ``data`` is invalid.
+        The live config is saved first only when no version holds it yet (a
+        config is never saved twice); the changelog is ``reason`` as given.
+        Both happen in one transaction, and nothing happens when ``data`` is
+        invalid. Returns the agent with ``saved_as_version`` (the number of
+        the version saved first, or None when one held the live config already)
+        and ``held_by_version`` (the version that holds the config as it was
+        before the change: the one saved first, or the newest that held it).
         """
         who = self._actor(actor)
         fields = validate_fields(data)
@@ -408,9 +425,13 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
         with self.store.writing() as tx:
             agent = self._agent(tx, agent_id)
             self._check_revision(tx, agent, expected)
-            self._snapshot(tx, who, agent, f"Auto: {reason}")
+            holder = self._newest_holder(tx, agent)
+            saved = None if holder is not None else self._snapshot(tx, who, agent, reason)
             self._apply(tx, who, agent, fields)
-            return self._describe(tx, agent)
+            described = self._describe(tx, agent)
+            described["saved_as_version"] = saved["version_number"] if saved else None
+            described["held_by_version"] = (saved or holder or {}).get("version_number")
+            return described
 
     @in_thread
     def apply_edit(
@@ -522,6 +543,25 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
             return self._snapshot(tx, who, self._agent(tx, agent_id), changelog or None)
 
     @in_thread
+    def create_version_if_changed(
+        self, agent_id: str, changelog: str | None = None, *, actor: str | None = None
+    ) -> dict[str, Any]:
+        """Save the live config as the next version unless a version holds it already; one transaction.
+
+        Returns that version with ``created``: the new version (True), or the
+        newest version that holds the live config (False; nothing written).
+        """
+        who = self._actor(actor)
+        if changelog is not None:
+            check_text("changelog", changelog)
+        with self.store.writing() as tx:
+            agent = self._agent(tx, agent_id)
+            holder = self._newest_holder(tx, agent)
+            if holder is not None:
+                return {**version_dict(holder), "created": False}
+            return {**self._snapshot(tx, who, agent, changelog or None), "created": True}
+
+    @in_thread
     def get_versions(self, agent_id: str, *, limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
         """Versions newest first. All of them unless a page (``limit``/``offset``) is asked for."""
         with self.store.reading() as tx:
@@ -535,9 +575,12 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
 
     @in_thread
     def get_versions_with_config(
-        self, agent_id: str, *, limit: int | None = None, offset: int = 0
+        self, agent_id: str, *, limit: int | None = None, offset: int = 0, before: str | int | None = None
     ) -> list[dict[str, Any]]:
         """Versions newest first, as :meth:`get_versions` gives them, each read as the service reads it.
+
+        ``before``: only versions older than this one (any version reference:
+        number, id, ``latest``, label), the page below it.
 
         Added to the spec's keys (``config_snapshot`` stays the stored text):
         ``config`` (the snapshot decoded, every field there with defaults
@@ -546,8 +589,9 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
         ``matches_live`` (the live config equals it) and ``labels``.
         """
         with self.store.reading() as tx:
-            live_hash = self._agent(tx, agent_id)["content_hash"]
-            rows = tx.version_page(agent_id, limit, offset)
+            agent = self._agent(tx, agent_id)
+            live_hash = agent["content_hash"]
+            rows = self._version_rows(tx, agent, limit, offset, before)
             labelled = _labels_by_version(tx, agent_id)
         return _read_versions(rows, live_hash, labelled)
 
@@ -571,10 +615,7 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
         wanted = None if limit is None else limit + 1  # one more says whether there is a next page
         with self.store.reading() as tx:
             agent = self._agent(tx, agent_id)
-            if before is None:
-                rows = tx.version_page(agent["id"], wanted, offset)
-            else:
-                rows = tx.versions_before(agent["id"], before, wanted)
+            rows = self._version_rows(tx, agent, wanted, offset, before)
             total = tx.version_summary(agent["id"], agent["content_hash"])[0]
             labelled = _labels_by_version(tx, agent["id"])
         more = limit is not None and len(rows) > limit
@@ -589,25 +630,28 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
 
     @in_thread
     def find_version(self, agent_id: str, ref: str | int) -> dict[str, Any]:
-        """A version of an agent by number (``3``, ``"v3"``) or by id."""
+        """A version of an agent by any reference: number (``3``, ``"v3"``), id, ``latest`` or a label."""
         with self.store.reading() as tx:
             return version_dict(self._find_version(tx, self._agent(tx, agent_id), ref))
 
     @in_thread
-    def get_timeline(self, agent_id: str, *, limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
+    def get_timeline(
+        self, agent_id: str, *, limit: int | None = None, offset: int = 0, before: str | int | None = None
+    ) -> list[dict[str, Any]]:
         """Versions newest first for display: no snapshot text, but markers.
 
         Each entry has the version's keys but ``config_snapshot``, plus
         ``matches_live`` (the live config equals it), ``damaged`` (the reason
         the snapshot cannot be read, or None) and ``labels`` (the names of the
-        labels on it, sorted).
+        labels on it, sorted). ``before`` as for :meth:`get_versions_with_config`.
         """
         with self.store.reading() as tx:
-            live_hash = self._agent(tx, agent_id)["content_hash"]
+            agent = self._agent(tx, agent_id)
+            live_hash = agent["content_hash"]
             labelled = _labels_by_version(tx, agent_id)
             timeline = []
             # The texts are read only where no hash is stored (_version_hash reads them then).
-            for row in tx.version_page(agent_id, limit, offset, snapshots=False):
+            for row in self._version_rows(tx, agent, limit, offset, before, snapshots=False):
                 entry = version_dict(row)
                 entry.pop("config_snapshot")
                 found, entry["damaged"] = _version_hash(row)
@@ -794,7 +838,7 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
 
     @in_thread
     def compare(self, agent_id: str, old: str | int, new: str | int) -> dict[str, Any]:
-        """What changed from ``old`` to ``new``: each a version (number or id) or ``"live"``.
+        """What changed from ``old`` to ``new``: each a version reference (number, id, ``latest``, label) or ``"live"``.
 
         ``old`` may also be ``"previous"``: the version before ``new`` (or
         nothing, for a first version).
@@ -994,19 +1038,46 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
             return row
         row = tx.version(text)
         if row is None:
-            raise self._deleted_version(tx, agent, text)
+            return self._named_version(tx, agent, text)
         if row["agent_id"] != agent["id"]:
             raise VersionOfAnotherAgent(row["id"], agent["id"])
         return row
 
-    def _deleted_version(self, tx: Transaction, agent: Mapping[str, Any], version_id: str) -> VersionNotFound:
+    def _named_version(self, tx: Transaction, agent: Mapping[str, Any], text: str) -> dict[str, Any]:
+        """The version ``latest`` or a label names now (read in the caller's transaction), or why none.
+
+        A reference is tried in this order: a version number (``3``, ``v3``),
+        a version id, ``latest`` (the newest version), ``live`` (the live
+        config: not a version), then the agent's labels.
+        """
+        word = text.strip()
+        if word.lower() == LATEST:
+            newest = tx.version_page(agent["id"], 1, 0)
+            if not newest:
+                raise VersionNotFound(LATEST, agent["name"], detail=" (it has no version yet)")
+            return newest[0]
+        if word.lower() == LIVE:
+            raise VersionNotFound(repr(word), agent["name"], detail=" ('live' means the live config, not a version)")
+        try:
+            name: str | None = check_label(word)
+        except InvalidValue:
+            name = None
+        labelled = tx.label(agent["id"], name) if name is not None else None
+        if labelled is not None:
+            return self._version(tx, labelled["version_id"])
+        deleted = self._deleted_version(tx, agent, text)
+        if deleted is not None:
+            raise deleted
+        raise UnknownVersionRef(text, agent["name"], [row["label"] for row in tx.labels(agent["id"])])
+
+    def _deleted_version(self, tx: Transaction, agent: Mapping[str, Any], version_id: str) -> VersionNotFound | None:
         """A version id that names nothing, named by its number when the audit log says who deleted it."""
         for event in tx.audit_log(agent["id"], _CONFLICT_LOOKBACK):
             number = _decode_detail(event["detail"]).get("version_number")
             if event["action"] == "version.delete" and event["version_id"] == version_id and isinstance(number, int):
                 detail = f" (deleted meanwhile by {event['actor']} at {event['at']})"
                 return VersionNotFound(f"v{number}", agent["name"], detail=detail)
-        return VersionNotFound(version_id, agent["name"])
+        return None
 
     def _gone(self, tx: Transaction, agent: Mapping[str, Any], number: int) -> str:
         """Why a version number names nothing: deleted (by whom), or never given."""
@@ -1024,6 +1095,30 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
         if isinstance(ref, str) and ref.strip().lower() == LIVE:
             return live_side(agent)
         return version_side(self._find_version(tx, agent, ref))
+
+    def _version_rows(
+        self,
+        tx: Transaction,
+        agent: Mapping[str, Any],
+        limit: int | None,
+        offset: int,
+        before: str | int | None,
+        *,
+        snapshots: bool = True,
+    ) -> list[dict[str, Any]]:
+        """A page of the agent's versions, newest first; with ``before`` (a reference), of those older than it."""
+        if before is None:
+            return tx.version_page(agent["id"], limit, offset, snapshots=snapshots)
+        bound = self._find_version(tx, agent, before)["version_number"]
+        return tx.versions_before(agent["id"], bound, None if limit is None else limit + offset)[offset:]
+
+    def _newest_holder(self, tx: Transaction, agent: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The newest version that holds exactly the live config, or None (the live config is unsaved)."""
+        holders = tx.versions_with_hash(agent["id"], agent["content_hash"])[:1]
+        holders += [
+            row for row in tx.versions_with_hash(agent["id"], None) if _version_hash(row)[0] == agent["content_hash"]
+        ]
+        return max(holders, key=lambda row: row["version_number"], default=None)
 
     def _is_saved(self, tx: Transaction, agent: Mapping[str, Any]) -> bool:
         """Does some version of the agent hold exactly the live config?"""

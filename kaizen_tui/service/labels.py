@@ -18,7 +18,7 @@ from typing import Any, Final
 
 from kaizen_tui.core.comparison import comparison, version_side
 from kaizen_tui.core.errors import DamagedSnapshot, InvalidValue, LabelConflict, LabelNotFound, ProtectedLabel
-from kaizen_tui.core.labels import LATEST, check_label, check_label_or_latest, parse_instant
+from kaizen_tui.core.labels import LATEST, check_label, check_label_or_latest, check_new_label, parse_instant
 from kaizen_tui.core.schema import check_text, content_hash, parse_snapshot, snapshot_dict
 from kaizen_tui.service.threads import WorkerThreads, in_thread
 from kaizen_tui.store import Store, Transaction
@@ -193,6 +193,8 @@ class LabelOperations:
             agent = self._find_agent(tx, agent_ref)
             target = self._find_version(tx, agent, version_ref)
             current = tx.label(agent["id"], label)
+            if current is None:
+                check_new_label(label)
             source = self._find_version(tx, agent, current["version_id"]) if current else None
             protected = any(row["label"] == label for row in tx.protected_labels())
         refused = None
@@ -230,6 +232,10 @@ class LabelOperations:
     ) -> dict[str, Any]:
         """Point ``label`` at a version of the agent (create it, or move it).
 
+        ``version_ref`` is any version reference: a number, an id, ``latest``,
+        or another label (the version it names in this same transaction). A
+        new label may not be named like another reference (``v7``, ``live``).
+
         ``expected`` (a version number, or None for "not set yet") makes it
         compare-and-swap: when the label points elsewhere, :class:`LabelConflict`
         says where and nothing moves. Setting a label where it already points
@@ -244,6 +250,8 @@ class LabelOperations:
             target = self._find_version(tx, agent, version_ref)
             parse_snapshot(target["config_snapshot"], f"v{target['version_number']}")  # never label a damaged one
             current = tx.label(agent["id"], label)
+            if current is None:
+                check_new_label(label)
             protected = self._check_move(tx, agent, label, current, expected, allow_protected)
             before = current["version_number"] if current else None
             moved = current is None or current["version_id"] != target["id"]

@@ -228,6 +228,10 @@ class Store(Protocol):
         ...
 
     def close(self) -> None: ...
+    def close_and_discard(self) -> bool:
+        """Close; and if opening this store created its database file and nothing was written to it since,
+        remove the file again (a command that failed leaves no empty database behind). True when removed."""
+        ...
 
 
 def chunks(values: Iterable[T], size: int) -> Iterator[list[T]]:

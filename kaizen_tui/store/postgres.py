@@ -40,7 +40,6 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from kaizen_tui.core.errors import (
     DatabaseBusy,
     DatabaseError,
-    DatabaseNotFound,
     DatabaseUnavailable,
     KaizenError,
     NameTaken,
@@ -65,7 +64,7 @@ from kaizen_tui.store.postgres_migrations import (
     migrate,
     schema_state,
 )
-from kaizen_tui.store.sqlite import decode_extra, encode_extra
+from kaizen_tui.store.sqlite import SQLiteStore, decode_extra, empty_stand_in, encode_extra
 from kaizen_tui.store.sqlite_migrations import SCHEMA_VERSION
 
 if TYPE_CHECKING:
@@ -306,6 +305,11 @@ class PostgresStore:
             copy_all(origin, target)
         return True
 
+    def close_and_discard(self) -> bool:
+        """Close. Nothing is removed: the database was there before (its schema, if just created, stays)."""
+        self.close()
+        return False
+
     def close(self) -> None:
         for listener in self._listeners:
             listener.stop()
@@ -433,10 +437,12 @@ def database_error(error: psycopg.Error, server: Server) -> DatabaseError:
 # -- opening -------------------------------------------------------------------
 
 
-def open_postgres(url: str, *, read_only: bool = False, create: bool = True) -> PostgresStore:
+def open_postgres(url: str, *, read_only: bool = False, create: bool = True) -> PostgresStore | SQLiteStore:
     """Open the database at a ``postgresql://`` URL: check it is ours, create or upgrade the schema.
 
-    ``create=False`` opens only a database that already holds our schema.
+    A database without our schema opened where it may not be created
+    (``create=False``: a command that only reads; read-only) reads as empty,
+    and nothing is created: an empty stand-in in memory (:func:`empty_stand_in`).
     """
     conninfo, server = parse_url(url)
     try:
@@ -447,15 +453,28 @@ def open_postgres(url: str, *, read_only: bool = False, create: bool = True) -> 
     store = PostgresStore(conninfo=conninfo, server=server, read_only=read_only, read_only_reason=reason)
     try:
         with connection, store._translate():
-            _prepare(store, connection, create)
+            empty = _prepare(store, connection, create)
     except BaseException:
         store.close()
         raise
+    if empty:
+        store.close()
+        return empty_stand_in(store.display_name, store.read_only_reason or _not_set_up(store))
     return store
 
 
-def _prepare(store: PostgresStore, connection: psycopg.Connection[Any], create: bool) -> None:
-    """Recognise our schema, refuse another program's, create or upgrade ours; find out if we may write."""
+def _not_set_up(store: PostgresStore) -> str:
+    return (
+        f"{store.display_name} holds no kaizen-tui data yet; the first change written by a command "
+        "that creates (such as create) sets it up"
+    )
+
+
+def _prepare(store: PostgresStore, connection: psycopg.Connection[Any], create: bool) -> bool:
+    """Recognise our schema, refuse another program's, create or upgrade ours; find out if we may write.
+
+    True: the database holds no schema of ours, and may not get one now (it reads as empty).
+    """
     state = schema_state(connection)
     name = store.display_name
     if state.application_id is None and state.tables:
@@ -471,13 +490,8 @@ def _prepare(store: PostgresStore, connection: psycopg.Connection[Any], create: 
     if not writable and not store.read_only:
         store.read_only, store.read_only_reason = True, why_not
     if state.application_id is None:
-        if not create:
-            raise DatabaseNotFound(
-                f"{name} holds no kaizen-tui data yet, and nothing was created "
-                "(a database is set up by the first change written to it, such as a new agent)."
-            )
-        if store.read_only:
-            raise DatabaseError(f"{name} holds no kaizen-tui data yet, and it is open read-only.")
+        if not create or store.read_only:
+            return True
         create_schema(connection)
     elif state.schema_version < SCHEMA_VERSION:
         if store.read_only:
@@ -486,6 +500,7 @@ def _prepare(store: PostgresStore, connection: psycopg.Connection[Any], create: 
                 f"{SCHEMA_VERSION}; open it once without --read-only (as a user who may change it) to upgrade it."
             )
         migrate(connection)
+    return False
 
 
 def _may_write(connection: psycopg.Connection[Any], server: Server, has_tables: bool) -> tuple[bool, str]:

@@ -106,15 +106,19 @@ class SQLiteStore:
     _closed: bool = field(default=False, repr=False)
     #: Keeps an in-memory copy alive while the store is open.
     _keeper: sqlite3.Connection | None = field(default=None, repr=False)
+    #: The database a stand-in in memory reads for (:func:`empty_stand_in`), as a person knows it.
+    shown_as: str | None = None
+    #: Opening this store created its file (see :meth:`close_and_discard`).
+    created_file: bool = False
 
     @property
     def url(self) -> str:
-        return f"sqlite:///{self.path}"
+        return self.shown_as or f"sqlite:///{self.path}"
 
     @property
     def display_name(self) -> str:
         """What to show a person: the file's path."""
-        return str(self.path)
+        return self.shown_as or str(self.path)
 
     @property
     def notices(self) -> list[str]:
@@ -250,6 +254,37 @@ class SQLiteStore:
             self._keeper.close()
             self._keeper = None
 
+    def close_and_discard(self) -> bool:
+        """Close; remove the file (and its ``-wal`` and ``-shm``) if this store created it and it holds nothing.
+
+        Nothing is an agent, an audit event (every change writes one), a token
+        or a protected label: a file that another process wrote to meanwhile
+        is kept.
+        """
+        try:
+            discard = self.created_file and self.connect_to is None and not self.read_only and self._holds_nothing()
+        finally:
+            self.close()
+        if not discard:
+            return False
+        for leftover in (
+            self.path,
+            self.path.with_name(self.path.name + "-wal"),
+            self.path.with_name(self.path.name + "-shm"),
+        ):
+            try:
+                leftover.unlink(missing_ok=True)
+            except OSError:
+                return False
+        return True
+
+    def _holds_nothing(self) -> bool:
+        try:
+            with self.reading() as tx:
+                return not (tx.newest_audit_id() or tx.tokens() or tx.protected_labels() or tx.agents_to_export())
+        except DatabaseError:
+            return False
+
 
 #: Every row of a store, copied over by :meth:`SQLiteStore.fill_empty_from`.
 _ALL_AGENT_COLUMNS = ", ".join((*AGENT_COLUMNS, "name_key", "last_version_number"))
@@ -362,16 +397,17 @@ def _open_sqlite(path: Path, read_only: bool, create: bool = True) -> SQLiteStor
             "(a database is created by the first change written to it, such as a new agent)."
         )
     _check_path(path, must_exist=read_only)
-    if not path.exists():
+    created = not path.exists()
+    if created:
         _create_private_file(path)
     elif not os.access(path, os.W_OK):
         read_only, reason = True, f"{path} is read-only"
     elif not os.access(path.parent, os.W_OK):
         read_only, reason = True, f"the folder {path.parent} is read-only"
     _check_header(path)
-    store = SQLiteStore(path=path, read_only=read_only, read_only_reason=reason)
+    store = SQLiteStore(path=path, read_only=read_only, read_only_reason=reason, created_file=created)
     try:
-        _prepare_schema(store)
+        _prepare_schema(store, create)
     except BaseException:
         store.close()
         raise
@@ -435,8 +471,12 @@ def _sqlite_connect(target: str, *, uri: bool) -> sqlite3.Connection:
     return connection
 
 
-def _prepare_schema(store: SQLiteStore) -> None:
-    """Check the file is ours; create the schema in a new file, upgrade an older one."""
+def _prepare_schema(store: SQLiteStore, create: bool = True) -> None:
+    """Check the file is ours; create the schema in a new file, upgrade an older one.
+
+    A file without tables opened where the schema may not be written (read-only,
+    or ``create=False``: a command that only reads) reads as empty, from memory.
+    """
     with store.connection("BEGIN") as connection:
         application_id = connection.execute("PRAGMA application_id").fetchone()[0]
         user_version = connection.execute("PRAGMA user_version").fetchone()[0] or 0
@@ -449,8 +489,9 @@ def _prepare_schema(store: SQLiteStore) -> None:
     if user_version > SCHEMA_VERSION:
         raise SchemaTooNew(user_version, SCHEMA_VERSION)
     if not tables:
-        if store.read_only:
-            raise DatabaseError(f"{store.display_name} holds no kaizen-tui data yet, and it is open read-only.")
+        if store.read_only or not create:
+            _read_as_empty(store)
+            return
         _create_schema(store)
     elif user_version < SCHEMA_VERSION:
         if store.read_only:
@@ -458,6 +499,45 @@ def _prepare_schema(store: SQLiteStore) -> None:
         else:
             with translate_errors(store):
                 migrate(store.connection)
+
+
+def empty_stand_in(shown_as: str, reason: str) -> SQLiteStore:
+    """What a database that holds no kaizen-tui data reads as where its schema may not be created.
+
+    Our schema, empty, in memory and read-only: a command that only reads
+    finds nothing (``agents --json`` prints ``[]``), a change is refused with
+    ``reason``, and nothing is written to the database ``shown_as`` names.
+    """
+    store = SQLiteStore(path=Path(), read_only=True, read_only_reason=reason, shown_as=shown_as)
+    _read_as_empty(store)
+    return store
+
+
+def _read_as_empty(store: SQLiteStore) -> None:
+    """Point the store at an empty schema in memory, read-only (the file, if any, is left as it is)."""
+    memory = f"file:kaizen-empty-{uuid.uuid4().hex}?mode=memory&cache=shared"
+    with translate_errors(store):
+        keeper = _sqlite_connect(memory, uri=True)
+        try:
+            for statement in (*schema_statements(), *TRIGGERS):
+                keeper.execute(statement)
+            keeper.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            keeper.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        except BaseException:
+            keeper.close()
+            raise
+    store._keeper = keeper
+    store.connect_to = memory
+    with store._lock:  # connections kept so far read the file itself
+        idle, store._idle = store._idle, []
+    for connection in idle:
+        connection.close()
+    if not store.read_only:
+        store.read_only = True
+        store.read_only_reason = (
+            f"{store.display_name} holds no kaizen-tui data yet; the first change written by a command "
+            "that creates (such as create) sets it up"
+        )
 
 
 def _upgrade_in_memory(store: SQLiteStore, found: int) -> None:

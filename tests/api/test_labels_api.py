@@ -543,3 +543,24 @@ def test_the_versions_list_says_which_labels_name_each_version(writer: TestClien
     assert {"id", "agent_id", "version_number", "config_snapshot", "changelog", "created_by", "created_at"} <= set(
         versions[0]
     ), "the spec's keys stay"
+
+
+# -- a label is a version reference -------------------------------------------------------------
+
+
+def test_compare_and_rollback_take_labels(writer: TestClient, bot: dict[str, Any], service: AgentService) -> None:
+    assert put_label(writer, bot, "production", {"version": 1}).status_code == 200
+    assert put_label(writer, bot, "staging", {"version": "production"}).json()["version_number"] == 1
+    assert put_label(writer, bot, "staging", {"version": "latest"}).json()["version_number"] == 3
+    compared = writer.get(f"{bot['base']}/versions/production/compare/staging")
+    assert compared.status_code == 200, compared.text
+    assert (compared.json()["from"]["version_number"], compared.json()["to"]["version_number"]) == (1, 3)
+    assert writer.get(f"{bot['base']}/versions/staging").json()["version_number"] == 3
+    rolled = writer.post(f"{bot['base']}/versions/production/rollback")
+    assert rolled.status_code == 200, rolled.text
+    assert rolled.json()["temperature"] == 0.1
+    with nothing_written(service):
+        missing = writer.post(f"{bot['base']}/versions/stagin/rollback")
+        body = assert_problem(missing, 404, "version_not_found")
+        assert body["detail"] == "'stagin' is neither a version nor a label of Bot (its labels: production, staging)."
+        assert_problem(writer.get(f"{bot['base']}/versions/stagin/compare/live"), 404, "version_not_found")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -76,6 +77,12 @@ def support(kz: Runner, tmp_path: Path) -> str:
     return agent_id
 
 
+@pytest.fixture
+def kz_prog(db_path: Path) -> str:
+    """How the commands the CLI suggests start under ``kz``: with the ``--db`` it was given."""
+    return f"kaizen-tui --db {shlex.quote(str(db_path))}"
+
+
 def assert_one_error_line(result: Result, *fragments: str) -> None:
     """A failure is one line on stderr, prefixed like argparse's, naming the problem."""
     assert result.code == 1, result
@@ -96,6 +103,17 @@ def test_help_lists_every_command_with_examples(kz: Runner) -> None:
     for command in COMMANDS:
         assert f"  {command} " in result.out
     assert "examples:" in result.out and "KAIZEN_DB" in result.out and "KAIZEN_USER" in result.out
+
+
+def test_help_says_where_a_postgresql_database_goes_and_the_exit_codes(kz: Runner) -> None:
+    result = kz("--help")
+    options = result.out.split("program options", 1)[1].split("commands:", 1)[0]
+    assert "--db PATH|URL" in options and "postgresql://user@host:port/dbname" in options
+    assert "KAIZEN_DB     database path, sqlite:/// URL or postgresql://user@host:port/dbname" in result.out
+    codes = result.out.split("exit codes:", 1)[1].split("environment:", 1)[0]
+    assert "2    wrong usage; also a confirmation needed with no terminal to ask on" in codes
+    assert "confirmation_needed" in codes
+    assert "postgresql://" in kz("agents", "--help").out, "each command's --db too"
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -121,11 +139,11 @@ def test_usage_errors_exit_2(kz: Runner) -> None:
 # -- agents, create, show --------------------------------------------------------------
 
 
-def test_agents_when_there_are_none(kz: Runner, db_path: Path, service: AgentService) -> None:
+def test_agents_when_there_are_none(kz: Runner, db_path: Path, service: AgentService, kz_prog: str) -> None:
     result = kz("agents")
     assert result.code == 0
     assert f"No agents in {db_path}" in result.out
-    assert "kaizen-tui create --name NAME --model MODEL" in result.out
+    assert f"{kz_prog} create --name NAME --model MODEL" in result.out
     assert json.loads(kz("agents", "--json").out) == []
 
 
@@ -144,7 +162,7 @@ def test_agents_json_is_the_service_list(kz: Runner, support: str, db_path: Path
     assert agents[0] == live_agent(db_path, support)
 
 
-def test_create_with_flags(kz: Runner) -> None:
+def test_create_with_flags(kz: Runner, kz_prog: str) -> None:
     result = kz(
         "create",
         "--name",
@@ -166,7 +184,7 @@ def test_create_with_flags(kz: Runner) -> None:
     )
     assert result.code == 0, result.err
     assert result.out.startswith("Created Support Agent (agt-")
-    assert "kaizen-tui snapshot 'Support Agent'" in result.out
+    assert f"{kz_prog} snapshot 'Support Agent'" in result.out
     agent = json.loads(kz("show", "Support Agent", "--json").out)
     assert agent["temperature"] == 0.2 and agent["max_tokens"] == 100 and agent["status"] == "active"
     assert agent["agent_type"] == "task" and agent["system_prompt"] == "Be brief."
@@ -292,7 +310,9 @@ def test_names_that_clash_in_an_old_file_are_named_and_an_ambiguous_name_asks_fo
 def test_missing_agent_and_version_are_one_line_errors(kz: Runner, support: str) -> None:
     assert_one_error_line(kz("show", "Nobody"), "No agent 'Nobody'.")
     assert_one_error_line(kz("diff", support, "v9"), "No version v9 of Support Agent.")
-    assert_one_error_line(kz("rollback", support, "ver-nope", "--yes"), "No version ver-nope")
+    assert_one_error_line(
+        kz("rollback", support, "ver-nope", "--yes"), "'ver-nope' is neither a version nor a label of Support Agent"
+    )
 
 
 def test_a_version_of_another_agent_is_refused(kz: Runner, support: str) -> None:
@@ -304,7 +324,7 @@ def test_a_version_of_another_agent_is_refused(kz: Runner, support: str) -> None
 # -- set, snapshot ----------------------------------------------------------------
 
 
-def test_set_parses_each_field(kz: Runner, support: str, tmp_path: Path, db_path: Path) -> None:
+def test_set_parses_each_field(kz: Runner, support: str, tmp_path: Path, db_path: Path, kz_prog: str) -> None:
     prompt = tmp_path / "prompt.txt"
     prompt.write_text("From a file.\n", encoding="utf-8")
     result = kz(
@@ -324,7 +344,7 @@ def test_set_parses_each_field(kz: Runner, support: str, tmp_path: Path, db_path
         "Updated Support Agent: temperature, max_tokens, extra, system_prompt, description, model_id, agent_type,"
         " status."
     )
-    assert "kaizen-tui snapshot 'Support Agent'" in result.out
+    assert f"{kz_prog} snapshot 'Support Agent'" in result.out
     agent = live_agent(db_path, support)
     assert (agent["temperature"], agent["max_tokens"], agent["extra"]) == (1.25, 4096, {"tools": ["search"]})
     assert (agent["system_prompt"], agent["description"]) == ("From a file.", "")
@@ -344,16 +364,18 @@ def test_set_reads_a_prompt_from_stdin(
     assert live_agent(db_path, support)["system_prompt"] == "Piped in.\nTwo lines."
 
 
-def test_after_a_rename_the_suggested_snapshot_names_the_agent_by_its_new_name(kz: Runner, support: str) -> None:
+def test_after_a_rename_the_suggested_snapshot_names_the_agent_by_its_new_name(
+    kz: Runner, support: str, kz_prog: str
+) -> None:
     result = kz("set", "support agent", "name=Help Desk")
     assert result.code == 0
-    assert "kaizen-tui snapshot 'Help Desk' -m" in result.out
+    assert f"{kz_prog} snapshot 'Help Desk' -m" in result.out
     assert kz("snapshot", "Help Desk", "-m", "renamed").code == 0
 
 
-def test_the_suggested_snapshot_keeps_the_name_the_user_typed(kz: Runner, support: str) -> None:
-    assert "kaizen-tui snapshot 'support agent' -m" in kz("set", "support agent", "temperature=0.5").out
-    assert f"kaizen-tui snapshot {support} -m" in kz("set", support, "temperature=0.6").out
+def test_the_suggested_snapshot_keeps_the_name_the_user_typed(kz: Runner, support: str, kz_prog: str) -> None:
+    assert f"{kz_prog} snapshot 'support agent' -m" in kz("set", "support agent", "temperature=0.5").out
+    assert f"{kz_prog} snapshot {support} -m" in kz("set", support, "temperature=0.6").out
 
 
 def test_set_to_the_same_value_changes_nothing(kz: Runner, support: str) -> None:
@@ -409,15 +431,31 @@ def test_set_without_equals_is_a_usage_error(kz: Runner, support: str) -> None:
 
 
 def test_set_snapshot_first_saves_then_updates(kz: Runner, support: str) -> None:
+    kz("set", support, "temperature=0.5")
     result = kz("set", support, "temperature=0.9", "--snapshot-first", "before tuning")
     assert result.code == 0, result.err
     assert result.out.splitlines()[:2] == [
-        "Saved v3 of Support Agent (Auto: before tuning), the same config as v2.",
+        "Saved v3 of Support Agent first (before tuning).",
         "Updated Support Agent: temperature.",
     ]
     newest = json.loads(kz("versions", support, "--json").out)[0]
-    assert newest["changelog"] == "Auto: before tuning"
-    assert json.loads(newest["config_snapshot"])["temperature"] == 0.3
+    assert newest["changelog"] == "before tuning", "the reason as typed"
+    assert json.loads(newest["config_snapshot"])["temperature"] == 0.5
+
+
+def test_set_snapshot_first_saves_nothing_when_a_version_holds_the_live_config(kz: Runner, support: str) -> None:
+    kz("set", support, "temperature=0.7")
+    kz("snapshot", support, "-m", "warm")  # v3 holds 0.7, as v1 did not (its prompt differs)
+    result = kz("set", support, "temperature=0.9", "--snapshot-first", "before tuning")
+    assert result.code == 0, result.err
+    assert result.out.splitlines()[:2] == [
+        "Nothing saved first: v3 holds the live config already.",
+        "Updated Support Agent: temperature.",
+    ]
+    assert [entry["changelog"] for entry in json.loads(kz("versions", support, "--json").out)][:2] == [
+        "warm",
+        "Politer answers\nand no guessing",
+    ], "nothing saved twice"
 
 
 def test_set_json_prints_the_updated_agent(kz: Runner, support: str) -> None:
@@ -429,6 +467,7 @@ def test_snapshot_human_and_json(kz: Runner, support: str) -> None:
     kz("set", support, "temperature=1")
     version = json.loads(kz("snapshot", support, "-m", "Warmer", "--json").out)
     assert set(version) == {
+        "created",
         "id",
         "agent_id",
         "version_number",
@@ -613,7 +652,9 @@ def test_destructive_commands_need_yes_without_a_terminal(kz: Runner, support: s
         result = kz(*argv)
         assert result.code == 2, argv
         assert result.out == "", "refused before any preview"
-        assert "stdin is not a terminal; pass --yes" in result.err
+        assert f"{argv[0]} asks for confirmation, but stdin is not a terminal; pass --yes" in result.err
+        refused = kz(*argv, "--json")
+        assert refused.code == 2 and json.loads(refused.err)["error"]["code"] == "confirmation_needed"
     assert live_agent(db_path, support) == before
     assert len(json.loads(kz("versions", support, "--json").out)) == 2
 
@@ -633,9 +674,93 @@ def test_rollback_asks_on_a_terminal(
         assert "Cancelled; nothing was changed." in result.err
 
 
+def test_a_label_is_a_version_in_diff_and_rollback(kz: Runner, support: str, db_path: Path) -> None:
+    kz("label", "set", support, "production", "v1")
+    kz("label", "set", support, "staging", "production", "-m", "where production is")
+    diff = kz("diff", support, "production", "latest")
+    assert diff.code == 0 and diff.out.startswith("Support Agent: v1 -> v2\n")
+    assert kz("diff", support, "staging", "production").out == "Support Agent: v1 and v1 are identical.\n"
+    result = kz("rollback", support, "production", "--yes")
+    assert result.out.startswith("Rolling back Support Agent to v1 (production):\n")
+    assert result.out.endswith("Rolled back Support Agent to v1 (production).\n")
+    assert live_agent(db_path, support)["temperature"] == 0.7
+    assert_one_error_line(
+        kz("rollback", support, "prodution", "--yes"),
+        "'prodution' is neither a version nor a label of Support Agent (its labels: production, staging).",
+    )
+
+
+class MovesProductionThenSaysYes(TtyStringIO):
+    """A terminal where, while the person reads the preview, someone moves production to v2; then: yes."""
+
+    def __init__(self, db_path: Path | str) -> None:
+        super().__init__("y\n")
+        self.db_path = db_path
+
+    def readline(self, *args: object) -> str:
+        colleague = AgentService(str(self.db_path), user="colleague")
+        try:
+            wait(colleague.set_label("Support Agent", "production", "v2"))
+        finally:
+            colleague.close()
+        return super().readline()
+
+
+def test_a_rollback_to_a_label_does_the_version_it_showed(
+    kz: Runner, support: str, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kz("label", "set", support, "production", "v1")
+    kz("set", support, "max_tokens=100")
+    monkeypatch.setattr(sys, "stdin", MovesProductionThenSaysYes(db_path))
+    result = kz("rollback", support, "production")
+    assert result.code == 0, result.err
+    assert "Rolling back Support Agent to v1 (production):" in result.out
+    assert result.out.endswith("Rolled back Support Agent to v1 (production) (unsaved changes saved as v3).\n")
+    agent = live_agent(db_path, support)
+    assert (agent["temperature"], agent["max_tokens"]) == (0.7, 2048), "v1, as shown; not v2, where it points now"
+
+
 def test_rollback_to_a_damaged_version_is_refused(kz: Runner, support: str, db_path: Path) -> None:
     write_raw_snapshot(db_path, (support, 1), "{not json")
     assert_one_error_line(kz("rollback", support, "v1", "--yes"), "The snapshot of v1 is damaged: not valid JSON")
+
+
+def test_versions_page_back_with_limit_and_before(kz: Runner, support: str, kz_prog: str) -> None:
+    for temperature in ("0.4", "0.5", "0.6"):
+        kz("set", support, f"temperature={temperature}")
+        kz("snapshot", support, "-m", f"at {temperature}")
+    kz("label", "set", support, "production", "v4")
+    first = kz("versions", "Support Agent", "--limit", "2")
+    assert first.code == 0
+    assert first.out.splitlines()[0] == "Support Agent: 5 versions, showing v5 to v4"
+    assert [line.split()[0] for line in first.out.splitlines()[2:]] == ["v5", "v4"]
+    assert first.err == f"Older versions: {kz_prog} versions 'Support Agent' --limit 2 --before v4\n"
+    second = kz("versions", "Support Agent", "--limit", "2", "--before", "production")
+    assert [line.split()[0] for line in second.out.splitlines()[2:]] == ["v3", "v2"]
+    assert "--before v2" in second.err
+    last = kz("versions", "Support Agent", "--limit", "2", "--before", "v2")
+    assert [line.split()[0] for line in last.out.splitlines()[2:]] == ["v1"]
+    assert last.err == "", "no older page"
+    assert kz("versions", support, "--before", "v1").out == "Support Agent has no versions older than v1.\n"
+    page = json.loads(kz("versions", support, "--limit", "1", "--before", "latest", "--json").out)
+    assert [entry["version_number"] for entry in page] == [4]
+    assert kz("versions", support, "--limit", "0").code == 2
+    assert_one_error_line(kz("versions", support, "--before", "nope"), "'nope' is neither a version nor a label")
+
+
+def test_snapshot_if_changed(kz: Runner, support: str) -> None:
+    same = kz("snapshot", support, "--if-changed", "-m", "again")
+    assert (same.code, same.out) == (0, "Nothing to save: v2 of Support Agent holds the live config already.\n")
+    found = json.loads(kz("snapshot", support, "--if-changed", "--json").out)
+    assert (found["created"], found["version_number"], found["changelog"]) == (
+        False,
+        2,
+        "Politer answers\nand no guessing",
+    )
+    kz("set", support, "temperature=1")
+    made = json.loads(kz("snapshot", support, "--if-changed", "-m", "Warmer", "--json").out)
+    assert (made["created"], made["version_number"], made["changelog"]) == (True, 3, "Warmer")
+    assert [v["version_number"] for v in json.loads(kz("versions", support, "--json").out)] == [3, 2, 1]
 
 
 def test_delete_version(kz: Runner, support: str) -> None:
@@ -942,16 +1067,16 @@ def test_a_byte_order_mark_is_not_part_of_the_text(kz: Runner, support: str, tmp
     assert kz("create", "-f", str(agent_file)).code == 0
 
 
-def test_suggested_commands_name_the_agent_by_id_when_its_name_has_control_characters(kz: Runner) -> None:
+def test_suggested_commands_name_the_agent_by_id_when_its_name_has_control_characters(kz: Runner, kz_prog: str) -> None:
     # The name is printed escaped (\x1b); pasted back, that text would name no agent.
     created = kz("create", "--name", "evil\x1b[31mname", "--model", "m")
     agent_id = json.loads(kz("agents", "--json").out)[0]["id"]
-    assert f"Save its first version with: kaizen-tui snapshot {agent_id} -m 'First version'" in created.out
+    assert f"Save its first version with: {kz_prog} snapshot {agent_id} -m 'First version'" in created.out
     versions = kz("versions", "evil\x1b[31mname")
-    assert f"kaizen-tui snapshot {agent_id} -m 'First version'" in versions.out
+    assert f"{kz_prog} snapshot {agent_id} -m 'First version'" in versions.out
     # A plain name is suggested as typed, quoted for the shell.
     created = kz("create", "--name", "Bob's agent", "--model", "m")
-    assert "kaizen-tui snapshot 'Bob'\"'\"'s agent' -m 'First version'" in created.out
+    assert f"{kz_prog} snapshot 'Bob'\"'\"'s agent' -m 'First version'" in created.out
 
 
 # -- the foundation: compare-and-swap, deleting agents -------------------------------------

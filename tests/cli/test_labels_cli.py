@@ -8,6 +8,7 @@ a confirmation. ``config`` prints what an agent loads.
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -83,6 +84,36 @@ def test_set_then_move_a_label(kz: Runner, bot: dict[str, Any]) -> None:
     again = kz("label", "set", "Bot", "production", "v3")
     assert again.out == "production of Bot already points at v3; nothing moved.\n"
     assert labels(kz) == {"production": 3}
+
+
+def test_a_label_set_where_another_label_points(kz: Runner, bot: dict[str, Any]) -> None:
+    kz("label", "set", "Bot", "staging", "2")
+    result = kz("label", "set", "Bot", "canary", "staging", "-m", "as staging")
+    assert (result.code, result.out) == (0, "Set canary of Bot to v2.\n")
+    assert kz("label", "set", "Bot", "canary", "latest").out == "Moved canary of Bot: v2 → v3.\n"
+    assert labels(kz) == {"canary": 3, "staging": 2}
+    assert_one_error_line(
+        kz("label", "set", "Bot", "canary", "stagin"),
+        "'stagin' is neither a version nor a label of Bot (its labels: canary, staging).",
+    )
+
+
+@pytest.mark.parametrize("name", ["v3", "live", "previous"])
+def test_a_new_label_named_like_another_reference_is_refused(kz: Runner, bot: dict[str, Any], name: str) -> None:
+    result = kz("label", "set", "Bot", name, "1")
+    assert_one_error_line(result, f"label: {name!r} ")
+    assert labels(kz) == {}
+
+
+def test_the_next_page_of_the_ledger_names_the_database(kz: Runner, bot: dict[str, Any], db_path: Path) -> None:
+    for number in ("1", "2", "3"):
+        kz("label", "set", "Bot", "production", number)
+    entries = history(kz)
+    first = kz("label", "history", "Bot", "--limit", "2")
+    assert first.err == (
+        f"Older entries: kaizen-tui --db {shlex.quote(str(db_path))} label history {bot['id']} "
+        f"--before {entries[1]['id']}\n"
+    )
 
 
 def test_label_list_shows_each_label_its_version_and_changelog(kz: Runner, bot: dict[str, Any]) -> None:
@@ -242,10 +273,15 @@ def test_a_protected_label_is_refused_without_yes_when_stdin_is_not_a_terminal(k
     kz("label", "set", "Bot", "production", "1")
     kz("label", "protect", "production")
     refused = kz("label", "set", "Bot", "production", "3")
-    assert_one_error_line(refused, "'production' is a protected label", "--yes", "Nothing moved.")
+    assert refused.code == 2, "as rollback, prune, delete-version and delete-agent without a terminal"
+    assert refused.err == (
+        "kaizen-tui: error: label set asks for confirmation ('production' is a protected label), but stdin is "
+        "not a terminal; pass --yes to proceed. Nothing was changed.\n"
+    )
     assert refused.out == "", "refused before any preview"
-    assert json_error(kz("label", "set", "Bot", "production", "3", "--json"))["code"] == "protected_label"
-    assert_one_error_line(kz("label", "remove", "Bot", "production"), "'production' is a protected label")
+    assert json_error(kz("label", "set", "Bot", "production", "3", "--json"))["code"] == "confirmation_needed"
+    removed = kz("label", "remove", "Bot", "production")
+    assert removed.code == 2 and "label remove asks for confirmation ('production' is a protected label)" in removed.err
     assert labels(kz) == {"production": 1}
     assert len(history(kz)) == 1
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -87,8 +88,12 @@ def test_set_json_says_what_changed_and_what_was_saved_first(kz: Runner, support
     assert result["saved_as_version"] is None and result["unsaved_changes"] is True
     saved = only_json(kz("set", support, "temperature=0.1", "--snapshot-first", "before tuning", "--json"))
     assert (saved["saved_as_version"], saved["changed"], saved["latest_version"]) == (3, ["temperature"], 3)
+    assert saved["held_by_version"] == 3
     same = only_json(kz("set", support, "temperature=0.1", "--json"))
     assert same["changed"] == [] and same["saved_as_version"] is None
+    kz("snapshot", support)
+    again = only_json(kz("set", support, "temperature=0.2", "--snapshot-first", "before tuning", "--json"))
+    assert (again["saved_as_version"], again["held_by_version"], again["latest_version"]) == (None, 4, 4)
 
 
 def test_rollback_json_names_the_version_and_the_one_saved_first(kz: Runner, support: str, db_path: Path) -> None:
@@ -179,8 +184,9 @@ def test_with_json_an_error_is_one_json_object_on_stderr(kz: Runner, support: st
     assert json_error(kz("diff", support, "v9", "--json"), 1)["code"] == "version_not_found"
     kz("set", support, "temperature=1")
     assert json_error(kz("rollback", support, "v1", "--json"), 2) == {
-        "code": "usage",
-        "message": "rollback asks for confirmation, but stdin is not a terminal; pass --yes to proceed",
+        "code": "confirmation_needed",
+        "message": "rollback asks for confirmation, but stdin is not a terminal; pass --yes to proceed. "
+        "Nothing was changed.",
     }
     assert json_error(kz("prune", support, "--keep", "0", "--yes", "--json"), 1)["code"] == "invalid_keep"
     assert json_error(kz("delete-agent", support, "--yes", "--json"), 1)["code"] == "agent_not_archived"
@@ -241,7 +247,7 @@ def test_process_json_error_and_exit_code(kz: Runner, db_path: Path) -> None:
     assert (missing.returncode, missing.stdout) == (1, "")
     assert json.loads(missing.stderr) == {"error": {"code": "agent_not_found", "message": "No agent 'Nobody'."}}
     refused = run_program("--db", str(db_path), "rollback", "Proc", "v1", "--json")
-    assert refused.returncode == 2 and json.loads(refused.stderr)["error"]["code"] == "usage"
+    assert refused.returncode == 2 and json.loads(refused.stderr)["error"]["code"] == "confirmation_needed"
 
 
 # -- a mistyped --db -------------------------------------------------------------------------
@@ -342,6 +348,60 @@ def test_the_service_and_the_store_create_only_when_asked(tmp_path: Path) -> Non
     AgentService(str(tmp_path / "made.db"), create=False).close()
 
 
+def test_a_command_that_fails_leaves_no_new_database_behind(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    not_an_export = tmp_path / "notes.txt"
+    not_an_export.write_text("remember to prune\n", encoding="utf-8")
+    assert main(["--db", str(tmp_path / "new.db"), "import", str(not_an_export)]) == 1
+    assert main(["--db", str(tmp_path / "bad.db"), "create", "--name", "A", "--model", "m", "--temperature", "9"]) == 1
+    assert main(["--db", str(tmp_path / "taken.db"), "token", "create", "bad name!"]) == 1
+    assert "not a kaizen-tui export" in capsys.readouterr().err
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["notes.txt"], "no file, no -wal or -shm"
+    # A database that was there before is never removed.
+    existing = tmp_path / "existing.db"
+    assert main(["--db", str(existing), "token", "create", "ci-bot"]) == 0
+    assert main(["--db", str(existing), "import", str(not_an_export)]) == 1
+    capsys.readouterr()
+    assert main(["--db", str(existing), "token", "list", "--json"]) == 0
+    assert [token["name"] for token in json.loads(capsys.readouterr().out)] == ["ci-bot"]
+
+
+def test_an_empty_database_file_reads_as_empty_and_is_not_written(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    for argv in (
+        ["agents", "--json"],
+        ["--read-only", "agents", "--json"],
+        ["log", "--json"],
+        ["token", "list", "--json"],
+    ):
+        assert main(["--db", str(empty), *argv]) == 0, argv
+        assert capsys.readouterr().out == "[]\n", argv
+    assert main(["--db", str(empty), "show", "Bot"]) == 1
+    assert "No agent 'Bot'." in capsys.readouterr().err
+    assert empty.stat().st_size == 0 and sorted(tmp_path.iterdir()) == [empty], "nothing written, no -wal"
+    assert main(["--db", str(empty), "create", "--name", "Bot", "--model", "m"]) == 0, "a change sets it up"
+    assert empty.stat().st_size > 0
+
+
+def test_hints_repeat_the_db_given_without_its_password(capsys: pytest.CaptureFixture[str], postgres_url: str) -> None:
+    scheme, _, rest = postgres_url.partition("://")
+    user, at, host = rest.partition("@")
+    if not at or ":" in user:
+        pytest.skip("the test server's URL names no user, or has a password of its own")
+    in_userinfo = f"{scheme}://{user}:s3cret@{host}"
+    in_query = f"{postgres_url}?password=s3cret&application_name=kz"
+    assert main(["--db", in_userinfo, "create", "--name", "A", "--model", "m"]) == 0
+    capsys.readouterr()
+    assert main(["--db", in_userinfo, "set", "A", "temperature=1"]) == 0
+    assert f"save it with: kaizen-tui --db {postgres_url} snapshot A -m" in capsys.readouterr().out
+    assert main(["--db", in_query, "log", "--limit", "1"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err.startswith(f"Older events: kaizen-tui --db '{postgres_url}?application_name=kz' log --before ")
+    assert "s3cret" not in captured.out + captured.err
+
+
 # -- kaizen-tui log --------------------------------------------------------------------------
 
 
@@ -392,13 +452,13 @@ def test_log_json_is_the_events_with_their_detail(kz: Runner, support: str) -> N
     assert events == sorted(events, key=lambda event: -event["id"])
 
 
-def test_log_of_one_agent_limit_and_before(kz: Runner, support: str) -> None:
+def test_log_of_one_agent_limit_and_before(kz: Runner, support: str, db_path: Path) -> None:
     kz("create", "--name", "Other", "--model", "m")
     assert {row[3] for row in log_rows(kz("log", "support agent"))} == {"Support Agent"}
     assert log_rows(kz("log", "--limit", "1"))[0][2:] == ["agent.create", "Other", "created"]
     first = kz("log", "--limit", "2")
     newest = only_json(kz("log", "--json"))
-    assert f"Older events: kaizen-tui log --before {newest[1]['id']}" in first.err
+    assert f"Older events: kaizen-tui --db {shlex.quote(str(db_path))} log --before {newest[1]['id']}" in first.err
     older = only_json(kz("log", "--before", str(newest[1]["id"]), "--json"))
     assert older == newest[2:]
     assert "Older events" not in kz("log").err

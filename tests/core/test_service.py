@@ -444,7 +444,7 @@ async def test_update_agent_with_version(service: AgentService, agent_data: dict
     updated = await service.update_agent_with_version(agent["id"], {"model_id": "gpt-4o"}, "switch model")
     assert updated["model_id"] == "gpt-4o"
     [version] = await service.get_versions(agent["id"])
-    assert version["changelog"] == "Auto: switch model"
+    assert version["changelog"] == "switch model", "the reason as given, without an 'Auto: ' prefix"
     assert json.loads(version["config_snapshot"])["model_id"] == "gpt-4"
     with pytest.raises(InvalidValue):
         await service.update_agent_with_version(agent["id"], {"temperature": 9}, "bad")

@@ -19,7 +19,6 @@ import pytest
 
 from kaizen_tui.core.errors import (
     DatabaseError,
-    DatabaseNotFound,
     DatabaseUnavailable,
     ReadOnlyDatabase,
     SchemaTooNew,
@@ -101,13 +100,25 @@ def test_a_newer_schema_is_refused(postgres_url: str) -> None:
         AgentService(postgres_url)
 
 
-def test_reading_an_empty_database_creates_nothing(postgres_url: str) -> None:
-    with pytest.raises(DatabaseNotFound, match="no kaizen-tui data"):
-        AgentService(postgres_url, create=False)
+def test_reading_an_empty_database_finds_nothing_and_creates_nothing(postgres_url: str) -> None:
+    for service in (AgentService(postgres_url, create=False), AgentService(postgres_url, read_only=True)):
+        try:
+            assert wait(service.list_agents()) == [] and wait(service.audit_trail()) == []
+            assert service.display_name.endswith("/" + postgres_url.rsplit("/", 1)[1]), "the database, by its name"
+            with pytest.raises(ReadOnlyDatabase):
+                wait(service.protect_label("production"))
+        finally:
+            service.close()
+    empty = run_cli("--db", postgres_url, "agents", "--json")
+    assert (empty.returncode, empty.stdout, empty.stderr) == (0, "[]\n", "")
+    assert_one_line(run_cli("--db", postgres_url, "versions", "Bot"), "No agent 'Bot'.")
     with psycopg.connect(postgres_url) as connection:
         assert connection.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'"
         ).fetchone() == (0,)
+    made = run_cli("--db", postgres_url, "create", "--name", "Bot", "--model", "m")
+    assert made.returncode == 0, "the first change sets it up"
+    assert run_cli("--db", postgres_url, "agents", "--json").stdout.count('"name": "Bot"') == 1
 
 
 def test_the_audit_log_is_append_only_in_the_database(postgres_url: str) -> None:
