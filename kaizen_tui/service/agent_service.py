@@ -615,7 +615,10 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
         wanted = None if limit is None else limit + 1  # one more says whether there is a next page
         with self.store.reading() as tx:
             agent = self._agent(tx, agent_id)
-            rows = self._version_rows(tx, agent, wanted, offset, before)
+            if before is None:
+                rows = tx.version_page(agent["id"], wanted, offset)
+            else:  # a cursor, not a reference: the version it names may have been pruned since
+                rows = tx.versions_before(agent["id"], before, wanted)
             total = tx.version_summary(agent["id"], agent["content_hash"])[0]
             labelled = _labels_by_version(tx, agent["id"])
         more = limit is not None and len(rows) > limit
