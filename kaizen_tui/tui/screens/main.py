@@ -39,8 +39,9 @@ from kaizen_tui.tui.screens.editing import (
     with_error,
 )
 from kaizen_tui.tui.screens.labels import LabelModal, LedgerScreen, label_toast
-from kaizen_tui.tui.screens.modals import EditorModal, SnapshotModal, YesNoModal
+from kaizen_tui.tui.screens.modals import EditorModal, YesNoModal
 from kaizen_tui.tui.screens.plans import DeleteAgentModal, PruneModal, RollbackModal
+from kaizen_tui.tui.screens.snapshot import SnapshotModal
 from kaizen_tui.tui.widgets.agent_list import AgentsTable
 from kaizen_tui.tui.widgets.chrome import BottomBar, KeyBar, StatusLine, TopBar
 from kaizen_tui.tui.widgets.diff import DiffBody, comparison_label
@@ -855,21 +856,13 @@ class MainScreen(Screen[None]):
         if agent is None or not self._writable("snapshot"):
             return
 
-        def done(changelog: str | None) -> None:
-            if changelog is not None:
-                self._snapshot(agent["id"], agent["name"], changelog)
+        def done(version: dict[str, Any] | None) -> None:
+            # The dialog saved what it showed (conflicts and failures kept it open).
+            if version is not None:
+                self.toast(f"Saved v{version['version_number']} of {visible(agent['name'])}")
+                self.reload(keep_agent=agent["id"], keep_version=version["id"], top=True)
 
-        self.app.push_screen(SnapshotModal(agent), done)
-
-    @work(group=ACTIONS)
-    async def _snapshot(self, agent_id: str, name: str, changelog: str) -> None:
-        try:
-            version = await self.service.create_version(agent_id, changelog or None)
-        except KaizenError as error:
-            self.toast(str(error), "error")
-            return
-        self.toast(f"Saved v{version['version_number']} of {visible(name)}")
-        self.reload(keep_agent=agent_id, keep_version=version["id"], top=True)
+        self.app.push_screen(SnapshotModal(self.service, agent), done)
 
     def action_rollback(self) -> None:
         if self._deferred("rollback"):
