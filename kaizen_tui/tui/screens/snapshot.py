@@ -30,6 +30,7 @@ from textual.widgets import Input, Label, Static
 from kaizen_tui.core.errors import Conflict, KaizenError
 from kaizen_tui.tui.screens.dialog import Dialog
 from kaizen_tui.tui.screens.plans import changed_meanwhile
+from kaizen_tui.tui.widgets.connection import report_failure
 from kaizen_tui.tui.widgets.diff import DiffBody
 from kaizen_tui.tui.widgets.text import error_line, visible
 
@@ -124,6 +125,7 @@ class SnapshotModal(Dialog[dict[str, Any] | None]):
         try:
             plan = await self.service.plan_snapshot(self.agent["id"], since_revision=since)
         except KaizenError as error:
+            report_failure(self, error)
             self._show_notes([error_line(error, "enter tries again")])
             return
         if plan["revision"] != since:
@@ -206,6 +208,7 @@ class SnapshotModal(Dialog[dict[str, Any] | None]):
             return
         except KaizenError as error:
             self._working = False
+            report_failure(self, error)
             self.stale_note = error_line(error, "nothing was saved; your changelog is kept, enter tries again")
             if self.plan is not None:
                 self.show_plan(self.plan)
