@@ -554,7 +554,7 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
             rows = tx.version_page(agent_id, limit, offset)
             # A version belongs to an agent that exists (foreign key): look only when the page is empty.
             if not rows and not tx.agent_exists(agent_id):
-                raise AgentNotFound(str(agent_id))
+                raise self._missing_agent(tx, str(agent_id))
         for row in rows:
             del row["content_hash"]  # in place: the page is the hot path of scripts and the API
         return rows

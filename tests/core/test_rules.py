@@ -127,6 +127,7 @@ async def test_an_agent_deleted_is_named_with_who_deleted_it_and_when(service: A
     for operation in (
         service.get(agent["id"]),
         service.find_agent(agent["id"]),
+        service.get_versions(agent["id"]),
         service.update(agent["id"], {"temperature": 0.1}),
         service.apply_edit(agent["id"], editable(agent), {**editable(agent), "temperature": 0.1}),
     ):

@@ -110,7 +110,9 @@ async def test_creating_anew_when_the_name_was_taken_meanwhile_keeps_the_text(se
         area = editor.query_one(TextArea)
         await delete_meanwhile(db_path, ids["support"])
         await service.create_agent({"name": "support agent", "model_id": "m"}, actor="dana")
-        await press(pilot, "ctrl+o", "c")
+        await press(pilot, "ctrl+o")
+        assert isinstance(pilot.app.screen, AgentDeletedModal)
+        await press(pilot, "c")
         assert pilot.app.screen is editor  # not created: the name is taken; the text is kept
         error = editor.query_one("#editor-error", Static).content.plain
         assert "already named 'Support Agent'" in error and "saving creates it anew" in error
@@ -130,7 +132,9 @@ async def test_the_only_agent_created_anew_gets_the_keys(service, db_path):
         await delete_meanwhile(db_path, agent["id"])
         main_screen(pilot.app).poll_changes()
         await settle(pilot)
-        await press(pilot, "ctrl+o", "c")
+        await press(pilot, "ctrl+o")
+        assert isinstance(pilot.app.screen, AgentDeletedModal)
+        await press(pilot, "c")
         screen = main_screen(pilot.app)
         assert pilot.app.screen is screen and editor not in pilot.app.screen_stack
         assert screen.focused is screen.agents_table
@@ -162,16 +166,18 @@ async def test_an_edit_in_EDITOR_of_an_agent_deleted_meanwhile_is_created_anew(
         assert isinstance(pilot.app.screen, EditAgainModal)
         assert "was deleted by carol" in pilot.app.screen.error
         monkeypatch.setenv("EDITOR", fake_editor(tmp_path, "pass\n"))  # saved as it is
-        await press(pilot, "e", "c")
+        await press(pilot, "e")  # the editor again (keys typed before it starts are not for the app)
+        assert isinstance(pilot.app.screen, AgentDeletedModal)
+        await press(pilot, "c")
         assert isinstance(pilot.app.screen, MainScreen)
         assert (await service.find_agent("Support Agent"))["max_tokens"] == 999
 
 
 async def test_e_on_an_agent_already_deleted_says_who_deleted_it_and_when(service, ids, db_path):
     async with running_app(service, agent="Support Agent") as pilot:
-        marker = main_screen(pilot.app)._marker
+        marker = await service.change_marker()
 
-        async def unchanged() -> int | None:
+        async def unchanged() -> int:
             return marker
 
         service.change_marker = unchanged  # type: ignore[method-assign]  # the screen has not seen it yet
@@ -253,7 +259,7 @@ async def test_the_unreachable_line_stays_until_a_poll_gets_an_answer(service, i
         screen.poll_changes()
         await settle(pilot)
         assert not line(pilot.app).display
-        assert any("answers again" in toast for toast in toasts(pilot.app))
+        assert any("can be reached again" in toast for toast in toasts(pilot.app))
 
 
 # -- on a PostgreSQL server stopped and started again ------------------------------------------
@@ -324,7 +330,7 @@ async def test_postgresql_stopped_and_started_again_under_an_open_tui(own_server
                 if not shown.display:
                     break
             assert not shown.display
-            assert any("answers again" in toast for toast in toasts(pilot.app))
+            assert any("can be reached again" in toast for toast in toasts(pilot.app))
             await press(pilot, "enter")
             assert isinstance(pilot.app.screen, MainScreen)
             assert (await service.get_versions(agent["id"]))[0]["changelog"] == "Before restart"

@@ -21,7 +21,7 @@ from kaizen_tui.service import AgentService
 from kaizen_tui.tui.screens.main import MainScreen
 from kaizen_tui.tui.screens.snapshot import SnapshotModal
 from kaizen_tui.tui.widgets.diff import DiffBody
-from tests.support import main_screen, press, running_app, settle, toasts
+from tests.support import press, running_app, settle, toasts
 
 #: The wiring of the faces is tested on SQLite; the rule itself on both backends.
 pytestmark = pytest.mark.sqlite_only
@@ -37,11 +37,11 @@ def typed(modal: SnapshotModal) -> str:
     return modal.query_one("#changelog", Input).value
 
 
-def freeze_the_main_screen(service: AgentService, pilot: Any) -> None:
+async def freeze_the_main_screen(service: AgentService) -> None:
     """The main screen's poll sees no change from now on: it goes on showing what it read."""
-    marker = main_screen(pilot.app)._marker
+    marker = await service.change_marker()
 
-    async def unchanged() -> int | None:
+    async def unchanged() -> int:
         return marker
 
     service.change_marker = unchanged  # type: ignore[method-assign]
@@ -73,7 +73,7 @@ async def test_a_change_made_while_the_dialog_is_open_is_not_saved_under_the_per
 
 async def test_enter_typed_before_the_preview_came_saves_only_what_the_main_screen_showed(service, ids):
     async with running_app(service, agent="Support Agent") as pilot:
-        freeze_the_main_screen(service, pilot)
+        await freeze_the_main_screen(service)
         await service.update(ids["support"], {"model_id": "gpt-5"}, actor="carol")  # not on the screen yet
         # The preview is slow to come: s, the changelog and enter all act on what the main screen showed.
         gate = asyncio.Event()
@@ -99,7 +99,7 @@ async def test_enter_typed_before_the_preview_came_saves_only_what_the_main_scre
 
 async def test_a_preview_that_finds_a_change_the_main_screen_did_not_show_says_who_made_it(service, ids):
     async with running_app(service, agent="Support Agent") as pilot:
-        freeze_the_main_screen(service, pilot)
+        await freeze_the_main_screen(service)
         await service.update(ids["support"], {"model_id": "gpt-5"}, actor="carol")
         await press(pilot, "s")
         modal = pilot.app.screen

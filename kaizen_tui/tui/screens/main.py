@@ -674,7 +674,7 @@ class MainScreen(Screen[None]):
             return
         if self.unreachable.showing:
             self.unreachable.clear()
-            self.toast(f"{visible(self.service.display_name)} answers again.")
+            self.toast(f"{visible(self.service.display_name)} can be reached again.")
         if self._marker is None:
             # The first load has not finished, or it failed (the database was
             # busy): try again unless it is still running.

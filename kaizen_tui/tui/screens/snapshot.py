@@ -125,8 +125,10 @@ class SnapshotModal(Dialog[dict[str, Any] | None]):
         try:
             plan = await self.service.plan_snapshot(self.agent["id"], since_revision=since)
         except KaizenError as error:
+            # No preview: the reason instead; enter still saves what the main screen showed, or nothing.
             report_failure(self, error)
-            self._show_notes([error_line(error, "enter tries again")])
+            self._hide_diff()
+            self._show_notes([error_line(error, "no preview")])
             return
         if plan["revision"] != since:
             message = f"{plan['agent']['name']} changed meanwhile."
@@ -141,6 +143,11 @@ class SnapshotModal(Dialog[dict[str, Any] | None]):
         view = self.query_one("#snapshot-note", Static)
         view.update(Content("\n").join(notes))
         view.display = bool(notes)
+        self.call_after_refresh(self._limit_body)
+
+    def _hide_diff(self) -> None:
+        self.query_one(DiffBody).display = False
+        self.query_one("#snapshot-dialog").set_class(False, "-diff")
         self.call_after_refresh(self._limit_body)
 
     def show_plan(self, plan: dict[str, Any]) -> None:
