@@ -8,7 +8,7 @@ and HTTP clients can branch on; the codes never change once released.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 
@@ -30,13 +30,22 @@ class KaizenError(Exception):
 
 
 class AgentNotFound(KaizenError):
-    """No agent with that id (or name, where names are accepted)."""
+    """No agent with that id (or name, where names are accepted).
+
+    ``deleted`` is ``{"name", "by", "at"}`` when the audit log says the
+    agent of that id was deleted (its name then, who deleted it, when), else None.
+    """
 
     code = "agent_not_found"
 
-    def __init__(self, ref: str) -> None:
-        super().__init__(f"No agent {ref!r}.")
+    def __init__(self, ref: str, *, deleted: Mapping[str, Any] | None = None) -> None:
+        message = f"No agent {ref!r}."
+        if deleted is not None:
+            name = f"{deleted['name']!r} " if deleted.get("name") else ""
+            message = f"No agent {ref!r}: {name}was deleted by {deleted['by']} at {deleted['at']}."
+        super().__init__(message)
         self.ref = ref
+        self.deleted = dict(deleted) if deleted is not None else None
 
 
 class AmbiguousAgent(KaizenError):

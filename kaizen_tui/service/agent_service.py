@@ -534,13 +534,61 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
 
     @in_thread
     def create_version(
-        self, agent_id: str, changelog: str | None = None, *, actor: str | None = None
+        self,
+        agent_id: str,
+        changelog: str | None = None,
+        *,
+        expected_revision: int | None = None,
+        actor: str | None = None,
     ) -> dict[str, Any]:
+        """Save the live config as the next version.
+
+        ``expected_revision``: the revision of the live config the person saw
+        (:meth:`plan_snapshot`'s); if it changed since, :class:`Conflict` says
+        what and who, and nothing is saved: a version never holds changes its
+        author was not shown.
+        """
         who = self._actor(actor)
         if changelog is not None:
             check_text("changelog", changelog)
+        expected = _check_revision(expected_revision)
         with self.store.writing() as tx:
-            return self._snapshot(tx, who, self._agent(tx, agent_id), changelog or None)
+            agent = self._agent(tx, agent_id)
+            self._check_revision(tx, agent, expected)
+            return self._snapshot(tx, who, agent, changelog or None)
+
+    @in_thread
+    def plan_snapshot(self, agent_id: str, *, since_revision: int | None = None) -> dict[str, Any]:
+        """What saving the live config as a version would save, for a person to see first.
+
+        ``{"agent", "revision", "newest" (the newest version's number, or
+        None), "comparison" (newest version -> live config; nothing -> live
+        config for a first version), "identical" (the live config equals the
+        newest version), "held_by" (the newest version holding the live
+        config, or None), "changes"}``. ``changes`` lists who changed the live
+        config after ``since_revision`` (what a screen showed before),
+        oldest first, as :class:`Conflict` does. Carry it out with
+        ``create_version(..., expected_revision=plan["revision"])``.
+        """
+        since = _check_revision(since_revision)
+        with self.store.reading() as tx:
+            agent = self._agent(tx, agent_id)
+            described = self._describe(tx, agent)
+            newest = described["latest_version"]
+            row = tx.version_numbered(agent["id"], newest) if newest is not None else None
+            holders = tx.versions_with_hash(agent["id"], agent["content_hash"])
+            changes = self._changes_since(tx, agent, since) if since is not None and since < agent["revision"] else []
+        compared = comparison(version_side(row) if row is not None else nothing_side(), live_side(agent))
+        held_by = max((holder["version_number"] for holder in holders), default=None)
+        return {
+            "agent": described,
+            "revision": agent["revision"],
+            "newest": newest,
+            "comparison": compared,
+            "identical": row is not None and compared["identical"],
+            "held_by": held_by,
+            "changes": changes,
+        }
 
     @in_thread
     def create_version_if_changed(
@@ -568,7 +616,7 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
             rows = tx.version_page(agent_id, limit, offset)
             # A version belongs to an agent that exists (foreign key): look only when the page is empty.
             if not rows and not tx.agent_exists(agent_id):
-                raise AgentNotFound(str(agent_id))
+                raise self._missing_agent(tx, str(agent_id))
         for row in rows:
             del row["content_hash"]  # in place: the page is the hot path of scripts and the API
         return rows
@@ -948,8 +996,24 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
     def _agent(self, tx: Transaction, agent_id: str) -> dict[str, Any]:
         row = tx.agent(agent_id) if isinstance(agent_id, str) else None
         if row is None:
-            raise AgentNotFound(str(agent_id))
+            raise self._missing_agent(tx, str(agent_id))
         return row
+
+    def _missing_agent(self, tx: Transaction, ref: str) -> AgentNotFound:
+        """No agent ``ref``: with who deleted it and when, when ``ref`` is the id of a deleted agent."""
+        if ref.startswith("agt-") and _printable_ref(ref):
+            for event in tx.audit_log(ref, 1):
+                if event["action"] == "agent.delete":
+                    name = _decode_detail(event["detail"]).get("name")
+                    return AgentNotFound(
+                        ref,
+                        deleted={
+                            "name": name if isinstance(name, str) else None,
+                            "by": event["actor"],
+                            "at": event["at"],
+                        },
+                    )
+        return AgentNotFound(ref)
 
     def _find_agent(self, tx: Transaction, ref: str) -> dict[str, Any]:
         if not isinstance(ref, str):
@@ -968,7 +1032,9 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
         if len(named) > 1:
             raise AmbiguousAgent(ref, [row["id"] for row in named])
         if not named:
-            raise AgentNotFound(ref if _printable_ref(ref) else repr(ref)[1:-1])
+            if not _printable_ref(ref):
+                raise AgentNotFound(repr(ref)[1:-1])
+            raise self._missing_agent(tx, ref)
         return named[0]
 
     def _audited_agent_id(self, tx: Transaction, ref: str) -> str:

@@ -79,6 +79,68 @@ async def test_rollback_honours_the_expected_revision(service: AgentService, age
     assert len(await service.get_versions(agent["id"])) == 1, "no auto-save either"
 
 
+async def test_a_snapshot_of_a_config_that_changed_since_it_was_shown_is_a_conflict(
+    service: AgentService, agent: dict
+) -> None:
+    plan = await service.plan_snapshot(agent["id"])
+    await service.update(agent["id"], {"model_id": "gpt-5"}, actor="carol")
+    with pytest.raises(Conflict) as raised:
+        await service.create_version(
+            agent["id"], "Alice's changelog", expected_revision=plan["revision"], actor="alice"
+        )
+    error = raised.value
+    assert "carol" in str(error) and "model_id" in str(error)
+    assert [(change["actor"], change["fields"]) for change in error.changes] == [("carol", ["model_id"])]
+    assert await service.get_versions(agent["id"]) == [], "nothing was saved"
+    fresh = await service.plan_snapshot(agent["id"], since_revision=plan["revision"])
+    assert [(change["actor"], change["fields"]) for change in fresh["changes"]] == [("carol", ["model_id"])]
+    version = await service.create_version(
+        agent["id"], "Alice's changelog", expected_revision=fresh["revision"], actor="alice"
+    )
+    assert json.loads(version["config_snapshot"])["model_id"] == "gpt-5"
+    # The revision only guards the live config: versions saved meanwhile by others do not refuse it.
+    await service.create_version(agent["id"], "Bob's", actor="bob")
+    await service.create_version(agent["id"], "Alice's again", expected_revision=fresh["revision"], actor="alice")
+    assert len(await service.get_versions(agent["id"])) == 3
+
+
+async def test_the_snapshot_plan_says_what_a_new_version_would_hold(service: AgentService, agent: dict) -> None:
+    first = await service.plan_snapshot(agent["id"])
+    assert (first["newest"], first["identical"], first["held_by"], first["changes"]) == (None, False, None, [])
+    assert first["comparison"]["from"]["label"] == "nothing" and first["revision"] == agent["revision"]
+    await service.create_version(agent["id"], "v1")
+    same = await service.plan_snapshot(agent["id"], since_revision=agent["revision"])
+    assert (same["newest"], same["identical"], same["held_by"], same["changes"]) == (1, True, 1, [])
+    await service.update(agent["id"], {"temperature": 0.1})
+    await service.create_version(agent["id"], "v2")
+    await service.update(agent["id"], {"temperature": 0.7})  # v1's config again
+    back = await service.plan_snapshot(agent["id"])
+    assert (back["newest"], back["identical"], back["held_by"]) == (2, False, 1)
+    assert [change["field"] for change in back["comparison"]["changes"]] == ["temperature"]
+    assert (back["comparison"]["from"]["label"], back["comparison"]["to"]["label"]) == ("v2", "live")
+
+
+async def test_an_agent_deleted_is_named_with_who_deleted_it_and_when(service: AgentService, agent: dict) -> None:
+    await service.update(agent["id"], {"status": "archived"})
+    await service.delete_agent(agent["id"], actor="carol")
+    deleted_at = (await service.audit_log(agent["id"], limit=1))[0]["at"]
+    for operation in (
+        service.get(agent["id"]),
+        service.find_agent(agent["id"]),
+        service.get_versions(agent["id"]),
+        service.update(agent["id"], {"temperature": 0.1}),
+        service.apply_edit(agent["id"], editable(agent), {**editable(agent), "temperature": 0.1}),
+    ):
+        with pytest.raises(KaizenError) as raised:
+            await operation
+        assert raised.value.code == "agent_not_found"
+        assert str(raised.value) == (f"No agent {agent['id']!r}: 'Support Agent' was deleted by carol at {deleted_at}.")
+        assert raised.value.deleted == {"name": "Support Agent", "by": "carol", "at": deleted_at}
+    with pytest.raises(KaizenError) as raised:
+        await service.get("agt-never")
+    assert str(raised.value) == "No agent 'agt-never'." and raised.value.deleted is None
+
+
 async def test_the_audit_log_keeps_old_and_new_values_of_an_update(service: AgentService, agent: dict) -> None:
     await service.update(agent["id"], {"max_tokens": 4321}, actor="colleague")
     event = (await service.audit_log(agent["id"]))[0]

@@ -13,8 +13,9 @@ from kaizen_tui.tui.screens.compare import CompareScreen
 from kaizen_tui.tui.screens.editing import EditAgainModal
 from kaizen_tui.tui.screens.help import HelpScreen, help_content
 from kaizen_tui.tui.screens.main import MainScreen
-from kaizen_tui.tui.screens.modals import ConfirmModal, EditorModal, SnapshotModal
+from kaizen_tui.tui.screens.modals import ConfirmModal, EditorModal
 from kaizen_tui.tui.screens.plans import PruneModal, RollbackModal
+from kaizen_tui.tui.screens.snapshot import SnapshotModal
 from kaizen_tui.tui.widgets.chrome import StatusLine
 from kaizen_tui.tui.widgets.diff import DiffBody
 from kaizen_tui.tui.widgets.lists import LIVE_KEY, Timeline

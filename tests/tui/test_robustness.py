@@ -21,8 +21,9 @@ from kaizen_tui.tui.app import KaizenApp
 from kaizen_tui.tui.screens.compare import CompareScreen
 from kaizen_tui.tui.screens.help import HelpScreen
 from kaizen_tui.tui.screens.main import MainScreen
-from kaizen_tui.tui.screens.modals import ConfirmModal, EditorModal, SnapshotModal
+from kaizen_tui.tui.screens.modals import ConfirmModal, EditorModal
 from kaizen_tui.tui.screens.plans import PruneModal
+from kaizen_tui.tui.screens.snapshot import SnapshotModal
 from kaizen_tui.tui.widgets.chrome import KeyBar
 from kaizen_tui.tui.widgets.diff import DiffBody
 from kaizen_tui.tui.widgets.lists import Timeline

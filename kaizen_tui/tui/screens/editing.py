@@ -23,13 +23,14 @@ from textual.content import Content
 from textual.widgets import Button, Static
 
 from kaizen_tui.agent_file import dump_agent_yaml, parse_agent_text
-from kaizen_tui.core.errors import EditConflict, KaizenError
+from kaizen_tui.core.errors import AgentNotFound, EditConflict, KaizenError
 from kaizen_tui.core.merge import merge_fields
 from kaizen_tui.core.schema import EDITABLE_FIELDS
 from kaizen_tui.tui.screens.dialog import SCROLL_BINDINGS, Dialog
 from kaizen_tui.tui.screens.merge import MINE, THEIRS, MergeConflictModal
 from kaizen_tui.tui.widgets.chrome import KeyBar
-from kaizen_tui.tui.widgets.text import INVISIBLE, error_line, renumbered, visible
+from kaizen_tui.tui.widgets.connection import report_failure
+from kaizen_tui.tui.widgets.text import INVISIBLE, error_line, exact_time, renumbered, visible
 
 ERROR_MARK = "# ✗ "
 
@@ -192,6 +193,72 @@ class EditAgainModal(Dialog[bool]):
         self.dismiss(False)
 
 
+class AgentDeletedModal(Dialog[bool]):
+    """The agent being edited was deleted meanwhile: create it anew from the text (``c``), or go back to it.
+
+    Dismissed with True to create it anew. Going back (focused) keeps the
+    text as typed; nothing is created unless the person asks for it.
+    """
+
+    BINDINGS = [
+        Binding("c", "create", "create anew"),
+        Binding("escape,n", "back", "back to your text"),
+        Binding("left,h", "app.focus_previous", show=False),
+        Binding("right,l", "app.focus_next", show=False),
+        *SCROLL_BINDINGS,
+    ]
+
+    def __init__(self, name: str, error: AgentNotFound) -> None:
+        super().__init__()
+        self.agent_name = name
+        self.error = error
+
+    def compose(self) -> ComposeResult:
+        deleted = self.error.deleted
+        with Vertical(classes="dialog") as dialog:
+            dialog.border_title = "Deleted meanwhile"
+            with VerticalScroll(classes="dialog-body", can_focus=False):
+                if deleted is not None:
+                    yield Static(
+                        Content.assemble(
+                            ("✗ ", "bold $text-error"),
+                            (visible(deleted.get("name") or self.agent_name), "bold"),
+                            (" was deleted by ", "$text-error"),
+                            (visible(deleted.get("by")), "bold"),
+                            (f" at {exact_time(deleted.get('at'))}", "$text-error"),
+                            (f" ({visible(self.error.ref)}); nothing was saved.", "$text-muted"),
+                        )
+                    )
+                else:
+                    yield Static(error_line(self.error, "nothing was saved"))
+                yield Static(
+                    Content.assemble(
+                        "Your text is kept. ",
+                        ("Create anew", "bold"),
+                        " makes a new agent from it (a new id, no versions yet); ",
+                        ("Back", "bold"),
+                        " returns to your text.",
+                    )
+                )
+            with Horizontal(classes="buttons"):
+                yield Button("Back  esc", id="back")
+                yield Button("Create anew  c", id="create", variant="primary")
+            yield KeyBar()
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one("#back", Button).focus()  # nothing is created on a key meant for the editor
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "create")
+
+    def action_create(self) -> None:
+        self.dismiss(True)
+
+    def action_back(self) -> None:
+        self.dismiss(False)
+
+
 class AgentEdit:
     """One edit of an agent's live config, saved as a three-way merge (``apply_edit``).
 
@@ -201,6 +268,11 @@ class AgentEdit:
     When both changed a field differently, :class:`MergeConflictModal` lets
     the person choose per field; nothing is written before they do, and
     going back from it returns to the editor with the text kept.
+
+    When the agent was deleted meanwhile, :class:`AgentDeletedModal` says who
+    deleted it and when, and offers to create it anew from the text; once
+    the person chose that, saving again (after a name taken meanwhile was
+    changed, say) creates it.
     """
 
     def __init__(
@@ -214,6 +286,9 @@ class AgentEdit:
         self.base = {key: agent[key] for key in EDITABLE_FIELDS}
         self.revision: int = agent["revision"]
         self.saved = saved
+        #: The agent was deleted meanwhile (as the service said) and the person chose to create it
+        #: anew from the text: saving creates it.
+        self.recreate: AgentNotFound | None = None
 
     @property
     def text(self) -> str:
@@ -230,9 +305,13 @@ class AgentEdit:
         #: Fields whose value someone else set meanwhile, kept (chosen or not touched by the person).
         theirs: list[str] = []
         while True:
+            if self.recreate is not None:
+                return await self._create_anew(self.recreate, mine)
             try:
                 result = await self.service.apply_edit(self.agent_id, base, edited, base_revision=revision)
                 break
+            except AgentNotFound as gone:
+                return await self._create_anew(gone, mine)
             except EditConflict as conflict:
                 dialog = MergeConflictModal(self.name, str(conflict), conflict.conflicts)
                 choices = await self.app.push_screen_wait(dialog)
@@ -248,6 +327,7 @@ class AgentEdit:
                     settled[item["field"]] = item["mine"] if choices[item["field"]] == MINE else item["theirs"]
                 base, revision, edited = current, conflict.current["revision"], settled
             except KaizenError as error:
+                report_failure(self.app, error)
                 return str(error)
         kept = [key for key in EDITABLE_FIELDS if key in theirs or key in result["kept"]]
         # Who changed the kept fields: apply_edit says it (kept_by, since the revision it was given).
@@ -258,6 +338,24 @@ class AgentEdit:
         else:
             who = await self._changed_by(kept)
         self.saved(result["agent"], self._message(result["agent"], result["written"], kept, who))
+        return None
+
+    async def _create_anew(self, gone: AgentNotFound, mine: dict[str, Any]) -> str | None:
+        """The agent was deleted meanwhile: create it from the text if the person wants to; else why not."""
+        if self.recreate is None:
+            if not await self.app.push_screen_wait(AgentDeletedModal(self.name, gone)):
+                return f"{gone} Nothing was saved; save again to create it anew from your text."
+            self.recreate = gone
+        try:
+            # Fields removed from the text are "left as they were": as the editor opened them.
+            agent = await self.service.create_agent({**self.base, **mine})
+        except KaizenError as error:  # the name taken meanwhile, the database unreachable...
+            report_failure(self.app, error)
+            return f"{error} The agent was deleted meanwhile: saving creates it anew from your text."
+        message = f"Created {visible(agent['name'])} anew from your text"
+        if gone.deleted is not None:
+            message += f" (the one you edited was deleted by {visible(gone.deleted.get('by'))})"
+        self.saved(agent, message + "; s saves its first version")
         return None
 
     def _message(self, agent: dict[str, Any], written: list[str], kept: list[str], who: str) -> str:

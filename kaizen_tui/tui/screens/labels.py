@@ -36,6 +36,7 @@ from kaizen_tui.core.errors import DamagedSnapshot, InvalidValue, KaizenError, L
 from kaizen_tui.core.labels import check_label
 from kaizen_tui.tui.screens.dialog import Dialog
 from kaizen_tui.tui.widgets.chrome import KeyBar
+from kaizen_tui.tui.widgets.connection import report_failure
 from kaizen_tui.tui.widgets.diff import DiffBody
 from kaizen_tui.tui.widgets.text import error_line, exact_time, first_line, visible
 
@@ -111,7 +112,7 @@ class LabelModal(Dialog[dict[str, Any] | None]):
 
     Dismissed with ``{"action": "set" | "move" | "remove" | "unchanged",
     "label", "from", "to"}`` (version numbers) once done, or None when
-    cancelled (or failed: the error is a toast).
+    cancelled. A move that failed keeps the dialog open, with the reason and what was typed.
     """
 
     DEFAULT_CSS = """
@@ -610,9 +611,16 @@ class LabelModal(Dialog[dict[str, Any] | None]):
             self.preview()
             return
         except KaizenError as error:
+            # Nothing moved (the database unreachable or read-only, the agent gone...): the dialog
+            # stays with the reason and what was typed (the label, the reason); y tries again.
             self._working = False
+            report_failure(self, error)
+            self.stale_note = error_line(error, "nothing moved; y tries again")
+            if self.plan is not None:
+                self.show_plan(self.plan)
+            else:
+                self._show_summary([])
             self.app.notify(str(error), severity="error", timeout=8)
-            self.dismiss(None)
             return
         self.dismiss(result)
 

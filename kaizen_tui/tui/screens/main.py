@@ -22,7 +22,7 @@ from textual.screen import Screen
 from textual.widgets import Input, Static
 
 from kaizen_tui.agent_file import parse_agent_text
-from kaizen_tui.core.errors import KaizenError, VersionNotFound
+from kaizen_tui.core.errors import DatabaseUnavailable, KaizenError, VersionNotFound
 from kaizen_tui.service import agent_sort_key
 from kaizen_tui.tui.actions import Scope, bindings
 from kaizen_tui.tui.screens.audit import AuditScreen
@@ -39,10 +39,12 @@ from kaizen_tui.tui.screens.editing import (
     with_error,
 )
 from kaizen_tui.tui.screens.labels import LabelModal, LedgerScreen, label_toast
-from kaizen_tui.tui.screens.modals import EditorModal, SnapshotModal, YesNoModal
+from kaizen_tui.tui.screens.modals import EditorModal, YesNoModal
 from kaizen_tui.tui.screens.plans import DeleteAgentModal, PruneModal, RollbackModal
+from kaizen_tui.tui.screens.snapshot import SnapshotModal
 from kaizen_tui.tui.widgets.agent_list import AgentsTable
 from kaizen_tui.tui.widgets.chrome import BottomBar, KeyBar, StatusLine, TopBar
+from kaizen_tui.tui.widgets.connection import UnreachableLine, report_failure
 from kaizen_tui.tui.widgets.diff import DiffBody, comparison_label
 from kaizen_tui.tui.widgets.lists import (
     GLYPH_DAMAGED,
@@ -194,6 +196,7 @@ class MainScreen(Screen[None]):
         service = self.service
         yield TopBar(service.display_name, service.user, service.read_only, id="topbar")
         with BottomBar():
+            yield UnreachableLine(id="unreachable")
             yield StatusLine(id="status")
             yield KeyBar(id="keys")
         with Horizontal(id="body"):
@@ -220,6 +223,9 @@ class MainScreen(Screen[None]):
         self._stop_watching = self.service.watch_changes(lambda: self.post_message(DatabaseChanged()))
         interval = POLL_SECONDS if self._stop_watching is None else WATCHED_POLL_SECONDS
         self.set_interval(interval, self.poll_changes, name="poll")
+        if interval > POLL_SECONDS:
+            # While the database cannot be reached, ask every second whether it is back.
+            self.set_interval(POLL_SECONDS, self._poll_while_unreachable, name="retry")
 
     def on_unmount(self) -> None:
         if self._stop_watching is not None:
@@ -286,6 +292,7 @@ class MainScreen(Screen[None]):
         try:
             marker, agents = await self._fresh_agents()
         except KaizenError as error:
+            report_failure(self, error)
             self.toast(str(error), "error")
             self._loaded = True  # keys work (q, retry by the poll) even when the first read failed
             return
@@ -297,6 +304,11 @@ class MainScreen(Screen[None]):
         self._loaded = True
         if was_empty != (not agents):
             self.refresh_bindings()
+            filter_field = self.query_one("#filter", FilterInput)
+            if agents and (self.focused is None or (self.focused is filter_field and not filter_field.display)):
+                # The first agent (a new one, or one created anew after the last was deleted): the keys
+                # go to the list, not to nowhere or to the hidden filter.
+                self.agents_table.focus()
 
     async def _fresh_agents(self) -> tuple[int, list[dict[str, Any]]]:
         """The change marker and the agents as of it: only the changed agents are read again.
@@ -449,6 +461,7 @@ class MainScreen(Screen[None]):
                 entries = await self.service.get_timeline(agent_id, limit=limit + 1, offset=0)
             marked = await self._checked_mark(agent_id, entries)
         except KaizenError as error:
+            report_failure(self, error)
             self.diff.show_message(error_line(error))
             if agent_id == self.agent_id:
                 timeline.finish_loading()
@@ -529,6 +542,7 @@ class MainScreen(Screen[None]):
                 more_below = len(entries) > limit
                 entries = entries[:limit]
         except KaizenError as error:
+            report_failure(self, error)
             self.toast(str(error), "error")
             timeline.page_failed(generation)
             return
@@ -631,6 +645,7 @@ class MainScreen(Screen[None]):
         try:
             found = await self._comparison_for(agent_id, key)
         except KaizenError as error:
+            report_failure(self, error)
             self.diff.show_message(error_line(error))
             return
         if found is None or self.agent_id != agent_id or self.timeline.cursor_key != key:
@@ -643,12 +658,23 @@ class MainScreen(Screen[None]):
 
     # -- watching the database -------------------------------------------------
 
+    @property
+    def unreachable(self) -> UnreachableLine:
+        return self.query_one("#unreachable", UnreachableLine)
+
     @work(exclusive=True, group="poll")
     async def poll_changes(self) -> None:
+        """Has anything changed since the screen was read? Also: is the database (still, again) reachable?"""
         try:
             marker = await self.service.change_marker()
+        except DatabaseUnavailable as error:
+            self.unreachable.show_unreachable(error)  # stays until a poll gets an answer
+            return
         except KaizenError:
             return
+        if self.unreachable.showing:
+            self.unreachable.clear()
+            self.toast(f"{visible(self.service.display_name)} can be reached again.")
         if self._marker is None:
             # The first load has not finished, or it failed (the database was
             # busy): try again unless it is still running.
@@ -658,6 +684,13 @@ class MainScreen(Screen[None]):
         if marker != self._marker:
             self._marker = marker
             self.reload()
+
+    def _poll_while_unreachable(self) -> None:
+        """Every second while the line says the database cannot be reached (one poll at a time)."""
+        if self.unreachable.showing and not any(
+            worker.group == "poll" and worker.is_running for worker in self.workers
+        ):
+            self.poll_changes()
 
     def reload(self, keep_agent: str | None = None, keep_version: str | None = None, top: bool = False) -> None:
         """Reload everything, keeping the cursors where they were (``top``: the timeline from its newest version).
@@ -855,21 +888,13 @@ class MainScreen(Screen[None]):
         if agent is None or not self._writable("snapshot"):
             return
 
-        def done(changelog: str | None) -> None:
-            if changelog is not None:
-                self._snapshot(agent["id"], agent["name"], changelog)
+        def done(version: dict[str, Any] | None) -> None:
+            # The dialog saved what it showed (conflicts and failures kept it open).
+            if version is not None:
+                self.toast(f"Saved v{version['version_number']} of {visible(agent['name'])}")
+                self.reload(keep_agent=agent["id"], keep_version=version["id"], top=True)
 
-        self.app.push_screen(SnapshotModal(agent), done)
-
-    @work(group=ACTIONS)
-    async def _snapshot(self, agent_id: str, name: str, changelog: str) -> None:
-        try:
-            version = await self.service.create_version(agent_id, changelog or None)
-        except KaizenError as error:
-            self.toast(str(error), "error")
-            return
-        self.toast(f"Saved v{version['version_number']} of {visible(name)}")
-        self.reload(keep_agent=agent_id, keep_version=version["id"], top=True)
+        self.app.push_screen(SnapshotModal(self.service, agent), done)
 
     def action_rollback(self) -> None:
         if self._deferred("rollback"):
@@ -1066,6 +1091,7 @@ class MainScreen(Screen[None]):
             try:
                 agent = await self.service.get(agent_id)
             except KaizenError as error:
+                report_failure(self, error)
                 self.toast(str(error), "error")
                 return
 
@@ -1096,7 +1122,8 @@ class MainScreen(Screen[None]):
                 data = parse_agent_text(strip_error(text), "Your YAML")
                 agent = await self.service.create_agent(data)
             except KaizenError as error:
-                return str(error)
+                report_failure(self, error)
+                return str(error)  # the text is kept, with the reason
             self.toast(f"Created agent {visible(agent['name'])}; s saves its first version")
             self.filter_text = ""
             self.reload(keep_agent=agent["id"])

@@ -1,9 +1,10 @@
-"""Modal dialogs: snapshot, a yes/no confirmation (deleting a version), the in-app editor.
+"""Modal dialogs: a yes/no confirmation (deleting a version), the in-app editor.
 
 Destructive dialogs open with Cancel focused: ``enter`` on them never
 destroys anything; ``y`` confirms, ``n`` or ``esc`` cancels. The dialogs
 that show a plan of the service and carry it out are in
-:mod:`~kaizen_tui.tui.screens.plans`; the one that settles an edit's
+:mod:`~kaizen_tui.tui.screens.plans` (the snapshot dialog in
+:mod:`~kaizen_tui.tui.screens.snapshot`); the one that settles an edit's
 conflicts is in :mod:`~kaizen_tui.tui.screens.merge`.
 """
 
@@ -11,68 +12,18 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
-from textual.widgets import Button, Input, Label, Static, TextArea
+from textual.widgets import Button, Static, TextArea
 
 from kaizen_tui.tui.screens.dialog import AbstractDialogMeta, Dialog, ResultType
 from kaizen_tui.tui.widgets.chrome import KeyBar
 from kaizen_tui.tui.widgets.diff import DiffBody
-from kaizen_tui.tui.widgets.text import error_line, named_line, visible
-
-
-class SnapshotModal(Dialog[str | None]):
-    """Ask for the changelog of a new version: ``enter`` saves, ``esc`` cancels."""
-
-    BINDINGS = [Binding("escape", "cancel", "cancel")]
-
-    def __init__(self, agent: dict[str, Any]) -> None:
-        super().__init__()
-        self.agent = agent
-
-    def compose(self) -> ComposeResult:
-        agent = self.agent
-        with Vertical(classes="dialog") as dialog:
-            dialog.border_title = "Snapshot"
-            with VerticalScroll(classes="dialog-body", can_focus=False):
-                yield from self._compose_body(agent)
-            yield Input(placeholder="e.g. Shorter greeting, stricter refund policy", id="changelog")
-            yield Static(Content.assemble(("enter", "bold"), " save   ", ("esc", "bold"), " cancel"), classes="hint")
-
-    def _compose_body(self, agent: dict[str, Any]) -> ComposeResult:
-        yield Static(
-            Content.assemble("Save the live config of ", (visible(agent["name"]), "bold"), " as a new version.")
-        )
-        if agent.get("latest_version") is None:
-            note = Content.assemble(("This will be its first version.", "$text-muted"))
-        elif agent.get("unsaved_changes"):
-            note = Content.assemble(
-                ("The live config has changes since ", "$text-muted"), f"v{agent['latest_version']}", "."
-            )
-        else:
-            note = Content.assemble(
-                ("The live config equals ", "$text-warning"),
-                (f"v{agent['latest_version']}", "bold $text-warning"),
-                ("; the new version will hold the same config.", "$text-warning"),
-            )
-        yield Static(note, classes="note")
-        yield Label("Changelog: what changed and why")
-
-    def on_mount(self) -> None:
-        self.query_one("#changelog", Input).focus()
-
-    @on(Input.Submitted, "#changelog")
-    def save(self, event: Input.Submitted) -> None:
-        event.stop()
-        self.dismiss(event.value.strip())
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
+from kaizen_tui.tui.widgets.text import error_line, named_line
 
 
 class ConfirmModal(Dialog[ResultType], metaclass=AbstractDialogMeta):

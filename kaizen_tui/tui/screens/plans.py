@@ -25,6 +25,7 @@ from kaizen_tui.core.errors import ArchiveExists, Conflict, FileNotWritten, Kaiz
 from kaizen_tui.tui.screens.dialog import SCROLL_BINDINGS, Dialog
 from kaizen_tui.tui.screens.modals import ConfirmModal
 from kaizen_tui.tui.widgets.chrome import KeyBar
+from kaizen_tui.tui.widgets.connection import report_failure
 from kaizen_tui.tui.widgets.diff import DiffBody
 from kaizen_tui.tui.widgets.text import error_line, exact_time, first_line, visible
 
@@ -155,6 +156,7 @@ class PlanModal(ConfirmModal[dict[str, Any] | None]):
             return
         except KaizenError as error:
             self._working = False
+            report_failure(self, error)
             self.app.notify(str(error), severity="error", timeout=8)
             self.dismiss(None)
             return
@@ -619,9 +621,13 @@ class PruneModal(Dialog[dict[str, Any] | None]):
                 self.show_plan(error.fresh)
             return
         except KaizenError as error:
+            # Nothing was deleted (the database unreachable or read-only...): the dialog stays,
+            # with the reason, the number and the archive file as typed; y tries again.
             self._working = False
+            report_failure(self, error)
+            self.stale_note = error_line(error, "nothing was deleted; y tries again")
+            self.show_plan(plan)
             self.app.notify(str(error), severity="error", timeout=8)
-            self.dismiss(None)
             return
         self.dismiss(result)
 

@@ -693,6 +693,7 @@ class DiffBody(ScrollView, can_focus=True):
         width = self.scrollable_content_region.width
         if width <= 0 or not self.is_mounted:
             self._strips = []
+            self._built_for = None  # hidden: built again once it has a width (on_resize)
             return
         split = self.is_split
         self._built_for = (width, split)
