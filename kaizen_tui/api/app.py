@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import sys
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -37,6 +38,7 @@ from starlette.responses import Response
 from kaizen_tui import __version__
 from kaizen_tui.api.problems import TITLES, json_bytes, problem, problem_of
 from kaizen_tui.core.errors import Conflict, InvalidValue, KaizenError, StalePlan
+from kaizen_tui.core.numbers import MAX_INTEGER, is_digit_limit, whole_number
 from kaizen_tui.service import AgentService
 from kaizen_tui.service.tokens import role_allows
 
@@ -48,8 +50,6 @@ MAX_BODY_BYTES = 1024 * 1024
 #: a revoked token stops working within this many seconds.
 TOKEN_CACHE_SECONDS = 5.0
 JSON_TYPE = "application/json"
-#: The largest number a query parameter may hold (the database's integers are 64-bit).
-MAX_INTEGER = 2**63 - 1
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -105,8 +105,9 @@ def expected_revision(request: Request) -> int | None:
     if tags is None or "*" in tags:
         return None
     for tag in tags:
-        if tag.isdigit():
-            return int(tag)
+        revision = whole_number(tag)
+        if revision is not None and revision <= MAX_INTEGER:
+            return revision
     return NO_REVISION
 
 
@@ -161,7 +162,8 @@ class Guard:
         try:
             if scope["method"] in BODY_METHODS:
                 declared = dict(scope.get("headers") or []).get(b"content-length")
-                if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+                length = whole_number(declared.decode("latin-1")) if declared is not None else None
+                if length is not None and length > self.max_body_bytes:
                     raise BodyTooLarge(self.max_body_bytes)
             received = 0
 
@@ -238,6 +240,11 @@ class _Refused(Exception):
         self.current_revision = current_revision
 
 
+def _number_too_long() -> InvalidValue:
+    """A JSON body holding a number of more digits than Python reads: no field takes such a number."""
+    return InvalidValue("body", f"holds a number of more than {sys.get_int_max_str_digits():,} digits")
+
+
 def _only_keys(body: dict[str, Any], allowed: tuple[str, ...]) -> None:
     unknown = sorted(str(key) for key in body if key not in allowed)
     if unknown:
@@ -252,7 +259,9 @@ def _body_object(body: object) -> dict[str, Any]:
     if isinstance(body, bytes):
         try:
             body = json.loads(body)
-        except (ValueError, RecursionError):
+        except (ValueError, RecursionError) as error:
+            if is_digit_limit(error):
+                raise _number_too_long() from None
             raise _Refused(400, "malformed_json", "The body is not valid JSON.") from None
     if not isinstance(body, dict):
         raise InvalidValue("body", "must be a JSON object")
@@ -307,6 +316,8 @@ def create_app(service: AgentService, *, token_cache_seconds: float = TOKEN_CACH
     async def http_error(request: Request, error: StarletteHTTPException) -> Response:
         if isinstance(error.__cause__, BodyTooLarge):  # FastAPI turns a failed body read into a 400
             return _too_large(error.__cause__.limit)
+        if error.status_code == 400 and is_digit_limit(error.__cause__):  # valid JSON, but a number too long
+            return problem_of(_number_too_long())
         if error.status_code == 400:
             return problem(400, "malformed_json", "The body cannot be read as JSON.")
         if error.status_code == 404:

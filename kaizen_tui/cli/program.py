@@ -46,6 +46,7 @@ from kaizen_tui.core.errors import (
     ReadOnlyDatabase,
     VersionLabelled,
 )
+from kaizen_tui.core.numbers import MAX_INTEGER, shortened, whole_number
 from kaizen_tui.core.schema import AGENT_TYPES, EDITABLE_FIELDS, MAX_TOKENS_LIMIT, STATUSES, TEMPERATURE_RANGE
 
 if TYPE_CHECKING:
@@ -154,21 +155,41 @@ def read_text_argument(field: str, path: str) -> str:
     return text.removesuffix("\n")
 
 
+def whole_argument(raw: str) -> int:
+    """An option's whole number (``--limit``, ``--keep``, ``--port``...), as argparse's ``type``.
+
+    A sign is allowed (the command says what a negative number means); any
+    length is read without Python's limit on digits, and a number past what
+    the databases store is refused here, in one line.
+    """
+    text = raw.strip()
+    sign = -1 if text.startswith("-") else 1
+    number = whole_number(text[1:] if text.startswith(("-", "+")) else text)
+    if number is None:
+        raise argparse.ArgumentTypeError(f"not a whole number: {shortened(raw, quoted=True)}")
+    if number > MAX_INTEGER:
+        raise argparse.ArgumentTypeError(f"{shortened(text)} is too large (at most {MAX_INTEGER:,})")
+    return sign * number
+
+
 def parse_temperature(raw: str) -> float:
     low, high = TEMPERATURE_RANGE
     try:
         return float(raw)
     except ValueError:
-        raise InvalidValue("temperature", f"must be a number from {low} to {high}; got {raw!r}") from None
+        raise InvalidValue(
+            "temperature", f"must be a number from {low} to {high}; got {shortened(raw, quoted=True)}"
+        ) from None
 
 
 def parse_max_tokens(raw: str) -> int:
-    try:
-        return int(raw.strip())
-    except ValueError:
+    number = whole_number(raw)
+    if number is None or number > MAX_TOKENS_LIMIT:
         raise InvalidValue(
-            "max_tokens", f"must be a whole number from 0 to {MAX_TOKENS_LIMIT:,} (0 means no limit); got {raw!r}"
-        ) from None
+            "max_tokens",
+            f"must be a whole number from 0 to {MAX_TOKENS_LIMIT:,} (0 means no limit); got {shortened(raw, quoted=True)}",
+        )
+    return number
 
 
 def parse_extra(raw: str) -> dict[str, Any]:
@@ -1208,7 +1229,7 @@ def build_parser() -> argparse.ArgumentParser:
     set_.add_argument(
         "--if-revision",
         metavar="N",
-        type=int,
+        type=whole_argument,
         help="change only if the agent is still at revision N (see show); else fail and change nothing",
     )
     add_json_flag(set_, "the updated agent, with the fields changed (changed) and the version saved first")
@@ -1286,7 +1307,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_agent_argument(prune)
     prune.add_argument(
-        "--keep", metavar="N", type=int, required=True, help="how many of the newest versions to keep (at least 1)"
+        "--keep",
+        metavar="N",
+        type=whole_argument,
+        required=True,
+        help="how many of the newest versions to keep (at least 1)",
     )
     prune.add_argument(
         "--archive",
@@ -1356,8 +1381,10 @@ def build_parser() -> argparse.ArgumentParser:
         "found by its id or name; its events show the name it had.",
     )
     log.add_argument("agent", metavar="AGENT", nargs="?", help="only this agent's events (id or name)")
-    log.add_argument("--limit", metavar="N", type=int, default=50, help="how many events (default: 50)")
-    log.add_argument("--before", metavar="ID", type=int, help="only events older than this one (their ids: --json)")
+    log.add_argument("--limit", metavar="N", type=whole_argument, default=50, help="how many events (default: 50)")
+    log.add_argument(
+        "--before", metavar="ID", type=whole_argument, help="only events older than this one (their ids: --json)"
+    )
     add_json_flag(log, "the events (detail decoded, agent_name)")
 
     serve_ = command_parser(
@@ -1370,7 +1397,7 @@ def build_parser() -> argparse.ArgumentParser:
         "OpenAPI at /openapi.json, interactive docs at /docs. Several servers may share one database.",
     )
     serve_.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
-    serve_.add_argument("--port", type=int, default=8700, help="port to listen on (default: 8700)")
+    serve_.add_argument("--port", type=whole_argument, default=8700, help="port to listen on (default: 8700)")
 
     token = command_parser(
         commands,

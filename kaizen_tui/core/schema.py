@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from kaizen_tui.core.errors import DamagedSnapshot, InvalidValue
+from kaizen_tui.core.numbers import is_digit_limit
 
 AGENT_TYPES = ("chat", "task", "pipeline", "custom")
 STATUSES = ("draft", "active", "archived")
@@ -80,6 +81,8 @@ def shown_number(value: float) -> str:
     """
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
         return str(int(value))
+    if isinstance(value, int) and abs(value) > 10**30:  # too long to read (and past 4,300 digits, to convert)
+        return f"a {'negative ' if value < 0 else ''}number of {math.floor(math.log10(abs(value))) + 1:,} digits"
     return repr(value)
 
 
@@ -132,7 +135,7 @@ def _temperature(value: object) -> float:
     low, high = TEMPERATURE_RANGE
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InvalidValue("temperature", f"must be a number from {low} to {high}, not {_type_name(value)}")
-    if not math.isfinite(value) or not low <= value <= high:
+    if (isinstance(value, float) and not math.isfinite(value)) or not low <= value <= high:
         raise InvalidValue("temperature", f"must be from {low} to {high}; got {shown_number(value)}")
     return float(value)
 
@@ -176,6 +179,8 @@ def _extra(value: object) -> dict[str, Any]:
     try:
         text = json.dumps(value, ensure_ascii=False, allow_nan=False, sort_keys=True)
     except (TypeError, ValueError) as error:
+        if is_digit_limit(error):
+            raise InvalidValue("extra", "holds a number of more digits than can be written out") from None
         raise InvalidValue("extra", f"must hold only JSON values ({error})") from None
     _check_encodable("extra", text)
     # A round trip gives plain dicts/lists and a copy the caller cannot mutate.

@@ -46,6 +46,7 @@ from kaizen_tui.core.errors import (
 from kaizen_tui.core.ids import new_agent_id, new_version_id, utc_now
 from kaizen_tui.core.merge import merge_fields
 from kaizen_tui.core.names import name_key
+from kaizen_tui.core.numbers import version_number
 from kaizen_tui.core.schema import (
     CONFIG_FIELDS,
     EDITABLE_FIELDS,
@@ -946,7 +947,7 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
             raise VersionNotFound(repr(text)[1:-1], agent["name"])
         match = _VERSION_REF.match(text.strip())
         if match:
-            number = int(match.group(1))
+            number = version_number(match.group(1), agent["name"])  # past any stored number: not found
             row = tx.version_numbered(agent["id"], number)
             if row is None:
                 raise VersionNotFound(f"v{number}", agent["name"], detail=self._gone(tx, agent, number))

@@ -295,6 +295,27 @@ def test_missing_agent_and_version_are_one_line_errors(kz: Runner, support: str)
     assert_one_error_line(kz("rollback", support, "ver-nope", "--yes"), "No version ver-nope")
 
 
+def test_numbers_of_any_length_are_one_line_each(kz: Runner, support: str, tmp_path: Path) -> None:
+    """Past Python's 4,300 digits or 64 bits: a clear line (exit 1, or 2 for an option), never a traceback."""
+    huge = "9" * 4400
+    short = "99999999999…99999999999 (4,400 characters)"
+    for argv in (
+        ("diff", support, f"v{huge}"),
+        ("rollback", support, huge, "--yes"),
+        ("delete-version", support, huge),
+    ):
+        assert_one_error_line(kz(*argv), f"No version v{short} of Support Agent.")
+    assert_one_error_line(kz("set", support, f"max_tokens={huge}"), "got '99999999999…99999999999' (4,400 characters)")
+    for argv in (("log", "--limit", huge), ("log", "--before", str(2**64)), ("prune", support, "--keep", huge)):
+        result = kz(*argv)
+        assert result.code == 2 and "is too large (at most 9,223,372,036,854,775,807)" in result.err, result
+        assert "Traceback" not in result.err and len(result.err.splitlines()[-1]) < 200
+    assert kz("log", "--limit", str(2**63 - 1), "--before", str(2**63 - 1)).code == 0, "the largest bound is all"
+    agent_file = tmp_path / "agent.yaml"
+    agent_file.write_text(f"name: Big\nmodel_id: m\nmax_tokens: {huge}\n", encoding="utf-8")
+    assert_one_error_line(kz("create", "-f", str(agent_file)), "line 3: a number of 4,400 digits")
+
+
 def test_a_version_of_another_agent_is_refused(kz: Runner, support: str) -> None:
     other = json.loads(kz("create", "--name", "Other", "--model", "m", "--json").out)["id"]
     other_version = json.loads(kz("snapshot", other, "--json").out)["id"]

@@ -178,6 +178,39 @@ async def test_find_version_by_number_or_id(service: AgentService, agent_data: d
         await service.find_version(agent["id"], foreign["id"])
 
 
+@pytest.mark.parametrize(
+    "ref",
+    ["9" * 4400, "v" + "9" * 4400, "0" * 5000 + "9" * 20, str(2**63), str(2**31), "99999999999999999999"],
+    ids=["4400-digits", "v-4400-digits", "leading-zeros", "2**63", "2**31", "20-digits"],
+)
+async def test_a_version_number_no_database_can_hold_is_not_found_wherever_a_version_is_taken(
+    service: AgentService, agent_data: dict, ref: str
+) -> None:
+    """Past Python's 4,300 digits, SQLite's INTEGER or PostgreSQL's: "no such version", never a crash."""
+    agent = await service.create_agent(agent_data)
+    await service.create_version(agent["id"])
+    calls = [
+        service.find_version(agent["id"], ref),
+        service.compare(agent["id"], ref, "live"),
+        service.compare(agent["id"], "v1", ref),
+        service.resolve_config(agent["id"], version=ref),
+        service.set_label(agent["id"], "production", ref),
+    ]
+    for call in calls:
+        with pytest.raises(VersionNotFound) as refused:
+            await call
+        assert "4300" not in str(refused.value) and len(str(refused.value)) < 120
+    assert [entry["label"] for entry in await service.list_labels(agent["id"])] == []
+
+
+async def test_pages_past_the_largest_stored_number_mean_all_of_them(service: AgentService, agent_data: dict) -> None:
+    agent = await service.create_agent(agent_data)
+    everything = await service.audit_log(agent["id"])
+    assert await service.audit_log(agent["id"], 2**64, before=2**64) == everything
+    assert await service.audit_trail(None, 2**64, before=2**64) == await service.audit_trail(None)
+    assert await service.label_history(agent["id"], limit=2**64, before=2**64) == []
+
+
 async def test_the_spec_workflow_version_update_rollback(service: AgentService, agent_data: dict) -> None:
     agent = await service.create_agent({**agent_data, "status": "active"})
     version = await service.create_version(agent["id"], "Backup before changes")
