@@ -50,6 +50,7 @@ from kaizen_tui.core.numbers import version_number
 from kaizen_tui.core.schema import (
     CONFIG_FIELDS,
     EDITABLE_FIELDS,
+    check_new_name,
     check_text,
     content_hash,
     parse_snapshot,
@@ -640,7 +641,7 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
             saved = None
             if changing and not self._is_saved(tx, agent):
                 saved = self._snapshot(tx, who, agent, f"Auto: before rollback to {label}", audit=False)
-            changed = self._apply(tx, who, agent, config, audit=False)
+            changed = self._apply(tx, who, agent, config, audit=False, restoring=True)
             # Audited even when nothing changed: who asked for it is part of the history.
             self._audit(
                 tx,
@@ -1016,7 +1017,14 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
         return version_dict(version)
 
     def _apply(
-        self, tx: Transaction, who: str, agent: dict[str, Any], fields: Mapping[str, Any], *, audit: bool = True
+        self,
+        tx: Transaction,
+        who: str,
+        agent: dict[str, Any],
+        fields: Mapping[str, Any],
+        *,
+        audit: bool = True,
+        restoring: bool = False,
     ) -> list[str]:
         """Write the fields that differ into the agent row (and into ``agent``); return their names.
 
@@ -1027,6 +1035,8 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
         if not changed:
             return []
         if "name" in changed:
+            if not restoring:  # a rollback restores a name the agent had; a new one follows today's rules
+                check_new_name(fields["name"])
             self._check_name_free(tx, fields["name"], agent["id"])
         values: dict[str, Any] = {key: dict(fields[key]) if key == "extra" else fields[key] for key in changed}
         old = {key: agent[key] for key in changed}

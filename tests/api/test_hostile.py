@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from kaizen_tui.api.app import MAX_BODY_BYTES
 from kaizen_tui.service import AgentService
 from tests.api.conftest import Tokens, assert_problem, nothing_written
-from tests.support import write_raw_snapshot
+from tests.support import rename_as_an_older_tool, write_raw_snapshot
 
 AGENT = "/api/v1/agents/Support Agent"
 JSON_HEADERS = {"Content-Type": "application/json"}
@@ -273,6 +273,19 @@ def test_paging_parameters_beyond_64_bits_are_422_not_500(writer: TestClient, ag
     for path in (f"{AGENT}/versions?offset={2**63}", f"/api/v1/audit?before={10**26}"):
         response = writer.get(path)
         assert response.status_code == 422, (path, response.text)
+
+
+def test_a_name_no_url_can_reach_is_refused_and_one_from_before_is_reached_by_id(
+    writer: TestClient, service: AgentService, agent: dict[str, Any], db_path: Path
+) -> None:
+    with nothing_written(service):
+        created = writer.post("/api/v1/agents", json={"name": "team/bot", "model_id": "m"})
+        assert "must not contain '/'" in assert_problem(created, 422, "invalid_value")["detail"]
+        renamed = writer.patch(AGENT, json={"name": "rtl\u202eevil"})
+        assert "control characters (U+202E" in assert_problem(renamed, 422, "invalid_value")["detail"]
+    rename_as_an_older_tool(db_path, agent["id"], "a/b")
+    assert writer.get(f"/api/v1/agents/{agent['id']}").json()["name"] == "a/b"
+    assert writer.patch(f"/api/v1/agents/{agent['id']}", json={"description": "still here"}).status_code == 200
 
 
 # -- lone surrogates ------------------------------------------------------------------

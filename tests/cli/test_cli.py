@@ -23,7 +23,16 @@ from kaizen_tui.cli import program as cli
 from kaizen_tui.core.errors import InvalidValue
 from kaizen_tui.core.schema import validate_fields
 from kaizen_tui.service import AgentService
-from tests.support import Result, Runner, TtyStringIO, cli_runner, live_agent, wait, write_raw_snapshot
+from tests.support import (
+    Result,
+    Runner,
+    TtyStringIO,
+    cli_runner,
+    live_agent,
+    rename_as_an_older_tool,
+    wait,
+    write_raw_snapshot,
+)
 
 FIRST_PROMPT = "You are helpful.\nAnswer briefly."
 SECOND_PROMPT = "You are helpful.\nAnswer briefly and politely.\nNever guess."
@@ -314,6 +323,11 @@ def test_numbers_of_any_length_are_one_line_each(kz: Runner, support: str, tmp_p
     agent_file = tmp_path / "agent.yaml"
     agent_file.write_text(f"name: Big\nmodel_id: m\nmax_tokens: {huge}\n", encoding="utf-8")
     assert_one_error_line(kz("create", "-f", str(agent_file)), "line 3: a number of 4,400 digits")
+
+
+def test_a_name_with_a_slash_or_a_control_character_is_refused_in_one_line(kz: Runner, support: str) -> None:
+    assert_one_error_line(kz("create", "--name", "../x", "--model", "m"), "name: must not contain '/'")
+    assert_one_error_line(kz("set", support, "name=two\nlines"), "name: must not contain control characters (U+000A")
 
 
 def test_a_version_of_another_agent_is_refused(kz: Runner, support: str) -> None:
@@ -963,11 +977,13 @@ def test_a_byte_order_mark_is_not_part_of_the_text(kz: Runner, support: str, tmp
     assert kz("create", "-f", str(agent_file)).code == 0
 
 
-def test_suggested_commands_name_the_agent_by_id_when_its_name_has_control_characters(kz: Runner) -> None:
+def test_suggested_commands_name_the_agent_by_id_when_its_name_has_control_characters(
+    kz: Runner, db_path: Path
+) -> None:
     # The name is printed escaped (\x1b); pasted back, that text would name no agent.
-    created = kz("create", "--name", "evil\x1b[31mname", "--model", "m")
+    kz("create", "--name", "evil", "--model", "m")
     agent_id = json.loads(kz("agents", "--json").out)[0]["id"]
-    assert f"Save its first version with: kaizen-tui snapshot {agent_id} -m 'First version'" in created.out
+    rename_as_an_older_tool(db_path, agent_id, "evil\x1b[31mname")  # new names refuse control characters
     versions = kz("versions", "evil\x1b[31mname")
     assert f"kaizen-tui snapshot {agent_id} -m 'First version'" in versions.out
     # A plain name is suggested as typed, quoted for the shell.

@@ -25,6 +25,7 @@ from tests.support import (
     main_screen,
     open_agent,
     press,
+    rename_as_an_older_tool,
     running_app,
     settle,
     toasts,
@@ -609,14 +610,15 @@ async def test_read_only_database_browses_and_says_why_keys_are_unavailable(serv
     assert len(await AgentService(str(db_path)).get_versions(ids["support"])) == 3
 
 
-async def test_data_is_shown_literally(service):
+async def test_data_is_shown_literally(service, db_path):
     agent = await service.create_agent(
         {
-            "name": "[bold red]Evil[/] \x1b[31mAgent",
+            "name": "Evil Agent",
             "model_id": "m",
             "system_prompt": "Line one\nUse [b]markup[/b] and \x1b]0;title\x07 escapes",
         }
     )
+    rename_as_an_older_tool(db_path, agent["id"], "[bold red]Evil[/] \x1b[31mAgent")  # refused to new names now
     await service.create_version(agent["id"], "[link=http://x]click[/link]")
     async with running_app(service) as pilot:
         screen = main_screen(pilot.app)
