@@ -32,6 +32,7 @@ from typing import Any
 from fastapi import Body, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -270,7 +271,11 @@ def _body_object(body: object) -> dict[str, Any]:
 
 def create_app(service: AgentService, *, token_cache_seconds: float = TOKEN_CACHE_SECONDS) -> FastAPI:
     """The API over ``service`` (which the caller opens and closes), without :class:`Guard` (see :func:`asgi_app`)."""
-    app = FastAPI(
+    # /docs from the installed package's Swagger UI files (under /static-offline-docs), not from a CDN:
+    # it works on a server without internet. No validator badge (Swagger UI would fetch it from
+    # validator.swagger.io, naming this server's URL); no ReDoc.
+    app = FastAPIOffline(
+        swagger_ui_parameters={"validatorUrl": None},
         title="kaizen-tui",
         version=__version__,
         description=(
