@@ -28,6 +28,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
+from urllib.parse import unquote_plus
 
 from fastapi import Body, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -126,21 +127,54 @@ def precondition_failed(revision: int, detail: str) -> Response:
     return problem(412, "precondition_failed", detail, headers={"ETag": quoted(revision)}, current_revision=revision)
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
 def loggable(text: str) -> str:
-    """A request path for the log: control characters escaped, so no request can write a line of its own."""
-    if text.isprintable():  # the common case, without the regular expression
+    """Text for the log: every character that is not printable escaped (``\\x1b``, ``\\u202e``), so no
+    request can write a line of its own, move the cursor, or reorder what a reader sees."""
+    if text.isprintable():  # the common case, at once
         return text
-    return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
+    return "".join(char if char.isprintable() else _escaped(char) for char in text)
+
+
+def _escaped(char: str) -> str:
+    code = ord(char)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+#: Query parameters whose values are never logged: no endpoint takes a secret in the URL, but a
+#: client may send one there by mistake (tokens belong in the Authorization header).
+SECRET_PARAMETERS = frozenset(
+    ("token", "access_token", "api_key", "apikey", "key", "secret", "password", "passwd", "auth", "authorization",
+     "bearer", "session", "signature", "sig")
+)  # fmt: skip
+#: A kaizen-tui token's secret, in whatever parameter it was put.
+_TOKEN_SECRET = re.compile(r"kz_[A-Za-z0-9_-]{8,}")
+
+
+def loggable_query(query: bytes) -> str:
+    """The query string for the request line (``?limit=5&offset=10``, as sent), secrets hidden; "" if none."""
+    if not query:
+        return ""
+    parts = []
+    for part in query.decode("latin-1").split("&"):
+        name, equals, value = part.partition("=")
+        if equals and (
+            unquote_plus(name).strip().lower() in SECRET_PARAMETERS or _TOKEN_SECRET.search(unquote_plus(value))
+        ):
+            part = f"{name}=<hidden>"
+        elif _TOKEN_SECRET.search(unquote_plus(part)):
+            part = "<hidden>"
+        parts.append(part)
+    return "?" + loggable("&".join(parts))
 
 
 class Guard:
     """ASGI middleware: refuses bodies over the limit (413) and logs one line per request.
 
-    The line: method, path (no query string), status, time and the actor
-    (the token's name); never a header, so never a secret.
+    The line: method, path and query string (a parameter that could hold a
+    secret hidden), status, time and the actor (the token's name); never a
+    header, so never a secret.
     """
 
     def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
@@ -184,8 +218,9 @@ class Guard:
         finally:
             actor = scope["state"].get("actor", "-")
             elapsed = (time.perf_counter() - started) * 1000
-            path = loggable(scope["path"])
-            log.info("%s %s %s %.1fms actor=%s", loggable(scope["method"]), path, status["code"], elapsed, actor)
+            target = loggable(scope["path"]) + loggable_query(scope.get("query_string", b""))
+            method = loggable(scope["method"])
+            log.info("%s %s %s %.1fms actor=%s", method, target, status["code"], elapsed, loggable(actor))
 
 
 class Authorizer:

@@ -1394,7 +1394,10 @@ def build_parser() -> argparse.ArgumentParser:
         f"{PROG} --db team.db serve --port 8700",
         cmd_serve,
         "Every request but GET /healthz needs Authorization: Bearer TOKEN (see token create).\n"
-        "OpenAPI at /openapi.json, interactive docs at /docs. Several servers may share one database.",
+        "OpenAPI at /openapi.json, interactive docs at /docs (served from here: no internet needed).\n"
+        "Several servers may share one database. One log line per request on stderr (the query string\n"
+        "with secrets hidden), and one when the database goes away and when it is back.\n"
+        "A port that is taken (or an address not of this machine) is one error line, exit code 1.",
     )
     serve_.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     serve_.add_argument("--port", type=whole_argument, default=8700, help="port to listen on (default: 8700)")
