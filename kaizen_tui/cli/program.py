@@ -162,14 +162,12 @@ def whole_argument(raw: str) -> int:
     length is read without Python's limit on digits, and a number past what
     the databases store is refused here, in one line.
     """
-    text = raw.strip()
-    sign = -1 if text.startswith("-") else 1
-    number = whole_number(text[1:] if text.startswith(("-", "+")) else text)
+    number = whole_number(raw, signed=True)
     if number is None:
-        raise argparse.ArgumentTypeError(f"not a whole number: {shortened(raw, quoted=True)}")
-    if number > MAX_INTEGER:
-        raise argparse.ArgumentTypeError(f"{shortened(text)} is too large (at most {MAX_INTEGER:,})")
-    return sign * number
+        raise argparse.ArgumentTypeError(f"invalid int value: {shortened(raw, quoted=True)}")  # argparse's words
+    if abs(number) > MAX_INTEGER:
+        raise argparse.ArgumentTypeError(f"{shortened(raw.strip())} is too large (at most {MAX_INTEGER:,})")
+    return number
 
 
 def parse_temperature(raw: str) -> float:
@@ -183,13 +181,13 @@ def parse_temperature(raw: str) -> float:
 
 
 def parse_max_tokens(raw: str) -> int:
-    number = whole_number(raw)
-    if number is None or number > MAX_TOKENS_LIMIT:
+    number = whole_number(raw, signed=True)
+    if number is None or abs(number) > MAX_INTEGER:
         raise InvalidValue(
             "max_tokens",
             f"must be a whole number from 0 to {MAX_TOKENS_LIMIT:,} (0 means no limit); got {shortened(raw, quoted=True)}",
         )
-    return number
+    return number  # its range is the schema's to check, in the words every face uses
 
 
 def parse_extra(raw: str) -> dict[str, Any]:

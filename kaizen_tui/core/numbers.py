@@ -30,14 +30,18 @@ _DIGITS_OF_MAX = len(str(MAX_INTEGER))
 SHOWN_CHARACTERS = 24
 
 
-def whole_number(text: str) -> int | None:
+def whole_number(text: str, *, signed: bool = False) -> int | None:
     """The whole number ``text`` spells (decimal digits, spaces around allowed), or None when it spells none.
 
     Any number past :data:`MAX_INTEGER` comes back as :data:`TOO_LARGE`,
     however many digits it has (they are never converted), so a range
-    check refuses it and a lookup finds nothing.
+    check refuses it and a lookup finds nothing. ``signed``: a leading
+    ``-`` or ``+`` is read too (past ``-MAX_INTEGER``, ``-TOO_LARGE``).
     """
     digits = text.strip()
+    if signed and digits[:1] in ("-", "+") and len(digits) > 1:
+        number = whole_number(digits[1:])
+        return None if number is None else -number if digits[0] == "-" else number
     if not digits.isdecimal():  # the digits int() takes: no sign, no "_", no "²"
         return None
     significant = digits.lstrip("0") or "0"

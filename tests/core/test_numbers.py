@@ -42,6 +42,13 @@ def test_what_is_not_a_whole_number_is_none(text: str) -> None:
     assert whole_number(text) is None
 
 
+def test_a_signed_number_when_asked() -> None:
+    assert whole_number("-3", signed=True) == -3 and whole_number("+3", signed=True) == 3
+    assert whole_number("-" + "9" * 5000, signed=True) == -TOO_LARGE
+    assert whole_number("-", signed=True) is None and whole_number("--3", signed=True) is None
+    assert whole_number("-3") is None
+
+
 def test_the_bounds_of_a_stored_number() -> None:
     assert whole_number(str(MAX_INTEGER)) == MAX_INTEGER
     assert whole_number(str(MAX_INTEGER + 1)) == TOO_LARGE
