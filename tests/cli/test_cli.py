@@ -965,7 +965,9 @@ def test_an_empty_db_option_is_a_usage_error(capsys: pytest.CaptureFixture[str])
 def test_numbers_beyond_sqlite_are_clear_errors(kz: Runner, support: str) -> None:
     assert_one_error_line(kz("diff", support, "v" + "9" * 25), "No version")
     too_large = kz("prune", support, "--keep", "9" * 25, "--yes")
-    assert too_large.code == 2 and "argument --keep: 99999999999…99999999999 (25 characters) is too large" in too_large.err
+    assert (
+        too_large.code == 2 and "argument --keep: 99999999999…99999999999 (25 characters) is too large" in too_large.err
+    )
 
 
 def test_a_byte_order_mark_is_not_part_of_the_text(kz: Runner, support: str, tmp_path: Path) -> None:
