@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from kaizen_tui.core.errors import InvalidAgentFile
+from kaizen_tui.core.numbers import is_digit_limit, long_number
 from kaizen_tui.core.schema import EDITABLE_FIELDS
 
 
@@ -56,6 +57,11 @@ def parse_agent_text(text: str, source: str = "the text") -> dict[str, Any]:
         data = yaml.safe_load(text)
     except RecursionError:
         raise InvalidAgentFile(f"{source} nests lists and mappings too deeply.") from None
+    except ValueError as error:  # a number longer than Python reads, a date that does not exist (2024-13-45)
+        too_long = long_number(text) if is_digit_limit(error) else None
+        if too_long is not None:
+            raise InvalidAgentFile(f"{source}, line {too_long[0]:,}: {too_long[1]}.") from None
+        raise InvalidAgentFile(f"{source} is not valid YAML: {error}.") from None
     except yaml.YAMLError as error:
         where = ""
         mark = getattr(error, "problem_mark", None)
@@ -85,6 +91,9 @@ def load_agent_file(path: str | Path) -> dict[str, Any]:
         except RecursionError:
             raise InvalidAgentFile(f"{path} nests lists and objects too deeply.") from None
         except ValueError as error:
+            too_long = long_number(text) if is_digit_limit(error) else None
+            if too_long is not None:
+                raise InvalidAgentFile(f"{path}, line {too_long[0]:,}: {too_long[1]}.") from None
             raise InvalidAgentFile(f"{path} is not valid JSON: {error}") from None
         if not isinstance(data, dict):
             raise InvalidAgentFile(f"{path} must hold a JSON object of fields.")

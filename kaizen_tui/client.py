@@ -72,6 +72,7 @@ import hashlib
 import http.client
 import json
 import logging
+import math
 import os
 import select
 import socket
@@ -384,6 +385,8 @@ def _retry_after(headers: http.client.HTTPMessage) -> float | None:
         seconds = float(value.strip())
     except ValueError:
         return None  # an HTTP date: rare from our server; the default interval stands
+    if math.isnan(seconds):
+        return None
     return min(max(seconds, 0.0), MAX_RETRY_AFTER)
 
 
@@ -410,20 +413,25 @@ def _version_key(version: object) -> str:
             raise ValueError(f"version numbers start at 1, not {version}")
         return str(version)
     text = version.strip()
-    if text[:1] in ("v", "V") and text[1:].isdigit():
+    if text[:1] in ("v", "V") and _is_digits(text[1:]):
         text = text[1:]
     if not text:
         raise ValueError("version must not be empty")
-    if text.isdigit():
-        return str(int(text))  # "03" is 3
+    if _is_digits(text):
+        return text.lstrip("0") or "0"  # "03" is 3, and no length is too long (int() stops at 4,300 digits)
     return text
+
+
+def _is_digits(text: str) -> bool:
+    """ASCII digits only: ``str.isdigit`` also says yes to ``²``, which ``int()`` refuses."""
+    return text.isascii() and text.isdigit()
 
 
 def _int_or_none(value: str | None) -> int | None:
     if value is None:
         return None
     value = value.strip()
-    return int(value) if value.isdigit() else None
+    return int(value) if _is_digits(value) and len(value) <= 19 else None
 
 
 # -- the client -----------------------------------------------------------------------

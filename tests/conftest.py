@@ -64,6 +64,21 @@ def postgres_template(postgres_server: PostgresServer) -> str:
 
 
 @pytest.fixture
+def stoppable_postgres() -> Iterator[PostgresServer]:
+    """A throwaway PostgreSQL server of the test's own, which it may stop and start (the session's is shared)."""
+    if os.environ.get("KAIZEN_TEST_PG_URL", "").strip():
+        pytest.skip("the server of KAIZEN_TEST_PG_URL is not the tests' to stop")
+    try:
+        server = start_server()
+    except NoPostgres as error:
+        if os.environ.get("KAIZEN_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"KAIZEN_REQUIRE_POSTGRES=1 but no PostgreSQL: {error}", pytrace=False)
+        pytest.skip(f"no PostgreSQL: {error}")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
 def backend(request: pytest.FixtureRequest) -> str:
     """``sqlite`` or ``postgresql``: the database this run of the test is on."""
     return str(getattr(request, "param", "sqlite"))

@@ -48,6 +48,8 @@ class PostgresServer:
     folder: Path | None = None
     bin_dir: Path | None = None
     run_as: list[str] = field(default_factory=list)
+    #: The options ``pg_ctl start -o`` was given (port, folder, settings): a restart takes them again.
+    start_options: str = ""
     _numbers: itertools.count[int] = field(default_factory=itertools.count)
     _doomed: queue.Queue[tuple[float, str] | None] = field(default_factory=queue.Queue)
     _dropper: threading.Thread | None = None
@@ -132,6 +134,22 @@ class PostgresServer:
             for statement in statements:
                 connection.execute(statement)
 
+    def stop_serving(self) -> None:
+        """Stop the server process, keeping its data: clients find it gone (see :meth:`start_serving`)."""
+        self._pg_ctl("stop", "-m", "fast", "-w", "-t", "30")
+
+    def start_serving(self) -> None:
+        """Start the server :meth:`stop_serving` stopped, on the same port with the same data."""
+        assert self.folder is not None
+        self._pg_ctl("start", "-w", "-t", "30", "-l", str(self.folder / "server.log"), "-o", self.start_options)
+
+    def _pg_ctl(self, *arguments: str) -> None:
+        if self.folder is None or self.bin_dir is None:
+            raise NoPostgres("only a server these tests started can be stopped and started")
+        command = [*self.run_as, str(self.bin_dir / "pg_ctl"), "-D", str(self.folder / "data"), *arguments]
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        assert done.returncode == 0, f"pg_ctl {arguments[0]}: {done.stderr or done.stdout}"
+
     def stop(self) -> None:
         self._stopping.set()
         if self._copier is not None:
@@ -192,12 +210,15 @@ def start_server() -> PostgresServer:
         shutil.chown(folder, user="postgres")
     port = _free_port()
     data = folder / "data"
+    options = (
+        f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
+        "-c full_page_writes=off -c max_connections=300 -c shared_buffers=64MB"
+    )
     commands = (
         [str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8",
          "--locale=C.UTF-8"],
         [str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(folder / "server.log"), "-w", "-t", "30",
-         "-o", f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
-         "-c full_page_writes=off -c max_connections=300 -c shared_buffers=64MB", "start"],
+         "-o", options, "start"],
     )  # fmt: skip
     for command in commands:
         if command[0].endswith("pg_ctl"):
@@ -208,5 +229,9 @@ def start_server() -> PostgresServer:
             shutil.rmtree(folder, ignore_errors=True)
             raise NoPostgres(f"{Path(command[0]).name} failed: {(done.stderr or done.stdout).strip()} {log[-500:]}")
     return PostgresServer(
-        base_url=f"postgresql://postgres@127.0.0.1:{port}", folder=folder, bin_dir=bin_dir, run_as=run_as
+        base_url=f"postgresql://postgres@127.0.0.1:{port}",
+        folder=folder,
+        bin_dir=bin_dir,
+        run_as=run_as,
+        start_options=options,
     )

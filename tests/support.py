@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from kaizen_tui.core.names import name_key
 from kaizen_tui.core.schema import content_hash, snapshot_json
 from kaizen_tui.service import AgentService, agent_config
 from kaizen_tui.tui.testing import settle
@@ -272,6 +273,15 @@ def impatient_writers(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
 
     monkeypatch.setattr(sqlite, "BUSY_TIMEOUT_SECONDS", seconds)
     monkeypatch.setattr(postgres, "LOCK_TIMEOUT_SECONDS", seconds)
+
+
+def rename_as_an_older_tool(db_path: Path | str, agent_id: str, name: str) -> None:
+    """Give an agent a name today's rules refuse to new names ("/", control characters), as an older
+    kaizen-tui could have: such agents stay, shown safely and reached by id (test only)."""
+    with raw_sql(db_path) as connection:
+        statement = "UPDATE agent SET name = ?, name_key = ? WHERE id = ?"
+        changed = connection.execute(statement, (name, name_key(name), agent_id)).rowcount
+    assert changed == 1, f"no agent {agent_id!r} in {db_path}"
 
 
 def write_raw_snapshot(db_path: Path, version: str | tuple[str, int], text: str = '{"name": "broken"') -> None:

@@ -24,15 +24,18 @@ from __future__ import annotations
 import json
 import logging
 import re
+import sys
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote_plus
 
 from fastapi import Body, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Match
@@ -40,6 +43,7 @@ from starlette.routing import BaseRoute, Match
 from kaizen_tui import __version__
 from kaizen_tui.api.problems import TITLES, json_bytes, problem, problem_of
 from kaizen_tui.core.errors import Conflict, InvalidValue, KaizenError, StalePlan
+from kaizen_tui.core.numbers import MAX_INTEGER, is_digit_limit, whole_number
 from kaizen_tui.service import AgentService
 from kaizen_tui.service.tokens import role_allows
 
@@ -51,8 +55,6 @@ MAX_BODY_BYTES = 1024 * 1024
 #: a revoked token stops working within this many seconds.
 TOKEN_CACHE_SECONDS = 5.0
 JSON_TYPE = "application/json"
-#: The largest number a query parameter may hold (the database's integers are 64-bit).
-MAX_INTEGER = 2**63 - 1
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -150,21 +152,54 @@ def precondition_failed(revision: int, detail: str) -> Response:
     return problem(412, "precondition_failed", detail, headers={"ETag": quoted(revision)}, current_revision=revision)
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
 def loggable(text: str) -> str:
-    """A request path for the log: control characters escaped, so no request can write a line of its own."""
-    if text.isprintable():  # the common case, without the regular expression
+    """Text for the log: every character that is not printable escaped (``\\x1b``, ``\\u202e``), so no
+    request can write a line of its own, move the cursor, or reorder what a reader sees."""
+    if text.isprintable():  # the common case, at once
         return text
-    return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
+    return "".join(char if char.isprintable() else _escaped(char) for char in text)
+
+
+def _escaped(char: str) -> str:
+    code = ord(char)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+#: Query parameters whose values are never logged: no endpoint takes a secret in the URL, but a
+#: client may send one there by mistake (tokens belong in the Authorization header).
+SECRET_PARAMETERS = frozenset(
+    ("token", "access_token", "api_key", "apikey", "key", "secret", "password", "passwd", "auth", "authorization",
+     "bearer", "session", "signature", "sig")
+)  # fmt: skip
+#: A kaizen-tui token's secret, in whatever parameter it was put.
+_TOKEN_SECRET = re.compile(r"kz_[A-Za-z0-9_-]{8,}")
+
+
+def loggable_query(query: bytes) -> str:
+    """The query string for the request line (``?limit=5&offset=10``, as sent), secrets hidden; "" if none."""
+    if not query:
+        return ""
+    parts = []
+    for part in query.decode("latin-1").split("&"):
+        name, equals, value = part.partition("=")
+        if equals and (
+            unquote_plus(name).strip().lower() in SECRET_PARAMETERS or _TOKEN_SECRET.search(unquote_plus(value))
+        ):
+            part = f"{name}=<hidden>"
+        elif _TOKEN_SECRET.search(unquote_plus(part)):
+            part = "<hidden>"
+        parts.append(part)
+    return "?" + loggable("&".join(parts))
 
 
 class Guard:
     """ASGI middleware: refuses bodies over the limit (413) and logs one line per request.
 
-    The line: method, path (no query string), status, time and the actor
-    (the token's name); never a header, so never a secret.
+    The line: method, path and query string (a parameter that could hold a
+    secret hidden), status, time and the actor (the token's name); never a
+    header, so never a secret.
     """
 
     def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
@@ -187,7 +222,8 @@ class Guard:
         try:
             if scope["method"] in BODY_METHODS:
                 declared = dict(scope.get("headers") or []).get(b"content-length")
-                if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+                length = whole_number(declared.decode("latin-1")) if declared is not None else None
+                if length is not None and length > self.max_body_bytes:
                     raise BodyTooLarge(self.max_body_bytes)
             received = 0
 
@@ -207,8 +243,9 @@ class Guard:
         finally:
             actor = scope["state"].get("actor", "-")
             elapsed = (time.perf_counter() - started) * 1000
-            path = loggable(scope["path"])
-            log.info("%s %s %s %.1fms actor=%s", loggable(scope["method"]), path, status["code"], elapsed, actor)
+            target = loggable(scope["path"]) + loggable_query(scope.get("query_string", b""))
+            method = loggable(scope["method"])
+            log.info("%s %s %s %.1fms actor=%s", method, target, status["code"], elapsed, loggable(actor))
 
 
 class Authorizer:
@@ -264,6 +301,11 @@ class _Refused(Exception):
         self.current_revision = current_revision
 
 
+def _number_too_long() -> InvalidValue:
+    """A JSON body holding a number of more digits than Python reads: no field takes such a number."""
+    return InvalidValue("body", f"holds a number of more than {sys.get_int_max_str_digits():,} digits")
+
+
 def _only_keys(body: dict[str, Any], allowed: tuple[str, ...]) -> None:
     unknown = sorted(str(key) for key in body if key not in allowed)
     if unknown:
@@ -278,7 +320,9 @@ def _body_object(body: object) -> dict[str, Any]:
     if isinstance(body, bytes):
         try:
             body = json.loads(body)
-        except (ValueError, RecursionError):
+        except (ValueError, RecursionError) as error:
+            if is_digit_limit(error):
+                raise _number_too_long() from None
             raise _Refused(400, "malformed_json", "The body is not valid JSON.") from None
     if not isinstance(body, dict):
         raise InvalidValue("body", "must be a JSON object")
@@ -292,7 +336,11 @@ def create_app(
 
     ``archive_dir``: the folder a prune may archive into (see :func:`_archive_file`); None: no archives.
     """
-    app = FastAPI(
+    # /docs from the installed package's Swagger UI files (under /static-offline-docs), not from a CDN:
+    # it works on a server without internet. No validator badge (Swagger UI would fetch it from
+    # validator.swagger.io, naming this server's URL); no ReDoc.
+    app = FastAPIOffline(
+        swagger_ui_parameters={"validatorUrl": None},
         title="kaizen-tui",
         version=__version__,
         description=(
@@ -338,6 +386,8 @@ def create_app(
     async def http_error(request: Request, error: StarletteHTTPException) -> Response:
         if isinstance(error.__cause__, BodyTooLarge):  # FastAPI turns a failed body read into a 400
             return _too_large(error.__cause__.limit)
+        if error.status_code == 400 and is_digit_limit(error.__cause__):  # valid JSON, but a number too long
+            return problem_of(_number_too_long())
         if error.status_code == 400:
             return problem(400, "malformed_json", "The body cannot be read as JSON.")
         if error.status_code == 404:

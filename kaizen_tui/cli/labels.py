@@ -38,8 +38,10 @@ from kaizen_tui.cli.program import (
     require_writable,
     version_table,
     wait,
+    whole_argument,
 )
 from kaizen_tui.core.audit_text import ARROW
+from kaizen_tui.core.numbers import MAX_INTEGER, shortened, whole_number
 
 #: ``--expect none``: the label must not be set yet.
 EXPECT_NONE = "none"
@@ -61,9 +63,12 @@ def parse_expect(raw: str | None) -> int | _NoExpectation | None:
     if text.lower() == EXPECT_NONE:
         return None
     match = _VERSION_NUMBER.fullmatch(text)
-    if match is None:
-        raise UsageError(f"--expect takes a version number (3 or v3) or 'none' (not set yet), not {raw!r}")
-    return int(match.group(1))
+    number = whole_number(match.group(1)) if match is not None else None
+    if number is None or number > MAX_INTEGER:
+        raise UsageError(
+            f"--expect takes a version number (3 or v3) or 'none' (not set yet), not {shortened(raw, quoted=True)}"
+        )
+    return number
 
 
 def expectation(given: int | _NoExpectation | None) -> dict[str, Any]:
@@ -449,8 +454,10 @@ def add_commands(commands: argparse._SubParsersAction) -> list[argparse.Argument
     )
     add_agent_argument(history)
     history.add_argument("label", metavar="LABEL", nargs="?", help="only this label's entries")
-    history.add_argument("--limit", metavar="N", type=int, default=50, help="how many entries (default: 50)")
-    history.add_argument("--before", metavar="ID", type=int, help="only entries older than this one (ids: --json)")
+    history.add_argument("--limit", metavar="N", type=whole_argument, default=50, help="how many entries (default: 50)")
+    history.add_argument(
+        "--before", metavar="ID", type=whole_argument, help="only entries older than this one (ids: --json)"
+    )
     add_json_flag(history, "one object per entry (at, actor, label, action, from_version, to_version, reason...)")
 
     protect = command_parser(

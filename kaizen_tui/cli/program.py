@@ -48,6 +48,7 @@ from kaizen_tui.core.errors import (
     ReadOnlyDatabase,
     VersionLabelled,
 )
+from kaizen_tui.core.numbers import MAX_INTEGER, shortened, whole_number
 from kaizen_tui.core.schema import AGENT_TYPES, EDITABLE_FIELDS, MAX_TOKENS_LIMIT, STATUSES, TEMPERATURE_RANGE
 
 if TYPE_CHECKING:
@@ -172,21 +173,39 @@ def read_text_argument(field: str, path: str) -> str:
     return text.removesuffix("\n")
 
 
+def whole_argument(raw: str) -> int:
+    """An option's whole number (``--limit``, ``--keep``, ``--port``...), as argparse's ``type``.
+
+    A sign is allowed (the command says what a negative number means); any
+    length is read without Python's limit on digits, and a number past what
+    the databases store is refused here, in one line.
+    """
+    number = whole_number(raw, signed=True)
+    if number is None:
+        raise argparse.ArgumentTypeError(f"invalid int value: {shortened(raw, quoted=True)}")  # argparse's words
+    if abs(number) > MAX_INTEGER:
+        raise argparse.ArgumentTypeError(f"{shortened(raw.strip())} is too large (at most {MAX_INTEGER:,})")
+    return number
+
+
 def parse_temperature(raw: str) -> float:
     low, high = TEMPERATURE_RANGE
     try:
         return float(raw)
     except ValueError:
-        raise InvalidValue("temperature", f"must be a number from {low} to {high}; got {raw!r}") from None
+        raise InvalidValue(
+            "temperature", f"must be a number from {low} to {high}; got {shortened(raw, quoted=True)}"
+        ) from None
 
 
 def parse_max_tokens(raw: str) -> int:
-    try:
-        return int(raw.strip())
-    except ValueError:
+    number = whole_number(raw, signed=True)
+    if number is None or abs(number) > MAX_INTEGER:
         raise InvalidValue(
-            "max_tokens", f"must be a whole number from 0 to {MAX_TOKENS_LIMIT:,} (0 means no limit); got {raw!r}"
-        ) from None
+            "max_tokens",
+            f"must be a whole number from 0 to {MAX_TOKENS_LIMIT:,} (0 means no limit); got {shortened(raw, quoted=True)}",
+        )
+    return number  # its range is the schema's to check, in the words every face uses
 
 
 def parse_extra(raw: str) -> dict[str, Any]:
@@ -1373,7 +1392,7 @@ def build_parser() -> argparse.ArgumentParser:
     set_.add_argument(
         "--if-revision",
         metavar="N",
-        type=int,
+        type=whole_argument,
         help="change only if the agent is still at revision N (see show); else fail and change nothing",
     )
     add_json_flag(set_, "the updated agent, with the fields changed (changed) and the version saved first")
@@ -1464,7 +1483,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_agent_argument(prune)
     prune.add_argument(
-        "--keep", metavar="N", type=int, required=True, help="how many of the newest versions to keep (at least 1)"
+        "--keep",
+        metavar="N",
+        type=whole_argument,
+        required=True,
+        help="how many of the newest versions to keep (at least 1)",
     )
     prune.add_argument(
         "--archive",
@@ -1537,8 +1560,10 @@ def build_parser() -> argparse.ArgumentParser:
         "found by its id or name; its events show the name it had.",
     )
     log.add_argument("agent", metavar="AGENT", nargs="?", help="only this agent's events (id or name)")
-    log.add_argument("--limit", metavar="N", type=int, default=50, help="how many events (default: 50)")
-    log.add_argument("--before", metavar="ID", type=int, help="only events older than this one (their ids: --json)")
+    log.add_argument("--limit", metavar="N", type=whole_argument, default=50, help="how many events (default: 50)")
+    log.add_argument(
+        "--before", metavar="ID", type=whole_argument, help="only events older than this one (their ids: --json)"
+    )
     add_json_flag(log, "the events (detail decoded, agent_name)")
 
     serve_ = command_parser(
@@ -1548,10 +1573,13 @@ def build_parser() -> argparse.ArgumentParser:
         f"{PROG} --db team.db serve --port 8700",
         cmd_serve,
         "Every request but GET /healthz needs Authorization: Bearer TOKEN (see token create).\n"
-        "OpenAPI at /openapi.json, interactive docs at /docs. Several servers may share one database.",
+        "OpenAPI at /openapi.json, interactive docs at /docs (served from here: no internet needed).\n"
+        "Several servers may share one database. One log line per request on stderr (the query string\n"
+        "with secrets hidden), and one when the database goes away and when it is back.\n"
+        "A port that is taken (or an address not of this machine) is one error line, exit code 1.",
     )
     serve_.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
-    serve_.add_argument("--port", type=int, default=8700, help="port to listen on (default: 8700)")
+    serve_.add_argument("--port", type=whole_argument, default=8700, help="port to listen on (default: 8700)")
     serve_.add_argument(
         "--archive-dir",
         metavar="DIR",

@@ -32,6 +32,7 @@ from typing import Any, NamedTuple
 
 from kaizen_tui.core.errors import InvalidExportFile, InvalidValue
 from kaizen_tui.core.labels import check_label
+from kaizen_tui.core.numbers import MAX_COUNT, is_digit_limit, long_number
 from kaizen_tui.core.schema import EDITABLE_FIELDS, check_text, validate_fields
 
 FORMAT = "kaizen-tui-export"
@@ -196,7 +197,8 @@ def _is_optional_text(value: object) -> bool:
 
 
 def _is_count(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    # No larger: PostgreSQL keeps these numbers as INTEGER, and a file moves between the backends.
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_COUNT
 
 
 def _is_optional_count(value: object) -> bool:
@@ -204,7 +206,7 @@ def _is_optional_count(value: object) -> bool:
 
 
 def _is_positive(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_COUNT
 
 
 class KeyType(NamedTuple):
@@ -222,11 +224,11 @@ _MISSING = object()
 TEXT = KeyType(_is_text, "text")
 OPTIONAL_TEXT = KeyType(_is_optional_text, "text or null", required=False)
 NULLABLE_TEXT = KeyType(_is_optional_text, "text or null")
-COUNT = KeyType(_is_count, "a whole number of at least 0")
+COUNT = KeyType(_is_count, f"a whole number from 0 to {MAX_COUNT:,}")
 #: A count an older file of the same format version does not have (read as 0).
-NEW_COUNT = KeyType(_is_count, "a whole number of at least 0", required=False)
-NULLABLE_NUMBER = KeyType(_is_optional_count, "a whole number or null")
-POSITIVE = KeyType(_is_positive, "a whole number of at least 1")
+NEW_COUNT = KeyType(_is_count, f"a whole number from 0 to {MAX_COUNT:,}", required=False)
+NULLABLE_NUMBER = KeyType(_is_optional_count, f"a whole number from 0 to {MAX_COUNT:,} or null")
+POSITIVE = KeyType(_is_positive, f"a whole number from 1 to {MAX_COUNT:,}")
 ANY = KeyType(lambda value: True, "any value")
 
 #: Every kind a reader of this version knows, and the keys it needs (others are ignored).
@@ -274,7 +276,8 @@ def _decode(text: str) -> dict[str, Any]:
     except RecursionError:
         raise _Problem("nested too deeply to read") from None
     except ValueError as error:
-        raise _Problem(f"not valid JSON ({error})") from None
+        too_long = long_number(text) if is_digit_limit(error) else None
+        raise _Problem(too_long[1] if too_long else f"not valid JSON ({error})") from None
     if not isinstance(value, dict):
         raise _Problem("not a JSON object")
     return value

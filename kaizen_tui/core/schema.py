@@ -10,10 +10,12 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from kaizen_tui.core.errors import DamagedSnapshot, InvalidValue
+from kaizen_tui.core.numbers import is_digit_limit
 
 AGENT_TYPES = ("chat", "task", "pipeline", "custom")
 STATUSES = ("draft", "active", "archived")
@@ -80,6 +82,8 @@ def shown_number(value: float) -> str:
     """
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
         return str(int(value))
+    if isinstance(value, int) and abs(value) > 10**30:  # too long to read (and past 4,300 digits, to convert)
+        return f"a {'negative ' if value < 0 else ''}number of {math.floor(math.log10(abs(value))) + 1:,} digits"
     return repr(value)
 
 
@@ -119,6 +123,32 @@ def _name(value: object) -> str:
     return text
 
 
+#: Characters a new name may not hold besides "/": control characters (C0, DEL, C1), the
+#: separators of lines and paragraphs, and the controls of bidirectional text (U+202E shows
+#: "abc" as "cba"): none can be typed in a name, and some hide or reorder what a name shows.
+_NAME_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
+
+
+def check_new_name(name: str) -> str:
+    """A name a new or renamed agent may take: no "/", no control characters, not "." or "..".
+
+    A name is a segment of the API's URLs (``/api/v1/agents/NAME``): with
+    "/" in it, or as a dot segment, no URL reaches the agent. Names from
+    before this rule stay (a rollback may restore one, an import brings
+    one in), and their agents are reached by id.
+    """
+    if "/" in name:
+        raise InvalidValue("name", "must not contain '/' (the API's URLs could not name the agent)")
+    control = _NAME_CONTROLS.search(name)
+    if control is not None:
+        raise InvalidValue(
+            "name", f"must not contain control characters (U+{ord(control.group()):04X} at position {control.start()})"
+        )
+    if name.strip() in (".", ".."):
+        raise InvalidValue("name", f"must not be {name.strip()!r} (the API's URLs could not name the agent)")
+    return name
+
+
 def _choice(field: str, allowed: tuple[str, ...]):
     def check(value: object) -> str:
         if value not in allowed or not isinstance(value, str):
@@ -132,7 +162,7 @@ def _temperature(value: object) -> float:
     low, high = TEMPERATURE_RANGE
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InvalidValue("temperature", f"must be a number from {low} to {high}, not {_type_name(value)}")
-    if not math.isfinite(value) or not low <= value <= high:
+    if (isinstance(value, float) and not math.isfinite(value)) or not low <= value <= high:
         raise InvalidValue("temperature", f"must be from {low} to {high}; got {shown_number(value)}")
     return float(value)
 
@@ -176,6 +206,8 @@ def _extra(value: object) -> dict[str, Any]:
     try:
         text = json.dumps(value, ensure_ascii=False, allow_nan=False, sort_keys=True)
     except (TypeError, ValueError) as error:
+        if is_digit_limit(error):
+            raise InvalidValue("extra", "holds a number of more digits than can be written out") from None
         raise InvalidValue("extra", f"must hold only JSON values ({error})") from None
     _check_encodable("extra", text)
     # A round trip gives plain dicts/lists and a copy the caller cannot mutate.
@@ -218,6 +250,7 @@ def validate_new_agent(data: Mapping[str, Any]) -> dict[str, Any]:
     for key in REQUIRED_FOR_CREATE:
         if key not in fields:
             raise InvalidValue(key, "is required for a new agent")
+    check_new_name(fields["name"])
     return {**DEFAULTS, **fields}
 
 

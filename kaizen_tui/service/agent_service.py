@@ -48,9 +48,11 @@ from kaizen_tui.core.ids import new_agent_id, new_version_id, utc_now
 from kaizen_tui.core.labels import LATEST, check_label
 from kaizen_tui.core.merge import merge_fields
 from kaizen_tui.core.names import name_key
+from kaizen_tui.core.numbers import version_number
 from kaizen_tui.core.schema import (
     CONFIG_FIELDS,
     EDITABLE_FIELDS,
+    check_new_name,
     check_text,
     content_hash,
     parse_snapshot,
@@ -773,7 +775,7 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
             saved = None
             if changing and not self._is_saved(tx, agent):
                 saved = self._snapshot(tx, who, agent, f"Auto: before rollback to {label}", audit=False)
-            changed = self._apply(tx, who, agent, config, audit=False)
+            changed = self._apply(tx, who, agent, config, audit=False, restoring=True)
             # Audited even when nothing changed: who asked for it is part of the history.
             self._audit(
                 tx,
@@ -1100,7 +1102,7 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
             raise VersionNotFound(repr(text)[1:-1], agent["name"])
         match = _VERSION_REF.match(text.strip())
         if match:
-            number = int(match.group(1))
+            number = version_number(match.group(1), agent["name"])  # past any stored number: not found
             row = tx.version_numbered(agent["id"], number)
             if row is None:
                 raise VersionNotFound(f"v{number}", agent["name"], detail=self._gone(tx, agent, number))
@@ -1220,7 +1222,14 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
         return version_dict(version)
 
     def _apply(
-        self, tx: Transaction, who: str, agent: dict[str, Any], fields: Mapping[str, Any], *, audit: bool = True
+        self,
+        tx: Transaction,
+        who: str,
+        agent: dict[str, Any],
+        fields: Mapping[str, Any],
+        *,
+        audit: bool = True,
+        restoring: bool = False,
     ) -> list[str]:
         """Write the fields that differ into the agent row (and into ``agent``); return their names.
 
@@ -1231,6 +1240,8 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
         if not changed:
             return []
         if "name" in changed:
+            if not restoring:  # a rollback restores a name the agent had; a new one follows today's rules
+                check_new_name(fields["name"])
             self._check_name_free(tx, fields["name"], agent["id"])
         values: dict[str, Any] = {key: dict(fields[key]) if key == "extra" else fields[key] for key in changed}
         old = {key: agent[key] for key in changed}

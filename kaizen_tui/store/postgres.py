@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -81,6 +82,11 @@ LOCK_TIMEOUT_SECONDS = 15
 POOL_FIRST_WAIT_SECONDS = 0.5
 #: How long it then waits for a connection of a busy pool.
 POOL_WAIT_SECONDS = 10.0
+#: How long the pool retries a lost connection on its own, 1 s, 2 s, 4 s... apart, before it leaves
+#: the next one to the next request (which connects at once). Once a server is back, a request so
+#: waits at most this long for a connection: with the pool's default (5 minutes) its retries grew
+#: apart during an outage, and the first request after a 20 s one waited 10 s and still got a 503.
+POOL_RECONNECT_SECONDS = 2.0
 #: Connections the pool keeps: the service's 8 worker threads, plus callers of change_token.
 POOL_SIZE = 10
 #: The advisory lock every write transaction holds: "KZNT" plus 1.
@@ -141,6 +147,8 @@ class PostgresStore:
     _pool: ConnectionPool | None = field(default=None, repr=False)
     _pool_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _listeners: list[ChangeListener] = field(default_factory=list, repr=False)
+    #: Since when (monotonic) the server has been unreachable; None while it answers.
+    _unreachable_since: float | None = field(default=None, repr=False)
 
     @property
     def url(self) -> str:
@@ -219,6 +227,8 @@ class PostgresStore:
                     ) from None
             try:
                 connection.execute(begin)
+                if self._unreachable_since is not None:
+                    self._reachable_again()
                 return connection
             except psycopg.OperationalError:
                 broken = connection.broken or connection.closed
@@ -246,6 +256,7 @@ class PostgresStore:
                     max_size=POOL_SIZE,
                     kwargs={"autocommit": True},
                     configure=_configure,
+                    reconnect_timeout=POOL_RECONNECT_SECONDS,
                     name="kaizen-tui",
                     open=False,
                 )
@@ -256,15 +267,32 @@ class PostgresStore:
     def _translate(self) -> Iterator[None]:
         try:
             yield
+        except DatabaseUnavailable as error:
+            self._unreachable(error)
+            raise
         except KaizenError:
             raise
         except psycopg.Error as error:
-            raise database_error(error, self.server) from None
+            translated = database_error(error, self.server)
+            if isinstance(translated, DatabaseUnavailable):
+                self._unreachable(translated)
+            raise translated from None
         except UnicodeEncodeError as error:
             raise DatabaseError(
                 f"Cannot write to {self.display_name}: a value holds text that is not valid Unicode "
                 f"({error.object[max(0, error.start - 20) : error.end]!r}). Nothing was changed."
             ) from None
+
+    def _unreachable(self, error: DatabaseUnavailable) -> None:
+        """One log line when the server goes away (a server's log says so once, not at every retry)."""
+        if self._unreachable_since is None:
+            self._unreachable_since = time.monotonic()
+            log.info("database unreachable: %s", error)
+
+    def _reachable_again(self) -> None:
+        since, self._unreachable_since = self._unreachable_since, None
+        if since is not None:
+            log.info("database reachable again: %s, after %.1f s", self.display_name, time.monotonic() - since)
 
     # -- watching
 
@@ -282,6 +310,8 @@ class PostgresStore:
                 row = connection.execute(_CHANGE_COUNT).fetchone()
         except (psycopg.Error, PoolTimeout):
             return None
+        if self._unreachable_since is not None:
+            self._reachable_again()
         return int(row[0]) if row else None
 
     def subscribe(self, on_change: Callable[[], None]) -> Callable[[], None] | None:

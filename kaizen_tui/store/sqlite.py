@@ -936,7 +936,9 @@ class SQLiteTransaction(LabelStatements):
         self.connection.execute(_INSERT_AUDIT, tuple(event[key] for key in _AUDIT_FIELDS))
 
     def audit_log(self, agent_id: str | None, limit: int, before: int | None = None) -> list[Row]:
-        below = SQLITE_MAX_INTEGER if before is None else before
+        # Past SQLite's INTEGER, a bound means "all of them" (sqlite3 cannot even send such a number).
+        below = SQLITE_MAX_INTEGER if before is None else min(before, SQLITE_MAX_INTEGER)
+        limit = min(limit, SQLITE_MAX_INTEGER)
         if agent_id is None:
             rows = self.connection.execute(_AUDIT_LOG, (below, limit))
         else:

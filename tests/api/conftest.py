@@ -33,8 +33,10 @@ PROBLEM_TYPE = "application/problem+json"
 JSON_TYPE = "application/json"
 #: The program the tests start, from the virtual environment they run in.
 KAIZEN = Path(sys.executable).parent / "kaizen-tui"
-#: One line of the request log: time, method, path, status, duration, actor.
-LOG_LINE = re.compile(r"^\S+ (?P<method>[A-Z]+) (?P<path>/\S*) (?P<status>\d{3}) [\d.]+ms actor=(?P<actor>\S+)$")
+#: One line of the request log: time, method, path and query string, status, duration, actor.
+LOG_LINE = re.compile(
+    r"^\S+ (?P<method>[A-Z]+) (?P<path>/[^\s?]*)(?:\?(?P<query>\S*))? (?P<status>\d{3}) [\d.]+ms actor=(?P<actor>\S+)$"
+)
 #: How long a server may take to start or stop before a test gives up on it.
 SERVER_DEADLINE = 30.0
 

@@ -104,6 +104,23 @@ def test_the_interactive_docs_are_an_html_page_loading_the_openapi_document(clie
     assert "/openapi.json" in response.text
 
 
+def test_the_docs_page_loads_everything_from_this_server_so_it_works_offline(client: TestClient) -> None:
+    page = client.get("/docs").text
+    # Every address the page names (scripts, styles, icons, the validator badge) is a path on this server.
+    addresses = re.findall(r"""(?:src|href)=["']([^"']+)["']|url:\s*['"]([^'"]+)['"]""", page)
+    paths = [found for pair in addresses for found in pair if found]
+    assert len(paths) >= 4, page
+    assert not [path for path in paths if not path.startswith("/") or path.startswith("//")], paths
+    assert "://" not in page.replace("window.location.origin", ""), "no other host, not even in a setting"
+    assert '"validatorUrl": null' in page, "Swagger UI's badge would be fetched from validator.swagger.io"
+    for path in paths:
+        asset = client.get(path)
+        assert asset.status_code == 200, path
+    script = client.get(next(path for path in paths if path.endswith(".js")))
+    assert "SwaggerUIBundle" in script.text and script.headers["content-type"].startswith("text/javascript")
+    assert client.get("/redoc").status_code == 404, "ReDoc stays off (it is not needed beside /docs)"
+
+
 # -- agents ---------------------------------------------------------------------------
 
 

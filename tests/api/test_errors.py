@@ -620,12 +620,26 @@ def test_one_log_line_per_request_names_method_path_status_and_actor(
     lines = [record.getMessage() for record in caplog.records if record.name == "kaizen_tui.api"]
     assert [[*line.split(" ")[:3], line.split(" ")[-1]] for line in lines] == [
         ["GET", "/healthz", "200", "actor=-"],
-        ["GET", f"/api/v1/agents/{agent['id']}/versions", "200", f"actor={TOKEN_NAMES['read']}"],
+        ["GET", f"/api/v1/agents/{agent['id']}/versions?limit=5", "200", f"actor={TOKEN_NAMES['read']}"],
         ["POST", "/api/v1/agents", "401", "actor=-"],
         ["DELETE", f"/api/v1/agents/{agent['id']}", "403", f"actor={TOKEN_NAMES['write']}"],
     ]
     for secret in (*tokens.secrets.values(), "kz_wrong"):
         assert secret not in caplog.text
+
+
+def test_the_query_string_is_logged_without_a_secret_put_in_it(
+    caplog: pytest.LogCaptureFixture, client: TestClient, tokens: Tokens, agent: dict[str, Any]
+) -> None:
+    secret = tokens.secrets["read"]
+    caplog.set_level(logging.INFO, logger="kaizen_tui.api")
+    caplog.clear()
+    query = f"label=production&Access_Token=abc&API%5FKEY=def&note={secret}&{secret}&reason=why+not"
+    client.get(f"/api/v1/agents/{agent['id']}/config?{query}", headers=tokens.header("read"))
+    [line] = [record.getMessage() for record in caplog.records if record.name == "kaizen_tui.api"]
+    hidden = "label=production&Access_Token=<hidden>&API%5FKEY=<hidden>&note=<hidden>&<hidden>&reason=why+not"
+    assert f"/config?{hidden} " in line
+    assert secret not in line and "abc" not in line and "def" not in line
 
 
 # -- 500 ---------------------------------------------------------------------------------

@@ -16,8 +16,8 @@ from fastapi.testclient import TestClient
 
 from kaizen_tui.api.app import MAX_BODY_BYTES
 from kaizen_tui.service import AgentService
-from tests.api.conftest import assert_problem, nothing_written
-from tests.support import write_raw_snapshot
+from tests.api.conftest import Tokens, assert_problem, nothing_written
+from tests.support import rename_as_an_older_tool, write_raw_snapshot
 
 AGENT = "/api/v1/agents/Support Agent"
 JSON_HEADERS = {"Content-Type": "application/json"}
@@ -220,15 +220,72 @@ def test_numbers_too_big_for_64_bits_in_a_body_are_refused(
         assert refused_field(send(writer, "PATCH", AGENT, b'{"max_tokens": %s}' % huge)) == "max_tokens"
         assert refused_field(send(writer, "PATCH", AGENT, b'{"temperature": 1e400}')) == "temperature"
         assert_problem(send(writer, "POST", f"{AGENT}/versions/prune", b'{"keep": %s}' % huge), 422, "invalid_keep")
-        # More digits than Python converts to an int: unreadable, not a crash.
-        digits = b'{"keep": %s}' % (b"1" * 5000)
-        assert_problem(send(writer, "POST", f"{AGENT}/versions/prune", digits), 400, "malformed_json")
+        # More digits than Python converts to an int: valid JSON, but no field takes such a number.
+        for method, path, _valid in BODY_ENDPOINTS:
+            digits = b'{"keep": %s}' % (b"1" * 5000)
+            problem = assert_problem(send(writer, method, path, digits), 422, "invalid_value")
+            assert problem["detail"] == "body: holds a number of more than 4,300 digits"
+        version = b'{"version": %s}' % (b"1" * 5000)
+        assert refused_field(send(writer, "PUT", f"{AGENT}/labels/production", version)) == "body"
+        # Without a JSON content type (curl -d) the body is read by the app itself: the same answer.
+        raw = writer.post(f"{AGENT}/versions/prune", content=b'{"keep": %s}' % (b"1" * 5000))
+        assert refused_field(raw) == "body"
+
+
+#: Version numbers no database can hold: past Python's 4,300 digits, 64 bits, PostgreSQL's INTEGER.
+HUGE_VERSIONS = ["9" * 4400, "v" + "9" * 4400, str(2**64), str(2**31)]
+
+
+@pytest.mark.parametrize("number", HUGE_VERSIONS, ids=["4400-digits", "v-4400-digits", "2**64", "2**31"])
+def test_a_version_number_no_database_can_hold_is_404_on_every_endpoint_that_takes_one(
+    writer: TestClient, service: AgentService, agent: dict[str, Any], tokens: Tokens, number: str
+) -> None:
+    assert writer.post(f"{AGENT}/versions", json={}).status_code == 201
+    reader = tokens.header("read")
+    with nothing_written(service):
+        for method, path, headers in [
+            ("GET", f"{AGENT}/versions/{number}", reader),
+            ("GET", f"{AGENT}/versions/{number}/compare/live", reader),
+            ("GET", f"{AGENT}/versions/1/compare/{number}", reader),
+            ("GET", f"{AGENT}/config?version={number}", reader),
+            ("DELETE", f"{AGENT}/versions/{number}", {}),
+            ("POST", f"{AGENT}/versions/{number}/rollback", {}),
+        ]:
+            problem = assert_problem(writer.request(method, path, headers=headers), 404, "version_not_found")
+            assert len(problem["detail"]) < 120, problem["detail"]
+        put = writer.put(f"{AGENT}/labels/production", json={"version": number})
+        assert_problem(put, 404, "version_not_found")
+
+
+def test_an_if_match_revision_past_64_bits_names_no_revision(
+    writer: TestClient, service: AgentService, agent: dict[str, Any]
+) -> None:
+    assert writer.post(f"{AGENT}/versions", json={}).status_code == 201
+    with nothing_written(service):
+        for tag in ("9" * 4400, str(2**64)):
+            headers = {"If-Match": f'"{tag}"'}
+            patched = writer.patch(AGENT, json={"temperature": 0.1}, headers=headers)
+            assert_problem(patched, 412, "precondition_failed")
+            assert_problem(writer.post(f"{AGENT}/versions/1/rollback", headers=headers), 412, "precondition_failed")
 
 
 def test_paging_parameters_beyond_64_bits_are_422_not_500(writer: TestClient, agent: dict[str, Any]) -> None:
     for path in (f"{AGENT}/versions?offset={2**63}", f"/api/v1/audit?before={10**26}"):
         response = writer.get(path)
         assert response.status_code == 422, (path, response.text)
+
+
+def test_a_name_no_url_can_reach_is_refused_and_one_from_before_is_reached_by_id(
+    writer: TestClient, service: AgentService, agent: dict[str, Any], db_path: Path
+) -> None:
+    with nothing_written(service):
+        created = writer.post("/api/v1/agents", json={"name": "team/bot", "model_id": "m"})
+        assert "must not contain '/'" in assert_problem(created, 422, "invalid_value")["detail"]
+        renamed = writer.patch(AGENT, json={"name": "rtl\u202eevil"})
+        assert "control characters (U+202E" in assert_problem(renamed, 422, "invalid_value")["detail"]
+    rename_as_an_older_tool(db_path, agent["id"], "a/b")
+    assert writer.get(f"/api/v1/agents/{agent['id']}").json()["name"] == "a/b"
+    assert writer.patch(f"/api/v1/agents/{agent['id']}", json={"description": "still here"}).status_code == 200
 
 
 # -- lone surrogates ------------------------------------------------------------------

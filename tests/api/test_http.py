@@ -7,15 +7,21 @@ test that needs a second server starts it on the same database.
 
 from __future__ import annotations
 
+import re
+import socket
 import threading
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.api.conftest import LOG_LINE, PROBLEM_TYPE, LiveServer, Server, bearer, running_server
+from kaizen_tui.service import AgentService
+from tests.api.conftest import LOG_LINE, PROBLEM_TYPE, LiveServer, Server, bearer, run_kaizen, running_server
+from tests.postgres_server import PostgresServer
+from tests.support import wait
 
 CLIENTS = 16
 SNAPSHOTS_PER_CLIENT = 25
@@ -150,6 +156,7 @@ def test_each_request_is_one_log_line_naming_method_path_status_and_actor(live: 
         return 6
 
     logged = requests_logged(live.server, requests)
+    assert logged[0]["query"] == "limit=3"
     assert [(line["method"], line["path"], line["status"], line["actor"]) for line in logged] == [
         ("GET", f"/api/v1/agents/{agent['id']}/versions", "200", "ci-bot"),
         ("POST", f"/api/v1/agents/{agent['id']}/versions", "201", "ci-bot"),
@@ -170,7 +177,9 @@ def test_the_server_log_never_holds_a_secret(live: LiveServer) -> None:
         httpx.get(f"{live.server.url}/api/v1/agents", headers=bearer(invented))
         return 3
 
-    assert [line["status"] for line in requests_logged(live.server, requests)] == ["200", "201", "401"]
+    logged = requests_logged(live.server, requests)
+    assert [line["status"] for line in logged] == ["200", "201", "401"]
+    assert logged[0]["query"] == "token=<hidden>", "the query string is logged, a secret in it is not"
     log = live.server.stderr()
     assert live.secret not in log
     assert invented not in log
@@ -203,3 +212,58 @@ def test_a_path_cannot_forge_a_log_line(live: LiveServer) -> None:
 def test_control_characters_of_a_path_are_escaped_in_the_log(live: LiveServer) -> None:
     lines = new_log_after(live.server, lambda: httpx.get(f"{live.server.url}/api/v1/agents/a%1B[2Jb"))
     assert not any("\x1b" in line for line in lines), lines
+
+
+def test_bidirectional_controls_of_a_path_and_query_are_escaped_in_the_log(live: LiveServer) -> None:
+    """U+202E would show the rest of a line reversed to whoever reads the log: escaped like C0 and C1."""
+
+    def send() -> None:
+        httpx.get(f"{live.server.url}/api/v1/agents/a%E2%80%AEb%E2%81%A6c?label=x%E2%80%AEy&at=%0A")
+
+    lines = new_log_after(live.server, send)
+    assert len(lines) == 2, lines
+    assert not any(char in line for line in lines for char in "\u202e\u2066\n"), lines
+    assert "/api/v1/agents/a\\u202eb\\u2066c?label=x%E2%80%AEy&at=%0A 401 " in lines[0], lines
+
+
+def test_serve_on_a_port_in_use_says_so_in_one_line_and_exits_1(tmp_path: Path) -> None:
+    assert run_kaizen(tmp_path / "kaizen.db", "token", "create", "ci-bot", "--role", "read").returncode == 0
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_kaizen(tmp_path / "kaizen.db", "serve", "--port", str(port))
+    assert result.returncode == 1, result
+    assert result.stderr == (
+        f"kaizen-tui: error: Port {port} on 127.0.0.1 is taken: another program listens there. "
+        "Stop it, or choose another port with --port.\n"
+    )
+
+
+def test_a_database_that_stops_and_starts_again_is_503_then_200_and_the_log_says_so_once(
+    stoppable_postgres: PostgresServer, tmp_path: Path
+) -> None:
+    url = stoppable_postgres.new_database()
+    service = AgentService(url)
+    try:
+        wait(service.create_agent({"name": "Bot", "model_id": "m"}))
+        secret = wait(service.create_token("agent", "read"))["token"]
+    finally:
+        service.close()
+    with running_server(url, tmp_path / "server.stderr") as server:
+        config = f"{server.url}/api/v1/agents/Bot/config"
+        assert httpx.get(config, headers=bearer(secret), timeout=30).status_code == 200
+        stoppable_postgres.stop_serving()
+        for _ in range(3):
+            down = httpx.get(config, headers=bearer(secret), timeout=30)
+            assert down.status_code == 503 and down.json()["code"] == "database_unavailable", down.text
+        stoppable_postgres.start_serving()
+        # The first request after the start answers (a pool waiting out its retries made it a 503).
+        assert httpx.get(config, headers=bearer(secret), timeout=30).status_code == 200
+        lines = server.stderr().splitlines()
+    events = [line for line in lines[1:] if not LOG_LINE.match(line)]
+    assert len(events) == 2, lines  # one line each, ours: none of the pool's own messages over several lines
+    assert re.match(
+        r"^\S+Z database unreachable: Cannot reach PostgreSQL at 127\.0\.0\.1:\d+: connection refused", events[0]
+    )
+    assert re.match(r"^\S+Z database reachable again: postgresql://", events[1]), events

@@ -24,7 +24,16 @@ from kaizen_tui.cli import program as cli
 from kaizen_tui.core.errors import InvalidValue
 from kaizen_tui.core.schema import validate_fields
 from kaizen_tui.service import AgentService
-from tests.support import Result, Runner, TtyStringIO, cli_runner, live_agent, wait, write_raw_snapshot
+from tests.support import (
+    Result,
+    Runner,
+    TtyStringIO,
+    cli_runner,
+    live_agent,
+    rename_as_an_older_tool,
+    wait,
+    write_raw_snapshot,
+)
 
 FIRST_PROMPT = "You are helpful.\nAnswer briefly."
 SECOND_PROMPT = "You are helpful.\nAnswer briefly and politely.\nNever guess."
@@ -313,6 +322,32 @@ def test_missing_agent_and_version_are_one_line_errors(kz: Runner, support: str)
     assert_one_error_line(
         kz("rollback", support, "ver-nope", "--yes"), "'ver-nope' is neither a version nor a label of Support Agent"
     )
+
+
+def test_numbers_of_any_length_are_one_line_each(kz: Runner, support: str, tmp_path: Path) -> None:
+    """Past Python's 4,300 digits or 64 bits: a clear line (exit 1, or 2 for an option), never a traceback."""
+    huge = "9" * 4400
+    short = "99999999999…99999999999 (4,400 characters)"
+    for argv in (
+        ("diff", support, f"v{huge}"),
+        ("rollback", support, huge, "--yes"),
+        ("delete-version", support, huge),
+    ):
+        assert_one_error_line(kz(*argv), f"No version v{short} of Support Agent.")
+    assert_one_error_line(kz("set", support, f"max_tokens={huge}"), "got '99999999999…99999999999' (4,400 characters)")
+    for argv in (("log", "--limit", huge), ("log", "--before", str(2**64)), ("prune", support, "--keep", huge)):
+        result = kz(*argv)
+        assert result.code == 2 and "is too large (at most 9,223,372,036,854,775,807)" in result.err, result
+        assert "Traceback" not in result.err and len(result.err.splitlines()[-1]) < 200
+    assert kz("log", "--limit", str(2**63 - 1), "--before", str(2**63 - 1)).code == 0, "the largest bound is all"
+    agent_file = tmp_path / "agent.yaml"
+    agent_file.write_text(f"name: Big\nmodel_id: m\nmax_tokens: {huge}\n", encoding="utf-8")
+    assert_one_error_line(kz("create", "-f", str(agent_file)), "line 3: a number of 4,400 digits")
+
+
+def test_a_name_with_a_slash_or_a_control_character_is_refused_in_one_line(kz: Runner, support: str) -> None:
+    assert_one_error_line(kz("create", "--name", "../x", "--model", "m"), "name: must not contain '/'")
+    assert_one_error_line(kz("set", support, "name=two\nlines"), "name: must not contain control characters (U+000A")
 
 
 def test_a_version_of_another_agent_is_refused(kz: Runner, support: str) -> None:
@@ -1054,7 +1089,10 @@ def test_an_empty_db_option_is_a_usage_error(capsys: pytest.CaptureFixture[str])
 
 def test_numbers_beyond_sqlite_are_clear_errors(kz: Runner, support: str) -> None:
     assert_one_error_line(kz("diff", support, "v" + "9" * 25), "No version")
-    assert_one_error_line(kz("prune", support, "--keep", "9" * 25, "--yes"), "keep must be")
+    too_large = kz("prune", support, "--keep", "9" * 25, "--yes")
+    assert (
+        too_large.code == 2 and "argument --keep: 99999999999…99999999999 (25 characters) is too large" in too_large.err
+    )
 
 
 def test_a_byte_order_mark_is_not_part_of_the_text(kz: Runner, support: str, tmp_path: Path) -> None:
@@ -1067,11 +1105,13 @@ def test_a_byte_order_mark_is_not_part_of_the_text(kz: Runner, support: str, tmp
     assert kz("create", "-f", str(agent_file)).code == 0
 
 
-def test_suggested_commands_name_the_agent_by_id_when_its_name_has_control_characters(kz: Runner, kz_prog: str) -> None:
+def test_suggested_commands_name_the_agent_by_id_when_its_name_has_control_characters(
+    kz: Runner, kz_prog: str, db_path: Path
+) -> None:
     # The name is printed escaped (\x1b); pasted back, that text would name no agent.
-    created = kz("create", "--name", "evil\x1b[31mname", "--model", "m")
+    kz("create", "--name", "evil", "--model", "m")
     agent_id = json.loads(kz("agents", "--json").out)[0]["id"]
-    assert f"Save its first version with: {kz_prog} snapshot {agent_id} -m 'First version'" in created.out
+    rename_as_an_older_tool(db_path, agent_id, "evil\x1b[31mname")  # new names refuse control characters
     versions = kz("versions", "evil\x1b[31mname")
     assert f"{kz_prog} snapshot {agent_id} -m 'First version'" in versions.out
     # A plain name is suggested as typed, quoted for the shell.

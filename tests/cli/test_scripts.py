@@ -21,7 +21,16 @@ import pytest
 from kaizen_tui.cli import main
 from kaizen_tui.cli import program as cli
 from kaizen_tui.service import AgentService
-from tests.support import Result, Runner, TtyStringIO, cli_runner, live_agent, wait, write_raw_snapshot
+from tests.support import (
+    Result,
+    Runner,
+    TtyStringIO,
+    cli_runner,
+    live_agent,
+    rename_as_an_older_tool,
+    wait,
+    write_raw_snapshot,
+)
 
 FIRST_PROMPT = "You are helpful.\nAnswer briefly."
 SECOND_PROMPT = "You are helpful.\nAnswer briefly and politely.\nNever guess."
@@ -479,8 +488,9 @@ def test_log_of_a_deleted_agent_shows_it_by_name(kz: Runner, support: str) -> No
     assert by_name[-1]["action"] == "agent.create"
 
 
-def test_log_never_prints_raw_control_characters(kz: Runner, support: str) -> None:
-    kz("set", support, "name=evil\x1b[31mname", "description=\x1b]0;title\x07\u202e")
+def test_log_never_prints_raw_control_characters(kz: Runner, support: str, db_path: Path) -> None:
+    kz("set", support, "name=evil[31mname", "description=\x1b]0;title\x07\u202e")
+    rename_as_an_older_tool(db_path, support, "evil\x1b[31mname")  # the log's name is the agent's name now
     result = kz("log", "--limit", "1")
     assert result.code == 0
     for raw in ("\x1b", "\x07", "\u202e"):

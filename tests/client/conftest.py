@@ -11,6 +11,7 @@ request (method, path without the query string, status).
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -49,8 +50,8 @@ def config_requests(server: Server, agent: str) -> list[str]:
     while f"GET {marker} " not in server.stderr():
         assert time.monotonic() < deadline, "the server did not log a request"
         time.sleep(0.01)
-    wanted = f" GET /api/v1/agents/{agent}/config "
-    return [line.split(wanted, 1)[1].split()[0] for line in server.stderr().splitlines() if wanted in line]
+    wanted = re.compile(rf" GET /api/v1/agents/{re.escape(agent)}/config(?:\?\S*)? (\d{{3}}) ")
+    return [found.group(1) for line in server.stderr().splitlines() if (found := wanted.search(line))]
 
 
 @dataclass

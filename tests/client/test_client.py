@@ -246,6 +246,10 @@ def test_an_unknown_agent_or_version_raises_not_found(kaizen: Kaizen) -> None:
     with pytest.raises(KaizenNotFound) as raised:
         client.get_config(agent["name"], label="latest")  # no version yet
     assert raised.value.code == "label_not_found"
+    for huge in ("9" * 4400, "v" + "9" * 4400, "0" * 5000 + "7"):  # any length: the server says, no ValueError
+        with pytest.raises(KaizenNotFound) as raised:
+            client.get_config(agent["name"], version=huge)
+        assert raised.value.code == "version_not_found"
 
 
 def test_a_refused_token_raises_an_auth_error_without_the_token(kaizen: Kaizen) -> None:

@@ -198,8 +198,11 @@ def test_a_newer_format_whose_kinds_are_all_known_is_read():
 @pytest.mark.parametrize(
     ("bad", "says"),
     [
-        ({"version_number": "3"}, "'version_number' must be a whole number of at least 1"),
-        ({"version_number": 0}, "'version_number' must be a whole number of at least 1"),
+        ({"version_number": "3"}, "'version_number' must be a whole number from 1 to 2,147,483,647"),
+        ({"version_number": 0}, "'version_number' must be a whole number from 1 to 2,147,483,647"),
+        # PostgreSQL keeps version numbers as INTEGER: a file that says more could not move there.
+        ({"version_number": 2**31}, "'version_number' must be a whole number from 1 to 2,147,483,647"),
+        ({"version_number": 2**63}, "'version_number' must be a whole number from 1 to 2,147,483,647"),
         ({"version_number": True}, "'version_number' must be a whole number"),
         ({"config_snapshot": {"name": "x"}}, "'config_snapshot' must be text"),
         ({"changelog": 5}, "'changelog' must be text or null"),
@@ -217,6 +220,13 @@ def test_a_value_of_the_wrong_type_is_refused_naming_the_line_and_key(bad, says)
     # A lone surrogate reaches a file only as the escape JSON spells it with (UTF-8 cannot hold it).
     message = refused(text.replace("\ud800", "\\ud800"))
     assert "line 3" in message and says in message
+
+
+def test_a_number_longer_than_python_reads_is_refused_naming_its_line():
+    text = export_text().replace('"revision": 3', '"revision": ' + "9" * 4400)
+    message = refused(text)
+    assert "line 2: a number of 4,400 digits (at most 4,300 are read)" in message
+    assert "set_int_max_str_digits" not in message
 
 
 def test_a_missing_key_is_refused():

@@ -18,13 +18,14 @@ from kaizen_tui.core.errors import (
     Conflict,
     DamagedSnapshot,
     EditConflict,
+    InvalidValue,
     KaizenError,
     NameTaken,
     StalePlan,
 )
 from kaizen_tui.core.merge import merge_fields
 from kaizen_tui.service import EDITABLE_FIELDS, AgentService
-from tests.support import raw_sql
+from tests.support import raw_sql, rename_as_an_older_tool
 
 
 @pytest.fixture
@@ -353,6 +354,49 @@ async def test_unicode_case_folding_and_forms_name_one_name(service: AgentServic
     with pytest.raises(NameTaken):
         await service.create_agent({"name": "re\u0301sume\u0301", "model_id": "m"})
     assert (await service.find_agent("RÉSUMÉ"))["name"] == "R\u00e9sum\u00e9"
+
+
+#: Names no URL reaches (a "/" or a dot segment), and control characters (C0, DEL, C1, bidi, U+2028).
+UNREACHABLE_NAMES = ["a/b", "../x", "/", ".", "..", "tab\there", "two\nlines", "bell\x07", "del\x7f", "nel\x85",
+                     "rtl\u202eevil", "isolate\u2066x", "para\u2029graph"]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", UNREACHABLE_NAMES)
+async def test_a_new_name_with_a_slash_or_a_control_character_is_refused(
+    service: AgentService, agent: dict, name: str
+) -> None:
+    before = await service.list_agents()
+    with pytest.raises(InvalidValue) as refused:
+        await service.create_agent({"name": name, "model_id": "m"})
+    assert refused.value.field == "name" and ("'/'" in str(refused.value) or "control characters" in str(
+        refused.value) or "could not name" in str(refused.value))  # fmt: skip
+    base = editable(agent)
+    for rename in (
+        service.update(agent["id"], {"name": name}),
+        service.update_agent_with_version(agent["id"], {"name": name}, "rename"),
+        service.apply_edit(agent["id"], base, {**base, "name": name}),
+    ):
+        with pytest.raises(InvalidValue):
+            await rename
+    assert await service.list_agents() == before
+
+
+async def test_an_agent_named_before_the_rule_stays_reachable_by_id_and_may_keep_its_name(
+    service: AgentService, agent: dict, db_path: Path
+) -> None:
+    rename_as_an_older_tool(db_path, agent["id"], "team/bot")
+    assert [listed["name"] for listed in await service.list_agents()] == ["team/bot"]
+    assert (await service.find_agent(agent["id"]))["name"] == "team/bot"
+    # Changes that keep the name are not renames.
+    assert (await service.update(agent["id"], {"temperature": 0.2, "name": "team/bot"}))["name"] == "team/bot"
+    current = await service.get(agent["id"])
+    edited = await service.apply_edit(agent["id"], editable(current), {**editable(current), "temperature": 0.3})
+    assert edited["agent"]["name"] == "team/bot"
+    version = await service.create_version(agent["id"], "named team/bot")
+    await service.update(agent["id"], {"name": "Team Bot"})
+    # A rollback restores the name the version holds: one the agent had, not a new one.
+    await service.rollback_to_version(agent["id"], version["id"])
+    assert (await service.get(agent["id"]))["name"] == "team/bot"
 
 
 async def test_deleting_an_agent_takes_two_deliberate_steps(service: AgentService, agent: dict) -> None:

@@ -18,8 +18,9 @@ from kaizen_tui.core.errors import (
     VersionNotFound,
     VersionOfAnotherAgent,
 )
+from kaizen_tui.core.schema import check_new_name
 from kaizen_tui.service import VERSION_KEYS, AgentService
-from tests.support import raw_sql, write_raw_snapshot
+from tests.support import raw_sql, rename_as_an_older_tool, write_raw_snapshot
 
 SPEC_SNAPSHOT_KEYS = {"name", "description", "agent_type", "system_prompt", "model_id", "temperature", "max_tokens"}
 
@@ -202,6 +203,39 @@ async def test_find_version_by_number_or_id(service: AgentService, agent_data: d
         await service.find_version(agent["id"], "v9")
     with pytest.raises(VersionOfAnotherAgent):
         await service.find_version(agent["id"], foreign["id"])
+
+
+@pytest.mark.parametrize(
+    "ref",
+    ["9" * 4400, "v" + "9" * 4400, "0" * 5000 + "9" * 20, str(2**63), str(2**31), "99999999999999999999"],
+    ids=["4400-digits", "v-4400-digits", "leading-zeros", "2**63", "2**31", "20-digits"],
+)
+async def test_a_version_number_no_database_can_hold_is_not_found_wherever_a_version_is_taken(
+    service: AgentService, agent_data: dict, ref: str
+) -> None:
+    """Past Python's 4,300 digits, SQLite's INTEGER or PostgreSQL's: "no such version", never a crash."""
+    agent = await service.create_agent(agent_data)
+    await service.create_version(agent["id"])
+    calls = [
+        service.find_version(agent["id"], ref),
+        service.compare(agent["id"], ref, "live"),
+        service.compare(agent["id"], "v1", ref),
+        service.resolve_config(agent["id"], version=ref),
+        service.set_label(agent["id"], "production", ref),
+    ]
+    for call in calls:
+        with pytest.raises(VersionNotFound) as refused:
+            await call
+        assert "4300" not in str(refused.value) and len(str(refused.value)) < 120
+    assert [entry["label"] for entry in await service.list_labels(agent["id"])] == []
+
+
+async def test_pages_past_the_largest_stored_number_mean_all_of_them(service: AgentService, agent_data: dict) -> None:
+    agent = await service.create_agent(agent_data)
+    everything = await service.audit_log(agent["id"])
+    assert await service.audit_log(agent["id"], 2**64, before=2**64) == everything
+    assert await service.audit_trail(None, 2**64, before=2**64) == await service.audit_trail(None)
+    assert await service.label_history(agent["id"], limit=2**64, before=2**64) == []
 
 
 async def test_the_spec_workflow_version_update_rollback(service: AgentService, agent_data: dict) -> None:
@@ -503,10 +537,16 @@ TRICKY_TEXTS = [
 
 
 @pytest.mark.parametrize("text", TRICKY_TEXTS)
-async def test_text_round_trips_exactly(service: AgentService, agent_data: dict, text: str) -> None:
+async def test_text_round_trips_exactly(service: AgentService, agent_data: dict, text: str, db_path: Path) -> None:
+    try:
+        name = check_new_name(text[:50])
+    except InvalidValue:  # "/" or control characters: a name only an older kaizen-tui could give
+        name = "Tricky"
     agent = await service.create_agent(
-        {**agent_data, "name": text[:50], "description": text, "system_prompt": text, "extra": {"note": text}}
+        {**agent_data, "name": name, "description": text, "system_prompt": text, "extra": {"note": text}}
     )
+    if name != text[:50]:
+        rename_as_an_older_tool(db_path, agent["id"], text[:50])
     version = await service.create_version(agent["id"], changelog=text)
     assert (await service.get_version(version["id"]))["changelog"] == text
     await service.update(agent["id"], {"system_prompt": "other", "description": "other"})

@@ -26,6 +26,7 @@ from tests.support import (
     main_screen,
     open_agent,
     press,
+    rename_as_an_older_tool,
     running_app,
     settle,
     toasts,
@@ -480,14 +481,15 @@ async def test_n_creates_an_agent_from_the_template(service, ids):
         area = modal.query_one(TextArea)
         await press(pilot, "ctrl+o")
         assert pilot.app.screen is modal  # the unchanged template creates nothing
-        area.text = area.text.replace("name: New agent", "name: Triage [bold]Bot[/bold]")
+        # Markup, shown as typed (a closing tag's "/" no new name may hold: no URL could reach it).
+        area.text = area.text.replace("name: New agent", "name: Triage [bold]Bot")
         await press(pilot, "ctrl+o")
         assert isinstance(pilot.app.screen, MainScreen)
         agents = {agent["name"]: agent for agent in await service.list_agents()}
-        assert "Triage [bold]Bot[/bold]" in agents
-        assert agents["Triage [bold]Bot[/bold]"]["system_prompt"].startswith("You are a helpful assistant.\n")
-        assert main_screen(pilot.app).agent_id == agents["Triage [bold]Bot[/bold]"]["id"]
-        assert "Created agent Triage [bold]Bot[/bold]; s saves its first version" in toasts(pilot.app)
+        assert "Triage [bold]Bot" in agents
+        assert agents["Triage [bold]Bot"]["system_prompt"].startswith("You are a helpful assistant.\n")
+        assert main_screen(pilot.app).agent_id == agents["Triage [bold]Bot"]["id"]
+        assert "Created agent Triage [bold]Bot; s saves its first version" in toasts(pilot.app)
 
 
 async def test_escape_twice_discards_in_app_edits(service, ids):
@@ -610,14 +612,15 @@ async def test_read_only_database_browses_and_says_why_keys_are_unavailable(serv
     assert len(await AgentService(str(db_path)).get_versions(ids["support"])) == 3
 
 
-async def test_data_is_shown_literally(service):
+async def test_data_is_shown_literally(service, db_path):
     agent = await service.create_agent(
         {
-            "name": "[bold red]Evil[/] \x1b[31mAgent",
+            "name": "Evil Agent",
             "model_id": "m",
             "system_prompt": "Line one\nUse [b]markup[/b] and \x1b]0;title\x07 escapes",
         }
     )
+    rename_as_an_older_tool(db_path, agent["id"], "[bold red]Evil[/] \x1b[31mAgent")  # refused to new names now
     await service.create_version(agent["id"], "[link=http://x]click[/link]")
     async with running_app(service) as pilot:
         screen = main_screen(pilot.app)

@@ -36,6 +36,7 @@ from tests.support import (
     main_screen,
     make_app,
     press,
+    rename_as_an_older_tool,
     running_app,
     screen_text,
     seed_small,
@@ -391,16 +392,17 @@ def assert_shown_safely(app: KaizenApp) -> str:
     return text
 
 
-async def test_hostile_text_in_every_field_is_shown_literally(service):
+async def test_hostile_text_in_every_field_is_shown_literally(service, db_path):
     agent = await service.create_agent(
         {
-            "name": "Evil " + EVIL[:60],
+            "name": "Evil",
             "description": EVIL,
             "model_id": "m",
             "system_prompt": EVIL,
             "extra": {"evil": EVIL, "[bold]key[/]": ["\x1b[2J", EVIL]},
         }
     )
+    rename_as_an_older_tool(db_path, agent["id"], "Evil " + EVIL[:60])  # new names refuse control characters
     await service.create_version(agent["id"], EVIL)
     await service.update(agent["id"], {"system_prompt": EVIL + "\n" + EVIL, "description": EVIL + "\nmore"})
     await service.create_version(agent["id"], "second " + EVIL)
