@@ -658,6 +658,14 @@ class MainScreen(Screen[None]):
         if marker != self._marker:
             self._marker = marker
             self.reload()
+            self._tell_screens_above()
+
+    def _tell_screens_above(self) -> None:
+        """Dialogs open over this screen that show what the database says (a prune's preview) read it again."""
+        for screen in self.app.screen_stack:
+            changed = getattr(screen, "database_changed", None)
+            if screen is not self and callable(changed):
+                changed()
 
     def reload(self, keep_agent: str | None = None, keep_version: str | None = None, top: bool = False) -> None:
         """Reload everything, keeping the cursors where they were (``top``: the timeline from its newest version).
