@@ -254,6 +254,22 @@ ACTIONS: tuple[Action, ...] = (
         palette=("Delete version", "Delete the highlighted version"),
     ),
     Action(
+        "copy_config",
+        ("y",),
+        "copy",
+        help="timeline: copy the highlighted version's config (YAML) to your terminal's clipboard, over SSH too",
+        scopes=(Scope.TIMELINE,),
+        palette=("Copy config", "Copy the highlighted version's config, as YAML, to the clipboard"),
+    ),
+    Action(
+        "copy_diff",
+        ("y",),
+        "copy diff",
+        help="diff pane, compare view: copy the diff shown, as text, to the clipboard",
+        scopes=(Scope.DIFF, Scope.COMPARE),
+        palette=("Copy diff", "Copy the diff shown, as text, to the clipboard"),
+    ),
+    Action(
         "open_diff",
         ("enter",),
         "diff",
