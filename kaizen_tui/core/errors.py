@@ -173,8 +173,8 @@ class Conflict(KaizenError):
 class StalePlan(Conflict):
     """A preview (of a prune, a rollback...) no longer says what would happen; ``fresh`` does."""
 
-    def __init__(self, message: str, fresh: dict[str, Any]) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, fresh: dict[str, Any], *, changes: Sequence[dict[str, Any]] = ()) -> None:
+        super().__init__(message, changes=changes)
         self.fresh = fresh
 
 

@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from kaizen_tui.core.audit_text import event_summary
 from kaizen_tui.core.comparison import LIVE, comparison, live_side, nothing_side, version_side
 from kaizen_tui.core.diff import same_value
 from kaizen_tui.core.errors import (
@@ -48,7 +49,7 @@ from kaizen_tui.core.ids import new_agent_id, new_version_id, utc_now
 from kaizen_tui.core.labels import LATEST, check_label
 from kaizen_tui.core.merge import merge_fields
 from kaizen_tui.core.names import name_key
-from kaizen_tui.core.numbers import version_number
+from kaizen_tui.core.numbers import MAX_INTEGER, version_number, whole_number
 from kaizen_tui.core.schema import (
     CONFIG_FIELDS,
     EDITABLE_FIELDS,
@@ -81,6 +82,10 @@ _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrst
 _CONFIG_CACHE_SIZE = 1024
 #: How many audit events a conflict message looks back through.
 _CONFLICT_LOOKBACK = 50
+#: A stale plan's message names at most this many changes (the newest)...
+_PLAN_CHANGES_SHOWN = 5
+#: ... of at most this many read.
+_PLAN_CHANGES_READ = 100
 #: How many of the newest audit events :meth:`AgentService.audit_trail` reads to find a deleted agent by name.
 DELETED_NAME_LOOKBACK = 100_000
 PREVIOUS = "previous"
@@ -177,10 +182,29 @@ def _read_versions(
     return versions
 
 
-def _plan_id(*parts: object) -> str:
-    """A short token of what a plan says: equal plans, equal tokens."""
+def _plan_id(position: int, *parts: object) -> str:
+    """A short token of what a plan says, and of when it was read: ``<digest>.<position>``.
+
+    Equal plans have equal digests (:func:`_plan_digest`); the position is the
+    newest audit event the plan was read after, so that a refusal can say
+    what changed since.
+    """
     text = json.dumps(parts, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+    return f"{hashlib.sha256(text.encode('utf-8')).hexdigest()[:16]}.{position}"
+
+
+def _plan_digest(plan_id: str) -> str:
+    """What a plan said (its token without the position): equal for equal plans."""
+    return plan_id.partition(".")[0]
+
+
+def _plan_position(plan_id: str) -> int | None:
+    """The audit position a plan was read at, or None (a token of another form: nothing known)."""
+    position = plan_id.partition(".")[2]
+    number = whole_number(position)
+    if number is None or number > MAX_INTEGER:
+        return None  # not one of ours (made up, or from another tool): said as far as known
+    return number
 
 
 def _check_keep(keep: object) -> int:
@@ -809,18 +833,25 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
             self._audit(tx, who, "version.delete", version["agent_id"], version["id"], detail)
 
     @in_thread
-    def plan_prune(self, agent_id: str, keep: int) -> dict[str, Any]:
+    def plan_prune(self, agent_id: str, keep: int, *, since: str | None = None) -> dict[str, Any]:
         """What keeping the ``keep`` newest versions would delete, for a person to see first.
 
         ``{"agent", "keep", "delete" (versions newest first, with
         ``matches_live``, without snapshot text), "live_loses_version" (the
-        only versions that hold the live config go), "plan_id"}``. Carry it out
-        with ``prune(agent_id, keep, plan_id=plan["plan_id"])``.
+        only versions that hold the live config go), "kept_labelled",
+        "plan_id", "changes"}``. Carry it out with ``prune(agent_id, keep,
+        plan_id=plan["plan_id"])``.
+
+        ``since``: the ``plan_id`` of a plan shown before (to refresh a
+        preview). When this plan says something else, ``changes`` lists what
+        happened to the agent since that one was read, as far as the audit log
+        tells (``{"actor", "at", "action", "fields", "summary"}``, oldest
+        first: "set production → v2" by carol); otherwise it is empty.
         """
         _check_keep(keep)
         with self.store.reading() as tx:
             agent = self._agent(tx, agent_id)
-            return self._prune_plan(tx, agent, keep)
+            return self._prune_plan(tx, agent, keep, since=since)
 
     async def prune_preview(self, agent_id: str, keep: int = 10) -> list[dict[str, Any]]:
         """The versions ``cleanup_old_versions(agent_id, keep)`` would delete, newest first."""
@@ -859,13 +890,14 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
         with self.store.writing() as tx:
             agent = self._agent(tx, agent_id)
             if plan_id is not None:
-                fresh = self._prune_plan(tx, agent, keep)
-                if fresh["plan_id"] != plan_id:
+                fresh = self._prune_plan(tx, agent, keep, since=plan_id)
+                if _plan_digest(fresh["plan_id"]) != _plan_digest(plan_id):
+                    changes = fresh["changes"]
                     raise StalePlan(
-                        f"What a prune of {agent['name']} deletes changed since the preview "
-                        f"(versions were added or deleted meanwhile){_by_whom(self._recent(tx, agent))}. "
-                        "Nothing was deleted; check the new preview.",
+                        f"What a prune of {agent['name']} deletes changed since the preview"
+                        f"{_what_changed(changes)}. Nothing was deleted; check the new preview.",
                         fresh,
+                        changes=changes,
                     )
             return self._prune(tx, who, agent, keep, None, archive_path, overwrite_archive)
 
@@ -1289,14 +1321,36 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
             since.append({"actor": event["actor"], "at": event["at"], "action": event["action"], "fields": fields})
         return since[::-1]
 
-    def _recent(self, tx: Transaction, agent: Mapping[str, Any]) -> list[dict[str, Any]]:
-        """The newest few audited changes of an agent, oldest first (for a stale plan's message)."""
-        return [
-            {"actor": event["actor"], "at": event["at"], "action": event["action"], "fields": []}
-            for event in tx.audit_log(agent["id"], 3)
-        ][::-1]
+    def _changes_after(self, tx: Transaction, agent: Mapping[str, Any], position: int | None) -> list[dict[str, Any]]:
+        """The audited changes of an agent after audit event ``position``, oldest first, each with its summary.
 
-    def _prune_plan(self, tx: Transaction, agent: Mapping[str, Any], keep: int) -> dict[str, Any]:
+        At most :data:`_PLAN_CHANGES_READ` (the oldest). ``position`` None (a
+        plan token that does not say when it was read): the newest few, as
+        the most likely.
+        """
+        if position is None:
+            events = tx.audit_log(agent["id"], _PLAN_CHANGES_SHOWN)[::-1]
+        else:
+            events = tx.audit_events_after(agent["id"], position, _PLAN_CHANGES_READ)
+        changes = []
+        for event in events:
+            detail = _decode_detail(event["detail"])
+            changes.append(
+                {
+                    "actor": event["actor"],
+                    "at": event["at"],
+                    "action": event["action"],
+                    "fields": list(detail.get("fields") or []) if event["action"] == "agent.update" else [],
+                    "summary": event_summary({"action": event["action"], "detail": detail}),
+                }
+            )
+        return changes
+
+    def _prune_plan(
+        self, tx: Transaction, agent: Mapping[str, Any], keep: int, since: str | None = None
+    ) -> dict[str, Any]:
+        # Read first: a change committed while the plan is read is then counted as after it, never lost.
+        position = tx.newest_audit_id()
         threshold = tx.keep_threshold(agent["id"], keep)
         older = tx.versions_before(agent["id"], threshold) if threshold is not None else []
         labelled = _labels_by_version(tx, agent["id"])
@@ -1326,6 +1380,8 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
             ]
             live_loses = not kept_holders
         described = self._describe(tx, agent)
+        plan_id = _plan_id(position, agent["id"], keep, [entry["id"] for entry in delete], live_loses)
+        changed = since is not None and _plan_digest(since) != _plan_digest(plan_id)
         return {
             "agent": described,
             "keep": keep,
@@ -1334,7 +1390,8 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
             "oldest_deleted": delete[-1]["version_number"] if delete else None,
             "live_loses_version": live_loses,
             "kept_labelled": kept_labelled,
-            "plan_id": _plan_id(agent["id"], keep, [entry["id"] for entry in delete], live_loses),
+            "plan_id": plan_id,
+            "changes": self._changes_after(tx, agent, _plan_position(since)) if since is not None and changed else [],
         }
 
     def _prune(
@@ -1428,6 +1485,16 @@ def _with_summary(agent: dict[str, Any], count: int, newest: int | None, saved: 
 def _by_whom(changes: Sequence[Mapping[str, Any]]) -> str:
     actors = sorted({change["actor"] for change in changes})
     return f" (by {', '.join(actors)})" if actors else ""
+
+
+def _what_changed(changes: Sequence[Mapping[str, Any]]) -> str:
+    """``: set production → v2 by carol; snapshot v9 by dave`` (the newest few; empty when nothing is known)."""
+    shown = changes[-_PLAN_CHANGES_SHOWN:]
+    said = [f"{change['summary']} by {change['actor']}" for change in shown]
+    earlier = len(changes) - len(shown)
+    if earlier:
+        said.insert(0, f"{earlier}{'+' if len(changes) >= _PLAN_CHANGES_READ else ''} earlier changes")
+    return f": {'; '.join(said)}" if said else ""
 
 
 def _decode_detail(detail: object) -> dict[str, Any]:

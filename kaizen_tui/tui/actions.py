@@ -7,7 +7,8 @@ main screen) where its keys apply. From it:
 
 - ``bindings(scope)`` gives the ``BINDINGS`` of the class of that scope
   (the key bar shows a screen's active bindings, so it follows too);
-- ``key_rows()`` gives the help screen's key rows;
+- ``key_sections()`` gives the help screen's key rows: the actions people
+  open it for first (``HELP_FIRST``), then moving around, then the rest;
 - ``palette_actions(screen_scope)`` gives the actions the command palette
   offers on a screen.
 
@@ -254,6 +255,22 @@ ACTIONS: tuple[Action, ...] = (
         palette=("Delete version", "Delete the highlighted version"),
     ),
     Action(
+        "copy_config",
+        ("y",),
+        "copy",
+        help="timeline: copy the highlighted version's config (YAML) to your terminal's clipboard, over SSH too",
+        scopes=(Scope.TIMELINE,),
+        palette=("Copy config", "Copy the highlighted version's config, as YAML, to the clipboard"),
+    ),
+    Action(
+        "copy_diff",
+        ("y",),
+        "copy diff",
+        help="diff pane, compare view: copy the diff shown, as text, to the clipboard",
+        scopes=(Scope.DIFF, Scope.COMPARE),
+        palette=("Copy diff", "Copy the diff shown, as text, to the clipboard"),
+    ),
+    Action(
         "open_diff",
         ("enter",),
         "diff",
@@ -317,6 +334,11 @@ NAVIGATION: tuple[tuple[str, str], ...] = (
     ("tab shift+tab", "switch pane: agents → timeline → diff"),
 )
 
+#: The help's first rows: the actions people open it for, in this order (at 80x24 they are what it opens on).
+HELP_FIRST = ("snapshot", "compare", "toggle_mark", "rollback", "prune", "label", "copy_config", "copy_diff", "edit")
+#: The help's rows about moving around, after :data:`NAVIGATION`; every other action comes last.
+HELP_MOVING = ("open_timeline", "open_diff", "filter", "clear_filter", "close")
+
 
 def actions_in(scope: Scope) -> Iterator[Action]:
     """The actions bound in ``scope``, in registry order, as they apply there."""
@@ -348,16 +370,36 @@ def bindings(scope: Scope) -> list[BindingType]:
     return result
 
 
-def key_rows() -> list[tuple[str, str]]:
-    """(keys, text) rows of the help, navigation first.
+def key_sections() -> list[tuple[str, list[tuple[str, str]]]]:
+    """The help's key rows, in sections: ``[(heading, [(keys, text), ...]), ...]``.
 
-    Actions written with the same keys share a row, at the first one's place
+    First the actions people open the help for (:data:`HELP_FIRST`: snapshot,
+    compare, roll back, prune, label...), then moving around (the
+    :data:`NAVIGATION` rows and :data:`HELP_MOVING`), then every other
+    action in registry order. Actions written with the same keys share a row
     (``enter``: agents → timeline, timeline → diff).
     """
-    rows: dict[str, list[str]] = {keys: [text] for keys, text in NAVIGATION}
-    for action in ACTIONS:
+    by_name = {action.name: action for action in ACTIONS}
+    first = [by_name[name] for name in HELP_FIRST]
+    moving = [action for action in ACTIONS if action.name in HELP_MOVING]
+    rest = [action for action in ACTIONS if action.name not in HELP_FIRST and action.name not in HELP_MOVING]
+    return [
+        ("Keys", _rows(first)),
+        ("Moving around", list(NAVIGATION) + _rows(moving)),
+        ("More keys", _rows(rest)),
+    ]
+
+
+def _rows(actions: list[Action]) -> list[tuple[str, str]]:
+    rows: dict[str, list[str]] = {}
+    for action in actions:
         rows.setdefault(action.help_key_text, []).append(action.help)
     return [(keys, " · ".join(texts)) for keys, texts in rows.items()]
+
+
+def key_rows() -> list[tuple[str, str]]:
+    """Every (keys, text) row of the help, in the order of :func:`key_sections`."""
+    return [row for _heading, rows in key_sections() for row in rows]
 
 
 def palette_actions(screen: Scope | None) -> list[Action]:

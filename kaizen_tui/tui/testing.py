@@ -11,7 +11,8 @@ SETTLE_DEADLINE_SECONDS = 20.0
 
 
 async def settle(pilot: Any) -> None:
-    """Let loads finish: wait for running workers (not the ones waiting on a dialog).
+    """Let loads finish: wait for running workers (not the ones waiting on a dialog), and for the work
+    waiting for the screen's next refresh.
 
     ``pilot`` is the Textual ``Pilot`` of ``KaizenApp.run_test()``. Returns
     once two pauses in a row found nothing running, or after 12 rounds.
@@ -36,6 +37,15 @@ async def settle(pilot: Any) -> None:
             if worker.is_running
             and (worker.group not in (ACTIONS, EDITOR_SAVE) or _screen_of(worker.node) is app.screen)
         ]
+        if not pending and getattr(app.screen, "_callbacks", None):
+            # Work waiting for the screen's next refresh (call_after_refresh: a
+            # layout measured once drawn): let it run before calling it quiet.
+            quiet = 0
+            try:
+                await asyncio.wait_for(app.screen.wait_for_refresh(), max(0.01, deadline - loop.time()))
+            except TimeoutError:
+                return
+            continue
         if pending:
             quiet = 0
             # Wait for them, but look again as soon as another screen is on top: an action's

@@ -294,6 +294,60 @@ async def test_a_prune_plan_that_went_stale_is_refused_with_the_fresh_one(servic
     assert result["deleted"] == 3
 
 
+async def test_a_prune_refused_for_a_label_set_meanwhile_names_the_label_and_who_set_it(
+    service: AgentService, agent: dict
+) -> None:
+    for number in range(1, 5):
+        await service.update(agent["id"], {"max_tokens": number}, actor="root")
+        await service.create_version(agent["id"], f"v{number}", actor="root")
+    plan = await service.plan_prune(agent["id"], 2)
+    assert [v["version_number"] for v in plan["delete"]] == [2, 1]
+    await service.set_label(agent["id"], "production", 2, actor="carol")
+    with pytest.raises(StalePlan) as raised:
+        await service.prune(agent["id"], 2, plan_id=plan["plan_id"], actor="root")
+    message = str(raised.value)
+    # What changed since the preview, and only that: not root's snapshots before it.
+    assert "set production → v2 by carol" in message, message
+    assert "root" not in message and "added or deleted" not in message
+    assert [(c["actor"], c["action"], c["summary"]) for c in raised.value.changes] == [
+        ("carol", "label.set", "set production → v2")
+    ]
+    # A token not made by a plan (any text an HTTP client sends) is refused the same way, never an error.
+    for made_up in ("stale", "0" * 16 + ".9223372036854775808", plan["plan_id"] + "0", ".-1", "a.b.c"):
+        with pytest.raises(StalePlan):
+            await service.prune(agent["id"], 2, plan_id=made_up)
+    assert [v["version_number"] for v in raised.value.fresh["delete"]] == [1]
+    assert raised.value.fresh["kept_labelled"] == [
+        {"version_number": 2, "id": plan["delete"][0]["id"], "labels": ["production"]}
+    ]
+    assert len(await service.get_versions(agent["id"])) == 4, "nothing deleted"
+
+
+async def test_a_prune_plan_read_again_says_what_changed_since_the_one_shown(
+    service: AgentService, agent: dict
+) -> None:
+    for number in range(1, 5):
+        await service.update(agent["id"], {"max_tokens": number})
+        await service.create_version(agent["id"], f"v{number}")
+    shown = await service.plan_prune(agent["id"], 2)
+    assert shown["changes"] == []
+    # A change that leaves the plan as it was: the same plan, nothing to say.
+    await service.update(agent["id"], {"temperature": 0.3}, actor="erin")
+    same = await service.plan_prune(agent["id"], 2, since=shown["plan_id"])
+    assert same["changes"] == [] and same["delete"] == shown["delete"]
+    await service.create_version(agent["id"], "v5", actor="dana")
+    await service.set_label(agent["id"], "staging", 1, actor="carol")
+    fresh = await service.plan_prune(agent["id"], 2, since=shown["plan_id"])
+    assert [v["version_number"] for v in fresh["delete"]] == [3, 2]
+    assert [(c["actor"], c["summary"]) for c in fresh["changes"]] == [
+        ("erin", "set temperature 0.7 → 0.3"),
+        ("dana", "snapshot v5"),
+        ("carol", "set staging → v1"),
+    ]
+    # The fresh plan's id carries it out.
+    assert (await service.prune(agent["id"], 2, plan_id=fresh["plan_id"]))["deleted"] == 2
+
+
 async def test_a_prune_plan_warns_when_the_only_versions_holding_the_live_config_go(
     service: AgentService, agent: dict
 ) -> None:

@@ -153,10 +153,12 @@ async def test_the_help_lists_every_action_keys_first(seeded: AgentService) -> N
         lefts = [str(static.content) for static in pilot.app.screen.query(".help-key").results(Static)]
         rights = [str(static.content) for static in pilot.app.screen.query(".help-text").results(Static)]
         rows = dict(zip(lefts, rights))
-        # The keys are what help is opened for: they come first.
+        # The keys are what help is opened for: they come first, the actions before moving around.
         assert lefts[0] == "Keys"
-        assert lefts.index("Keys") < lefts.index("Markers") < lefts.index("Notes")
+        headings = ["Keys", "Moving around", "More keys", "Markers", "Notes"]
+        assert [lefts.index(heading) for heading in headings] == sorted(lefts.index(heading) for heading in headings)
         keys_section = lefts[: lefts.index("Markers")]
+        assert keys_section[1:7] == ["s", "c", "space", "r", "p", "t"]
         for keys, text in NAVIGATION:
             assert rows[keys] == text
         written = " ".join(keys_section).split()
@@ -165,6 +167,23 @@ async def test_the_help_lists_every_action_keys_first(seeded: AgentService) -> N
             assert action.help in rows[action.help_key_text], action.name
             for key in action.keys:  # f1 as well as ?
                 assert spell(key) in written, (action.name, key)
+
+
+async def test_help_at_80x24_opens_on_the_actions_people_came_for(seeded: AgentService) -> None:
+    async with running_app(seeded, size=(80, 24)) as pilot:
+        await press(pilot, "question_mark")
+        help_screen = pilot.app.screen
+        assert isinstance(help_screen, HelpScreen)
+        scroll = help_screen.query_one("#help-scroll")
+        in_view = scroll.region
+        shown = {
+            str(static.content)
+            for static in help_screen.query(".help-key").results(Static)
+            if in_view.contains_region(static.region)
+        }
+        # Snapshot, compare, mark, roll back, prune, label and copy: on the first screen, no scrolling.
+        assert {"s", "c", "space", "r", "p", "t", "y"} <= shown, shown
+        assert "j k ↑ ↓" not in shown  # moving around comes after them
 
 
 # -- the command palette ---------------------------------------------------------

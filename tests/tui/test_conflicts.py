@@ -391,7 +391,7 @@ async def test_a_prune_refused_as_stale_shows_the_fresh_plan_and_y_confirms_it(s
         summary = modal.query_one("#prune-summary", Static).content.plain
         assert (
             summary.splitlines()[0]
-            == "⚠ Versions were saved or deleted meanwhile: nothing was deleted. Fresh preview below."
+            == "⚠ Changed meanwhile: snapshot v4 by colleague. Nothing was deleted: the preview below is fresh."
         )
         assert any("colleague" in toast for toast in toasts(pilot.app, "warning"))  # the service's sentence
         assert "(v1–v2)" in summary
@@ -402,6 +402,58 @@ async def test_a_prune_refused_as_stale_shows_the_fresh_plan_and_y_confirms_it(s
         assert any(
             toast.startswith("Pruned 2 versions of Support Agent; kept the 2 newest") for toast in toasts(pilot.app)
         )
+
+
+async def test_a_prune_refused_for_a_label_set_meanwhile_says_which_label_and_who(service, ids):
+    async with running_app(service, agent="Support Agent") as pilot:
+        await press(pilot, "p", "2")
+        modal = pilot.app.screen
+        assert isinstance(modal, PruneModal)
+        assert [v["version_number"] for v in modal.doomed] == [1]
+        await service.set_label(ids["support"], "production", 1, actor="carol")
+        await press(pilot, "y")
+        assert pilot.app.screen is modal
+        assert len(await service.get_versions(ids["support"])) == 3  # nothing deleted
+        summary = modal.query_one("#prune-summary", Static).content.plain
+        assert summary.splitlines()[0] == (
+            "⚠ Changed meanwhile: set production → v1 by carol. Nothing was deleted: the preview below is fresh."
+        )
+        assert "Nothing to delete" in summary  # v1 is kept for its label now
+        assert any("set production → v1 by carol" in toast for toast in toasts(pilot.app, "warning"))
+        assert not any("added or deleted" in toast for toast in toasts(pilot.app))
+        await press(pilot, "n")
+
+
+async def test_the_prune_preview_refreshes_when_a_label_moves_or_a_version_comes(service, ids):
+    v1, v2, _v3 = ids["support_versions"]
+    await service.set_label(ids["support"], "staging", v2, actor="carol")
+    async with running_app(service, agent="Support Agent") as pilot:
+        await press(pilot, "p", "1")
+        modal = pilot.app.screen
+        assert isinstance(modal, PruneModal)
+        assert [v["version_number"] for v in modal.doomed] == [1]
+        summary = modal.query_one("#prune-summary", Static)
+        assert "Also keeps v2 (staging)" in summary.content.plain
+        await service.set_label(ids["support"], "staging", v1, actor="carol")
+        main_screen(pilot.app).poll_changes()  # what the 1-second timer (or PostgreSQL's announcement) does
+        await settle(pilot)
+        # Shown without a key pressed: v2 goes now, v1 stays for the label, and a line says why.
+        assert [v["version_number"] for v in modal.doomed] == [2]
+        assert summary.content.plain.splitlines()[0] == (
+            "⚠ Changed meanwhile: moved staging v2 → v1 by carol. The preview below is fresh."
+        )
+        assert "Also keeps v1 (staging)" in summary.content.plain
+        await service.update(ids["support"], {"max_tokens": 7777})
+        await service.create_version(ids["support"], "By dana", actor="dana")
+        main_screen(pilot.app).poll_changes()
+        await settle(pilot)
+        assert [v["version_number"] for v in modal.doomed] == [3, 2]
+        assert "snapshot v4 by dana" in summary.content.plain.splitlines()[0]
+        assert "it has 4)" in modal.query_one("#prune-intro", Static).content.plain
+        # y prunes what is shown now.
+        await press(pilot, "y")
+        assert isinstance(pilot.app.screen, MainScreen)
+    assert [v["version_number"] for v in await service.get_versions(ids["support"])] == [4, 1]
 
 
 async def test_the_prune_warning_about_the_live_config_comes_from_the_plan(service, ids):

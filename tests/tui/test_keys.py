@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from textual.command import CommandPalette
 from textual.content import Content
 from textual.geometry import Region
@@ -23,6 +24,7 @@ from tests.support import (
     SIZE,
     audit_actions,
     fake_editor,
+    long_history,
     main_screen,
     open_agent,
     press,
@@ -589,6 +591,37 @@ async def test_changes_by_another_process_show_up_keeping_the_cursor(service, id
         assert screen.timeline.entries[0]["id"] == new["id"]
         assert screen.timeline.cursor_key == v2
         assert screen.agents_table.agent(ids["support"])["version_count"] == 4
+
+
+@pytest.mark.sqlite_only  # layout: where the view is, not how the change is read
+async def test_a_version_saved_by_someone_else_shows_at_the_top_of_a_timeline_scrolled_to_the_top(service, db_path):
+    await long_history(service, db_path, 40)
+    async with running_app(service, size=(80, 24)) as pilot:
+        screen = main_screen(pilot.app)
+        await press(pilot, "enter", "j")  # the timeline, on v39: the view at the top
+        timeline = screen.timeline
+        agent_id = timeline.agent["id"]
+        assert timeline.current["version_number"] == 39 and timeline.scroll_y == 0
+        await service.update(agent_id, {"max_tokens": 4100}, actor="colleague")
+        await service.create_version(agent_id, "From the CLI", actor="colleague")
+        screen.poll_changes()  # what the 1-second timer does
+        await settle(pilot)
+        # Like a log: the view stays at the top and shows v41 arriving there; the cursor stays on v39.
+        assert timeline.current["version_number"] == 39
+        assert timeline.scroll_y == 0
+        assert [entry["version_number"] for entry in timeline.entries[:3]] == [41, 40, 39]
+        assert timeline.cursor_row == 2
+        assert "(41)" in str(screen.query_one("#timeline-pane").border_title)
+        # Scrolled away from the top, the view holds still: the cursor's row stays where it is on the screen.
+        await press(pilot, *"j" * 15)
+        on_screen = timeline.cursor_row - timeline.scroll_y
+        assert timeline.scroll_y > 0
+        await service.update(agent_id, {"max_tokens": 4200}, actor="colleague")
+        await service.create_version(agent_id, "Again", actor="colleague")
+        screen.poll_changes()
+        await settle(pilot)
+        assert timeline.current["version_number"] == 24
+        assert timeline.cursor_row - timeline.scroll_y == on_screen
 
 
 async def test_read_only_database_browses_and_says_why_keys_are_unavailable(service, ids, db_path):

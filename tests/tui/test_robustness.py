@@ -14,7 +14,7 @@ from textual.content import Content
 from textual.errors import NoWidget
 from textual.screen import ModalScreen
 from textual.widget import Widget
-from textual.widgets import Button, Input, TextArea
+from textual.widgets import Button, Input, Static, TextArea
 
 from kaizen_tui.service import AgentService
 from kaizen_tui.tui.app import KaizenApp
@@ -259,24 +259,48 @@ async def test_every_key_works_in_a_tiny_terminal(service, ids, size):
     assert app.return_code == 0
 
 
+def wholly_shown(app: KaizenApp, widget: Widget) -> bool:
+    """Is every line of the widget on the screen (none scrolled away or cut off by its container or the window)?"""
+    geometry = app.screen.find_widget(widget)
+    return shown(app, widget) and geometry.region.intersection(geometry.clip) == geometry.region
+
+
 @pytest.mark.sqlite_only  # layout and keys only: the database does not change what is tested
-@pytest.mark.parametrize("size", [(80, 24), (100, 30)])
-async def test_a_long_prune_list_scrolls_above_buttons_that_stay_in_view(service, db_path, size):
-    await long_history(service, db_path, 30)
+@pytest.mark.parametrize("size", [(80, 24), (60, 18), (100, 30), (120, 40)])
+async def test_the_prune_dialog_shows_its_warnings_first_and_the_list_scrolls_under_them(service, db_path, size):
+    agent = await long_history(service, db_path, 30)
+    versions = await service.get_versions(agent["id"])
+    await service.set_label(agent["id"], "production", 3)
+    await service.rollback_to_version(agent["id"], versions[-1]["id"])  # the live config is v1's: v1 goes
     async with running_app(service, size=size) as pilot:
         app = pilot.app
         await burst(pilot, "enter", "p", "1")
         modal = app.screen
-        assert isinstance(modal, PruneModal) and len(modal.doomed) == 29
+        assert isinstance(modal, PruneModal) and len(modal.doomed) == 28
+        summary = modal.query_one("#prune-summary", Static)
+        text = str(summary.content)
+        # What a person confirms is in view before any key: the warnings first, then what goes.
+        assert text.index("v1 equals the live config and goes") < text.index("Also keeps v3 (production)")
+        assert text.index("Also keeps v3 (production)") < text.index("Deletes 28 versions (v1–v29)")
+        assert wholly_shown(app, summary), size
         assert buttons_shown(app), size
-        assert shown(app, modal.query_one(KeyBar))
         body = modal.query_one(".dialog-body")
+        assert shown(app, body) and body.max_scroll_y > 0  # the list is cut: it scrolls
+        hint = str(modal.query_one("#prune-scroll-hint", Static).content)
+        key_bar = modal.query_one(KeyBar)
+        # The keys that scroll are named: in the key bar, or (where it is left out for room) by the buttons.
+        assert "j/k scroll" in (key_bar.render().plain if key_bar.display else hint), size
         steps = min(3, body.max_scroll_y)
-        assert steps >= 2  # the list is cut, and scrolls with j
         await burst(pilot, *"j" * steps)  # typed faster than the screen refreshes: each counts
         assert body.scroll_y == steps
+        assert wholly_shown(app, summary), size  # the list scrolled under the warnings
+        await burst(pilot, *"j" * (body.max_scroll_y + 2))
+        # At the end: the oldest version, v1, the one equal to the live config, is in view.
+        assert body.scroll_y == body.max_scroll_y
+        lines = str(modal.query_one("#prune-doomed", Static).content).splitlines()
+        assert lines[-1].startswith("  ◆ v1 ") and len(lines) == 28
         await burst(pilot, "y")
-    assert len(await service.get_versions((await service.list_agents())[0]["id"])) == 1
+    assert [v["version_number"] for v in await service.get_versions(agent["id"])] == [30, 3]
 
 
 @pytest.mark.sqlite_only  # layout and keys only: the database does not change what is tested

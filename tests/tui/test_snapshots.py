@@ -87,6 +87,11 @@ def test_prune_modal(snap_compare, demo):
     assert snap_compare(make_app(demo), terminal_size=(100, 30), run_before=keys("G", "enter", "p", "2"))
 
 
+def test_prune_modal_at_80x24(snap_compare, demo):
+    """SQL Analyst, keeping 1 of 12: the fields and the summary, then the 11 versions that go (they fit)."""
+    assert snap_compare(make_app(demo), terminal_size=(80, 24), run_before=keys("G", "k", "enter", "p", "1"))
+
+
 def test_help(snap_compare, demo):
     assert snap_compare(make_app(demo), terminal_size=(100, 30), run_before=keys("question_mark"))
 

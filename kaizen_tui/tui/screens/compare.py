@@ -10,14 +10,16 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.content import Content
 from textual.screen import Screen
+from textual.worker import WorkerCancelled, WorkerFailed
 
 from kaizen_tui.core.errors import KaizenError
 from kaizen_tui.tui.actions import Scope, bindings
+from kaizen_tui.tui.clipboard import copy_shown
 from kaizen_tui.tui.screens.plans import RollbackModal
 from kaizen_tui.tui.widgets.chrome import BottomBar, KeyBar, StatusLine, TopBar
-from kaizen_tui.tui.widgets.diff import DiffBody
+from kaizen_tui.tui.widgets.diff import DiffBody, comparison_label, comparison_text
 from kaizen_tui.tui.widgets.lists import LIVE_KEY
-from kaizen_tui.tui.widgets.text import error_line
+from kaizen_tui.tui.widgets.text import error_line, visible
 
 #: Reads what to show: (comparison, pane title, heading or None).
 Loader = Callable[[], Awaitable[tuple[dict[str, Any], str, str | None]]]
@@ -156,6 +158,27 @@ class CompareScreen(Screen[dict[str, Any] | None]):
                 )
 
         self.app.push_screen(RollbackModal(service, agent, version), done)
+
+    def action_copy_diff(self) -> None:
+        if any(worker.group == "compare" and not worker.is_finished for worker in self.workers):
+            self._copy_once_shown()  # typed before the comparison came: copy it when it is shown
+            return
+        if self.comparison is None:
+            self.notify("No diff shown to copy.", severity="warning")
+            return
+        agent = visible(self.agent["name"]) if self.agent is not None else None
+        text = comparison_text(self.comparison, self.heading, agent)
+        what = f"the diff {comparison_label(self.comparison)}" + (f" of {agent}" if agent else "")
+        copy_shown(self.app, text, what)
+
+    @work(group="copy")
+    async def _copy_once_shown(self) -> None:
+        for worker in [worker for worker in self.workers if worker.group == "compare"]:
+            try:
+                await worker.wait()
+            except (WorkerCancelled, WorkerFailed):
+                pass
+        self.action_copy_diff()
 
     def set_split_mode(self, mode: str) -> None:
         self.query_one(DiffBody).split_mode = mode  # type: ignore[assignment]

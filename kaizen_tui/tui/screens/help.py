@@ -8,7 +8,7 @@ from textual.containers import Grid, Vertical, VerticalScroll
 from textual.content import Content
 from textual.widgets import Static
 
-from kaizen_tui.tui.actions import key_rows
+from kaizen_tui.tui.actions import key_sections
 from kaizen_tui.tui.screens.dialog import Dialog
 from kaizen_tui.tui.widgets.chrome import KeyBar
 from kaizen_tui.tui.widgets.lists import GLYPH_DAMAGED, GLYPH_LIVE, GLYPH_MARK, GLYPH_UNSAVED
@@ -31,10 +31,17 @@ NOTES = [
 
 
 def help_rows() -> list[tuple[Content, Content]]:
-    """(left, right) cells of the help grid, headings included: the keys first, they are what help is opened for."""
-    rows: list[tuple[Content, Content]] = [(Content.styled("Keys", "bold $text-primary"), Content(""))]
+    """(left, right) cells of the help grid, headings included.
+
+    The keys first, they are what help is opened for, and among them the
+    actions first (snapshot, compare, roll back, prune, label...), then
+    moving around, then the rest.
+    """
+    rows: list[tuple[Content, Content]] = []
     # From the action registry, which also makes the key bindings and the palette.
-    rows += [(Content.styled(keys, "bold $text-accent"), Content(text)) for keys, text in key_rows()]
+    for heading, key_rows in key_sections():
+        rows.append((Content.styled(heading, "bold $text-primary"), Content("")))
+        rows += [(Content.styled(keys, "bold $text-accent"), Content(text)) for keys, text in key_rows]
     rows.append((Content.styled("Markers", "bold $text-primary"), Content("")))
     rows += [(Content.styled(glyph, f"bold {style}"), Content(text)) for glyph, style, text in MARKERS]
     rows.append((Content.styled("Notes", "bold $text-primary"), Content("")))

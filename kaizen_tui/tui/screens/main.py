@@ -20,11 +20,13 @@ from textual.content import Content
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Input, Static
+from textual.worker import WorkerCancelled, WorkerFailed
 
 from kaizen_tui.agent_file import parse_agent_text
 from kaizen_tui.core.errors import DatabaseUnavailable, KaizenError, VersionNotFound
 from kaizen_tui.service import agent_sort_key
 from kaizen_tui.tui.actions import Scope, bindings
+from kaizen_tui.tui.clipboard import config_yaml, copy_shown
 from kaizen_tui.tui.screens.audit import AuditScreen
 from kaizen_tui.tui.screens.compare import CompareScreen
 from kaizen_tui.tui.screens.editing import (
@@ -45,7 +47,7 @@ from kaizen_tui.tui.screens.snapshot import SnapshotModal
 from kaizen_tui.tui.widgets.agent_list import AgentsTable
 from kaizen_tui.tui.widgets.chrome import BottomBar, KeyBar, StatusLine, TopBar
 from kaizen_tui.tui.widgets.connection import UnreachableLine, report_failure
-from kaizen_tui.tui.widgets.diff import DiffBody, comparison_label
+from kaizen_tui.tui.widgets.diff import DiffBody, comparison_label, comparison_text
 from kaizen_tui.tui.widgets.lists import (
     GLYPH_DAMAGED,
     GLYPH_LIVE,
@@ -684,6 +686,14 @@ class MainScreen(Screen[None]):
         if marker != self._marker:
             self._marker = marker
             self.reload()
+            self._tell_screens_above()
+
+    def _tell_screens_above(self) -> None:
+        """Dialogs open over this screen that show what the database says (a prune's preview) read it again."""
+        for screen in self.app.screen_stack:
+            changed = getattr(screen, "database_changed", None)
+            if screen is not self and callable(changed):
+                changed()
 
     def _poll_while_unreachable(self) -> None:
         """Every second while the line says the database cannot be reached (one poll at a time)."""
@@ -856,6 +866,50 @@ class MainScreen(Screen[None]):
 
         screen = CompareScreen(title=f"Compare · {visible(agent['name'])}", load=load, agent=agent)
         self.app.push_screen(screen, self._compare_closed(agent))
+
+    # -- copying (to the terminal's clipboard: over SSH too) ----------------------
+
+    def action_copy_config(self) -> None:
+        if self._deferred("copy_config"):
+            return
+        timeline = self.timeline
+        agent = timeline.agent
+        if agent is None or timeline.row_count == 0:
+            self.toast("Nothing to copy: this agent has no versions yet.", "warning")
+            return
+        self._copy_config(agent, timeline.current)  # None on the live row: the live config
+
+    @work(group="copy")
+    async def _copy_config(self, agent: dict[str, Any], version: dict[str, Any] | None) -> None:
+        what = f"v{version['version_number']}" if version is not None else "the live config"
+        try:
+            answer = await self.service.resolve_config(agent["id"], version=version["id"] if version else None)
+        except KaizenError as error:
+            self.toast(f"Nothing copied: {error}", "error")
+            return
+        text = config_yaml(agent["name"], answer["config"], version)
+        copy_shown(self.app, text, f"{what} of {visible(agent['name'])} as YAML")
+
+    def action_copy_diff(self) -> None:
+        if any(worker.group == "diff" and not worker.is_finished for worker in self.workers):
+            self._copy_diff_once_shown()  # the diff of the row the cursor just moved to is on its way
+            return
+        comparison = self.diff.comparison
+        agent = self.timeline.agent
+        if comparison is None or agent is None:
+            self.toast("No diff shown to copy.", "warning")
+            return
+        text = comparison_text(comparison, self.diff.heading, agent["name"])
+        copy_shown(self.app, text, f"the diff {comparison_label(comparison)} of {visible(agent['name'])}")
+
+    @work(group="copy")
+    async def _copy_diff_once_shown(self) -> None:
+        while loading := [worker for worker in self.workers if worker.group == "diff" and not worker.is_finished]:
+            try:
+                await loading[-1].wait()
+            except (WorkerCancelled, WorkerFailed):
+                pass  # replaced by the load of the next row: wait for that one
+        self.action_copy_diff()
 
     def _compare_closed(self, agent: dict[str, Any]) -> Callable[[dict[str, Any] | None], None]:
         """What to do when the compare view closes: the cursor on a version compared, or the one rolled back to."""

@@ -19,6 +19,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
+from textual.css.query import NoMatches
 from textual.widgets import Button, Input, Label, Static
 
 from kaizen_tui.core.errors import ArchiveExists, Conflict, FileNotWritten, KaizenError, StalePlan
@@ -29,8 +30,12 @@ from kaizen_tui.tui.widgets.connection import report_failure
 from kaizen_tui.tui.widgets.diff import DiffBody
 from kaizen_tui.tui.widgets.text import error_line, exact_time, first_line, visible
 
-#: How many doomed versions the prune dialog lists before summarising.
-PRUNE_LIST_LIMIT = 12
+#: How many doomed versions the prune dialog lists (they scroll) before summarising the rest.
+PRUNE_LIST_LIMIT = 1000
+#: Up to this many rows of window the prune dialog takes the whole height, without blank lines or key bar.
+PRUNE_SHORT_HEIGHT = 32
+#: The summary (and its warnings) stays in view above the list while at least this many rows of the list show.
+PRUNE_LIST_MIN_ROWS = 3
 
 
 def changed_meanwhile(error: Conflict, what: str) -> Content:
@@ -317,6 +322,28 @@ class ArchiveInput(Input):
 LETTER_ACTIONS = frozenset({"confirm", "no", "move_focus", "scroll_body"})
 
 
+def _what_is_shown(plan: dict[str, Any]) -> tuple[Any, ...]:
+    """What the prune dialog shows of a plan: what goes first (what ``y`` does), then what else it says."""
+    return (
+        ([version["id"] for version in plan["delete"]], plan["live_loses_version"]),
+        [(version["version_number"], version["labels"]) for version in plan.get("kept_labelled") or []],
+        plan["agent"].get("version_count"),
+    )
+
+
+def plan_changes_line(changes: list[dict[str, Any]], then: str) -> Content:
+    """One line: what changed meanwhile, as the service words it (``set production → v2 by carol``), then ``then``."""
+    shown = changes[-3:]
+    said = [f"{visible(change.get('summary'))} by {visible(change.get('actor'))}" for change in shown]
+    if len(changes) > len(shown):
+        said.insert(0, f"{len(changes) - len(shown)} earlier changes")
+    return Content.assemble(
+        ("⚠ Changed meanwhile", "bold $text-warning"),
+        (f": {'; '.join(said)}" if said else "", "$text-warning"),
+        f". {then}",
+    )
+
+
 class PruneModal(Dialog[dict[str, Any] | None]):
     """How many of the newest versions to keep; shows :meth:`plan_prune` for that number.
 
@@ -325,10 +352,19 @@ class PruneModal(Dialog[dict[str, Any] | None]):
     ``enter`` in the field shows the preview of the number typed and keeps
     the dialog open; ``y`` then confirms.
     ``y`` prunes by the plan shown (its ``plan_id``): if what it deletes
-    changed meanwhile (versions saved or deleted), the service refuses
-    (:class:`StalePlan`), nothing is deleted, and the dialog stays with the
-    fresh plan and a line saying so; ``y`` then prunes by that one. A ``y``
-    pressed before the plan of the number typed came waits for it.
+    changed meanwhile (versions saved or deleted, labels set, moved or
+    removed), the service refuses (:class:`StalePlan`), nothing is deleted,
+    and the dialog stays with the fresh plan and a line saying what changed
+    and who changed it; ``y`` then prunes by that one. A ``y`` pressed
+    before the plan of the number typed came waits for it. The preview is
+    read again whenever the database changes (:meth:`database_changed`):
+    when it says something else, it is shown with the same line.
+
+    What the person confirms is in view: the fields, then the summary with
+    its warnings (the versions kept for their labels, the version equal to
+    the live config that goes), stay at the top; the versions that go are
+    listed below them and scroll (``j``/``k``, page keys). Only when the
+    window is too small for that does everything scroll together.
 
     The second field, empty by default, names a file to archive the versions
     to before they are deleted (``prune(archive=...)``). While it has focus
@@ -356,7 +392,13 @@ class PruneModal(Dialog[dict[str, Any] | None]):
         # Letters: taken before the field (which opens focused) would swallow them.
         Binding("h", "move_focus(-1)", show=False, priority=True),
         Binding("l", "move_focus(1)", show=False, priority=True),
-        *[replace(binding, priority=True) for binding in SCROLL_BINDINGS],
+        # The key bar says j/k scroll the list (while it does not all fit).
+        *[
+            replace(binding, priority=True, show=True, key_display="j/k")
+            if binding.key.startswith("j")
+            else replace(binding, priority=True)
+            for binding in SCROLL_BINDINGS
+        ],
     ]
 
     def __init__(self, service: Any, agent: dict[str, Any]) -> None:
@@ -373,6 +415,8 @@ class PruneModal(Dialog[dict[str, Any] | None]):
         self.archive_error: Content | None = None
         self._confirm_when_previewed = False
         self._working = False
+        #: Does some of the text not fit (j/k then scroll)? Set as the height is shared out.
+        self._scrolls = False
 
     @property
     def doomed(self) -> list[dict[str, Any]]:
@@ -380,20 +424,23 @@ class PruneModal(Dialog[dict[str, Any] | None]):
         return self.plan["delete"] if self.plan is not None else []
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog -wide") as dialog:
+        with Vertical(classes="dialog -wide", id="prune-dialog") as dialog:
             dialog.border_title = "Prune versions"
-            with VerticalScroll(classes="dialog-body", can_focus=False):
+            # The fields and the summary with its warnings: always in view, unless the window is tiny.
+            with VerticalScroll(id="prune-head", can_focus=False):
                 yield Static(self._intro(self.agent), id="prune-intro")
-                with Horizontal(classes="keep-row"):
+                with Horizontal(classes="keep-row -number"):
                     yield Label("Versions to keep (type a number):")
                     yield KeepInput("", type="integer", id="keep", max_length=7)
                 with Horizontal(classes="keep-row -archive"):
                     yield Label("Archive them to (optional):")
                     yield ArchiveInput("", placeholder="a file, e.g. old-versions.jsonl", id="archive")
                 yield Static(id="prune-summary")
-                with VerticalScroll(id="prune-list", can_focus=False):
-                    yield Static(id="prune-doomed")
+            # The versions that go: they scroll (j/k) in the room left.
+            with VerticalScroll(classes="dialog-body", id="prune-body", can_focus=False):
+                yield Static(id="prune-doomed")
             with Horizontal(classes="buttons"):
+                yield Static(id="prune-scroll-hint")
                 yield Button("Cancel  n", id="cancel")
                 yield Button("Prune  y", id="confirm", variant="error")
             yield KeyBar()
@@ -416,9 +463,68 @@ class PruneModal(Dialog[dict[str, Any] | None]):
         self.query_one("#keep", KeepInput).focus()
         self.preview(self.keep)
 
+    def fit_window(self) -> None:
+        super().fit_window()
+        # Up to this many rows (80x24, 100x30) the dialog takes the whole height and drops the blank lines.
+        short = self.app.size.height < PRUNE_SHORT_HEIGHT
+        self.set_class(short, "-short")
+        # Fields of one line whatever the size, buttons too in a short window: the summary and the list need the room.
+        for widget in self.query("Input, Button"):
+            if isinstance(widget, Input):
+                widget.compact = True
+            elif isinstance(widget, Button):
+                widget.compact = short or self.cramped
+
+    def _limit_body(self) -> None:
+        """Share the dialog's height: the fields and the summary in full, the list of what goes in the rest.
+
+        When the window cannot show them and :data:`PRUNE_LIST_MIN_ROWS` rows
+        of the list, the summary scrolls too (``j`` scrolls it first).
+        """
+        try:
+            dialog = self.query_one("#prune-dialog")
+            head = self.query_one("#prune-head", VerticalScroll)
+            body = self.query_one("#prune-body", VerticalScroll)
+        except NoMatches:
+            return  # closed before the refresh this waited for
+        max_height = dialog.styles.max_height
+        if self.cramped or max_height is None:
+            room = dialog.size.height  # the whole window: its height inside the border
+        else:
+            room = int(max_height.resolve(self.size, self.app.size)) - dialog.styles.gutter.height
+        for child in dialog.children:
+            if child not in (head, body) and child.display:
+                room -= child.outer_size.height + child.styles.margin.height
+        room -= head.styles.margin.height + body.styles.margin.height
+        wanted_head = head.virtual_size.height
+        wanted_list = min(body.virtual_size.height, PRUNE_LIST_MIN_ROWS)
+        # All of the summary when it fits (a cap it does not reach), else it scrolls too.
+        head_room = max(1, room - wanted_list)
+        head.styles.max_height = head_room
+        list_room = max(wanted_list, room - wanted_head)
+        # A cramped dialog's list takes the rest of the window (height 1fr) by itself.
+        body.styles.max_height = None if self.cramped else max(1, list_room)
+        # Where the key bar is not shown, a line by the buttons says that j/k scroll.
+        self._scrolls = wanted_head > head_room or body.virtual_size.height > list_room
+        hint = "j/k scroll the list" if self._scrolls and not self.query_one(KeyBar).display else ""
+        self.query_one("#prune-scroll-hint", Static).update(Content.styled(hint, "$text-muted"))
+        self.refresh_bindings()
+
+    def action_scroll_body(self, lines: int) -> None:
+        """Scroll the list; in a tiny window the summary above it first (down), last (up)."""
+        head = self.query_one("#prune-head", VerticalScroll)
+        body = self.query_one("#prune-body", VerticalScroll)
+        ahead = head.scroll_y < head.max_scroll_y if lines > 0 else body.scroll_y <= 0 and head.scroll_y > 0
+        # At once: keys typed faster than the screen refreshes would each start from the same offset.
+        (head if ahead else body).scroll_relative(y=lines, animate=False, immediate=True)
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # While a path is typed, y, n, h, l, j and k are letters of it (escape still cancels).
-        return not (action in LETTER_ACTIONS and isinstance(self.focused, ArchiveInput))
+        if action in LETTER_ACTIONS and isinstance(self.focused, ArchiveInput):
+            return False
+        if action == "scroll_body":
+            return self._scrolls
+        return True
 
     def action_move_focus(self, step: int) -> None:
         if step > 0:
@@ -484,19 +590,51 @@ class PruneModal(Dialog[dict[str, Any] | None]):
             self.plan = None
             summary.update(Content.assemble(("Type how many versions to keep: at least 1.", "$text-warning")))
             self.query_one("#prune-doomed", Static).update("")
+            self.call_after_refresh(self._limit_body)
             return
         self.plan = None
         try:
             plan = await self.service.plan_prune(self.agent["id"], keep)
         except KaizenError as error:
             self._confirm_when_previewed = False
+            if not self._open:
+                return
             summary.update(error_line(error))
             self.query_one("#prune-doomed", Static).update("")
+            self.call_after_refresh(self._limit_body)
             return
+        if not self._open:
+            return  # closed (esc) while it was read
         self.show_plan(plan)
         if self._confirm_when_previewed and keep == self.keep:
             self._confirm_when_previewed = False
             self.call_later(self.action_confirm)
+
+    @property
+    def _open(self) -> bool:
+        """Still open (a worker's answer that comes after esc has nowhere to go)."""
+        return self in self.app.screen_stack
+
+    def database_changed(self) -> None:
+        """Something was committed (by anyone): read the preview shown again (the main screen calls this)."""
+        if self.plan is not None and not self._working:
+            self.refresh_plan(self.plan)
+
+    @work(exclusive=True, group="prune-refresh")
+    async def refresh_plan(self, shown: dict[str, Any]) -> None:
+        """Read the plan of ``shown`` again; when it says something else, show it with a line saying what changed."""
+        try:
+            fresh = await self.service.plan_prune(self.agent["id"], shown["keep"], since=shown["plan_id"])
+        except KaizenError:
+            return  # the preview stays; y is still checked against the database
+        if self.plan is not shown or self._working or not self._open:
+            return  # another number typed, the prune started, or the dialog closed, meanwhile
+        if _what_is_shown(fresh) == _what_is_shown(shown):
+            return  # the same preview
+        if fresh["changes"] or _what_is_shown(fresh)[0] != _what_is_shown(shown)[0]:
+            # What y deletes changed: a line says what and who, and stays until another number is typed.
+            self.stale_note = plan_changes_line(fresh["changes"], "The preview below is fresh.")
+        self.show_plan(fresh)
 
     def show_plan(self, plan: dict[str, Any]) -> None:
         """Show what ``plan`` deletes, under the "changed meanwhile" line if there is one."""
@@ -513,22 +651,9 @@ class PruneModal(Dialog[dict[str, Any] | None]):
             )
             summary.update(Content("\n").join(about))
             doomed_view.update("")
+            self.call_after_refresh(self._limit_body)
             return
-        about.append(
-            Content.assemble(
-                ("Deletes ", "$text-error"),
-                (f"{len(doomed):,} version{'s' if len(doomed) != 1 else ''}", "bold $text-error"),
-                f" (v{plan['oldest_deleted']}–v{plan['newest_deleted']}); keeps the {keep} newest. "
-                "The live config is not changed.",
-            )
-        )
-        if plan.get("kept_labelled"):
-            kept = ", ".join(
-                f"v{version['version_number']} ({', '.join(visible(name) for name in version['labels'])})"
-                for version in plan["kept_labelled"]
-            )
-            why = ": labels name them." if len(plan["kept_labelled"]) > 1 else ": a label names it."
-            about.append(Content.assemble(("Also keeps ", "$text-muted"), kept, (why, "$text-muted")))
+        # The warnings first, then what goes, right above the list of it.
         if plan["live_loses_version"]:
             # The only versions that hold the live config go: none will hold it.
             label = ", ".join(f"v{version['version_number']}" for version in doomed if version.get("matches_live"))
@@ -539,6 +664,13 @@ class PruneModal(Dialog[dict[str, Any] | None]):
                     "no version will hold the live config. Cancel and snapshot it (s) first to keep a copy.",
                 )
             )
+        if plan.get("kept_labelled"):
+            kept = ", ".join(
+                f"v{version['version_number']} ({', '.join(visible(name) for name in version['labels'])})"
+                for version in plan["kept_labelled"]
+            )
+            why = ": labels name them." if len(plan["kept_labelled"]) > 1 else ": a label names it."
+            about.append(Content.assemble(("Also keeps ", "$text-muted"), kept, (why, "$text-muted")))
         if self.archive_error is not None:
             about.append(self.archive_error)
         elif self.archive:
@@ -550,6 +682,14 @@ class PruneModal(Dialog[dict[str, Any] | None]):
                     " first (kaizen-tui import brings them back).",
                 )
             )
+        about.append(
+            Content.assemble(
+                ("Deletes ", "$text-error"),
+                (f"{len(doomed):,} version{'s' if len(doomed) != 1 else ''}", "bold $text-error"),
+                f" (v{plan['oldest_deleted']}–v{plan['newest_deleted']}); keeps the {keep} newest. "
+                "The live config is not changed.",
+            )
+        )
         summary.update(Content("\n").join(about))
         # One line per version, cut to the width (#prune-doomed does not
         # wrap), marked like the removed lines of a diff: a ✗ would say
@@ -611,11 +751,8 @@ class PruneModal(Dialog[dict[str, Any] | None]):
             return
         except StalePlan as error:
             self._working = False
-            # One line; the service's sentence (who, as far as it knows) is the toast.
-            self.stale_note = Content.assemble(
-                ("⚠ Versions were saved or deleted meanwhile", "bold $text-warning"),
-                ": nothing was deleted. Fresh preview below.",
-            )
+            # One line: what changed and who changed it; the service's sentence is the toast.
+            self.stale_note = plan_changes_line(error.changes, "Nothing was deleted: the preview below is fresh.")
             self.notify(str(error), severity="warning", timeout=8)
             if plan["keep"] == self.keep:
                 self.show_plan(error.fresh)

@@ -546,6 +546,58 @@ def _layout(job: tuple, styles: DiffStyles, base: Style, console: Console) -> li
     return [Strip(list(line.render(console))).adjust_cell_length(width).apply_style(base) for line in lines]
 
 
+def comparison_text(comparison: dict[str, Any], heading: str | None = None, title: str | None = None) -> str:
+    """A comparison as plain text, as the pane shows it but unified and not wrapped: what ``y`` copies.
+
+    The headline (after ``title``, the agent's name), the changed fields one
+    a line (``temperature: 0.7 → 0.2``), then the line diff of each long
+    text, hunk by hunk, ``-``/``+`` before the lines, as ``diff -u`` writes
+    them. Every string from the database goes through :func:`visible`, as
+    on the screen: pasted elsewhere, nothing in it drives a terminal.
+    """
+    old_label = visible(comparison["from"]["label"])
+    new_label = visible(comparison["to"]["label"])
+    changes = comparison["changes"]
+    headline = visible(heading) if heading else comparison_label(comparison)
+    lines = [f"{visible(title)}: {headline}" if title else headline]
+    fields = list(dict.fromkeys(visible(change["field"]) for change in changes))
+    unreadable = _unreadable_side(comparison, changes)
+    lines += [f"✗ {visible(warning)}" for warning in comparison.get("warnings", [])]
+    if unreadable is not None:
+        lines.append(f"The snapshot of {unreadable} cannot be read, so there is nothing to compare.")
+        return "\n".join(lines) + "\n"
+    if comparison["identical"]:
+        lines.append(f"= {new_label} is identical to {old_label}: nothing changed.")
+        return "\n".join(lines) + "\n"
+    lines.append(
+        "every field is new"
+        if old_label == "nothing"
+        else f"{_plural(len(fields), 'field')} changed: {', '.join(fields)}"
+    )
+    lines.append("")
+    texts = []
+    for change in changes:
+        path = visible(change["path"])
+        if is_text_change(change):
+            old_lines, new_lines = _count_lines(change["old"]), _count_lines(change["new"])
+            summary = f"{_text_summary(change['old'], old_lines)} → {_text_summary(change['new'], new_lines)}"
+            lines.append(f"{path}: {summary} (line diff below)")
+            texts.append(change)
+            continue
+        lines.append(f"{path}: {visible(format_value(change['old']))} → {visible(format_value(change['new']))}")
+    for change in texts:
+        old = change["old"] if isinstance(change["old"], str) else ""
+        new = change["new"] if isinstance(change["new"], str) else ""
+        lines += ["", f"--- {visible(change['path'])} ({old_label})", f"+++ {visible(change['path'])} ({new_label})"]
+        hunks = diff_hunks(old, new)
+        if not hunks:
+            lines.append("(only line endings or trailing spaces differ)")
+        for hunk in hunks:
+            lines.append(hunk.header)
+            lines += [f"{line.tag}{visible(line.text)}" for line in hunk.lines]
+    return "\n".join(lines) + "\n"
+
+
 def _text_summary(value: Any, lines: int) -> str:
     if value is None:
         return MISSING
@@ -749,6 +801,11 @@ class DiffBody(ScrollView, can_focus=True):
             return self._strips[index]
         return Strip.blank(width, self.rich_style)
 
+    @property
+    def heading(self) -> str | None:
+        """The heading shown over the comparison (None: its label, ``v3 → v4``)."""
+        return self._heading
+
     # -- for tests and the clipboard ---------------------------------------
 
     @property
@@ -757,4 +814,12 @@ class DiffBody(ScrollView, can_focus=True):
         return "\n".join(strip.text.rstrip() for strip in self._strips)
 
 
-__all__ = ["SPLIT_MIN_WIDTH", "DiffBody", "DiffRenderer", "DiffStyles", "comparison_label", "is_text_change"]
+__all__ = [
+    "SPLIT_MIN_WIDTH",
+    "DiffBody",
+    "DiffRenderer",
+    "DiffStyles",
+    "comparison_label",
+    "comparison_text",
+    "is_text_change",
+]

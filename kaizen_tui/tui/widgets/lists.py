@@ -350,9 +350,13 @@ class Timeline(KeyedTable):
         """Fill the table with ``entries``; the cursor on ``keep`` (else ``fallback_row``).
 
         ``hold``: keep the cursor's row where it was on the screen, so a
-        window that gained or lost rows above does not jump.
+        window that gained or lost rows above does not jump; but a view
+        scrolled to the newest version stays there, like a log: what
+        arrives at the top (a version saved by someone else, the live row)
+        shows above the cursor's row rather than out of view.
         """
         screen_row = self.cursor_row - round(self.scroll_y) if hold and self.row_count else None
+        at_top = screen_row is not None and self.start == 0 and start == 0 and round(self.scroll_y) == 0
         self.entries = list(entries)
         self.start = start
         self.more_below = more_below
@@ -378,7 +382,8 @@ class Timeline(KeyedTable):
         finally:
             self._filling = False
         if screen_row is not None and self.row_count:
-            target = max(0, self.cursor_row - max(0, screen_row))
+            # At the top it stays at the top (the cursor is then scrolled into view, if it has to be).
+            target = 0 if at_top else max(0, self.cursor_row - max(0, screen_row))
             self.call_after_refresh(self._scroll_to_row, target)
 
     def _scroll_to_row(self, row: int) -> None:
