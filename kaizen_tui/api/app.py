@@ -622,7 +622,7 @@ def create_app(
     async def prune(
         agent: str,
         request: Request,
-        body: Any = Body(..., examples=[{"keep": 10, "dry_run": True}, {"keep": 10, "plan_id": "4f1c0e9a2b7d6c35"}]),
+        body: Any = Body(..., examples=[{"keep": 10, "dry_run": True}, {"keep": 10, "plan_id": "4f1c0e9a2b7d6c35.42"}]),
         actor: str = writer,
     ) -> Response:
         fields = _body_object(body)

@@ -7,6 +7,7 @@ shows: exit codes, no traceback, Textual never imported, no terminal to ask on.
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 import os
@@ -15,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import types
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -335,7 +337,12 @@ def test_numbers_of_any_length_are_one_line_each(kz: Runner, support: str, tmp_p
     ):
         assert_one_error_line(kz(*argv), f"No version v{short} of Support Agent.")
     assert_one_error_line(kz("set", support, f"max_tokens={huge}"), "got '99999999999…99999999999' (4,400 characters)")
-    for argv in (("log", "--limit", huge), ("log", "--before", str(2**64)), ("prune", support, "--keep", huge)):
+    for argv in (
+        ("log", "--limit", huge),
+        ("log", "--before", str(2**64)),
+        ("prune", support, "--keep", huge),
+        ("versions", support, "--limit", huge),
+    ):
         result = kz(*argv)
         assert result.code == 2 and "is too large (at most 9,223,372,036,854,775,807)" in result.err, result
         assert "Traceback" not in result.err and len(result.err.splitlines()[-1]) < 200
@@ -343,6 +350,25 @@ def test_numbers_of_any_length_are_one_line_each(kz: Runner, support: str, tmp_p
     agent_file = tmp_path / "agent.yaml"
     agent_file.write_text(f"name: Big\nmodel_id: m\nmax_tokens: {huge}\n", encoding="utf-8")
     assert_one_error_line(kz("create", "-f", str(agent_file)), "line 3: a number of 4,400 digits")
+
+
+def test_every_whole_number_option_is_read_by_the_bounded_reader() -> None:
+    """``type=int`` would turn 4,400 digits into a traceback: every option goes through whole_argument."""
+
+    def parsers(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
+        yield parser
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for child in action.choices.values():
+                    yield from parsers(child)
+
+    plain_ints = [
+        f"{parser.prog} {'/'.join(action.option_strings) or action.dest}"
+        for parser in parsers(cli.build_parser())
+        for action in parser._actions
+        if action.type is int
+    ]
+    assert plain_ints == []
 
 
 def test_a_name_with_a_slash_or_a_control_character_is_refused_in_one_line(kz: Runner, support: str) -> None:
