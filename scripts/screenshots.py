@@ -53,6 +53,18 @@ SHOTS = [
         ["G", "enter", "t", *"production", "enter", *"shorter", "space", *"answers"],
         size=(100, 30),
     ),
+    Shot(
+        "snapshot",
+        "kaizen-tui: snapshot, with what the new version will hold",
+        ["j", "j", "enter", "s", *"Warmer", "space", *"greeting"],
+        size=(100, 30),
+    ),
+    Shot(
+        "prune-80x24",
+        "kaizen-tui at 80x24: prune, with the warnings first and the list below",
+        ["j", "enter", "p", "2"],
+        size=(80, 24),
+    ),
     Shot("ledger", "kaizen-tui: the label ledger", ["G", "enter", "T"], size=(100, 30)),
     Shot("unsaved", "kaizen-tui: live edits no version holds yet", ["j", "j", "enter"], size=(100, 30)),
     Shot("help", "kaizen-tui: help", ["question_mark"], size=(100, 30)),
