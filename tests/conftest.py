@@ -37,15 +37,20 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("backend", BACKENDS, indirect=True, scope="function")
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
-    """The throwaway PostgreSQL server of this session (started at the first test that needs it)."""
+def _started_server() -> PostgresServer:
+    """A new throwaway server; without PostgreSQL the test skips (fails under ``KAIZEN_REQUIRE_POSTGRES=1``)."""
     try:
-        server = start_server()
+        return start_server()
     except NoPostgres as error:
         if os.environ.get("KAIZEN_REQUIRE_POSTGRES") == "1":
             pytest.fail(f"KAIZEN_REQUIRE_POSTGRES=1 but no PostgreSQL: {error}", pytrace=False)
         pytest.skip(f"no PostgreSQL: {error}")
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """The throwaway PostgreSQL server of this session (started at the first test that needs it)."""
+    server = _started_server()
     yield server
     server.stop()
 
@@ -68,12 +73,7 @@ def stoppable_postgres() -> Iterator[PostgresServer]:
     """A throwaway PostgreSQL server of the test's own, which it may stop and start (the session's is shared)."""
     if os.environ.get("KAIZEN_TEST_PG_URL", "").strip():
         pytest.skip("the server of KAIZEN_TEST_PG_URL is not the tests' to stop")
-    try:
-        server = start_server()
-    except NoPostgres as error:
-        if os.environ.get("KAIZEN_REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"KAIZEN_REQUIRE_POSTGRES=1 but no PostgreSQL: {error}", pytrace=False)
-        pytest.skip(f"no PostgreSQL: {error}")
+    server = _started_server()
     yield server
     server.stop()
 

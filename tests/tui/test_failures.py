@@ -9,8 +9,6 @@ again; on a real PostgreSQL server stopped and started again at the end.
 
 from __future__ import annotations
 
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +24,7 @@ from kaizen_tui.tui.screens.modals import EditorModal
 from kaizen_tui.tui.screens.plans import PruneModal
 from kaizen_tui.tui.screens.snapshot import SnapshotModal
 from kaizen_tui.tui.widgets.connection import UnreachableLine
-from tests.postgres_server import NoPostgres, PostgresServer, start_server
+from tests.postgres_server import PostgresServer
 from tests.support import fake_editor, main_screen, press, running_app, settle, toasts
 
 #: The faces' wiring runs on SQLite; the one test that needs PostgreSQL starts a server of its own.
@@ -265,53 +263,14 @@ async def test_the_unreachable_line_stays_until_a_poll_gets_an_answer(service, i
 # -- on a PostgreSQL server stopped and started again ------------------------------------------
 
 
-class OwnServer:
-    """A throwaway PostgreSQL server of the test's own, to stop and start again (tests/postgres_server.py)."""
-
-    def __init__(self, server: PostgresServer) -> None:
-        assert server.folder is not None and server.bin_dir is not None
-        self.server = server
-        self.data = server.folder / "data"
-        self.pg_ctl = [*server.run_as, str(server.bin_dir / "pg_ctl"), "-D", str(self.data)]
-
-    def stop(self) -> None:
-        subprocess.run([*self.pg_ctl, "-m", "fast", "-w", "stop"], check=True, capture_output=True)
-
-    def start(self) -> None:
-        """Start it again, on the same port and socket folder as start_server() did."""
-        folder = self.data.parent
-        port = self.server.base_url.rsplit(":", 1)[1]
-        options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off"
-        command = [*self.pg_ctl, "-l", str(folder / "server.log"), "-w", "-t", "30", "-o", options, "start"]
-        subprocess.run(command, check=True, capture_output=True)
-
-
-@pytest.fixture
-def own_server() -> Iterator[OwnServer]:
-    import os
-
-    if os.environ.get("KAIZEN_TEST_PG_URL"):
-        pytest.skip("stops and starts a server of its own: not with KAIZEN_TEST_PG_URL")
-    try:
-        server = start_server()
-    except NoPostgres as error:
-        if os.environ.get("KAIZEN_REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"KAIZEN_REQUIRE_POSTGRES=1 but no PostgreSQL: {error}", pytrace=False)
-        pytest.skip(f"no PostgreSQL: {error}")
-    try:
-        yield OwnServer(server)
-    finally:
-        server.stop()
-
-
-async def test_postgresql_stopped_and_started_again_under_an_open_tui(own_server):
-    url = own_server.server.new_database()
+async def test_postgresql_stopped_and_started_again_under_an_open_tui(stoppable_postgres: PostgresServer) -> None:
+    url = stoppable_postgres.new_database()
     service = AgentService(url, user="tester")
     try:
         agent = await service.create_agent({"name": "Support Agent", "model_id": "gpt-4o"})
         async with running_app(service) as pilot:
             screen = main_screen(pilot.app)
-            own_server.stop()
+            stoppable_postgres.stop_serving()
             screen.poll_changes()  # what the timer does
             await settle(pilot)
             shown = line(pilot.app)
@@ -323,7 +282,7 @@ async def test_postgresql_stopped_and_started_again_under_an_open_tui(own_server
             assert modal.query_one("#changelog", Input).value == "Before restart"
             assert "PostgreSQL" in modal.query_one("#snapshot-note", Static).content.plain
             assert shown.display
-            own_server.start()
+            stoppable_postgres.start_serving()
             for _ in range(10):  # the pool may take a few rounds to connect again
                 screen.poll_changes()
                 await settle(pilot)
