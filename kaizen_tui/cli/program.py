@@ -42,9 +42,11 @@ from kaizen_tui.cli.output import (
 )
 from kaizen_tui.core.errors import (
     AgentNotArchived,
+    ArchiveExists,
     DamagedSnapshot,
     InvalidValue,
     KaizenError,
+    ProtectedLabel,
     ReadOnlyDatabase,
     VersionLabelled,
 )
@@ -1720,6 +1722,22 @@ def run(argv: Sequence[str], out: Printer) -> int:
             service.close_discarding_new()
 
 
+def in_cli_words(error: KaizenError) -> str:
+    """The error's sentence, with what a person at a terminal does about it where that is a flag or a command.
+
+    The service's sentences suit every face; the API and the TUI say what
+    their users do in their own words.
+    """
+    message = str(error)
+    if isinstance(error, ArchiveExists):
+        return f"{message} (--overwrite replaces it)"
+    if isinstance(error, ProtectedLabel):
+        return f"{message} (asked on a terminal; --yes in a script)"
+    if isinstance(error, VersionLabelled):
+        return f"{message} ({PROG} label set or label remove)"
+    return message
+
+
 def report_error(out: Printer, code: str, message: str) -> None:
     try:
         out.error(code, message)
@@ -1777,7 +1795,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             out.note(str(error))
         return 1
     except KaizenError as error:
-        report_error(out, error.code, str(error))
+        report_error(out, error.code, in_cli_words(error))
         return 1
     except Exception as error:  # The last line of defence: one line, no traceback.
         if os.environ.get("KAIZEN_DEBUG") == "1":

@@ -317,7 +317,7 @@ class ArchiveExists(KaizenError):
 
     def __init__(self, path: str) -> None:
         super().__init__(
-            f"{path} exists already: an archive never replaces a file unless asked to (--overwrite). Nothing was deleted."
+            f"{path} exists already, and an archive never replaces a file: name another. Nothing was deleted."
         )
         self.path = path
 
@@ -352,8 +352,7 @@ class ProtectedLabel(KaizenError):
 
     def __init__(self, label: str) -> None:
         super().__init__(
-            f"{label!r} is a protected label: moving or removing it needs a person's confirmation "
-            "(asked on a terminal; --yes in a script) or, over HTTP, an admin token. Nothing moved."
+            f"{label!r} is a protected label: moving or removing it needs a person's confirmation. Nothing moved."
         )
         self.label = label
 
@@ -366,7 +365,7 @@ class VersionLabelled(KaizenError):
     def __init__(self, number: int, labels: Sequence[str]) -> None:
         names = ", ".join(sorted(labels))
         super().__init__(
-            f"v{number} is labelled {names}: move or remove the label first (kaizen-tui label). Nothing was deleted."
+            f"v{number} is labelled {names}: move or remove the label first. Nothing was deleted."
         )
         self.number = number
         self.labels = sorted(labels)

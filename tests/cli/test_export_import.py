@@ -423,7 +423,7 @@ def test_an_archive_never_replaces_a_file_unless_asked(kz, ids, tmp_path):
     archive.write_text("precious\n", encoding="utf-8")
     result = kz("prune", "Support Agent", "--keep", "1", "--archive", str(archive), "--yes")
     assert result.code == 1
-    assert f"{archive} exists already" in result.err and "Nothing was deleted." in result.err
+    assert f"{archive} exists already" in result.err and "Nothing was deleted. (--overwrite replaces it)" in result.err
     assert archive.read_text(encoding="utf-8") == "precious\n"
     assert len(versions(kz, "Support Agent")) == 4
     ok(kz("prune", "Support Agent", "--keep", "1", "--archive", str(archive), "--overwrite", "--yes"))

@@ -67,6 +67,7 @@ async def test_a_file_that_is_there_keeps_the_dialog_open_and_deletes_nothing(se
         modal = pilot.app.screen
         assert isinstance(modal, PruneModal)
         assert "exists already" in summary(modal)
+        assert "--overwrite" not in summary(modal), "a flag of the CLI means nothing here"
         assert modal.focused is modal.query_one("#archive", Input)  # back to the name, to change it
         assert len(await service.get_versions(ids["support"])) == 3
         await press(pilot, "end", "2", "enter")  # history.jsonl2
