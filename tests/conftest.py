@@ -1,17 +1,24 @@
 """Shared fixtures: a fresh database per test, on SQLite and on PostgreSQL; a service on it; a clean environment.
 
-Every test that uses ``db_path`` (directly, or through ``service``) runs
-twice: ``[sqlite]`` on a file in its temporary folder and ``[postgresql]`` on
-a database of its own in a throwaway server (``tests/postgres_server.py``).
-``db_path`` is then a ``postgresql://`` URL, so a test passes ``str(db_path)``
-where a database is named. A test that reads or damages the SQLite file
-itself, or one of the TUI's layout and keys alone (a screen at 40x12, the
-key bar, the palette: nothing there goes another way on PostgreSQL), is
-marked ``@pytest.mark.sqlite_only`` and runs once, unparameterised.
+Tests run where what they test varies. The store and the service (and the
+stress tests, which drive them from several processes) hold every rule that
+touches the data: each of their tests that uses ``db_path`` (directly, or
+through ``service``) runs twice, ``[sqlite]`` on a file in its temporary
+folder and ``[postgresql]`` on a database of its own in a throwaway server
+(``tests/postgres_server.py``); ``db_path`` is then a ``postgresql://`` URL,
+so a test passes ``str(db_path)`` where a database is named. A test of the
+SQLite file itself (pages, WAL, a truncated file) is marked
+``@pytest.mark.sqlite_only`` and runs once.
+
+The faces (CLI, TUI, API, client) never branch on the backend: they run on
+SQLite, plus the few tests where a face meets the backend (a URL, a change
+seen by another process, a server stopped under it), marked
+``@pytest.mark.both_backends`` or taking ``backend`` in their own signature.
 """
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,19 +29,36 @@ from kaizen_tui.service import AgentService
 from tests.postgres_server import NoPostgres, PostgresServer, start_server
 
 BACKENDS = ("sqlite", "postgresql")
+TESTS = Path(__file__).resolve().parent
+
+
+#: The layers whose tests run on both backends (see the module's docstring).
+BOTH_BACKENDS_UNDER = tuple(TESTS / name for name in ("core", "store", "stress"))
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "sqlite_only: the test reads or writes the SQLite file itself; runs once")
+    config.addinivalue_line("markers", "both_backends: a face's test where the face meets the backend")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Run every test that has a database on both backends (see the module's docstring)."""
+    """Run a test that has a database on both backends where what it tests varies (see the module's docstring)."""
     if "db_path" not in metafunc.fixturenames:
         return
     if metafunc.definition.get_closest_marker("sqlite_only"):
         return
+    if not _varies_with_the_backend(metafunc):
+        return
     metafunc.parametrize("backend", BACKENDS, indirect=True, scope="function")
+
+
+def _varies_with_the_backend(metafunc: pytest.Metafunc) -> bool:
+    if metafunc.definition.get_closest_marker("both_backends"):
+        return True
+    if "backend" in inspect.signature(metafunc.function).parameters:
+        return True  # the test itself says how the backends differ
+    path = Path(metafunc.definition.path)
+    return any(path.is_relative_to(folder) for folder in BOTH_BACKENDS_UNDER)
 
 
 def _started_server() -> PostgresServer:

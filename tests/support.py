@@ -16,7 +16,7 @@ import stat
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Coroutine, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -375,8 +375,8 @@ def key_event(key: str) -> Any:
     return events.Key(key, character)
 
 
-async def press(pilot: Any, *keys: str) -> None:
-    """Press keys as a quick typist would, then let the work they started finish.
+async def press(pilot: Any, *keys: str, ignoring: Collection[str] = ()) -> None:
+    """Press keys as a quick typist would, then let the work they started finish (but ``ignoring``, see settle).
 
     Each key is sent once the one before it has been handled (not once the
     work it started is done): the app must cope with keys arriving before
@@ -394,7 +394,7 @@ async def press(pilot: Any, *keys: str) -> None:
             if app.keys_handled > handled:
                 break
             await asyncio.sleep(0.002)
-    await settle(pilot)
+    await settle(pilot, ignoring=ignoring)
 
 
 async def burst(pilot: Any, *keys: str) -> None:

@@ -1428,7 +1428,9 @@ def build_parser() -> argparse.ArgumentParser:
         f"LABELS (when there are any) names the labels on each version ({PROG} label).",
     )
     add_agent_argument(versions)
-    versions.add_argument("--limit", metavar="N", type=whole_argument, help="only the N newest (of those --before asks for)")
+    versions.add_argument(
+        "--limit", metavar="N", type=whole_argument, help="only the N newest (of those --before asks for)"
+    )
     versions.add_argument(
         "--before", metavar="VERSION", help=f"only versions older than VERSION ({VERSION_HELP}): the next page"
     )

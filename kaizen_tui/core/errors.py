@@ -364,9 +364,7 @@ class VersionLabelled(KaizenError):
 
     def __init__(self, number: int, labels: Sequence[str]) -> None:
         names = ", ".join(sorted(labels))
-        super().__init__(
-            f"v{number} is labelled {names}: move or remove the label first. Nothing was deleted."
-        )
+        super().__init__(f"v{number} is labelled {names}: move or remove the label first. Nothing was deleted.")
         self.number = number
         self.labels = sorted(labels)
 

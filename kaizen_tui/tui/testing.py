@@ -4,18 +4,21 @@ scripts/screenshots.py, never by the app itself."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Collection
 from typing import Any
 
 #: The longest settle() waits for the work it sees, in all.
 SETTLE_DEADLINE_SECONDS = 20.0
 
 
-async def settle(pilot: Any) -> None:
+async def settle(pilot: Any, *, ignoring: Collection[str] = ()) -> None:
     """Let loads finish: wait for running workers (not the ones waiting on a dialog), and for the work
     waiting for the screen's next refresh.
 
     ``pilot`` is the Textual ``Pilot`` of ``KaizenApp.run_test()``. Returns
     once two pauses in a row found nothing running, or after 12 rounds.
+    ``ignoring``: groups of workers a test holds back on purpose (a slow
+    preview), which are not waited for.
     """
     from kaizen_tui.tui.screens.main import ACTIONS
     from kaizen_tui.tui.screens.modals import EDITOR_SAVE
@@ -35,6 +38,7 @@ async def settle(pilot: Any) -> None:
             worker
             for worker in app.workers
             if worker.is_running
+            and worker.group not in ignoring
             and (worker.group not in (ACTIONS, EDITOR_SAVE) or _screen_of(worker.node) is app.screen)
         ]
         if not pending and getattr(app.screen, "_callbacks", None):

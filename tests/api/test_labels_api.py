@@ -381,6 +381,7 @@ def test_config_of_a_label_is_that_versions_config_with_headers_naming_it(
     assert response.headers["etag"] == f'"{resolved["content_hash"]}"'
 
 
+@pytest.mark.both_backends  # the ETag's cache follows each backend's change token
 def test_config_of_a_label_answers_304_to_its_etag_until_the_label_moves(
     writer: TestClient, bot: dict[str, Any]
 ) -> None:

@@ -865,6 +865,7 @@ def test_prune_keep_below_one_is_refused(kz: Runner, support: str, keep: str) ->
 # -- options, environment, data safety --------------------------------------------------
 
 
+@pytest.mark.both_backends  # each backend opens read-only its own way
 def test_read_only_refuses_every_change(kz: Runner, support: str, db_path: Path) -> None:
     before = live_agent(db_path, support)
     for argv in (

@@ -511,7 +511,10 @@ def test_versions_shows_each_versions_labels(kz: Runner, bot: dict[str, Any]) ->
 def test_deleting_a_labelled_version_is_refused_before_asking(kz: Runner, bot: dict[str, Any]) -> None:
     kz("label", "set", "Bot", "production", "1")
     result = kz("delete-version", "Bot", "v1")
-    assert_one_error_line(result, "v1 is labelled production: move or remove the label first. Nothing was deleted. (kaizen-tui label set or label remove)")
+    assert_one_error_line(
+        result,
+        "v1 is labelled production: move or remove the label first. Nothing was deleted. (kaizen-tui label set or label remove)",
+    )
     assert result.out == ""
     assert json_error(kz("delete-version", "Bot", "v1", "--yes", "--json"))["code"] == "version_labelled"
     assert len(json.loads(kz("versions", "Bot", "--json").out)) == 3

@@ -574,6 +574,7 @@ async def test_q_quits(service, ids):
 # -- beyond the basics -------------------------------------------------------------------
 
 
+@pytest.mark.both_backends  # what changed is read from each backend its own way
 async def test_changes_by_another_process_show_up_keeping_the_cursor(service, ids, db_path):
     _v1, v2, _v3 = ids["support_versions"]
     async with running_app(service) as pilot:
@@ -624,6 +625,7 @@ async def test_a_version_saved_by_someone_else_shows_at_the_top_of_a_timeline_sc
         assert timeline.cursor_row - timeline.scroll_y == on_screen
 
 
+@pytest.mark.both_backends  # each backend opens read-only its own way
 async def test_read_only_database_browses_and_says_why_keys_are_unavailable(service, ids, db_path):
     service.close()
     read_only = AgentService(str(db_path), read_only=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from textual.widgets import Button, Input, Static
 
 from kaizen_tui.service import AgentService
@@ -104,6 +105,7 @@ def test_label_chips_fit_the_room_they_are_given():
     assert cut.startswith("[a-very") and cut.endswith("…] +1") and len(cut) <= 14
 
 
+@pytest.mark.both_backends  # what changed is read from each backend its own way
 async def test_labels_moved_by_another_process_appear_after_the_reload(service, ids, db_path):
     async with running_app(service, agent="Support Agent") as pilot:
         screen = main_screen(pilot.app)

@@ -84,7 +84,7 @@ async def test_enter_typed_before_the_preview_came_saves_only_what_the_main_scre
             return await plan_snapshot(*args, **kwargs)
 
         service.plan_snapshot = slow_plan  # type: ignore[method-assign]
-        await press(pilot, "s", *"Mine", "enter")
+        await press(pilot, "s", *"Mine", "enter", ignoring={"snapshot-plan"})
         modal = pilot.app.screen
         assert isinstance(modal, SnapshotModal)
         assert len(await service.get_versions(ids["support"])) == 3, "refused: the screen showed gpt-4o"
