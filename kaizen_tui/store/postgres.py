@@ -147,6 +147,8 @@ class PostgresStore:
     _pool: ConnectionPool | None = field(default=None, repr=False)
     _pool_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _listeners: list[ChangeListener] = field(default_factory=list, repr=False)
+    #: Closed: no pool is opened again (a worker still running when the app closed the store would leak one).
+    _closed: bool = field(default=False, repr=False)
     #: Since when (monotonic) the server has been unreachable; None while it answers.
     _unreachable_since: float | None = field(default=None, repr=False)
 
@@ -247,6 +249,8 @@ class PostgresStore:
 
     def _open_pool(self) -> ConnectionPool:
         with self._pool_lock:
+            if self._closed:
+                raise DatabaseUnavailable(f"{self.display_name} was closed")
             if self._pool is None:
                 from psycopg_pool import ConnectionPool
 
@@ -345,7 +349,7 @@ class PostgresStore:
             listener.stop()
         self._listeners.clear()
         with self._pool_lock:
-            pool, self._pool = self._pool, None
+            pool, self._pool, self._closed = self._pool, None, True
         if pool is not None:
             pool.close()
 

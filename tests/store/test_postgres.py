@@ -209,6 +209,19 @@ def test_connections_the_server_dropped_are_replaced_without_an_error(postgres_u
         service.close()
 
 
+def test_a_closed_store_opens_no_connection_again(postgres_url: str) -> None:
+    """A call still under way when its owner closed the service (the app quitting) fails; no pool is left open."""
+    service = AgentService(postgres_url)
+    wait(service.create_agent({"name": "a", "model_id": "m"}))
+    store = service.store
+    service.close()
+    with pytest.raises(DatabaseUnavailable, match="was closed"):
+        store.change_token()
+    with pytest.raises(DatabaseUnavailable, match="was closed"), store.reading():
+        pass
+    assert store._pool is None
+
+
 def test_a_server_that_stops_and_starts_again_is_unavailable_then_answers_with_one_log_line_each(
     stoppable_postgres: PostgresServer, caplog: pytest.LogCaptureFixture
 ) -> None:
