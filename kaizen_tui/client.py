@@ -794,7 +794,11 @@ class KaizenClient:
         now = self._monotonic()
         # A warning when the copy starts being served stale, then at most every WARN_EVERY seconds; info between.
         warn = cached.warned is None or now - cached.warned >= WARN_EVERY
-        stale = cached.replaced(fresh_until=now + retry, error=failure.reason, warned=now if warn else cached.warned)
+        # Served without asking until the next try, but never past max_stale: then the server is asked again.
+        served_for = retry if self.max_stale is None else min(retry, self.max_stale - age)
+        stale = cached.replaced(
+            fresh_until=now + served_for, error=failure.reason, warned=now if warn else cached.warned
+        )
         self._memory[key] = stale
         number = cached.meta.get("version_number")
         log.log(

@@ -7,7 +7,7 @@ server is down the last good copy is served with a warning, also after a
 restart (``cache_dir``); with nothing cached the error comes at once. A few
 answers a real server does not give on demand (503, garbage, a server that
 knows no labels) come from a small fake server at the end. The TTL, the retry
-interval, ``Retry-After`` and the warning's rate pass on a
+interval, ``Retry-After``, the warning's rate and ``max_stale`` pass on a
 :class:`FakeClock` the test moves: no test waits for them.
 """
 
@@ -682,6 +682,32 @@ def test_a_503_serves_the_stale_copy_and_its_retry_after_is_honoured(
     clock.advance(0.1)  # Retry-After has passed: asked again
     entry = client.get_config_entry("a", label="production")
     assert (entry.source, entry.error, len(fake.requests)) == ("revalidated", None, 3)
+
+
+def test_max_stale_bounds_the_age_of_the_copy_served_from_memory_and_from_its_file(
+    fake: FakeServer, tmp_path: Path, clock: FakeClock
+) -> None:
+    """The age counts from the server's last confirmation (a 200 or a 304), also across a restart (the file's time)."""
+    fake.answers = [(200, LABELLED, json.dumps(CONFIG).encode()), (500, {}, b""), (500, {}, b""), (304, LABELLED, b"")]
+    client = KaizenClient(fake.url, "kz_secret", cache_ttl=0, retry_interval=5, cache_dir=tmp_path, clock=clock)
+    assert client.get_config_entry("a", label="production").source == "server"
+    clock.advance(3598)
+    bounded = KaizenClient(fake.url, "kz_secret", cache_ttl=0, max_stale=3600, cache_dir=tmp_path, clock=clock)
+    restarted = bounded.get_config_entry("a", label="production")  # read from the file, the server failing
+    assert (restarted.source, restarted.config, restarted.age) == ("stale", CONFIG, 3598)
+    clock.advance(2.5)  # within retry_interval, but past max_stale: the server is asked again, and fails
+    with pytest.raises(KaizenUnavailable, match=r"the cached copy is 60 min old, over max_stale \(60 min\)"):
+        bounded.get_config("a", label="production")
+    assert len(fake.requests) == 3
+    assert client.get_config_entry("a", label="production").source == "revalidated"  # the 304: confirmed now
+    clock.advance(3000)
+    entry = KaizenClient(fake.url, "kz_secret", max_stale=3600, cache_dir=tmp_path, clock=clock).get_config_entry(
+        "a", label="production"
+    )
+    assert (entry.source, entry.age) == ("stale", 3000)
+    # Without max_stale, any age is served.
+    clock.advance(86400)
+    assert client.get_config_entry("a", label="production").age == 3000 + 86400
 
 
 def test_nothing_cached_and_a_503_is_unavailable_with_the_retry_after(fake: FakeServer) -> None:
