@@ -613,6 +613,8 @@ class FakeServer:
         self.requests: list[dict[str, str]] = []
         self.connections = 0
         self.timeout: float | None = None
+        #: Set when the server has closed a connection (after its idle timeout, say).
+        self.closed = threading.Event()
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -636,9 +638,15 @@ class FakeServer:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            def shutdown_request(self, request: Any) -> None:
+                super().shutdown_request(request)
+                fake.closed.set()
+
+        self.httpd = Server(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        # Checks for shutdown every 10 ms (the default 0.5 s was each test's teardown).
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.01,), daemon=True)
         self.thread.start()
 
     def idle_timeout(self, seconds: float) -> None:
@@ -760,7 +768,7 @@ def test_a_connection_the_server_closed_while_idle_is_opened_again(
     fake.answers = [(200, {"ETag": '"h1"'}, json.dumps(CONFIG).encode()), (304, {"ETag": '"h1"'}, b"")]
     client = KaizenClient(fake.url, "kz_secret", cache_ttl=0)
     client.get_config("a")
-    threading.Event().wait(0.4)  # the fake server closes the idle connection
+    assert fake.closed.wait(10)  # the fake server closed the idle connection
     entry = client.get_config_entry("a")
     assert (entry.source, entry.error) == ("revalidated", None)
     assert fake.connections == 2 and warnings_of(caplog) == []
