@@ -170,8 +170,6 @@ def build_database(db: Path) -> tuple[list[str], str]:
 
 def fresh_figures(client: Any, agent: str, scale: Scale) -> list[Figure]:
     """Per-call time of a fresh-cache ``get_config``, beside the floors of any cache and the ways to copy."""
-    from kaizen_tui.client import _monotonic
-
     client.get_config(agent, label="production")
     cached = client._memory[(agent, "production", None)]
     config = cached.config
@@ -191,9 +189,10 @@ def fresh_figures(client: Any, agent: str, scale: Scale) -> list[Figure]:
 
     def lookup_and_clock() -> None:
         key = (agent, "production", None)
+        monotonic = time.monotonic
         for _ in range(n):
             found = table.get(key)
-            _ = found is not None and _monotonic() < found.fresh_until
+            _ = found is not None and monotonic() < found.fresh_until
 
     def deep() -> None:
         for _ in range(n):

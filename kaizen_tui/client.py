@@ -58,6 +58,11 @@ The cache, per ``(base URL, agent, label | version | live)``:
   token is never written anywhere, nor put in a message.
 - Nothing cached and the server down: :class:`KaizenUnavailable` at once
   (connection refused), or after ``connect_timeout`` / ``read_timeout`` at most.
+- ``clock``: where the cache reads the time (:class:`Clock`: ``monotonic()``
+  for the TTL, the retry interval, ``Retry-After`` and the stale warning's
+  once a minute; ``time()`` for a copy's age, ``max_stale`` and the cache
+  files' times). The ``time`` module by default; a test passes one it moves
+  by hand instead of waiting. Network timeouts stay on the real clock.
 
 ``get_config`` returns a new dict each call: the cached config's nested
 dicts and lists are copied (strings and numbers are immutable and shared), so
@@ -82,12 +87,13 @@ import time
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Protocol
 from urllib.parse import quote, urlsplit
 
 from kaizen_tui import __version__
 
 __all__ = [
+    "Clock",
     "ConfigEntry",
     "KaizenAuthError",
     "KaizenClient",
@@ -119,9 +125,22 @@ RETRYABLE_STATUSES: Final = frozenset({408, 429})
 #: What the server's headers say of a config: ``X-Kaizen-Label``, ``X-Kaizen-Version-Id``, ``X-Kaizen-Version``, ``ETag``.
 META_KEYS: Final = ("label", "version_id", "version_number", "content_hash")
 
-_monotonic = time.monotonic
 _HAS_POLL: Final = hasattr(select, "poll")
 _CONTAINERS: Final = frozenset((dict, list))
+
+
+class Clock(Protocol):
+    """Where a :class:`KaizenClient` reads the time. The ``time`` module is one (the default).
+
+    ``monotonic()`` decides when a copy is fresh, when to ask a failing server
+    again and when to repeat the warning; ``time()`` (seconds since the epoch)
+    is when the server confirmed a copy, what its age, ``max_stale`` and the
+    cache files' times count from. A test's clock moves both by hand.
+    """
+
+    def monotonic(self) -> float: ...
+
+    def time(self) -> float: ...
 
 
 # -- errors ---------------------------------------------------------------------------
@@ -192,8 +211,14 @@ class KaizenDamagedVersion(KaizenClientError):
 # -- what the cache holds -------------------------------------------------------------
 
 
+class _OnAClock:
+    """A slot for the clock an entry's ``age`` is read on: not a field (no constructor argument, no JSON)."""
+
+    __slots__ = ("_clock",)
+
+
 @dataclass(frozen=True, slots=True)
-class ConfigEntry:
+class ConfigEntry(_OnAClock):
     """A config with what the server said of it, and where this answer came from.
 
     ``source``: ``"cache"`` (a fresh copy, no request), ``"server"`` (fetched
@@ -217,8 +242,9 @@ class ConfigEntry:
 
     @property
     def age(self) -> float:
-        """Seconds since the server last confirmed this content."""
-        return max(0.0, time.time() - self.checked_at)
+        """Seconds since the server last confirmed this content, on the clock of the client that made the entry."""
+        clock: Clock = getattr(self, "_clock", time)  # a copy or an entry made by hand has none: the real one
+        return max(0.0, clock.time() - self.checked_at)
 
 
 def _copy_dict(value: dict[str, Any]) -> dict[str, Any]:
@@ -239,7 +265,6 @@ class _Cached:
     """One key's last good copy. Never changed once made (a refresh makes a new one), so readers need no lock."""
 
     __slots__ = (
-        "asked",
         "checked_at",
         "config",
         "containers",
@@ -262,7 +287,6 @@ class _Cached:
         fresh_until: float,
         error: str | None = None,
         path: Path | None = None,
-        asked: float = float("-inf"),
         warned: float | None = None,
     ) -> None:
         self.meta = meta
@@ -275,8 +299,6 @@ class _Cached:
         self.fresh_until = fresh_until
         self.error = error
         self.path = path
-        #: When (monotonic) the server was last asked about this key, answered or not.
-        self.asked = asked
         #: When (monotonic) a warning last said this key's copy is served stale; None while the server answers.
         self.warned = warned
 
@@ -294,9 +316,9 @@ class _Cached:
         fields.update(changes)
         return _Cached(**fields)
 
-    def entry(self, agent: str, source: str, error: str | None = None) -> ConfigEntry:
+    def entry(self, agent: str, source: str, clock: Clock, error: str | None = None) -> ConfigEntry:
         meta = self.meta
-        return ConfigEntry(
+        entry = ConfigEntry(
             agent=agent,
             label=meta.get("label"),
             version_id=meta.get("version_id"),
@@ -308,6 +330,8 @@ class _Cached:
             source=source,
             error=error,
         )
+        object.__setattr__(entry, "_clock", clock)
+        return entry
 
 
 # -- the wire -------------------------------------------------------------------------
@@ -451,7 +475,8 @@ class KaizenClient:
     long the stale copy is served before asking again (a ``Retry-After`` from
     the server wins, up to 5 minutes). ``max_stale``: the oldest copy (seconds
     since the server last confirmed it) served when the server fails; None
-    for any. ``ssl_context`` for ``https`` with a private CA.
+    for any. ``ssl_context`` for ``https`` with a private CA. ``clock``: where
+    the cache reads the time (:class:`Clock`; the ``time`` module when None).
 
     Safe to share between threads: each thread keeps one connection of its
     own, and a thread that finds a copy fresh takes no lock. The module's
@@ -470,6 +495,7 @@ class KaizenClient:
         retry_interval: float = DEFAULT_RETRY_INTERVAL,
         max_stale: float | None = None,
         ssl_context: Any = None,
+        clock: Clock | None = None,
     ) -> None:
         parts = urlsplit(base_url.strip() if isinstance(base_url, str) else "")
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -505,6 +531,10 @@ class KaizenClient:
         self.retry_interval = float(retry_interval)
         self.max_stale = None if max_stale is None else float(max_stale)
         self._ssl_context = ssl_context
+        self.clock: Clock = time if clock is None else clock
+        # Bound once: a fresh copy's check is one call, as cheap as time.monotonic itself.
+        self._monotonic = self.clock.monotonic
+        self._time = self.clock.time
         self._headers = {
             "Authorization": f"Bearer {token.strip()}",
             "Accept": "application/json",
@@ -573,7 +603,7 @@ class KaizenClient:
         if version is not None:
             version = _version_key(version)
         cached = self._memory.get((agent, label, version))
-        if cached is not None and _monotonic() < cached.fresh_until:
+        if cached is not None and self._monotonic() < cached.fresh_until:
             return cached.copy_config()
         return self._refresh(agent, label, version)[0].copy_config()
 
@@ -584,10 +614,10 @@ class KaizenClient:
         if version is not None:
             version = _version_key(version)
         cached = self._memory.get((agent, label, version))
-        if cached is not None and _monotonic() < cached.fresh_until:
-            return cached.entry(agent, "stale" if cached.error else "cache", cached.error)
+        if cached is not None and self._monotonic() < cached.fresh_until:
+            return cached.entry(agent, "stale" if cached.error else "cache", self.clock, cached.error)
         found, source = self._refresh(agent, label, version)
-        return found.entry(agent, source, found.error)
+        return found.entry(agent, source, self.clock, found.error)
 
     # -- the slow path: one request per key at a time
 
@@ -600,11 +630,13 @@ class KaizenClient:
             if not isinstance(label, str) or not label:
                 raise ValueError(f"label must be a label's name (such as production), not {label!r}")
         key = (agent, label, version)
-        waiting_since = _monotonic()
+        # Every answer (or failure) stores a new copy: another one once the lock is had means another thread
+        # asked the server while this one waited, and its answer is this one's too. (Not a time: a clock
+        # that has not moved, coarse or a test's, would make every call after the first look answered.)
+        seen = self._memory.get(key)
         with self._lock_of(key):
             cached = self._memory.get(key)
-            if cached is not None and (cached.asked >= waiting_since or _monotonic() < cached.fresh_until):
-                # Another thread asked the server while this one waited: its answer is this one's too.
+            if cached is not None and (cached is not seen or self._monotonic() < cached.fresh_until):
                 return cached, "stale" if cached.error else "cache"
             if cached is None and self.cache_dir is not None:
                 cached = self._load(key)
@@ -640,23 +672,23 @@ class KaizenClient:
     ) -> tuple[_Cached, str]:
         """The new copy from a response, or the error it means (:class:`_Failure` when a stale copy may stand in)."""
         status, headers = response.status, response.headers
-        now_wall, now = time.time(), _monotonic()
+        now_wall, now = self._time(), self._monotonic()
         if status == 304 and cached is not None:
             meta = self._checked_meta(key, dict(cached.meta), headers)
             confirmed = cached.replaced(
-                meta=meta, checked_at=now_wall, fresh_until=now + self.cache_ttl, error=None, asked=now, warned=None
+                meta=meta, checked_at=now_wall, fresh_until=now + self.cache_ttl, error=None, warned=None
             )
             if self.cache_dir is not None and (meta != cached.meta or cached.path is None):
                 # The same content under another version (a label moved to an equal one): the file says so too,
                 # or a restart would serve it as the version it was before. (No file: the last write failed.)
                 confirmed.path = self._save(key, confirmed)
             elif cached.path is not None:
-                self._touch(cached.path)
+                self._touch(cached.path, now_wall)
             return confirmed, "revalidated"
         if status == 200:
             meta, config = self._parse(key, response)
             etag = headers.get("etag")
-            fresh = _Cached(meta, config, etag, now_wall, now_wall, now + self.cache_ttl, asked=now)
+            fresh = _Cached(meta, config, etag, now_wall, now_wall, now + self.cache_ttl)
             if self.cache_dir is not None:
                 fresh.path = self._save(key, fresh)
             return fresh, "server"
@@ -748,7 +780,7 @@ class KaizenClient:
                 code=failure.code,
                 retry_after=failure.retry_after,
             )
-        age = max(0.0, time.time() - cached.checked_at)
+        age = max(0.0, self._time() - cached.checked_at)
         if self.max_stale is not None and age > self.max_stale:
             raise KaizenUnavailable(
                 f"Cannot get the config of {what} from {url}: {failure.reason}; the cached copy is "
@@ -759,11 +791,13 @@ class KaizenClient:
                 retry_after=failure.retry_after,
             )
         retry = failure.retry_after if failure.retry_after is not None else self.retry_interval
-        now = _monotonic()
+        now = self._monotonic()
         # A warning when the copy starts being served stale, then at most every WARN_EVERY seconds; info between.
         warn = cached.warned is None or now - cached.warned >= WARN_EVERY
+        # Served without asking until the next try, but never past max_stale: then the server is asked again.
+        served_for = retry if self.max_stale is None else min(retry, self.max_stale - age)
         stale = cached.replaced(
-            fresh_until=now + retry, error=failure.reason, asked=now, warned=now if warn else cached.warned
+            fresh_until=now + served_for, error=failure.reason, warned=now if warn else cached.warned
         )
         self._memory[key] = stale
         number = cached.meta.get("version_number")
@@ -881,7 +915,7 @@ class KaizenClient:
             log.warning("kaizen: ignoring the damaged cache file %s: %s", path, error)
             return None
         checked_at = max(float(fetched_at), modified)  # a 304 touches the file
-        return _Cached(meta, config, etag, float(fetched_at), checked_at, 0.0, path=path)
+        return _Cached(meta, config, etag, float(fetched_at), checked_at, float("-inf"), path=path)
 
     def _save(self, key: tuple[str, str | None, str | None], cached: _Cached) -> Path | None:
         """Write the key's copy to its file atomically (a temporary file, renamed), readable by its owner only.
@@ -906,6 +940,7 @@ class KaizenClient:
                 file.write(
                     json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass")
                 )
+            os.utime(temporary, (cached.checked_at, cached.checked_at))  # the last check, on the client's clock
             Path(temporary).replace(path)
         except OSError as error:
             log.warning("kaizen: cannot write the cache file %s: %s", path, _describe(error))
@@ -918,10 +953,10 @@ class KaizenClient:
             return None
         return path
 
-    def _touch(self, path: Path) -> None:
+    def _touch(self, path: Path, when: float) -> None:
         """The server confirmed the copy: its file's time says so (what a restart reads as the last check)."""
         try:
-            os.utime(path)
+            os.utime(path, (when, when))
         except OSError:
             pass
 

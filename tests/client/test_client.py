@@ -6,7 +6,9 @@ is only ever served for the label or version it was fetched for; when the
 server is down the last good copy is served with a warning, also after a
 restart (``cache_dir``); with nothing cached the error comes at once. A few
 answers a real server does not give on demand (503, garbage, a server that
-knows no labels) come from a small fake server at the end.
+knows no labels) come from a small fake server at the end. The TTL, the retry
+interval, ``Retry-After``, the warning's rate and ``max_stale`` pass on a
+:class:`FakeClock` the test moves: no test waits for them.
 """
 
 from __future__ import annotations
@@ -53,6 +55,34 @@ def warnings_of(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 def cache_files(folder: Path) -> list[Path]:
     return sorted(path for path in folder.iterdir() if path.suffix == ".json")
+
+
+class FakeClock:
+    """A :class:`kaizen_tui.client.Clock` that stands still until :meth:`advance` moves it.
+
+    Its wall time starts years before the real one, so that a time the client
+    does not read from it (a cache file's, left as the file system set it)
+    shows in the ages, which come out exact.
+    """
+
+    def __init__(self) -> None:
+        self.wall = 1_700_000_000.0
+        self.ticks = 1000.0
+
+    def monotonic(self) -> float:
+        return self.ticks
+
+    def time(self) -> float:
+        return self.wall
+
+    def advance(self, seconds: float) -> None:
+        self.ticks += seconds
+        self.wall += seconds
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
 
 
 # -- the import ---------------------------------------------------------------------------
@@ -124,17 +154,20 @@ def test_after_the_ttl_the_copy_is_revalidated_with_one_304(kaizen: Kaizen) -> N
     assert config_requests(kaizen.shared, agent["name"]) == ["200", "304"]
 
 
-def test_a_moved_label_is_seen_once_the_ttl_has_passed(kaizen: Kaizen) -> None:
+def test_a_moved_label_is_seen_once_the_ttl_has_passed(kaizen: Kaizen, clock: FakeClock) -> None:
     agent = kaizen.agent()
     kaizen.snapshot(agent)
     kaizen.snapshot(agent, system_prompt="Version two.")
     kaizen.set_label(agent, "production", 1)
-    client = KaizenClient(kaizen.url, kaizen.token, cache_ttl=0.3)
+    client = KaizenClient(kaizen.url, kaizen.token, cache_ttl=60, clock=clock)
     assert client.get_config(agent["name"], label="production")["system_prompt"] == PROMPT
     kaizen.set_label(agent, "production", 2)
     entry = client.get_config_entry(agent["name"], label="production")
     assert entry.source == "cache" and entry.version_number == 1  # within the TTL, as promised
-    threading.Event().wait(0.35)
+    clock.advance(59.5)
+    entry = client.get_config_entry(agent["name"], label="production")
+    assert (entry.source, entry.version_number, entry.age) == ("cache", 1, 59.5)
+    clock.advance(0.5)
     entry = client.get_config_entry(agent["name"], label="production")
     assert (entry.source, entry.version_number, entry.config["system_prompt"]) == ("server", 2, "Version two.")
     assert config_requests(kaizen.shared, agent["name"]) == ["200", "200"]
@@ -309,14 +342,14 @@ def test_a_label_on_a_damaged_version_raises_a_damaged_version_error_and_the_cop
 
 
 def test_a_stopped_server_gets_the_stale_copy_with_a_warning_until_it_is_back(
-    kaizen: Kaizen, caplog: pytest.LogCaptureFixture
+    kaizen: Kaizen, caplog: pytest.LogCaptureFixture, clock: FakeClock
 ) -> None:
     agent = kaizen.agent()
     kaizen.set_label(agent, "production", kaizen.snapshot(agent)["version_number"])
     caplog.set_level(logging.WARNING, CLIENT_LOG)
     with kaizen.server() as server:
         port = server.port
-        client = KaizenClient(server.url, kaizen.token, cache_ttl=0, retry_interval=0.2)
+        client = KaizenClient(server.url, kaizen.token, cache_ttl=0, retry_interval=5, clock=clock)
         good = client.get_config(agent["name"], label="production")
         stop_server(server)
         entry = client.get_config_entry(agent["name"], label="production")
@@ -326,17 +359,25 @@ def test_a_stopped_server_gets_the_stale_copy_with_a_warning_until_it_is_back(
         assert agent["name"] in warning and "'production'" in warning and "connection refused" in warning
         assert "last confirmed" in warning and " ago" in warning and kaizen.token not in warning
         # Within retry_interval the copy is served without asking again, and without another warning.
+        clock.advance(4.9)
         assert client.get_config_entry(agent["name"], label="production").source == "stale"
         assert len(warnings_of(caplog)) == 1
         # After it the server is asked again; still down, that is said at INFO (a warning at most once a minute).
         caplog.set_level(logging.INFO, CLIENT_LOG)
-        threading.Event().wait(0.25)
+        clock.advance(0.1)
         assert client.get_config_entry(agent["name"], label="production").source == "stale"
         assert len(warnings_of(caplog)) == 1
         assert sum("connection refused" in record.getMessage() for record in caplog.records) == 2
+        # A minute after the first warning, the next failed try warns again.
+        clock.advance(54.9)
+        assert client.get_config_entry(agent["name"], label="production").source == "stale"
+        assert len(warnings_of(caplog)) == 1
+        clock.advance(5.1)
+        assert client.get_config_entry(agent["name"], label="production").source == "stale"
+        assert len(warnings_of(caplog)) == 2 and "last confirmed 65 s ago" in warnings_of(caplog)[1]
     kaizen.set_label(agent, "production", kaizen.snapshot(agent, system_prompt="While it was down.")["version_number"])
     with kaizen.server(port) as server:
-        threading.Event().wait(0.25)
+        clock.advance(5)
         entry = client.get_config_entry(agent["name"], label="production")
         assert (entry.source, entry.version_number, entry.error) == ("server", 2, None)
         assert entry.config["system_prompt"] == "While it was down."
@@ -572,6 +613,8 @@ class FakeServer:
         self.requests: list[dict[str, str]] = []
         self.connections = 0
         self.timeout: float | None = None
+        #: Set when the server has closed a connection (after its idle timeout, say).
+        self.closed = threading.Event()
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -595,9 +638,15 @@ class FakeServer:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            def shutdown_request(self, request: Any) -> None:
+                super().shutdown_request(request)
+                fake.closed.set()
+
+        self.httpd = Server(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        # Checks for shutdown every 10 ms (the default 0.5 s was each test's teardown).
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.01,), daemon=True)
         self.thread.start()
 
     def idle_timeout(self, seconds: float) -> None:
@@ -620,22 +669,53 @@ LABELLED = {"ETag": '"h1"', "X-Kaizen-Version": "3", "X-Kaizen-Version-Id": "ver
 
 
 def test_a_503_serves_the_stale_copy_and_its_retry_after_is_honoured(
-    fake: FakeServer, caplog: pytest.LogCaptureFixture
+    fake: FakeServer, caplog: pytest.LogCaptureFixture, clock: FakeClock
 ) -> None:
     fake.answers = [
         (200, {**LABELLED, "Content-Type": "application/json"}, json.dumps(CONFIG).encode()),
         (503, {"Retry-After": "30", "Content-Type": "application/problem+json"},
          b'{"status": 503, "code": "database_busy", "detail": "The database is busy."}'),
+        (304, LABELLED, b""),
     ]  # fmt: skip
-    client = KaizenClient(fake.url, "kz_secret", cache_ttl=0)
+    client = KaizenClient(fake.url, "kz_secret", cache_ttl=0, retry_interval=5, clock=clock)
     assert client.get_config("a", label="production") == CONFIG
     entry = client.get_config_entry("a", label="production")
     assert entry.source == "stale" and "database_busy" in (entry.error or "") and entry.version_number == 3
-    assert client.get_config("a", label="production") == CONFIG  # within Retry-After: no request
+    clock.advance(29.9)  # past retry_interval, within Retry-After: no request
+    assert client.get_config("a", label="production") == CONFIG
     assert len(fake.requests) == 2
     assert fake.requests[1]["if-none-match"] == '"h1"' and fake.requests[1]["authorization"] == "Bearer kz_secret"
     assert fake.requests[0]["path"] == "/api/v1/agents/a/config?label=production"
     assert any("30 s" in warning and "database is busy" in warning.lower() for warning in warnings_of(caplog))
+    clock.advance(0.1)  # Retry-After has passed: asked again
+    entry = client.get_config_entry("a", label="production")
+    assert (entry.source, entry.error, len(fake.requests)) == ("revalidated", None, 3)
+
+
+def test_max_stale_bounds_the_age_of_the_copy_served_from_memory_and_from_its_file(
+    fake: FakeServer, tmp_path: Path, clock: FakeClock
+) -> None:
+    """The age counts from the server's last confirmation (a 200 or a 304), also across a restart (the file's time)."""
+    fake.answers = [(200, LABELLED, json.dumps(CONFIG).encode()), (500, {}, b""), (500, {}, b""), (304, LABELLED, b"")]
+    client = KaizenClient(fake.url, "kz_secret", cache_ttl=0, retry_interval=5, cache_dir=tmp_path, clock=clock)
+    assert client.get_config_entry("a", label="production").source == "server"
+    clock.advance(3598)
+    bounded = KaizenClient(fake.url, "kz_secret", cache_ttl=0, max_stale=3600, cache_dir=tmp_path, clock=clock)
+    restarted = bounded.get_config_entry("a", label="production")  # read from the file, the server failing
+    assert (restarted.source, restarted.config, restarted.age) == ("stale", CONFIG, 3598)
+    clock.advance(2.5)  # within retry_interval, but past max_stale: the server is asked again, and fails
+    with pytest.raises(KaizenUnavailable, match=r"the cached copy is 60 min old, over max_stale \(60 min\)"):
+        bounded.get_config("a", label="production")
+    assert len(fake.requests) == 3
+    assert client.get_config_entry("a", label="production").source == "revalidated"  # the 304: confirmed now
+    clock.advance(3000)
+    entry = KaizenClient(fake.url, "kz_secret", max_stale=3600, cache_dir=tmp_path, clock=clock).get_config_entry(
+        "a", label="production"
+    )
+    assert (entry.source, entry.age) == ("stale", 3000)
+    # Without max_stale, any age is served.
+    clock.advance(86400)
+    assert client.get_config_entry("a", label="production").age == 3000 + 86400
 
 
 def test_nothing_cached_and_a_503_is_unavailable_with_the_retry_after(fake: FakeServer) -> None:
@@ -688,7 +768,7 @@ def test_a_connection_the_server_closed_while_idle_is_opened_again(
     fake.answers = [(200, {"ETag": '"h1"'}, json.dumps(CONFIG).encode()), (304, {"ETag": '"h1"'}, b"")]
     client = KaizenClient(fake.url, "kz_secret", cache_ttl=0)
     client.get_config("a")
-    threading.Event().wait(0.4)  # the fake server closes the idle connection
+    assert fake.closed.wait(10)  # the fake server closed the idle connection
     entry = client.get_config_entry("a")
     assert (entry.source, entry.error) == ("revalidated", None)
     assert fake.connections == 2 and warnings_of(caplog) == []
