@@ -1,10 +1,11 @@
 """The storage interface: what the service needs from a database, and nothing of how.
 
 A :class:`Store` hands out :class:`Transaction` objects; each method of a
-transaction is one parameterised statement (or a few) of the backend's own
-SQL. The service holds every rule and calls only these methods, so a second
-backend (PostgreSQL) is a second implementation of this file's two
-protocols, with no change to the rules.
+transaction is one parameterised statement (or a few). The service holds
+every rule and calls only these methods. Both backends run the same
+statements (``statements.py`` and ``labels.py``, written once for a
+``dialect.py``); a backend adds only how it opens, pools, maps errors,
+announces changes and copies rows in bulk.
 
 Rows come back as plain dicts with the column names of ``models.py``;
 ``extra`` is decoded into a dict. Errors of the driver come out as the

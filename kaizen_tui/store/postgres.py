@@ -1,6 +1,7 @@
 """The PostgreSQL store: a team's shared database through psycopg 3 and its connection pool.
 
-The same tables, rules and guarantees as the SQLite store (``sqlite.py``):
+The same tables, statements (``statements.py``, in PostgreSQL's dialect), rules
+and guarantees as the SQLite store (``sqlite.py``):
 
 * Writers are serialised by a transaction-level advisory lock taken in the
   same round trip as ``BEGIN``, which is what SQLite's ``BEGIN IMMEDIATE``

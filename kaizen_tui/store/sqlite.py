@@ -182,6 +182,15 @@ class SQLiteStore:
             finally:
                 self._release(connection, reusable)
 
+    def read_from_memory(self, memory: str, keeper: sqlite3.Connection) -> None:
+        """From now on, connect to the database in memory at URI ``memory``, which ``keeper`` keeps alive."""
+        self._keeper = keeper
+        self.connect_to = memory
+        with self._lock:  # connections kept so far read the file itself
+            idle, self._idle = self._idle, []
+        for connection in idle:
+            connection.close()
+
     def _acquire(self) -> sqlite3.Connection:
         with self._lock:
             if self._idle:
@@ -514,12 +523,7 @@ def _read_as_empty(store: SQLiteStore) -> None:
         except BaseException:
             keeper.close()
             raise
-    store._keeper = keeper
-    store.connect_to = memory
-    with store._lock:  # connections kept so far read the file itself
-        idle, store._idle = store._idle, []
-    for connection in idle:
-        connection.close()
+    store.read_from_memory(memory, keeper)
     if not store.read_only:
         store.read_only = True
         store.read_only_reason = (
@@ -542,12 +546,7 @@ def _upgrade_in_memory(store: SQLiteStore, found: int) -> None:
             source.backup(keeper)
         finally:
             source.close()
-    store._keeper = keeper
-    store.connect_to = memory
-    with store._lock:  # connections kept so far read the file itself
-        idle, store._idle = store._idle, []
-    for connection in idle:
-        connection.close()
+    store.read_from_memory(memory, keeper)
     writable = SQLiteStore(path=store.path, connect_to=memory)
     with translate_errors(store):
         migrate(writable.connection)
