@@ -1,4 +1,4 @@
-"""The agent configuration schema: fields, validation and the snapshot format.
+"""The agent configuration schema: the one definition of the fields (:data:`FIELDS`), validation, the snapshot format.
 
 Pure functions, no I/O. Everything that turns outside data (CLI flags, YAML
 files, stored snapshots written by any tool) into a configuration passes
@@ -11,7 +11,8 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from kaizen_tui.core.errors import DamagedSnapshot, InvalidValue
@@ -20,41 +21,73 @@ from kaizen_tui.core.numbers import is_digit_limit
 AGENT_TYPES = ("chat", "task", "pipeline", "custom")
 STATUSES = ("draft", "active", "archived")
 
-#: The seven keys of the spec's config snapshot, in the order people read them.
-SNAPSHOT_FIELDS = (
-    "name",
-    "description",
-    "agent_type",
-    "system_prompt",
-    "model_id",
-    "temperature",
-    "max_tokens",
-)
-#: Everything a version captures: the spec's seven keys plus ``extra``.
-CONFIG_FIELDS = (*SNAPSHOT_FIELDS, "extra")
-#: What ``update`` accepts: the config plus the lifecycle status.
-EDITABLE_FIELDS = (*CONFIG_FIELDS, "status")
-REQUIRED_FOR_CREATE = ("name", "model_id")
-#: A snapshot must hold these; any other field missing from it (a snapshot
-#: written before that field existed) is read with its default.
-REQUIRED_IN_SNAPSHOT = REQUIRED_FOR_CREATE
-
-DEFAULTS: dict[str, Any] = {
-    "description": "",
-    "agent_type": "chat",
-    "system_prompt": "",
-    "temperature": 0.7,
-    "max_tokens": 0,
-    "extra": {},
-    "status": "draft",
-}
-
 TEMPERATURE_RANGE = (0.0, 2.0)
 MAX_TOKENS_LIMIT = 100_000_000
 NAME_MAX_LENGTH = 200
 #: Deeper ``extra`` values are refused: no real agent setting nests this far,
 #: and comparing very deep values would exhaust Python's recursion limit.
 EXTRA_MAX_DEPTH = 32
+
+
+@dataclass(frozen=True)
+class ConfigField:
+    """One field of an agent that a person sets: the one definition, from which the rest derive.
+
+    The field lists below, the validation (:data:`VALIDATORS`), the store's
+    agent columns (``store/base.py``) and the defaults a snapshot written
+    before a field existed is read with all come from :data:`FIELDS`; the
+    SQLModel table (``store/models.py``) is declared statically, and a test
+    checks it agrees. A new field is one entry here, its column in
+    ``models.py`` and a migration per backend.
+    """
+
+    name: str
+    #: The type of its value, and so of its column: str, float, int or dict (a JSON object).
+    type: type
+    #: The value of a new agent that was not given one, and of a snapshot written before the field existed.
+    default: Any = None
+    #: A new agent must be given it (and a snapshot must hold it): no default.
+    required: bool = False
+    #: One of the spec's seven keys: in every version's snapshot.
+    in_snapshot: bool = True
+    #: Captured by a version (the seven keys, and ``extra`` when not empty); ``status`` is lifecycle, not config.
+    versioned: bool = True
+    #: The values a text field may take (none: any text).
+    choices: tuple[str, ...] = ()
+    #: The most characters a text field may hold (0: no limit).
+    max_length: int = 0
+    #: The lowest and highest value of a number.
+    bounds: tuple[float, float] | None = None
+    #: What a person should know about the value, said with its range (``0 means no limit``).
+    note: str = ""
+
+
+#: Every field a person sets, in the order an agent's columns and records list them.
+FIELDS = (
+    ConfigField("name", str, required=True, max_length=NAME_MAX_LENGTH),
+    ConfigField("description", str, default=""),
+    ConfigField("agent_type", str, default="chat", choices=AGENT_TYPES),
+    ConfigField("status", str, default="draft", choices=STATUSES, in_snapshot=False, versioned=False),
+    ConfigField("system_prompt", str, default=""),
+    ConfigField("model_id", str, required=True),
+    ConfigField("temperature", float, default=0.7, bounds=TEMPERATURE_RANGE),
+    ConfigField("max_tokens", int, default=0, bounds=(0, MAX_TOKENS_LIMIT), note="0 means no limit"),
+    ConfigField("extra", dict, default={}, in_snapshot=False),
+)
+FIELD_NAMES = tuple(field.name for field in FIELDS)
+
+#: The seven keys of the spec's config snapshot, in the order people read them.
+SNAPSHOT_FIELDS = tuple(field.name for field in FIELDS if field.in_snapshot)
+#: Everything a version captures: the spec's seven keys plus ``extra``.
+CONFIG_FIELDS = tuple(field.name for field in FIELDS if field.versioned)
+#: What ``update`` accepts: the config, then the lifecycle status.
+EDITABLE_FIELDS = (*CONFIG_FIELDS, *(field.name for field in FIELDS if not field.versioned))
+REQUIRED_FOR_CREATE = tuple(field.name for field in FIELDS if field.required)
+#: A snapshot must hold these; any other field missing from it (a snapshot
+#: written before that field existed) is read with its default.
+REQUIRED_IN_SNAPSHOT = REQUIRED_FOR_CREATE
+
+DEFAULTS: dict[str, Any] = {field.name: field.default for field in FIELDS if not field.required}
 
 
 def _type_name(value: object) -> str:
@@ -116,13 +149,6 @@ def _text(field: str, value: object, *, required: bool = False) -> str:
     return value
 
 
-def _name(value: object) -> str:
-    text = _text("name", value, required=True)
-    if len(text) > NAME_MAX_LENGTH:
-        raise InvalidValue("name", f"must be at most {NAME_MAX_LENGTH} characters, not {len(text)}")
-    return text
-
-
 #: Characters a new name may not hold besides "/": control characters (C0, DEL, C1), the
 #: separators of lines and paragraphs, and the controls of bidirectional text (U+202E shows
 #: "abc" as "cba"): none can be typed in a name, and some hide or reorder what a name shows.
@@ -149,35 +175,49 @@ def check_new_name(name: str) -> str:
     return name
 
 
-def _choice(field: str, allowed: tuple[str, ...]):
+def _text_check(field: ConfigField) -> Callable[[object], str]:
     def check(value: object) -> str:
-        if value not in allowed or not isinstance(value, str):
-            raise InvalidValue(field, f"must be one of {', '.join(allowed)}; got {value!r}")
-        return value
+        if field.choices and (value not in field.choices or not isinstance(value, str)):
+            raise InvalidValue(field.name, f"must be one of {', '.join(field.choices)}; got {value!r}")
+        text = _text(field.name, value, required=field.required)
+        if field.max_length and len(text) > field.max_length:
+            raise InvalidValue(field.name, f"must be at most {field.max_length} characters, not {len(text)}")
+        return text
 
     return check
 
 
-def _temperature(value: object) -> float:
-    low, high = TEMPERATURE_RANGE
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InvalidValue("temperature", f"must be a number from {low} to {high}, not {_type_name(value)}")
-    if (isinstance(value, float) and not math.isfinite(value)) or not low <= value <= high:
-        raise InvalidValue("temperature", f"must be from {low} to {high}; got {shown_number(value)}")
-    return float(value)
+def _float_check(field: ConfigField) -> Callable[[object], float]:
+    assert field.bounds is not None
+    low, high = field.bounds
+
+    def check(value: object) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise InvalidValue(field.name, f"must be a number from {low} to {high}, not {_type_name(value)}")
+        if (isinstance(value, float) and not math.isfinite(value)) or not low <= value <= high:
+            raise InvalidValue(field.name, f"must be from {low} to {high}; got {shown_number(value)}")
+        return float(value)
+
+    return check
 
 
-def _max_tokens(value: object) -> int:
-    what = f"must be a whole number from 0 to {MAX_TOKENS_LIMIT:,} (0 means no limit)"
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InvalidValue("max_tokens", f"{what}, not {_type_name(value)}")
-    if isinstance(value, float):
-        if not value.is_integer():
-            raise InvalidValue("max_tokens", f"{what}; got {shown_number(value)}")
-        value = int(value)
-    if not 0 <= value <= MAX_TOKENS_LIMIT:
-        raise InvalidValue("max_tokens", f"{what}; got {shown_number(value)}")
-    return value
+def _int_check(field: ConfigField) -> Callable[[object], int]:
+    assert field.bounds is not None
+    low, high = field.bounds
+    what = f"must be a whole number from {low:,} to {high:,}" + (f" ({field.note})" if field.note else "")
+
+    def check(value: object) -> int:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise InvalidValue(field.name, f"{what}, not {_type_name(value)}")
+        if isinstance(value, float):
+            if not value.is_integer():
+                raise InvalidValue(field.name, f"{what}; got {shown_number(value)}")
+            value = int(value)
+        if not low <= value <= high:
+            raise InvalidValue(field.name, f"{what}; got {shown_number(value)}")
+        return value
+
+    return check
 
 
 def _depth(value: object, limit: int) -> int:
@@ -214,17 +254,21 @@ def _extra(value: object) -> dict[str, Any]:
     return json.loads(text)
 
 
-VALIDATORS = {
-    "name": _name,
-    "description": lambda value: _text("description", value),
-    "agent_type": _choice("agent_type", AGENT_TYPES),
-    "system_prompt": lambda value: _text("system_prompt", value),
-    "model_id": lambda value: _text("model_id", value, required=True),
-    "temperature": _temperature,
-    "max_tokens": _max_tokens,
-    "extra": _extra,
-    "status": _choice("status", STATUSES),
-}
+def _check_of(field: ConfigField) -> Callable[[object], Any]:
+    """The validation of a field, from its definition: its type, then its choices, length or bounds."""
+    if field.type is str:
+        return _text_check(field)
+    if field.type is float:
+        return _float_check(field)
+    if field.type is int:
+        return _int_check(field)
+    if field.type is dict:
+        return _extra
+    raise TypeError(f"no validation for fields of type {field.type.__name__} ({field.name})")
+
+
+#: Each field's validation: a value from outside in, the value to store out (or :class:`InvalidValue`).
+VALIDATORS: dict[str, Callable[[object], Any]] = {field.name: _check_of(field) for field in FIELDS}
 
 
 def validate_fields(data: Mapping[str, Any], allowed: tuple[str, ...] = EDITABLE_FIELDS) -> dict[str, Any]:

@@ -2,7 +2,10 @@
 
 :func:`open_store` picks the implementation from the target: a path or a
 ``sqlite:///`` URL is a SQLite file (``sqlite.py``); a ``postgresql://`` URL is
-a PostgreSQL database (``postgres.py``, which alone imports psycopg).
+a PostgreSQL database (``postgres.py``, which alone imports psycopg). The two
+share their statements (``statements.py``, ``labels.py``, written once for a
+``dialect.py``) and schema (``models.py``, ``ddl.py``); neither imports the
+other.
 """
 
 from __future__ import annotations
@@ -29,7 +32,10 @@ def open_store(target: str | os.PathLike[str] | None = None, *, read_only: bool 
                 f"PostgreSQL support needs psycopg, which is not installed ({error.name}): "
                 "pip install 'psycopg[binary,pool]'"
             ) from None
-        return open_postgres(os.fspath(target), read_only=read_only, create=create)
+        from kaizen_tui.store.sqlite import empty_stand_in
+
+        # An empty database that may not get our schema now reads as an empty schema in memory.
+        return open_postgres(os.fspath(target), stand_in=empty_stand_in, read_only=read_only, create=create)
     from kaizen_tui.store.sqlite import open_sqlite
 
     return open_sqlite(target, read_only=read_only, create=create)

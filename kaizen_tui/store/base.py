@@ -1,10 +1,11 @@
 """The storage interface: what the service needs from a database, and nothing of how.
 
 A :class:`Store` hands out :class:`Transaction` objects; each method of a
-transaction is one parameterised statement (or a few) of the backend's own
-SQL. The service holds every rule and calls only these methods, so a second
-backend (PostgreSQL) is a second implementation of this file's two
-protocols, with no change to the rules.
+transaction is one parameterised statement (or a few). The service holds
+every rule and calls only these methods. Both backends run the same
+statements (``statements.py`` and ``labels.py``, written once for a
+``dialect.py``); a backend adds only how it opens, pools, maps errors,
+announces changes and copies rows in bulk.
 
 Rows come back as plain dicts with the column names of ``models.py``;
 ``extra`` is decoded into a dict. Errors of the driver come out as the
@@ -18,15 +19,14 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol, TypeVar
 
+from kaizen_tui.core.schema import FIELD_NAMES
+
 Row = dict[str, Any]
 T = TypeVar("T")
 
-#: The agent's columns, in the order the stores select them.
-AGENT_COLUMNS = (
-    "id", "name", "description", "agent_type", "status", "system_prompt", "model_id",
-    "temperature", "max_tokens", "extra", "created_by", "created_at", "updated_at",
-    "revision", "content_hash",
-)  # fmt: skip
+#: The agent's columns, in the order the stores select them: the config fields as ``core.schema.FIELDS``
+#: defines them, between the id and the bookkeeping.
+AGENT_COLUMNS = ("id", *FIELD_NAMES, "created_by", "created_at", "updated_at", "revision", "content_hash")
 #: A version's columns as the spec returns them (plus ``agent_id``), then the content hash.
 VERSION_COLUMNS = ("id", "agent_id", "version_number", "config_snapshot", "changelog", "created_by", "created_at")
 AUDIT_COLUMNS = ("id", "at", "actor", "action", "agent_id", "version_id", "detail")
@@ -40,10 +40,7 @@ LABEL_EVENT_COLUMNS = (
 )  # fmt: skip
 PROTECTED_LABEL_COLUMNS = ("label", "protected_by", "protected_at")
 #: The agent columns a write may set (the names are never taken from a caller).
-SETTABLE_AGENT_COLUMNS = frozenset(
-    ("name", "name_key", "description", "agent_type", "status", "system_prompt", "model_id", "temperature",
-     "max_tokens", "extra", "updated_at", "revision", "content_hash")
-)  # fmt: skip
+SETTABLE_AGENT_COLUMNS = frozenset((*FIELD_NAMES, "name_key", "updated_at", "revision", "content_hash"))
 
 
 class Transaction(Protocol):

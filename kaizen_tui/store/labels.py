@@ -2,9 +2,10 @@
 
 They differ between SQLite and PostgreSQL only in the parameter mark (``?``
 or ``%s``) and in how names are ordered (PostgreSQL compares them byte-wise,
-``COLLATE "C"``, so that both backends list labels in the same order), so
-:func:`label_sql` writes them for either and :class:`LabelStatements` (a
-mixin of each backend's transaction) runs them.
+``COLLATE "C"``, so that both backends list labels in the same order): the
+:class:`~kaizen_tui.store.dialect.Dialect` says which, :func:`label_sql`
+writes them for it and :class:`LabelStatements` (a mixin of the shared
+transaction, ``statements.SQLTransaction``) runs them.
 
 The ledger's order is its entries' time, then the order this database
 recorded them in (``at``, then ``id``): the newest entry is the last one
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from kaizen_tui.store.base import LABEL_COLUMNS, LABEL_EVENT_COLUMNS, PROTECTED_LABEL_COLUMNS, Row
+from kaizen_tui.store.dialect import Dialect
 
 _LABEL_KEYS = ("agent_id", "label", "version_id", "updated_by", "updated_at")
 _LABEL_EVENT_FIELDS = LABEL_EVENT_COLUMNS[1:]
@@ -45,12 +47,9 @@ class LabelSQL:
     after_any_time: str = "\U0010ffff"
 
 
-def label_sql(mark: str, collate: str, max_integer: int) -> LabelSQL:
-    """The statements with ``mark`` as the parameter mark and ``collate`` after the names they order by."""
-
-    def marks(count: int) -> str:
-        return ", ".join([mark] * count)
-
+def label_sql(dialect: Dialect) -> LabelSQL:
+    """The statements in the dialect's SQL."""
+    mark, collate, marks = dialect.mark, dialect.collate, dialect.marks
     select = (
         "SELECT l.agent_id, l.label, l.version_id, v.version_number, l.updated_by, l.updated_at "
         "FROM agent_label l JOIN agent_version v ON v.id = l.version_id"
@@ -83,14 +82,14 @@ def label_sql(mark: str, collate: str, max_integer: int) -> LabelSQL:
             "ON CONFLICT (label) DO NOTHING"
         ),
         unprotect_label=f"DELETE FROM protected_label WHERE label = {mark}",
-        max_integer=max_integer,
+        max_integer=dialect.max_integer,
     )
 
 
 class LabelStatements:
     """The label methods of ``base.Transaction``, for a transaction with a DB-API ``connection``.
 
-    The class using it sets :attr:`LABEL_SQL`, its backend's statements.
+    The class using it sets :attr:`LABEL_SQL`, the statements in its backend's dialect.
     Label names reach these methods checked (``core.labels.check_label``).
     """
 

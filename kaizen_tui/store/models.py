@@ -18,7 +18,12 @@ from kaizen_tui.core.ids import new_agent_id, new_version_id
 
 
 class Agent(SQLModel, table=True):
-    """An agent and its live configuration."""
+    """An agent and its live configuration.
+
+    The config columns (``name`` to ``extra``) are ``core.schema.FIELDS``, written out because SQLModel
+    declares tables statically: their order, types, defaults and required ones follow that definition
+    (``tests/store/test_config_fields.py`` checks).
+    """
 
     __tablename__ = "agent"
     __table_args__ = (Index("ux_agent_name_key", "name_key", unique=True),)

@@ -1,6 +1,7 @@
 """The PostgreSQL store: a team's shared database through psycopg 3 and its connection pool.
 
-The same tables, rules and guarantees as the SQLite store (``sqlite.py``):
+The same tables, statements (``statements.py``, in PostgreSQL's dialect), rules
+and guarantees as the SQLite store (``sqlite.py``):
 
 * Writers are serialised by a transaction-level advisory lock taken in the
   same round trip as ``BEGIN``, which is what SQLite's ``BEGIN IMMEDIATE``
@@ -43,30 +44,14 @@ from kaizen_tui.core.errors import (
     DatabaseError,
     DatabaseUnavailable,
     KaizenError,
-    NameTaken,
     ReadOnlyDatabase,
     SchemaTooNew,
-    TokenExists,
 )
-from kaizen_tui.store.base import (
-    AGENT_COLUMNS,
-    AUDIT_COLUMNS,
-    SETTABLE_AGENT_COLUMNS,
-    TOKEN_COLUMNS,
-    VERSION_COLUMNS,
-    Row,
-    Store,
-)
-from kaizen_tui.store.labels import LabelStatements, label_sql
-from kaizen_tui.store.postgres_migrations import (
-    APPLICATION_ID,
-    CHANGE_CHANNEL,
-    create_schema,
-    migrate,
-    schema_state,
-)
-from kaizen_tui.store.sqlite import SQLiteStore, decode_extra, empty_stand_in, encode_extra
-from kaizen_tui.store.sqlite_migrations import SCHEMA_VERSION
+from kaizen_tui.store.base import Store, Transaction
+from kaizen_tui.store.ddl import APPLICATION_ID, SCHEMA_VERSION
+from kaizen_tui.store.dialect import POSTGRESQL
+from kaizen_tui.store.postgres_migrations import CHANGE_CHANNEL, create_schema, migrate, schema_state
+from kaizen_tui.store.statements import AUDIT_FIELDS, VERSION_FIELDS, SQLTransaction
 
 if TYPE_CHECKING:
     from psycopg_pool import ConnectionPool
@@ -91,7 +76,6 @@ POOL_RECONNECT_SECONDS = 2.0
 POOL_SIZE = 10
 #: The advisory lock every write transaction holds: "KZNT" plus 1.
 WRITE_LOCK_KEY = APPLICATION_ID * 16 + 1
-PG_MAX_INTEGER = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -471,12 +455,16 @@ def database_error(error: psycopg.Error, server: Server) -> DatabaseError:
 # -- opening -------------------------------------------------------------------
 
 
-def open_postgres(url: str, *, read_only: bool = False, create: bool = True) -> PostgresStore | SQLiteStore:
+def open_postgres(
+    url: str, *, stand_in: Callable[[str, str], Store], read_only: bool = False, create: bool = True
+) -> Store:
     """Open the database at a ``postgresql://`` URL: check it is ours, create or upgrade the schema.
 
     A database without our schema opened where it may not be created
     (``create=False``: a command that only reads; read-only) reads as empty,
-    and nothing is created: an empty stand-in in memory (:func:`empty_stand_in`).
+    and nothing is created: ``stand_in(shown_as, reason)`` gives what stands
+    in for it, a store that holds nothing and refuses changes with ``reason``
+    (``store.open_store`` gives an empty schema in memory).
     """
     conninfo, server = parse_url(url)
     try:
@@ -493,7 +481,7 @@ def open_postgres(url: str, *, read_only: bool = False, create: bool = True) -> 
         raise
     if empty:
         store.close()
-        return empty_stand_in(store.display_name, store.read_only_reason or _not_set_up(store))
+        return stand_in(store.display_name, store.read_only_reason or _not_set_up(store))
     return store
 
 
@@ -556,17 +544,17 @@ def _may_write(connection: psycopg.Connection[Any], server: Server, has_tables: 
     return True, ""
 
 
-def copy_all(source: Any, target: PostgresTransaction) -> None:
+def copy_all(source: Transaction, target: PostgresTransaction) -> None:
     """Every agent, version, audit event, label and ledger entry of ``source`` (a transaction of any store)."""
     agents = source.agents_to_export()
     target.insert_agents([{**agent, "name_key": _name_key_of(agent)} for agent in agents])
     for agent in agents:
-        target.insert_versions(source.versions_after(agent["id"], 0, PG_MAX_INTEGER))
-    target.insert_audit_events(list(reversed(source.audit_log(None, PG_MAX_INTEGER))))
+        target.insert_versions(source.versions_after(agent["id"], 0, POSTGRESQL.max_integer))
+    target.insert_audit_events(list(reversed(source.audit_log(None, POSTGRESQL.max_integer))))
     for agent in agents:
         for label in source.labels(agent["id"]):
             target.put_label(label)
-        for entry in reversed(source.label_events(agent["id"], None, PG_MAX_INTEGER)):
+        for entry in reversed(source.label_events(agent["id"], None, POSTGRESQL.max_integer)):
             target.insert_label_event(entry)
     for protected in source.protected_labels():
         target.protect_label(protected)
@@ -578,373 +566,44 @@ def _name_key_of(agent: Mapping[str, Any]) -> str:
     return name_key(agent["name"])
 
 
-# -- the SQL ------------------------------------------------------------------
-#
-# Constant text with %s parameters; rows come back as tuples in the order of
-# the column tuples of base.py. Names are compared byte-wise (COLLATE "C") so
-# that the order is the service's agent_sort_key whatever the database's locale.
+# -- the transaction ---------------------------------------------------------------
 
 _CHANGE_COUNT = "SELECT value FROM kaizen_meta WHERE key = 'changes'"
-_AGENT_SELECT = f"SELECT {', '.join(AGENT_COLUMNS)} FROM agent"
-_SELECT_AGENT = _AGENT_SELECT + " WHERE id = %s"
-_AGENT_EXISTS = "SELECT 1 FROM agent WHERE id = %s"
-_AGENTS_BY_KEY = _AGENT_SELECT + " WHERE name_key = %s"
-_AGENTS_BY_NAME = _AGENT_SELECT + " WHERE name = %s"
-_AGENTS_WITHOUT_KEY = _AGENT_SELECT + " WHERE name_key IS NULL"
-_DESCRIBED_AGENTS = (
-    f"SELECT {', '.join(AGENT_COLUMNS)}, "
-    "(SELECT count(*) FROM agent_version v WHERE v.agent_id = agent.id), "
-    "(SELECT max(version_number) FROM agent_version v WHERE v.agent_id = agent.id), "
-    "EXISTS (SELECT 1 FROM agent_version v WHERE v.content_hash = agent.content_hash AND v.agent_id = agent.id), "
-    "(SELECT count(*) FROM agent_version v WHERE v.agent_id = agent.id AND v.content_hash IS NULL) "
-    "FROM agent"
-)
-_ASCII_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-_AGENT_ORDER = f" ORDER BY translate(name, '{_ASCII_UPPER}', '{_ASCII_UPPER.lower()}') COLLATE \"C\", id COLLATE \"C\""
-_DESCRIBED_KEYS = ("version_count", "latest_version", "saved", "unhashed_versions")
-_INSERTED_AGENT_COLUMNS = (*AGENT_COLUMNS, "name_key", "last_version_number")
-_INSERT_AGENT = (
-    f"INSERT INTO agent ({', '.join(_INSERTED_AGENT_COLUMNS)}) "
-    f"VALUES ({', '.join(['%s'] * len(_INSERTED_AGENT_COLUMNS))})"
-)
-_DELETE_AGENT_VERSIONS = "DELETE FROM agent_version WHERE agent_id = %s"
-_DELETE_AGENT = "DELETE FROM agent WHERE id = %s"
-_VERSION_SUMMARY = (
-    "SELECT (SELECT count(*) FROM agent_version WHERE agent_id = %(agent)s), "
-    "(SELECT max(version_number) FROM agent_version WHERE agent_id = %(agent)s), "
-    "EXISTS (SELECT 1 FROM agent_version WHERE content_hash = %(hash)s AND agent_id = %(agent)s), "
-    "(SELECT count(*) FROM agent_version WHERE agent_id = %(agent)s AND content_hash IS NULL)"
-)
-
-_VERSION_FIELDS = (*VERSION_COLUMNS, "content_hash")
-_VERSION_SELECT = f"SELECT {', '.join(_VERSION_FIELDS)} FROM agent_version"
-_SELECT_VERSION = _VERSION_SELECT + " WHERE id = %s"
-_SELECT_VERSION_NUMBERED = _VERSION_SELECT + " WHERE agent_id = %s AND version_number = %s"
-_VERSION_PAGE = _VERSION_SELECT + " WHERE agent_id = %s ORDER BY version_number DESC LIMIT %s OFFSET %s"
-#: The same page without the snapshot texts (~2 KB each) but where the hash is missing.
-_VERSION_PAGE_HASHED = (
-    f"SELECT {', '.join(_VERSION_FIELDS).replace('config_snapshot', 'CASE WHEN content_hash IS NULL THEN config_snapshot END')} "
-    "FROM agent_version WHERE agent_id = %s ORDER BY version_number DESC LIMIT %s OFFSET %s"
-)
-_VERSIONS_BEFORE = (
-    _VERSION_SELECT + " WHERE agent_id = %s AND version_number < %s ORDER BY version_number DESC LIMIT %s"
-)
-_VERSIONS_WITH_HASH = _VERSION_SELECT + " WHERE agent_id = %s AND content_hash = %s ORDER BY version_number DESC"
-_VERSIONS_WITHOUT_HASH = _VERSION_SELECT + " WHERE agent_id = %s AND content_hash IS NULL ORDER BY version_number DESC"
-_KEEP_THRESHOLD = (
-    "SELECT version_number FROM agent_version WHERE agent_id = %s ORDER BY version_number DESC LIMIT 1 OFFSET %s"
-)
-#: A version a label names is never among them.
-_DOOMED = (
-    "agent_id = %(agent)s AND version_number < %(below)s AND version_number <= %(at_most)s "
-    "AND id NOT IN (SELECT version_id FROM agent_label WHERE agent_id = %(agent)s)"
-)
-_DOOMED_RANGE = f"SELECT count(*), min(version_number), max(version_number) FROM agent_version WHERE {_DOOMED}"
-_DELETE_DOOMED = f"DELETE FROM agent_version WHERE {_DOOMED}"
-_DELETE_VERSION = "DELETE FROM agent_version WHERE id = %s"
-_NEXT_NUMBER = (
-    "UPDATE agent SET last_version_number = greatest(last_version_number, "
-    "coalesce((SELECT max(version_number) FROM agent_version WHERE agent_id = %(agent)s), 0)) + 1 "
-    "WHERE id = %(agent)s RETURNING last_version_number"
-)
-_INSERT_VERSION = (
-    f"INSERT INTO agent_version ({', '.join(_VERSION_FIELDS)}) VALUES ({', '.join(['%s'] * len(_VERSION_FIELDS))})"
-)
-
-_AUDIT_FIELDS = AUDIT_COLUMNS[1:]
-_INSERT_AUDIT = (
-    f"INSERT INTO audit_event ({', '.join(_AUDIT_FIELDS)}) VALUES ({', '.join(['%s'] * len(_AUDIT_FIELDS))})"
-)
-_AUDIT_SELECT = f"SELECT {', '.join(AUDIT_COLUMNS)} FROM audit_event"
-_AUDIT_LOG = _AUDIT_SELECT + " WHERE id < %s ORDER BY id DESC LIMIT %s"
-_AUDIT_LOG_OF_AGENT = _AUDIT_SELECT + " WHERE agent_id = %s AND id < %s ORDER BY id DESC LIMIT %s"
-_NEWEST_AUDIT_ID = "SELECT max(id) FROM audit_event"
-_AGENTS_CHANGED_BETWEEN = "SELECT DISTINCT agent_id FROM audit_event WHERE id > %s AND id <= %s LIMIT %s"
-
-_EXPORTED_AGENT_COLUMNS = (*AGENT_COLUMNS, "last_version_number")
-_AGENTS_TO_EXPORT = f"SELECT {', '.join(_EXPORTED_AGENT_COLUMNS)} FROM agent"
-_VERSIONS_AFTER = _VERSION_SELECT + " WHERE agent_id = %s AND version_number > %s ORDER BY version_number LIMIT %s"
-_AUDIT_EVENTS_AFTER = _AUDIT_SELECT + " WHERE agent_id = %s AND id > %s ORDER BY id LIMIT %s"
-#: Events of no agent, or of an agent deleted since (a whole-database export carries them too).
-_UNOWNED_AUDIT_EVENTS_AFTER = _AUDIT_SELECT + (
-    " e WHERE id > %s AND (agent_id IS NULL OR NOT EXISTS (SELECT 1 FROM agent a WHERE a.id = e.agent_id)) "
-    "ORDER BY id LIMIT %s"
-)
-_VERSIONS_BY_ID = _VERSION_SELECT + " WHERE id = ANY(%s)"
-_VERSIONS_WITH_NUMBERS = _VERSION_SELECT + " WHERE agent_id = %s AND version_number = ANY(%s)"
+#: A scratch table of the session for a batch of versions some of which the database may have.
 _VERSION_SCRATCH = (
     "CREATE TEMPORARY TABLE IF NOT EXISTS kaizen_version_scratch "
     "(LIKE agent_version INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
 )
 _INSERT_FROM_SCRATCH = (
-    f"INSERT INTO agent_version ({', '.join(_VERSION_FIELDS)}) "
-    f"SELECT {', '.join(_VERSION_FIELDS)} FROM kaizen_version_scratch ORDER BY agent_id, version_number "
+    f"INSERT INTO agent_version ({', '.join(VERSION_FIELDS)}) "
+    f"SELECT {', '.join(VERSION_FIELDS)} FROM kaizen_version_scratch ORDER BY agent_id, version_number "
     "ON CONFLICT (id) DO NOTHING"
 )
-_RAISE_VERSION_COUNTER = "UPDATE agent SET last_version_number = %s WHERE id = %s AND last_version_number < %s"
 
 
-_INSERT_TOKEN = f"INSERT INTO api_token ({', '.join(TOKEN_COLUMNS)}) VALUES ({', '.join(['%s'] * len(TOKEN_COLUMNS))})"
-_TOKEN_BY_HASH = f"SELECT {', '.join(TOKEN_COLUMNS)} FROM api_token WHERE secret_hash = %s"
-_TOKENS = f'SELECT {", ".join(TOKEN_COLUMNS)} FROM api_token ORDER BY name COLLATE "C"'
-_DELETE_TOKEN = "DELETE FROM api_token WHERE name = %s"
+class PostgresTransaction(SQLTransaction):
+    """The statements of one transaction on a psycopg connection (see ``base.Transaction``).
 
+    The statements are the shared ones (``statements.py``) in PostgreSQL's
+    dialect; what is PostgreSQL's own is ``COPY`` for the bulk inserts of an
+    import, and planning some statements for their values every time.
+    """
 
-def _agent_row(row: Sequence[Any]) -> Row:
-    agent = dict(zip(AGENT_COLUMNS, row))
-    agent["extra"] = decode_extra(agent["id"], agent["extra"])
-    return agent
+    __slots__ = ()
+    DIALECT = POSTGRESQL
+    UNIQUE_VIOLATION = pg_errors.UniqueViolation
 
+    def _name_index_refused(self, error: Exception) -> bool:
+        return isinstance(error, pg_errors.UniqueViolation) and error.diag.constraint_name == "ux_agent_name_key"
 
-def _version_row(row: Sequence[Any]) -> Row:
-    return dict(zip(_VERSION_FIELDS, row))
+    def _execute_many(self, query: str, rows: Sequence[Sequence[Any]]) -> int:
+        with self.connection.cursor() as cursor:
+            cursor.executemany(query, rows)
+            return int(cursor.rowcount)
 
-
-def _storable(value: object) -> bool:
-    """Can this be sent as a key at all (text PostgreSQL can hold: valid Unicode, no NUL)?"""
-    if not isinstance(value, str) or "\x00" in value:
-        return False
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-class PostgresTransaction(LabelStatements):
-    """The statements of one transaction on a psycopg connection (see ``base.Transaction``)."""
-
-    __slots__ = ("connection",)
-    LABEL_SQL = label_sql("%s", ' COLLATE "C"', PG_MAX_INTEGER)
-
-    def __init__(self, connection: psycopg.Connection[Any]) -> None:
-        self.connection = connection
-
-    def _rows(
-        self, query: str, parameters: Sequence[Any] | Mapping[str, Any] = (), *, prepare: bool | None = None
-    ) -> list[tuple[Any, ...]]:
-        return self.connection.execute(query, parameters, prepare=prepare).fetchall()
-
-    def _row(self, query: str, parameters: Sequence[Any] | Mapping[str, Any] = ()) -> tuple[Any, ...] | None:
-        return self.connection.execute(query, parameters).fetchone()
-
-    # -- agents
-
-    def agent(self, agent_id: str) -> Row | None:
-        if not _storable(agent_id):
-            return None
-        row = self._row(_SELECT_AGENT, (agent_id,))
-        return _agent_row(row) if row else None
-
-    def agent_exists(self, agent_id: str) -> bool:
-        return _storable(agent_id) and self._row(_AGENT_EXISTS, (agent_id,)) is not None
-
-    def agents_by_name_key(self, key: str) -> list[Row]:
-        return [_agent_row(row) for row in self._rows(_AGENTS_BY_KEY, (key,))] if _storable(key) else []
-
-    def agents_by_exact_name(self, name: str) -> list[Row]:
-        return [_agent_row(row) for row in self._rows(_AGENTS_BY_NAME, (name,))] if _storable(name) else []
-
-    def agents_without_name_key(self) -> list[Row]:
-        return [_agent_row(row) for row in self._rows(_AGENTS_WITHOUT_KEY)]
-
-    def described_agents(self, ids: Sequence[str] | None = None) -> list[Row]:
-        if ids is None:
-            rows = self._rows(_DESCRIBED_AGENTS + _AGENT_ORDER)
-        else:
-            wanted = sorted({agent_id for agent_id in ids if _storable(agent_id)})
-            rows = self._rows(f"{_DESCRIBED_AGENTS} WHERE id = ANY(%s)", (wanted,)) if wanted else []
-        width = len(AGENT_COLUMNS)
-        agents = []
-        for row in rows:
-            agent = _agent_row(row[:width])
-            agent.update(zip(_DESCRIBED_KEYS, row[width:]))
-            agent["saved"] = bool(agent["saved"])
-            agents.append(agent)
-        return agents
-
-    def insert_agent(self, agent: Mapping[str, Any]) -> None:
-        values = [agent[key] for key in AGENT_COLUMNS]
-        values[AGENT_COLUMNS.index("extra")] = encode_extra(agent["extra"])
-        try:
-            self.connection.execute(_INSERT_AGENT, (*values, agent["name_key"], 0))
-        except pg_errors.UniqueViolation as error:
-            raise _unique_violation(error, str(agent["name"])) from None
-
-    def update_agent(self, agent_id: str, values: Mapping[str, Any]) -> None:
-        if not SETTABLE_AGENT_COLUMNS.issuperset(values):
-            raise ValueError(f"not agent columns: {sorted(set(values) - SETTABLE_AGENT_COLUMNS)}")
-        stored = [encode_extra(value) if key == "extra" else value for key, value in values.items()]
-        assignments = ", ".join(f"{key} = %s" for key in values)
-        try:
-            self.connection.execute(f"UPDATE agent SET {assignments} WHERE id = %s", (*stored, agent_id))
-        except pg_errors.UniqueViolation as error:
-            raise _unique_violation(error, str(values.get("name", ""))) from None
-
-    def delete_agent(self, agent_id: str) -> int:
-        deleted = self.connection.execute(_DELETE_AGENT_VERSIONS, (agent_id,)).rowcount
-        self.connection.execute(_DELETE_AGENT, (agent_id,))
-        return deleted
-
-    def version_summary(self, agent_id: str, live_hash: str) -> tuple[int, int | None, bool, int]:
-        row = self._row(_VERSION_SUMMARY, {"agent": agent_id, "hash": live_hash})
-        assert row is not None
-        count, newest, saved, unhashed = row
-        return count, newest, bool(saved), unhashed
-
-    # -- versions
-
-    def next_version_number(self, agent_id: str) -> int:
-        row = self._row(_NEXT_NUMBER, {"agent": agent_id})
-        assert row is not None
-        return int(row[0])
-
-    def insert_version(self, version: Mapping[str, Any]) -> None:
-        self.connection.execute(_INSERT_VERSION, tuple(version[key] for key in _VERSION_FIELDS))
-
-    def version(self, version_id: str) -> Row | None:
-        if not _storable(version_id):
-            return None
-        row = self._row(_SELECT_VERSION, (version_id,))
-        return _version_row(row) if row else None
-
-    def version_numbered(self, agent_id: str, number: int) -> Row | None:
-        if not 0 <= number <= PG_MAX_INTEGER or not _storable(agent_id):
-            return None
-        row = self._row(_SELECT_VERSION_NUMBERED, (agent_id, number))
-        return _version_row(row) if row else None
-
-    def version_page(self, agent_id: str, limit: int | None, offset: int, *, snapshots: bool = True) -> list[Row]:
-        if not _storable(agent_id):  # get_versions reads the page before it looks for the agent
-            return []
-        query = _VERSION_PAGE if snapshots else _VERSION_PAGE_HASHED
-        return [_version_row(row) for row in self._rows(query, (agent_id, limit, offset))]
-
-    def versions_before(self, agent_id: str, number: int, limit: int | None = None) -> list[Row]:
-        number = min(number, PG_MAX_INTEGER + 1)
-        return [_version_row(row) for row in self._rows(_VERSIONS_BEFORE, (agent_id, number, limit))]
-
-    def versions_with_hash(self, agent_id: str, content_hash: str | None) -> list[Row]:
-        if content_hash is None:
-            rows = self._rows(_VERSIONS_WITHOUT_HASH, (agent_id,))
-        else:
-            rows = self._rows(_VERSIONS_WITH_HASH, (agent_id, content_hash))
-        return [_version_row(row) for row in rows]
-
-    def keep_threshold(self, agent_id: str, keep: int) -> int | None:
-        row = self._row(_KEEP_THRESHOLD, (agent_id, keep - 1))
-        return row[0] if row else None
-
-    def delete_version(self, version_id: str) -> None:
-        self.connection.execute(_DELETE_VERSION, (version_id,))
-
-    def delete_versions(self, agent_id: str, below: int, at_most: int) -> tuple[int, int | None, int | None]:
-        bounds = {"agent": agent_id, "below": min(below, PG_MAX_INTEGER + 1), "at_most": min(at_most, PG_MAX_INTEGER)}
-        row = self._row(_DOOMED_RANGE, bounds)
-        assert row is not None
-        count, oldest, newest = row
-        if count:
-            self.connection.execute(_DELETE_DOOMED, bounds)
-        return count, oldest, newest
-
-    # -- API tokens
-
-    def insert_token(self, token: Mapping[str, Any]) -> None:
-        try:
-            self.connection.execute(_INSERT_TOKEN, tuple(token[key] for key in TOKEN_COLUMNS))
-        except pg_errors.UniqueViolation:
-            raise TokenExists(str(token["name"])) from None
-
-    def token_by_hash(self, secret_hash: str) -> Row | None:
-        if not _storable(secret_hash):
-            return None
-        row = self._row(_TOKEN_BY_HASH, (secret_hash,))
-        return dict(zip(TOKEN_COLUMNS, row)) if row else None
-
-    def tokens(self) -> list[Row]:
-        return [dict(zip(TOKEN_COLUMNS, row)) for row in self._rows(_TOKENS)]
-
-    def delete_token(self, name: str) -> bool:
-        return _storable(name) and self.connection.execute(_DELETE_TOKEN, (name,)).rowcount > 0
-
-    # -- audit
-
-    def insert_audit(self, event: Mapping[str, Any]) -> None:
-        self.connection.execute(_INSERT_AUDIT, tuple(event[key] for key in _AUDIT_FIELDS))
-
-    def audit_log(self, agent_id: str | None, limit: int, before: int | None = None) -> list[Row]:
-        below = PG_MAX_INTEGER if before is None else min(before, PG_MAX_INTEGER)
-        limit = min(limit, PG_MAX_INTEGER)
-        if agent_id is None:
-            rows = self._rows(_AUDIT_LOG, (below, limit))
-        elif not _storable(agent_id):
-            rows = []
-        else:
-            # Planned for its values each time: see audit_events_after.
-            rows = self._rows(_AUDIT_LOG_OF_AGENT, (agent_id, below, limit), prepare=False)
-        return [dict(zip(AUDIT_COLUMNS, row)) for row in rows]
-
-    def newest_audit_id(self) -> int:
-        row = self._row(_NEWEST_AUDIT_ID)
-        return (row[0] if row else 0) or 0
-
-    def agents_changed_between(self, since: int, until: int, limit: int) -> list[str | None]:
-        return [agent_id for (agent_id,) in self._rows(_AGENTS_CHANGED_BETWEEN, (since, until, limit))]
-
-    # -- export and import
-
-    def agents_to_export(self, ids: Sequence[str] | None = None) -> list[Row]:
-        if ids is None:
-            rows = self._rows(_AGENTS_TO_EXPORT)
-        else:
-            wanted = [agent_id for agent_id in ids if _storable(agent_id)]
-            rows = self._rows(_AGENTS_TO_EXPORT + " WHERE id = ANY(%s)", (wanted,)) if wanted else []
-        width = len(AGENT_COLUMNS)
-        agents = []
-        for row in rows:
-            agent = _agent_row(row[:width])
-            agent["last_version_number"] = row[width]
-            agents.append(agent)
-        return agents
-
-    def versions_after(self, agent_id: str, after: int, limit: int) -> list[Row]:
-        return [_version_row(row) for row in self._rows(_VERSIONS_AFTER, (agent_id, after, limit))]
-
-    def audit_events_after(self, agent_id: str, after: int, limit: int) -> list[Row]:
-        # Never prepared: after five runs a prepared statement may switch to a
-        # generic plan, and the generic plan of "agent_id = $1 AND id > $2
-        # ORDER BY id LIMIT $3" walks the primary key and filters on the agent
-        # (every audit event of the database read for each agent: 17 ms an
-        # agent at 100,000 events). Planned with its values, it reads the
-        # agent's events by ix_audit_event_agent_id and sorts them (0.6 ms).
-        rows = self._rows(_AUDIT_EVENTS_AFTER, (agent_id, after, limit), prepare=False)
-        return [dict(zip(AUDIT_COLUMNS, row)) for row in rows]
-
-    def unowned_audit_events_after(self, after: int, limit: int) -> list[Row]:
-        return [dict(zip(AUDIT_COLUMNS, row)) for row in self._rows(_UNOWNED_AUDIT_EVENTS_AFTER, (after, limit))]
-
-    def versions_by_id(self, ids: Sequence[str]) -> list[Row]:
-        wanted = [version_id for version_id in ids if _storable(version_id)]
-        return [_version_row(row) for row in self._rows(_VERSIONS_BY_ID, (wanted,))] if wanted else []
-
-    def versions_with_numbers(self, agent_id: str, numbers: Sequence[int]) -> list[Row]:
-        wanted = [number for number in numbers if 0 <= number <= PG_MAX_INTEGER]
-        if not wanted or not _storable(agent_id):
-            return []
-        return [_version_row(row) for row in self._rows(_VERSIONS_WITH_NUMBERS, (agent_id, wanted))]
-
-    def insert_agents(self, agents: Sequence[Mapping[str, Any]]) -> None:
-        extra_at = AGENT_COLUMNS.index("extra")
-        rows = []
-        for agent in agents:
-            values = [agent[key] for key in _INSERTED_AGENT_COLUMNS]
-            values[extra_at] = encode_extra(agent["extra"])
-            rows.append(values)
-        try:
-            with self.connection.cursor() as cursor:
-                cursor.executemany(_INSERT_AGENT, rows)
-        except pg_errors.UniqueViolation as error:
-            raise _unique_violation(error, ", ".join(str(agent["name"]) for agent in agents)) from None
+    def _planned_each_time(self, query: str, parameters: Sequence[Any]) -> list[Any]:
+        # Never prepared: a prepared statement may switch to a generic plan after five runs.
+        return list(self.connection.execute(query, parameters, prepare=False).fetchall())
 
     def insert_versions(self, versions: Sequence[Mapping[str, Any]]) -> int:
         """Insert versions as given, skipping ids the database has; return how many went in.
@@ -958,13 +617,13 @@ class PostgresTransaction(LabelStatements):
             return 0
         try:
             with self.connection.transaction():  # a savepoint: the import's transaction is open
-                self._copy("agent_version", _VERSION_FIELDS, versions)
+                self._copy("agent_version", VERSION_FIELDS, versions)
             return len(versions)
         except pg_errors.UniqueViolation:
             pass
         self.connection.execute(_VERSION_SCRATCH)
-        self._copy("kaizen_version_scratch", _VERSION_FIELDS, versions)
-        inserted = self.connection.execute(_INSERT_FROM_SCRATCH).rowcount
+        self._copy("kaizen_version_scratch", VERSION_FIELDS, versions)
+        inserted = int(self.connection.execute(_INSERT_FROM_SCRATCH).rowcount)
         # TRUNCATE, not DELETE: deleted rows stay in the table until the
         # transaction ends, and the next batch's INSERT … SELECT would scan
         # every earlier batch again (an import quadratic in its versions).
@@ -973,10 +632,7 @@ class PostgresTransaction(LabelStatements):
 
     def insert_audit_events(self, events: Sequence[Mapping[str, Any]]) -> None:
         """Append audit events in the order given (``COPY`` keeps the order, so the ids grow with it)."""
-        self._copy("audit_event", _AUDIT_FIELDS, events)
-
-    def raise_version_counter(self, agent_id: str, number: int) -> bool:
-        return self.connection.execute(_RAISE_VERSION_COUNTER, (number, agent_id, number)).rowcount > 0
+        self._copy("audit_event", AUDIT_FIELDS, events)
 
     def _copy(self, table: str, columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> None:
         if not rows:
@@ -985,10 +641,3 @@ class PostgresTransaction(LabelStatements):
         with self.connection.cursor() as cursor, cursor.copy(statement) as copy:
             for row in rows:
                 copy.write_row([row[column] for column in columns])
-
-
-def _unique_violation(error: pg_errors.UniqueViolation, name: str) -> Exception:
-    """A write refused by a unique index: the name index is a name taken by a racing writer."""
-    if error.diag.constraint_name == "ux_agent_name_key":
-        return NameTaken(name, name, "another agent")
-    return error

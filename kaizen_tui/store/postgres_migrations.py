@@ -3,7 +3,7 @@
 ``kaizen_meta`` marks a database (or a schema, through ``search_path``) as
 ours: its ``application_id`` row is "KZNT", as in our SQLite files, and its
 ``schema_version`` row uses the same numbers as SQLite's ``user_version``
-(``sqlite_migrations.SCHEMA_VERSION``). A new database gets the newest schema
+(``ddl.SCHEMA_VERSION``). A new database gets the newest schema
 from ``models.py`` (compiled for PostgreSQL) plus the triggers below.
 
 Creating the schema and every migration run in one transaction each, under
@@ -20,8 +20,15 @@ from typing import Any
 
 import psycopg
 
-from kaizen_tui.store.sqlite import APPLICATION_ID
-from kaizen_tui.store.sqlite_migrations import LABEL_EVENT_COLUMNS, LABEL_EVENT_INDEX, LABEL_TABLES, SCHEMA_VERSION
+from kaizen_tui.store.ddl import (
+    APPLICATION_ID,
+    LABEL_EVENT_COLUMN_DEFINITIONS,
+    LABEL_EVENT_INDEX,
+    LABEL_TABLES,
+    SCHEMA_VERSION,
+    schema_statements,
+)
+from kaizen_tui.store.dialect import POSTGRESQL
 
 #: The advisory lock held while the schema is created or migrated.
 SCHEMA_LOCK_KEY = APPLICATION_ID * 16 + 2
@@ -93,7 +100,7 @@ def _to_4(connection: psycopg.Connection[Any]) -> None:
     ]
     for statement in (
         *LABEL_TABLES,
-        f"CREATE TABLE label_event (id SERIAL NOT NULL, {LABEL_EVENT_COLUMNS})",
+        f"CREATE TABLE label_event (id SERIAL NOT NULL, {LABEL_EVENT_COLUMN_DEFINITIONS})",
         LABEL_EVENT_INDEX,
         *label_triggers,
     ):
@@ -129,29 +136,13 @@ def schema_state(connection: psycopg.Connection[Any]) -> SchemaState:
     return SchemaState(tables, marks.get("application_id"), int(marks.get("schema_version") or 0))
 
 
-def schema_statements() -> list[str]:
-    """The ``CREATE TABLE`` and ``CREATE INDEX`` statements of the SQLModel tables, in PostgreSQL's SQL."""
-    from sqlalchemy.dialects import postgresql
-    from sqlalchemy.schema import CreateIndex, CreateTable
-    from sqlmodel import SQLModel
-
-    from kaizen_tui.store import models  # noqa: F401  (registers the tables)
-
-    dialect = postgresql.dialect()
-    statements = []
-    for table in SQLModel.metadata.sorted_tables:
-        statements.append(str(CreateTable(table).compile(dialect=dialect)))
-        statements += [str(CreateIndex(index).compile(dialect=dialect)) for index in table.indexes]
-    return statements
-
-
 def create_schema(connection: psycopg.Connection[Any]) -> bool:
     """Write the newest schema into a database without one; False if another process did it first."""
     with connection.transaction():
         connection.execute(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK_KEY})")
         if schema_state(connection).application_id is not None:
             return False
-        for statement in (*schema_statements(), *_META, *TRIGGERS):
+        for statement in (*schema_statements(POSTGRESQL), *_META, *TRIGGERS):
             connection.execute(statement)
     return True
 

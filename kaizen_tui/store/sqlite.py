@@ -17,50 +17,38 @@ Why not SQLAlchemy here: the tables are declared with SQLModel
 machinery cost more than SQLite's own work on every snapshot, and importing it
 was a third of the program's start. So SQLModel is imported only to write the
 schema of a new file; everything else is constant, parameterised SQL on
-``sqlite3`` (:class:`SQLiteTransaction`).
+``sqlite3``: the statements both backends share (``statements.py``, in the
+SQLite dialect), run by :class:`SQLiteTransaction`. This module keeps what is
+SQLite's own: the file (creating it private, its header, pages and WAL,
+read-only detection), connections, errors, and upgrading a file in memory.
 """
 
 from __future__ import annotations
 
-import json
-import operator
 import os
 import sqlite3
 import stat
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote, unquote
 
 from kaizen_tui.core.errors import (
     DatabaseBusy,
     DatabaseError,
     DatabaseNotFound,
-    NameTaken,
     ReadOnlyDatabase,
     SchemaTooNew,
-    TokenExists,
 )
-from kaizen_tui.store.base import (
-    AGENT_COLUMNS,
-    AUDIT_COLUMNS,
-    LABEL_EVENT_COLUMNS,
-    SETTABLE_AGENT_COLUMNS,
-    TOKEN_COLUMNS,
-    VERSION_COLUMNS,
-    Row,
-    Store,
-    chunks,
-)
-from kaizen_tui.store.labels import LabelStatements, label_sql
-from kaizen_tui.store.sqlite_migrations import SCHEMA_VERSION, TRIGGERS, migrate
+from kaizen_tui.store.base import AUDIT_COLUMNS, LABEL_EVENT_COLUMNS, Store
+from kaizen_tui.store.ddl import APPLICATION_ID, SCHEMA_VERSION, schema_statements
+from kaizen_tui.store.dialect import SQLITE
+from kaizen_tui.store.sqlite_migrations import TRIGGERS, migrate
+from kaizen_tui.store.statements import INSERTED_AGENT_COLUMNS, VERSION_FIELDS, SQLTransaction
 
-#: "KZNT": written into every database we create, to recognise our files.
-APPLICATION_ID = 0x4B5A4E54
 #: How long a writer waits for another process's transaction before giving up.
 BUSY_TIMEOUT_SECONDS = 15.0
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -194,6 +182,15 @@ class SQLiteStore:
             finally:
                 self._release(connection, reusable)
 
+    def read_from_memory(self, memory: str, keeper: sqlite3.Connection) -> None:
+        """From now on, connect to the database in memory at URI ``memory``, which ``keeper`` keeps alive."""
+        self._keeper = keeper
+        self.connect_to = memory
+        with self._lock:  # connections kept so far read the file itself
+            idle, self._idle = self._idle, []
+        for connection in idle:
+            connection.close()
+
     def _acquire(self) -> sqlite3.Connection:
         with self._lock:
             if self._idle:
@@ -287,9 +284,9 @@ class SQLiteStore:
 
 
 #: Every row of a store, copied over by :meth:`SQLiteStore.fill_empty_from`.
-_ALL_AGENT_COLUMNS = ", ".join((*AGENT_COLUMNS, "name_key", "last_version_number"))
-_ALL_VERSION_COLUMNS = ", ".join((*VERSION_COLUMNS, "content_hash"))
-_AUDIT_COPIED = "at, actor, action, agent_id, version_id, detail"
+_ALL_AGENT_COLUMNS = ", ".join(INSERTED_AGENT_COLUMNS)
+_ALL_VERSION_COLUMNS = ", ".join(VERSION_FIELDS)
+_AUDIT_COPIED = ", ".join(AUDIT_COLUMNS[1:])
 _LEDGER_COPIED = ", ".join(LABEL_EVENT_COLUMNS[1:])
 _COPY_ALL = (
     f"INSERT INTO main.agent ({_ALL_AGENT_COLUMNS}) SELECT {_ALL_AGENT_COLUMNS} FROM source.agent",
@@ -519,19 +516,14 @@ def _read_as_empty(store: SQLiteStore) -> None:
     with translate_errors(store):
         keeper = _sqlite_connect(memory, uri=True)
         try:
-            for statement in (*schema_statements(), *TRIGGERS):
+            for statement in (*schema_statements(SQLITE), *TRIGGERS):
                 keeper.execute(statement)
             keeper.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             keeper.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         except BaseException:
             keeper.close()
             raise
-    store._keeper = keeper
-    store.connect_to = memory
-    with store._lock:  # connections kept so far read the file itself
-        idle, store._idle = store._idle, []
-    for connection in idle:
-        connection.close()
+    store.read_from_memory(memory, keeper)
     if not store.read_only:
         store.read_only = True
         store.read_only_reason = (
@@ -554,12 +546,7 @@ def _upgrade_in_memory(store: SQLiteStore, found: int) -> None:
             source.backup(keeper)
         finally:
             source.close()
-    store._keeper = keeper
-    store.connect_to = memory
-    with store._lock:  # connections kept so far read the file itself
-        idle, store._idle = store._idle, []
-    for connection in idle:
-        connection.close()
+    store.read_from_memory(memory, keeper)
     writable = SQLiteStore(path=store.path, connect_to=memory)
     with translate_errors(store):
         migrate(writable.connection)
@@ -587,7 +574,7 @@ def _create_schema(store: SQLiteStore) -> None:
         # Another process may have created it while we waited for the lock.
         if connection.execute(_LIST_TABLES).fetchone() is not None:
             return
-        for statement in schema_statements():
+        for statement in schema_statements(SQLITE):
             connection.execute(statement)
         for trigger in TRIGGERS:
             connection.execute(trigger)
@@ -598,427 +585,12 @@ def _create_schema(store: SQLiteStore) -> None:
         migrate(store.connection)
 
 
-def schema_statements() -> list[str]:
-    """The ``CREATE TABLE`` and ``CREATE INDEX`` statements of the SQLModel tables, in SQLite's SQL.
-
-    SQLModel (and so SQLAlchemy) is imported here only, when a new file is
-    made: the tables stay declared in one place without every start paying
-    for the import.
-    """
-    from sqlalchemy.dialects import sqlite
-    from sqlalchemy.schema import CreateIndex, CreateTable
-    from sqlmodel import SQLModel
-
-    from kaizen_tui.store import models  # noqa: F401  (registers the tables)
-
-    dialect = sqlite.dialect()
-    statements = []
-    for table in SQLModel.metadata.sorted_tables:
-        statements.append(str(CreateTable(table).compile(dialect=dialect)))
-        statements += [str(CreateIndex(index).compile(dialect=dialect)) for index in table.indexes]
-    return statements
-
-
-# -- the SQL ------------------------------------------------------------------
-#
-# Every statement is constant text with ``?`` parameters; rows come back as
-# tuples in the order of the column tuples of ``base.py``.
-
-_AGENT_SELECT = f"SELECT {', '.join(AGENT_COLUMNS)} FROM agent"
-_SELECT_AGENT = _AGENT_SELECT + " WHERE id = ?"
-_AGENT_EXISTS = "SELECT 1 FROM agent WHERE id = ?"
-_AGENTS_BY_KEY = _AGENT_SELECT + " WHERE name_key = ?"
-_AGENTS_BY_NAME = _AGENT_SELECT + " WHERE name = ?"
-_AGENTS_WITHOUT_KEY = _AGENT_SELECT + " WHERE name_key IS NULL"
-_DESCRIBED_AGENTS = (
-    f"SELECT {', '.join(AGENT_COLUMNS)}, "
-    "(SELECT count(*) FROM agent_version v WHERE v.agent_id = agent.id), "
-    "(SELECT max(version_number) FROM agent_version v WHERE v.agent_id = agent.id), "
-    "EXISTS (SELECT 1 FROM agent_version v INDEXED BY ix_agent_version_content "
-    "WHERE v.content_hash = agent.content_hash AND v.agent_id = agent.id), "
-    "(SELECT count(*) FROM agent_version v INDEXED BY ix_agent_version_unhashed "
-    "WHERE v.agent_id = agent.id AND v.content_hash IS NULL) "
-    "FROM agent"
-)
-#: The order of the agents list; ``service.agent_sort_key`` is the same in Python.
-_AGENT_ORDER = " ORDER BY lower(name), id"
-_DESCRIBED_KEYS = ("version_count", "latest_version", "saved", "unhashed_versions")
-#: How many ids one ``IN (...)`` lists (SQLite allows 32,766 parameters).
-_IDS_PER_QUERY = 500
-_INSERTED_AGENT_COLUMNS = (*AGENT_COLUMNS, "name_key", "last_version_number")
-_INSERT_AGENT = (
-    f"INSERT INTO agent ({', '.join(_INSERTED_AGENT_COLUMNS)}) VALUES ({', '.join('?' * len(_INSERTED_AGENT_COLUMNS))})"
-)
-_DELETE_AGENT_VERSIONS = "DELETE FROM agent_version WHERE agent_id = ?"
-_DELETE_AGENT = "DELETE FROM agent WHERE id = ?"
-_VERSION_SUMMARY = (
-    "SELECT (SELECT count(*) FROM agent_version WHERE agent_id = ?1), "
-    "(SELECT max(version_number) FROM agent_version WHERE agent_id = ?1), "
-    "EXISTS (SELECT 1 FROM agent_version INDEXED BY ix_agent_version_content "
-    "WHERE content_hash = ?2 AND agent_id = ?1), "
-    "(SELECT count(*) FROM agent_version INDEXED BY ix_agent_version_unhashed "
-    "WHERE agent_id = ?1 AND content_hash IS NULL)"
-)
-
-_VERSION_FIELDS = (*VERSION_COLUMNS, "content_hash")
-_VERSION_SELECT = f"SELECT {', '.join(_VERSION_FIELDS)} FROM agent_version"
-_SELECT_VERSION = _VERSION_SELECT + " WHERE id = ?"
-_SELECT_VERSION_NUMBERED = _VERSION_SELECT + " WHERE agent_id = ? AND version_number = ?"
-_VERSION_PAGE = _VERSION_SELECT + " WHERE agent_id = ? ORDER BY version_number DESC LIMIT ? OFFSET ?"
-_VERSION_PAGE_HASHED = (
-    f"SELECT {', '.join(_VERSION_FIELDS).replace('config_snapshot', 'CASE WHEN content_hash IS NULL THEN config_snapshot END')} "
-    "FROM agent_version WHERE agent_id = ? ORDER BY version_number DESC LIMIT ? OFFSET ?"
-)
-_VERSIONS_BEFORE = _VERSION_SELECT + " WHERE agent_id = ? AND version_number < ? ORDER BY version_number DESC LIMIT ?"
-#: The hash decides which index: an agent's versions by number would read every one of them.
-_VERSIONS_WITH_HASH = (
-    f"SELECT {', '.join(_VERSION_FIELDS)} FROM agent_version INDEXED BY ix_agent_version_content "
-    "WHERE agent_id = ? AND content_hash = ? ORDER BY version_number DESC"
-)
-_VERSIONS_WITHOUT_HASH = (
-    f"SELECT {', '.join(_VERSION_FIELDS)} FROM agent_version INDEXED BY ix_agent_version_unhashed "
-    "WHERE agent_id = ? AND content_hash IS NULL ORDER BY version_number DESC"
-)
-_KEEP_THRESHOLD = (
-    "SELECT version_number FROM agent_version WHERE agent_id = ? ORDER BY version_number DESC LIMIT 1 OFFSET ?"
-)
-#: What a prune deletes: older than the oldest kept, and no newer than what a person was shown.
-#: A version a label names is never among them.
-_DOOMED = (
-    "agent_id = ?1 AND version_number < ?2 AND version_number <= ?3 "
-    "AND id NOT IN (SELECT version_id FROM agent_label WHERE agent_id = ?1)"
-)
-_DOOMED_RANGE = f"SELECT count(*), min(version_number), max(version_number) FROM agent_version WHERE {_DOOMED}"
-_DELETE_DOOMED = f"DELETE FROM agent_version WHERE {_DOOMED}"
-_DELETE_VERSION = "DELETE FROM agent_version WHERE id = ?"
-#: The next number: past the agent's counter and past any number a row
-#: written by another tool already has, in one statement under the write lock.
-_NEXT_NUMBER = (
-    "UPDATE agent SET last_version_number = max(last_version_number, "
-    "coalesce((SELECT max(version_number) FROM agent_version WHERE agent_id = ?1), 0)) + 1 "
-    "WHERE id = ?1 RETURNING last_version_number"
-)
-_INSERT_VERSION = (
-    f"INSERT INTO agent_version ({', '.join(_VERSION_FIELDS)}) VALUES ({', '.join('?' * len(_VERSION_FIELDS))})"
-)
-
-_AUDIT_FIELDS = AUDIT_COLUMNS[1:]
-_INSERT_AUDIT = f"INSERT INTO audit_event ({', '.join(_AUDIT_FIELDS)}) VALUES ({', '.join('?' * len(_AUDIT_FIELDS))})"
-_AUDIT_SELECT = f"SELECT {', '.join(AUDIT_COLUMNS)} FROM audit_event"
-_AUDIT_LOG = _AUDIT_SELECT + " WHERE id < ? ORDER BY id DESC LIMIT ?"
-_AUDIT_LOG_OF_AGENT = _AUDIT_SELECT + " WHERE agent_id = ? AND id < ? ORDER BY id DESC LIMIT ?"
-_NEWEST_AUDIT_ID = "SELECT max(id) FROM audit_event"
-_AGENTS_CHANGED_BETWEEN = "SELECT DISTINCT agent_id FROM audit_event WHERE id > ? AND id <= ? LIMIT ?"
-SQLITE_MAX_INTEGER = 2**63 - 1
-
-#: Export and import: pages by number or event id within one agent; lookups of a batch by ids or numbers.
-_EXPORTED_AGENT_COLUMNS = (*AGENT_COLUMNS, "last_version_number")
-_AGENTS_TO_EXPORT = f"SELECT {', '.join(_EXPORTED_AGENT_COLUMNS)} FROM agent"
-_VERSIONS_AFTER = _VERSION_SELECT + " WHERE agent_id = ? AND version_number > ? ORDER BY version_number LIMIT ?"
-_AUDIT_EVENTS_AFTER = _AUDIT_SELECT + " WHERE agent_id = ? AND id > ? ORDER BY id LIMIT ?"
-#: Events of no agent, or of an agent deleted since (a whole-database export carries them too).
-_UNOWNED_AUDIT_EVENTS_AFTER = _AUDIT_SELECT + (
-    " e WHERE id > ? AND (agent_id IS NULL OR NOT EXISTS (SELECT 1 FROM agent a WHERE a.id = e.agent_id)) "
-    "ORDER BY id LIMIT ?"
-)
-_VERSIONS_BY_ID = _VERSION_SELECT + " WHERE id IN "
-_VERSIONS_WITH_NUMBERS = _VERSION_SELECT + " WHERE agent_id = ? AND version_number IN "
-#: An id already there is skipped (the caller counts what went in): only a version of another agent can have it.
-_INSERT_NEW_VERSIONS = _INSERT_VERSION + " ON CONFLICT (id) DO NOTHING"
-_RAISE_VERSION_COUNTER = "UPDATE agent SET last_version_number = ?1 WHERE id = ?2 AND last_version_number < ?1"
-
-
-_INSERT_TOKEN = f"INSERT INTO api_token ({', '.join(TOKEN_COLUMNS)}) VALUES ({', '.join('?' * len(TOKEN_COLUMNS))})"
-_TOKEN_BY_HASH = f"SELECT {', '.join(TOKEN_COLUMNS)} FROM api_token WHERE secret_hash = ?"
-_TOKENS = f"SELECT {', '.join(TOKEN_COLUMNS)} FROM api_token ORDER BY name"
-_DELETE_TOKEN = "DELETE FROM api_token WHERE name = ?"
-
-
-def _agent_row(row: Sequence[Any]) -> Row:
-    agent = dict(zip(AGENT_COLUMNS, row))
-    agent["extra"] = decode_extra(agent["id"], agent["extra"])
-    return agent
-
-
-def decode_extra(agent_id: str, stored: Any) -> dict[str, Any]:
-    """The stored ``extra`` of an agent as a dict (SQLite keeps it as JSON text)."""
-    try:
-        extra = json.loads(stored) if isinstance(stored, (str, bytes)) else stored
-    except ValueError:
-        extra = None
-    if extra is None and stored in (None, "null"):
-        return {}
-    if not isinstance(extra, dict):
-        raise DatabaseError(
-            f"The stored 'extra' field of agent {agent_id} is not a JSON object; "
-            "another tool may have written it. Nothing was changed."
-        )
-    return extra
-
-
-def encode_extra(extra: Mapping[str, Any]) -> str:
-    return json.dumps(extra, ensure_ascii=False, sort_keys=True)
-
-
-def _version_row(row: Sequence[Any]) -> Row:
-    return dict(zip(_VERSION_FIELDS, row))
-
-
-#: A version's (an audit event's) values in the order of the INSERT's columns.
-_version_values = operator.itemgetter(*_VERSION_FIELDS)
-_audit_values = operator.itemgetter(*_AUDIT_FIELDS)
-
-
-def _placeholders(values: Sequence[object]) -> str:
-    """``(?, ?, ?)``: an ``IN`` list of as many parameters as ``values`` (at most :data:`_IDS_PER_QUERY`)."""
-    return f"({', '.join('?' * len(values))})"
-
-
-def _storable(value: object) -> bool:
-    """Can this be sent to the database as a key at all (text, no lone surrogates)?"""
-    if not isinstance(value, str):
-        return False
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-class SQLiteTransaction(LabelStatements):
+class SQLiteTransaction(SQLTransaction):
     """The statements of one transaction on a ``sqlite3`` connection (see ``base.Transaction``)."""
 
-    __slots__ = ("connection",)
-    LABEL_SQL = label_sql("?", "", SQLITE_MAX_INTEGER)
+    __slots__ = ()
+    DIALECT = SQLITE
+    UNIQUE_VIOLATION = sqlite3.IntegrityError
 
-    def __init__(self, connection: sqlite3.Connection) -> None:
-        self.connection = connection
-
-    # -- agents
-
-    def agent(self, agent_id: str) -> Row | None:
-        if not _storable(agent_id):
-            return None
-        row = self.connection.execute(_SELECT_AGENT, (agent_id,)).fetchone()
-        return _agent_row(row) if row else None
-
-    def agent_exists(self, agent_id: str) -> bool:
-        return _storable(agent_id) and self.connection.execute(_AGENT_EXISTS, (agent_id,)).fetchone() is not None
-
-    def agents_by_name_key(self, key: str) -> list[Row]:
-        return [_agent_row(row) for row in self.connection.execute(_AGENTS_BY_KEY, (key,))] if _storable(key) else []
-
-    def agents_by_exact_name(self, name: str) -> list[Row]:
-        return [_agent_row(row) for row in self.connection.execute(_AGENTS_BY_NAME, (name,))] if _storable(name) else []
-
-    def agents_without_name_key(self) -> list[Row]:
-        return [_agent_row(row) for row in self.connection.execute(_AGENTS_WITHOUT_KEY)]
-
-    def described_agents(self, ids: Sequence[str] | None = None) -> list[Row]:
-        if ids is None:
-            rows = self.connection.execute(_DESCRIBED_AGENTS + _AGENT_ORDER).fetchall()
-        else:
-            rows = []
-            wanted = sorted({agent_id for agent_id in ids if _storable(agent_id)})
-            for chunk in chunks(wanted, _IDS_PER_QUERY):
-                query = f"{_DESCRIBED_AGENTS} WHERE id IN ({', '.join('?' * len(chunk))})"
-                rows += self.connection.execute(query, chunk).fetchall()
-        width = len(AGENT_COLUMNS)
-        agents = []
-        for row in rows:
-            agent = _agent_row(row[:width])
-            agent.update(zip(_DESCRIBED_KEYS, row[width:]))
-            agent["saved"] = bool(agent["saved"])
-            agents.append(agent)
-        return agents
-
-    def insert_agent(self, agent: Mapping[str, Any]) -> None:
-        values = [agent[key] for key in AGENT_COLUMNS]
-        values[AGENT_COLUMNS.index("extra")] = encode_extra(agent["extra"])
-        try:
-            self.connection.execute(_INSERT_AGENT, (*values, agent["name_key"], 0))
-        except sqlite3.IntegrityError as error:
-            raise _name_taken(error, agent["name"]) from None
-
-    def update_agent(self, agent_id: str, values: Mapping[str, Any]) -> None:
-        if not SETTABLE_AGENT_COLUMNS.issuperset(values):
-            raise ValueError(f"not agent columns: {sorted(set(values) - SETTABLE_AGENT_COLUMNS)}")
-        stored = [encode_extra(value) if key == "extra" else value for key, value in values.items()]
-        assignments = ", ".join(f"{key} = ?" for key in values)
-        try:
-            self.connection.execute(f"UPDATE agent SET {assignments} WHERE id = ?", (*stored, agent_id))
-        except sqlite3.IntegrityError as error:
-            raise _name_taken(error, str(values.get("name", ""))) from None
-
-    def delete_agent(self, agent_id: str) -> int:
-        deleted = self.connection.execute(_DELETE_AGENT_VERSIONS, (agent_id,)).rowcount
-        self.connection.execute(_DELETE_AGENT, (agent_id,))
-        return deleted
-
-    def version_summary(self, agent_id: str, live_hash: str) -> tuple[int, int | None, bool, int]:
-        count, newest, saved, unhashed = self.connection.execute(_VERSION_SUMMARY, (agent_id, live_hash)).fetchone()
-        return count, newest, bool(saved), unhashed
-
-    # -- versions
-
-    def next_version_number(self, agent_id: str) -> int:
-        (number,) = self.connection.execute(_NEXT_NUMBER, (agent_id,)).fetchone()
-        return number
-
-    def insert_version(self, version: Mapping[str, Any]) -> None:
-        self.connection.execute(_INSERT_VERSION, tuple(version[key] for key in _VERSION_FIELDS))
-
-    def version(self, version_id: str) -> Row | None:
-        if not _storable(version_id):
-            return None
-        row = self.connection.execute(_SELECT_VERSION, (version_id,)).fetchone()
-        return _version_row(row) if row else None
-
-    def version_numbered(self, agent_id: str, number: int) -> Row | None:
-        if not 0 <= number <= SQLITE_MAX_INTEGER:
-            return None
-        row = self.connection.execute(_SELECT_VERSION_NUMBERED, (agent_id, number)).fetchone()
-        return _version_row(row) if row else None
-
-    def version_page(self, agent_id: str, limit: int | None, offset: int, *, snapshots: bool = True) -> list[Row]:
-        if not _storable(agent_id):  # get_versions reads the page before it looks for the agent
-            return []
-        parameters = (agent_id, -1 if limit is None else limit, offset)
-        query = _VERSION_PAGE if snapshots else _VERSION_PAGE_HASHED
-        return [_version_row(row) for row in self.connection.execute(query, parameters)]
-
-    def versions_before(self, agent_id: str, number: int, limit: int | None = None) -> list[Row]:
-        parameters = (agent_id, number, -1 if limit is None else limit)
-        return [_version_row(row) for row in self.connection.execute(_VERSIONS_BEFORE, parameters)]
-
-    def versions_with_hash(self, agent_id: str, content_hash: str | None) -> list[Row]:
-        if content_hash is None:
-            cursor = self.connection.execute(_VERSIONS_WITHOUT_HASH, (agent_id,))
-        else:
-            cursor = self.connection.execute(_VERSIONS_WITH_HASH, (agent_id, content_hash))
-        return [_version_row(row) for row in cursor]
-
-    def keep_threshold(self, agent_id: str, keep: int) -> int | None:
-        row = self.connection.execute(_KEEP_THRESHOLD, (agent_id, keep - 1)).fetchone()
-        return row[0] if row else None
-
-    def delete_version(self, version_id: str) -> None:
-        self.connection.execute(_DELETE_VERSION, (version_id,))
-
-    def delete_versions(self, agent_id: str, below: int, at_most: int) -> tuple[int, int | None, int | None]:
-        bounds = (agent_id, below, min(at_most, SQLITE_MAX_INTEGER))
-        count, oldest, newest = self.connection.execute(_DOOMED_RANGE, bounds).fetchone()
-        if count:
-            self.connection.execute(_DELETE_DOOMED, bounds)
-        return count, oldest, newest
-
-    # -- API tokens
-
-    def insert_token(self, token: Mapping[str, Any]) -> None:
-        try:
-            self.connection.execute(_INSERT_TOKEN, tuple(token[key] for key in TOKEN_COLUMNS))
-        except sqlite3.IntegrityError as error:
-            raise TokenExists(str(token["name"])) from error
-
-    def token_by_hash(self, secret_hash: str) -> Row | None:
-        row = self.connection.execute(_TOKEN_BY_HASH, (secret_hash,)).fetchone()
-        return dict(zip(TOKEN_COLUMNS, row)) if row else None
-
-    def tokens(self) -> list[Row]:
-        return [dict(zip(TOKEN_COLUMNS, row)) for row in self.connection.execute(_TOKENS)]
-
-    def delete_token(self, name: str) -> bool:
-        return self.connection.execute(_DELETE_TOKEN, (name,)).rowcount > 0
-
-    # -- audit
-
-    def insert_audit(self, event: Mapping[str, Any]) -> None:
-        self.connection.execute(_INSERT_AUDIT, tuple(event[key] for key in _AUDIT_FIELDS))
-
-    def audit_log(self, agent_id: str | None, limit: int, before: int | None = None) -> list[Row]:
-        # Past SQLite's INTEGER, a bound means "all of them" (sqlite3 cannot even send such a number).
-        below = SQLITE_MAX_INTEGER if before is None else min(before, SQLITE_MAX_INTEGER)
-        limit = min(limit, SQLITE_MAX_INTEGER)
-        if agent_id is None:
-            rows = self.connection.execute(_AUDIT_LOG, (below, limit))
-        else:
-            rows = self.connection.execute(_AUDIT_LOG_OF_AGENT, (agent_id, below, limit))
-        return [dict(zip(AUDIT_COLUMNS, row)) for row in rows]
-
-    def newest_audit_id(self) -> int:
-        return self.connection.execute(_NEWEST_AUDIT_ID).fetchone()[0] or 0
-
-    def agents_changed_between(self, since: int, until: int, limit: int) -> list[str | None]:
-        return [agent_id for (agent_id,) in self.connection.execute(_AGENTS_CHANGED_BETWEEN, (since, until, limit))]
-
-    # -- export and import
-
-    def agents_to_export(self, ids: Sequence[str] | None = None) -> list[Row]:
-        if ids is None:
-            rows = self.connection.execute(_AGENTS_TO_EXPORT).fetchall()
-        else:
-            rows = []
-            for chunk in chunks((agent_id for agent_id in ids if _storable(agent_id)), _IDS_PER_QUERY):
-                rows += self.connection.execute(f"{_AGENTS_TO_EXPORT} WHERE id IN {_placeholders(chunk)}", chunk)
-        width = len(AGENT_COLUMNS)
-        agents = []
-        for row in rows:
-            agent = _agent_row(row[:width])
-            agent["last_version_number"] = row[width]
-            agents.append(agent)
-        return agents
-
-    def versions_after(self, agent_id: str, after: int, limit: int) -> list[Row]:
-        return [_version_row(row) for row in self.connection.execute(_VERSIONS_AFTER, (agent_id, after, limit))]
-
-    def audit_events_after(self, agent_id: str, after: int, limit: int) -> list[Row]:
-        rows = self.connection.execute(_AUDIT_EVENTS_AFTER, (agent_id, after, limit))
-        return [dict(zip(AUDIT_COLUMNS, row)) for row in rows]
-
-    def unowned_audit_events_after(self, after: int, limit: int) -> list[Row]:
-        rows = self.connection.execute(_UNOWNED_AUDIT_EVENTS_AFTER, (after, limit))
-        return [dict(zip(AUDIT_COLUMNS, row)) for row in rows]
-
-    def versions_by_id(self, ids: Sequence[str]) -> list[Row]:
-        found = []
-        for chunk in chunks((version_id for version_id in ids if _storable(version_id)), _IDS_PER_QUERY):
-            found += [
-                _version_row(row) for row in self.connection.execute(_VERSIONS_BY_ID + _placeholders(chunk), chunk)
-            ]
-        return found
-
-    def versions_with_numbers(self, agent_id: str, numbers: Sequence[int]) -> list[Row]:
-        found = []
-        for chunk in chunks((number for number in numbers if 0 <= number <= SQLITE_MAX_INTEGER), _IDS_PER_QUERY):
-            query = _VERSIONS_WITH_NUMBERS + _placeholders(chunk)
-            found += [_version_row(row) for row in self.connection.execute(query, (agent_id, *chunk))]
-        return found
-
-    def insert_agents(self, agents: Sequence[Mapping[str, Any]]) -> None:
-        extra_at = AGENT_COLUMNS.index("extra")
-        rows = []
-        for agent in agents:
-            values = [agent[key] for key in _INSERTED_AGENT_COLUMNS]
-            values[extra_at] = encode_extra(agent["extra"])
-            rows.append(values)
-        try:
-            self.connection.executemany(_INSERT_AGENT, rows)
-        except sqlite3.IntegrityError as error:
-            raise _name_taken(error, ", ".join(str(agent["name"]) for agent in agents)) from None
-
-    def insert_versions(self, versions: Sequence[Mapping[str, Any]]) -> int:
-        rows = list(map(_version_values, versions))
-        return self.connection.executemany(_INSERT_NEW_VERSIONS, rows).rowcount if rows else 0
-
-    def insert_audit_events(self, events: Sequence[Mapping[str, Any]]) -> None:
-        self.connection.executemany(_INSERT_AUDIT, list(map(_audit_values, events)))
-
-    def raise_version_counter(self, agent_id: str, number: int) -> bool:
-        return self.connection.execute(_RAISE_VERSION_COUNTER, (number, agent_id)).rowcount > 0
-
-
-def _name_taken(error: sqlite3.IntegrityError, name: str) -> Exception:
-    """A write refused by the unique index on names (a race the service's own check did not see)."""
-    if "name_key" in str(error):
-        return NameTaken(name, name, "another agent")
-    return error
+    def _name_index_refused(self, error: Exception) -> bool:
+        return "name_key" in str(error)

@@ -1,7 +1,7 @@
 """Numbered schema migrations of SQLite files, each in one transaction.
 
 ``PRAGMA user_version`` holds the schema version of a file. Opening a
-writable file older than :data:`SCHEMA_VERSION` runs every migration past its
+writable file older than ``ddl.SCHEMA_VERSION`` runs every migration past its
 version in order, each in its own ``BEGIN IMMEDIATE`` transaction that also
 sets the new version, so a crash or a second process never leaves a file
 half-upgraded: either a migration happened whole, or not at all, and a second
@@ -23,7 +23,8 @@ from contextlib import AbstractContextManager
 
 from kaizen_tui.core.errors import DamagedSnapshot, InvalidValue
 from kaizen_tui.core.names import name_key
-from kaizen_tui.core.schema import CONFIG_FIELDS, content_hash, parse_snapshot
+from kaizen_tui.core.schema import DEFAULTS, content_hash, parse_snapshot
+from kaizen_tui.store.ddl import LABEL_EVENT_COLUMN_DEFINITIONS, LABEL_EVENT_INDEX, LABEL_TABLES
 
 Connect = Callable[[], AbstractContextManager[sqlite3.Connection]]
 
@@ -71,11 +72,11 @@ def _to_2(connection: sqlite3.Connection) -> None:
     )
     for statement in statements:
         connection.execute(statement)
-    columns = ", ".join(CONFIG_FIELDS)
+    columns = ", ".join(_SCHEMA_1_CONFIG_COLUMNS)
     taken: set[str] = set()
     agents = connection.execute(f"SELECT id, {columns} FROM agent ORDER BY created_at, id").fetchall()
     for agent_id, *values in agents:
-        config = dict(zip(CONFIG_FIELDS, values))
+        config = dict(zip(_SCHEMA_1_CONFIG_COLUMNS, values))
         key = name_key(config["name"])
         unique_key = None if key in taken else key
         taken.add(key)
@@ -96,10 +97,17 @@ def _to_2(connection: sqlite3.Connection) -> None:
             connection.execute(trigger)
 
 
+#: The config columns of schema 1, as they were: a migration reads the schema it upgrades, not today's fields.
+_SCHEMA_1_CONFIG_COLUMNS = (
+    "name", "description", "agent_type", "system_prompt", "model_id", "temperature", "max_tokens", "extra",
+)  # fmt: skip
+
+
 def _live_hash(config: dict[str, object]) -> str:
     try:
         config["extra"] = json.loads(config["extra"]) if isinstance(config["extra"], str) else config["extra"]
-        return content_hash(config)
+        # A field added after schema 1 is hashed with its default, as a snapshot without it is read.
+        return content_hash({**DEFAULTS, **config})
     except (ValueError, TypeError, KeyError):
         return ""  # unreadable ``extra``: no version can hold it
 
@@ -120,39 +128,19 @@ def _to_3(connection: sqlite3.Connection) -> None:
     connection.execute("CREATE UNIQUE INDEX ix_api_token_secret_hash ON api_token (secret_hash)")
 
 
-#: The tables of labels (schema 4), as ``models.py`` declares them; PostgreSQL's migration 4 runs the same.
-LABEL_TABLES = (
-    "CREATE TABLE agent_label (agent_id VARCHAR NOT NULL, label VARCHAR NOT NULL, version_id VARCHAR NOT NULL, "
-    "updated_by VARCHAR NOT NULL, updated_at VARCHAR NOT NULL, PRIMARY KEY (agent_id, label), "
-    "FOREIGN KEY(agent_id) REFERENCES agent (id), FOREIGN KEY(version_id) REFERENCES agent_version (id))",
-    "CREATE INDEX ix_agent_label_version_id ON agent_label (version_id)",
-    "CREATE TABLE protected_label (label VARCHAR NOT NULL, protected_by VARCHAR NOT NULL, "
-    "protected_at VARCHAR NOT NULL, PRIMARY KEY (label))",
-)
-#: The ledger's table: its id is SQLite's INTEGER PRIMARY KEY, PostgreSQL's SERIAL.
-LABEL_EVENT_COLUMNS = (
-    "at VARCHAR NOT NULL, actor VARCHAR NOT NULL, agent_id VARCHAR NOT NULL, label VARCHAR NOT NULL, "
-    "from_version_id VARCHAR, from_version_number INTEGER, to_version_id VARCHAR, to_version_number INTEGER, "
-    "reason VARCHAR NOT NULL, PRIMARY KEY (id)"
-)
-LABEL_EVENT_INDEX = "CREATE INDEX ix_label_event_agent_label ON label_event (agent_id, label, id)"
-
-
 def _to_4(connection: sqlite3.Connection) -> None:
     """Labels: which version ``production`` names, the append-only ledger of their moves, protected names."""
     for statement in (
         *LABEL_TABLES,
-        f"CREATE TABLE label_event (id INTEGER NOT NULL, {LABEL_EVENT_COLUMNS})",
+        f"CREATE TABLE label_event (id INTEGER NOT NULL, {LABEL_EVENT_COLUMN_DEFINITIONS})",
         LABEL_EVENT_INDEX,
         *(trigger for trigger in TRIGGERS if "label_event" in trigger),
     ):
         connection.execute(statement)
 
 
-#: Migration N takes a file from schema N-1 to N.
+#: Migration N takes a file from schema N-1 to N; the last reaches ``ddl.SCHEMA_VERSION``.
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {2: _to_2, 3: _to_3, 4: _to_4}
-#: The newest schema: what this kaizen-tui creates and upgrades to.
-SCHEMA_VERSION = max(MIGRATIONS)
 
 
 def migrate(connect: Connect) -> list[int]:

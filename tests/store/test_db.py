@@ -16,7 +16,7 @@ import pytest
 
 from kaizen_tui.core.errors import DatabaseError, ReadOnlyDatabase, SchemaTooNew
 from kaizen_tui.service import AgentService
-from kaizen_tui.store.sqlite import APPLICATION_ID, SCHEMA_VERSION
+from kaizen_tui.store.ddl import APPLICATION_ID, SCHEMA_VERSION
 
 
 @pytest.mark.sqlite_only  # the file itself; PostgreSQL's side is in test_postgres.py

@@ -13,7 +13,7 @@ import pytest
 
 from kaizen_tui.core.errors import AmbiguousAgent, SchemaTooNew
 from kaizen_tui.service import AgentService
-from kaizen_tui.store.sqlite_migrations import SCHEMA_VERSION
+from kaizen_tui.store.ddl import SCHEMA_VERSION
 
 DATA = Path(__file__).parent.parent / "data"
 MANIFEST = json.loads((DATA / "schema1.json").read_text(encoding="utf-8"))
