@@ -7,8 +7,6 @@ names, which unique index refused a row) must give the same answers.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -180,22 +178,6 @@ def test_an_import_batch_skips_the_versions_the_database_has(store: Store) -> No
         stored = [row["id"] for row in tx.versions_after(agent["id"], 0, 10)]
         assert stored == [versions[0]["id"], versions[1]["id"], third["id"]]
         assert tx.version_summary(agent["id"], agent["content_hash"]) == (3, 3, True, 0)
-
-
-@pytest.mark.parametrize(
-    ("module", "never"),
-    [
-        ("kaizen_tui.store.sqlite", ("kaizen_tui.store.postgres", "kaizen_tui.store.postgres_migrations", "psycopg")),
-        ("kaizen_tui.store.postgres", ("kaizen_tui.store.sqlite", "kaizen_tui.store.sqlite_migrations", "sqlite3")),
-        ("kaizen_tui.store.postgres_migrations", ("kaizen_tui.store.sqlite", "kaizen_tui.store.sqlite_migrations")),
-        ("kaizen_tui.store.statements", ("kaizen_tui.store.sqlite", "kaizen_tui.store.postgres", "sqlite3", "psycopg")),
-    ],
-)
-def test_no_backend_imports_the_other(module: str, never: tuple[str, ...]) -> None:
-    """What both backends need lives in shared modules (statements, labels, dialect, ddl, base, models)."""
-    code = f"import sys, {module}; print(sorted(name for name in {never!r} if name in sys.modules))"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert result.stdout.strip() == "[]"
 
 
 def test_both_backends_migrate_to_the_one_schema_version() -> None:
