@@ -23,7 +23,6 @@ from kaizen_tui.api.server import listening_socket
 from kaizen_tui.service import AgentService
 from tests.api.conftest import LOG_LINE, PROBLEM_TYPE, LiveServer, Server, bearer, run_kaizen, running_server
 from tests.postgres_server import PostgresServer
-from tests.support import wait
 
 CLIENTS = 16
 SNAPSHOTS_PER_CLIENT = 25
@@ -271,8 +270,8 @@ def test_a_database_that_stops_and_starts_again_is_503_then_200_and_the_log_says
     url = stoppable_postgres.new_database()
     service = AgentService(url)
     try:
-        wait(service.create_agent({"name": "Bot", "model_id": "m"}))
-        secret = wait(service.create_token("agent", "read"))["token"]
+        service.create_agent({"name": "Bot", "model_id": "m"})
+        secret = service.create_token("agent", "read")["token"]
     finally:
         service.close()
     with running_server(url, tmp_path / "server.stderr") as server:
