@@ -246,38 +246,33 @@ def prompt_text(size: int = 2048) -> str:
 
 def build_database(db: Path) -> tuple[str, dict[str, str]]:
     """A new database through the service: one agent, a few versions, a read and a write token."""
-    import asyncio
-
     from kaizen_tui.service import AgentService
 
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
 
-    async def build() -> tuple[str, dict[str, str]]:
-        service = AgentService(str(db), user="bench")
-        try:
-            agent = await service.create_agent(
-                {
-                    "name": AGENT_NAME,
-                    "description": "The agent the API benchmark reads and snapshots.",
-                    "agent_type": "chat",
-                    "system_prompt": prompt_text(),
-                    "model_id": "gpt-4o",
-                    "temperature": 0.3,
-                    "max_tokens": 2048,
-                    "extra": {"tools": ["search", "calendar"], "top_p": 0.9},
-                }
-            )
-            await service.create_version(agent["id"], "Initial version")
-            for temperature in (0.4, 0.5, 0.2):
-                await service.update(agent["id"], {"temperature": temperature})
-                await service.create_version(agent["id"], f"Temperature {temperature}")
-            tokens = {role: (await service.create_token(f"bench-{role}", role))["token"] for role in ("read", "write")}
-            return agent["id"], tokens
-        finally:
-            service.close()
-
-    return asyncio.run(build())
+    service = AgentService(str(db), user="bench")
+    try:
+        agent = service.create_agent(
+            {
+                "name": AGENT_NAME,
+                "description": "The agent the API benchmark reads and snapshots.",
+                "agent_type": "chat",
+                "system_prompt": prompt_text(),
+                "model_id": "gpt-4o",
+                "temperature": 0.3,
+                "max_tokens": 2048,
+                "extra": {"tools": ["search", "calendar"], "top_p": 0.9},
+            }
+        )
+        service.create_version(agent["id"], "Initial version")
+        for temperature in (0.4, 0.5, 0.2):
+            service.update(agent["id"], {"temperature": temperature})
+            service.create_version(agent["id"], f"Temperature {temperature}")
+        tokens = {role: service.create_token(f"bench-{role}", role)["token"] for role in ("read", "write")}
+        return agent["id"], tokens
+    finally:
+        service.close()
 
 
 def free_port() -> int:

@@ -47,7 +47,6 @@ This is a benchmark, not a test: nothing here asserts on time.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import copy
 import datetime as dt
 import http.client
@@ -133,35 +132,32 @@ def build_database(db: Path) -> tuple[list[str], str]:
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
 
-    async def build() -> tuple[list[str], str]:
-        service = AgentService(str(db), user="bench")
-        try:
-            names = []
-            for index in range(AGENTS):
-                agent = await service.create_agent(
-                    {
-                        "name": f"bench-agent-{index}",
-                        "description": "An agent the client benchmark loads.",
-                        "agent_type": "chat",
-                        "system_prompt": prompt_text(),
-                        "model_id": "gpt-4o",
-                        "temperature": 0.3,
-                        "max_tokens": 2048,
-                        "extra": {"tools": ["search", "calendar", "tickets"], "top_p": 0.9, "stop": ["\n\nUser:"]},
-                    }
-                )
-                for temperature in (0.3, 0.4, 0.5):
-                    await service.update(agent["id"], {"temperature": temperature})
-                    await service.create_version(agent["id"], f"Temperature {temperature}")
-                await service.set_label(agent["id"], "production", 2)
-                await service.set_label(agent["id"], "staging", 3)
-                names.append(agent["name"])
-            token = (await service.create_token("bench-agent", "read"))["token"]
-            return names, token
-        finally:
-            service.close()
-
-    return asyncio.run(build())
+    service = AgentService(str(db), user="bench")
+    try:
+        names = []
+        for index in range(AGENTS):
+            agent = service.create_agent(
+                {
+                    "name": f"bench-agent-{index}",
+                    "description": "An agent the client benchmark loads.",
+                    "agent_type": "chat",
+                    "system_prompt": prompt_text(),
+                    "model_id": "gpt-4o",
+                    "temperature": 0.3,
+                    "max_tokens": 2048,
+                    "extra": {"tools": ["search", "calendar", "tickets"], "top_p": 0.9, "stop": ["\n\nUser:"]},
+                }
+            )
+            for temperature in (0.3, 0.4, 0.5):
+                service.update(agent["id"], {"temperature": temperature})
+                service.create_version(agent["id"], f"Temperature {temperature}")
+            service.set_label(agent["id"], "production", 2)
+            service.set_label(agent["id"], "staging", 3)
+            names.append(agent["name"])
+        token = service.create_token("bench-agent", "read")["token"]
+        return names, token
+    finally:
+        service.close()
 
 
 # ---------------------------------------------------------------------------
@@ -402,37 +398,37 @@ def http_figures(
     return figures, {"body_bytes": body_bytes, "etag": etag}
 
 
-async def label_figures(db: Path, scale: Scale) -> list[Figure]:
+def label_figures(db: Path, scale: Scale) -> list[Figure]:
     """``set_label`` (a real move each time) against ``create_version``, alternated call by call."""
     from kaizen_tui.service import AgentService
 
     service = AgentService(str(db), user="bench")
     try:
-        agent = (await service.find_agent("bench-agent-0"))["id"]
-        moving = await service.find_agent("bench-agent-1")
+        agent = service.find_agent("bench-agent-0")["id"]
+        moving = service.find_agent("bench-agent-1")
         where = [2]
 
-        async def move() -> None:
+        def move() -> None:
             where[0] = 3 if where[0] == 2 else 2
-            moved = await service.set_label(moving["id"], "canary", where[0])
+            moved = service.set_label(moving["id"], "canary", where[0])
             if not moved["moved"]:
                 raise RuntimeError("the label did not move")
 
-        async def move_checked() -> None:
+        def move_checked() -> None:
             target = 3 if where[0] == 2 else 2
-            await service.set_label(moving["id"], "canary", target, expected=where[0])
+            service.set_label(moving["id"], "canary", target, expected=where[0])
             where[0] = target
 
-        async def snapshot() -> None:
-            await service.create_version(agent, "bench")
+        def snapshot() -> None:
+            service.create_version(agent, "bench")
 
-        await service.set_label(moving["id"], "canary", 2)
+        service.set_label(moving["id"], "canary", 2)
         operations = [move, snapshot, move_checked]
         times: list[list[float]] = [[] for _ in operations]
         for rep in range(scale.moves + 5):
             for index, operation in enumerate(operations):
                 started = time.perf_counter()
-                await operation()
+                operation()
                 if rep >= 5:
                     times[index].append((time.perf_counter() - started) * 1000)
     finally:
@@ -472,7 +468,7 @@ def measure(scale: Scale, log: Callable[[str], None]) -> tuple[list[Figure], dic
     finally:
         server.stop()
     log("label moves against create_version ...")
-    figures += asyncio.run(label_figures(db, scale))
+    figures += label_figures(db, scale)
     return figures, info
 
 

@@ -27,9 +27,9 @@ B A, ...) so that the noise of a shared machine hits both, and compares their
 medians; p95 is shown where there are enough samples. Why the baselines are
 fair:
 
-* ``create_version``: the real public operation, ``await
-  AgentService.create_version(agent)`` as the CLI and the API call it (the
-  work runs on the service's worker thread), on the 10,000-version agent. The
+* ``create_version``: the real public operation,
+  ``AgentService.create_version(agent)`` as the CLI and the API call it (in
+  the calling thread), on the 10,000-version agent. The
   baseline writes the same rows on a connection of its own, as a careful
   hand-written psycopg program would: one transaction under the same
   advisory write lock, the number allocated by the service's own ``UPDATE
@@ -59,7 +59,6 @@ This is a benchmark, not a test: nothing here asserts on time.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import datetime as dt
 import json
@@ -71,7 +70,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -309,7 +308,7 @@ def p95(values: Sequence[float]) -> float | None:
 Operation = Callable[[], Any]
 
 
-async def interleave(rounds: int, warmup: int, *operations: Operation) -> list[list[float]]:
+def interleave(rounds: int, warmup: int, *operations: Operation) -> list[list[float]]:
     """Run the operations in turn, A B then B A ..., ``warmup`` rounds first; each one's times in ms."""
     times: list[list[float]] = [[] for _ in operations]
     for round_index in range(warmup + rounds):
@@ -318,9 +317,7 @@ async def interleave(rounds: int, warmup: int, *operations: Operation) -> list[l
             order.reverse()
         for index, operation in order:
             started = time.perf_counter()
-            result = operation()
-            if isinstance(result, Awaitable):
-                await result
+            operation()
             elapsed = (time.perf_counter() - started) * 1000
             if round_index >= warmup:
                 times[index].append(elapsed)
@@ -422,21 +419,19 @@ def version_numbers(url: str, agent_id: str) -> list[int]:
     return [number for (number,) in rows]
 
 
-async def write_figures(data: BenchData, scale: Scale, log: Callable[[str], None]) -> list[Figure]:
+def write_figures(data: BenchData, scale: Scale, log: Callable[[str], None]) -> list[Figure]:
     from kaizen_tui.service import AgentService
 
     service = AgentService(data.url, user=USER)
     raw = RawWriter(data.url, data.big_id)
     changelog = "Tune temperature"
-    in_this_thread = AgentService.create_version.__wrapped__  # type: ignore[attr-defined]
     try:
         log(f"create_version on the {scale.big:,}-version agent vs raw psycopg, {scale.rounds_write} rounds ...")
-        ours, base, unhopped, by_statement = await interleave(
+        ours, base, by_statement = interleave(
             scale.rounds_write,
             scale.warmup,
             lambda: service.create_version(data.big_id, changelog),
             lambda: raw.create_version(changelog),
-            lambda: in_this_thread(service, data.big_id, changelog),
             lambda: raw.create_version_statement_by_statement(changelog),
         )
         numbers = version_numbers(data.url, data.big_id)
@@ -454,14 +449,6 @@ async def write_figures(data: BenchData, scale: Scale, log: Callable[[str], None
             1.5,
             base_label,
             note=f"check: {len(numbers):,} versions numbered 1..{numbers[-1]:,}, {'gapless' if gapless else 'GAPS'}",
-        ),
-        Figure(
-            "create_version_unhopped",
-            "  diagnostic: create_version run in the calling thread (no worker-thread hop)",
-            unhopped,
-            base,
-            None,
-            base_label,
         ),
         Figure(
             "create_version_by_statement",
@@ -484,13 +471,12 @@ NEWEST_PAGE_WITHOUT_SNAPSHOTS = NEWEST_PAGE.replace("config_snapshot, ", "")
 PAGE_SIZE = 50
 
 
-async def read_figures(data: BenchData, scale: Scale, log: Callable[[str], None]) -> list[Figure]:
+def read_figures(data: BenchData, scale: Scale, log: Callable[[str], None]) -> list[Figure]:
     from kaizen_tui.service import AgentService
 
     service = AgentService(data.url, user=USER)
     raw = psycopg.connect(data.url, autocommit=True)
     by_statement_connection = psycopg.connect(data.url, autocommit=True)
-    in_this_thread = AgentService.get_versions.__wrapped__  # type: ignore[attr-defined]
 
     def raw_page() -> list[tuple[Any, ...]]:
         rows = raw.execute(NEWEST_PAGE, (data.big_id, PAGE_SIZE)).fetchall()
@@ -508,13 +494,12 @@ async def read_figures(data: BenchData, scale: Scale, log: Callable[[str], None]
 
     try:
         log(f"the newest {PAGE_SIZE} versions of the {scale.big:,}-version agent, {scale.rounds_read} rounds ...")
-        versions, timeline, base, unhopped, statements, without_snapshots = await interleave(
+        versions, timeline, base, statements, without_snapshots = interleave(
             scale.rounds_read,
             scale.warmup,
             lambda: service.get_versions(data.big_id, limit=PAGE_SIZE),
             lambda: service.get_timeline(data.big_id, limit=PAGE_SIZE),
             raw_page,
-            lambda: in_this_thread(service, data.big_id, limit=PAGE_SIZE),
             by_statement,
             lambda: raw.execute(NEWEST_PAGE_WITHOUT_SNAPSHOTS, (data.big_id, PAGE_SIZE)).fetchall(),
         )
@@ -538,14 +523,6 @@ async def read_figures(data: BenchData, scale: Scale, log: Callable[[str], None]
             timeline,
             base,
             2.0,
-            base_label,
-        ),
-        Figure(
-            "newest_50_unhopped",
-            "  diagnostic: get_versions run in the calling thread",
-            unhopped,
-            base,
-            None,
             base_label,
         ),
         Figure(
@@ -611,7 +588,7 @@ def row_counts(url: str) -> tuple[int, int, int]:
     return row[0], row[1], row[2]
 
 
-async def kaizen_transfer(source: AgentService, target_url: str, work: Path) -> tuple[float, float, int]:
+def kaizen_transfer(source: AgentService, target_url: str, work: Path) -> tuple[float, float, int]:
     """export_file of the whole source, import_file of it into the target: (export ms, import ms, file bytes)."""
     from kaizen_tui.service import AgentService
 
@@ -619,9 +596,9 @@ async def kaizen_transfer(source: AgentService, target_url: str, work: Path) -> 
     target = AgentService(target_url, user=USER)
     try:
         started = time.perf_counter()
-        await source.export_file(export_file)
+        source.export_file(export_file)
         exported = time.perf_counter()
-        await target.import_file(export_file)
+        target.import_file(export_file)
         imported = time.perf_counter()
     finally:
         target.close()
@@ -644,9 +621,7 @@ def raw_transfer(source_url: str, target_url: str, work: Path) -> tuple[float, f
     return (exported - started) * 1000, (imported - exported) * 1000, size
 
 
-async def transfer_figures(
-    data: BenchData, databases: Databases, scale: Scale, log: Callable[[str], None]
-) -> list[Figure]:
+def transfer_figures(data: BenchData, databases: Databases, scale: Scale, log: Callable[[str], None]) -> list[Figure]:
     from kaizen_tui.service import AgentService
 
     expected = row_counts(data.url)  # the write figures, when run, added versions to the big agent
@@ -662,7 +637,7 @@ async def transfer_figures(
                 target_url = databases.create(f"{side}_{round_index}")
                 create_schema(target_url)
                 if side == "kaizen":
-                    out_ms, in_ms, sizes[side] = await kaizen_transfer(source, target_url, work)
+                    out_ms, in_ms, sizes[side] = kaizen_transfer(source, target_url, work)
                 else:
                     out_ms, in_ms, sizes[side] = raw_transfer(data.url, target_url, work)
                 times[f"{side}_out"].append(out_ms)
@@ -781,11 +756,11 @@ def main(argv: list[str] | None = None) -> int:
             data = build_database(databases, scale, log)
             env = environment(data.url)
             if "write" in groups:
-                figures += asyncio.run(write_figures(data, scale, log))
+                figures += write_figures(data, scale, log)
             if "read" in groups:
-                figures += asyncio.run(read_figures(data, scale, log))
+                figures += read_figures(data, scale, log)
             if "transfer" in groups:
-                figures += asyncio.run(transfer_figures(data, databases, scale, log))
+                figures += transfer_figures(data, databases, scale, log)
         finally:
             databases.drop_all()
     runtime = time.perf_counter() - started

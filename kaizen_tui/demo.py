@@ -7,7 +7,6 @@ demo reads like a team's real history and snapshot tests stay stable.
 
 from __future__ import annotations
 
-import asyncio
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -538,9 +537,9 @@ def _histories() -> list[History]:
     ]
 
 
-async def seed_demo(service: AgentService) -> None:
+def seed_demo(service: AgentService) -> None:
     """Fill an empty database with the demo agents. Refuses a database that has agents."""
-    if await service.list_agents():
+    if service.list_agents():
         raise KaizenError(f"{service.display_name} already has agents; the demo needs an empty database.")
     clock = _DemoClock()
     original_clock, original_user = service.clock, service.user
@@ -549,32 +548,32 @@ async def seed_demo(service: AgentService) -> None:
         for history in _histories():
             clock.at(history.steps[0].day)
             service.user = history.author
-            agent = await service.create_agent(history.config)
+            agent = service.create_agent(history.config)
             # Versions and labels in the order of their days: the audit log reads like the team's week.
             moments: list[Step | LabelStep] = sorted([*history.steps, *history.labels], key=lambda step: step.day)
             for step in moments:
                 clock.at(step.day)
                 service.user = step.author
                 if isinstance(step, LabelStep):
-                    await _label(service, agent["id"], step)
+                    _label(service, agent["id"], step)
                     continue
                 if step.changes:
-                    await service.update(agent["id"], step.changes)
+                    service.update(agent["id"], step.changes)
                 if step.snapshot:
                     clock.at(step.day + 0.01)
-                    await service.create_version(agent["id"], step.changelog)
+                    service.create_version(agent["id"], step.changelog)
     finally:
         service.clock, service.user = original_clock, original_user
 
 
-async def _label(service: AgentService, agent_id: str, step: LabelStep) -> None:
+def _label(service: AgentService, agent_id: str, step: LabelStep) -> None:
     """Protect a label name, or set, move or remove a label, as the demo's team did (confirmed: protected ones too)."""
     if step.protect:
-        await service.protect_label(step.label)
+        service.protect_label(step.label)
     elif step.version is None:
-        await service.remove_label(agent_id, step.label, reason=step.reason, allow_protected=True)
+        service.remove_label(agent_id, step.label, reason=step.reason, allow_protected=True)
     else:
-        await service.set_label(agent_id, step.label, step.version, reason=step.reason, allow_protected=True)
+        service.set_label(agent_id, step.label, step.version, reason=step.reason, allow_protected=True)
 
 
 def ensure_demo_database(db_target: str | None = None, *, read_only: bool = False) -> str:
@@ -595,7 +594,7 @@ def ensure_demo_database(db_target: str | None = None, *, read_only: bool = Fals
         demo_db_path().parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     service = AgentService(target, user="demo")
     try:
-        if service.read_only or asyncio.run(service.list_agents()):
+        if service.read_only or service.list_agents():
             return target
         _fill_in_one_transaction(service)
     finally:
@@ -608,7 +607,7 @@ def _fill_in_one_transaction(service: AgentService) -> None:
     with tempfile.TemporaryDirectory(prefix="kaizen-demo-") as folder:
         builder = AgentService(str(Path(folder) / "demo.db"), user="demo")
         try:
-            asyncio.run(seed_demo(builder))
+            seed_demo(builder)
             service.store.fill_empty_from(builder.store)
         finally:
             builder.close()

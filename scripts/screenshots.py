@@ -104,7 +104,7 @@ async def main(out: Path) -> None:
             db_path = Path(folder) / "demo.db"
             service = AgentService(str(db_path), user="demo")
             try:
-                await seed_demo(service)
+                seed_demo(service)
             finally:
                 service.close()
             path = await take(shot, db_path, out)

@@ -14,14 +14,16 @@ import io
 import sqlite3
 import stat
 import sys
+import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Collection, Coroutine, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from kaizen_tui.core.names import name_key
 from kaizen_tui.core.schema import content_hash, snapshot_json
@@ -43,6 +45,7 @@ __all__ = [
     "Result",
     "Runner",
     "TtyStringIO",
+    "at_once",
     "audit_actions",
     "burst",
     "cli_runner",
@@ -65,33 +68,45 @@ __all__ = [
     "settle",  # re-exported: the TUI tests import it from here with the other helpers
     "slow_down",
     "toasts",
-    "wait",
     "write_raw_snapshot",
 ]
-
-T = TypeVar("T")
-
 
 # -- running the service --------------------------------------------------------------
 
 
-def wait(operation: Coroutine[Any, Any, T]) -> T:
-    """Run one coroutine to the end, from a test that is not async."""
-    return asyncio.run(operation)
+def at_once(*calls: Callable[[], Any], exceptions: bool = False) -> list[Any]:
+    """Run ``calls`` on threads of their own, let go together, as several people or requests at once.
+
+    Returns what each returned, in order. An exception one raised is raised
+    here, or with ``exceptions`` put in its place in the list.
+    """
+    start = threading.Barrier(len(calls))
+
+    def run(call: Callable[[], Any]) -> Any:
+        start.wait()
+        try:
+            return call()
+        except Exception as error:
+            if not exceptions:
+                raise
+            return error
+
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        return list(pool.map(run, calls))
 
 
 def live_agent(db_path: Path, agent_id: str) -> dict[str, Any]:
     """The agent as a fresh service on ``db_path`` reads it (the service is closed again)."""
     service = AgentService(str(db_path))
     try:
-        return wait(service.get(agent_id))
+        return service.get(agent_id)
     finally:
         service.close()
 
 
-async def audit_actions(service: AgentService, action: str, agent_id: str | None = None) -> int:
+def audit_actions(service: AgentService, action: str, agent_id: str | None = None) -> int:
     """How many audit events of ``action`` there are (of one agent, if given), among the newest 1,000."""
-    return sum(1 for event in await service.audit_log(agent_id, limit=1000) if event["action"] == action)
+    return sum(1 for event in service.audit_log(agent_id, limit=1000) if event["action"] == action)
 
 
 # -- data -----------------------------------------------------------------------------
@@ -120,13 +135,13 @@ PROMPT_V1 = "You are the support assistant for Acme.\nAnswer briefly.\nNever pro
 PROMPT_V2 = "You are the support assistant for Acme Cloud.\nAnswer briefly and politely.\nNever promise refunds."
 
 
-async def seed_small(service: AgentService) -> dict[str, Any]:
+def seed_small(service: AgentService) -> dict[str, Any]:
     """Two agents: Support Agent (v1..v3, live = v3) and Billing Bot (v1, live edited since).
 
     Returns the ids: ``support``, ``billing``, ``support_versions`` (v1, v2, v3).
     """
     service.clock = Clock()
-    support = await service.create_agent(
+    support = service.create_agent(
         {
             "name": "Support Agent",
             "description": "Handles inquiries",
@@ -138,20 +153,20 @@ async def seed_small(service: AgentService) -> dict[str, Any]:
             "max_tokens": 1024,
         }
     )
-    v1 = await service.create_version(support["id"], "First version")
-    await service.update(support["id"], {"system_prompt": PROMPT_V2, "temperature": 0.5})
-    v2 = await service.create_version(support["id"], "Friendlier prompt, cooler temperature")
-    await service.update(support["id"], {"max_tokens": 2048})
-    v3 = await service.create_version(support["id"], "Longer answers")
-    billing = await service.create_agent(
+    v1 = service.create_version(support["id"], "First version")
+    service.update(support["id"], {"system_prompt": PROMPT_V2, "temperature": 0.5})
+    v2 = service.create_version(support["id"], "Friendlier prompt, cooler temperature")
+    service.update(support["id"], {"max_tokens": 2048})
+    v3 = service.create_version(support["id"], "Longer answers")
+    billing = service.create_agent(
         {"name": "Billing Bot", "agent_type": "task", "model_id": "gpt-4o-mini", "system_prompt": "Explain invoices."}
     )
-    await service.create_version(billing["id"], "Initial")
-    await service.update(billing["id"], {"temperature": 0.2})
+    service.create_version(billing["id"], "Initial")
+    service.update(billing["id"], {"temperature": 0.2})
     return {"support": support["id"], "billing": billing["id"], "support_versions": [v1["id"], v2["id"], v3["id"]]}
 
 
-async def long_history(service: AgentService, db_path: Path, count: int, name: str = "Busy Bot") -> dict[str, Any]:
+def long_history(service: AgentService, db_path: Path, count: int, name: str = "Busy Bot") -> dict[str, Any]:
     """An agent with ``count`` versions, written straight into the database (quick for thousands).
 
     The rows are what the service writes: ``ver-`` ids, canonical snapshots,
@@ -159,7 +174,7 @@ async def long_history(service: AgentService, db_path: Path, count: int, name: s
     changelog ``step n``; the live config equals the newest version. Returns
     the agent as the service describes it.
     """
-    agent = await service.create_agent({"name": name, "model_id": "gpt-4o", "system_prompt": "Be busy."})
+    agent = service.create_agent({"name": name, "model_id": "gpt-4o", "system_prompt": "Be busy."})
     config = agent_config(agent)
     first = datetime(2026, 9, 1, tzinfo=UTC)
     rows = [
@@ -186,7 +201,7 @@ async def long_history(service: AgentService, db_path: Path, count: int, name: s
             "UPDATE agent SET last_version_number = ?, max_tokens = ?, content_hash = ? WHERE id = ?",
             (count, count, content_hash({**config, "max_tokens": count}), agent["id"]),
         )
-    return await service.get(agent["id"])
+    return service.get(agent["id"])
 
 
 class RawConnection:
@@ -423,22 +438,19 @@ def fake_editor(tmp_path: Path, script: str) -> str:
 
 
 def slow_down(service: AgentService, delay: float = 0.1) -> AgentService:
-    """Make every call of ``service`` take ``delay`` seconds longer, in its worker thread.
+    """Make every call of ``service`` take ``delay`` seconds longer, in the thread that makes it.
 
-    Like a slow disk or a busy database: the time passes inside the thread,
-    so cancelling the coroutine that waits for it does not stop the work.
+    Like a slow disk or a busy database: the time passes inside the call, on
+    the worker's thread, so cancelling the task that waits for it does not
+    stop the work.
     """
-    for name, method in inspect.getmembers(type(service), inspect.iscoroutinefunction):
-        blocking = getattr(method, "__wrapped__", None)
-        if name.startswith("_") or blocking is None:
+    for name, method in inspect.getmembers(type(service), inspect.isfunction):
+        if name.startswith("_") or name in ("close", "close_discarding_new", "watch_changes"):
             continue
 
-        def slow(*args: Any, _blocking: Any = blocking, **kwargs: Any) -> Any:
-            def work() -> Any:
-                time.sleep(delay)
-                return _blocking(service, *args, **kwargs)
-
-            return asyncio.to_thread(work)
+        def slow(*args: Any, _method: Any = method, **kwargs: Any) -> Any:
+            time.sleep(delay)
+            return _method(service, *args, **kwargs)
 
         setattr(service, name, slow)
     return service

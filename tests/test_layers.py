@@ -26,12 +26,12 @@ def test_using_an_existing_database_does_not_import_sqlalchemy(db_path, backend:
     heavy = ("sqlalchemy", "sqlmodel", "pydantic") + (("psycopg",) if backend == "sqlite" else ())
     AgentService(str(db_path)).close()
     code = (
-        "import asyncio, sys\n"
+        "import sys\n"
         "from kaizen_tui.service import AgentService\n"
         f"service = AgentService({str(db_path)!r})\n"
-        "agent = asyncio.run(service.create_agent({'name': 'a', 'model_id': 'm'}))\n"
-        "asyncio.run(service.create_version(agent['id']))\n"
-        "asyncio.run(service.list_agents())\n"
+        "agent = service.create_agent({'name': 'a', 'model_id': 'm'})\n"
+        "service.create_version(agent['id'])\n"
+        "service.list_agents()\n"
         "service.close()\n"
         f"print(sorted(name for name in {heavy!r} if name in sys.modules))\n"
     )

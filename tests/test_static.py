@@ -51,3 +51,42 @@ def test_a_cli_command_does_not_import_textual(tmp_path: Path) -> None:
     read = code("agents", "--json")
     result = subprocess.run([sys.executable, "-c", read], capture_output=True, text=True, check=True)
     assert result.stdout.strip().splitlines()[-1] == "False False"
+
+
+def test_cli_commands_on_sqlite_never_import_asyncio(tmp_path: Path) -> None:
+    """The CLI calls the synchronous service directly: no event loop, so no asyncio (nor ssl through it),
+    which was half of a command's start. (Making a new database imports SQLAlchemy, which imports
+    asyncio: once per database, so the file is made first.)"""
+    db = str(tmp_path / "k.db")
+    subprocess.run(
+        [sys.executable, "-m", "kaizen_tui.cli", "--db", db, "create", "--name", "A", "--model", "m"],
+        capture_output=True,
+        check=True,
+    )
+    commands = [
+        ["snapshot", "A", "-m", "first"],
+        ["set", "A", "temperature=0.2"],
+        ["snapshot", "A"],
+        ["versions", "A", "--json"],
+        ["diff", "A", "1", "2"],
+        ["label", "set", "A", "production", "2", "--yes"],
+        ["config", "A", "--label", "production"],
+        ["rollback", "A", "1", "--yes"],
+        ["prune", "A", "--keep", "1", "--yes"],
+        ["export", "-o", str(tmp_path / "out.jsonl")],
+        ["token", "create", "ci", "--role", "read"],
+        ["log"],
+    ]
+    code = (
+        "import io, sys\n"
+        "from kaizen_tui.cli import main\n"
+        f"for argv in {commands!r}:\n"
+        "    sys.stdout = io.StringIO()\n"
+        f"    code = main(['--db', {db!r}, *argv])\n"
+        "    sys.stdout = sys.__stdout__\n"
+        "    assert code == 0, (argv, code)\n"
+        "print(sorted(name for name in ('asyncio', 'ssl', 'concurrent.futures') if name in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "[]"

@@ -52,7 +52,10 @@ class RequestLineFormatter(logging.Formatter):
 def listening_socket(host: str, port: int) -> socket.socket:
     """A socket bound to ``host:port``, before anything is printed: a taken port is one line, not uvicorn's error."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP, not 0: asyncio turns Nagle's algorithm off only on sockets that say they are TCP
+    # (base_events._set_nodelay), and a connection accepted here inherits the protocol. With it on, a
+    # response written in two pieces (headers, body) waited for the client's delayed ACK: 40 ms each.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: a restart reuses the port at once
     try:
         sock.bind((host, port))

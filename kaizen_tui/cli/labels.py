@@ -37,7 +37,6 @@ from kaizen_tui.cli.program import (
     require_confirmation_possible,
     require_writable,
     version_table,
-    wait,
     whole_argument,
 )
 from kaizen_tui.core.audit_text import ARROW
@@ -91,7 +90,7 @@ def cmd_label_set(ctx: Context) -> int:
     args = ctx.args
     given = parse_expect(args.expect)
     agent = find_agent(ctx)
-    plan = wait(ctx.service.plan_label_move(agent["id"], args.label, args.version))
+    plan = ctx.service.plan_label_move(agent["id"], args.label, args.version)
     require_writable(ctx)
     source = plan["from"]
     here = source["version_number"] if source is not None else None
@@ -109,10 +108,8 @@ def cmd_label_set(ctx: Context) -> int:
             # label already in place is not moved elsewhere by someone else's change meanwhile).
             expected = {"expected": here}
     # A damaged version, a stale --expect, a label protected meanwhile: the service refuses and says why.
-    result = wait(
-        ctx.service.set_label(
-            agent["id"], args.label, plan["to"]["id"], reason=args.message or "", allow_protected=allow, **expected
-        )
+    result = ctx.service.set_label(
+        agent["id"], args.label, plan["to"]["id"], reason=args.message or "", allow_protected=allow, **expected
     )
     if ctx.json:
         ctx.out.json({"agent_id": agent["id"], "name": agent["name"], **result})
@@ -161,7 +158,7 @@ def cmd_label_remove(ctx: Context) -> int:
     given = parse_expect(args.expect)
     agent = find_agent(ctx)
     require_writable(ctx)
-    current = next((row for row in wait(ctx.service.list_labels(agent["id"])) if row["label"] == args.label), None)
+    current = next((row for row in ctx.service.list_labels(agent["id"]) if row["label"] == args.label), None)
     allow = False
     expected = expectation(given)
     here = current["version_number"] if current is not None else None
@@ -178,8 +175,8 @@ def cmd_label_remove(ctx: Context) -> int:
         if isinstance(given, _NoExpectation) and not args.yes:
             expected = {"expected": here}
     # Not set, a stale --expect, protected meanwhile: the service refuses and says why.
-    result = wait(
-        ctx.service.remove_label(agent["id"], args.label, reason=args.message or "", allow_protected=allow, **expected)
+    result = ctx.service.remove_label(
+        agent["id"], args.label, reason=args.message or "", allow_protected=allow, **expected
     )
     if ctx.json:
         ctx.out.json({**result, "name": agent["name"]})
@@ -194,7 +191,7 @@ def cmd_label_remove(ctx: Context) -> int:
 
 def cmd_label_list(ctx: Context) -> int:
     agent = find_agent(ctx)
-    labels = wait(ctx.service.list_labels(agent["id"]))
+    labels = ctx.service.list_labels(agent["id"])
     if ctx.json:
         ctx.out.json(labels)
         return 0
@@ -205,7 +202,7 @@ def cmd_label_list(ctx: Context) -> int:
         return 0
     rows = []
     for row in labels:
-        version = wait(ctx.service.find_version(agent["id"], row["version_id"]))
+        version = ctx.service.find_version(agent["id"], row["version_id"])
         rows.append(
             [
                 cell(row["label"]),
@@ -236,7 +233,7 @@ def cmd_label_history(ctx: Context) -> int:
         raise UsageError(f"--limit must be at least 1, not {args.limit}")
     agent = find_agent(ctx)
     # One more than shown: to say whether there are older entries.
-    entries = wait(ctx.service.label_history(agent["id"], args.label, limit=args.limit + 1, before=args.before))
+    entries = ctx.service.label_history(agent["id"], args.label, limit=args.limit + 1, before=args.before)
     more = len(entries) > args.limit
     entries = entries[: args.limit]
     if ctx.json:
@@ -269,7 +266,7 @@ def cmd_label_history(ctx: Context) -> int:
 
 def cmd_label_protect(ctx: Context) -> int:
     require_writable(ctx)
-    result = wait(ctx.service.protect_label(ctx.args.label))
+    result = ctx.service.protect_label(ctx.args.label)
     if ctx.json:
         ctx.out.json(result)
         return 0
@@ -286,7 +283,7 @@ def cmd_label_protect(ctx: Context) -> int:
 
 def cmd_label_unprotect(ctx: Context) -> int:
     require_writable(ctx)
-    result = wait(ctx.service.unprotect_label(ctx.args.label))
+    result = ctx.service.unprotect_label(ctx.args.label)
     if ctx.json:
         ctx.out.json(result)
         return 0
@@ -299,7 +296,7 @@ def cmd_label_unprotect(ctx: Context) -> int:
 
 
 def cmd_label_protected(ctx: Context) -> int:
-    names = wait(ctx.service.protected_labels())
+    names = ctx.service.protected_labels()
     if ctx.json:
         ctx.out.json(names)
         return 0
@@ -332,7 +329,7 @@ def cmd_config(ctx: Context) -> int:
         raise UsageError("give --label or --version, not both")
     if args.at is not None and args.label is None:
         raise UsageError("--at asks the ledger where a label pointed: give --label too")
-    found = wait(ctx.service.resolve_config(args.agent, label=args.label, version=args.version, at=args.at))
+    found = ctx.service.resolve_config(args.agent, label=args.label, version=args.version, at=args.at)
     if ctx.json:
         ctx.out.json(found["config"])  # exactly the config object, in the snapshot's shape
         return 0

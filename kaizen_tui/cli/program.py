@@ -13,17 +13,16 @@ deepdiff) only when a command runs, so scripts and ``--help`` stay quick.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import io
 import json
 import os
 import shlex
 import sys
 import traceback
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from kaizen_tui import __version__
@@ -55,8 +54,6 @@ from kaizen_tui.core.schema import AGENT_TYPES, EDITABLE_FIELDS, MAX_TOKENS_LIMI
 
 if TYPE_CHECKING:
     from kaizen_tui.service import AgentService
-
-T = TypeVar("T")
 
 LIVE = "live"
 #: Short names accepted by ``set`` (the ``create`` flags use the same words).
@@ -146,16 +143,6 @@ class Context:
         if not self.json:
             return self.out
         return None if self.args.yes else self.out.to_stderr()
-
-
-def wait(operation: Coroutine[Any, Any, T]) -> T:
-    """Run one service operation to completion.
-
-    Each call gets its own short event loop, so nothing blocks inside a loop
-    between calls: a ``Proceed?`` prompt is plain blocking input, and Ctrl+C
-    there interrupts at once.
-    """
-    return asyncio.run(operation)
 
 
 # -- parsing values -----------------------------------------------------------
@@ -280,7 +267,7 @@ def parse_assignments(assignments: Sequence[str]) -> dict[str, Any]:
 
 
 def find_agent(ctx: Context) -> dict[str, Any]:
-    return wait(ctx.service.find_agent(ctx.args.agent))
+    return ctx.service.find_agent(ctx.args.agent)
 
 
 def is_live(ref: str | None) -> bool:
@@ -479,7 +466,7 @@ def print_warnings(out: Printer, comparison: dict[str, Any]) -> None:
 
 
 def cmd_agents(ctx: Context) -> int:
-    agents = wait(ctx.service.list_agents())
+    agents = ctx.service.list_agents()
     if ctx.args.json:
         ctx.out.json(agents)
         return 0
@@ -555,7 +542,7 @@ def read_agent_file(ctx: Context, path: str) -> dict[str, Any]:
 def cmd_create(ctx: Context) -> int:
     require_writable(ctx)
     fields = new_agent_fields(ctx)
-    agent = wait(ctx.service.create_agent(fields))
+    agent = ctx.service.create_agent(fields)
     if ctx.args.json:
         ctx.out.json(agent)
         return 0
@@ -568,7 +555,7 @@ def cmd_create(ctx: Context) -> int:
 
 def warn_name_clashes(ctx: Context) -> None:
     """Names are unique ignoring case; a file from before may still hold clashing ones: say which."""
-    for group in wait(ctx.service.name_clashes()):
+    for group in ctx.service.name_clashes():
         names = ", ".join(f"{one_line(agent['name'])} ({agent['id']})" for agent in group)
         ctx.out.warn(
             f"these agents' names clash (ignoring case): {names}; rename all but one with {prog(ctx)} set ID name=NEW"
@@ -583,9 +570,9 @@ def cmd_set(ctx: Context) -> int:
     expected = ctx.args.if_revision
     before = find_agent(ctx)
     if reason is None:
-        after = wait(ctx.service.update(before["id"], fields, expected_revision=expected))
+        after = ctx.service.update(before["id"], fields, expected_revision=expected)
     else:
-        after = wait(ctx.service.update_agent_with_version(before["id"], fields, reason, expected_revision=expected))
+        after = ctx.service.update_agent_with_version(before["id"], fields, reason, expected_revision=expected)
     changed = [] if after["revision"] == before["revision"] else [f for f in fields if before[f] != after[f]]
     saved_as, held_by = after.pop("saved_as_version", None), after.pop("held_by_version", None)
     if ctx.json:
@@ -614,7 +601,7 @@ def same_as_latest(ctx: Context, agent: dict[str, Any]) -> str:
     """A note for a snapshot of a config that a version already holds: which one (among the newest)."""
     if agent["unsaved_changes"]:
         return ""
-    holders = [entry for entry in wait(ctx.service.get_timeline(agent["id"], limit=50)) if entry["matches_live"]]
+    holders = [entry for entry in ctx.service.get_timeline(agent["id"], limit=50) if entry["matches_live"]]
     return f", the same config as {version_label(holders[0])}" if holders else ", a config an older version holds"
 
 
@@ -622,7 +609,7 @@ def cmd_snapshot(ctx: Context) -> int:
     agent = find_agent(ctx)
     if ctx.args.if_changed:
         # Decided in the snapshot's own transaction: nobody can save it in between.
-        result = wait(ctx.service.create_version_if_changed(agent["id"], ctx.args.message))
+        result = ctx.service.create_version_if_changed(agent["id"], ctx.args.message)
         if ctx.json:
             ctx.out.json(result)
         elif result["created"]:
@@ -631,7 +618,7 @@ def cmd_snapshot(ctx: Context) -> int:
             ctx.out.line(f"Nothing to save: {version_label(result)} of {name_of(agent)} holds the live config already.")
         return 0
     same = "" if ctx.json else same_as_latest(ctx, agent)
-    version = wait(ctx.service.create_version(agent["id"], ctx.args.message))
+    version = ctx.service.create_version(agent["id"], ctx.args.message)
     if ctx.json:
         ctx.out.json({**version, "created": True})
         return 0
@@ -648,9 +635,9 @@ def cmd_versions(ctx: Context) -> int:
     asked = None if limit is None else limit + 1
     if ctx.json:
         # The spec's keys (config_snapshot stays the stored text), plus the snapshot as the service reads it.
-        ctx.out.json(wait(ctx.service.get_versions_with_config(agent["id"], limit=asked, before=before))[:limit])
+        ctx.out.json(ctx.service.get_versions_with_config(agent["id"], limit=asked, before=before)[:limit])
         return 0
-    timeline = wait(ctx.service.get_timeline(agent["id"], limit=asked, before=before))
+    timeline = ctx.service.get_timeline(agent["id"], limit=asked, before=before)
     more = limit is not None and len(timeline) > limit
     timeline = timeline[:limit]
     if not timeline and before is not None:
@@ -728,7 +715,7 @@ def named_version(ref: str, version: dict[str, Any]) -> str:
 
 
 def resolve_version(ctx: Context, agent: dict[str, Any], ref: str) -> dict[str, Any]:
-    return wait(ctx.service.find_version(agent["id"], ref))
+    return ctx.service.find_version(agent["id"], ref)
 
 
 def cmd_diff(ctx: Context) -> int:
@@ -746,13 +733,13 @@ def compare(ctx: Context, agent: dict[str, Any], a: str, b: str | None) -> dict[
     """Compare two sides, each a version or ``live``; B defaults to the live config."""
     if is_live(a) and is_live(b):
         raise UsageError("compare the live config with a version: diff AGENT VERSION [VERSION|live]")
-    return wait(ctx.service.compare(agent["id"], a, LIVE if b is None else b))
+    return ctx.service.compare(agent["id"], a, LIVE if b is None else b)
 
 
 def cmd_rollback(ctx: Context) -> int:
     agent = find_agent(ctx)
     # A label is resolved here, once: what is shown, and then done, is the version it named at that moment.
-    plan = wait(ctx.service.plan_rollback(agent["id"], ctx.args.version))
+    plan = ctx.service.plan_rollback(agent["id"], ctx.args.version)
     version, comparison = plan["version"], plan["comparison"]
     label = named_version(ctx.args.version, version)
     require_writable(ctx)
@@ -780,7 +767,7 @@ def cmd_rollback(ctx: Context) -> int:
         shown.line("The status is not changed.")
     confirm(ctx)
     # Only what was shown: if the agent changed meanwhile, this is refused and nothing changes.
-    result = wait(ctx.service.rollback_to_version(agent["id"], version["id"], expected_revision=plan["revision"]))
+    result = ctx.service.rollback_to_version(agent["id"], version["id"], expected_revision=plan["revision"])
     saved = result.pop("saved_as_version")
     changed = result.pop("changed")
     if ctx.json:
@@ -805,7 +792,7 @@ def cmd_delete_version(ctx: Context) -> int:
     label = version_label(version)
     require_writable(ctx)
     # Refused before asking (the service refuses it too): a label names it.
-    names = [row["label"] for row in wait(ctx.service.list_labels(agent["id"])) if row["version_id"] == version["id"]]
+    names = [row["label"] for row in ctx.service.list_labels(agent["id"]) if row["version_id"] == version["id"]]
     if names:
         raise VersionLabelled(version["version_number"], names)
     require_confirmation_possible(ctx)
@@ -816,7 +803,7 @@ def cmd_delete_version(ctx: Context) -> int:
         if version["version_number"] == agent["latest_version"]:
             shown.line("It is the newest version; its number is never reused.")
     confirm(ctx)
-    wait(ctx.service.delete_version(version["id"]))
+    ctx.service.delete_version(version["id"])
     if ctx.json:
         ctx.out.json({"agent_id": agent["id"], "name": agent["name"], "deleted_version": version})
         return 0
@@ -829,7 +816,7 @@ def cmd_prune(ctx: Context) -> int:
     keep = ctx.args.keep
     if ctx.args.overwrite and ctx.args.archive is None:
         raise UsageError("--overwrite is for the --archive FILE: give --archive too")
-    plan = wait(ctx.service.plan_prune(agent["id"], keep))
+    plan = ctx.service.plan_prune(agent["id"], keep)
     doomed = plan["delete"]
     kept_labelled = plan["kept_labelled"]
     if not doomed:
@@ -850,7 +837,7 @@ def cmd_prune(ctx: Context) -> int:
     # Refused before asking: a file that is there already, a folder that is not.
     archive = None
     if ctx.args.archive is not None:
-        archive = wait(ctx.service.check_archive(ctx.args.archive, overwrite=ctx.args.overwrite))
+        archive = ctx.service.check_archive(ctx.args.archive, overwrite=ctx.args.overwrite)
     require_confirmation_possible(ctx)
     shown = ctx.shown
     if shown is not None:
@@ -874,10 +861,8 @@ def cmd_prune(ctx: Context) -> int:
         shown.line(f"They are written to {one_line(archive)} first{replaced}; {PROG} import brings them back.")
     confirm(ctx)
     # Only what was shown: if versions were added or deleted meanwhile, nothing is deleted.
-    result = wait(
-        ctx.service.prune(
-            agent["id"], keep, plan_id=plan["plan_id"], archive=archive, overwrite_archive=ctx.args.overwrite
-        )
+    result = ctx.service.prune(
+        agent["id"], keep, plan_id=plan["plan_id"], archive=archive, overwrite_archive=ctx.args.overwrite
     )
     kept_labelled = result["kept_labelled"]
     if ctx.json:
@@ -927,7 +912,7 @@ def cmd_export(ctx: Context) -> int:
         # stdout carries the export itself, and nothing else.
         export_to_stdout(ctx, agents)
         return 0
-    result = wait(ctx.service.export_file(output, agents))
+    result = ctx.service.export_file(output, agents)
     if ctx.json:
         ctx.out.json(result)
         return 0
@@ -950,8 +935,8 @@ def export_to_stdout(ctx: Context, agents: list[str] | None) -> dict[str, int]:
     stream.flush()
     buffer = getattr(stream, "buffer", None)
     if buffer is None:
-        return wait(ctx.service.export_agents(stream.write, agents))
-    counts = wait(ctx.service.export_agents(lambda line: buffer.write(line.encode("utf-8")), agents))
+        return ctx.service.export_agents(stream.write, agents)
+    counts = ctx.service.export_agents(lambda line: buffer.write(line.encode("utf-8")), agents)
     buffer.flush()
     return counts
 
@@ -962,7 +947,7 @@ def cmd_import(ctx: Context) -> int:
     if path == "-":
         result = import_from_stdin(ctx)
     else:
-        result = wait(ctx.service.import_file(path))
+        result = ctx.service.import_file(path)
     if ctx.json:
         ctx.out.json(result)
         return 0
@@ -974,10 +959,10 @@ def import_from_stdin(ctx: Context) -> dict[str, Any]:
     """``import -``: stdin read as UTF-8 (a byte order mark is skipped), line by line."""
     buffer = getattr(sys.stdin, "buffer", None)
     if buffer is None:
-        return wait(ctx.service.import_lines(sys.stdin, "stdin"))
+        return ctx.service.import_lines(sys.stdin, "stdin")
     lines = io.TextIOWrapper(buffer, encoding="utf-8-sig")
     try:
-        return wait(ctx.service.import_lines(lines, "stdin"))
+        return ctx.service.import_lines(lines, "stdin")
     finally:
         lines.detach()  # stdin stays open
 
@@ -1042,7 +1027,7 @@ def describe_label_change(change: dict[str, Any]) -> str:
 
 def cmd_delete_agent(ctx: Context) -> int:
     agent = find_agent(ctx)
-    plan = wait(ctx.service.plan_delete_agent(agent["id"]))
+    plan = ctx.service.plan_delete_agent(agent["id"])
     require_writable(ctx)
     if plan["refused"]:
         raise AgentNotArchived(agent["name"], agent["status"])
@@ -1053,7 +1038,7 @@ def cmd_delete_agent(ctx: Context) -> int:
         shown.line(f"Deleting the agent {name_of(agent)} ({agent['id']}) and its {plural(count, 'version')}.")
         shown.line("This cannot be undone; the audit log keeps its name, id and how many versions went.")
     confirm(ctx)
-    result = wait(ctx.service.delete_agent(agent["id"], expected_revision=agent["revision"]))
+    result = ctx.service.delete_agent(agent["id"], expected_revision=agent["revision"])
     if ctx.json:
         ctx.out.json(result)
         return 0
@@ -1069,7 +1054,7 @@ def cmd_serve(ctx: Context) -> int:
         raise KaizenError(f"serve needs {error.name}, which is not installed: pip install kaizen-tui") from None
     if not 0 < ctx.args.port < 65536:
         raise UsageError(f"--port must be from 1 to 65535, not {ctx.args.port}")
-    if not wait(ctx.service.list_tokens()):
+    if not ctx.service.list_tokens():
         ctx.out.warn(
             f"no API tokens yet: every request but /healthz is refused; make one with {prog(ctx)} token create NAME"
         )
@@ -1092,7 +1077,7 @@ def archive_folder(given: str | None) -> Path | None:
 
 
 def cmd_token_create(ctx: Context) -> int:
-    token = wait(ctx.service.create_token(ctx.args.name, ctx.args.role))
+    token = ctx.service.create_token(ctx.args.name, ctx.args.role)
     if ctx.args.json:
         ctx.out.json({key: token[key] for key in ("name", "role", "token")})
         return 0
@@ -1105,7 +1090,7 @@ def cmd_token_create(ctx: Context) -> int:
 
 
 def cmd_token_list(ctx: Context) -> int:
-    tokens = wait(ctx.service.list_tokens())
+    tokens = ctx.service.list_tokens()
     if ctx.args.json:
         ctx.out.json(tokens)
         return 0
@@ -1118,7 +1103,7 @@ def cmd_token_list(ctx: Context) -> int:
 
 
 def cmd_token_revoke(ctx: Context) -> int:
-    wait(ctx.service.revoke_token(ctx.args.name))
+    ctx.service.revoke_token(ctx.args.name)
     if ctx.json:
         ctx.out.json({"revoked": ctx.args.name})
         return 0
@@ -1137,7 +1122,7 @@ def cmd_log(ctx: Context) -> int:
     if limit < 1:
         raise UsageError(f"--limit must be at least 1, not {limit}")
     # One more than shown: to say whether there are older ones.
-    events = wait(ctx.service.audit_trail(ctx.args.agent, limit + 1, before=ctx.args.before))
+    events = ctx.service.audit_trail(ctx.args.agent, limit + 1, before=ctx.args.before)
     more = len(events) > limit
     events = events[:limit]
     if ctx.json:

@@ -1,10 +1,13 @@
 """AgentService: every operation of the spec and every rule, the only way into the data.
 
 Each operation is one transaction of the store (``kaizen_tui.store``) and
-returns plain dicts shaped like the spec's JSON. The methods are ``async`` as
-in the spec; the store's work runs on worker threads (``threads.py``), so an
-event loop (the TUI's, a server's) is never blocked by it. Errors are the
-types of :mod:`kaizen_tui.core.errors`, each with a stable ``code``.
+returns plain dicts shaped like the spec's JSON. The methods are synchronous:
+each face owns its concurrency (the TUI's workers, FastAPI's thread pool, the
+CLI's direct calls); a method may be called from any thread, several at once.
+The spec's ``await service.create_version(...)`` is
+:class:`~kaizen_tui.service.async_face.AsyncAgentService`, a thin async face
+over this one. Errors are the types of :mod:`kaizen_tui.core.errors`, each
+with a stable ``code``.
 
 The rules live here and nowhere else: numbering, "saved" as a fact (a version
 has the live config's content hash), rollback and prune *plans* that every
@@ -63,7 +66,6 @@ from kaizen_tui.core.schema import (
     validate_new_agent,
 )
 from kaizen_tui.service.labels import LabelOperations
-from kaizen_tui.service.threads import WorkerThreads, in_thread
 from kaizen_tui.service.tokens import TokenOperations
 from kaizen_tui.service.transfer import TransferOperations, file_path
 from kaizen_tui.store import Store, Transaction, open_store
@@ -243,7 +245,6 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
         self.user = check_text("user", (user or "").strip() or default_user(), required=True)
         self.store: Store = store or open_store(db_url, read_only=read_only, create=create)
         self.clock = clock
-        self._threads = WorkerThreads(name="kaizen-db")
         #: get_config's answers by agent reference, with the change token they were read at.
         self._configs: dict[str, tuple[int, dict[str, Any]]] = {}
         self._resolved = {}
@@ -270,8 +271,14 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
         return self.store.notices
 
     def close(self) -> None:
-        """Finish the operations under way, then close the database."""
-        self._threads.close()
+        """Close the database.
+
+        The caller first lets its calls under way end (a face owns its threads:
+        the TUI's event loop waits for its workers before it returns, and so
+        does a server for its requests); one still running meanwhile finishes
+        its transaction, and a call after this fails (``DatabaseUnavailable``)
+        or opens what it needs anew (SQLite).
+        """
         self.store.close()
 
     def close_discarding_new(self) -> bool:
@@ -280,7 +287,6 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
         For a command that failed (an import refused): it leaves no empty
         database behind. True when a file was removed.
         """
-        self._threads.close()
         return self.store.close_and_discard()
 
     def _actor(self, actor: str | None) -> str:
@@ -290,7 +296,6 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
 
     # -- agents -------------------------------------------------------------
 
-    @in_thread
     def create_agent(self, data: Mapping[str, Any], *, actor: str | None = None) -> dict[str, Any]:
         who = self._actor(actor)
         fields = validate_new_agent(data)
@@ -311,12 +316,10 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
             self._audit(tx, who, "agent.create", agent["id"], detail={"name": fields["name"], "revision": 1})
             return self._describe(tx, self._agent(tx, agent["id"]))
 
-    @in_thread
     def get(self, agent_id: str) -> dict[str, Any]:
         with self.store.reading() as tx:
             return self._describe(tx, self._agent(tx, agent_id))
 
-    @in_thread
     def list_agents(self, ids: Iterable[str] | None = None) -> list[dict[str, Any]]:
         """Every agent (or those of ``ids`` that exist), by name, with its version summary.
 
@@ -327,7 +330,6 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
             agents = [self._summarised(tx, row) for row in rows]
         return agents if ids is None else sorted(agents, key=agent_sort_key)
 
-    @in_thread
     def changed_agents(self, since: int, limit: int = 200) -> tuple[int, list[str] | None]:
         """``(marker, ids)``: :meth:`change_marker` now, and the agents changed after ``since``.
 
@@ -341,21 +343,21 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
             return marker, None
         return marker, [agent_id for agent_id in changed if agent_id is not None]
 
-    async def get_config(self, agent_ref: str) -> dict[str, Any]:
+    def get_config(self, agent_ref: str) -> dict[str, Any]:
         """The live config an agent runtime loads, in the snapshot's shape, with its content hash.
 
         ``{"agent_id", "name", "revision", "content_hash", "config"}``; the agent
         by id or name. This is what running agents poll, so the answer is kept
         and given again without a query for as long as the database's change
         token says nobody committed anything since (``store.change_token()``,
-        a couple of microseconds).
+        a couple of microseconds on SQLite).
         """
         token = self.store.change_token()
         if token is not None:
             cached = self._configs.get(agent_ref)
             if cached is not None and cached[0] == token:
                 return cached[1]
-        found = await self._read_config(agent_ref)
+        found = self._read_config(agent_ref)
         if token is not None:
             if len(self._configs) >= _CONFIG_CACHE_SIZE:
                 self._configs.clear()
@@ -363,7 +365,19 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
             self._configs[agent_ref] = (token, found)
         return found
 
-    @in_thread
+    def get_config_cached(self, agent_ref: str) -> dict[str, Any] | None:
+        """:meth:`get_config`'s answer if it is kept and nobody committed since; else None (then ask get_config).
+
+        Only the change token is read: no transaction, no query of the data.
+        A server checks this on its event loop, so the answer agents poll for
+        costs no hop to a thread (on PostgreSQL the token is one round trip).
+        """
+        token = self.store.change_token()
+        cached = self._configs.get(agent_ref)
+        if token is None or cached is None or cached[0] != token:
+            return None
+        return cached[1]
+
     def _read_config(self, agent_ref: str) -> dict[str, Any]:
         with self.store.reading() as tx:
             agent = self._find_agent(tx, agent_ref)
@@ -375,19 +389,16 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
             "config": snapshot_dict(agent_config(agent)),
         }
 
-    @in_thread
     def find_agent(self, ref: str) -> dict[str, Any]:
         """An agent by id, or by name (ignoring case) when exactly one agent has that name."""
         with self.store.reading() as tx:
             return self._describe(tx, self._find_agent(tx, ref))
 
-    @in_thread
     def check_name(self, name: str, *, agent_id: str | None = None) -> None:
         """Raise :class:`NameTaken` if another agent than ``agent_id`` has this name (ignoring case)."""
         with self.store.reading() as tx:
             self._check_name_free(tx, name, agent_id)
 
-    @in_thread
     def name_clashes(self) -> list[list[dict[str, Any]]]:
         """Groups of agents whose names clash (a file from before names were unique), each ``{"id", "name"}``."""
         with self.store.reading() as tx:
@@ -400,7 +411,6 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
                 groups[key].append({"id": row["id"], "name": row["name"]})
         return [group for group in groups.values() if len(group) > 1]
 
-    @in_thread
     def update(
         self,
         agent_id: str,
@@ -424,7 +434,6 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
             self._apply(tx, who, agent, fields)
             return self._describe(tx, agent)
 
-    @in_thread
     def update_agent_with_version(
         self,
         agent_id: str,
@@ -459,7 +468,6 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
             described["held_by_version"] = (saved or holder or {}).get("version_number")
             return described
 
-    @in_thread
     def apply_edit(
         self,
         agent_id: str,
@@ -520,7 +528,6 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
             written = self._apply(tx, who, agent, merge.changes)
             return {"agent": self._describe(tx, agent), "written": written, "kept": merge.kept, "kept_by": kept_by}
 
-    @in_thread
     def plan_delete_agent(self, agent_id: str) -> dict[str, Any]:
         """What deleting an agent would do: ``{"agent", "version_count", "refused"}``.
 
@@ -534,7 +541,6 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
             refused = AgentNotArchived(agent["name"], agent["status"]).as_dict()
         return {"agent": agent, "version_count": agent["version_count"], "refused": refused}
 
-    @in_thread
     def delete_agent(
         self, agent_id: str, *, expected_revision: int | None = None, actor: str | None = None
     ) -> dict[str, Any]:
@@ -558,7 +564,6 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
 
     # -- versions -----------------------------------------------------------
 
-    @in_thread
     def create_version(
         self,
         agent_id: str,
@@ -583,7 +588,6 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
             self._check_revision(tx, agent, expected)
             return self._snapshot(tx, who, agent, changelog or None)
 
-    @in_thread
     def plan_snapshot(self, agent_id: str, *, since_revision: int | None = None) -> dict[str, Any]:
         """What saving the live config as a version would save, for a person to see first.
 
@@ -616,7 +620,6 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
             "changes": changes,
         }
 
-    @in_thread
     def create_version_if_changed(
         self, agent_id: str, changelog: str | None = None, *, actor: str | None = None
     ) -> dict[str, Any]:
@@ -635,7 +638,6 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
                 return {**version_dict(holder), "created": False}
             return {**self._snapshot(tx, who, agent, changelog or None), "created": True}
 
-    @in_thread
     def get_versions(self, agent_id: str, *, limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
         """Versions newest first. All of them unless a page (``limit``/``offset``) is asked for."""
         with self.store.reading() as tx:
@@ -647,7 +649,6 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
             del row["content_hash"]  # in place: the page is the hot path of scripts and the API
         return rows
 
-    @in_thread
     def get_versions_with_config(
         self, agent_id: str, *, limit: int | None = None, offset: int = 0, before: str | int | None = None
     ) -> list[dict[str, Any]]:
@@ -669,7 +670,6 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
             labelled = _labels_by_version(tx, agent_id)
         return _read_versions(rows, live_hash, labelled)
 
-    @in_thread
     def versions_page(
         self, agent_id: str, *, limit: int | None = None, offset: int = 0, before: int | None = None
     ) -> dict[str, Any]:
@@ -700,18 +700,15 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
         next_before = versions[-1]["version_number"] if more else None
         return {"versions": versions, "total": total, "next_before": next_before}
 
-    @in_thread
     def get_version(self, version_id: str) -> dict[str, Any]:
         with self.store.reading() as tx:
             return version_dict(self._version(tx, version_id))
 
-    @in_thread
     def find_version(self, agent_id: str, ref: str | int) -> dict[str, Any]:
         """A version of an agent by any reference: number (``3``, ``"v3"``), id, ``latest`` or a label."""
         with self.store.reading() as tx:
             return version_dict(self._find_version(tx, self._agent(tx, agent_id), ref))
 
-    @in_thread
     def get_timeline(
         self, agent_id: str, *, limit: int | None = None, offset: int = 0, before: str | int | None = None
     ) -> list[dict[str, Any]]:
@@ -737,7 +734,6 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
                 timeline.append(entry)
             return timeline
 
-    @in_thread
     def plan_rollback(self, agent_id: str, version_ref: str | int) -> dict[str, Any]:
         """What rolling back to a version would do, for a person to see first.
 
@@ -768,7 +764,6 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
             "revision": agent["revision"],
         }
 
-    @in_thread
     def rollback_to_version(
         self,
         agent_id: str,
@@ -820,7 +815,6 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
             described["changed"] = changed
             return described
 
-    @in_thread
     def delete_version(self, version_id: str, *, actor: str | None = None) -> None:
         who = self._actor(actor)
         with self.store.writing() as tx:
@@ -832,7 +826,6 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
             detail = {"version_number": version["version_number"], "changelog": version["changelog"]}
             self._audit(tx, who, "version.delete", version["agent_id"], version["id"], detail)
 
-    @in_thread
     def plan_prune(self, agent_id: str, keep: int, *, since: str | None = None) -> dict[str, Any]:
         """What keeping the ``keep`` newest versions would delete, for a person to see first.
 
@@ -853,11 +846,10 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
             agent = self._agent(tx, agent_id)
             return self._prune_plan(tx, agent, keep, since=since)
 
-    async def prune_preview(self, agent_id: str, keep: int = 10) -> list[dict[str, Any]]:
+    def prune_preview(self, agent_id: str, keep: int = 10) -> list[dict[str, Any]]:
         """The versions ``cleanup_old_versions(agent_id, keep)`` would delete, newest first."""
-        return (await self.plan_prune(agent_id, keep))["delete"]
+        return self.plan_prune(agent_id, keep)["delete"]
 
-    @in_thread
     def prune(
         self,
         agent_id: str,
@@ -901,7 +893,6 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
                     )
             return self._prune(tx, who, agent, keep, None, archive_path, overwrite_archive)
 
-    @in_thread
     def cleanup_old_versions(
         self, agent_id: str, keep: int = 10, *, newest_to_delete: int | None = None, actor: str | None = None
     ) -> int:
@@ -921,7 +912,6 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
 
     # -- comparing ----------------------------------------------------------
 
-    @in_thread
     def compare(self, agent_id: str, old: str | int, new: str | int) -> dict[str, Any]:
         """What changed from ``old`` to ``new``: each a version reference (number, id, ``latest``, label) or ``"live"``.
 
@@ -942,7 +932,6 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
                 old_side = self._side(tx, agent, old)
         return comparison(old_side, new_side)
 
-    @in_thread
     def compare_versions(self, version_id_1: str, version_id_2: str) -> dict[str, Any]:
         """What changed from the first version to the second (of any agents)."""
         with self.store.reading() as tx:
@@ -950,14 +939,11 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
             new = self._version(tx, version_id_2)
         return comparison(version_side(old), version_side(new))
 
-    async def compare_with_live(self, agent_id: str, version_id: str, *, live_first: bool = False) -> dict[str, Any]:
+    def compare_with_live(self, agent_id: str, version_id: str, *, live_first: bool = False) -> dict[str, Any]:
         """What changed from a version to the agent's live config (``live_first``: the other way,
         what a rollback to that version would change)."""
-        return await (
-            self.compare(agent_id, LIVE, version_id) if live_first else self.compare(agent_id, version_id, LIVE)
-        )
+        return self.compare(agent_id, LIVE, version_id) if live_first else self.compare(agent_id, version_id, LIVE)
 
-    @in_thread
     def compare_with_previous(self, version_id: str) -> dict[str, Any]:
         """What a version changed against the version before it (or against nothing)."""
         with self.store.reading() as tx:
@@ -967,7 +953,6 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
 
     # -- audit and change detection -------------------------------------------
 
-    @in_thread
     def audit_log(
         self, agent_id: str | None = None, limit: int = 100, *, before: int | None = None
     ) -> list[dict[str, Any]]:
@@ -978,7 +963,6 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
             event["detail"] = _decode_detail(event["detail"])
         return rows
 
-    @in_thread
     def audit_trail(
         self, agent_ref: str | None = None, limit: int = 100, *, before: int | None = None
     ) -> list[dict[str, Any]]:
@@ -1015,7 +999,6 @@ class AgentService(TokenOperations, TransferOperations, LabelOperations):
         """
         return self.store.subscribe(on_change)
 
-    @in_thread
     def change_marker(self) -> int:
         """A number that grows with every committed mutation, by any process.
 

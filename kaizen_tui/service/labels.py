@@ -20,7 +20,6 @@ from kaizen_tui.core.comparison import comparison, version_side
 from kaizen_tui.core.errors import DamagedSnapshot, InvalidValue, LabelConflict, LabelNotFound, ProtectedLabel
 from kaizen_tui.core.labels import LATEST, check_label, check_label_or_latest, check_new_label, parse_instant
 from kaizen_tui.core.schema import check_text, content_hash, parse_snapshot, snapshot_dict
-from kaizen_tui.service.threads import WorkerThreads, in_thread
 from kaizen_tui.store import Store, Transaction
 
 
@@ -60,7 +59,6 @@ class LabelOperations:
     # Provided by AgentService.
     store: Store
     clock: Callable[[], str]
-    _threads: WorkerThreads
     _actor: Callable[[str | None], str]
     _find_agent: Callable[[Transaction, str], dict[str, Any]]
     _find_version: Callable[[Transaction, Mapping[str, Any], str | int], dict[str, Any]]
@@ -70,7 +68,6 @@ class LabelOperations:
 
     # -- reading
 
-    @in_thread
     def list_labels(self, agent_ref: str) -> list[dict[str, Any]]:
         """The agent's labels by name: ``label``, ``version_number``, ``version_id``, who set it when, ``protected``."""
         with self.store.reading() as tx:
@@ -78,7 +75,6 @@ class LabelOperations:
             protected = {row["label"] for row in tx.protected_labels()}
             return [_label_dict(row, row["label"] in protected) for row in tx.labels(agent["id"])]
 
-    @in_thread
     def label_history(
         self, agent_ref: str, label: str | None = None, *, limit: int = HISTORY_LIMIT, before: int | None = None
     ) -> list[dict[str, Any]]:
@@ -95,12 +91,11 @@ class LabelOperations:
             rows = tx.label_events(agent["id"], label, max(1, limit), before)
         return [_ledger_entry(row) for row in rows]
 
-    @in_thread
     def protected_labels(self) -> list[dict[str, Any]]:
         with self.store.reading() as tx:
             return tx.protected_labels()
 
-    async def resolve_config(
+    def resolve_config(
         self, agent_ref: str, *, label: str | None = None, version: str | int | None = None, at: str | None = None
     ) -> dict[str, Any]:
         """The config an agent loads: of a label (now, or ``at`` a time, from the ledger), of a version, or live.
@@ -121,7 +116,7 @@ class LabelOperations:
             cached = self._resolved.get(key)
             if cached is not None and cached[0] == token:
                 return _copied(cached[1])
-        found = await self._resolve_config(agent_ref, label, version, at)
+        found = self._resolve_config(agent_ref, label, version, at)
         if token is not None:
             if len(self._resolved) >= RESOLVED_CACHE_SIZE:
                 self._resolved.clear()
@@ -129,7 +124,22 @@ class LabelOperations:
             self._resolved[key] = (token, found)
         return _copied(found)
 
-    @in_thread
+    def resolve_config_cached(
+        self, agent_ref: str, *, label: str | None = None, version: str | int | None = None, at: str | None = None
+    ) -> dict[str, Any] | None:
+        """:meth:`resolve_config`'s answer if it is kept and nobody committed since; else None.
+
+        As :meth:`get_config_cached`: only the change token is read, so a
+        server checks it on its event loop and asks ``resolve_config`` on a
+        thread only when this is None.
+        """
+        key = (agent_ref, label, None if version is None else str(version), at)
+        token = self.store.change_token()
+        cached = self._resolved.get(key)
+        if token is None or cached is None or cached[0] != token:
+            return None
+        return _copied(cached[1])
+
     def _resolve_config(
         self, agent_ref: str, label: str | None, version: str | int | None, at: str | None
     ) -> dict[str, Any]:
@@ -180,7 +190,6 @@ class LabelOperations:
             )
         return self._find_version(tx, agent, entry["to_version_id"])
 
-    @in_thread
     def plan_label_move(self, agent_ref: str, label: str, version_ref: str | int) -> dict[str, Any]:
         """What pointing ``label`` at a version changes for everyone who loads it, for a person to see first.
 
@@ -218,7 +227,6 @@ class LabelOperations:
 
     # -- changing
 
-    @in_thread
     def set_label(
         self,
         agent_ref: str,
@@ -271,7 +279,6 @@ class LabelOperations:
             assert row is not None
         return {**_label_dict(row, protected), "from_version_number": before, "moved": moved}
 
-    @in_thread
     def remove_label(
         self,
         agent_ref: str,
@@ -296,7 +303,6 @@ class LabelOperations:
             self._ledger(tx, who, self.clock(), agent, label, current, None, reason)
         return {"label": label, "agent_id": agent["id"], "from_version_number": current["version_number"]}
 
-    @in_thread
     def protect_label(self, label: str, *, actor: str | None = None) -> dict[str, Any]:
         """Protect a label name for every agent; ``changed`` is False when it already was."""
         who = self._actor(actor)
@@ -309,7 +315,6 @@ class LabelOperations:
                 self._audit(tx, who, "label.protect", None, detail={"label": label}, at=now)
         return {"label": label, "protected": True, "changed": changed}
 
-    @in_thread
     def unprotect_label(self, label: str, *, actor: str | None = None) -> dict[str, Any]:
         who = self._actor(actor)
         check_label(label)

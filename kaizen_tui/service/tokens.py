@@ -18,7 +18,6 @@ from typing import Any
 
 from kaizen_tui.core.errors import InvalidValue, TokenNotFound
 from kaizen_tui.core.schema import check_text
-from kaizen_tui.service.threads import WorkerThreads, in_thread
 from kaizen_tui.store import Store
 
 ROLES = ("read", "write", "admin")
@@ -43,10 +42,8 @@ class TokenOperations:
     # Provided by AgentService.
     store: Store
     clock: Callable[[], str]
-    _threads: WorkerThreads
     _actor: Callable[[str | None], str]
 
-    @in_thread
     def create_token(self, name: str, role: str, *, actor: str | None = None) -> dict[str, Any]:
         """Make a token; the result holds the secret (``token``), which is never shown again."""
         who = self._actor(actor)
@@ -70,14 +67,12 @@ class TokenOperations:
             tx.insert_audit(_event(self.clock(), who, "token.create", {"name": name, "role": role}))
         return {"name": name, "role": role, "token": secret, "created_by": who, "created_at": token["created_at"]}
 
-    @in_thread
     def list_tokens(self) -> list[dict[str, Any]]:
         """Every token's name, role and creation (never a secret nor its hash)."""
         with self.store.reading() as tx:
             rows = tx.tokens()
         return [{key: row[key] for key in ("name", "role", "created_by", "created_at")} for row in rows]
 
-    @in_thread
     def revoke_token(self, name: str, *, actor: str | None = None) -> None:
         who = self._actor(actor)
         with self.store.writing() as tx:
@@ -85,7 +80,6 @@ class TokenOperations:
                 raise TokenNotFound(name)
             tx.insert_audit(_event(self.clock(), who, "token.revoke", {"name": name}))
 
-    @in_thread
     def authenticate(self, secret: str) -> dict[str, str] | None:
         """``{"name", "role"}`` of the token with this secret, or None."""
         if not secret.startswith(TOKEN_PREFIX):

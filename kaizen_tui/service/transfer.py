@@ -54,7 +54,6 @@ from kaizen_tui.core.export_format import LABEL_EVENT_KEYS, ExportWriter, Record
 from kaizen_tui.core.labels import check_label
 from kaizen_tui.core.names import name_key
 from kaizen_tui.core.schema import CONFIG_FIELDS, content_hash, parse_snapshot, text_hash
-from kaizen_tui.service.threads import WorkerThreads, in_thread
 from kaizen_tui.store import Store, Transaction
 
 #: Versions (and audit events) read per query while exporting, and written per batch while importing.
@@ -283,7 +282,6 @@ class TransferOperations:
 
     # Provided by AgentService.
     store: Store
-    _threads: WorkerThreads
     _actor: Callable[[str | None], str]
     _find_agent: Callable[[Transaction, str], dict[str, Any]]
     _check_name_free: Callable[[Transaction, str, str | None], None]
@@ -291,7 +289,6 @@ class TransferOperations:
 
     # -- export -----------------------------------------------------------------
 
-    @in_thread
     def export_agents(self, write: Callable[[str], object], agents: Sequence[str] | None = None) -> dict[str, int]:
         """Write an export of ``agents`` (ids or names; every agent when None) through ``write``, line by line.
 
@@ -303,7 +300,6 @@ class TransferOperations:
         with self.store.reading() as tx:
             return self._export(tx, write, agents)
 
-    @in_thread
     def export_file(self, path: str | os.PathLike[str], agents: Sequence[str] | None = None) -> dict[str, Any]:
         """Export into a file, atomically (replacing one that is there): as :meth:`export_agents`, plus ``file``."""
         target = file_path(path)
@@ -349,7 +345,6 @@ class TransferOperations:
 
     # -- import -----------------------------------------------------------------
 
-    @in_thread
     def import_file(self, path: str | os.PathLike[str], *, actor: str | None = None) -> dict[str, Any]:
         """Import an export file; see :meth:`import_lines`."""
         target = file_path(path)
@@ -360,7 +355,6 @@ class TransferOperations:
         with handle:
             return self._import(handle, str(target), self._actor(actor))
 
-    @in_thread
     def import_lines(self, lines: Iterable[str], source: str, *, actor: str | None = None) -> dict[str, Any]:
         """Import an export given as its lines (stdin...), ``source`` naming it in messages and the audit log.
 
@@ -627,7 +621,6 @@ class TransferOperations:
 
     # -- the archive of a prune ----------------------------------------------------
 
-    @in_thread
     def check_archive(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> str:
         """The absolute path a prune would archive to; :class:`ArchiveExists` or :class:`FileNotWritten` if it cannot.
 

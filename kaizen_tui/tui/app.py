@@ -1,7 +1,9 @@
 """The kaizen-tui terminal app: agents, version timeline and diff, driven by the keyboard.
 
-Open it with ``KaizenApp(service).run()``. ``now`` gives the time relative
-times are measured from (tests freeze it).
+Open it with ``KaizenApp(service).run()`` (a synchronous
+:class:`~kaizen_tui.service.AgentService`; the screens await it through
+:class:`~kaizen_tui.service.AsyncAgentService`). ``now`` gives the time
+relative times are measured from (tests freeze it).
 
 Keys typed ahead are never lost nor sent to the wrong place: while the
 screen on top is still being built (a dialog just opened) or says it is not
@@ -28,7 +30,7 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import Input, TextArea
 
-from kaizen_tui.service import AgentService
+from kaizen_tui.service import AgentService, AsyncAgentService
 from kaizen_tui.tui.actions import Scope, bindings, palette_actions
 from kaizen_tui.tui.screens.compare import CompareScreen
 from kaizen_tui.tui.screens.help import HelpScreen
@@ -63,7 +65,9 @@ class KaizenApp(App[None]):
 
     def __init__(self, service: AgentService, *, now: Callable[[], datetime] | None = None) -> None:
         super().__init__()
-        self.service = service
+        #: The service, awaited by the screens' workers: each call runs on a thread of the loop's
+        #: executor, so the screen keeps drawing and taking keys while the database works.
+        self.service = AsyncAgentService(service)
         self.now = now or default_now
         #: "auto" (split when there is room), "split" or "unified"; ``u`` toggles.
         self.split_mode = "auto"

@@ -27,7 +27,6 @@ from fastapi.testclient import TestClient
 
 from kaizen_tui.api.app import asgi_app
 from kaizen_tui.service import AgentService
-from tests.support import wait
 
 PROBLEM_TYPE = "application/problem+json"
 JSON_TYPE = "application/json"
@@ -63,7 +62,7 @@ def bearer(secret: str) -> dict[str, str]:
 
 
 def make_tokens(service: AgentService) -> Tokens:
-    return Tokens({role: wait(service.create_token(name, role))["token"] for role, name in TOKEN_NAMES.items()})
+    return Tokens({role: service.create_token(name, role)["token"] for role, name in TOKEN_NAMES.items()})
 
 
 @pytest.fixture
@@ -116,9 +115,9 @@ def nothing_written(service: AgentService) -> Iterator[None]:
     """Assert the block changes nothing in the database: no audit event, the same agents and versions."""
 
     def state() -> tuple[int, list[dict[str, Any]], list[list[dict[str, Any]]]]:
-        agents = wait(service.list_agents())
-        versions = [wait(service.get_versions(agent["id"])) for agent in agents]
-        return wait(service.change_marker()), agents, versions
+        agents = service.list_agents()
+        versions = [service.get_versions(agent["id"]) for agent in agents]
+        return service.change_marker(), agents, versions
 
     before = state()
     yield

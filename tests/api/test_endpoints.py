@@ -29,7 +29,7 @@ from tests.api.conftest import (
     run_kaizen,
     running_server,
 )
-from tests.support import wait, write_raw_snapshot
+from tests.support import write_raw_snapshot
 
 #: The spec's keys of a version, plus the agent it belongs to.
 VERSION_KEYS = {"id", "agent_id", "version_number", "config_snapshot", "changelog", "created_by", "created_at"}
@@ -328,7 +328,7 @@ def test_the_versions_list_is_what_versions_json_shows(
         (1, ["staging"], False, False),
     ]
     assert listed[1]["damaged_reason"] and listed[1]["config"] is None
-    assert listed == wait(service.get_versions_with_config(agent["id"])), "one JSON form: the CLI's"
+    assert listed == service.get_versions_with_config(agent["id"]), "one JSON form: the CLI's"
 
 
 def test_versions_are_paged_with_limit_and_offset(writer: TestClient, agent: dict[str, Any]) -> None:
@@ -474,7 +474,7 @@ def test_a_dry_run_answers_the_plan_and_the_prune_with_its_plan_id_deletes_exact
     plan = response.json()
     assert [v["version_number"] for v in plan["delete"]] == [2, 1]
     assert plan["live_loses_version"] is False and plan["kept_labelled"] == []
-    assert plan == wait(service.plan_prune(agent["id"], 2)), "the plan every face shows"
+    assert plan == service.plan_prune(agent["id"], 2), "the plan every face shows"
     done = writer.post(versions_url(agent, "/prune"), json={"keep": 2, "plan_id": plan["plan_id"]})
     assert done.status_code == 200, done.text
     assert (done.json()["deleted"], done.json()["oldest_deleted"], done.json()["newest_deleted"]) == (2, 1, 2)
@@ -807,7 +807,7 @@ def test_config_etag_is_its_content_hash_and_answers_304(
     writer: TestClient, service: AgentService, agent: dict[str, Any]
 ) -> None:
     url = f"/api/v1/agents/{agent['id']}/config"
-    content_hash = wait(service.get_config(agent["id"]))["content_hash"]
+    content_hash = service.get_config(agent["id"])["content_hash"]
     first = writer.get(url)
     assert first.headers["etag"] == f'"{content_hash}"'
     for tag in (f'"{content_hash}"', f'W/"{content_hash}"', "*", f'"0", "{content_hash}"'):

@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 from kaizen_tui.api.app import MAX_BODY_BYTES, asgi_app
 from kaizen_tui.service import AgentService
 from tests.api.conftest import TOKEN_NAMES, Tokens, assert_problem, bearer, nothing_written
-from tests.support import holding_the_write_lock, impatient_writers, wait, write_raw_snapshot
+from tests.support import holding_the_write_lock, impatient_writers, write_raw_snapshot
 
 AGENT = "/api/v1/agents/Support Agent"
 
@@ -122,13 +122,13 @@ def test_a_request_without_a_token_learns_nothing_about_what_exists(client: Test
 def test_a_revoked_token_is_refused(client: TestClient, service: AgentService, tokens: Tokens) -> None:
     headers = tokens.header("write")
     assert client.get("/api/v1/agents", headers=headers).status_code == 200
-    wait(service.revoke_token(TOKEN_NAMES["write"]))
+    service.revoke_token(TOKEN_NAMES["write"])
     assert_problem(client.get("/api/v1/agents", headers=headers), 401, "unauthorized")
     assert client.get("/api/v1/agents", headers=tokens.header("read")).status_code == 200
 
 
 def test_a_token_made_while_the_server_runs_works_at_once(client: TestClient, service: AgentService) -> None:
-    secret = wait(service.create_token("late-bot", "read"))["token"]
+    secret = service.create_token("late-bot", "read")["token"]
     assert client.get("/api/v1/agents", headers=bearer(secret)).status_code == 200
 
 
@@ -590,7 +590,7 @@ def test_a_database_locked_past_the_timeout_is_503_with_retry_after(
     """Another process holds the write lock; the server's wait for it is shortened to 0.2 s for the test."""
     impatient_writers(monkeypatch, 0.2)
     impatient = AgentService(str(db_path), user="tester")
-    secret = wait(impatient.create_token("busy-bot", "write"))["token"]
+    secret = impatient.create_token("busy-bot", "write")["token"]
     try:
         with TestClient(asgi_app(impatient, token_cache_seconds=0), raise_server_exceptions=False) as client:
             client.headers.update(bearer(secret))
@@ -648,7 +648,7 @@ def test_the_query_string_is_logged_without_a_secret_put_in_it(
 def test_an_unexpected_failure_is_a_500_problem_without_a_traceback_or_details(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, writer: TestClient, service: AgentService
 ) -> None:
-    async def broken(*args: Any, **kwargs: Any) -> Any:
+    def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("internal detail: /srv/secret/path")
 
     monkeypatch.setattr(service, "list_agents", broken)

@@ -7,6 +7,7 @@ test that needs a second server starts it on the same database.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import socket
 import threading
@@ -18,10 +19,10 @@ from typing import Any
 import httpx
 import pytest
 
+from kaizen_tui.api.server import listening_socket
 from kaizen_tui.service import AgentService
 from tests.api.conftest import LOG_LINE, PROBLEM_TYPE, LiveServer, Server, bearer, run_kaizen, running_server
 from tests.postgres_server import PostgresServer
-from tests.support import wait
 
 CLIENTS = 16
 SNAPSHOTS_PER_CLIENT = 25
@@ -240,14 +241,37 @@ def test_serve_on_a_port_in_use_says_so_in_one_line_and_exits_1(tmp_path: Path) 
     )
 
 
+def test_the_connections_serve_accepts_send_each_write_at_once() -> None:
+    """Nagle's algorithm is off on a served connection, as uvicorn has it on a socket of its own: a
+    response goes out in two writes (headers, then body), and with it on the body waited for the
+    client's delayed ACK, 40 ms a request. Accepted as uvicorn accepts (``create_server(sock=...)``)."""
+    sock = listening_socket("127.0.0.1", 0)
+    port = sock.getsockname()[1]
+
+    async def nodelay_of_an_accepted_connection() -> int:
+        seen: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+        def accepted(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            seen.set_result(writer.get_extra_info("socket").getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            writer.close()
+
+        async with await asyncio.start_server(accepted, sock=sock):
+            _, client = await asyncio.open_connection("127.0.0.1", port)
+            value = await seen
+            client.close()
+        return value
+
+    assert asyncio.run(nodelay_of_an_accepted_connection()) != 0
+
+
 def test_a_database_that_stops_and_starts_again_is_503_then_200_and_the_log_says_so_once(
     stoppable_postgres: PostgresServer, tmp_path: Path
 ) -> None:
     url = stoppable_postgres.new_database()
     service = AgentService(url)
     try:
-        wait(service.create_agent({"name": "Bot", "model_id": "m"}))
-        secret = wait(service.create_token("agent", "read"))["token"]
+        service.create_agent({"name": "Bot", "model_id": "m"})
+        secret = service.create_token("agent", "read")["token"]
     finally:
         service.close()
     with running_server(url, tmp_path / "server.stderr") as server:

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from kaizen_tui.service import AgentService
 from tests.api.conftest import JSON_TYPE, TOKEN_NAMES, Tokens, assert_problem, nothing_written
-from tests.support import Clock, wait, write_raw_snapshot
+from tests.support import Clock, write_raw_snapshot
 
 LABEL_KEYS = {"label", "version_number", "version_id", "updated_by", "updated_at", "protected"}
 ENTRY_KEYS = {
@@ -377,7 +377,7 @@ def test_config_of_a_label_is_that_versions_config_with_headers_naming_it(
     assert response.headers["x-kaizen-version"] == "2"
     assert response.headers["x-kaizen-version-id"] == bot["versions"][1]["id"]
     assert response.headers["x-kaizen-label"] == "production"
-    resolved = wait(service.resolve_config(bot["id"], label="production"))
+    resolved = service.resolve_config(bot["id"], label="production")
     assert response.headers["etag"] == f'"{resolved["content_hash"]}"'
 
 

@@ -33,7 +33,6 @@ from tests.support import (
     cli_runner,
     live_agent,
     rename_as_an_older_tool,
-    wait,
     write_raw_snapshot,
 )
 
@@ -556,7 +555,7 @@ def test_versions_table_is_newest_first_with_markers(kz: Runner, support: str, d
 def test_versions_json_keeps_the_spec_keys_and_adds_the_decoded_config(kz: Runner, support: str, db_path: Path) -> None:
     service = AgentService(str(db_path))
     try:
-        expected = wait(service.get_versions(support))
+        expected = service.get_versions(support)
     finally:
         service.close()
     versions = json.loads(kz("versions", support, "--json").out)
@@ -761,7 +760,7 @@ class MovesProductionThenSaysYes(TtyStringIO):
     def readline(self, *args: object) -> str:
         colleague = AgentService(str(self.db_path), user="colleague")
         try:
-            wait(colleague.set_label("Support Agent", "production", "v2"))
+            colleague.set_label("Support Agent", "production", "v2")
         finally:
             colleague.close()
         return super().readline()
@@ -1010,7 +1009,7 @@ def test_no_command_opens_the_tui_with_the_service(
 
         def run(self) -> None:
             opened.append(self.service)
-            assert wait(self.service.find_agent(support))["name"] == "Support Agent"
+            assert self.service.find_agent(support)["name"] == "Support Agent"
 
     monkeypatch.setitem(sys.modules, "kaizen_tui.tui.app", types.SimpleNamespace(KaizenApp=FakeApp))
     monkeypatch.setattr(sys, "stdin", TtyStringIO())

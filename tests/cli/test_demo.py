@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
@@ -13,13 +12,13 @@ from kaizen_tui.service import AgentService
 
 
 @pytest.fixture
-async def demo(service: AgentService) -> AgentService:
-    await seed_demo(service)
+def demo(service: AgentService) -> AgentService:
+    seed_demo(service)
     return service
 
 
-async def test_demo_has_varied_agents_with_realistic_histories(demo: AgentService) -> None:
-    agents = await demo.list_agents()
+def test_demo_has_varied_agents_with_realistic_histories(demo: AgentService) -> None:
+    agents = demo.list_agents()
     assert len(agents) >= 5
     assert {a["agent_type"] for a in agents} == {"chat", "task", "pipeline", "custom"}
     assert all(3 <= a["version_count"] <= 12 for a in agents)
@@ -27,7 +26,7 @@ async def test_demo_has_varied_agents_with_realistic_histories(demo: AgentServic
     assert any(a["extra"].get("tools") for a in agents)
     assert [a["name"] for a in agents if a["unsaved_changes"]] == ["Onboarding Concierge"]
     for agent in agents:
-        versions = await demo.get_versions(agent["id"])
+        versions = demo.get_versions(agent["id"])
         prompts = {v["config_snapshot"] for v in versions}
         assert "\n" in agent["system_prompt"]
         assert all(v["changelog"] for v in versions)
@@ -35,16 +34,16 @@ async def test_demo_has_varied_agents_with_realistic_histories(demo: AgentServic
         assert len({v["created_by"] for v in versions} | {agent["created_by"]}) >= 1
 
 
-async def test_demo_times_are_spread_over_past_weeks(demo: AgentService) -> None:
-    agents = await demo.list_agents()
-    times = sorted([v["created_at"] for a in agents for v in await demo.get_versions(a["id"])])
+def test_demo_times_are_spread_over_past_weeks(demo: AgentService) -> None:
+    agents = demo.list_agents()
+    times = sorted([v["created_at"] for a in agents for v in demo.get_versions(a["id"])])
     assert times[0].startswith("2026-09") and times[-1] >= "2026-10-20"
     assert demo.user == "tester" and demo.clock() > "2026-11", "seeding restores the service's user and clock"
 
 
-async def test_seeding_refuses_a_database_with_agents(demo: AgentService) -> None:
+def test_seeding_refuses_a_database_with_agents(demo: AgentService) -> None:
     with pytest.raises(KaizenError, match="already has agents"):
-        await seed_demo(demo)
+        seed_demo(demo)
 
 
 def test_ensure_demo_database_fills_once_and_keeps_changes(tmp_path: Path) -> None:
@@ -52,14 +51,14 @@ def test_ensure_demo_database_fills_once_and_keeps_changes(tmp_path: Path) -> No
     assert Path(path) == demo_db_path() and demo_db_path().is_relative_to(tmp_path)
     service = AgentService(path)
     try:
-        first = asyncio.run(service.list_agents())
-        asyncio.run(service.update(first[0]["id"], {"temperature": 1.9}))
+        first = service.list_agents()
+        service.update(first[0]["id"], {"temperature": 1.9})
     finally:
         service.close()
     ensure_demo_database(None)
     service = AgentService(path)
     try:
-        again = asyncio.run(service.list_agents())
+        again = service.list_agents()
     finally:
         service.close()
     assert len(again) == len(first) and again[0]["temperature"] == 1.9
@@ -83,7 +82,7 @@ def test_demo_started_by_several_processes_at_once_is_filled_once(tmp_path: Path
         assert process.returncode == 0, err
     service = AgentService(str(target))
     try:
-        agents = asyncio.run(service.list_agents())
+        agents = service.list_agents()
     finally:
         service.close()
     assert len(agents) == 6 and len({a["name"] for a in agents}) == 6
@@ -94,9 +93,9 @@ def test_the_demo_database_a_user_opens_has_its_labels_and_their_ledger(db_path:
     target = ensure_demo_database(str(db_path))
     service = AgentService(target)
     try:
-        agents = asyncio.run(service.list_agents())
-        labels = [row for agent in agents for row in asyncio.run(service.list_labels(agent["id"]))]
-        ledger = [entry for agent in agents for entry in asyncio.run(service.label_history(agent["id"]))]
+        agents = service.list_agents()
+        labels = [row for agent in agents for row in service.list_labels(agent["id"])]
+        ledger = [entry for agent in agents for entry in service.label_history(agent["id"])]
         assert any(row["label"] == "production" and row["protected"] for row in labels)
         assert len(ledger) > len(labels), "the labels have a history"
     finally:

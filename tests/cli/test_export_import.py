@@ -21,7 +21,7 @@ from kaizen_tui.core.errors import ImportConflict, KaizenError, LabelNotFound
 from kaizen_tui.core.export_format import ExportWriter
 from kaizen_tui.core.schema import content_hash, snapshot_json
 from kaizen_tui.service import AgentService, agent_config
-from tests.support import Clock, Runner, cli_runner, seed_small, wait
+from tests.support import Clock, Runner, cli_runner, seed_small
 
 #: Text that must come back byte for byte: accents, CJK, an emoji, CRLF, a tab, trailing spaces.
 ODD_PROMPT = "Sé amable — 丁寧に 🙂\r\nKeep\tcolumns.  \n"
@@ -48,9 +48,9 @@ def other(capsys: pytest.CaptureFixture[str], other_db: Path) -> Runner:
 @pytest.fixture
 def ids(service: AgentService) -> dict[str, Any]:
     """Support Agent (v1..v4, v4 with odd text) and Billing Bot (v1), with their audit events."""
-    ids = wait(seed_small(service))
-    wait(service.update(ids["support"], {"system_prompt": ODD_PROMPT, "extra": {"tools": ["search"], "top_p": 0.9}}))
-    v4 = wait(service.create_version(ids["support"], "Odd text\r\nkept as it is"))
+    ids = seed_small(service)
+    service.update(ids["support"], {"system_prompt": ODD_PROMPT, "extra": {"tools": ["search"], "top_p": 0.9}})
+    v4 = service.create_version(ids["support"], "Odd text\r\nkept as it is")
     ids["support_versions"].append(v4["id"])
     return ids
 
@@ -183,7 +183,7 @@ def test_export_of_named_agents_only(kz, ids):
 
 
 def test_api_tokens_are_never_exported(kz, ids, service):
-    token = wait(service.create_token("ci-bot", "write"))
+    token = service.create_token("ci-bot", "write")
     text = exported(kz)
     # The token's audit event travels with every other event; the token, its secret and its hash never do.
     assert token["token"] not in text and "secret" not in text
@@ -329,7 +329,7 @@ def test_export_to_a_file_is_whole_or_not_at_all(kz, ids, tmp_path):
 def test_an_export_of_many_versions_is_read_in_pages_and_written_as_it_goes(service, tmp_path):
     agent = made_agent(last=2500)
     file = write_export(tmp_path / "big.jsonl", [(agent, [made_version(agent, n) for n in range(1, 2501)], [])])
-    assert wait(service.import_file(file))["versions_added"] == 2500
+    assert service.import_file(file)["versions_added"] == 2500
     log: list[str] = []
     reader = AgentService(store=RecordingStore(service.store, log), user="tester")
     out = io.StringIO()
@@ -338,10 +338,7 @@ def test_an_export_of_many_versions_is_read_in_pages_and_written_as_it_goes(serv
         log.append("write")
         out.write(line)
 
-    try:
-        counts = wait(reader.export_agents(write))
-    finally:
-        reader._threads.close()  # the store is the fixture's: it closes it
+    counts = reader.export_agents(write)  # the store is the fixture's: it closes it
     assert counts == {"agents": 1, "versions": 2500, "audit_events": 0}  # import events stay home
     written = [line for line in out.getvalue().splitlines() if '"kind": "version"' in line]
     assert written == [line for line in file.read_text(encoding="utf-8").splitlines() if '"kind": "version"' in line]
@@ -441,9 +438,9 @@ def test_an_archive_that_cannot_be_written_deletes_nothing(kz, ids, tmp_path, se
     assert len(versions(kz, "Support Agent")) == 4 and audit_count(kz) == events
     # The service checks again when it writes (a face may skip the early check).
     with pytest.raises(Exception) as raised:
-        wait(service.prune(ids["support"], 1, archive=missing))
+        service.prune(ids["support"], 1, archive=missing)
     assert getattr(raised.value, "code", None) == "file_not_written"
-    assert len(wait(service.get_versions(ids["support"]))) == 4
+    assert len(service.get_versions(ids["support"])) == 4
 
 
 def test_a_failed_archive_write_midway_deletes_nothing_and_leaves_no_file(kz, ids, tmp_path, service, monkeypatch):
@@ -461,11 +458,11 @@ def test_a_failed_archive_write_midway_deletes_nothing_and_leaves_no_file(kz, id
 
     monkeypatch.setattr(export_format.ExportWriter, "version", failing)
     with pytest.raises(Exception) as raised:
-        wait(service.prune(ids["support"], 1, archive=archive))
+        service.prune(ids["support"], 1, archive=archive)
     assert getattr(raised.value, "code", None) == "file_not_written"
     assert "No space left on device" in str(raised.value)
     assert not archive.exists() and list(tmp_path.glob(".old.jsonl.*")) == []
-    assert len(wait(service.get_versions(ids["support"]))) == 4
+    assert len(service.get_versions(ids["support"])) == 4
 
 
 def test_prune_archive_with_nothing_to_prune_writes_no_file(kz, ids, tmp_path):
@@ -483,51 +480,51 @@ def test_overwrite_without_archive_is_a_usage_error(kz, ids):
 # -- labels and their ledger --------------------------------------------------------
 
 
-async def test_labels_their_ledger_and_protected_names_travel_and_import_twice_changes_nothing(
+def test_labels_their_ledger_and_protected_names_travel_and_import_twice_changes_nothing(
     service: AgentService, tmp_path: Path
 ) -> None:
-    agent = await service.create_agent({"name": "Labelled", "model_id": "m"})
-    await service.create_version(agent["id"], "one")
-    await service.update(agent["id"], {"temperature": 0.2})
-    await service.create_version(agent["id"], "two")
-    await service.set_label(agent["id"], "production", 1, reason="launch")
-    await service.set_label(agent["id"], "production", 2, expected=1, reason="[bold]better[/bold]")
-    await service.set_label(agent["id"], "staging", 2)
-    await service.protect_label("production")
+    agent = service.create_agent({"name": "Labelled", "model_id": "m"})
+    service.create_version(agent["id"], "one")
+    service.update(agent["id"], {"temperature": 0.2})
+    service.create_version(agent["id"], "two")
+    service.set_label(agent["id"], "production", 1, reason="launch")
+    service.set_label(agent["id"], "production", 2, expected=1, reason="[bold]better[/bold]")
+    service.set_label(agent["id"], "staging", 2)
+    service.protect_label("production")
     exported = tmp_path / "team.jsonl"
-    counts = await service.export_file(exported)
+    counts = service.export_file(exported)
     assert (counts["labels"], counts["label_events"], counts["protected_labels"]) == (2, 3, 1)
 
     other = AgentService(str(tmp_path / "other.db"), user="tester")
     try:
-        report = await other.import_file(exported)
+        report = other.import_file(exported)
         assert (report["labels_added"], report["label_events_added"], report["protected_labels_added"]) == (2, 3, 1)
-        assert [(row["label"], row["version_number"]) for row in await other.list_labels("Labelled")] == [
+        assert [(row["label"], row["version_number"]) for row in other.list_labels("Labelled")] == [
             ("production", 2),
             ("staging", 2),
         ]
-        assert [entry["reason"] for entry in await other.label_history("Labelled")] == [
+        assert [entry["reason"] for entry in other.label_history("Labelled")] == [
             "",
             "[bold]better[/bold]",
             "launch",
         ]
-        assert [row["label"] for row in await other.protected_labels()] == ["production"]
-        again = await other.import_file(exported)
+        assert [row["label"] for row in other.protected_labels()] == ["production"]
+        again = other.import_file(exported)
         assert (again["labels_added"], again["label_events_added"], again["protected_labels_added"]) == (0, 0, 0)
-        assert len(await other.label_history("Labelled")) == 3
+        assert len(other.label_history("Labelled")) == 3
         second = tmp_path / "second.jsonl"
-        await other.export_file(second)
+        other.export_file(second)
         assert second.read_bytes() == exported.read_bytes()
     finally:
         other.close()
 
 
-async def test_a_label_naming_a_version_the_agent_lacks_is_refused(service: AgentService, tmp_path: Path) -> None:
-    agent = await service.create_agent({"name": "Labelled", "model_id": "m"})
-    version = await service.create_version(agent["id"], "one")
-    await service.set_label(agent["id"], "production", 1)
+def test_a_label_naming_a_version_the_agent_lacks_is_refused(service: AgentService, tmp_path: Path) -> None:
+    agent = service.create_agent({"name": "Labelled", "model_id": "m"})
+    version = service.create_version(agent["id"], "one")
+    service.set_label(agent["id"], "production", 1)
     exported = tmp_path / "team.jsonl"
-    await service.export_file(exported)
+    service.export_file(exported)
     text = exported.read_text().replace(f'"version_id": "{version["id"]}", "kind"', '"version_id": "ver-nope", "kind"')
     # Only the label's line names ver-nope (a version record's key order differs).
     broken = tmp_path / "broken.jsonl"
@@ -540,13 +537,13 @@ async def test_a_label_naming_a_version_the_agent_lacks_is_refused(service: Agen
     other = AgentService(str(tmp_path / "other.db"), user="tester")
     try:
         with pytest.raises(KaizenError, match="ver-nope"):
-            await other.import_file(broken)
-        assert await other.list_agents() == []
+            other.import_file(broken)
+        assert other.list_agents() == []
     finally:
         other.close()
 
 
-async def test_a_ledger_entry_that_would_point_a_label_at_a_version_the_agent_lacks_is_refused(
+def test_a_ledger_entry_that_would_point_a_label_at_a_version_the_agent_lacks_is_refused(
     service: AgentService, tmp_path: Path
 ) -> None:
     agent = made_agent(last=1)
@@ -564,8 +561,8 @@ async def test_a_ledger_entry_that_would_point_a_label_at_a_version_the_agent_la
         writer.label_event(entry)
         writer.end()
     with pytest.raises(ImportConflict, match=r"'staging' in .*made.jsonl line 4 names version ver-nope"):
-        await service.import_file(file)
-    assert await service.list_agents() == []
+        service.import_file(file)
+    assert service.list_agents() == []
 
 
 # -- an import never undoes a later decision: labels and protection follow the merged ledger ----------
@@ -598,79 +595,77 @@ def label_counts(report: dict[str, Any]) -> dict[str, int]:
     return {key: report[key] for key in NO_LABEL_CHANGE}
 
 
-async def two_versions(service: AgentService, name: str = "Labelled") -> dict[str, Any]:
+def two_versions(service: AgentService, name: str = "Labelled") -> dict[str, Any]:
     """An agent with v1 (temperature 0.1) and v2 (0.2)."""
-    agent = await service.create_agent({"name": name, "model_id": "m", "temperature": 0.1})
-    await service.create_version(agent["id"], "one")
-    await service.update(agent["id"], {"temperature": 0.2})
-    await service.create_version(agent["id"], "two")
+    agent = service.create_agent({"name": name, "model_id": "m", "temperature": 0.1})
+    service.create_version(agent["id"], "one")
+    service.update(agent["id"], {"temperature": 0.2})
+    service.create_version(agent["id"], "two")
     return agent
 
 
-async def labels_of(service: AgentService, agent: str = "Labelled") -> list[tuple[str, int]]:
-    return [(row["label"], row["version_number"]) for row in await service.list_labels(agent)]
+def labels_of(service: AgentService, agent: str = "Labelled") -> list[tuple[str, int]]:
+    return [(row["label"], row["version_number"]) for row in service.list_labels(agent)]
 
 
-async def protected_names(service: AgentService) -> list[str]:
-    return [row["label"] for row in await service.protected_labels()]
+def protected_names(service: AgentService) -> list[str]:
+    return [row["label"] for row in service.protected_labels()]
 
 
-async def ledger_of(service: AgentService, agent: str = "Labelled") -> list[tuple[Any, ...]]:
+def ledger_of(service: AgentService, agent: str = "Labelled") -> list[tuple[Any, ...]]:
     """The ledger, newest first, without the database's own ids."""
     keys = ("at", "actor", "label", "action", "from_version", "to_version", "reason")
-    return [tuple(entry[key] for key in keys) for entry in await service.label_history(agent)]
+    return [tuple(entry[key] for key in keys) for entry in service.label_history(agent)]
 
 
 @pytest.mark.parametrize("clock", [Clock, Backwards, Frozen])
-async def test_an_import_never_undoes_what_was_decided_after_its_file_was_made(
+def test_an_import_never_undoes_what_was_decided_after_its_file_was_made(
     service: AgentService, tmp_path: Path, clock: type
 ) -> None:
     """The database recorded the file's decisions and decided again since: it keeps its own, whatever the clocks say."""
     service.clock = clock()
-    await two_versions(service)
+    two_versions(service)
     for label in ("staging", "production", "canary"):
-        await service.set_label("Labelled", label, 1)
-    await service.protect_label("production")
+        service.set_label("Labelled", label, 1)
+    service.protect_label("production")
     file = tmp_path / "before.jsonl"
-    await service.export_file(file)
-    await service.remove_label("Labelled", "staging")
-    await service.set_label("Labelled", "production", 2, allow_protected=True)
-    await service.unprotect_label("production")
-    ledger, events = await service.label_history("Labelled"), await service.audit_log(None, 1000)
+    service.export_file(file)
+    service.remove_label("Labelled", "staging")
+    service.set_label("Labelled", "production", 2, allow_protected=True)
+    service.unprotect_label("production")
+    ledger, events = service.label_history("Labelled"), service.audit_log(None, 1000)
 
-    report = await service.import_file(file)
+    report = service.import_file(file)
     assert label_counts(report) == NO_LABEL_CHANGE
     assert (report["versions_added"], report["audit_events_added"]) == (0, 0)
-    assert await labels_of(service) == [("canary", 1), ("production", 2)]
-    assert await protected_names(service) == []
+    assert labels_of(service) == [("canary", 1), ("production", 2)]
+    assert protected_names(service) == []
     with pytest.raises(LabelNotFound):
-        await service.resolve_config("Labelled", label="staging")
-    assert await service.label_history("Labelled") == ledger
-    assert await service.audit_log(None, 1000) == events  # not even an import event
+        service.resolve_config("Labelled", label="staging")
+    assert service.label_history("Labelled") == ledger
+    assert service.audit_log(None, 1000) == events  # not even an import event
 
 
-async def test_decisions_the_file_has_and_the_database_lacks_are_followed(
-    service: AgentService, tmp_path: Path
-) -> None:
+def test_decisions_the_file_has_and_the_database_lacks_are_followed(service: AgentService, tmp_path: Path) -> None:
     service.clock = Clock()
-    await two_versions(service)
+    two_versions(service)
     for label in ("staging", "canary"):
-        await service.set_label("Labelled", label, 1)
-    await service.protect_label("production")
+        service.set_label("Labelled", label, 1)
+    service.protect_label("production")
     first = tmp_path / "first.jsonl"
-    await service.export_file(first)
+    service.export_file(first)
     other = AgentService(str(tmp_path / "other.db"), user="tester")
     try:
-        await other.import_file(first)
-        await service.set_label("Labelled", "staging", 2, reason="better")
-        await service.remove_label("Labelled", "canary")
-        await service.set_label("Labelled", "beta", 2)
-        await service.unprotect_label("production")
-        await service.protect_label("staging")
+        other.import_file(first)
+        service.set_label("Labelled", "staging", 2, reason="better")
+        service.remove_label("Labelled", "canary")
+        service.set_label("Labelled", "beta", 2)
+        service.unprotect_label("production")
+        service.protect_label("staging")
         later = tmp_path / "later.jsonl"
-        await service.export_file(later)
+        service.export_file(later)
 
-        report = await other.import_file(later)
+        report = other.import_file(later)
         assert label_counts(report) == {
             **NO_LABEL_CHANGE,
             "labels_added": 1,
@@ -685,15 +680,15 @@ async def test_decisions_the_file_has_and_the_database_lacks_are_followed(
             {"label": "canary", "from_version": 1, "to_version": None},
             {"label": "beta", "from_version": None, "to_version": 2},
         ]
-        assert await labels_of(other) == await labels_of(service) == [("beta", 2), ("staging", 2)]
-        assert await protected_names(other) == ["staging"]
-        assert (await other.resolve_config("Labelled", label="staging"))["version_number"] == 2
-        assert await ledger_of(other) == await ledger_of(service)
+        assert labels_of(other) == labels_of(service) == [("beta", 2), ("staging", 2)]
+        assert protected_names(other) == ["staging"]
+        assert other.resolve_config("Labelled", label="staging")["version_number"] == 2
+        assert ledger_of(other) == ledger_of(service)
         # The two databases now say the same, down to the byte.
         mirror = tmp_path / "mirror.jsonl"
-        await other.export_file(mirror)
+        other.export_file(mirror)
         assert mirror.read_bytes() == later.read_bytes()
-        summary = [event for event in await other.audit_trail() if event["action"] == "import"][:2]
+        summary = [event for event in other.audit_trail() if event["action"] == "import"][:2]
         assert [event_summary(event) for event in summary] == [
             f"imported from {later}: 2 audit events added, 1 protected label name added, "
             "1 protected label name removed",
@@ -703,110 +698,110 @@ async def test_decisions_the_file_has_and_the_database_lacks_are_followed(
         other.close()
 
 
-async def test_two_databases_that_decided_apart_follow_the_newer_decision_either_way(
+def test_two_databases_that_decided_apart_follow_the_newer_decision_either_way(
     service: AgentService, tmp_path: Path
 ) -> None:
     """Each database appends the other's entries; the ledger orders them by time, and the label follows its newest."""
     service.clock = Clock()
-    await two_versions(service)
-    await service.set_label("Labelled", "staging", 1)
+    two_versions(service)
+    service.set_label("Labelled", "staging", 1)
     common = tmp_path / "common.jsonl"
-    await service.export_file(common)
+    service.export_file(common)
     other = AgentService(str(tmp_path / "other.db"), user="bob")
     other.clock = Clock()
     other.clock.hour = 100  # bob decides later
     try:
-        await other.import_file(common)
-        await service.set_label("Labelled", "staging", 2, reason="alice: v2")
-        await other.remove_label("Labelled", "staging", reason="bob: stop")
+        other.import_file(common)
+        service.set_label("Labelled", "staging", 2, reason="alice: v2")
+        other.remove_label("Labelled", "staging", reason="bob: stop")
         ours, theirs = tmp_path / "ours.jsonl", tmp_path / "theirs.jsonl"
-        await service.export_file(ours)
-        await other.export_file(theirs)
+        service.export_file(ours)
+        other.export_file(theirs)
 
         # Into bob's database: his removal is newer, it stands; alice's move takes its place in time.
-        report = await other.import_file(ours)
+        report = other.import_file(ours)
         assert label_counts(report) == {**NO_LABEL_CHANGE, "label_events_added": 1}
-        assert await labels_of(other) == []
-        history = await other.label_history("Labelled")
+        assert labels_of(other) == []
+        history = other.label_history("Labelled")
         assert [(entry["action"], entry["reason"]) for entry in history] == [
             ("remove", "bob: stop"),
             ("move", "alice: v2"),
             ("set", ""),
         ]
         # Paging goes by the same order: before the removal come the move, then the set.
-        page = await other.label_history("Labelled", limit=1, before=history[0]["id"])
+        page = other.label_history("Labelled", limit=1, before=history[0]["id"])
         assert [entry["reason"] for entry in page] == ["alice: v2"]
 
         # Into alice's database: bob's removal is newer, it is followed.
-        report = await service.import_file(theirs)
+        report = service.import_file(theirs)
         assert label_counts(report) == {**NO_LABEL_CHANGE, "labels_removed": 1, "label_events_added": 1}
-        assert await labels_of(service) == []
-        assert await ledger_of(service) == await ledger_of(other)
+        assert labels_of(service) == []
+        assert ledger_of(service) == ledger_of(other)
     finally:
         other.close()
 
 
-async def test_at_the_same_second_the_files_decision_is_the_newer_and_one_round_trip_agrees(
+def test_at_the_same_second_the_files_decision_is_the_newer_and_one_round_trip_agrees(
     service: AgentService, tmp_path: Path
 ) -> None:
     """Decisions of two databases in one second: the file's entry is recorded after the database's, so it is the newest."""
     service.clock = Frozen()
-    await two_versions(service)
-    await service.set_label("Labelled", "staging", 1)
+    two_versions(service)
+    service.set_label("Labelled", "staging", 1)
     common = tmp_path / "common.jsonl"
-    await service.export_file(common)
+    service.export_file(common)
     other = AgentService(str(tmp_path / "other.db"), user="bob")
     other.clock = Frozen()
     try:
-        await other.import_file(common)
-        await service.set_label("Labelled", "staging", 2)
-        await other.remove_label("Labelled", "staging")
+        other.import_file(common)
+        service.set_label("Labelled", "staging", 2)
+        other.remove_label("Labelled", "staging")
         ours = tmp_path / "ours.jsonl"
-        await service.export_file(ours)
-        report = await other.import_file(ours)
+        service.export_file(ours)
+        report = other.import_file(ours)
         assert report["labels_added"] == 1
-        assert await labels_of(other) == [("staging", 2)]
-        assert (await other.label_history("Labelled"))[0]["action"] == "move"  # the newest entry is the one followed
+        assert labels_of(other) == [("staging", 2)]
+        assert other.label_history("Labelled")[0]["action"] == "move"  # the newest entry is the one followed
         back = tmp_path / "back.jsonl"
-        await other.export_file(back)
-        assert label_counts(await service.import_file(back)) == {**NO_LABEL_CHANGE, "label_events_added": 1}
-        assert await labels_of(service) == await labels_of(other) == [("staging", 2)]
+        other.export_file(back)
+        assert label_counts(service.import_file(back)) == {**NO_LABEL_CHANGE, "label_events_added": 1}
+        assert labels_of(service) == labels_of(other) == [("staging", 2)]
     finally:
         other.close()
 
 
-async def test_an_import_into_an_empty_database_reproduces_labels_protection_and_every_audit_event(
+def test_an_import_into_an_empty_database_reproduces_labels_protection_and_every_audit_event(
     service: AgentService, tmp_path: Path
 ) -> None:
     service.clock = Clock()
-    agent = await two_versions(service)
-    v1 = (await service.get_versions(agent["id"]))[-1]
-    await service.set_label("Labelled", "staging", 1)
-    await service.set_label("Labelled", "staging", 2)
-    await service.delete_version(v1["id"])  # the ledger still names it; the file does not carry it
-    await service.set_label("Labelled", "canary", 2)
-    await service.remove_label("Labelled", "canary")
+    agent = two_versions(service)
+    v1 = service.get_versions(agent["id"])[-1]
+    service.set_label("Labelled", "staging", 1)
+    service.set_label("Labelled", "staging", 2)
+    service.delete_version(v1["id"])  # the ledger still names it; the file does not carry it
+    service.set_label("Labelled", "canary", 2)
+    service.remove_label("Labelled", "canary")
     for name in ("production", "staging", "canary"):
-        await service.protect_label(name)
-    await service.unprotect_label("staging")
-    await service.unprotect_label("canary")
-    await service.protect_label("canary")
-    gone = await service.create_agent({"name": "Gone", "model_id": "m"})
-    await service.update(gone["id"], {"status": "archived"})
-    await service.delete_agent(gone["id"])
-    await service.create_token("ci-bot", "read")
+        service.protect_label(name)
+    service.unprotect_label("staging")
+    service.unprotect_label("canary")
+    service.protect_label("canary")
+    gone = service.create_agent({"name": "Gone", "model_id": "m"})
+    service.update(gone["id"], {"status": "archived"})
+    service.delete_agent(gone["id"])
+    service.create_token("ci-bot", "read")
     file = tmp_path / "all.jsonl"
-    counts = await service.export_file(file)
+    counts = service.export_file(file)
     assert counts["database_audit_events"] == 10  # 6 of protection, 1 of the token, 3 of the deleted agent
     assert json.loads(file.read_text().splitlines()[0])["format_version"] == 2
 
     other = AgentService(str(tmp_path / "other.db"), user="tester")
     try:
-        report = await other.import_file(file)
+        report = other.import_file(file)
         assert report["labels_added"] == 1 and report["protected_labels_added"] == 2
-        assert await labels_of(other) == await labels_of(service) == [("staging", 2)]
-        assert await other.protected_labels() == await service.protected_labels()
-        assert await ledger_of(other) == await ledger_of(service)
+        assert labels_of(other) == labels_of(service) == [("staging", 2)]
+        assert other.protected_labels() == service.protected_labels()
+        assert ledger_of(other) == ledger_of(service)
 
         def events(log: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
             keys = ("at", "actor", "action", "agent_id", "version_id", "detail")
@@ -815,24 +810,24 @@ async def test_an_import_into_an_empty_database_reproduces_labels_protection_and
                 key=str,
             )
 
-        theirs = [event for event in await other.audit_log(None, 1000) if event["action"] != "import"]
-        assert events(theirs) == events(await service.audit_log(None, 1000))
+        theirs = [event for event in other.audit_log(None, 1000) if event["action"] != "import"]
+        assert events(theirs) == events(service.audit_log(None, 1000))
         again = tmp_path / "again.jsonl"
-        await other.export_file(again)
+        other.export_file(again)
         assert again.read_bytes() == file.read_bytes()
-        twice = await other.import_file(file)
+        twice = other.import_file(file)
         assert label_counts(twice) == NO_LABEL_CHANGE and twice["audit_events_added"] == 0
     finally:
         other.close()
 
 
-async def test_a_file_without_protection_events_protects_only_what_the_database_did_not_unprotect_since(
+def test_a_file_without_protection_events_protects_only_what_the_database_did_not_unprotect_since(
     service: AgentService, tmp_path: Path
 ) -> None:
     """Files written before protection events travelled hold protected names only: each is a decision at its time."""
     service.clock = Clock()  # 2026-11-01
-    await service.protect_label("production")
-    await service.unprotect_label("production")
+    service.protect_label("production")
+    service.unprotect_label("production")
 
     def old_file(name: str, at: str) -> Path:
         path = tmp_path / name
@@ -844,12 +839,12 @@ async def test_a_file_without_protection_events_protects_only_what_the_database_
             writer.end()
         return path
 
-    report = await service.import_file(old_file("october.jsonl", "2026-10-01T00:00:00Z"))
+    report = service.import_file(old_file("october.jsonl", "2026-10-01T00:00:00Z"))
     assert (report["protected_labels_added"], report["protected_labels_removed"]) == (1, 0)
-    assert await protected_names(service) == ["staging"]
-    report = await service.import_file(old_file("december.jsonl", "2026-12-01T00:00:00Z"))
+    assert protected_names(service) == ["staging"]
+    report = service.import_file(old_file("december.jsonl", "2026-12-01T00:00:00Z"))
     assert (report["protected_labels_added"], report["protected_labels_removed"]) == (1, 0)
-    assert await protected_names(service) == ["production", "staging"]
+    assert protected_names(service) == ["production", "staging"]
 
 
 def test_import_says_what_it_did_to_labels_in_text_as_in_json(kz, ids, tmp_path, capsys):

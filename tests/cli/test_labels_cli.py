@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from kaizen_tui.service import AgentService
-from tests.support import Clock, Result, Runner, TtyStringIO, cli_runner, wait, write_raw_snapshot
+from tests.support import Clock, Result, Runner, TtyStringIO, cli_runner, write_raw_snapshot
 
 HOSTILE = "[bold]loud[/bold] \x1b[31mred\x1b[0m"
 
@@ -33,11 +33,11 @@ def bot(db_path: Path) -> dict[str, Any]:
     service = AgentService(str(db_path), user="tester")
     try:
         service.clock = Clock()
-        agent = wait(service.create_agent({"name": "Bot", "model_id": "m", "temperature": 0.1}))
-        versions = [wait(service.create_version(agent["id"], "first"))]
+        agent = service.create_agent({"name": "Bot", "model_id": "m", "temperature": 0.1})
+        versions = [service.create_version(agent["id"], "first")]
         for temperature, changelog in ((0.2, "second"), (0.3, "third")):
-            wait(service.update(agent["id"], {"temperature": temperature}))
-            versions.append(wait(service.create_version(agent["id"], changelog)))
+            service.update(agent["id"], {"temperature": temperature})
+            versions.append(service.create_version(agent["id"], changelog))
     finally:
         service.close()
     return {**agent, "versions": versions}
@@ -450,9 +450,9 @@ def test_config_at_a_time_on_a_ledger_written_hours_apart(kz: Runner, bot: dict[
     service = AgentService(str(db_path), user="alice")
     try:
         service.clock = Clock()  # an hour later at every call
-        wait(service.set_label("Bot", "production", 1))
-        wait(service.set_label("Bot", "production", 3))
-        wait(service.remove_label("Bot", "production", reason="incident"))
+        service.set_label("Bot", "production", 1)
+        service.set_label("Bot", "production", 3)
+        service.remove_label("Bot", "production", reason="incident")
     finally:
         service.close()
     set_at, moved_at, removed_at = (datetime.fromisoformat(entry["at"]) for entry in history(kz)[::-1])

@@ -28,7 +28,6 @@ from tests.support import (
     cli_runner,
     live_agent,
     rename_as_an_older_tool,
-    wait,
     write_raw_snapshot,
 )
 
@@ -334,7 +333,7 @@ def test_the_tui_may_create_a_new_database(
             self.service = service
 
         def run(self) -> None:
-            assert wait(self.service.list_agents()) == []
+            assert self.service.list_agents() == []
 
     monkeypatch.setitem(sys.modules, "kaizen_tui.tui.app", types.SimpleNamespace(KaizenApp=FakeApp))
     monkeypatch.setattr(sys, "stdin", TtyStringIO())

@@ -25,7 +25,6 @@ import pytest
 
 from kaizen_tui.service import AgentService
 from tests.api.conftest import SERVER_DEADLINE, Server, running_server
-from tests.support import wait
 
 PROMPT = "You are the support assistant for Acme Cloud.\nNever promise refunds."
 
@@ -78,19 +77,19 @@ class Kaizen:
         name = f"{prefix}-{uuid.uuid4().hex[:8]}"
         data = {"name": name, "model_id": "gpt-4o", "system_prompt": PROMPT, "extra": {"tools": ["search"]}}
         data.update(fields)
-        return wait(self.service.create_agent(data))
+        return self.service.create_agent(data)
 
     def snapshot(self, agent: dict[str, Any], **changes: Any) -> dict[str, Any]:
         """Change the live config (if asked) and save it as a new version; the version."""
         if changes:
-            wait(self.service.update(agent["id"], changes))
-        return wait(self.service.create_version(agent["id"], "test"))
+            self.service.update(agent["id"], changes)
+        return self.service.create_version(agent["id"], "test")
 
     def set_label(self, agent: dict[str, Any], label: str, version: int) -> None:
-        wait(self.service.set_label(agent["id"], label, version))
+        self.service.set_label(agent["id"], label, version)
 
     def remove_label(self, agent: dict[str, Any], label: str) -> None:
-        wait(self.service.remove_label(agent["id"], label))
+        self.service.remove_label(agent["id"], label)
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +103,7 @@ def kaizen(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kaizen]:
     db = str(folder / "kaizen.db")
     service = AgentService(db, user="tester")
     try:
-        token = wait(service.create_token("agent-runtime", "read"))["token"]
+        token = service.create_token("agent-runtime", "read")["token"]
         with serving(db, folder) as server:
             yield Kaizen(db, folder, token, service, server)
         assert token not in server.stderr()

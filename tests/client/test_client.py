@@ -40,7 +40,7 @@ from kaizen_tui.client import (
 )
 from tests.api.conftest import free_port, stop_server
 from tests.client.conftest import PROMPT, Kaizen, config_requests
-from tests.support import wait, write_raw_snapshot
+from tests.support import write_raw_snapshot
 
 CLIENT_LOG = "kaizen_tui.client"
 
@@ -209,7 +209,7 @@ def test_live_versions_and_latest_are_copies_of_their_own(kaizen: Kaizen) -> Non
     agent = kaizen.agent()
     kaizen.snapshot(agent)
     kaizen.snapshot(agent, system_prompt="Version two.")
-    wait(kaizen.service.update(agent["id"], {"system_prompt": "Unsaved."}))
+    kaizen.service.update(agent["id"], {"system_prompt": "Unsaved."})
     client = KaizenClient(kaizen.url, kaizen.token, cache_ttl=60)
     assert client.get_config(agent["name"])["system_prompt"] == "Unsaved."
     assert client.get_config(agent["name"], version=1)["system_prompt"] == PROMPT

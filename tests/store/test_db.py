@@ -104,26 +104,26 @@ def test_an_empty_file_becomes_a_database(db_path: Path) -> None:
         assert connection.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
 
 
-async def test_read_only_mode_reads_and_refuses_writes(db_path: Path, agent_data: dict) -> None:
+def test_read_only_mode_reads_and_refuses_writes(db_path: Path, agent_data: dict) -> None:
     writer = AgentService(str(db_path))
-    agent = await writer.create_agent(agent_data)
+    agent = writer.create_agent(agent_data)
     writer.close()
     reader = AgentService(str(db_path), read_only=True)
     assert reader.read_only
-    assert (await reader.get(agent["id"]))["name"] == agent_data["name"]
+    assert reader.get(agent["id"])["name"] == agent_data["name"]
     with pytest.raises(ReadOnlyDatabase, match="read-only"):
-        await reader.create_version(agent["id"])
+        reader.create_version(agent["id"])
     reader.close()
 
 
 AS_ANOTHER_USER = """
-import asyncio, sys
+import sys
 from kaizen_tui.core.errors import ReadOnlyDatabase
 from kaizen_tui.service import AgentService
 service = AgentService(sys.argv[1])
-agents = asyncio.run(service.list_agents())
+agents = service.list_agents()
 try:
-    asyncio.run(service.create_version(agents[0]["id"]))
+    service.create_version(agents[0]["id"])
 except ReadOnlyDatabase as error:
     print(service.read_only, len(agents), error)
 """
@@ -149,12 +149,12 @@ def shared_folder() -> Iterator[Path]:
 @pytest.mark.parametrize(
     ("file_mode", "folder_mode", "reason"), [(0o444, 0o777, "is read-only"), (0o666, 0o755, "folder")]
 )
-async def test_a_database_we_cannot_write_opens_for_browsing(
+def test_a_database_we_cannot_write_opens_for_browsing(
     shared_folder: Path, agent_data: dict, file_mode: int, folder_mode: int, reason: str
 ) -> None:
     path = shared_folder / "shared.db"
     writer = AgentService(str(path))
-    await writer.create_agent(agent_data)
+    writer.create_agent(agent_data)
     writer.close()
     path.chmod(file_mode)
     shared_folder.chmod(folder_mode)
@@ -167,10 +167,8 @@ async def test_a_database_we_cannot_write_opens_for_browsing(
 
 
 @pytest.mark.sqlite_only  # the file itself; PostgreSQL's side is in test_postgres.py
-async def test_the_audit_log_is_append_only_even_for_raw_sql(
-    service: AgentService, db_path: Path, agent_data: dict
-) -> None:
-    await service.create_agent(agent_data)
+def test_the_audit_log_is_append_only_even_for_raw_sql(service: AgentService, db_path: Path, agent_data: dict) -> None:
+    service.create_agent(agent_data)
     with sqlite3.connect(db_path) as connection:
         for statement in ("UPDATE audit_event SET actor = 'mallory'", "DELETE FROM audit_event"):
             with pytest.raises(sqlite3.DatabaseError, match="append-only"):
@@ -178,16 +176,16 @@ async def test_the_audit_log_is_append_only_even_for_raw_sql(
 
 
 @pytest.mark.sqlite_only  # the file itself; PostgreSQL's side is in test_postgres.py
-async def test_a_truncated_database_gives_a_clear_error(db_path: Path) -> None:
+def test_a_truncated_database_gives_a_clear_error(db_path: Path) -> None:
     from kaizen_tui.demo import seed_demo
 
     service = AgentService(str(db_path))
-    await seed_demo(service)
+    seed_demo(service)
     service.close()
     os.truncate(db_path, db_path.stat().st_size // 2)
     with pytest.raises(DatabaseError, match="damaged"):
         damaged = AgentService(str(db_path))
-        await damaged.list_agents()
+        damaged.list_agents()
 
 
 @pytest.mark.parametrize("url", ["postgresql://admin:hunter2@db.example/agents", "weird://admin:hunter2@@@:/x"])

@@ -39,7 +39,7 @@ def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-async def test_a_schema_1_file_upgrades_keeping_every_row(old_file: Path) -> None:
+def test_a_schema_1_file_upgrades_keeping_every_row(old_file: Path) -> None:
     assert MANIFEST["user_version"] == 1
     service = AgentService(str(old_file))
     service.close()
@@ -51,24 +51,24 @@ async def test_a_schema_1_file_upgrades_keeping_every_row(old_file: Path) -> Non
         assert rows(old_file, table, list(expected[0])) == expected, f"{table} changed"
 
 
-async def test_the_upgraded_file_reads_as_before(old_file: Path) -> None:
+def test_the_upgraded_file_reads_as_before(old_file: Path) -> None:
     service = AgentService(str(old_file))
     try:
-        agents = {agent["name"]: agent for agent in await service.list_agents()}
+        agents = {agent["name"]: agent for agent in service.list_agents()}
         assert len(agents) == len(MANIFEST["agent"])
         assert all(agent["revision"] == 1 for agent in agents.values())
         support = agents["Support Agent"]
         expected_versions = [v for v in MANIFEST["agent_version"] if v["agent_id"] == support["id"]]
-        versions = await service.get_versions(support["id"])
+        versions = service.get_versions(support["id"])
         assert sorted(v["version_number"] for v in versions) == sorted(v["version_number"] for v in expected_versions)
         # Bot's v3 was deleted, then a rollback auto-saved v4: numbers keep going up.
         bot = next(agent for agent in MANIFEST["agent"] if agent["name"] == "Bot")
         assert bot["last_version_number"] == 4
-        new = await service.create_version(bot["id"], "after the upgrade")
+        new = service.create_version(bot["id"], "after the upgrade")
         assert new["version_number"] == 5
         # Another tool's snapshot (other key order, no extra) holds the live config: saved.
         ecole = agents["ÉCOLE"]
-        timeline = {entry["version_number"]: entry for entry in await service.get_timeline(ecole["id"])}
+        timeline = {entry["version_number"]: entry for entry in service.get_timeline(ecole["id"])}
         assert timeline[7]["damaged"] is None and timeline[7]["matches_live"]
         assert timeline[8]["damaged"] and not timeline[8]["matches_live"]
         # The demo's agent with edits no version holds is still unsaved; the others are saved.
@@ -78,35 +78,35 @@ async def test_the_upgraded_file_reads_as_before(old_file: Path) -> None:
         service.close()
 
 
-async def test_names_that_already_clash_still_open_and_are_reported(old_file: Path) -> None:
+def test_names_that_already_clash_still_open_and_are_reported(old_file: Path) -> None:
     service = AgentService(str(old_file))
     try:
-        clashes = await service.name_clashes()
+        clashes = service.name_clashes()
         assert [sorted(agent["name"] for agent in group) for group in clashes] == [["Bot", "bot"]]
         # Each is still found by its exact name; the folded name is ambiguous.
-        assert (await service.find_agent("bot"))["name"] == "bot"
-        assert (await service.find_agent("Bot"))["name"] == "Bot"
+        assert service.find_agent("bot")["name"] == "bot"
+        assert service.find_agent("Bot")["name"] == "Bot"
         with pytest.raises(AmbiguousAgent):
-            await service.find_agent("BOT")
+            service.find_agent("BOT")
         # Renaming one of them resolves the clash; the freed name stays taken by the other.
-        lower = await service.find_agent("bot")
-        await service.update(lower["id"], {"name": "bot two"})
-        assert await service.name_clashes() == []
+        lower = service.find_agent("bot")
+        service.update(lower["id"], {"name": "bot two"})
+        assert service.name_clashes() == []
         with pytest.raises(Exception, match="already named"):
-            await service.create_agent({"name": "BOT", "model_id": "m"})
+            service.create_agent({"name": "BOT", "model_id": "m"})
     finally:
         service.close()
 
 
-async def test_a_read_only_open_of_an_old_file_reads_it_without_changing_a_byte(old_file: Path) -> None:
+def test_a_read_only_open_of_an_old_file_reads_it_without_changing_a_byte(old_file: Path) -> None:
     before = digest(old_file)
     service = AgentService(str(old_file), read_only=True)
     try:
         assert any("schema version 1" in notice and "unchanged" in notice for notice in service.notices)
-        agents = await service.list_agents()
+        agents = service.list_agents()
         assert len(agents) == len(MANIFEST["agent"])
         assert all("revision" in agent for agent in agents)
-        assert await service.get_timeline(agents[0]["id"])
+        assert service.get_timeline(agents[0]["id"])
     finally:
         service.close()
     assert digest(old_file) == before

@@ -27,7 +27,6 @@ from kaizen_tui.core.errors import (
 from kaizen_tui.service import AgentService
 from kaizen_tui.store.postgres import POOL_RECONNECT_SECONDS
 from tests.postgres_server import PASSWORD_ROLE, PostgresServer
-from tests.support import wait
 
 KAIZEN = Path(sys.executable).parent / "kaizen-tui"
 
@@ -105,10 +104,10 @@ def test_a_newer_schema_is_refused(postgres_url: str) -> None:
 def test_reading_an_empty_database_finds_nothing_and_creates_nothing(postgres_url: str) -> None:
     for service in (AgentService(postgres_url, create=False), AgentService(postgres_url, read_only=True)):
         try:
-            assert wait(service.list_agents()) == [] and wait(service.audit_trail()) == []
+            assert service.list_agents() == [] and service.audit_trail() == []
             assert service.display_name.endswith("/" + postgres_url.rsplit("/", 1)[1]), "the database, by its name"
             with pytest.raises(ReadOnlyDatabase):
-                wait(service.protect_label("production"))
+                service.protect_label("production")
         finally:
             service.close()
     empty = run_cli("--db", postgres_url, "agents", "--json")
@@ -126,7 +125,7 @@ def test_reading_an_empty_database_finds_nothing_and_creates_nothing(postgres_ur
 def test_the_audit_log_is_append_only_in_the_database(postgres_url: str) -> None:
     service = AgentService(postgres_url)
     try:
-        wait(service.create_agent({"name": "a", "model_id": "m"}))
+        service.create_agent({"name": "a", "model_id": "m"})
     finally:
         service.close()
     for statement in ("UPDATE audit_event SET actor = 'mallory'", "DELETE FROM audit_event", "TRUNCATE audit_event"):
@@ -139,12 +138,12 @@ def test_the_audit_log_is_append_only_in_the_database(postgres_url: str) -> None
 def test_snapshot_text_rewritten_by_another_tool_loses_its_hash(postgres_url: str) -> None:
     service = AgentService(postgres_url)
     try:
-        agent = wait(service.create_agent({"name": "a", "model_id": "m"}))
-        version = wait(service.create_version(agent["id"]))
+        agent = service.create_agent({"name": "a", "model_id": "m"})
+        version = service.create_version(agent["id"])
         with psycopg.connect(postgres_url) as connection:
             connection.execute("UPDATE agent_version SET config_snapshot = '{' WHERE id = %s", (version["id"],))
             assert connection.execute("SELECT content_hash FROM agent_version").fetchone() == (None,)
-        assert wait(service.get_timeline(agent["id"]))[0]["damaged"]
+        assert service.get_timeline(agent["id"])[0]["damaged"]
     finally:
         service.close()
 
@@ -163,9 +162,9 @@ def test_a_user_who_may_only_read_gets_a_read_only_database(postgres_server: Pos
     reader = AgentService(reader_url)
     try:
         assert reader.read_only and "may only read" in reader.read_only_reason
-        assert wait(reader.list_agents()) == []
+        assert reader.list_agents() == []
         with pytest.raises(ReadOnlyDatabase):
-            wait(reader.create_agent({"name": "b", "model_id": "m"}))
+            reader.create_agent({"name": "b", "model_id": "m"})
     finally:
         reader.close()
         postgres_server.execute(f'REVOKE ALL ON DATABASE "{database}" FROM kaizen_reader')
@@ -178,10 +177,10 @@ def test_another_process_commit_is_announced_within_two_seconds(postgres_url: st
     assert stop is not None
     try:
         script = (
-            "import asyncio, sys\n"
+            "import sys\n"
             "from kaizen_tui.service import AgentService\n"
             "service = AgentService(sys.argv[1])\n"
-            "asyncio.run(service.create_agent({'name': 'from elsewhere', 'model_id': 'm'}))\n"
+            "service.create_agent({'name': 'from elsewhere', 'model_id': 'm'})\n"
             "service.close()\n"
         )
         announced.clear()
@@ -196,15 +195,15 @@ def test_connections_the_server_dropped_are_replaced_without_an_error(postgres_u
     """A server restart (or an administrator) ends every idle connection; the next operation still works."""
     service = AgentService(postgres_url)
     try:
-        wait(service.create_agent({"name": "a", "model_id": "m"}))
+        service.create_agent({"name": "a", "model_id": "m"})
         database = postgres_url.rsplit("/", 1)[1]
         with psycopg.connect(postgres_url, autocommit=True) as admin:
             admin.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
                 (database,),
             )
-        assert [agent["name"] for agent in wait(service.list_agents())] == ["a"]
-        wait(service.create_agent({"name": "b", "model_id": "m"}))
+        assert [agent["name"] for agent in service.list_agents()] == ["a"]
+        service.create_agent({"name": "b", "model_id": "m"})
     finally:
         service.close()
 
@@ -212,7 +211,7 @@ def test_connections_the_server_dropped_are_replaced_without_an_error(postgres_u
 def test_a_closed_store_opens_no_connection_again(postgres_url: str) -> None:
     """A call still under way when its owner closed the service (the app quitting) fails; no pool is left open."""
     service = AgentService(postgres_url)
-    wait(service.create_agent({"name": "a", "model_id": "m"}))
+    service.create_agent({"name": "a", "model_id": "m"})
     store = service.store
     service.close()
     with pytest.raises(DatabaseUnavailable, match="was closed"):
@@ -239,16 +238,16 @@ def test_a_server_that_stops_and_starts_again_is_unavailable_then_answers_with_o
     url = stoppable_postgres.new_database()
     service = AgentService(url)
     try:
-        wait(service.create_agent({"name": "a", "model_id": "m"}))
+        service.create_agent({"name": "a", "model_id": "m"})
         pool = service.store._open_pool()
         assert pool.reconnect_timeout == POOL_RECONNECT_SECONDS <= 2.0
         stoppable_postgres.stop_serving()
         for _ in range(3):
             with pytest.raises(DatabaseUnavailable, match="connection refused"):
-                wait(service.list_agents())
+                service.list_agents()
         stoppable_postgres.start_serving()
-        assert [agent["name"] for agent in wait(service.list_agents())] == ["a"]
-        wait(service.create_agent({"name": "b", "model_id": "m"}))
+        assert [agent["name"] for agent in service.list_agents()] == ["a"]
+        service.create_agent({"name": "b", "model_id": "m"})
     finally:
         service.close()
     said = [record.getMessage() for record in caplog.records if record.name == "kaizen_tui.store.postgres"]
@@ -259,10 +258,10 @@ def test_a_server_that_stops_and_starts_again_is_unavailable_then_answers_with_o
 
 def test_four_processes_opening_a_new_database_at_once_make_one_schema(postgres_url: str) -> None:
     script = (
-        "import asyncio, sys\n"
+        "import sys\n"
         "from kaizen_tui.service import AgentService\n"
         "service = AgentService(sys.argv[1])\n"
-        "asyncio.run(service.create_agent({'name': sys.argv[2], 'model_id': 'm'}))\n"
+        "service.create_agent({'name': sys.argv[2], 'model_id': 'm'})\n"
         "service.close()\n"
     )
     processes = [
@@ -276,7 +275,7 @@ def test_four_processes_opening_a_new_database_at_once_make_one_schema(postgres_
         assert process.returncode == 0, err
     service = AgentService(postgres_url)
     try:
-        assert sorted(agent["name"] for agent in wait(service.list_agents())) == [f"agent {i}" for i in range(4)]
+        assert sorted(agent["name"] for agent in service.list_agents()) == [f"agent {i}" for i in range(4)]
     finally:
         service.close()
 
@@ -319,8 +318,8 @@ def test_a_database_of_schema_3_is_upgraded_to_labels_keeping_every_row(postgres
     """Schema 3 (PostgreSQL's first, before labels) made by removing what migration 4 adds, then opened."""
     service = AgentService(postgres_url)
     try:
-        agent = wait(service.create_agent({"name": "Old", "model_id": "m"}))
-        wait(service.create_version(agent["id"], "from before labels"))
+        agent = service.create_agent({"name": "Old", "model_id": "m"})
+        service.create_version(agent["id"], "from before labels")
     finally:
         service.close()
     with psycopg.connect(postgres_url) as connection:
@@ -329,9 +328,9 @@ def test_a_database_of_schema_3_is_upgraded_to_labels_keeping_every_row(postgres
         connection.execute("UPDATE kaizen_meta SET value = 3 WHERE key = 'schema_version'")
     upgraded = AgentService(postgres_url)
     try:
-        assert [v["changelog"] for v in wait(upgraded.get_versions(agent["id"]))] == ["from before labels"]
-        wait(upgraded.set_label("Old", "production", 1))
-        assert [row["label"] for row in wait(upgraded.list_labels("Old"))] == ["production"]
+        assert [v["changelog"] for v in upgraded.get_versions(agent["id"])] == ["from before labels"]
+        upgraded.set_label("Old", "production", 1)
+        assert [row["label"] for row in upgraded.list_labels("Old")] == ["production"]
     finally:
         upgraded.close()
     with psycopg.connect(postgres_url) as connection:

@@ -12,7 +12,7 @@ from tests.support import audit_actions
 
 SNAPSHOTTER = textwrap.dedent(
     """
-    import asyncio, os, sys, time
+    import os, sys, time
     from pathlib import Path
     from kaizen_tui.service import AgentService
 
@@ -21,20 +21,17 @@ SNAPSHOTTER = textwrap.dedent(
     while not go.exists():
         time.sleep(0.001)
 
-    async def main():
-        for n in range(count):
-            await service.create_version(agent_id, f"burst {n}")
-
-    asyncio.run(main())
+    for n in range(count):
+        service.create_version(agent_id, f"burst {n}")
     print("done")
     """
 )
 
 
-async def test_four_processes_snapshotting_at_once_get_distinct_gapless_numbers(
+def test_four_processes_snapshotting_at_once_get_distinct_gapless_numbers(
     service: AgentService, db_path: Path, agent_data: dict, tmp_path: Path
 ) -> None:
-    agent = await service.create_agent(agent_data)
+    agent = service.create_agent(agent_data)
     go = tmp_path / "go"
     processes = [
         subprocess.Popen(
@@ -50,16 +47,16 @@ async def test_four_processes_snapshotting_at_once_get_distinct_gapless_numbers(
         out, err = process.communicate(timeout=240)
         assert process.returncode == 0, err
         assert out.strip() == "done" and err == ""
-    versions = await service.get_versions(agent["id"])
+    versions = service.get_versions(agent["id"])
     assert sorted(v["version_number"] for v in versions) == list(range(1, 401))
     authors = {v["created_by"] for v in versions}
     assert len(authors) == 4, "every process wrote"
-    assert await audit_actions(service, "version.create", agent["id"]) == 400
+    assert audit_actions(service, "version.create", agent["id"]) == 400
 
 
 INCREMENTER = textwrap.dedent(
     """
-    import asyncio, os, sys, time
+    import os, sys, time
     from pathlib import Path
     from kaizen_tui.core.errors import Conflict
     from kaizen_tui.service import AgentService
@@ -69,30 +66,25 @@ INCREMENTER = textwrap.dedent(
     while not go.exists():
         time.sleep(0.001)
 
-    async def main():
-        conflicts = 0
-        for _ in range(count):
-            while True:  # read, change, write back only if nobody wrote meanwhile
-                agent = await service.get(agent_id)
-                try:
-                    await service.update(
-                        agent_id, {"max_tokens": agent["max_tokens"] + 1}, expected_revision=agent["revision"]
-                    )
-                    break
-                except Conflict:
-                    conflicts += 1
-        return conflicts
-
-    print(asyncio.run(main()))
+    conflicts = 0
+    for _ in range(count):
+        while True:  # read, change, write back only if nobody wrote meanwhile
+            agent = service.get(agent_id)
+            try:
+                service.update(agent_id, {"max_tokens": agent["max_tokens"] + 1}, expected_revision=agent["revision"])
+                break
+            except Conflict:
+                conflicts += 1
+    print(conflicts)
     """
 )
 
 
-async def test_compare_and_swap_loses_no_update_among_four_processes(
+def test_compare_and_swap_loses_no_update_among_four_processes(
     service: AgentService, db_path: Path, agent_data: dict, tmp_path: Path
 ) -> None:
     """Four processes each add 1 to a field 25 times by read-modify-write: the field ends at +100."""
-    agent = await service.create_agent({**agent_data, "max_tokens": 0})
+    agent = service.create_agent({**agent_data, "max_tokens": 0})
     go = tmp_path / "go"
     processes = [
         subprocess.Popen(
@@ -110,7 +102,7 @@ async def test_compare_and_swap_loses_no_update_among_four_processes(
         assert process.returncode == 0, err
         assert err == ""
         conflicts += int(out.strip())
-    final = await service.get(agent["id"])
+    final = service.get(agent["id"])
     assert final["max_tokens"] == 100, "no increment was lost"
     assert final["revision"] == 101
-    assert await audit_actions(service, "agent.update", agent["id"]) == 100
+    assert audit_actions(service, "agent.update", agent["id"]) == 100

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import random
@@ -23,7 +22,7 @@ from kaizen_tui.service import AgentService, agent_config
 
 MIXED_WORKER = textwrap.dedent(
     """
-    import asyncio, json, os, random, sys, time
+    import json, os, random, sys, time
     from pathlib import Path
     from kaizen_tui.core.errors import KaizenError, DatabaseError
     from kaizen_tui.service import AgentService
@@ -38,42 +37,39 @@ MIXED_WORKER = textwrap.dedent(
     def ack(**record):
         print(json.dumps(record), flush=True)
 
-    async def one(agent_id):
+    def one(agent_id):
         op = rng.choice(["update", "snapshot", "snapshot", "rollback", "prune", "delete"])
         if op == "update":
-            await service.update(agent_id, {"temperature": round(rng.uniform(0, 2), 2),
-                                            "system_prompt": f"prompt {seed}-{rng.random()}"})
+            service.update(agent_id, {"temperature": round(rng.uniform(0, 2), 2),
+                                      "system_prompt": f"prompt {seed}-{rng.random()}"})
             ack(op=op, agent=agent_id)
         elif op == "snapshot":
-            version = await service.create_version(agent_id, f"by {seed}")
+            version = service.create_version(agent_id, f"by {seed}")
             ack(op=op, agent=agent_id, id=version["id"], number=version["version_number"])
         else:
-            versions = await service.get_versions(agent_id, limit=15)
+            versions = service.get_versions(agent_id, limit=15)
             if not versions:
                 ack(op="nothing-to-do")
                 return
             if op == "rollback":
                 target = rng.choice(versions)
-                await service.rollback_to_version(agent_id, target["id"])
+                service.rollback_to_version(agent_id, target["id"])
                 ack(op=op, agent=agent_id, to=target["id"])
             elif op == "prune":
-                ack(op=op, agent=agent_id, deleted=await service.cleanup_old_versions(agent_id, keep=rng.randint(5, 12)))
+                ack(op=op, agent=agent_id, deleted=service.cleanup_old_versions(agent_id, keep=rng.randint(5, 12)))
             else:
                 target = rng.choice(versions)
-                await service.delete_version(target["id"])
+                service.delete_version(target["id"])
                 ack(op=op, agent=agent_id, id=target["id"])
 
-    async def main():
-        for _ in range(count):
-            try:
-                await one(rng.choice(agent_ids))
-            except DatabaseError as error:
-                ack(op="database-error", message=str(error))
-            except KaizenError as error:
-                # A race lost fairly: the version was deleted by another worker.
-                ack(op="refused", message=str(error))
-
-    asyncio.run(main())
+    for _ in range(count):
+        try:
+            one(rng.choice(agent_ids))
+        except DatabaseError as error:
+            ack(op="database-error", message=str(error))
+        except KaizenError as error:
+            # A race lost fairly: the version was deleted by another worker.
+            ack(op="refused", message=str(error))
     """
 )
 
@@ -86,10 +82,10 @@ def assert_intact(db_path: Path) -> None:
         assert connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
-async def test_four_processes_of_mixed_operations_lose_nothing(
+def test_four_processes_of_mixed_operations_lose_nothing(
     service: AgentService, db_path: Path, agent_data: dict, tmp_path: Path
 ) -> None:
-    agents = [await service.create_agent({**agent_data, "name": f"Agent {n}"}) for n in range(3)]
+    agents = [service.create_agent({**agent_data, "name": f"Agent {n}"}) for n in range(3)]
     ids = [agent["id"] for agent in agents]
     go = tmp_path / "go"
     workers = [
@@ -113,7 +109,7 @@ async def test_four_processes_of_mixed_operations_lose_nothing(
     assert not [r for r in records if r["op"] == "database-error"], "no 'database is locked' reaches anyone"
     assert_intact(db_path)
 
-    audit = await service.audit_log(limit=100_000)
+    audit = service.audit_log(limit=100_000)
     # A prune that found nothing to delete wrote nothing.
     acknowledged = [r for r in records if r["op"] != "refused" and r.get("deleted") != 0]
     mutations = [e for e in audit if e["action"] != "agent.create"]
@@ -134,7 +130,7 @@ async def test_four_processes_of_mixed_operations_lose_nothing(
     deleted = {e["version_id"] for e in mutations if e["action"] == "version.delete"}
 
     for agent_id in ids:
-        versions = await service.get_versions(agent_id)
+        versions = service.get_versions(agent_id)
         existing = {v["id"] for v in versions}
         assert existing <= created, "every version there was acknowledged and audited"
         assert not existing & deleted
@@ -156,29 +152,26 @@ async def test_four_processes_of_mixed_operations_lose_nothing(
 
 KILLED_WRITER = textwrap.dedent(
     """
-    import asyncio, sys
+    import sys
     from kaizen_tui.service import AgentService
 
     db, agent_id = sys.argv[1], sys.argv[2]
     service = AgentService(db, user="doomed")
 
-    async def main():
-        n = 0
-        while True:
-            n += 1
-            await service.update(agent_id, {"system_prompt": f"burst {n} " + "x" * 20000})
-            version = await service.create_version(agent_id, f"burst {n}")
-            print(version["id"], flush=True)
-
-    asyncio.run(main())
+    n = 0
+    while True:
+        n += 1
+        service.update(agent_id, {"system_prompt": f"burst {n} " + "x" * 20000})
+        version = service.create_version(agent_id, f"burst {n}")
+        print(version["id"], flush=True)
     """
 )
 
 
-async def test_a_writer_killed_mid_burst_loses_no_acknowledged_write(
+def test_a_writer_killed_mid_burst_loses_no_acknowledged_write(
     service: AgentService, db_path: Path, agent_data: dict
 ) -> None:
-    agent = await service.create_agent(agent_data)
+    agent = service.create_agent(agent_data)
     rng = random.Random(7)
     acknowledged: list[str] = []
     for _ in range(12):
@@ -195,7 +188,7 @@ async def test_a_writer_killed_mid_burst_loses_no_acknowledged_write(
         acknowledged += rest.split()
 
         assert_intact(db_path)
-        versions = await service.get_versions(agent["id"])
+        versions = service.get_versions(agent["id"])
         assert set(acknowledged) <= {v["id"] for v in versions}
         numbers = [v["version_number"] for v in versions]
         assert sorted(numbers) == list(range(1, len(numbers) + 1))
@@ -208,24 +201,20 @@ class VersioningMachine(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        self.loop = asyncio.new_event_loop()
         self.path = Path(os.environ["KAIZEN_HYPOTHESIS_DIR"]) / f"h-{id(self)}-{time.monotonic_ns()}.db"
         self.service = AgentService(str(self.path), user="hypothesis")
         self.agent_ids: list[str] = []
         self.numbers_seen: dict[str, set[int]] = {}
 
-    def run(self, coroutine):
-        return self.loop.run_until_complete(coroutine)
-
     @initialize()
     def create_agents(self) -> None:
         for n in range(2):
-            agent = self.run(self.service.create_agent({"name": f"A{n}", "model_id": "m"}))
+            agent = self.service.create_agent({"name": f"A{n}", "model_id": "m"})
             self.agent_ids.append(agent["id"])
             self.numbers_seen[agent["id"]] = set()
 
     def versions(self, agent_id: str) -> list[dict]:
-        return self.run(self.service.get_versions(agent_id))
+        return self.service.get_versions(agent_id)
 
     @rule(
         which=st.integers(0, 1),
@@ -233,12 +222,12 @@ class VersioningMachine(RuleBasedStateMachine):
         prompt=st.text(st.characters(exclude_characters="\x00", exclude_categories=("Cs",)), max_size=30),
     )
     def update(self, which: int, temperature: float, prompt: str) -> None:
-        self.run(self.service.update(self.agent_ids[which], {"temperature": temperature, "system_prompt": prompt}))
+        self.service.update(self.agent_ids[which], {"temperature": temperature, "system_prompt": prompt})
 
     @rule(which=st.integers(0, 1))
     def snapshot(self, which: int) -> None:
         agent_id = self.agent_ids[which]
-        version = self.run(self.service.create_version(agent_id, "s"))
+        version = self.service.create_version(agent_id, "s")
         assert version["version_number"] not in self.numbers_seen[agent_id]
         assert version["version_number"] > max(self.numbers_seen[agent_id], default=0)
         self.numbers_seen[agent_id].add(version["version_number"])
@@ -250,26 +239,26 @@ class VersioningMachine(RuleBasedStateMachine):
         versions = self.versions(agent_id)
         if not versions:
             return
-        live_before = agent_config(self.run(self.service.get(agent_id)))
+        live_before = agent_config(self.service.get(agent_id))
         target = versions[pick % len(versions)]
-        self.run(self.service.rollback_to_version(agent_id, target["id"]))
+        self.service.rollback_to_version(agent_id, target["id"])
         after = self.versions(agent_id)
         for version in after:
             self.numbers_seen[agent_id].add(version["version_number"])
         recoverable = [parse_snapshot(v["config_snapshot"]) for v in after]
         assert live_before in recoverable, "the live config before a rollback is still a version"
-        assert agent_config(self.run(self.service.get(agent_id))) == parse_snapshot(target["config_snapshot"])
+        assert agent_config(self.service.get(agent_id)) == parse_snapshot(target["config_snapshot"])
 
     @rule(which=st.integers(0, 1), pick=st.integers(0, 1000))
     def delete(self, which: int, pick: int) -> None:
         versions = self.versions(self.agent_ids[which])
         if versions:
-            self.run(self.service.delete_version(versions[pick % len(versions)]["id"]))
+            self.service.delete_version(versions[pick % len(versions)]["id"])
 
     @rule(which=st.integers(0, 1), keep=st.integers(1, 4))
     def prune(self, which: int, keep: int) -> None:
         before = self.versions(self.agent_ids[which])
-        self.run(self.service.cleanup_old_versions(self.agent_ids[which], keep))
+        self.service.cleanup_old_versions(self.agent_ids[which], keep)
         assert self.versions(self.agent_ids[which]) == before[:keep]
 
     @invariant()
@@ -280,7 +269,6 @@ class VersioningMachine(RuleBasedStateMachine):
 
     def teardown(self) -> None:
         self.service.close()
-        self.loop.close()
 
 
 def test_no_sequence_of_operations_loses_a_config_or_repeats_a_number(tmp_path: Path, monkeypatch) -> None:

@@ -9,6 +9,6 @@ from tests.support import seed_small
 
 
 @pytest.fixture
-async def ids(service: AgentService) -> dict:
+def ids(service: AgentService) -> dict:
     """:func:`seed_small`'s two agents, written before the app starts; their ids."""
-    return await seed_small(service)
+    return seed_small(service)

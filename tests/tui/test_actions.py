@@ -41,8 +41,8 @@ SCOPES = (Scope.APP, Scope.MAIN, Scope.AGENTS, Scope.FILTER, Scope.TIMELINE, Sco
 
 
 @pytest.fixture
-async def seeded(service: AgentService) -> AgentService:
-    await seed_small(service)
+def seeded(service: AgentService) -> AgentService:
+    seed_small(service)
     return service
 
 

@@ -14,13 +14,13 @@ AGENTS = 1200
 
 
 @pytest.fixture
-async def many(service: AgentService) -> list[str]:
+def many(service: AgentService) -> list[str]:
     """1,200 agents named ``agent 0000`` .. ``agent 1199``; the even ones have a version."""
     names = []
     for number in range(AGENTS):
-        agent = await service.create_agent({"name": f"agent {number:04d}", "model_id": "m", "status": "active"})
+        agent = service.create_agent({"name": f"agent {number:04d}", "model_id": "m", "status": "active"})
         if number % 2 == 0:
-            await service.create_version(agent["id"])
+            service.create_version(agent["id"])
         names.append(agent["name"])
     return names
 
@@ -97,11 +97,11 @@ async def test_the_list_follows_changes_and_keeps_its_cursor(
         # Another process snapshots an agent near the top and adds one that sorts first.
         other = AgentService(str(db_path), user="someone")
         try:
-            first = (await other.find_agent("agent 0001"))["id"]
-            await other.create_version(first)
-            await other.create_agent({"name": "aaa newcomer", "model_id": "m"})
-            renamed = (await other.find_agent("agent 0005"))["id"]
-            await other.update(renamed, {"name": "zzz renamed"})
+            first = other.find_agent("agent 0001")["id"]
+            other.create_version(first)
+            other.create_agent({"name": "aaa newcomer", "model_id": "m"})
+            renamed = other.find_agent("agent 0005")["id"]
+            other.update(renamed, {"name": "zzz renamed"})
         finally:
             other.close()
         for _ in range(40):
@@ -114,7 +114,7 @@ async def test_the_list_follows_changes_and_keeps_its_cursor(
         assert table.cursor_key == chosen  # still on agent 1199, now one row further down
         assert table.agent(first)["version_count"] == 1
         # Exactly what a full read of the database gives, in its order.
-        assert [agent["id"] for agent in table.agents] == [agent["id"] for agent in await service.list_agents()]
+        assert [agent["id"] for agent in table.agents] == [agent["id"] for agent in service.list_agents()]
         assert table.agents[-1]["id"] == renamed
         await press(pilot, "g")
         assert table.agent(screen.agent_id)["name"] == "aaa newcomer"
@@ -133,7 +133,7 @@ async def test_at_80x24_the_focused_agents_list_shows_five_agents(service: Agent
 @pytest.mark.sqlite_only  # layout and keys only: the database does not change what is tested
 async def test_a_narrow_list_gives_the_names_the_room(service: AgentService) -> None:
     """At 40 columns type and status give way, so a long name is shown whole."""
-    await service.create_agent({"name": "Invoice Extraction Pipeline", "model_id": "m", "agent_type": "pipeline"})
+    service.create_agent({"name": "Invoice Extraction Pipeline", "model_id": "m", "agent_type": "pipeline"})
     async with running_app(service, size=(40, 12)) as pilot:
         app = pilot.app
         lines = shown_lines(app.screen)

@@ -58,14 +58,13 @@ def editor_with_a_colleague(tmp_path: Path, db_path: Path, agent_id: str, edit: 
     seen = tmp_path / "editor-runs.txt"
     return fake_editor(
         tmp_path,
-        "import asyncio\n"
         "from kaizen_tui.service import AgentService\n"
         f"runs = pathlib.Path({str(seen)!r})\n"
         "first = not runs.exists()\n"
         "runs.write_text(runs.read_text() + 'x' if runs.exists() else 'x')\n"
         "if first:\n"
         f"    service = AgentService({str(db_path)!r}, user='colleague')\n"
-        f"    asyncio.run(service.update({agent_id!r}, {{'max_tokens': 4321}}, actor='colleague'))\n"
+        f"    service.update({agent_id!r}, {{'max_tokens': 4321}}, actor='colleague')\n"
         "    service.close()\n"
         "p = pathlib.Path(sys.argv[1]); t = p.read_text()\n"
         f"p.write_text({edit})\n",
@@ -77,7 +76,7 @@ async def open_the_editor_then_a_colleague_edits(pilot: Any, service: AgentServi
     await press(pilot, "e")
     editor = pilot.app.screen
     assert isinstance(editor, EditorModal)
-    await service.update(agent_id, {"max_tokens": 4321}, actor="colleague")
+    service.update(agent_id, {"max_tokens": 4321}, actor="colleague")
     return editor
 
 
@@ -97,7 +96,7 @@ async def test_an_edit_in_EDITOR_keeps_what_a_colleague_changed_meanwhile(servic
     async with running_app(service, agent="Support Agent") as pilot:
         await press(pilot, "e")
         assert isinstance(pilot.app.screen, MainScreen)
-        agent = await service.get(ids["support"])
+        agent = service.get(ids["support"])
         assert agent["system_prompt"] == FRENCH  # the person's change
         assert agent["max_tokens"] == 4321  # the colleague's, kept
         assert agent["temperature"] == 0.5
@@ -110,7 +109,7 @@ async def test_an_edit_in_EDITOR_keeps_what_a_colleague_changed_meanwhile(servic
 
 async def test_an_edit_in_the_app_keeps_what_a_colleague_changed_meanwhile(service, ids, monkeypatch):
     # Who changed the kept fields comes with apply_edit's answer (kept_by): the TUI reads no audit log itself.
-    async def no_log(*args: Any, **kwargs: Any) -> list:
+    def no_log(*args: Any, **kwargs: Any) -> list:
         raise AssertionError("the TUI read the audit log")
 
     monkeypatch.setattr(service, "audit_log", no_log)
@@ -120,7 +119,7 @@ async def test_an_edit_in_the_app_keeps_what_a_colleague_changed_meanwhile(servi
         area.text = in_french(area.text)
         await press(pilot, "ctrl+o")
         assert isinstance(pilot.app.screen, MainScreen)
-        agent = await service.get(ids["support"])
+        agent = service.get(ids["support"])
         assert (agent["system_prompt"], agent["max_tokens"]) == (FRENCH, 4321)
         assert any("kept max_tokens as colleague changed it meanwhile" in toast for toast in toasts(pilot.app))
 
@@ -137,14 +136,14 @@ async def test_a_conflict_in_EDITOR_is_settled_field_by_field(service, ids, tmp_
         assert "colleague" in text  # the message says who
         assert modal.focused is modal.query_one("#cancel", Button)
         # Nothing is written until the person chooses; y without a choice says so.
-        agent = await service.get(ids["support"])
+        agent = service.get(ids["support"])
         assert (agent["system_prompt"], agent["max_tokens"]) == (PROMPT_V2, 4321)
         await press(pilot, "y")
         assert pilot.app.screen is modal
         assert any("Choose yours (m) or theirs (t) for max_tokens" in toast for toast in toasts(pilot.app, "warning"))
         await press(pilot, "m", "y")
         assert isinstance(pilot.app.screen, MainScreen)
-        agent = await service.get(ids["support"])
+        agent = service.get(ids["support"])
         assert (agent["system_prompt"], agent["max_tokens"]) == (FRENCH, 1000)
         assert any(
             toast.startswith("Updated the live config of Support Agent (system_prompt, max_tokens)")
@@ -163,13 +162,13 @@ async def test_going_back_from_a_conflict_in_EDITOR_keeps_the_text_then_theirs_w
         # Back: why it was not saved, and the choice to edit the kept text again.
         assert isinstance(pilot.app.screen, EditAgainModal)
         assert "max_tokens" in pilot.app.screen.error and "Nothing was saved" in pilot.app.screen.error
-        agent = await service.get(ids["support"])
+        agent = service.get(ids["support"])
         assert (agent["system_prompt"], agent["max_tokens"]) == (PROMPT_V2, 4321)
         await press(pilot, "e")  # the editor again, on the text as typed: the conflict is still there
         assert isinstance(pilot.app.screen, MergeConflictModal)
         await press(pilot, "T", "y")  # all theirs
         assert isinstance(pilot.app.screen, MainScreen)
-        agent = await service.get(ids["support"])
+        agent = service.get(ids["support"])
         assert (agent["system_prompt"], agent["max_tokens"]) == (FRENCH, 4321)
         message = next(
             toast for toast in toasts(pilot.app) if toast.startswith("Updated the live config of Support Agent")
@@ -182,7 +181,7 @@ async def test_a_settled_conflict_still_keeps_what_the_colleague_alone_changed(s
     # description (the person did not): settling max_tokens keeps the description.
     async with running_app(service, agent="Support Agent") as pilot:
         editor = await open_the_editor_then_a_colleague_edits(pilot, service, ids["support"])
-        await service.update(ids["support"], {"description": "Set by the colleague"}, actor="colleague")
+        service.update(ids["support"], {"description": "Set by the colleague"}, actor="colleague")
         area = editor.query_one(TextArea)
         area.text = in_french(area.text).replace("max_tokens: 2048", "max_tokens: 1000")
         await press(pilot, "ctrl+o")
@@ -190,7 +189,7 @@ async def test_a_settled_conflict_still_keeps_what_the_colleague_alone_changed(s
         assert [conflict["field"] for conflict in pilot.app.screen.conflicts] == ["max_tokens"]
         await press(pilot, "m", "y")
         assert isinstance(pilot.app.screen, MainScreen)
-        agent = await service.get(ids["support"])
+        agent = service.get(ids["support"])
         assert (agent["system_prompt"], agent["max_tokens"]) == (FRENCH, 1000)
         assert agent["description"] == "Set by the colleague"
         message = next(
@@ -212,12 +211,12 @@ async def test_a_conflict_in_the_app_editor_goes_back_to_the_text_or_is_settled(
         assert pilot.app.screen is editor  # back to editing, the text as typed
         assert "max_tokens: 1000" in area.text and "Answer in French." in area.text
         assert "Nothing was saved" in str(editor.query_one("#editor-error", Static).content)
-        assert (await service.get(ids["support"]))["max_tokens"] == 4321
+        assert service.get(ids["support"])["max_tokens"] == 4321
         await press(pilot, "ctrl+o")
         assert isinstance(pilot.app.screen, MergeConflictModal)
         await press(pilot, "space", "space", "t", "y")  # mine, theirs, then theirs
         assert isinstance(pilot.app.screen, MainScreen)
-        agent = await service.get(ids["support"])
+        agent = service.get(ids["support"])
         assert (agent["system_prompt"], agent["max_tokens"]) == (FRENCH, 4321)
 
 
@@ -226,7 +225,7 @@ async def test_the_merge_dialog_shows_data_literally(service, ids):
     async with running_app(service, agent="Support Agent") as pilot:
         await press(pilot, "e")
         editor = pilot.app.screen
-        await service.update(ids["support"], {"description": hostile}, actor="[i]colleague[/i]")
+        service.update(ids["support"], {"description": hostile}, actor="[i]colleague[/i]")
         area = editor.query_one(TextArea)
         area.text = area.text.replace("description: Handles inquiries", "description: '[link=x]mine[/link]'")
         await press(pilot, "ctrl+o")
@@ -236,7 +235,7 @@ async def test_the_merge_dialog_shows_data_literally(service, ids):
         assert "[link=x]mine[/link]" in text
         assert "[i]colleague[/i]" in text
         await press(pilot, "M", "y")
-        assert (await service.get(ids["support"]))["description"] == "[link=x]mine[/link]"
+        assert service.get(ids["support"])["description"] == "[link=x]mine[/link]"
 
 
 async def test_the_merge_dialog_shows_a_huge_value_cut(service, ids):
@@ -270,7 +269,7 @@ async def test_after_an_edit_the_diff_shows_what_it_changed(service, ids):
         await edit_in_the_app(pilot, "temperature: 1.1", "temperature: 0.5")
         key = screen.timeline.cursor_key
         assert key != LIVE_KEY
-        assert screen.diff.comparison == await service.compare_with_previous(key)
+        assert screen.diff.comparison == service.compare_with_previous(key)
         assert "1.1" not in screen.diff.text
 
 
@@ -284,7 +283,7 @@ async def test_after_an_edit_in_EDITOR_the_diff_shows_what_it_changed(service, i
         # Billing Bot: the live row (temperature 0.2, unsaved) is highlighted.
         assert screen.timeline.cursor_key == LIVE_KEY and "0.2" in screen.diff.text
         await press(pilot, "e")
-        assert (await service.get(ids["billing"]))["temperature"] == 0.9
+        assert service.get(ids["billing"])["temperature"] == 0.9
         assert screen.timeline.cursor_key == LIVE_KEY
         assert "0.9" in screen.diff.text and "0.2" not in screen.diff.text
 
@@ -293,7 +292,7 @@ async def test_a_poll_right_after_an_edit_does_not_undo_where_the_edit_put_the_c
     async with running_app(service) as pilot:
         screen = await open_agent(pilot, "Support Agent")
         assert "v2 → v3" in screen.diff.text
-        await service.update(ids["support"], {"temperature": 0.3})
+        service.update(ids["support"], {"temperature": 0.3})
         # What a saved edit does, then the poll that saw the change a moment later.
         screen.reload(keep_agent=ids["support"], keep_version=LIVE_KEY, top=True)
         screen.reload()
@@ -312,12 +311,12 @@ async def test_a_rollback_refused_as_stale_shows_the_fresh_plan_and_y_confirms_i
         modal = pilot.app.screen
         assert isinstance(modal, RollbackModal)
         assert "nothing is lost" in modal.query_one("#plan-note", Static).content.plain
-        await service.update(ids["support"], {"max_tokens": 4321}, actor="colleague")
+        service.update(ids["support"], {"max_tokens": 4321}, actor="colleague")
         await press(pilot, "y")
         # Not rolled back: the dialog stays, says who changed what, and shows the fresh plan.
         assert pilot.app.screen is modal
-        agent = await service.get(ids["support"])
-        assert agent["max_tokens"] == 4321 and len(await service.get_versions(ids["support"])) == 3
+        agent = service.get(ids["support"])
+        assert agent["max_tokens"] == 4321 and len(service.get_versions(ids["support"])) == 3
         note = modal.query_one("#plan-note", Static).content.plain
         assert (
             note.splitlines()[0]
@@ -327,8 +326,8 @@ async def test_a_rollback_refused_as_stale_shows_the_fresh_plan_and_y_confirms_i
         assert "4321" in modal.query_one(DiffBody).text
         await press(pilot, "y")
         assert isinstance(pilot.app.screen, MainScreen)
-        assert (await service.compare_with_live(ids["support"], v1))["identical"]
-        versions = await service.get_versions(ids["support"])
+        assert service.compare_with_live(ids["support"], v1)["identical"]
+        versions = service.get_versions(ids["support"])
         assert versions[0]["changelog"] == "Auto: before rollback to v1"
         assert parse_snapshot(versions[0]["config_snapshot"])["max_tokens"] == 4321
         assert "Rolled back Support Agent to v1 (unsaved changes saved as v4 first)" in toasts(pilot.app)
@@ -354,7 +353,7 @@ async def test_the_rollback_dialog_presents_the_plan(service, ids, db_path):
         await press(pilot, "y")
         assert pilot.app.screen is modal
         await press(pilot, "escape")
-    assert await audit_actions(service, "version.rollback") == 0
+    assert audit_actions(service, "version.rollback") == 0
 
 
 async def test_a_rollback_dialog_whose_version_another_process_deleted_names_it_by_number(service, ids, db_path):
@@ -364,13 +363,13 @@ async def test_a_rollback_dialog_whose_version_another_process_deleted_names_it_
         modal = pilot.app.screen
         assert isinstance(modal, RollbackModal) and modal.plan is not None
         other = AgentService(str(db_path))  # another process
-        await other.delete_version(v1, actor="dana")
+        other.delete_version(v1, actor="dana")
         await press(pilot, "y")
         assert isinstance(pilot.app.screen, MainScreen)
         errors = toasts(pilot.app, "error")
         assert errors and "v1" in errors[-1] and "deleted meanwhile by dana" in errors[-1]
         assert v1 not in " ".join(toasts(pilot.app)) and "ver-" not in " ".join(toasts(pilot.app))
-        assert await audit_actions(service, "version.rollback") == 0
+        assert audit_actions(service, "version.rollback") == 0
 
 
 # -- prune --------------------------------------------------------------------------------
@@ -382,11 +381,11 @@ async def test_a_prune_refused_as_stale_shows_the_fresh_plan_and_y_confirms_it(s
         modal = pilot.app.screen
         assert isinstance(modal, PruneModal)
         assert [v["version_number"] for v in modal.doomed] == [1]
-        await service.create_version(ids["support"], "Snapshot by a colleague", actor="colleague")
+        service.create_version(ids["support"], "Snapshot by a colleague", actor="colleague")
         await press(pilot, "y")
         # Nothing deleted: the dialog stays with the fresh plan and one line about it.
         assert pilot.app.screen is modal
-        assert [v["version_number"] for v in await service.get_versions(ids["support"])] == [4, 3, 2, 1]
+        assert [v["version_number"] for v in service.get_versions(ids["support"])] == [4, 3, 2, 1]
         assert [v["version_number"] for v in modal.doomed] == [2, 1]
         summary = modal.query_one("#prune-summary", Static).content.plain
         assert (
@@ -398,7 +397,7 @@ async def test_a_prune_refused_as_stale_shows_the_fresh_plan_and_y_confirms_it(s
         assert "it has 4)" in modal.query_one("#prune-intro", Static).content.plain
         await press(pilot, "y")
         assert isinstance(pilot.app.screen, MainScreen)
-        assert [v["version_number"] for v in await service.get_versions(ids["support"])] == [4, 3]
+        assert [v["version_number"] for v in service.get_versions(ids["support"])] == [4, 3]
         assert any(
             toast.startswith("Pruned 2 versions of Support Agent; kept the 2 newest") for toast in toasts(pilot.app)
         )
@@ -410,10 +409,10 @@ async def test_a_prune_refused_for_a_label_set_meanwhile_says_which_label_and_wh
         modal = pilot.app.screen
         assert isinstance(modal, PruneModal)
         assert [v["version_number"] for v in modal.doomed] == [1]
-        await service.set_label(ids["support"], "production", 1, actor="carol")
+        service.set_label(ids["support"], "production", 1, actor="carol")
         await press(pilot, "y")
         assert pilot.app.screen is modal
-        assert len(await service.get_versions(ids["support"])) == 3  # nothing deleted
+        assert len(service.get_versions(ids["support"])) == 3  # nothing deleted
         summary = modal.query_one("#prune-summary", Static).content.plain
         assert summary.splitlines()[0] == (
             "⚠ Changed meanwhile: set production → v1 by carol. Nothing was deleted: the preview below is fresh."
@@ -426,7 +425,7 @@ async def test_a_prune_refused_for_a_label_set_meanwhile_says_which_label_and_wh
 
 async def test_the_prune_preview_refreshes_when_a_label_moves_or_a_version_comes(service, ids):
     v1, v2, _v3 = ids["support_versions"]
-    await service.set_label(ids["support"], "staging", v2, actor="carol")
+    service.set_label(ids["support"], "staging", v2, actor="carol")
     async with running_app(service, agent="Support Agent") as pilot:
         await press(pilot, "p", "1")
         modal = pilot.app.screen
@@ -434,7 +433,7 @@ async def test_the_prune_preview_refreshes_when_a_label_moves_or_a_version_comes
         assert [v["version_number"] for v in modal.doomed] == [1]
         summary = modal.query_one("#prune-summary", Static)
         assert "Also keeps v2 (staging)" in summary.content.plain
-        await service.set_label(ids["support"], "staging", v1, actor="carol")
+        service.set_label(ids["support"], "staging", v1, actor="carol")
         main_screen(pilot.app).poll_changes()  # what the 1-second timer (or PostgreSQL's announcement) does
         await settle(pilot)
         # Shown without a key pressed: v2 goes now, v1 stays for the label, and a line says why.
@@ -443,8 +442,8 @@ async def test_the_prune_preview_refreshes_when_a_label_moves_or_a_version_comes
             "⚠ Changed meanwhile: moved staging v2 → v1 by carol. The preview below is fresh."
         )
         assert "Also keeps v1 (staging)" in summary.content.plain
-        await service.update(ids["support"], {"max_tokens": 7777})
-        await service.create_version(ids["support"], "By dana", actor="dana")
+        service.update(ids["support"], {"max_tokens": 7777})
+        service.create_version(ids["support"], "By dana", actor="dana")
         main_screen(pilot.app).poll_changes()
         await settle(pilot)
         assert [v["version_number"] for v in modal.doomed] == [3, 2]
@@ -453,13 +452,13 @@ async def test_the_prune_preview_refreshes_when_a_label_moves_or_a_version_comes
         # y prunes what is shown now.
         await press(pilot, "y")
         assert isinstance(pilot.app.screen, MainScreen)
-    assert [v["version_number"] for v in await service.get_versions(ids["support"])] == [4, 1]
+    assert [v["version_number"] for v in service.get_versions(ids["support"])] == [4, 1]
 
 
 async def test_the_prune_warning_about_the_live_config_comes_from_the_plan(service, ids):
     support = ids["support"]
     v1, _v2, _v3 = ids["support_versions"]
-    await service.rollback_to_version(support, v1)  # the live config is v1's again: only v1 holds it
+    service.rollback_to_version(support, v1)  # the live config is v1's again: only v1 holds it
     async with running_app(service, agent="Support Agent") as pilot:
         await press(pilot, "p", "2")
         modal = pilot.app.screen

@@ -36,8 +36,8 @@ async def test_y_on_the_timeline_copies_the_highlighted_version_as_yaml(service,
         assert text.startswith("# Support Agent v1 (")
         # The YAML the editor shows: it reads back as v1's config, the prompt as block text.
         assert "system_prompt: |-\n  You are the support assistant for Acme.\n" in text
-        v1 = await service.find_version(ids["support"], 1)
-        config = (await service.resolve_config(ids["support"], version=v1["id"]))["config"]
+        v1 = service.find_version(ids["support"], 1)
+        config = service.resolve_config(ids["support"], version=v1["id"])["config"]
         assert snapshot_dict(parse_agent_text(text)) == config
         assert parse_agent_text(text)["system_prompt"] == PROMPT_V1
         lines = len(text.splitlines())
@@ -106,4 +106,4 @@ async def test_y_stays_yes_in_a_dialog(service, ids):
         await press(pilot, "y")  # prunes: y is not copy here
         assert not isinstance(app.screen, PruneModal)
         assert app.clipboard == ""
-    assert len(await service.get_versions(ids["support"])) == 2
+    assert len(service.get_versions(ids["support"])) == 2

@@ -40,7 +40,7 @@ async def test_D_archives_an_agent_first_then_deletes_it(service, ids):
         assert "only an archived agent can be deleted" in text
         await press(pilot, "y")
         assert isinstance(pilot.app.screen, MainScreen)
-        assert (await service.get(ids["support"]))["status"] == "archived"
+        assert service.get(ids["support"])["status"] == "archived"
         assert "Archived Support Agent; D again deletes it" in toasts(pilot.app)
 
         text = await press_D(pilot)
@@ -48,31 +48,31 @@ async def test_D_archives_an_agent_first_then_deletes_it(service, ids):
         assert ids["support"] in text and "3 versions" in text and "This cannot be undone." in text
         await press(pilot, "enter")  # Cancel has focus
         assert isinstance(pilot.app.screen, MainScreen)
-        assert len(await service.list_agents()) == 2
+        assert len(service.list_agents()) == 2
 
         await press(pilot, "D", "y")
         assert isinstance(pilot.app.screen, MainScreen)
-        assert [agent["name"] for agent in await service.list_agents()] == ["Billing Bot"]
+        assert [agent["name"] for agent in service.list_agents()] == ["Billing Bot"]
         assert "Deleted agent Support Agent and its 3 versions" in toasts(pilot.app)
         assert [agent["name"] for agent in screen.agents_table.agents] == ["Billing Bot"]
-    assert await audit_actions(service, "agent.delete") == 1
+    assert audit_actions(service, "agent.delete") == 1
 
 
 async def test_D_on_an_agent_changed_meanwhile_shows_the_fresh_plan(service, ids):
-    await service.update(ids["support"], {"status": "archived"})
+    service.update(ids["support"], {"status": "archived"})
     async with running_app(service) as pilot:
         await press(pilot, "j", "D")
         modal = pilot.app.screen
         assert isinstance(modal, DeleteAgentModal)
-        await service.update(ids["support"], {"status": "active"}, actor="colleague")
+        service.update(ids["support"], {"status": "active"}, actor="colleague")
         await press(pilot, "y")
         assert pilot.app.screen is modal  # nothing deleted: it is not archived any more
-        assert len(await service.list_agents()) == 2
+        assert len(service.list_agents()) == 2
         note = modal.query_one("#plan-note", Static).content.plain
         assert note.startswith("⚠ Changed meanwhile by colleague (status): nothing was changed.")
         assert "only an archived agent can be deleted" in note
         await press(pilot, "n")
-    assert len(await service.list_agents()) == 2
+    assert len(service.list_agents()) == 2
 
 
 async def test_D_is_in_the_key_bar_of_the_agents_and_in_the_palette(service, ids):
@@ -87,11 +87,11 @@ async def test_D_is_in_the_key_bar_of_the_agents_and_in_the_palette(service, ids
         assert isinstance(pilot.app.screen, DeleteAgentModal)  # on the agent under the agents cursor
         assert pilot.app.screen.agent["id"] == ids["billing"]
         await press(pilot, "n")
-    assert len(await service.list_agents()) == 2
+    assert len(service.list_agents()) == 2
 
 
 async def test_D_fits_a_tiny_terminal(service, ids):
-    await service.update(ids["billing"], {"status": "archived"})
+    service.update(ids["billing"], {"status": "archived"})
     async with running_app(service, size=(40, 12)) as pilot:
         await press(pilot, "D")
         modal = pilot.app.screen
@@ -99,7 +99,7 @@ async def test_D_fits_a_tiny_terminal(service, ids):
         for button in modal.query(Button):
             assert button.region.area and modal.region.contains_region(button.region)
         await press(pilot, "y")
-    assert [agent["name"] for agent in await service.list_agents()] == ["Support Agent"]
+    assert [agent["name"] for agent in service.list_agents()] == ["Support Agent"]
 
 
 async def test_D_on_a_read_only_database_says_why_not(service, ids, db_path):

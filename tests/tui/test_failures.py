@@ -42,13 +42,13 @@ def line(app: Any) -> UnreachableLine:
     return main_screen(app).query_one(UnreachableLine)
 
 
-async def delete_meanwhile(db_path: Path | str, agent_id: str, who: str = "carol") -> str:
+def delete_meanwhile(db_path: Path | str, agent_id: str, who: str = "carol") -> str:
     """Another process archives and deletes the agent; when, as the audit log says."""
     other = AgentService(str(db_path), user=who)
     try:
-        await other.update(agent_id, {"status": "archived"})
-        await other.delete_agent(agent_id)
-        return str((await other.audit_log(agent_id, limit=1))[0]["at"])
+        other.update(agent_id, {"status": "archived"})
+        other.delete_agent(agent_id)
+        return str(other.audit_log(agent_id, limit=1)[0]["at"])
     finally:
         other.close()
 
@@ -57,7 +57,7 @@ def failing(service: AgentService, name: str, error: KaizenError) -> Any:
     """Make ``service.<name>`` raise ``error``; returns the real method (to put back)."""
     real = getattr(service, name)
 
-    async def fail(*args: Any, **kwargs: Any) -> Any:
+    def fail(*args: Any, **kwargs: Any) -> Any:
         raise error
 
     setattr(service, name, fail)
@@ -74,7 +74,7 @@ async def test_saving_an_edit_of_an_agent_deleted_meanwhile_offers_to_create_it_
         assert isinstance(editor, EditorModal)
         area = editor.query_one(TextArea)
         area.text = area.text.replace("temperature: 0.5", "temperature: 0.3")
-        when = await delete_meanwhile(db_path, ids["support"])
+        when = delete_meanwhile(db_path, ids["support"])
         await press(pilot, "ctrl+o")
         modal = pilot.app.screen
         assert isinstance(modal, AgentDeletedModal)
@@ -85,13 +85,13 @@ async def test_saving_an_edit_of_an_agent_deleted_meanwhile_offers_to_create_it_
         assert pilot.app.screen is editor and "temperature: 0.3" in area.text
         error = editor.query_one("#editor-error", Static).content.plain
         assert f"No agent {ids['support']!r}: 'Support Agent' was deleted by carol at {when}" in error
-        assert await service.list_agents() == [await service.find_agent("Billing Bot")]
+        assert service.list_agents() == [service.find_agent("Billing Bot")]
         # Saved again: asked again; c creates it anew from the text.
         await press(pilot, "ctrl+o")
         assert isinstance(pilot.app.screen, AgentDeletedModal)
         await press(pilot, "c")
         assert isinstance(pilot.app.screen, MainScreen)
-        anew = await service.find_agent("Support Agent")
+        anew = service.find_agent("Support Agent")
         assert anew["id"] != ids["support"] and anew["version_count"] == 0
         assert (anew["temperature"], anew["max_tokens"], anew["created_by"]) == (0.3, 2048, "tester")
         assert (
@@ -106,8 +106,8 @@ async def test_creating_anew_when_the_name_was_taken_meanwhile_keeps_the_text(se
         await press(pilot, "e")
         editor = pilot.app.screen
         area = editor.query_one(TextArea)
-        await delete_meanwhile(db_path, ids["support"])
-        await service.create_agent({"name": "support agent", "model_id": "m"}, actor="dana")
+        delete_meanwhile(db_path, ids["support"])
+        service.create_agent({"name": "support agent", "model_id": "m"}, actor="dana")
         await press(pilot, "ctrl+o")
         assert isinstance(pilot.app.screen, AgentDeletedModal)
         await press(pilot, "c")
@@ -117,17 +117,17 @@ async def test_creating_anew_when_the_name_was_taken_meanwhile_keeps_the_text(se
         area.text = area.text.replace("name: Support Agent", "name: Support Agent 2")
         await press(pilot, "ctrl+o")  # the choice stands: created, no second question
         assert isinstance(pilot.app.screen, MainScreen)
-        assert (await service.find_agent("Support Agent 2"))["system_prompt"].startswith("You are the support")
+        assert service.find_agent("Support Agent 2")["system_prompt"].startswith("You are the support")
 
 
 async def test_the_only_agent_created_anew_gets_the_keys(service, db_path):
     # Its deletion emptied the list meanwhile (the panes gave way to "No agents yet"): once it is
     # created anew the keys go to the list, as after the first agent of an empty database.
-    agent = await service.create_agent({"name": "Solo", "model_id": "gpt-4o"})
+    agent = service.create_agent({"name": "Solo", "model_id": "gpt-4o"})
     async with running_app(service) as pilot:
         await press(pilot, "e")
         editor = pilot.app.screen
-        await delete_meanwhile(db_path, agent["id"])
+        delete_meanwhile(db_path, agent["id"])
         main_screen(pilot.app).poll_changes()
         await settle(pilot)
         await press(pilot, "ctrl+o")
@@ -145,11 +145,10 @@ async def test_an_edit_in_EDITOR_of_an_agent_deleted_meanwhile_is_created_anew(
 ):
     # The issue's case: the editor closes, the agent is gone; who deleted it, and c creates it anew.
     script = (
-        "import asyncio\n"
         "from kaizen_tui.service import AgentService\n"
         f"service = AgentService({str(db_path)!r}, user='carol')\n"
-        f"asyncio.run(service.update({ids['support']!r}, {{'status': 'archived'}}))\n"
-        f"asyncio.run(service.delete_agent({ids['support']!r}))\n"
+        f"service.update({ids['support']!r}, {{'status': 'archived'}})\n"
+        f"service.delete_agent({ids['support']!r})\n"
         "service.close()\n"
         "p = pathlib.Path(sys.argv[1])\n"
         "p.write_text(p.read_text().replace('max_tokens: 2048', 'max_tokens: 999'))\n"
@@ -168,18 +167,18 @@ async def test_an_edit_in_EDITOR_of_an_agent_deleted_meanwhile_is_created_anew(
         assert isinstance(pilot.app.screen, AgentDeletedModal)
         await press(pilot, "c")
         assert isinstance(pilot.app.screen, MainScreen)
-        assert (await service.find_agent("Support Agent"))["max_tokens"] == 999
+        assert service.find_agent("Support Agent")["max_tokens"] == 999
 
 
 async def test_e_on_an_agent_already_deleted_says_who_deleted_it_and_when(service, ids, db_path):
     async with running_app(service, agent="Support Agent") as pilot:
-        marker = await service.change_marker()
+        marker = service.change_marker()
 
-        async def unchanged() -> int:
+        def unchanged() -> int:
             return marker
 
         service.change_marker = unchanged  # type: ignore[method-assign]  # the screen has not seen it yet
-        when = await delete_meanwhile(db_path, ids["support"])
+        when = delete_meanwhile(db_path, ids["support"])
         await press(pilot, "e")
         assert isinstance(pilot.app.screen, MainScreen)
         assert f"'Support Agent' was deleted by carol at {when}." in toasts(pilot.app, "error")[-1]
@@ -201,7 +200,7 @@ async def test_a_label_move_that_failed_keeps_the_dialog_the_label_and_the_reaso
         service.set_label, service.change_marker = real, poll  # type: ignore[method-assign]
         await press(pilot, "y")
         assert isinstance(pilot.app.screen, MainScreen)
-        [entry] = await service.label_history(ids["support"])
+        [entry] = service.label_history(ids["support"])
         assert entry["reason"] == "first canary"
 
 
@@ -220,7 +219,7 @@ async def test_a_prune_that_failed_keeps_the_dialog_the_number_and_the_archive_f
         service.prune = real  # type: ignore[method-assign]
         await press(pilot, "y")
         assert isinstance(pilot.app.screen, MainScreen)
-    assert [v["version_number"] for v in await service.get_versions(ids["support"])] == [3]
+    assert [v["version_number"] for v in service.get_versions(ids["support"])] == [3]
     assert (tmp_path / archive).exists()
 
 
@@ -237,7 +236,7 @@ async def test_a_new_agent_that_failed_keeps_its_text(service, ids):
         service.create_agent = real  # type: ignore[method-assign]
         await press(pilot, "ctrl+o")
         assert isinstance(pilot.app.screen, MainScreen)
-        assert (await service.find_agent("Careful Agent"))["model_id"] == "gpt-4o"
+        assert service.find_agent("Careful Agent")["model_id"] == "gpt-4o"
 
 
 # -- the database cannot be reached ----------------------------------------------------------
@@ -267,7 +266,7 @@ async def test_postgresql_stopped_and_started_again_under_an_open_tui(stoppable_
     url = stoppable_postgres.new_database()
     service = AgentService(url, user="tester")
     try:
-        agent = await service.create_agent({"name": "Support Agent", "model_id": "gpt-4o"})
+        agent = service.create_agent({"name": "Support Agent", "model_id": "gpt-4o"})
         async with running_app(service) as pilot:
             screen = main_screen(pilot.app)
             stoppable_postgres.stop_serving()
@@ -292,6 +291,6 @@ async def test_postgresql_stopped_and_started_again_under_an_open_tui(stoppable_
             assert any("can be reached again" in toast for toast in toasts(pilot.app))
             await press(pilot, "enter")
             assert isinstance(pilot.app.screen, MainScreen)
-            assert (await service.get_versions(agent["id"]))[0]["changelog"] == "Before restart"
+            assert service.get_versions(agent["id"])[0]["changelog"] == "Before restart"
     finally:
         service.close()

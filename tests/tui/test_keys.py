@@ -135,7 +135,7 @@ async def test_s_snapshots_with_a_changelog(service, ids):
         assert isinstance(pilot.app.screen, SnapshotModal)
         await press(pilot, *"Cool", "space", *"bot", "enter")
         assert isinstance(pilot.app.screen, MainScreen)
-        versions = await service.get_versions(ids["billing"])
+        versions = service.get_versions(ids["billing"])
         assert [v["version_number"] for v in versions] == [2, 1]
         assert versions[0]["changelog"] == "Cool bot"
         assert versions[0]["created_by"] == "tester"
@@ -151,7 +151,7 @@ async def test_s_then_escape_cancels(service, ids):
         await pilot.press(*"no")
         await press(pilot, "escape")
         assert isinstance(pilot.app.screen, MainScreen)
-        assert len(await service.get_versions(ids["billing"])) == 1
+        assert len(service.get_versions(ids["billing"])) == 1
 
 
 # -- mark and compare --------------------------------------------------------------
@@ -198,10 +198,10 @@ async def test_from_the_compare_view_r_and_R_roll_back_to_either_version_shown(s
         assert "live config → v1" in modal.query_one(DiffBody).text
         await press(pilot, "n")  # cancelled: back on the compare view, nothing done
         assert pilot.app.screen is compare
-        assert await audit_actions(service, "version.rollback") == 0
+        assert audit_actions(service, "version.rollback") == 0
         await press(pilot, "r", "y")  # the newer: v2
         assert isinstance(pilot.app.screen, MainScreen)
-        assert (await service.compare_with_live(ids["support"], v2))["identical"]
+        assert service.compare_with_live(ids["support"], v2)["identical"]
         assert "Rolled back Support Agent to v2" in toasts(pilot.app)
         assert screen.timeline.cursor_key == v2
         assert v3 in [entry["id"] for entry in screen.timeline.entries]
@@ -236,9 +236,9 @@ async def test_r_then_y_rolls_back(service, ids):
         body = modal.query_one(DiffBody).text
         assert "live config → v1" in body and "politely" in body
         await press(pilot, "y")
-        comparison = await service.compare_with_live(ids["support"], v1)
+        comparison = service.compare_with_live(ids["support"], v1)
         assert comparison["identical"]
-        assert len(await service.get_versions(ids["support"])) == 3  # nothing was unsaved
+        assert len(service.get_versions(ids["support"])) == 3  # nothing was unsaved
         assert "Rolled back Support Agent to v1" in toasts(pilot.app)
         assert main_screen(pilot.app).timeline.cursor_key == v1
 
@@ -251,10 +251,10 @@ async def test_r_saves_unsaved_changes_first(service, ids):
         )
         assert "unsaved changes" in lines
         await press(pilot, "y")
-        versions = await service.get_versions(ids["billing"])
+        versions = service.get_versions(ids["billing"])
         assert versions[0]["changelog"] == "Auto: before rollback to v1"
         assert parse_snapshot(versions[0]["config_snapshot"])["temperature"] == 0.2
-        agent = await service.get(ids["billing"])
+        agent = service.get(ids["billing"])
         assert agent["temperature"] == 0.7
         assert any("saved as v2 first" in toast for toast in toasts(pilot.app))
 
@@ -267,7 +267,7 @@ async def test_r_then_n_escape_or_enter_on_cancel_changes_nothing(service, ids):
             assert isinstance(pilot.app.screen, ConfirmModal)
             await press(pilot, key)
             assert isinstance(pilot.app.screen, MainScreen), key
-        agent = await service.get(ids["support"])
+        agent = service.get(ids["support"])
         assert agent["max_tokens"] == 2048
 
 
@@ -282,7 +282,7 @@ async def test_r_on_a_damaged_version_is_refused(service, ids, db_path):
         await press(pilot, "r")
         assert isinstance(pilot.app.screen, MainScreen)
         assert any("damaged" in toast for toast in toasts(pilot.app))
-        assert (await service.get(ids["support"]))["max_tokens"] == 2048
+        assert service.get(ids["support"])["max_tokens"] == 2048
 
 
 async def test_r_on_the_version_the_live_config_equals_says_so_without_a_dialog(service, ids):
@@ -293,8 +293,8 @@ async def test_r_on_the_version_the_live_config_equals_says_so_without_a_dialog(
         await press(pilot, "r")
         assert isinstance(pilot.app.screen, MainScreen)
         assert "Support Agent already has the config of v3: nothing to roll back." in toasts(pilot.app)
-    assert len(await service.get_versions(ids["support"])) == 3
-    assert await audit_actions(service, "version.rollback") == 0
+    assert len(service.get_versions(ids["support"])) == 3
+    assert audit_actions(service, "version.rollback") == 0
 
 
 async def test_the_rollback_dialog_shrinks_when_there_is_nothing_to_change(service, ids):
@@ -303,7 +303,7 @@ async def test_the_rollback_dialog_shrinks_when_there_is_nothing_to_change(servi
     async with running_app(service) as pilot:
         screen = await open_agent(pilot, "Support Agent")
         agent, entry = screen.timeline.agent, screen.timeline.current
-        pilot.app.push_screen(RollbackModal(service, agent, entry))
+        pilot.app.push_screen(RollbackModal(pilot.app.service, agent, entry))
         await settle(pilot)
         modal = pilot.app.screen
         assert "nothing will change" in modal.query_one("#plan-note", Static).content.plain
@@ -327,7 +327,7 @@ async def test_p_prunes_to_the_number_typed(service, ids):
         await press(pilot, "2")
         assert [v["version_number"] for v in modal.doomed] == [1]
         await press(pilot, "y")
-        versions = await service.get_versions(ids["support"])
+        versions = service.get_versions(ids["support"])
         assert [v["version_number"] for v in versions] == [3, 2]
         assert any(toast.startswith("Pruned 1 version of Support Agent") for toast in toasts(pilot.app))
 
@@ -337,12 +337,12 @@ async def test_p_then_y_deletes_nothing_on_a_number_nobody_typed(service, ids):
         await press(pilot, "p", "y")
         modal = pilot.app.screen
         assert isinstance(modal, PruneModal)  # y refused: the dialog stays
-        assert len(await service.get_versions(ids["support"])) == 3
-        assert await audit_actions(service, "version.prune") == 0
+        assert len(service.get_versions(ids["support"])) == 3
+        assert audit_actions(service, "version.prune") == 0
         assert any("Type how many versions to keep" in toast for toast in toasts(pilot.app, "warning"))
         await press(pilot, "enter")  # enter on the empty field: still nothing
         assert pilot.app.screen is modal
-        assert len(await service.get_versions(ids["support"])) == 3
+        assert len(service.get_versions(ids["support"])) == 3
 
 
 async def test_enter_in_the_prune_field_previews_the_number_typed_and_y_confirms(service, ids):
@@ -352,18 +352,18 @@ async def test_enter_in_the_prune_field_previews_the_number_typed_and_y_confirms
         assert isinstance(modal, PruneModal)  # enter kept the dialog open
         assert [v["version_number"] for v in modal.doomed] == [2, 1]
         assert "Deletes 2 versions (v1–v2)" in modal.query_one("#prune-summary", Static).content.plain
-        assert len(await service.get_versions(ids["support"])) == 3  # enter deleted nothing
+        assert len(service.get_versions(ids["support"])) == 3  # enter deleted nothing
         await press(pilot, "y")
         assert isinstance(pilot.app.screen, MainScreen)
-        assert [v["version_number"] for v in await service.get_versions(ids["support"])] == [3]
+        assert [v["version_number"] for v in service.get_versions(ids["support"])] == [3]
 
 
 async def test_the_prune_list_is_one_line_a_version_and_never_uses_the_damaged_mark(service, ids):
     support = ids["support"]
-    await service.update(support, {"max_tokens": 4000})
-    await service.create_version(support, "A long changelog " + "that goes on and on " * 10)
-    await service.update(support, {"max_tokens": 5000})
-    await service.create_version(support, "Newest")
+    service.update(support, {"max_tokens": 4000})
+    service.create_version(support, "A long changelog " + "that goes on and on " * 10)
+    service.update(support, {"max_tokens": 5000})
+    service.create_version(support, "Newest")
     async with running_app(service, agent="Support Agent") as pilot:
         await press(pilot, "p", "1")
         modal = pilot.app.screen
@@ -374,13 +374,13 @@ async def test_the_prune_list_is_one_line_a_version_and_never_uses_the_damaged_m
         assert "✗" not in doomed.content.plain
         assert doomed.size.height == 4  # the long changelog is cut, not wrapped
         await press(pilot, "n")
-    assert len(await service.get_versions(support)) == 5
+    assert len(service.get_versions(support)) == 5
 
 
 async def test_p_then_escape_keeps_everything(service, ids):
     async with running_app(service, agent="Support Agent") as pilot:
         await press(pilot, "p", "1", "escape")
-        assert len(await service.get_versions(ids["support"])) == 3
+        assert len(service.get_versions(ids["support"])) == 3
 
 
 async def test_x_deletes_the_highlighted_version_after_confirmation(service, ids):
@@ -389,9 +389,9 @@ async def test_x_deletes_the_highlighted_version_after_confirmation(service, ids
         await press(pilot, "j", "x")
         assert isinstance(pilot.app.screen, ConfirmModal)
         await press(pilot, "n")
-        assert len(await service.get_versions(ids["support"])) == 3
+        assert len(service.get_versions(ids["support"])) == 3
         await press(pilot, "x", "y")
-        assert [v["id"] for v in await service.get_versions(ids["support"])] == [v3, v1]
+        assert [v["id"] for v in service.get_versions(ids["support"])] == [v3, v1]
         assert "Deleted v2 of Support Agent" in toasts(pilot.app)
 
 
@@ -399,7 +399,7 @@ async def test_a_failure_is_a_toast_not_a_traceback(service, ids):
     _v1, v2, _v3 = ids["support_versions"]
     async with running_app(service, agent="Support Agent") as pilot:
         await press(pilot, "j", "x")
-        await service.delete_version(v2)  # someone else was faster
+        service.delete_version(v2)  # someone else was faster
         await press(pilot, "y")
         assert any("No version" in message for message in toasts(pilot.app, "error"))
         assert isinstance(pilot.app.screen, MainScreen)
@@ -420,7 +420,7 @@ async def test_e_edits_in_the_editor_from_EDITOR(service, ids, tmp_path, monkeyp
     )
     async with running_app(service, agent="Support Agent") as pilot:
         await press(pilot, "e")
-        agent = await service.get(ids["support"])
+        agent = service.get(ids["support"])
         assert agent["temperature"] == 0.3
         assert agent["unsaved_changes"]
         assert any(toast.startswith("Updated the live config of Support Agent") for toast in toasts(pilot.app))
@@ -450,12 +450,12 @@ async def test_e_with_invalid_yaml_keeps_the_text_for_another_try(service, ids, 
                 break
         assert isinstance(pilot.app.screen, EditAgainModal)
         assert "temperature" in pilot.app.screen.error
-        assert (await service.get(ids["support"]))["temperature"] == 0.5
+        assert service.get(ids["support"])["temperature"] == 0.5
         await press(pilot, "e")
         second = seen.read_text()
         assert second.startswith("# ✗ temperature")  # the reason, on top of...
         assert "temperature: 5.0" in second  # ...what was typed
-        assert (await service.get(ids["support"]))["temperature"] == 0.4
+        assert service.get(ids["support"])["temperature"] == 0.4
 
 
 async def test_e_without_an_editor_opens_the_in_app_editor(service, ids):
@@ -472,7 +472,7 @@ async def test_e_without_an_editor_opens_the_in_app_editor(service, ids):
         area.text = area.text.replace("max_tokens: -5", "max_tokens: 512")
         await press(pilot, "ctrl+o")
         assert isinstance(pilot.app.screen, MainScreen)
-        assert (await service.get(ids["support"]))["max_tokens"] == 512
+        assert service.get(ids["support"])["max_tokens"] == 512
 
 
 async def test_n_creates_an_agent_from_the_template(service, ids):
@@ -487,7 +487,7 @@ async def test_n_creates_an_agent_from_the_template(service, ids):
         area.text = area.text.replace("name: New agent", "name: Triage [bold]Bot")
         await press(pilot, "ctrl+o")
         assert isinstance(pilot.app.screen, MainScreen)
-        agents = {agent["name"]: agent for agent in await service.list_agents()}
+        agents = {agent["name"]: agent for agent in service.list_agents()}
         assert "Triage [bold]Bot" in agents
         assert agents["Triage [bold]Bot"]["system_prompt"].startswith("You are a helpful assistant.\n")
         assert main_screen(pilot.app).agent_id == agents["Triage [bold]Bot"]["id"]
@@ -503,7 +503,7 @@ async def test_escape_twice_discards_in_app_edits(service, ids):
         assert pilot.app.screen is modal
         await press(pilot, "escape")
         assert isinstance(pilot.app.screen, MainScreen)
-        assert len(await service.list_agents()) == 2
+        assert len(service.list_agents()) == 2
 
 
 # -- view keys ------------------------------------------------------------------------
@@ -583,8 +583,8 @@ async def test_changes_by_another_process_show_up_keeping_the_cursor(service, id
         assert screen.timeline.cursor_key == v2
         other = AgentService(str(db_path), user="colleague")
         try:
-            await other.update(ids["support"], {"temperature": 0.9})
-            new = await other.create_version(ids["support"], "From the CLI")
+            other.update(ids["support"], {"temperature": 0.9})
+            new = other.create_version(ids["support"], "From the CLI")
         finally:
             other.close()
         screen.poll_changes()  # what the 1-second timer does
@@ -596,15 +596,15 @@ async def test_changes_by_another_process_show_up_keeping_the_cursor(service, id
 
 @pytest.mark.sqlite_only  # layout: where the view is, not how the change is read
 async def test_a_version_saved_by_someone_else_shows_at_the_top_of_a_timeline_scrolled_to_the_top(service, db_path):
-    await long_history(service, db_path, 40)
+    long_history(service, db_path, 40)
     async with running_app(service, size=(80, 24)) as pilot:
         screen = main_screen(pilot.app)
         await press(pilot, "enter", "j")  # the timeline, on v39: the view at the top
         timeline = screen.timeline
         agent_id = timeline.agent["id"]
         assert timeline.current["version_number"] == 39 and timeline.scroll_y == 0
-        await service.update(agent_id, {"max_tokens": 4100}, actor="colleague")
-        await service.create_version(agent_id, "From the CLI", actor="colleague")
+        service.update(agent_id, {"max_tokens": 4100}, actor="colleague")
+        service.create_version(agent_id, "From the CLI", actor="colleague")
         screen.poll_changes()  # what the 1-second timer does
         await settle(pilot)
         # Like a log: the view stays at the top and shows v41 arriving there; the cursor stays on v39.
@@ -617,8 +617,8 @@ async def test_a_version_saved_by_someone_else_shows_at_the_top_of_a_timeline_sc
         await press(pilot, *"j" * 15)
         on_screen = timeline.cursor_row - timeline.scroll_y
         assert timeline.scroll_y > 0
-        await service.update(agent_id, {"max_tokens": 4200}, actor="colleague")
-        await service.create_version(agent_id, "Again", actor="colleague")
+        service.update(agent_id, {"max_tokens": 4200}, actor="colleague")
+        service.create_version(agent_id, "Again", actor="colleague")
         screen.poll_changes()
         await settle(pilot)
         assert timeline.current["version_number"] == 24
@@ -644,11 +644,11 @@ async def test_read_only_database_browses_and_says_why_keys_are_unavailable(serv
             assert isinstance(pilot.app.screen, CompareScreen)  # comparing still works
     finally:
         read_only.close()
-    assert len(await AgentService(str(db_path)).get_versions(ids["support"])) == 3
+    assert len(AgentService(str(db_path)).get_versions(ids["support"])) == 3
 
 
 async def test_data_is_shown_literally(service, db_path):
-    agent = await service.create_agent(
+    agent = service.create_agent(
         {
             "name": "Evil Agent",
             "model_id": "m",
@@ -656,7 +656,7 @@ async def test_data_is_shown_literally(service, db_path):
         }
     )
     rename_as_an_older_tool(db_path, agent["id"], "[bold red]Evil[/] \x1b[31mAgent")  # refused to new names now
-    await service.create_version(agent["id"], "[link=http://x]click[/link]")
+    service.create_version(agent["id"], "[link=http://x]click[/link]")
     async with running_app(service) as pilot:
         screen = main_screen(pilot.app)
         await press(pilot, "enter")
@@ -681,10 +681,10 @@ async def test_timeline_loads_pages_lazily_and_keeps_a_window(service, monkeypat
     monkeypatch.setattr(Timeline, "PAGE_SIZE", 5)
     monkeypatch.setattr(Timeline, "WINDOW_PAGES", 2)
     monkeypatch.setattr(Timeline, "PREFETCH", 2)
-    agent = await service.create_agent({"name": "Busy", "model_id": "m"})
+    agent = service.create_agent({"name": "Busy", "model_id": "m"})
     for number in range(1, 24):
-        await service.update(agent["id"], {"max_tokens": number})
-        await service.create_version(agent["id"], f"step {number}")
+        service.update(agent["id"], {"max_tokens": number})
+        service.create_version(agent["id"], f"step {number}")
     async with running_app(service) as pilot:
         screen = main_screen(pilot.app)
         assert screen.timeline.row_count == 5
@@ -716,8 +716,8 @@ async def test_no_color_and_light_theme_still_work(service, ids, monkeypatch):
 
 async def test_the_status_line_is_cut_with_an_ellipsis_in_a_narrow_window(service, ids):
     support = ids["support"]
-    await service.update(support, {"max_tokens": 4000})
-    await service.create_version(support, "A long changelog " + "that goes on and on " * 10 + "THE END")
+    service.update(support, {"max_tokens": 4000})
+    service.create_version(support, "A long changelog " + "that goes on and on " * 10 + "THE END")
     async with running_app(service, size=(80, 24)) as pilot:
         screen = await open_agent(pilot, "Support Agent")
         status = screen.query_one(StatusLine)

@@ -71,8 +71,8 @@ async def confirm(pilot: Any, reason: str = "", protect: str | None = None) -> N
     await press(pilot, "y")
 
 
-async def where(service: AgentService, agent_id: str) -> dict[str, int]:
-    return {row["label"]: row["version_number"] for row in await service.list_labels(agent_id)}
+def where(service: AgentService, agent_id: str) -> dict[str, int]:
+    return {row["label"]: row["version_number"] for row in service.list_labels(agent_id)}
 
 
 # -- the timeline ----------------------------------------------------------------------
@@ -80,9 +80,9 @@ async def where(service: AgentService, agent_id: str) -> dict[str, int]:
 
 async def test_the_timeline_shows_each_versions_labels(service, ids):
     support = ids["support"]
-    await service.set_label(support, "production", 2, reason="launch")
-    await service.set_label(support, "staging", 3)
-    await service.set_label(support, "canary", 3)
+    service.set_label(support, "production", 2, reason="launch")
+    service.set_label(support, "staging", 3)
+    service.set_label(support, "canary", 3)
     async with running_app(service, agent="Support Agent") as pilot:
         screen = main_screen(pilot.app)
         text = screen_text(pilot.app)
@@ -112,7 +112,7 @@ async def test_labels_moved_by_another_process_appear_after_the_reload(service, 
         assert "[staging]" not in screen_text(pilot.app)
         other = AgentService(str(db_path), user="colleague")
         try:
-            await other.set_label(ids["support"], "staging", 3, reason="from the CLI")
+            other.set_label(ids["support"], "staging", 3, reason="from the CLI")
         finally:
             other.close()
         screen.poll_changes()  # what the timer (or PostgreSQL's announcement) does
@@ -133,8 +133,8 @@ async def test_t_sets_a_new_label_with_a_reason(service, ids):
         assert isinstance(pilot.app.screen, MainScreen)
         assert "Support Agent: staging → v3 (new label)" in toasts(pilot.app)
         assert "[staging]" in screen_text(pilot.app)
-    assert await where(service, ids["support"]) == {"staging": 3}
-    [entry] = await service.label_history(ids["support"])
+    assert where(service, ids["support"]) == {"staging": 3}
+    [entry] = service.label_history(ids["support"])
     assert (entry["action"], entry["to_version"], entry["reason"], entry["actor"]) == (
         "set",
         3,
@@ -144,7 +144,7 @@ async def test_t_sets_a_new_label_with_a_reason(service, ids):
 
 
 async def test_moving_a_label_previews_what_changes_for_everyone_on_it(service, ids):
-    await service.set_label(ids["support"], "production", 1, reason="launch")
+    service.set_label(ids["support"], "production", 1, reason="launch")
     async with running_app(service, agent="Support Agent") as pilot:
         modal = await open_label_dialog(pilot, "production")
         text = summary(pilot.app)
@@ -156,22 +156,22 @@ async def test_moving_a_label_previews_what_changes_for_everyone_on_it(service, 
         assert str(modal.query_one("#confirm", Button).label) == "Move  y"
         await confirm(pilot, "Longer answers for everyone")
         assert "Support Agent: production → v3 (was v1)" in toasts(pilot.app)
-    assert await where(service, ids["support"]) == {"production": 3}
-    newest = (await service.label_history(ids["support"]))[0]
+    assert where(service, ids["support"]) == {"production": 3}
+    newest = service.label_history(ids["support"])[0]
     assert (newest["from_version"], newest["to_version"]) == (1, 3)
 
 
 async def test_a_label_moved_by_someone_else_meanwhile_keeps_the_dialog_open_with_the_fresh_preview(
     service, ids, db_path
 ):
-    await service.set_label(ids["support"], "production", 1)
+    service.set_label(ids["support"], "production", 1)
     async with running_app(service, agent="Support Agent") as pilot:
         modal = await open_label_dialog(pilot, "production")
         assert "v1 → v3" in summary(pilot.app)
         other = AgentService(str(db_path), user="colleague")
         other.clock = service.clock  # one clock: the ledger lists entries by their time
         try:
-            await other.set_label(ids["support"], "production", 2, reason="hotfix")
+            other.set_label(ids["support"], "production", 2, reason="hotfix")
         finally:
             other.close()
         await confirm(pilot, "mine")
@@ -180,13 +180,13 @@ async def test_a_label_moved_by_someone_else_meanwhile_keeps_the_dialog_open_wit
         assert "Moved meanwhile" in text and "colleague" in text and "Nothing moved." in text
         assert "v2 → v3" in text  # the fresh preview
         assert "For everyone on production: v2 → v3" in modal.query_one(DiffBody).text
-        assert await where(service, ids["support"]) == {"production": 2}
+        assert where(service, ids["support"]) == {"production": 2}
         # y on the fresh preview moves it, from where it is now.
         await press(pilot, "y")
         assert isinstance(pilot.app.screen, MainScreen)
         assert "Support Agent: production → v3 (was v2)" in toasts(pilot.app)
-    assert await where(service, ids["support"]) == {"production": 3}
-    assert [entry["actor"] for entry in await service.label_history(ids["support"])] == [
+    assert where(service, ids["support"]) == {"production": 3}
+    assert [entry["actor"] for entry in service.label_history(ids["support"])] == [
         "tester",
         "colleague",
         "tester",
@@ -194,8 +194,8 @@ async def test_a_label_moved_by_someone_else_meanwhile_keeps_the_dialog_open_wit
 
 
 async def test_a_protected_label_moves_only_once_its_name_is_typed(service, ids):
-    await service.set_label(ids["support"], "production", 1)
-    await service.protect_label("production")
+    service.set_label(ids["support"], "production", 1)
+    service.protect_label("production")
     async with running_app(service, agent="Support Agent") as pilot:
         modal = await open_label_dialog(pilot, "production")
         assert "Protected label: type production in the Confirm field" in summary(pilot.app)
@@ -208,18 +208,18 @@ async def test_a_protected_label_moves_only_once_its_name_is_typed(service, ids)
         assert pilot.app.screen is modal
         assert any("is a protected label: type production" in message for message in toasts(pilot.app, "warning"))
         assert modal.focused is modal.query_one("#protect", Input)
-        assert await where(service, ids["support"]) == {"production": 1}
+        assert where(service, ids["support"]) == {"production": 1}
         # A name that is not the label's is not a confirmation: y puts the focus back in the field.
         await press(pilot, *typed("prod"), "enter", "y")
         assert pilot.app.screen is modal
-        assert await where(service, ids["support"]) == {"production": 1}
+        assert where(service, ids["support"]) == {"production": 1}
         assert modal.focused is modal.query_one("#protect", Input)
         await press(pilot, *typed("production"), "enter")  # focused, the field's text is selected: typing replaces it
         assert not modal.query_one("#confirm", Button).has_class("-idle")
         await press(pilot, "y")
         assert isinstance(pilot.app.screen, MainScreen)
         assert "Support Agent: production → v3 (was v1)" in toasts(pilot.app)
-    assert await where(service, ids["support"]) == {"production": 3}
+    assert where(service, ids["support"]) == {"production": 3}
 
 
 async def test_a_damaged_version_is_refused_and_y_does_nothing(service, ids, db_path):
@@ -234,19 +234,19 @@ async def test_a_damaged_version_is_refused_and_y_does_nothing(service, ids, db_
         assert any("Cannot point staging at v2" in message for message in toasts(pilot.app, "warning"))
         await press(pilot, "n")
         assert isinstance(pilot.app.screen, MainScreen)
-    assert await where(service, ids["support"]) == {}
-    assert await service.label_history(ids["support"]) == []
+    assert where(service, ids["support"]) == {}
+    assert service.label_history(ids["support"]) == []
 
 
 async def test_a_label_already_there_says_so_and_y_changes_nothing(service, ids):
-    await service.set_label(ids["support"], "staging", 3)
+    service.set_label(ids["support"], "staging", 3)
     async with running_app(service, agent="Support Agent") as pilot:
         modal = await open_label_dialog(pilot, "staging")
         assert "staging already points at v3" in summary(pilot.app) and "nothing to move" in summary(pilot.app)
         await press(pilot, "enter", "enter", "y")
         assert pilot.app.screen is modal
         await press(pilot, "escape")
-    assert len(await service.label_history(ids["support"])) == 1
+    assert len(service.label_history(ids["support"])) == 1
 
 
 async def test_names_are_checked_as_they_are_typed(service, ids):
@@ -258,12 +258,12 @@ async def test_names_are_checked_as_they_are_typed(service, ids):
         await press(pilot, "enter", "enter", "y")
         assert pilot.app.screen is modal
         assert any("only digits" in message for message in toasts(pilot.app, "warning"))
-    assert await where(service, ids["support"]) == {}
+    assert where(service, ids["support"]) == {}
 
 
 async def test_up_and_down_pick_the_agents_labels(service, ids):
-    await service.set_label(ids["support"], "production", 1)
-    await service.set_label(ids["support"], "staging", 2)
+    service.set_label(ids["support"], "production", 1)
+    service.set_label(ids["support"], "staging", 2)
     async with running_app(service, agent="Support Agent") as pilot:
         modal = await open_label_dialog(pilot)
         field = modal.query_one("#label", Input)
@@ -281,14 +281,14 @@ async def test_keys_typed_ahead_set_the_label_once_its_preview_is_shown(service,
     async with running_app(service, agent="Support Agent") as pilot:
         await burst(pilot, "t", *"canary", "enter", "enter", "y")
         assert isinstance(pilot.app.screen, MainScreen)
-    assert await where(service, ids["support"]) == {"canary": 3}
+    assert where(service, ids["support"]) == {"canary": 3}
 
 
 # -- removing ----------------------------------------------------------------------------
 
 
 async def test_x_in_the_dialog_removes_the_label_after_a_confirmation(service, ids):
-    await service.set_label(ids["support"], "staging", 2)
+    service.set_label(ids["support"], "staging", 2)
     async with running_app(service, agent="Support Agent") as pilot:
         modal = await open_label_dialog(pilot, "staging")
         await press(pilot, "enter", *typed("not needed"), "enter")
@@ -298,23 +298,23 @@ async def test_x_in_the_dialog_removes_the_label_after_a_confirmation(service, i
         assert "Remove staging: it points at v2" in summary(pilot.app)
         assert str(modal.query_one("#confirm", Button).label) == "Remove  y"
         assert modal.focused is modal.query_one("#cancel", Button)
-        assert await where(service, ids["support"]) == {"staging": 2}
+        assert where(service, ids["support"]) == {"staging": 2}
         await press(pilot, "y")
         assert isinstance(pilot.app.screen, MainScreen)
         assert "Support Agent: removed staging (was v2)" in toasts(pilot.app)
-    assert await where(service, ids["support"]) == {}
-    newest = (await service.label_history(ids["support"]))[0]
+    assert where(service, ids["support"]) == {}
+    newest = service.label_history(ids["support"])[0]
     assert (newest["action"], newest["from_version"], newest["reason"]) == ("remove", 2, "not needed")
 
 
 async def test_a_label_removed_meanwhile_is_not_removed_twice(service, ids, db_path):
-    await service.set_label(ids["support"], "staging", 2)
+    service.set_label(ids["support"], "staging", 2)
     async with running_app(service, agent="Support Agent") as pilot:
         modal = await open_label_dialog(pilot, "staging")
         await press(pilot, "enter", "enter", "x")
         other = AgentService(str(db_path), user="colleague")
         try:
-            await other.remove_label(ids["support"], "staging")
+            other.remove_label(ids["support"], "staging")
         finally:
             other.close()
         await press(pilot, "y")
@@ -322,16 +322,16 @@ async def test_a_label_removed_meanwhile_is_not_removed_twice(service, ids, db_p
         text = summary(pilot.app)
         assert "Moved meanwhile" in text and "is not set" in text
         assert "New label staging" in text  # the fresh preview: no removal left to do
-    assert [entry["actor"] for entry in await service.label_history(ids["support"])] == ["colleague", "tester"]
+    assert [entry["actor"] for entry in service.label_history(ids["support"])] == ["colleague", "tester"]
 
 
 async def test_x_on_a_labelled_version_says_to_move_the_label_first(service, ids):
-    await service.set_label(ids["support"], "production", 3)
+    service.set_label(ids["support"], "production", 3)
     async with running_app(service, agent="Support Agent") as pilot:
         await press(pilot, "x")
         assert isinstance(pilot.app.screen, MainScreen)
         assert any("the label production names it" in message for message in toasts(pilot.app, "warning"))
-    assert len(await service.get_versions(ids["support"])) == 3
+    assert len(service.get_versions(ids["support"])) == 3
 
 
 # -- the ledger ----------------------------------------------------------------------------
@@ -339,10 +339,10 @@ async def test_x_on_a_labelled_version_says_to_move_the_label_first(service, ids
 
 async def test_T_shows_the_ledger_newest_first_and_f_filters_by_label(service, ids):
     support = ids["support"]
-    await service.set_label(support, "production", 1, reason="launch")
-    await service.set_label(support, "staging", 2, reason="try the friendlier prompt")
-    await service.set_label(support, "production", 3, reason="longer answers")
-    await service.remove_label(support, "staging", reason="done")
+    service.set_label(support, "production", 1, reason="launch")
+    service.set_label(support, "staging", 2, reason="try the friendlier prompt")
+    service.set_label(support, "production", 3, reason="longer answers")
+    service.remove_label(support, "staging", reason="done")
     async with running_app(service, agent="Support Agent") as pilot:
         await press(pilot, "T")
         ledger = pilot.app.screen
@@ -365,7 +365,7 @@ async def test_T_shows_the_ledger_newest_first_and_f_filters_by_label(service, i
 
 
 async def test_hostile_text_in_the_ledger_is_shown_literally(service, ids):
-    await service.set_label(ids["support"], "production", 2, reason=HOSTILE, actor="[i]mallory[/i]")
+    service.set_label(ids["support"], "production", 2, reason=HOSTILE, actor="[i]mallory[/i]")
     async with running_app(service, agent="Support Agent") as pilot:
         await press(pilot, "T")
         text = screen_text(pilot.app)
@@ -384,7 +384,7 @@ async def test_hostile_text_in_the_ledger_is_shown_literally(service, ids):
 async def test_a_read_only_database_refuses_t_with_the_reason_and_still_shows_the_ledger(
     service: AgentService, ids: dict, db_path: Path
 ):
-    await service.set_label(ids["support"], "production", 1, reason="launch")
+    service.set_label(ids["support"], "production", 1, reason="launch")
     service.close()
     read_only = AgentService(str(db_path), read_only=True)
     try:
@@ -405,13 +405,13 @@ async def test_a_read_only_database_refuses_t_with_the_reason_and_still_shows_th
         read_only.close()
     reopened = AgentService(str(db_path))
     try:
-        assert len(await reopened.label_history(ids["support"])) == 1
+        assert len(reopened.label_history(ids["support"])) == 1
     finally:
         reopened.close()
 
 
 async def test_prune_keeps_a_labelled_version_and_says_so(service, ids):
-    await service.set_label(ids["support"], "production", 1)
+    service.set_label(ids["support"], "production", 1)
     async with running_app(service, agent="Support Agent") as pilot:
         await press(pilot, "p", "1")
         assert "Also keeps v1 (production): a label names it." in screen_text(pilot.app)
@@ -421,4 +421,4 @@ async def test_prune_keeps_a_labelled_version_and_says_so(service, ids):
             message.startswith("Pruned 1 version of Support Agent; kept the 1 newest and v1 (production) for its label")
             for message in toasts(pilot.app)
         ), toasts(pilot.app)
-    assert [version["version_number"] for version in await service.get_versions(ids["support"])] == [3, 1]
+    assert [version["version_number"] for version in service.get_versions(ids["support"])] == [3, 1]

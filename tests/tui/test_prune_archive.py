@@ -41,14 +41,14 @@ async def test_a_file_typed_in_the_prune_dialog_gets_the_versions_first(service,
         assert f"they are written to {NAME} first" in summary(modal)
         await press(pilot, "enter")  # the name is typed: on to the buttons
         assert modal.focused is modal.query_one("#cancel", Button)
-        assert await audit_actions(service, "version.prune") == 0
+        assert audit_actions(service, "version.prune") == 0
         await press(pilot, "y")
         assert isinstance(pilot.app.screen, MainScreen)
         assert any(f"; archived to {in_tmp / NAME}" in toast for toast in toasts(pilot.app))
-    assert [v["version_number"] for v in await service.get_versions(ids["support"])] == [3]
-    restored = await service.import_file(in_tmp / NAME)
+    assert [v["version_number"] for v in service.get_versions(ids["support"])] == [3]
+    restored = service.import_file(in_tmp / NAME)
     assert restored["versions_added"] == 2
-    assert [v["version_number"] for v in await service.get_versions(ids["support"])] == [3, 2, 1]
+    assert [v["version_number"] for v in service.get_versions(ids["support"])] == [3, 2, 1]
 
 
 async def test_an_empty_archive_field_archives_nothing(service, ids, in_tmp):
@@ -57,7 +57,7 @@ async def test_an_empty_archive_field_archives_nothing(service, ids, in_tmp):
         assert isinstance(pilot.app.screen, MainScreen)
         assert not any("archived" in toast for toast in toasts(pilot.app))
     assert list(in_tmp.glob("*.jsonl")) == []
-    assert [v["version_number"] for v in await service.get_versions(ids["support"])] == [3, 2]
+    assert [v["version_number"] for v in service.get_versions(ids["support"])] == [3, 2]
 
 
 async def test_a_file_that_is_there_keeps_the_dialog_open_and_deletes_nothing(service, ids, in_tmp):
@@ -69,19 +69,19 @@ async def test_a_file_that_is_there_keeps_the_dialog_open_and_deletes_nothing(se
         assert "exists already" in summary(modal)
         assert "--overwrite" not in summary(modal), "a flag of the CLI means nothing here"
         assert modal.focused is modal.query_one("#archive", Input)  # back to the name, to change it
-        assert len(await service.get_versions(ids["support"])) == 3
+        assert len(service.get_versions(ids["support"])) == 3
         await press(pilot, "end", "2", "enter")  # history.jsonl2
         assert "exists already" not in summary(modal)
         await press(pilot, "y")
         assert isinstance(pilot.app.screen, MainScreen)
     assert (in_tmp / NAME).read_text(encoding="utf-8") == "precious\n"
     assert (in_tmp / f"{NAME}2").exists()
-    assert len(await service.get_versions(ids["support"])) == 1
+    assert len(service.get_versions(ids["support"])) == 1
 
 
 async def test_escape_cancels_from_the_archive_field(service, ids, in_tmp):
     async with running_app(service, agent="Support Agent") as pilot:
         await press(pilot, "p", "1", "tab", *"old", "escape")
         assert isinstance(pilot.app.screen, MainScreen)
-    assert len(await service.get_versions(ids["support"])) == 3
+    assert len(service.get_versions(ids["support"])) == 3
     assert not (in_tmp / "old").exists()

@@ -72,7 +72,7 @@ def buttons_shown(app: KaizenApp) -> bool:
 
 
 async def test_G_jumps_to_the_oldest_version_of_a_long_history_and_g_back(service, db_path):
-    await long_history(service, db_path, 2000)
+    long_history(service, db_path, 2000)
     async with running_app(service) as pilot:
         screen = main_screen(pilot.app)
         timeline = screen.timeline
@@ -98,7 +98,7 @@ async def test_moving_across_the_pages_of_a_long_history(service, db_path, monke
     # Small pages, so a few keys cross several page boundaries.
     monkeypatch.setattr(Timeline, "PAGE_SIZE", 10)
     monkeypatch.setattr(Timeline, "PREFETCH", 3)
-    await long_history(service, db_path, 2000)
+    long_history(service, db_path, 2000)
     async with running_app(service) as pilot:
         screen = main_screen(pilot.app)
         timeline = screen.timeline
@@ -131,9 +131,9 @@ async def test_keys_typed_before_the_first_load_wait_for_it(service, ids):
     async with make_app(service).run_test(size=SIZE) as pilot:
         # All at once, before anything is shown: a snapshot of the first agent.
         await burst(pilot, "s", *"Fix", "space", *"it", "enter")
-        versions = await service.get_versions(ids["billing"])
+        versions = service.get_versions(ids["billing"])
         assert [(v["version_number"], v["changelog"]) for v in versions] == [(2, "Fix it"), (1, "Initial")]
-        assert len(await service.get_versions(ids["support"])) == 3
+        assert len(service.get_versions(ids["support"])) == 3
 
 
 async def test_a_snapshot_typed_while_the_timeline_loads(service, ids):
@@ -142,14 +142,14 @@ async def test_a_snapshot_typed_while_the_timeline_loads(service, ids):
         # Cancelled while loading: nothing is saved.
         await pilot.press("j", "s", *"abc", "escape")
         await settle(pilot)
-        assert len(await service.get_versions(ids["support"])) == 3
+        assert len(service.get_versions(ids["support"])) == 3
         # Confirmed while loading: exactly one version, with that changelog, of the agent picked.
         await pilot.press("k", "j", "s", *"Longer", "enter")
         await settle(pilot)
-        versions = await service.get_versions(ids["support"])
+        versions = service.get_versions(ids["support"])
         assert [(v["version_number"], v["changelog"]) for v in versions][:2] == [(4, "Longer"), (3, "Longer answers")]
-        assert len(await service.get_versions(ids["billing"])) == 1
-        assert await audit_actions(service, "version.create") == 5  # the seed's four, and this one
+        assert len(service.get_versions(ids["billing"])) == 1
+        assert audit_actions(service, "version.create") == 5  # the seed's four, and this one
 
 
 async def test_rollback_typed_while_the_timeline_loads_acts_on_the_version_reached(service, ids):
@@ -157,9 +157,9 @@ async def test_rollback_typed_while_the_timeline_loads_acts_on_the_version_reach
     slow_down(service)
     async with running_app(service) as pilot:
         await burst(pilot, "j", "enter", "G", "r", "y")
-        assert (await service.compare_with_live(ids["support"], v1))["identical"]
-        assert await audit_actions(service, "version.rollback") == 1
-        assert len(await service.get_versions(ids["support"])) == 3  # nothing was unsaved
+        assert service.compare_with_live(ids["support"], v1)["identical"]
+        assert audit_actions(service, "version.rollback") == 1
+        assert len(service.get_versions(ids["support"])) == 3  # nothing was unsaved
 
 
 async def test_delete_and_prune_typed_while_loading(service, ids):
@@ -168,13 +168,13 @@ async def test_delete_and_prune_typed_while_loading(service, ids):
     async with running_app(service) as pilot:
         await pilot.press("j", "enter", "j", "x", "y")  # v2, typed before its timeline came
         await settle(pilot)
-        assert [v["id"] for v in await service.get_versions(ids["support"])] == [v3, v1]
+        assert [v["id"] for v in service.get_versions(ids["support"])] == [v3, v1]
         # y before the preview of "keep 1" came: it still prunes to 1, once.
         await pilot.press("p", "1", "y")
         await settle(pilot)
-        assert [v["id"] for v in await service.get_versions(ids["support"])] == [v3]
-        assert await audit_actions(service, "version.prune") == 1
-        assert await audit_actions(service, "version.delete") == 1
+        assert [v["id"] for v in service.get_versions(ids["support"])] == [v3]
+        assert audit_actions(service, "version.prune") == 1
+        assert audit_actions(service, "version.delete") == 1
 
 
 async def test_compare_typed_while_loading_compares_what_the_keys_chose(service, ids):
@@ -196,8 +196,8 @@ async def test_repeated_keys_do_not_repeat_actions(service, ids):
         await burst(pilot, "j", "enter", "G", "r", "r", "r", "n", "x", "x", "n")
         assert isinstance(pilot.app.screen, MainScreen)
         assert not any(isinstance(screen, ModalScreen) for screen in pilot.app.screen_stack)
-        assert (await service.get(ids["support"]))["max_tokens"] == 2048
-        assert len(await service.get_versions(ids["support"])) == 3
+        assert service.get(ids["support"])["max_tokens"] == 2048
+        assert len(service.get_versions(ids["support"])) == 3
         # Saving the new agent twice quickly creates it once.
         await press(pilot, "n")
         modal = pilot.app.screen
@@ -205,7 +205,7 @@ async def test_repeated_keys_do_not_repeat_actions(service, ids):
         area = modal.query_one(TextArea)
         area.text = area.text.replace("name: New agent", "name: Twice")
         await burst(pilot, "ctrl+o", "ctrl+o")
-        assert [agent["name"] for agent in await service.list_agents()].count("Twice") == 1
+        assert [agent["name"] for agent in service.list_agents()].count("Twice") == 1
 
 
 # -- tiny terminals and resizing ---------------------------------------------------
@@ -236,7 +236,7 @@ async def test_every_key_works_in_a_tiny_terminal(service, ids, size):
         await burst(pilot, "s")
         assert isinstance(app.screen, SnapshotModal) and shown(app, app.screen.query_one(Input))
         await burst(pilot, *"tiny", "enter")
-        assert (await service.get_versions(ids["support"]))[0]["changelog"] == "tiny"
+        assert service.get_versions(ids["support"])[0]["changelog"] == "tiny"
         await burst(pilot, "G", "r")
         assert isinstance(app.screen, ConfirmModal) and buttons_shown(app)
         await burst(pilot, "j", "k", "n", "x")
@@ -252,8 +252,8 @@ async def test_every_key_works_in_a_tiny_terminal(service, ids, size):
         assert shown(app, screen.query_one("#filter"))
         await burst(pilot, "s", "u", "escape")
         assert isinstance(app.screen, MainScreen)
-        assert len(await service.get_versions(ids["support"])) == 4  # only the snapshot changed anything
-        assert (await service.get(ids["support"]))["max_tokens"] == 2048
+        assert len(service.get_versions(ids["support"])) == 4  # only the snapshot changed anything
+        assert service.get(ids["support"])["max_tokens"] == 2048
         await pilot.press("q")
         await pilot.pause()
     assert app.return_code == 0
@@ -268,10 +268,10 @@ def wholly_shown(app: KaizenApp, widget: Widget) -> bool:
 @pytest.mark.sqlite_only  # layout and keys only: the database does not change what is tested
 @pytest.mark.parametrize("size", [(80, 24), (60, 18), (100, 30), (120, 40)])
 async def test_the_prune_dialog_shows_its_warnings_first_and_the_list_scrolls_under_them(service, db_path, size):
-    agent = await long_history(service, db_path, 30)
-    versions = await service.get_versions(agent["id"])
-    await service.set_label(agent["id"], "production", 3)
-    await service.rollback_to_version(agent["id"], versions[-1]["id"])  # the live config is v1's: v1 goes
+    agent = long_history(service, db_path, 30)
+    versions = service.get_versions(agent["id"])
+    service.set_label(agent["id"], "production", 3)
+    service.rollback_to_version(agent["id"], versions[-1]["id"])  # the live config is v1's: v1 goes
     async with running_app(service, size=size) as pilot:
         app = pilot.app
         await burst(pilot, "enter", "p", "1")
@@ -300,12 +300,12 @@ async def test_the_prune_dialog_shows_its_warnings_first_and_the_list_scrolls_un
         lines = str(modal.query_one("#prune-doomed", Static).content).splitlines()
         assert lines[-1].startswith("  ◆ v1 ") and len(lines) == 28
         await burst(pilot, "y")
-    assert [v["version_number"] for v in await service.get_versions(agent["id"])] == [30, 3]
+    assert [v["version_number"] for v in service.get_versions(agent["id"])] == [30, 3]
 
 
 @pytest.mark.sqlite_only  # layout and keys only: the database does not change what is tested
 async def test_keys_typed_quickly_scroll_help_and_the_rollback_diff_a_line_each(service):
-    await seed_small(service)
+    seed_small(service)
     async with running_app(service, size=(80, 24)) as pilot:
         app = pilot.app
         await burst(pilot, "question_mark", "j", "j", "j")
@@ -335,25 +335,25 @@ async def test_resizing_while_a_dialog_is_open(service, ids):
             await resize(*size)
             assert isinstance(pilot.app.screen, ConfirmModal) and buttons_shown(pilot.app), size
         await burst(pilot, "n")
-        assert (await service.get(ids["support"]))["max_tokens"] == 2048  # n still cancels
+        assert service.get(ids["support"])["max_tokens"] == 2048  # n still cancels
         await burst(pilot, "r")
         await resize(20, 8)
         await burst(pilot, "y")
-        assert (await service.compare_with_live(ids["support"], v1))["identical"]  # y still confirms
+        assert service.compare_with_live(ids["support"], v1)["identical"]  # y still confirms
 
         await burst(pilot, "p")
         await resize(40, 12)
         await burst(pilot, "2")
         await resize(*SIZE)
         await burst(pilot, "y")
-        assert [v["id"] for v in await service.get_versions(ids["support"])] == [v3, v2]
+        assert [v["id"] for v in service.get_versions(ids["support"])] == [v3, v2]
 
         await burst(pilot, "s", *"ab")
         await resize(20, 8)
         await burst(pilot, "c")
         await resize(*SIZE)
         await burst(pilot, "enter")
-        assert (await service.get_versions(ids["support"]))[0]["changelog"] == "abc"
+        assert service.get_versions(ids["support"])[0]["changelog"] == "abc"
 
         await burst(pilot, "question_mark")
         for size in sizes:
@@ -367,12 +367,12 @@ async def test_resizing_while_a_dialog_is_open(service, ids):
         area.text = area.text.replace("name: New agent", "name: Resized")
         await resize(*SIZE)
         await burst(pilot, "ctrl+o")
-        assert "Resized" in [agent["name"] for agent in await service.list_agents()]
+        assert "Resized" in [agent["name"] for agent in service.list_agents()]
 
 
 @pytest.mark.sqlite_only  # layout and keys only: the database does not change what is tested
 async def test_resizing_keeps_the_cursor_deep_in_a_long_history(service, db_path):
-    await long_history(service, db_path, 1000)
+    long_history(service, db_path, 1000)
     async with running_app(service) as pilot:
         screen = main_screen(pilot.app)
         await burst(pilot, "enter", "G", "k")
@@ -417,7 +417,7 @@ def assert_shown_safely(app: KaizenApp) -> str:
 
 
 async def test_hostile_text_in_every_field_is_shown_literally(service, db_path):
-    agent = await service.create_agent(
+    agent = service.create_agent(
         {
             "name": "Evil",
             "description": EVIL,
@@ -427,10 +427,10 @@ async def test_hostile_text_in_every_field_is_shown_literally(service, db_path):
         }
     )
     rename_as_an_older_tool(db_path, agent["id"], "Evil " + EVIL[:60])  # new names refuse control characters
-    await service.create_version(agent["id"], EVIL)
-    await service.update(agent["id"], {"system_prompt": EVIL + "\n" + EVIL, "description": EVIL + "\nmore"})
-    await service.create_version(agent["id"], "second " + EVIL)
-    await service.update(agent["id"], {"system_prompt": "short", "extra": {"evil": "gone"}})
+    service.create_version(agent["id"], EVIL)
+    service.update(agent["id"], {"system_prompt": EVIL + "\n" + EVIL, "description": EVIL + "\nmore"})
+    service.create_version(agent["id"], "second " + EVIL)
+    service.update(agent["id"], {"system_prompt": "short", "extra": {"evil": "gone"}})
     async with running_app(service, size=(120, 36), notifications=True) as pilot:
         screen = main_screen(pilot.app)
         text = assert_shown_safely(pilot.app)
@@ -452,17 +452,17 @@ async def test_hostile_text_in_every_field_is_shown_literally(service, db_path):
         await settle(pilot)
         assert "A toast quoting" in assert_shown_safely(pilot.app)
     # Nothing was changed by looking.
-    assert len(await service.get_versions(agent["id"])) == 2
+    assert len(service.get_versions(agent["id"])) == 2
 
 
 @pytest.mark.sqlite_only  # layout and keys only: the database does not change what is tested
 async def test_a_1mb_prompt_is_shown_without_holding_up_the_keys(service):
     big = "\n".join(f"{number:06d} {EVIL}" for number in range(7000))  # ~1 MB, hostile on every line
-    agent = await service.create_agent({"name": "Big", "model_id": "m", "system_prompt": "small"})
-    await service.create_version(agent["id"], "small")
-    await service.update(agent["id"], {"system_prompt": big})
-    await service.create_version(agent["id"], "1 MB")
-    await service.update(agent["id"], {"system_prompt": big.replace("000123", "changed")})
+    agent = service.create_agent({"name": "Big", "model_id": "m", "system_prompt": "small"})
+    service.create_version(agent["id"], "small")
+    service.update(agent["id"], {"system_prompt": big})
+    service.create_version(agent["id"], "1 MB")
+    service.update(agent["id"], {"system_prompt": big.replace("000123", "changed")})
     async with running_app(service, size=(120, 36)) as pilot:
         screen = main_screen(pilot.app)
         assert "changed" in screen.diff.text  # the live row: one line of 1 MB changed
@@ -480,7 +480,7 @@ async def test_a_1mb_prompt_is_shown_without_holding_up_the_keys(service):
         assert "What changes: live config → v1" in pilot.app.screen.query_one("#confirm-diff").text
         assert_shown_safely(pilot.app)
         await press(pilot, "n")
-    assert len(await service.get_versions(agent["id"])) == 2
+    assert len(service.get_versions(agent["id"])) == 2
 
 
 # -- read-only ----------------------------------------------------------------------

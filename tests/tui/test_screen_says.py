@@ -47,7 +47,7 @@ async def test_in_16_colours_a_dialog_keeps_the_panes_behind_drawn(service, ids)
 
 
 async def test_the_filter_folds_case_and_accents(service, ids):
-    await service.create_agent({"name": "Résumé Screener", "model_id": "gpt-4o", "system_prompt": "Read CVs."})
+    service.create_agent({"name": "Résumé Screener", "model_id": "gpt-4o", "system_prompt": "Read CVs."})
     async with running_app(service) as pilot:
         screen = main_screen(pilot.app)
         await press(pilot, "slash", *"resume")
@@ -57,7 +57,7 @@ async def test_the_filter_folds_case_and_accents(service, ids):
 
 
 async def test_after_a_prune_the_oldest_kept_version_is_not_called_the_first(service, ids):
-    await service.prune(ids["support"], 2)  # v1 goes
+    service.prune(ids["support"], 2)  # v1 goes
     async with running_app(service) as pilot:
         screen = main_screen(pilot.app)
         await press(pilot, "j", "enter", "G")  # Support Agent's v2, the oldest kept
@@ -67,7 +67,7 @@ async def test_after_a_prune_the_oldest_kept_version_is_not_called_the_first(ser
 
 
 async def test_a_long_timeline_says_where_the_cursor_is(service, db_path):
-    await long_history(service, db_path, 500)
+    long_history(service, db_path, 500)
     async with running_app(service) as pilot:
         screen = main_screen(pilot.app)
         await press(pilot, "enter")
@@ -117,7 +117,7 @@ async def test_the_in_app_editor_puts_the_cursor_on_the_line_an_error_names(serv
 
 
 async def test_L_shows_who_did_what_to_the_agent_newest_first(service, ids):
-    await service.update(ids["support"], {"temperature": 0.2}, actor="dana")
+    service.update(ids["support"], {"temperature": 0.2}, actor="dana")
     async with running_app(service) as pilot:
         await press(pilot, "j", "L")  # Support Agent
         view = pilot.app.screen
@@ -128,6 +128,6 @@ async def test_L_shows_who_did_what_to_the_agent_newest_first(service, ids):
         assert "dana" in newest and "agent.update" in newest and "set temperature 0.5 → 0.2" in newest
         assert "snapshot v3" in lines[2]
         assert "Billing" not in "\n".join(lines)  # only the highlighted agent's events
-        assert len(lines) == 1 + len(await service.audit_trail(ids["support"], 200))
+        assert len(lines) == 1 + len(service.audit_trail(ids["support"], 200))
         await press(pilot, "escape")
         assert isinstance(pilot.app.screen, MainScreen)

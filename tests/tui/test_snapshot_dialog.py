@@ -9,7 +9,7 @@ fresh preview and the changelog as typed.
 
 from __future__ import annotations
 
-import asyncio
+import threading
 from typing import Any
 
 import pytest
@@ -37,11 +37,11 @@ def typed(modal: SnapshotModal) -> str:
     return modal.query_one("#changelog", Input).value
 
 
-async def freeze_the_main_screen(service: AgentService) -> None:
+def freeze_the_main_screen(service: AgentService) -> None:
     """The main screen's poll sees no change from now on: it goes on showing what it read."""
-    marker = await service.change_marker()
+    marker = service.change_marker()
 
-    async def unchanged() -> int:
+    def unchanged() -> int:
         return marker
 
     service.change_marker = unchanged  # type: ignore[method-assign]
@@ -53,11 +53,11 @@ async def test_a_change_made_while_the_dialog_is_open_is_not_saved_under_the_per
         modal = pilot.app.screen
         assert isinstance(modal, SnapshotModal)
         assert "The live config equals v3" in note(modal)
-        await service.update(ids["support"], {"model_id": "gpt-5"}, actor="carol")
+        service.update(ids["support"], {"model_id": "gpt-5"}, actor="carol")
         await press(pilot, "enter")
         # Nothing saved: the dialog stays, says who changed what, shows the fresh preview, keeps the changelog.
         assert pilot.app.screen is modal
-        assert len(await service.get_versions(ids["support"])) == 3
+        assert len(service.get_versions(ids["support"])) == 3
         assert note(modal).splitlines()[0] == CHANGED_BY_CAROL
         diff = modal.query_one(DiffBody)
         assert diff.display and "gpt-5" in diff.text and "v3 → live config" in diff.text
@@ -65,7 +65,7 @@ async def test_a_change_made_while_the_dialog_is_open_is_not_saved_under_the_per
         # Enter on the fresh preview saves what it shows, under the person's name and changelog.
         await press(pilot, "enter")
         assert isinstance(pilot.app.screen, MainScreen)
-        newest = (await service.get_versions(ids["support"]))[0]
+        newest = service.get_versions(ids["support"])[0]
         assert (newest["version_number"], newest["changelog"], newest["created_by"]) == (4, "Tighter answers", "tester")
         assert parse_snapshot(newest["config_snapshot"])["model_id"] == "gpt-5"
         assert "Saved v4 of Support Agent" in toasts(pilot.app)
@@ -73,34 +73,34 @@ async def test_a_change_made_while_the_dialog_is_open_is_not_saved_under_the_per
 
 async def test_enter_typed_before_the_preview_came_saves_only_what_the_main_screen_showed(service, ids):
     async with running_app(service, agent="Support Agent") as pilot:
-        await freeze_the_main_screen(service)
-        await service.update(ids["support"], {"model_id": "gpt-5"}, actor="carol")  # not on the screen yet
+        freeze_the_main_screen(service)
+        service.update(ids["support"], {"model_id": "gpt-5"}, actor="carol")  # not on the screen yet
         # The preview is slow to come: s, the changelog and enter all act on what the main screen showed.
-        gate = asyncio.Event()
+        gate = threading.Event()
         plan_snapshot = service.plan_snapshot
 
-        async def slow_plan(*args: Any, **kwargs: Any) -> dict[str, Any]:
-            await gate.wait()
-            return await plan_snapshot(*args, **kwargs)
+        def slow_plan(*args: Any, **kwargs: Any) -> dict[str, Any]:
+            gate.wait(timeout=60)  # in the worker's thread, as a slow database would (bounded: a failed test ends)
+            return plan_snapshot(*args, **kwargs)
 
         service.plan_snapshot = slow_plan  # type: ignore[method-assign]
         await press(pilot, "s", *"Mine", "enter", ignoring={"snapshot-plan"})
         modal = pilot.app.screen
         assert isinstance(modal, SnapshotModal)
-        assert len(await service.get_versions(ids["support"])) == 3, "refused: the screen showed gpt-4o"
+        assert len(service.get_versions(ids["support"])) == 3, "refused: the screen showed gpt-4o"
         gate.set()
         await settle(pilot)
         assert note(modal).splitlines()[0] == CHANGED_BY_CAROL
         assert "gpt-5" in modal.query_one(DiffBody).text and typed(modal) == "Mine"
         await press(pilot, "enter")
         assert isinstance(pilot.app.screen, MainScreen)
-        assert len(await service.get_versions(ids["support"])) == 4
+        assert len(service.get_versions(ids["support"])) == 4
 
 
 async def test_a_preview_that_finds_a_change_the_main_screen_did_not_show_says_who_made_it(service, ids):
     async with running_app(service, agent="Support Agent") as pilot:
-        await freeze_the_main_screen(service)
-        await service.update(ids["support"], {"model_id": "gpt-5"}, actor="carol")
+        freeze_the_main_screen(service)
+        service.update(ids["support"], {"model_id": "gpt-5"}, actor="carol")
         await press(pilot, "s")
         modal = pilot.app.screen
         assert isinstance(modal, SnapshotModal)
@@ -108,7 +108,7 @@ async def test_a_preview_that_finds_a_change_the_main_screen_did_not_show_says_w
         assert "gpt-5" in modal.query_one(DiffBody).text
         await press(pilot, *"Seen", "enter")
         assert isinstance(pilot.app.screen, MainScreen)
-        newest = (await service.get_versions(ids["support"]))[0]
+        newest = service.get_versions(ids["support"])[0]
         assert newest["changelog"] == "Seen" and parse_snapshot(newest["config_snapshot"])["model_id"] == "gpt-5"
 
 
@@ -123,7 +123,7 @@ async def test_the_preview_shows_what_the_new_version_holds(service, ids):
         assert note(modal) == ""
         await press(pilot, "escape")
         assert isinstance(pilot.app.screen, MainScreen)
-        assert len(await service.get_versions(ids["billing"])) == 1
+        assert len(service.get_versions(ids["billing"])) == 1
 
 
 @pytest.mark.parametrize(
@@ -137,7 +137,7 @@ async def test_a_snapshot_that_failed_keeps_the_dialog_and_the_changelog(service
     async with running_app(service, agent="Support Agent") as pilot:
         create_version = service.create_version
 
-        async def failing(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        def failing(*args: Any, **kwargs: Any) -> dict[str, Any]:
             raise failure
 
         service.create_version = failing  # type: ignore[method-assign]
@@ -149,4 +149,4 @@ async def test_a_snapshot_that_failed_keeps_the_dialog_and_the_changelog(service
         service.create_version = create_version  # type: ignore[method-assign]
         await press(pilot, "enter")
         assert isinstance(pilot.app.screen, MainScreen)
-        assert (await service.get_versions(ids["support"]))[0]["changelog"] == "Keep me"
+        assert service.get_versions(ids["support"])[0]["changelog"] == "Keep me"

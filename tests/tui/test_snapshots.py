@@ -7,7 +7,6 @@ report before committing the new SVGs.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,7 +27,7 @@ SHOWN_PATH = Path("/srv/kaizen/demo.db")
 def _open(db_path: Path, demo: bool) -> AgentService:
     service = AgentService(str(db_path), user="tester")
     if demo:
-        asyncio.run(seed_demo(service))
+        seed_demo(service)
     show_database_as(service, SHOWN_PATH)  # the header shows a stable path
     return service
 
@@ -101,8 +100,8 @@ def test_empty_database(snap_compare, empty):
 
 
 def test_damaged_version(snap_compare, demo, db_path):
-    agent = asyncio.run(demo.find_agent("Support Agent"))
-    version = asyncio.run(demo.find_version(agent["id"], 2))
+    agent = demo.find_agent("Support Agent")
+    version = demo.find_version(agent["id"], 2)
     write_raw_snapshot(db_path, version["id"], '{"name": "Support Agent", "temperature": "warm"')
     assert snap_compare(make_app(demo), terminal_size=(100, 30), run_before=keys("G", "enter", "G", "k"))
 

@@ -20,7 +20,7 @@ async def test_clashing_names_of_an_old_file_are_a_warning_at_start(service, ids
         connection.execute(
             "UPDATE agent SET name = 'Support [B]Agent', name_key = NULL WHERE id = ?", (ids["support"],)
         )
-    assert await service.name_clashes()
+    assert service.name_clashes()
     async with running_app(service) as pilot:
         warnings = [toast for toast in toasts(pilot.app, "warning") if "differ only in case" in toast]
         assert len(warnings) == 1

@@ -13,6 +13,7 @@ from textual.widgets import Static
 
 from kaizen_tui.core.audit_text import event_summary
 from kaizen_tui.core.errors import KaizenError
+from kaizen_tui.service import AsyncAgentService
 from kaizen_tui.tui.screens.dialog import Dialog
 from kaizen_tui.tui.widgets.chrome import KeyBar
 from kaizen_tui.tui.widgets.text import error_line, exact_time, visible
@@ -47,7 +48,7 @@ class AuditScreen(Dialog[None]):
         Binding("pageup", "scroll(-10)", show=False),
     ]
 
-    def __init__(self, service: Any, agent: dict[str, Any]) -> None:
+    def __init__(self, service: AsyncAgentService, agent: dict[str, Any]) -> None:
         super().__init__()
         self.service = service
         self.agent = agent

@@ -13,6 +13,7 @@ from textual.screen import Screen
 from textual.worker import WorkerCancelled, WorkerFailed
 
 from kaizen_tui.core.errors import KaizenError
+from kaizen_tui.service import AsyncAgentService
 from kaizen_tui.tui.actions import Scope, bindings
 from kaizen_tui.tui.clipboard import copy_shown
 from kaizen_tui.tui.screens.plans import RollbackModal
@@ -57,8 +58,12 @@ class CompareScreen(Screen[dict[str, Any] | None]):
         self.heading = heading
         self._load = load
 
+    @property
+    def service(self) -> AsyncAgentService:
+        return self.app.service  # type: ignore[attr-defined]
+
     def compose(self) -> ComposeResult:
-        service = self.app.service  # type: ignore[attr-defined]
+        service = self.service
         yield TopBar(service.display_name, service.user, service.read_only)
         with BottomBar():
             yield StatusLine(id="status")
@@ -102,7 +107,7 @@ class CompareScreen(Screen[dict[str, Any] | None]):
         # The key bar below already says esc, u and ?; this says which version r and R roll back to.
         parts = ["j/k scroll · g/G top/bottom"]
         newer, older = self._side("newer"), self._side("older")
-        if self.app.service.read_only:  # type: ignore[attr-defined]
+        if self.service.read_only:
             newer = older = None
         if newer is not None:
             parts.append(f"r roll back to v{newer['version_number']}")
@@ -126,7 +131,7 @@ class CompareScreen(Screen[dict[str, Any] | None]):
 
     def hidden_in_key_bar(self, action: str) -> bool:
         # Read-only: r and R stay bound (they say why they do nothing), out of the key bar.
-        return bool(self.app.service.read_only) and action in ("rollback", "rollback_older")  # type: ignore[attr-defined]
+        return self.service.read_only and action in ("rollback", "rollback_older")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "rollback":
@@ -142,7 +147,7 @@ class CompareScreen(Screen[dict[str, Any] | None]):
         self._roll_back(self._side("older"))
 
     def _roll_back(self, side: dict[str, Any] | None) -> None:
-        agent, service = self.agent, self.app.service  # type: ignore[attr-defined]
+        agent, service = self.agent, self.service
         if side is None or agent is None:
             self.notify("No version shown to roll back to.", severity="warning")
             return

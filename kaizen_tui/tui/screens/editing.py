@@ -26,6 +26,7 @@ from kaizen_tui.agent_file import dump_agent_yaml, parse_agent_text
 from kaizen_tui.core.errors import AgentNotFound, EditConflict, KaizenError
 from kaizen_tui.core.merge import merge_fields
 from kaizen_tui.core.schema import EDITABLE_FIELDS
+from kaizen_tui.service import AsyncAgentService
 from kaizen_tui.tui.screens.dialog import SCROLL_BINDINGS, Dialog
 from kaizen_tui.tui.screens.merge import MINE, THEIRS, MergeConflictModal
 from kaizen_tui.tui.widgets.chrome import KeyBar
@@ -276,7 +277,7 @@ class AgentEdit:
     """
 
     def __init__(
-        self, app: App, service: Any, agent: dict[str, Any], saved: Callable[[dict[str, Any], str], None]
+        self, app: App, service: AsyncAgentService, agent: dict[str, Any], saved: Callable[[dict[str, Any], str], None]
     ) -> None:
         """``saved(agent, message)`` is called once the edit is written (or found to change nothing)."""
         self.app = app

@@ -34,6 +34,7 @@ from textual.widgets import Button, Input, Label, Static
 
 from kaizen_tui.core.errors import DamagedSnapshot, InvalidValue, KaizenError, LabelConflict, ProtectedLabel
 from kaizen_tui.core.labels import check_label
+from kaizen_tui.service import AsyncAgentService
 from kaizen_tui.tui.screens.dialog import Dialog
 from kaizen_tui.tui.widgets.chrome import KeyBar
 from kaizen_tui.tui.widgets.connection import report_failure
@@ -138,7 +139,7 @@ class LabelModal(Dialog[dict[str, Any] | None]):
         Binding("pageup", "scroll_diff(-10)", show=False),
     ]
 
-    def __init__(self, service: Any, agent: dict[str, Any], version: dict[str, Any]) -> None:
+    def __init__(self, service: AsyncAgentService, agent: dict[str, Any], version: dict[str, Any]) -> None:
         super().__init__()
         self.service = service
         self.agent = agent
@@ -684,7 +685,7 @@ class LedgerScreen(Dialog[None]):
         Binding("pageup", "scroll(-10)", show=False),
     ]
 
-    def __init__(self, service: Any, agent: dict[str, Any]) -> None:
+    def __init__(self, service: AsyncAgentService, agent: dict[str, Any]) -> None:
         super().__init__()
         self.service = service
         self.agent = agent

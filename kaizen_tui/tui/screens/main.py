@@ -24,7 +24,7 @@ from textual.worker import WorkerCancelled, WorkerFailed
 
 from kaizen_tui.agent_file import parse_agent_text
 from kaizen_tui.core.errors import DatabaseUnavailable, KaizenError, VersionNotFound
-from kaizen_tui.service import agent_sort_key
+from kaizen_tui.service import AsyncAgentService, agent_sort_key
 from kaizen_tui.tui.actions import Scope, bindings
 from kaizen_tui.tui.clipboard import config_yaml, copy_shown
 from kaizen_tui.tui.screens.audit import AuditScreen
@@ -166,7 +166,7 @@ class MainScreen(Screen[None]):
     # -- shortcuts -------------------------------------------------------------
 
     @property
-    def service(self) -> Any:
+    def service(self) -> AsyncAgentService:
         return self.app.service  # type: ignore[attr-defined]
 
     @property
@@ -222,7 +222,11 @@ class MainScreen(Screen[None]):
         self.agents_table.focus()
         self.load_agents()
         self.show_notices()
-        self._stop_watching = self.service.watch_changes(lambda: self.post_message(DatabaseChanged()))
+
+        def announce() -> None:  # from the watcher's thread: post_message is thread-safe
+            self.post_message(DatabaseChanged())
+
+        self._stop_watching = self.service.watch_changes(announce)
         interval = POLL_SECONDS if self._stop_watching is None else WATCHED_POLL_SECONDS
         self.set_interval(interval, self.poll_changes, name="poll")
         if interval > POLL_SECONDS:
@@ -854,6 +858,7 @@ class MainScreen(Screen[None]):
             return
         current_id = current["id"] if current else None
         newest = timeline.newest_id
+        assert newest is not None  # the timeline has entries (checked above)
 
         async def load() -> tuple[dict[str, Any], str, str | None]:
             if marked is not None and current_id is not None:

@@ -23,6 +23,7 @@ from textual.css.query import NoMatches
 from textual.widgets import Button, Input, Label, Static
 
 from kaizen_tui.core.errors import ArchiveExists, Conflict, FileNotWritten, KaizenError, StalePlan
+from kaizen_tui.service import AsyncAgentService
 from kaizen_tui.tui.screens.dialog import SCROLL_BINDINGS, Dialog
 from kaizen_tui.tui.screens.modals import ConfirmModal
 from kaizen_tui.tui.widgets.chrome import KeyBar
@@ -76,7 +77,9 @@ class PlanModal(ConfirmModal[dict[str, Any] | None]):
     #: Said in the "changed meanwhile" line: "nothing was <done>".
     NOT_DONE = "changed"
 
-    def __init__(self, service: Any, title: str, lines: list[Content], *, confirm_label: str, **options: Any) -> None:
+    def __init__(
+        self, service: AsyncAgentService, title: str, lines: list[Content], *, confirm_label: str, **options: Any
+    ) -> None:
         super().__init__(title, lines, confirm_label=confirm_label, **options)
         self.service = service
         self.plan: dict[str, Any] | None = None
@@ -177,7 +180,7 @@ class RollbackModal(PlanModal):
 
     NOT_DONE = "rolled back"
 
-    def __init__(self, service: Any, agent: dict[str, Any], version: dict[str, Any]) -> None:
+    def __init__(self, service: AsyncAgentService, agent: dict[str, Any], version: dict[str, Any]) -> None:
         self.agent = agent
         self.version = version
         label = f"v{version['version_number']}"
@@ -242,7 +245,7 @@ class DeleteAgentModal(PlanModal):
     ``{"deleted": delete_agent's result}``). Both carry the revision read.
     """
 
-    def __init__(self, service: Any, agent: dict[str, Any]) -> None:
+    def __init__(self, service: AsyncAgentService, agent: dict[str, Any]) -> None:
         self.agent = agent
         archived = agent.get("status") == "archived"
         super().__init__(
@@ -401,7 +404,7 @@ class PruneModal(Dialog[dict[str, Any] | None]):
         ],
     ]
 
-    def __init__(self, service: Any, agent: dict[str, Any]) -> None:
+    def __init__(self, service: AsyncAgentService, agent: dict[str, Any]) -> None:
         super().__init__()
         self.service = service
         self.agent = agent

@@ -28,6 +28,7 @@ from textual.content import Content
 from textual.widgets import Input, Label, Static
 
 from kaizen_tui.core.errors import Conflict, KaizenError
+from kaizen_tui.service import AsyncAgentService
 from kaizen_tui.tui.screens.dialog import Dialog
 from kaizen_tui.tui.screens.plans import changed_meanwhile
 from kaizen_tui.tui.widgets.connection import report_failure
@@ -51,7 +52,7 @@ class SnapshotModal(Dialog[dict[str, Any] | None]):
         Binding("pageup", "scroll_diff(-10)", show=False),
     ]
 
-    def __init__(self, service: Any, agent: dict[str, Any]) -> None:
+    def __init__(self, service: AsyncAgentService, agent: dict[str, Any]) -> None:
         super().__init__()
         self.service = service
         self.agent = agent
