@@ -134,8 +134,17 @@ def test_two_servers_on_one_database_give_distinct_gapless_numbers(
 
 
 def requests_logged(server: Server, requests: Callable[[], int]) -> list[dict[str, str]]:
-    """The log lines of what ``requests`` sends (it returns how many requests it made), parsed."""
-    before = len(server.log_lines())
+    """The log lines of what ``requests`` sends (it returns how many requests it made), parsed.
+
+    A line is written just after its response is sent, so the line of a
+    request made before may still be on its way: the lines counted start
+    after a marker request's own line, which comes after theirs.
+    """
+    marker = f"mark={uuid.uuid4().hex}"
+    httpx.get(f"{server.url}/healthz?{marker}")
+    server.wait_for_log_lines(1, containing=marker)
+    lines = server.log_lines()
+    before = next(index for index, line in enumerate(lines) if marker in line) + 1
     count = requests()
     lines = server.wait_for_log_lines(before + count)
     assert len(lines) == before + count, lines[before:]
